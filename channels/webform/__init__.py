@@ -1,0 +1,140 @@
+"""The web form channel: the hosted taxi-order form and its JSON twin.
+
+    GET  /form                     the hosted form (Finnish or English)
+    POST /form                     form-encoded submission, answered with a page
+    POST /api/v1/contact-requests  JSON submission, answered with JSON
+
+A submission token (hidden in the hosted form; `submission_token` or the `Idempotency-Key`
+header in JSON) makes a resubmission return the same request instead of a second one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from channels.base import HubServices
+from channels.webform.page import form_page, thanks_page
+from channels.webform.parser import REASONS, parse_order
+from channels.webform.texts import TEXTS, pick_language
+from hub.clock import utcnow
+from hub.errors import BadInput, RetryLater
+from hub.model import Channel, InboundContact, IngestResult
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class WebFormChannel:
+    name: ClassVar[str] = "webform"
+    channel: ClassVar[Channel] = Channel.WEBFORM
+    max_body_chars: ClassVar[int] = 4000
+    can_reply: ClassVar[bool] = False  # answered over the passenger's phone or email
+
+    def __init__(self) -> None:
+        self._services: HubServices | None = None
+
+    def __repr__(self) -> str:
+        return f"<WebFormChannel started={self._services is not None}>"
+
+    async def start(self, services: HubServices) -> None:
+        self._services = services
+
+    async def stop(self) -> None:
+        self._services = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/form", self.show_form),
+            web.post("/form", self.post_form),
+            web.post("/api/v1/contact-requests", self.post_json),
+        ]
+
+    @property
+    def services(self) -> HubServices:
+        if self._services is None:
+            raise RetryLater("the hub is starting")
+        return self._services
+
+    def _parse(self, fields: dict[str, Any]) -> InboundContact:
+        settings = self.services.settings
+        return parse_order(fields, default_region=settings.phone.default_region,
+                           timezone=settings.timezone, now=utcnow())
+
+    def _language(self, request: web.Request, chosen: str | None = None) -> str:
+        return pick_language(chosen or request.query.get("lang"),
+                             request.headers.get("Accept-Language", ""),
+                             self.services.settings.console.default_language)
+
+    async def show_form(self, request: web.Request) -> web.Response:
+        return _html(form_page(self._language(request)))
+
+    async def post_form(self, request: web.Request) -> web.Response:
+        if request.content_type not in FORM_TYPES:
+            raise web.HTTPUnsupportedMediaType(text="send the form as "
+                                               "application/x-www-form-urlencoded")
+        try:
+            posted = await request.post()
+        except UnicodeDecodeError as exc:
+            raise BadInput("the form is not valid UTF-8") from exc
+        fields = {k: v for k, v in posted.items() if isinstance(v, str)}
+        lang = self._language(request, fields.get("language"))
+        try:
+            contact = self._parse(fields)
+        except BadInput as exc:
+            return _html(form_page(lang, values=fields, errors=exc.field_errors), status=422)
+        try:
+            result = await self.services.ingest(contact)
+        except RetryLater as exc:
+            response = _html(form_page(lang, values=fields, notice=TEXTS[lang]["busy"]),
+                             status=503)
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+            return response
+        return _html(thanks_page(lang, result.reference), status=201)
+
+    async def post_json(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            raise web.HTTPUnsupportedMediaType(
+                text=json.dumps({"error": "send application/json"}),
+                content_type="application/json",
+            )
+        raw = await request.read()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            return _error(400, "the body is not valid UTF-8")
+        except json.JSONDecodeError as exc:
+            return _error(400, f"malformed JSON: {exc.msg} at line {exc.lineno} "
+                               f"column {exc.colno}")
+        if not isinstance(data, dict):
+            return _error(400, "the body must be a JSON object")
+        header_key = request.headers.get("Idempotency-Key")
+        if header_key and "submission_token" not in data:
+            data["submission_token"] = header_key
+        try:
+            contact = self._parse(data)
+        except BadInput as exc:
+            fields = {f: {"code": c, "reason": REASONS.get(c, c)}
+                      for f, c in exc.field_errors.items()}
+            return web.json_response({"error": exc.reason, "fields": fields}, status=422)
+        result = await self.services.ingest(contact)
+        return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
+
+
+def _receipt(result: IngestResult) -> dict[str, Any]:
+    return {
+        "id": str(result.request_id),
+        "reference": result.reference,
+        "message_id": str(result.message_id),
+        "new_request": result.new_request,
+        "duplicate": result.duplicate,
+    }
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def _error(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)

@@ -1,0 +1,111 @@
+"""The hosted taxi-order form and its confirmation, rendered as accessible HTML."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from html import escape
+
+from channels.webform.texts import TEXTS
+
+STYLE = "/static/form/form.css"
+
+
+def _page(lang: str, title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<link rel="stylesheet" href="{STYLE}">
+</head>
+<body>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+
+def _field(name: str, t: Mapping[str, str], values: Mapping[str, str],
+           errors: Mapping[str, str], *, kind: str = "text", autocomplete: str = "",
+           hint: str = "", extra: str = "") -> str:
+    value = escape(values.get(name, ""))
+    described = []
+    hint_html = error_html = ""
+    if hint:
+        hint_html = f'<p class="hint" id="{name}-hint">{escape(hint)}</p>'
+        described.append(f"{name}-hint")
+    invalid = ""
+    if name in errors:
+        message = t.get(f"err_{errors[name]}", errors[name])
+        error_html = (f'<p class="error" id="{name}-error">{escape(t[name])} '
+                      f"{escape(message)}</p>")
+        described.append(f"{name}-error")
+        invalid = ' aria-invalid="true"'
+    aria = f' aria-describedby="{" ".join(described)}"' if described else ""
+    auto = f' autocomplete="{autocomplete}"' if autocomplete else ""
+    if kind == "textarea":
+        control = (f'<textarea id="{name}" name="{name}" rows="4"{aria}{invalid}>'
+                   f"{value}</textarea>")
+    else:
+        control = (f'<input id="{name}" name="{name}" type="{kind}" value="{value}"'
+                   f"{auto}{aria}{invalid}{extra}>")
+    return (f'<div class="field"><label for="{name}">{escape(t[name])}</label>'
+            f"{hint_html}{control}{error_html}</div>")
+
+
+def form_page(lang: str, *, values: Mapping[str, str] | None = None,
+              errors: Mapping[str, str] | None = None, notice: str = "") -> str:
+    t = TEXTS[lang]
+    values = dict(values or {})
+    errors = dict(errors or {})
+    token = values.get("submission_token") or secrets.token_urlsafe(18)
+    other = "en" if lang == "fi" else "fi"
+    summary = ""
+    if errors:
+        items = "".join(
+            f'<li><a href="#{escape(f)}">{escape(t.get(f, f))} '
+            f"{escape(t.get(f'err_{code}', code))}</a></li>"
+            for f, code in errors.items()
+        )
+        summary = (f'<div class="errors" role="alert" tabindex="-1" id="errors">'
+                   f"<h2>{escape(t['errors_title'])}</h2><ul>{items}</ul></div>")
+    if notice:
+        summary += f'<div class="errors" role="alert"><p>{escape(notice)}</p></div>'
+    fields = "".join([
+        _field("name", t, values, errors, autocomplete="name"),
+        _field("phone", t, values, errors, kind="tel", autocomplete="tel",
+               hint=t["contact_hint"]),
+        _field("email", t, values, errors, kind="email", autocomplete="email"),
+        _field("pickup_address", t, values, errors, autocomplete="street-address"),
+        _field("destination", t, values, errors),
+        _field("pickup_time", t, values, errors, kind="datetime-local",
+               hint=t["pickup_time_hint"]),
+        _field("passengers", t, values, errors, kind="number",
+               extra=' min="1" max="16" inputmode="numeric"'),
+        _field("message", t, values, errors, kind="textarea"),
+    ])
+    body = f"""<p class="lang"><a href="/form?lang={other}" hreflang="{other}"
+ lang="{other}">{escape(t['other_language'])}</a></p>
+<h1>{escape(t['title'])}</h1>
+<p>{escape(t['intro'])}</p>
+{summary}
+<form method="post" action="/form" accept-charset="utf-8" novalidate>
+<input type="hidden" name="submission_token" value="{escape(token)}">
+<input type="hidden" name="language" value="{lang}">
+{fields}
+<button type="submit">{escape(t['submit'])}</button>
+</form>"""
+    return _page(lang, t["title"], body)
+
+
+def thanks_page(lang: str, reference: str) -> str:
+    t = TEXTS[lang]
+    body = f"""<h1>{escape(t['thanks_title'])}</h1>
+<p>{escape(t['thanks_body'])} <strong class="reference">{escape(reference)}</strong></p>
+<p>{escape(t['thanks_hint'])}</p>
+<p><a href="/form?lang={lang}">{escape(t['new'])}</a></p>"""
+    return _page(lang, t["thanks_title"], body)

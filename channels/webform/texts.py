@@ -1,0 +1,92 @@
+"""The hosted form's words, in Finnish and English."""
+
+from __future__ import annotations
+
+LANGUAGES = ("fi", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fi": {
+        "title": "Tilaa taksi tai ota yhteyttä",
+        "intro": "Täytä lomake, niin välittäjä vastaa sinulle mahdollisimman pian. "
+                 "Kiireellisissä asioissa soita.",
+        "name": "Nimi",
+        "phone": "Puhelinnumero",
+        "email": "Sähköposti",
+        "contact_hint": "Anna puhelinnumero tai sähköposti, jotta voimme vastata.",
+        "pickup_address": "Nouto-osoite",
+        "destination": "Määränpää",
+        "pickup_time": "Noutoaika",
+        "pickup_time_hint": "Jätä tyhjäksi, jos tarvitset taksin heti.",
+        "passengers": "Matkustajia",
+        "message": "Viesti",
+        "submit": "Lähetä",
+        "errors_title": "Tarkista lomake",
+        "thanks_title": "Kiitos, viestisi on vastaanotettu",
+        "thanks_body": "Viitenumerosi on",
+        "thanks_hint": "Mainitse viitenumero, jos otat meihin yhteyttä asiasta.",
+        "new": "Lähetä uusi viesti",
+        "other_language": "In English",
+        "required": "pakollinen",
+        "err_required": "on pakollinen",
+        "err_contact_required": "anna puhelinnumero tai sähköposti",
+        "err_order_required": "kirjoita viesti tai anna nouto-osoite",
+        "err_not_text": "ei ole tekstiä",
+        "err_too_long": "on liian pitkä",
+        "err_invalid_phone": "ei ole puhelinnumero",
+        "err_invalid_email": "ei ole sähköpostiosoite",
+        "err_invalid_time": "ei ole päivämäärä ja kellonaika",
+        "err_time_past": "on menneisyydessä",
+        "err_time_too_far": "on liian kaukana tulevaisuudessa",
+        "err_invalid_passengers": "anna luku 1–16",
+        "err_invalid_token": "lomake on vanhentunut, lataa sivu uudelleen",
+        "err_unknown_field": "ei kuulu lomakkeeseen",
+        "busy": "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
+    },
+    "en": {
+        "title": "Order a taxi or contact us",
+        "intro": "Fill in the form and a dispatcher will answer as soon as possible. "
+                 "For anything urgent, please call.",
+        "name": "Name",
+        "phone": "Phone number",
+        "email": "Email",
+        "contact_hint": "Give a phone number or an email address so that we can answer.",
+        "pickup_address": "Pickup address",
+        "destination": "Destination",
+        "pickup_time": "Pickup time",
+        "pickup_time_hint": "Leave empty if you need a taxi now.",
+        "passengers": "Passengers",
+        "message": "Message",
+        "submit": "Send",
+        "errors_title": "Please check the form",
+        "thanks_title": "Thank you, your message has been received",
+        "thanks_body": "Your reference is",
+        "thanks_hint": "Please quote the reference if you contact us about this.",
+        "new": "Send another message",
+        "other_language": "Suomeksi",
+        "required": "required",
+        "err_required": "is required",
+        "err_contact_required": "give a phone number or an email address",
+        "err_order_required": "write a message or give a pickup address",
+        "err_not_text": "is not text",
+        "err_too_long": "is too long",
+        "err_invalid_phone": "is not a phone number",
+        "err_invalid_email": "is not an email address",
+        "err_invalid_time": "is not a date and time",
+        "err_time_past": "is in the past",
+        "err_time_too_far": "is too far ahead",
+        "err_invalid_passengers": "give a number from 1 to 16",
+        "err_invalid_token": "the form has expired, please reload the page",
+        "err_unknown_field": "is not part of this form",
+        "busy": "The service is busy right now. Please try again in a moment.",
+    },
+}
+
+
+def pick_language(query_lang: str | None, accept_language: str, default: str) -> str:
+    if query_lang in LANGUAGES:
+        return query_lang
+    for part in accept_language.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return default if default in LANGUAGES else "fi"

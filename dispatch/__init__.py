@@ -1,0 +1,1 @@
+"""Dispatch: routing, claims, the console's API and live event feed."""

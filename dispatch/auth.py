@@ -1,0 +1,113 @@
+"""Login, logout and the current dispatcher, for the console's API and websocket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from dispatch.sessions import COOKIE_NAME
+from hub import audit
+from hub.agents import agent_json, find_login, get_agent
+from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS
+from hub.errors import BadInput, RetryLater
+from hub.model import Agent
+from hub.passwords import verify_password
+
+MAX_FAILED_LOGINS = 10
+FAILED_LOGIN_WINDOW_S = 15 * 60
+
+
+async def current_agent(request: web.Request) -> Agent:
+    """The logged-in agent, or 401. Cached on the request."""
+    cached = request.get("agent")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    token = request.cookies.get(COOKIE_NAME, "")
+    agent_id = await request.app[SESSIONS].agent_of(token)
+    agent = None
+    if agent_id is not None:
+        async with request.app[DATABASE].read() as conn:
+            agent = await get_agent(conn, agent_id)
+    if agent is None or not agent.active:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "log in first"}), content_type="application/json"
+        )
+    request["agent"] = agent
+    return agent
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or BadInput naming what is wrong with it."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps({"error": "send application/json"}), content_type="application/json"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput("the body is not valid UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
+            from exc
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    login_name = body.get("login")
+    password = body.get("password")
+    if not isinstance(login_name, str) or not isinstance(password, str):
+        raise BadInput("login and password are required",
+                       {"login": "required", "password": "required"})
+    login_name = login_name.strip().lower()[:64]
+    redis = request.app[REDIS].client
+    failures_key = f"{request.app[KEYS].prefix}login-failures:{login_name}"
+    if int(await redis.get(failures_key) or 0) >= MAX_FAILED_LOGINS:
+        raise RetryLater("too many failed logins; try again later", FAILED_LOGIN_WINDOW_S)
+    db = request.app[DATABASE]
+    async with db.read() as conn:
+        found = await find_login(conn, login_name)
+    valid = await verify_password(found[1] if found else None, password)
+    if not valid or found is None:
+        async with redis.pipeline(transaction=True) as pipe:
+            await pipe.incr(failures_key).expire(failures_key, FAILED_LOGIN_WINDOW_S).execute()
+        async with db.write() as conn:
+            await audit.record(conn, "login.failed", agent_id=found[0].id if found else None,
+                               detail={"remote": request.remote or ""})
+        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+                                   content_type="application/json")
+    agent = found[0]
+    await redis.delete(failures_key)
+    sessions = request.app[SESSIONS]
+    token = await sessions.create(agent.id)
+    async with db.write() as conn:
+        await audit.record(conn, "login", agent_id=agent.id,
+                           detail={"remote": request.remote or ""})
+    response = web.json_response({"agent": agent_json(agent)})
+    settings = request.app[SETTINGS]
+    response.set_cookie(
+        COOKIE_NAME, token, httponly=True, samesite="Strict", path="/",
+        max_age=sessions.ttl_s,
+        secure=settings.console.cookie_secure or settings.http.public_url.startswith("https:"),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    await request.app[SESSIONS].end(request.cookies.get(COOKIE_NAME, ""))
+    async with request.app[DATABASE].write() as conn:
+        await audit.record(conn, "logout", agent_id=agent.id)
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return web.json_response({"agent": agent_json(agent)})

@@ -1,0 +1,111 @@
+"""The console websocket `/api/v1/console/ws`: every request event, live, resumable by id.
+
+Frames from the hub (JSON): `hello` {last_event_id}, `events` {events: [...]}, and
+`resync` when the console must reload its list (it fell too far behind, or asked for events
+no longer kept). A console resumes with `?last_event_id=ID`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from dispatch.auth import current_agent
+from dispatch.feed import EventFeed, Subscriber, frame, hello, parse_id
+from hub.appkeys import FEED, SETTINGS, WEBSOCKETS
+
+EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+HEARTBEAT_S = 20.0
+MAX_CLIENT_FRAME = 4096
+REPLAY_FRAME_EVENTS = 500
+
+
+def origin_allowed(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: nothing to forge, the session cookie still decides
+    settings = request.app[SETTINGS]
+    allowed = set(settings.console.allowed_origins)
+    if settings.http.public_url:
+        parts = urlsplit(settings.http.public_url)
+        allowed.add(f"{parts.scheme}://{parts.netloc}")
+    if origin in allowed:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+async def console_ws(request: web.Request) -> web.WebSocketResponse:
+    await current_agent(request)
+    if not origin_allowed(request):
+        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+                                content_type="application/json")
+    last_event_id = request.query.get("last_event_id")
+    if last_event_id is not None and not EVENT_ID.match(last_event_id):
+        raise web.HTTPBadRequest(text=json.dumps({"error": "last_event_id is not an event id"}),
+                                 content_type="application/json")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_FRAME)
+    await ws.prepare(request)
+    feed = request.app[FEED]
+    sockets = request.app[WEBSOCKETS]
+    sockets.add(ws)
+    subscriber = feed.subscribe()
+    sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
+                await ws.send_str('{"type":"pong"}')
+    finally:
+        feed.unsubscribe(subscriber)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        sockets.discard(ws)
+    return ws
+
+
+async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,
+                       last_event_id: str | None) -> None:
+    # Subscribed already: whatever the replay does not hold arrives through the subscription.
+    cursor = await _start(ws, feed, last_event_id)
+    while not ws.closed:
+        events = await subscriber.batches.get()
+        if events is None:
+            return
+        if subscriber.overflowed:
+            subscriber.overflowed = False
+            while not subscriber.batches.empty():
+                subscriber.batches.get_nowait()
+            cursor = await _resync(ws, feed)
+            continue
+        fresh = [e for e in events if e.order > cursor]
+        if fresh:
+            await ws.send_str(frame(fresh))
+            cursor = fresh[-1].order
+
+
+async def _start(ws: web.WebSocketResponse, feed: EventFeed,
+                 last_event_id: str | None) -> tuple[int, int]:
+    if last_event_id is None:
+        newest = await feed.newest_id()
+        await ws.send_str(hello(newest))
+        return parse_id(newest)
+    missed = await feed.replay(last_event_id)
+    if missed is None:
+        return await _resync(ws, feed)
+    await ws.send_str(hello(last_event_id))
+    for start in range(0, len(missed), REPLAY_FRAME_EVENTS):
+        await ws.send_str(frame(missed[start:start + REPLAY_FRAME_EVENTS]))
+    if missed:
+        return missed[-1].order
+    return parse_id(last_event_id)
+
+
+async def _resync(ws: web.WebSocketResponse, feed: EventFeed) -> tuple[int, int]:
+    newest = await feed.newest_id()
+    await ws.send_str(json.dumps({"type": "resync", "last_event_id": newest}))
+    return parse_id(newest)

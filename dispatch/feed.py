@@ -1,0 +1,140 @@
+"""The live event feed: one reader of the Redis events stream per process, fanned out to every
+console connected to this process.
+
+Event ids are the stream's entry ids. A console that reconnects with the last id it saw gets
+the events after it replayed from the stream, then the live ones, with no gap and no repeat:
+it subscribes before the replay is read, and each console only ever sends ids beyond its
+cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub.keys import Keys
+
+log = logging.getLogger(__name__)
+
+READ_COUNT = 500
+BLOCK_MS = 5000
+REPLAY_PAGE = 1000
+SUBSCRIBER_BACKLOG = 256  # batches; a console further behind is told to resync
+ERROR_BACKOFF_S = 1.0
+
+
+def parse_id(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str
+    json: str  # the event object with its id, ready to send
+
+    @property
+    def order(self) -> tuple[int, int]:
+        return parse_id(self.id)
+
+
+def _event(entry_id: str, data: str) -> Event:
+    # `data` is a JSON object; put the id in front of its first key without re-encoding it.
+    return Event(entry_id, f'{{"id":"{entry_id}",{data[1:]}')
+
+
+class Subscriber:
+    """One console's place in the feed."""
+
+    def __init__(self) -> None:
+        self.batches: asyncio.Queue[Sequence[Event] | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self.overflowed = False
+
+    def offer(self, events: Sequence[Event]) -> None:
+        try:
+            self.batches.put_nowait(events)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class EventFeed:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._subscribers: set[Subscriber] = set()
+        self.last_id = "0-0"
+        self.delivered = 0
+
+    def __repr__(self) -> str:
+        return (f"<EventFeed subscribers={len(self._subscribers)} last_id={self.last_id} "
+                f"delivered={self.delivered}>")
+
+    def subscribe(self) -> Subscriber:
+        subscriber = Subscriber()
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def newest_id(self) -> str:
+        newest = await self._redis.xrevrange(self._keys.events, count=1)
+        return newest[0][0] if newest else "0-0"
+
+    async def run(self) -> None:
+        self.last_id = await self.newest_id()
+        while True:
+            try:
+                response = await self._redis.xread(
+                    {self._keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS
+                )
+            except (RedisError, OSError) as exc:
+                log.warning("event feed: %s; retrying", exc)
+                await asyncio.sleep(ERROR_BACKOFF_S)
+                continue
+            for _stream, entries in response or []:
+                events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
+                self.last_id = events[-1].id
+                for subscriber in list(self._subscribers):
+                    subscriber.offer(events)
+                self.delivered += len(events)
+
+    async def replay(self, after_id: str) -> list[Event] | None:
+        """The events after `after_id`, or None when some of them are no longer kept."""
+        after = parse_id(after_id)
+        oldest = await self._redis.xrange(self._keys.events, count=1)
+        newest = await self.newest_id()
+        if not oldest:
+            return [] if after == (0, 0) else None
+        if after < parse_id(oldest[0][0]) and after != (0, 0):
+            return None  # trimmed: the console must reload
+        if after > parse_id(newest):
+            return None  # the stream was reset under the console
+        events: list[Event] = []
+        start = f"({after_id}"
+        while True:
+            page = await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE)
+            events.extend(_event(entry_id, fields["data"]) for entry_id, fields in page)
+            if len(page) < REPLAY_PAGE:
+                return events
+            start = f"({page[-1][0]}"
+
+    def close_all(self) -> None:
+        for subscriber in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                subscriber.batches.put_nowait(None)
+
+
+def frame(events: Sequence[Event]) -> str:
+    return '{"type":"events","events":[' + ",".join(e.json for e in events) + "]}"
+
+
+def hello(last_id: str) -> str:
+    return json.dumps({"type": "hello", "last_event_id": last_id})

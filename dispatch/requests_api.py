@@ -1,0 +1,141 @@
+"""The console's JSON API for requests: list, detail and the handling actions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from dispatch.actions import Actions, Outcome
+from dispatch.auth import current_agent, read_json_object
+from dispatch.views import detail, r, summaries, summary_query
+from hub import schema
+from hub.appkeys import DATABASE, RELAY
+from hub.errors import BadInput, NotFound
+from hub.model import Channel, RequestStatus, Role
+
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 2000
+
+
+def _request_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["request_id"])
+    except ValueError as exc:
+        raise NotFound("no such request") from exc
+
+
+def _actions(request: web.Request) -> Actions:
+    return Actions(request.app[DATABASE], request.app[RELAY])
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    query = summary_query()
+    q = request.query
+    statuses = [s for s in q.get("status", "").split(",") if s]
+    if statuses:
+        try:
+            query = query.where(r.c.status.in_([RequestStatus(s).value for s in statuses]))
+        except ValueError as exc:
+            raise BadInput(f"status must be one of {[s.value for s in RequestStatus]}") from exc
+    else:
+        query = query.where(r.c.status != RequestStatus.RESOLVED.value)
+    if "channel" in q:
+        try:
+            query = query.where(r.c.channel == Channel(q["channel"]).value)
+        except ValueError as exc:
+            raise BadInput(f"channel must be one of {[c.value for c in Channel]}") from exc
+    if q.get("mine") in {"1", "true"} or agent.role is Role.EXTERNAL:
+        query = query.where(r.c.assigned_agent_id == agent.id)
+    try:
+        limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+    except ValueError as exc:
+        raise BadInput("limit must be a number") from exc
+    query = query.order_by(r.c.priority.desc(), r.c.case_started_at).limit(limit)
+    async with request.app[DATABASE].read() as conn:
+        found = await summaries(conn, query)
+    return web.json_response({"requests": found})
+
+
+async def get_request(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    request_id = _request_id(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await detail(conn, request_id)
+    if found is None or (agent.role is Role.EXTERNAL and (found["assigned_agent"] or {})
+                         .get("id") != str(agent.id)):
+        raise NotFound("no such request")
+    return web.json_response({"request": found})
+
+
+def _answer(outcome: Outcome) -> web.Response:
+    return web.json_response({"request": outcome.request, "changed": outcome.changed})
+
+
+async def claim(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return _answer(await _actions(request).claim(_request_id(request), agent))
+
+
+async def release(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return _answer(await _actions(request).release(_request_id(request), agent))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return _answer(await _actions(request).resolve(_request_id(request), agent))
+
+
+async def reopen(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    return _answer(await _actions(request).reopen(_request_id(request), agent))
+
+
+async def transfer(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = await read_json_object(request)
+    try:
+        target = uuid.UUID(str(body.get("agent_id", "")))
+    except ValueError as exc:
+        raise BadInput("agent_id must be an agent's id", {"agent_id": "invalid"}) from exc
+    return _answer(await _actions(request).transfer(_request_id(request), agent, target))
+
+
+async def add_note(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body: dict[str, Any] = await read_json_object(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise BadInput("text is required", {"text": "required"})
+    return _answer(await _actions(request).note(_request_id(request), agent, text))
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    """Active agents, for the transfer picker."""
+    await current_agent(request)
+    a = schema.agents
+    async with request.app[DATABASE].read() as conn:
+        rows = await conn.execute(
+            select(a.c.id, a.c.name, a.c.role).where(a.c.active).order_by(a.c.name)
+        )
+        agents = [{"id": str(i), "name": n, "role": role} for i, n, role in rows]
+    return web.json_response({"agents": agents})
+
+
+def routes() -> list[web.RouteDef]:
+    base = "/api/v1/requests"
+    return [
+        web.get(base, list_requests),
+        web.get(base + "/{request_id}", get_request),
+        web.post(base + "/{request_id}/claim", claim),
+        web.post(base + "/{request_id}/release", release),
+        web.post(base + "/{request_id}/resolve", resolve),
+        web.post(base + "/{request_id}/reopen", reopen),
+        web.post(base + "/{request_id}/transfer", transfer),
+        web.post(base + "/{request_id}/notes", add_note),
+        web.get("/api/v1/agents", list_agents),
+    ]

@@ -1,0 +1,145 @@
+"""The router: the consumer group that takes committed contacts off the inbound stream,
+places them in a lane with a priority, and announces them to the consoles.
+
+Every hub process runs one consumer. An entry read by a consumer that dies is taken over
+(XAUTOCLAIM) once it has been idle for `reclaim_idle_ms`. Handling is idempotent: the
+database update applies once, and a Lua script emits the console event, acknowledges and
+deletes the entry in one atomic step guarded by a marker, so a retried entry has one effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+
+from dispatch.views import summaries_by_id
+from hub import schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
+from hub.model import RequestStatus
+
+log = logging.getLogger(__name__)
+
+READ_COUNT = 256
+BLOCK_MS = 2000
+ERROR_BACKOFF_S = 1.0
+DEFAULT_LANE = "default"
+
+# KEYS: marker, events stream, inbound stream. ARGV: ttl, maxlen, group, entry id, event.
+ROUTE_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[5])
+end
+redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
+redis.call('XDEL', KEYS[3], ARGV[4])
+return 1
+"""
+
+Entry = tuple[str, dict[str, str]]
+
+
+class Router:
+    def __init__(self, db: Database, redis: Redis, keys: Keys, *, consumer: str,
+                 reclaim_idle_ms: int, events_maxlen: int) -> None:
+        self._db = db
+        self._redis = redis
+        self._keys = keys
+        self.consumer = consumer
+        self._reclaim_idle_ms = reclaim_idle_ms
+        self._events_maxlen = events_maxlen
+        self._script = redis.register_script(ROUTE_ONCE)
+        self.routed = 0
+        self.reclaimed = 0
+
+    def __repr__(self) -> str:
+        return f"<Router {self.consumer} routed={self.routed} reclaimed={self.reclaimed}>"
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(self._keys.inbound, ROUTER_GROUP, id="0",
+                                            mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.ensure_group()
+                await self._reclaim()
+                await self._read_new()
+            except (RedisError, SQLAlchemyError, OSError) as exc:
+                log.warning("router %s: %s; retrying", self.consumer, exc)
+                await asyncio.sleep(ERROR_BACKOFF_S)
+
+    async def _read_new(self) -> None:
+        """Handle new entries until reclaiming is due again."""
+        loop = asyncio.get_running_loop()
+        reclaim_at = loop.time() + self._reclaim_idle_ms / 1000 / 2
+        while loop.time() < reclaim_at:
+            response = await self._redis.xreadgroup(
+                ROUTER_GROUP, self.consumer, {self._keys.inbound: ">"},
+                count=READ_COUNT, block=BLOCK_MS,
+            )
+            for _stream, entries in response or []:
+                await self.handle(entries)
+
+    async def _reclaim(self) -> None:
+        start = "0-0"
+        while True:
+            start, entries, *_ = await self._redis.xautoclaim(
+                self._keys.inbound, ROUTER_GROUP, self.consumer,
+                min_idle_time=self._reclaim_idle_ms, start_id=start, count=READ_COUNT,
+            )
+            entries = [e for e in entries if e and e[1]]
+            if entries:
+                self.reclaimed += len(entries)
+                log.info("router %s took over %d abandoned entries", self.consumer,
+                         len(entries))
+                await self.handle(entries)
+            if start == "0-0":
+                return
+
+    async def handle(self, entries: Sequence[Entry]) -> None:
+        parsed = [(entry_id, json.loads(fields["data"])) for entry_id, fields in entries]
+        new_ids = [uuid.UUID(p["request_id"]) for _, p in parsed if p.get("new_request")]
+        all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
+        now = utcnow()
+        if new_ids:
+            r = schema.contact_requests
+            async with self._db.write() as conn:
+                await conn.execute(
+                    update(r)
+                    .where(r.c.id.in_(new_ids), r.c.status == RequestStatus.NEW.value)
+                    .values(status=RequestStatus.QUEUED.value, lane=DEFAULT_LANE,
+                            priority=0, queued_at=now, updated_at=now)
+                )
+        async with self._db.read() as conn:
+            current = await summaries_by_id(conn, all_ids)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id, payload in parsed:
+                summary = current.get(payload["request_id"])
+                event: dict[str, Any] = {
+                    "type": "request.queued" if payload.get("new_request") else "request.message",
+                    "request": summary,
+                    "message_id": payload.get("message_id"),
+                }
+                await self._script(
+                    keys=[self._keys.published(f"routed:{entry_id}"), self._keys.events,
+                          self._keys.inbound],
+                    args=[PUBLISHED_MARK_TTL_S, self._events_maxlen, ROUTER_GROUP, entry_id,
+                          json.dumps(event, separators=(",", ":"))],
+                    client=pipe,
+                )
+            await pipe.execute()
+        self.routed += len(parsed)

@@ -1,0 +1,171 @@
+"""Requests as the console sees them: JSON-ready summaries and full detail, read set-wise."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub import schema
+from hub.model import Timings
+
+r = schema.contact_requests
+c = schema.contacts
+assigned = schema.agents.alias("assigned")
+last = schema.agents.alias("last")
+
+SUMMARY_COLUMNS = (
+    r.c.id, r.c.reference, r.c.status, r.c.channel, r.c.lane, r.c.priority, r.c.preview,
+    r.c.details, r.c.case_started_at, r.c.queued_at, r.c.service_started_at,
+    r.c.first_response_at, r.c.ended_at, r.c.last_message_at, r.c.contact_id,
+    c.c.name.label("contact_name"),
+    r.c.assigned_agent_id, assigned.c.name.label("assigned_name"),
+    r.c.last_agent_id, last.c.name.label("last_name"),
+)
+
+
+def summary_query() -> Select[Any]:
+    return (
+        select(*SUMMARY_COLUMNS)
+        .join(c, c.c.id == r.c.contact_id)
+        .outerjoin(assigned, assigned.c.id == r.c.assigned_agent_id)
+        .outerjoin(last, last.c.id == r.c.last_agent_id)
+    )
+
+
+async def summaries(conn: AsyncConnection, query: Select[Any]) -> list[dict[str, Any]]:
+    rows = (await conn.execute(query)).mappings().all()
+    identities = await _identities(conn, {row["contact_id"] for row in rows})
+    return [_summary(row, identities.get(row["contact_id"], {})) for row in rows]
+
+
+async def summaries_by_id(
+    conn: AsyncConnection, ids: Iterable[uuid.UUID]
+) -> dict[str, dict[str, Any]]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    found = await summaries(conn, summary_query().where(r.c.id.in_(wanted)))
+    return {s["id"]: s for s in found}
+
+
+async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any] | None:
+    found = await summaries_by_id(conn, [request_id])
+    summary = found.get(str(request_id))
+    if summary is None:
+        return None
+    m, h = schema.messages, schema.handling_events
+    author = schema.agents.alias("author")
+    target = schema.agents.alias("target")
+    messages = (await conn.execute(
+        select(m.c.id, m.c.channel, m.c.direction, m.c.subject, m.c.body, m.c.details,
+               m.c.created_at, m.c.agent_id, author.c.name.label("agent_name"))
+        .outerjoin(author, author.c.id == m.c.agent_id)
+        .where(m.c.request_id == request_id)
+        .order_by(m.c.created_at, m.c.id)
+    )).mappings().all()
+    history = (await conn.execute(
+        select(h.c.id, h.c.action, h.c.at, h.c.note, h.c.agent_id,
+               author.c.name.label("agent_name"), h.c.target_agent_id,
+               target.c.name.label("target_name"))
+        .join(author, author.c.id == h.c.agent_id)
+        .outerjoin(target, target.c.id == h.c.target_agent_id)
+        .where(h.c.request_id == request_id)
+        .order_by(h.c.at, h.c.id)
+    )).mappings().all()
+    summary["messages"] = [
+        {
+            "id": str(row["id"]), "channel": row["channel"], "direction": row["direction"],
+            "subject": row["subject"], "body": row["body"], "details": row["details"],
+            "created_at": _iso(row["created_at"]),
+            "agent": _agent(row["agent_id"], row["agent_name"]),
+        }
+        for row in messages
+    ]
+    summary["history"] = [
+        {
+            "id": str(row["id"]), "action": row["action"], "at": _iso(row["at"]),
+            "note": row["note"], "agent": _agent(row["agent_id"], row["agent_name"]),
+            "target_agent": _agent(row["target_agent_id"], row["target_name"]),
+        }
+        for row in history
+    ]
+    return summary
+
+
+async def _identities(
+    conn: AsyncConnection, contact_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, list[str]]]:
+    if not contact_ids:
+        return {}
+    i = schema.contact_identities
+    rows = await conn.execute(
+        select(i.c.contact_id, i.c.kind, i.c.value)
+        .where(i.c.contact_id.in_(contact_ids))
+        .order_by(i.c.created_at)
+    )
+    found: dict[uuid.UUID, dict[str, list[str]]] = {}
+    for contact_id, kind, value in rows:
+        found.setdefault(contact_id, {}).setdefault(kind, []).append(value)
+    return found
+
+
+def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
+    timings = Timings(
+        case_started_at=row["case_started_at"], queued_at=row["queued_at"],
+        service_started_at=row["service_started_at"],
+        first_response_at=row["first_response_at"], ended_at=row["ended_at"],
+    )
+    return {
+        "id": str(row["id"]),
+        "reference": row["reference"],
+        "status": row["status"],
+        "channel": row["channel"],
+        "lane": row["lane"],
+        "priority": row["priority"],
+        "preview": row["preview"],
+        "details": row["details"],
+        "contact": {
+            "id": str(row["contact_id"]),
+            "name": row["contact_name"],
+            "phones": identities.get("phone", []),
+            "emails": identities.get("email", []),
+        },
+        "assigned_agent": _agent(row["assigned_agent_id"], row["assigned_name"]),
+        "last_agent": _agent(row["last_agent_id"], row["last_name"]),
+        "last_message_at": _iso(row["last_message_at"]),
+        "timings": timings_json(timings),
+    }
+
+
+def timings_json(t: Timings) -> dict[str, Any]:
+    return {
+        "case_started_at": _iso(t.case_started_at),
+        "queued_at": _iso(t.queued_at),
+        "service_started_at": _iso(t.service_started_at),
+        "first_response_at": _iso(t.first_response_at),
+        "ended_at": _iso(t.ended_at),
+        "processing_delay_s": _seconds(t.processing_delay),
+        "queue_wait_s": _seconds(t.queue_wait),
+        "total_service_time_s": _seconds(t.total_service_time),
+        "first_response_delay_s": _seconds(t.first_response_delay),
+    }
+
+
+def _agent(agent_id: uuid.UUID | None, name: str | None) -> dict[str, str] | None:
+    if agent_id is None:
+        return None
+    return {"id": str(agent_id), "name": name or ""}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return round(value.total_seconds(), 3) if value is not None else None
+

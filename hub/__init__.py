@@ -1,0 +1,1 @@
+"""TaxiConnect hub: domain model, storage, queue, ingest and the application."""

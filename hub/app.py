@@ -1,0 +1,190 @@
+"""The application factory: it only wires. Each resource opens and closes in its own cleanup
+context, in order: database, Redis, outbox relay, ingest, router, event feed, channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from channels.base import ChannelAdapter, HubServices
+from channels.registry import adapter_class
+from dispatch import auth, requests_api
+from dispatch.console_ws import console_ws
+from dispatch.feed import EventFeed
+from dispatch.router import Router
+from dispatch.sessions import Sessions
+from hub import health, openapi
+from hub.appkeys import (
+    DATABASE,
+    FEED,
+    INGESTOR,
+    KEYS,
+    REDIS,
+    RELAY,
+    ROUTER,
+    SESSIONS,
+    SETTINGS,
+    WEBSOCKETS,
+)
+from hub.database import Database
+from hub.ingest import Ingestor
+from hub.keys import Keys
+from hub.middleware import errors_middleware, security_headers
+from hub.outbox import OutboxRelay
+from hub.redis_client import open_redis
+from hub.settings import Settings
+from web import ROOT as WEB_ROOT
+
+log = logging.getLogger(__name__)
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.http.max_body_bytes,
+        middlewares=[security_headers, errors_middleware],
+    )
+    app[SETTINGS] = settings
+    app[KEYS] = Keys(settings.redis.prefix)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
+
+    app.cleanup_ctx.extend([
+        _database,
+        _redis,
+        _background("relay", RELAY, _make_relay),
+        _background("ingest", INGESTOR, _make_ingestor),
+        _background("router", ROUTER, _make_router),
+        _background("feed", FEED, _make_feed),
+        _channels(adapters),
+        _summary,
+    ])
+    app.on_shutdown.append(_close_websockets)
+
+    app.router.add_routes(health.routes())
+    app.router.add_routes(openapi.routes())
+    for adapter in adapters:
+        app.router.add_routes(adapter.routes())
+    app.router.add_routes([
+        web.post("/api/v1/auth/login", auth.login),
+        web.post("/api/v1/auth/logout", auth.logout),
+        web.get("/api/v1/me", auth.me),
+        web.get("/api/v1/console/ws", console_ws),
+        web.get("/console", _console_page),
+        web.get("/", _to_console),
+    ])
+    app.router.add_routes(requests_api.routes())
+    app.router.add_static("/static", WEB_ROOT, show_index=False)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = Database(app[SETTINGS].database_url, echo=app[SETTINGS].database.echo)
+    try:
+        await db.migrate()
+        app[DATABASE] = db
+        yield
+    finally:
+        await db.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    connection = await open_redis(app[SETTINGS])
+    app[REDIS] = connection
+    app[SESSIONS] = Sessions(connection.client, app[KEYS],
+                             int(app[SETTINGS].console.session_hours * 3600))
+    try:
+        yield
+    finally:
+        await connection.close()
+
+
+def _make_relay(app: web.Application) -> OutboxRelay:
+    q = app[SETTINGS].queue
+    return OutboxRelay(app[DATABASE], app[REDIS].client, app[KEYS],
+                       events_maxlen=q.events_maxlen, sweep_interval_s=q.outbox_sweep_s)
+
+
+def _make_ingestor(app: web.Application) -> Ingestor:
+    i = app[SETTINGS].ingest
+    return Ingestor(app[DATABASE], app[RELAY], batch_max=i.batch_max,
+                    max_pending=i.max_pending)
+
+
+def _make_router(app: web.Application) -> Router:
+    q = app[SETTINGS].queue
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
+    return Router(app[DATABASE], app[REDIS].client, app[KEYS], consumer=consumer,
+                  reclaim_idle_ms=q.reclaim_idle_ms, events_maxlen=q.events_maxlen)
+
+
+def _make_feed(app: web.Application) -> EventFeed:
+    return EventFeed(app[REDIS].client, app[KEYS])
+
+
+
+
+def _background(name: str, key: web.AppKey[Any],
+                make: Callable[[web.Application], Any]) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        worker = make(app)
+        app[key] = worker
+        task = asyncio.create_task(worker.run(), name=name)
+        task.add_done_callback(_log_crash)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return context
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("background task %s died", task.get_name(), exc_info=task.exception())
+
+
+def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        services = HubServices(app[SETTINGS], app[INGESTOR])
+        for adapter in adapters:
+            await adapter.start(services)
+        yield
+        for adapter in reversed(adapters):
+            await adapter.stop()
+
+    return context
+
+
+async def _summary(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    log.info(
+        "TaxiConnect ready: database %r, Redis %s, channels %s, consumer %s",
+        app[DATABASE], app[REDIS].where, ",".join(settings.channels.enabled),
+        app[ROUTER].consumer,
+    )
+    yield
+
+
+async def _close_websockets(app: web.Application) -> None:
+    app[FEED].close_all()
+    for ws in list(app[WEBSOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+async def _console_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(WEB_ROOT / "console" / "index.html")
+
+
+async def _to_console(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console")

@@ -1,0 +1,22 @@
+"""Typed keys for what the application holds, set by `hub.app.create_app`."""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    pass
+
+SETTINGS = web.AppKey("settings", "Settings")
+DATABASE = web.AppKey("database", "Database")
+REDIS = web.AppKey("redis", "RedisConnection")
+KEYS = web.AppKey("keys", "Keys")
+RELAY = web.AppKey("relay", "OutboxRelay")
+INGESTOR = web.AppKey("ingestor", "Ingestor")
+ROUTER = web.AppKey("router", "Router")
+FEED = web.AppKey("feed", "EventFeed")
+SESSIONS = web.AppKey("sessions", "Sessions")
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet[web.WebSocketResponse])

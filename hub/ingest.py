@@ -1,0 +1,330 @@
+"""Ingest: turn `InboundContact`s into stored messages on contact requests, with group commit.
+
+Contacts arriving together share one transaction: the writer task takes whatever is waiting
+(up to `batch_max`), stores it set-wise (a few statements per batch, not per contact), commits
+once, and only then answers each caller. While one batch commits the next one gathers, so
+the batch size follows the load. Past `max_pending` waiting contacts, `submit` refuses at once
+with `RetryLater` (503 + Retry-After) instead of letting callers hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub import schema
+from hub.database import Database
+from hub.errors import RetryLater
+from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
+from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.reference import FIRST_NUMBER, format_reference
+
+log = logging.getLogger(__name__)
+
+REQUEST_COUNTER = "request"
+PREVIEW_CHARS = 140
+INTEGRITY_RETRIES = 2  # a concurrent process stored the same key or identity first
+
+
+@dataclass(slots=True)
+class _Waiting:
+    contact: InboundContact
+    future: asyncio.Future[IngestResult]
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction writes, gathered before any statement runs."""
+
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    touched_requests: list[dict[str, Any]] = field(default_factory=list)
+    named_contacts: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+
+class Ingestor:
+    def __init__(self, db: Database, relay: OutboxRelay, *, batch_max: int,
+                 max_pending: int) -> None:
+        self._db = db
+        self._relay = relay
+        self._batch_max = batch_max
+        self._max_pending = max_pending
+        self._waiting: deque[_Waiting] = deque()
+        self._in_flight: dict[tuple[str, str], asyncio.Future[IngestResult]] = {}
+        self._wakeup = asyncio.Event()
+        self.committed = 0
+        self.batches = 0
+        self.refused = 0
+
+    def __repr__(self) -> str:
+        return (f"<Ingestor waiting={len(self._waiting)} committed={self.committed} "
+                f"batches={self.batches} refused={self.refused}>")
+
+    async def submit(self, contact: InboundContact) -> IngestResult:
+        """Store one contact; returns once it is committed. Retries of a key are recognised."""
+        key = (contact.channel.value, contact.idempotency_key)
+        running = self._in_flight.get(key)
+        if running is not None:
+            result = await asyncio.shield(running)
+            return dataclasses.replace(result, duplicate=True)
+        if len(self._waiting) >= self._max_pending:
+            self.refused += 1
+            raise RetryLater("the hub is at capacity", retry_after_s=1)
+        future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._waiting.append(_Waiting(contact, future))
+        self._in_flight[key] = future
+        future.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        self._wakeup.set()
+        # Shielded: a caller that goes away does not cancel the batch the others wait on.
+        return await asyncio.shield(future)
+
+    async def run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._waiting:
+                count = min(len(self._waiting), self._batch_max)
+                batch = [self._waiting.popleft() for _ in range(count)]
+                await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Waiting]) -> None:
+        for attempt in range(INTEGRITY_RETRIES + 1):
+            try:
+                results, outbox = await self._store([w.contact for w in batch])
+            except IntegrityError:
+                if attempt < INTEGRITY_RETRIES:
+                    continue
+                if len(batch) > 1:
+                    # Find the one that cannot be stored; commit the others.
+                    for waiting in batch:
+                        await self._commit_batch([waiting])
+                    return
+                _fail(batch, RetryLater("the contact conflicts with stored data"))
+                return
+            except (SQLAlchemyError, OSError) as exc:
+                log.error("ingest of %d contacts failed: %s", len(batch), exc)
+                _fail(batch, RetryLater("the database is not available", retry_after_s=5))
+                return
+            break
+        self.committed += sum(1 for r in results if not r.duplicate)
+        self.batches += 1
+        self._relay.notify(outbox)
+        for waiting, result in zip(batch, results, strict=True):
+            if not waiting.future.done():
+                waiting.future.set_result(result)
+
+    async def _store(
+        self, contacts: Sequence[InboundContact]
+    ) -> tuple[list[IngestResult], list[OutboxRow]]:
+        async with self._db.write() as conn:
+            seen = await _existing_messages(conn, contacts)
+            fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
+            owners = await _identity_owners(conn, fresh)
+            open_requests = await _open_requests(conn, set(owners.values()))
+            new_request_count = _count_new_requests(fresh, owners, open_requests)
+            next_number = await _reserve_numbers(conn, new_request_count)
+            batch = _Batch()
+            results: list[IngestResult] = []
+            for contact in contacts:
+                key = (contact.channel.value, contact.idempotency_key)
+                if key in seen:
+                    results.append(seen[key])
+                    continue
+                result = _plan(contact, batch, owners, open_requests, next_number)
+                if result.new_request:
+                    next_number += 1
+                seen[key] = dataclasses.replace(result, duplicate=True)
+                results.append(result)
+            await _write(conn, batch)
+        return results, batch.outbox
+
+
+def preview_of(body: str) -> str:
+    """The first non-empty line, short enough for a queue row."""
+    line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+def _fail(batch: list[_Waiting], error: Exception) -> None:
+    for waiting in batch:
+        if not waiting.future.done():
+            waiting.future.set_exception(error)
+
+
+async def _existing_messages(
+    conn: AsyncConnection, contacts: Sequence[InboundContact]
+) -> dict[tuple[str, str], IngestResult]:
+    keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
+    m, r = schema.messages, schema.contact_requests
+    rows = await conn.execute(
+        select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference)
+        .join(r, r.c.id == m.c.request_id)
+        .where(tuple_(m.c.channel, m.c.idempotency_key).in_(keys))
+    )
+    return {
+        (channel, key): IngestResult(request_id, reference, message_id, False, True)
+        for channel, key, message_id, request_id, reference in rows
+    }
+
+
+async def _identity_owners(
+    conn: AsyncConnection, contacts: Sequence[InboundContact]
+) -> dict[tuple[str, str], uuid.UUID]:
+    wanted = list({(kind.value, value) for c in contacts for kind, value in c.identities()})
+    if not wanted:
+        return {}
+    i = schema.contact_identities
+    rows = await conn.execute(
+        select(i.c.kind, i.c.value, i.c.contact_id).where(tuple_(i.c.kind, i.c.value).in_(wanted))
+    )
+    return {(kind, value): contact_id for kind, value, contact_id in rows}
+
+
+async def _open_requests(
+    conn: AsyncConnection, contact_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+    """The newest open request of each contact: where a new message threads in."""
+    if not contact_ids:
+        return {}
+    r = schema.contact_requests
+    rows = await conn.execute(
+        select(r.c.contact_id, r.c.id, r.c.reference)
+        .where(r.c.contact_id.in_(contact_ids), r.c.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(r.c.case_started_at)
+    )
+    return {contact_id: (request_id, reference) for contact_id, request_id, reference in rows}
+
+
+def _count_new_requests(
+    contacts: Sequence[InboundContact],
+    owners: dict[tuple[str, str], uuid.UUID],
+    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+) -> int:
+    """An upper bound: contacts in one batch may still thread into each other's new request."""
+    count = 0
+    for contact in contacts:
+        owner = _owner_of(contact, owners)
+        if owner is None or owner not in open_requests:
+            count += 1
+    return count
+
+
+def _owner_of(
+    contact: InboundContact, owners: dict[tuple[str, str], uuid.UUID]
+) -> uuid.UUID | None:
+    for kind, value in contact.identities():
+        owner = owners.get((kind.value, value))
+        if owner is not None:
+            return owner
+    return None
+
+
+async def _reserve_numbers(conn: AsyncConnection, count: int) -> int:
+    """Reserve `count` request numbers; returns the first. Serialised by the write lock."""
+    if count == 0:
+        return 0
+    c = schema.counters
+    current = await conn.scalar(select(c.c.value).where(c.c.name == REQUEST_COUNTER))
+    if current is None:
+        await conn.execute(insert(c), {"name": REQUEST_COUNTER, "value": FIRST_NUMBER - 1 + count})
+        return FIRST_NUMBER
+    await conn.execute(
+        update(c).where(c.c.name == REQUEST_COUNTER).values(value=c.c.value + count)
+    )
+    return int(current) + 1
+
+
+def _plan(
+    contact: InboundContact,
+    batch: _Batch,
+    owners: dict[tuple[str, str], uuid.UUID],
+    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+    next_number: int,
+) -> IngestResult:
+    """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""
+    now = contact.received_at
+    owner = _owner_of(contact, owners)
+    if owner is None:
+        owner = uuid.uuid4()
+        batch.contacts.append(
+            {"id": owner, "name": contact.name, "created_at": now, "updated_at": now}
+        )
+    elif contact.name:
+        batch.named_contacts.append({"b_id": owner, "name": contact.name, "updated_at": now})
+    for kind, value in contact.identities():
+        if (kind.value, value) not in owners:
+            owners[(kind.value, value)] = owner
+            batch.identities.append(
+                {"kind": kind.value, "value": value, "contact_id": owner, "created_at": now}
+            )
+
+    message_id = uuid.uuid4()
+    preview = preview_of(contact.body)
+    existing = open_requests.get(owner)
+    if existing is None:
+        request_id, reference = uuid.uuid4(), format_reference(next_number)
+        open_requests[owner] = (request_id, reference)
+        batch.requests.append({
+            "id": request_id, "number": next_number, "reference": reference,
+            "contact_id": owner, "channel": contact.channel.value,
+            "status": RequestStatus.NEW.value, "lane": "", "priority": 0,
+            "details": dict(contact.details), "case_started_at": now,
+            "last_message_at": now, "preview": preview, "updated_at": now,
+        })
+    else:
+        request_id, reference = existing
+        batch.touched_requests.append({"b_id": request_id, "last_message_at": now,
+                                       "preview": preview, "updated_at": now})
+    batch.messages.append({
+        "id": message_id, "request_id": request_id, "channel": contact.channel.value,
+        "direction": "inbound", "idempotency_key": contact.idempotency_key,
+        "subject": contact.subject, "body": contact.body, "details": dict(contact.details),
+        "agent_id": None, "created_at": now,
+    })
+    new_request = existing is None
+    batch.outbox.append(new_row("inbound", {
+        "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
+    }))
+    return IngestResult(request_id, reference, message_id, new_request, duplicate=False)
+
+
+async def _write(conn: AsyncConnection, batch: _Batch) -> None:
+    if batch.contacts:
+        await conn.execute(insert(schema.contacts), batch.contacts)
+    if batch.identities:
+        await conn.execute(insert(schema.contact_identities), batch.identities)
+    if batch.named_contacts:
+        c = schema.contacts
+        await conn.execute(
+            update(c).where(c.c.id == bindparam("b_id"))
+            .values(name=bindparam("name"), updated_at=bindparam("updated_at")),
+            batch.named_contacts,
+        )
+    if batch.requests:
+        await conn.execute(insert(schema.contact_requests), batch.requests)
+    if batch.touched_requests:
+        r = schema.contact_requests
+        await conn.execute(
+            update(r).where(r.c.id == bindparam("b_id")).values(
+                last_message_at=bindparam("last_message_at"),
+                preview=bindparam("preview"),
+                updated_at=bindparam("updated_at"),
+            ),
+            batch.touched_requests,
+        )
+    if batch.messages:
+        await conn.execute(insert(schema.messages), batch.messages)
+    await write_rows(conn, batch.outbox)

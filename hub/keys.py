@@ -1,0 +1,40 @@
+"""Every Redis key and stream name the hub uses, built from one configurable prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROUTER_GROUP = "router"
+
+# A publish-once marker must outlive every retry of the same outbox row or stream entry;
+# the outbox sweeper retries within minutes, so a day is generous.
+PUBLISHED_MARK_TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "tc:"
+
+    @property
+    def inbound(self) -> str:
+        """Stream of committed contacts waiting for the router (consumer group `router`)."""
+        return f"{self.prefix}stream:inbound"
+
+    @property
+    def events(self) -> str:
+        """Stream of console events; entry ids are the event ids consoles resume from."""
+        return f"{self.prefix}stream:events"
+
+    def published(self, key: str) -> str:
+        return f"{self.prefix}published:{key}"
+
+    def session(self, token_hash: str) -> str:
+        return f"{self.prefix}session:{token_hash}"
+
+    def stream(self, name: str) -> str:
+        """Map an outbox row's stream name to its Redis key."""
+        if name == "inbound":
+            return self.inbound
+        if name == "events":
+            return self.events
+        raise ValueError(f"unknown stream {name!r}")

@@ -1,0 +1,59 @@
+"""Turn the hub's exceptions into HTTP answers with a reason, and never leak a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from hub.errors import BadInput, Conflict, Forbidden, NotFound, RetryLater, TooLarge
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None
+          ) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except TooLarge as exc:
+        return _json(413, {"error": exc.reason})
+    except BadInput as exc:
+        body: dict[str, object] = {"error": exc.reason}
+        if exc.field_errors:
+            body["fields"] = exc.field_errors
+        return _json(422 if exc.field_errors else 400, body)
+    except Conflict as exc:
+        return _json(409, {"error": exc.reason, **exc.detail})
+    except NotFound as exc:
+        return _json(404, {"error": str(exc) or "not found"})
+    except Forbidden as exc:
+        return _json(403, {"error": str(exc) or "forbidden"})
+    except RetryLater as exc:
+        return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _json(413, {"error": f"the body is over the limit of {exc.max_size} bytes"})
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _json(500, {"error": "internal error; it has been logged"})
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(("/console", "/api/")):
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+

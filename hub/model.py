@@ -1,0 +1,206 @@
+"""The domain model: plain data, no storage and no I/O.
+
+Every inbound contact, whatever its channel, becomes an `InboundContact`; ingest turns it
+into a `Message` on a `ContactRequest` of a `Contact` (the passenger).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    EMAIL = "email"
+    CHAT = "chat"
+    WEBFORM = "webform"
+
+
+class IdentityKind(StrEnum):
+    """How a passenger is recognised again: an E.164 number, an email address, a chat visitor."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    CHAT = "chat"
+
+
+class RequestStatus(StrEnum):
+    NEW = "new"  # committed, not yet placed in a queue by the router
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    RESOLVED = "resolved"
+
+
+OPEN_STATUSES: frozenset[RequestStatus] = frozenset(
+    {RequestStatus.NEW, RequestStatus.QUEUED, RequestStatus.CLAIMED}
+)
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    TEAM = "team"
+    EXTERNAL = "external"
+
+
+class HandlingAction(StrEnum):
+    CLAIM = "claim"
+    RELEASE = "release"
+    TRANSFER = "transfer"
+    NOTE = "note"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+    REPLY = "reply"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundContact:
+    """One message from a passenger, normalised by a channel adapter.
+
+    `idempotency_key` is the channel's own id for the message (gateway message id, email
+    Message-ID, chat client message id, form submission token): a retry carries the same key.
+    """
+
+    channel: Channel
+    idempotency_key: str
+    received_at: datetime
+    body: str
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None  # lower-cased
+    chat_visitor: str | None = None
+    subject: str | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    def identities(self) -> list[tuple[IdentityKind, str]]:
+        found = [
+            (IdentityKind.PHONE, self.phone),
+            (IdentityKind.EMAIL, self.email),
+            (IdentityKind.CHAT, self.chat_visitor),
+        ]
+        return [(kind, value) for kind, value in found if value]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What ingest answers for one `InboundContact` once it is committed."""
+
+    request_id: uuid.UUID
+    reference: str
+    message_id: uuid.UUID
+    new_request: bool
+    duplicate: bool  # the idempotency key was seen before: nothing new was stored
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """A request's contact-centre timestamps and the durations reported from them."""
+
+    case_started_at: datetime
+    queued_at: datetime | None = None
+    service_started_at: datetime | None = None
+    first_response_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def processing_delay(self) -> timedelta | None:
+        """From the first contact to the start of service (first claim or answer)."""
+        return _between(self.case_started_at, self.service_started_at)
+
+    @property
+    def queue_wait(self) -> timedelta | None:
+        """From entering the queue to the start of service."""
+        return _between(self.queued_at, self.service_started_at)
+
+    @property
+    def total_service_time(self) -> timedelta | None:
+        """From the start of service to the end (resolve)."""
+        return _between(self.service_started_at, self.ended_at)
+
+    @property
+    def first_response_delay(self) -> timedelta | None:
+        return _between(self.case_started_at, self.first_response_at)
+
+
+def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
+    if start is None or end is None:
+        return None
+    return end - start
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    id: uuid.UUID
+    login: str
+    name: str
+    role: Role
+    email: str | None = None
+    phone: str | None = None
+    phone_login: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    kind: IdentityKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A passenger, known by one or more identities across channels."""
+
+    id: uuid.UUID
+    name: str | None
+    identities: tuple[Identity, ...] = ()
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    id: uuid.UUID
+    reference: str
+    contact_id: uuid.UUID
+    channel: Channel
+    status: RequestStatus
+    lane: str
+    priority: int
+    timings: Timings
+    assigned_agent_id: uuid.UUID | None = None
+    last_agent_id: uuid.UUID | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: uuid.UUID
+    request_id: uuid.UUID
+    channel: Channel
+    direction: Direction
+    body: str
+    created_at: datetime
+    subject: str | None = None
+    agent_id: uuid.UUID | None = None
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlingEvent:
+    """One handling action on a request, always with the agent who took it."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    agent_id: uuid.UUID
+    action: HandlingAction
+    at: datetime
+    target_agent_id: uuid.UUID | None = None
+    note: str | None = None

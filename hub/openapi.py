@@ -1,0 +1,170 @@
+"""The OpenAPI description of every public route, served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+JSON = "application/json"
+
+
+def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if schema:
+        answer["content"] = {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+    return answer
+
+
+ERROR = _ok("error with a reason", "Error")
+ID_PARAM = {"name": "request_id", "in": "path", "required": True,
+            "schema": {"type": "string", "format": "uuid"}}
+SESSION = [{"session": []}]
+
+
+def _action(summary: str, body: str | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary, "security": SESSION, "parameters": [ID_PARAM],
+        "responses": {"200": _ok("the request after the action", "ActionResult"),
+                      "401": ERROR, "403": ERROR, "404": ERROR,
+                      "409": _ok("lost to another agent; says who holds it", "Conflict")},
+    }
+    if body:
+        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": {
+            "$ref": f"#/components/schemas/{body}"}}}}
+    return operation
+
+
+ORDER_FIELDS = {
+    "name": {"type": "string", "maxLength": 200},
+    "phone": {"type": "string", "maxLength": 40, "description": "any format; stored as E.164"},
+    "email": {"type": "string", "maxLength": 320},
+    "message": {"type": "string", "maxLength": 4000},
+    "pickup_address": {"type": "string", "maxLength": 300},
+    "destination": {"type": "string", "maxLength": 300},
+    "pickup_time": {"type": "string", "description": "ISO 8601; local time if no offset"},
+    "passengers": {"type": "integer", "minimum": 1, "maximum": 16},
+    "submission_token": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,128}$",
+                         "description": "makes retries idempotent"},
+    "language": {"type": "string", "enum": ["fi", "en", "sv"]},
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "TaxiConnect hub", "version": "1"},
+    "components": {
+        "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "tc_session"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {
+                "error": {"type": "string"}, "fields": {"type": "object"}}},
+            "Conflict": {"type": "object", "properties": {
+                "error": {"type": "string"}, "status": {"type": "string"},
+                "held_by": {"type": ["object", "null"]}, "request": {"type": "object"}}},
+            "Order": {"type": "object", "properties": ORDER_FIELDS,
+                      "description": "phone or email, and message or pickup_address"},
+            "Receipt": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "reference": {"type": "string"},
+                "message_id": {"type": "string"}, "new_request": {"type": "boolean"},
+                "duplicate": {"type": "boolean"}}},
+            "Login": {"type": "object", "required": ["login", "password"], "properties": {
+                "login": {"type": "string"}, "password": {"type": "string"}}},
+            "Request": {"type": "object", "description": "summary; detail adds messages "
+                        "and history", "properties": {
+                            "id": {"type": "string"}, "reference": {"type": "string"},
+                            "status": {"enum": ["new", "queued", "claimed", "resolved"]},
+                            "channel": {"type": "string"}, "contact": {"type": "object"},
+                            "assigned_agent": {"type": ["object", "null"]},
+                            "last_agent": {"type": ["object", "null"]},
+                            "timings": {"type": "object"}}},
+            "ActionResult": {"type": "object", "properties": {
+                "request": {"$ref": "#/components/schemas/Request"},
+                "changed": {"type": "boolean"}}},
+            "Transfer": {"type": "object", "required": ["agent_id"],
+                         "properties": {"agent_id": {"type": "string", "format": "uuid"}}},
+            "Note": {"type": "object", "required": ["text"],
+                     "properties": {"text": {"type": "string", "maxLength": 4000}}},
+        },
+    },
+    "paths": {
+        "/healthz": {"get": {"summary": "liveness", "responses": {"200": _ok("alive")}}},
+        "/readyz": {"get": {"summary": "database and Redis reachable",
+                            "responses": {"200": _ok("ready"), "503": _ok("not ready")}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics",
+                             "responses": {"200": _ok("text exposition format")}}},
+        "/api/openapi.json": {"get": {"summary": "this document",
+                                      "responses": {"200": _ok("OpenAPI 3.1")}}},
+        "/": {"get": {"summary": "redirect to the console", "responses": {"302": _ok("")}}},
+        "/console": {"get": {"summary": "the dispatcher console page",
+                             "responses": {"200": _ok("HTML")}}},
+        "/form": {
+            "get": {"summary": "the hosted taxi-order form (?lang=fi|en)",
+                    "responses": {"200": _ok("HTML")}},
+            "post": {"summary": "submit the form (form-encoded)",
+                     "requestBody": {"content": {"application/x-www-form-urlencoded": {
+                         "schema": {"$ref": "#/components/schemas/Order"}}}},
+                     "responses": {"201": _ok("confirmation page with the reference"),
+                                   "413": ERROR, "415": ERROR,
+                                   "422": _ok("the form again, errors marked"),
+                                   "503": _ok("busy; Retry-After")}},
+        },
+        "/api/v1/contact-requests": {"post": {
+            "summary": "submit a contact request (JSON)",
+            "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "$ref": "#/components/schemas/Order"}}}},
+            "responses": {"201": _ok("stored", "Receipt"),
+                          "200": _ok("a retry of a stored submission", "Receipt"),
+                          "400": ERROR, "413": ERROR, "415": ERROR, "422": ERROR,
+                          "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/api/v1/auth/login": {"post": {
+            "summary": "log in; sets the HttpOnly session cookie",
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "$ref": "#/components/schemas/Login"}}}},
+            "responses": {"200": _ok("logged in"), "401": ERROR, "503": ERROR}}},
+        "/api/v1/auth/logout": {"post": {"summary": "log out", "security": SESSION,
+                                         "responses": {"200": _ok("logged out")}}},
+        "/api/v1/me": {"get": {"summary": "the logged-in agent", "security": SESSION,
+                               "responses": {"200": _ok("agent"), "401": ERROR}}},
+        "/api/v1/agents": {"get": {"summary": "active agents", "security": SESSION,
+                                   "responses": {"200": _ok("agents"), "401": ERROR}}},
+        "/api/v1/requests": {"get": {
+            "summary": "open requests (or by status), by priority then waiting time",
+            "security": SESSION,
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string"},
+                 "description": "comma-separated: new,queued,claimed,resolved"},
+                {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                {"name": "mine", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": _ok("requests"), "400": ERROR, "401": ERROR}}},
+        "/api/v1/requests/{request_id}": {"get": {
+            "summary": "a request with messages, handling history and timings",
+            "security": SESSION, "parameters": [ID_PARAM],
+            "responses": {"200": _ok("request"), "401": ERROR, "404": ERROR}}},
+        "/api/v1/requests/{request_id}/claim": {"post": _action("claim (exclusive)")},
+        "/api/v1/requests/{request_id}/release": {"post": _action("give back to the queue")},
+        "/api/v1/requests/{request_id}/resolve": {"post": _action("resolve")},
+        "/api/v1/requests/{request_id}/reopen": {"post": _action("reopen a resolved request")},
+        "/api/v1/requests/{request_id}/transfer": {"post": _action("hand to another agent",
+                                                                   "Transfer")},
+        "/api/v1/requests/{request_id}/notes": {"post": _action("add an internal note",
+                                                                "Note")},
+        "/api/v1/console/ws": {"get": {
+            "summary": "console websocket: every request event, live",
+            "security": SESSION,
+            "parameters": [{"name": "last_event_id", "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "resume after this event id"}],
+            "responses": {"101": _ok("frames: hello, events, resync"), "401": ERROR,
+                          "403": _ok("origin not allowed")}}},
+    },
+}
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(SPEC)
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/api/openapi.json", openapi_json)]

@@ -1,0 +1,153 @@
+"""The transactional outbox and its relay to Redis.
+
+A change that must be announced (a new contact for the router, an event for the consoles)
+writes an outbox row in its own transaction. After the commit the relay publishes the row to
+its Redis stream and deletes it. A Lua script makes each publish happen once: a marker keyed
+by the row's unique key is set in the same atomic step as the XADD, so a row published by a
+process that died before deleting it, and published again by the sweeper, appears once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub import schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.keys import PUBLISHED_MARK_TTL_S, Keys
+
+log = logging.getLogger(__name__)
+
+# KEYS: marker, stream. ARGV: marker ttl, maxlen (0: never trim), payload.
+PUBLISH_ONCE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  if ARGV[2] == '0' then
+    return redis.call('XADD', KEYS[2], '*', 'data', ARGV[3])
+  end
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
+end
+return false
+"""
+
+SWEEP_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    key: str
+    stream: str  # "inbound" or "events"
+    payload: str
+
+
+def new_row(stream: str, payload: Mapping[str, Any]) -> OutboxRow:
+    return OutboxRow(str(uuid.uuid4()), stream, json.dumps(payload, separators=(",", ":")))
+
+
+async def write_rows(conn: AsyncConnection, rows: Iterable[OutboxRow]) -> None:
+    """Insert outbox rows inside the caller's transaction."""
+    now = utcnow()
+    values = [
+        {"key": r.key, "stream": r.stream, "payload": r.payload, "created_at": now} for r in rows
+    ]
+    if values:
+        await conn.execute(insert(schema.outbox), values)
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, redis: Redis, keys: Keys, *, events_maxlen: int,
+                 sweep_interval_s: float) -> None:
+        self._db = db
+        self._redis = redis
+        self._keys = keys
+        self._events_maxlen = events_maxlen
+        self._sweep_interval_s = sweep_interval_s
+        self._script = redis.register_script(PUBLISH_ONCE)
+        self._pending: list[OutboxRow] = []
+        self._wakeup = asyncio.Event()
+        self.published = 0
+        self.failures = 0
+
+    def __repr__(self) -> str:
+        return (f"<OutboxRelay pending={len(self._pending)} published={self.published} "
+                f"failures={self.failures}>")
+
+    def notify(self, rows: Iterable[OutboxRow]) -> None:
+        """Hand over rows just committed by this process, to be published at once."""
+        self._pending.extend(rows)
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        # At start-up every row is fair game: whoever wrote it is gone or will publish once.
+        await self._sweep(min_age_s=0)
+        next_sweep = time.monotonic() + self._sweep_interval_s
+        while True:
+            timeout = max(0.0, next_sweep - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+            self._wakeup.clear()
+            rows, self._pending = self._pending, []
+            if rows:
+                await self._publish_and_forget(rows)
+            if time.monotonic() >= next_sweep:
+                await self._sweep(min_age_s=self._sweep_interval_s)
+                next_sweep = time.monotonic() + self._sweep_interval_s
+
+    async def publish(self, rows: list[OutboxRow]) -> None:
+        """Publish rows (each once, ever) to their streams in one pipeline."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for row in rows:
+                maxlen = self._events_maxlen if row.stream == "events" else 0
+                await self._script(
+                    keys=[self._keys.published(row.key), self._keys.stream(row.stream)],
+                    args=[PUBLISHED_MARK_TTL_S, maxlen, row.payload],
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    async def _publish_and_forget(self, rows: list[OutboxRow]) -> None:
+        try:
+            await self.publish(rows)
+            async with self._db.write() as conn:
+                await conn.execute(
+                    delete(schema.outbox).where(schema.outbox.c.key.in_([r.key for r in rows]))
+                )
+            self.published += len(rows)
+        except (RedisError, SQLAlchemyError, OSError) as exc:
+            # The rows stay in the table; the sweeper publishes them later.
+            self.failures += 1
+            log.warning("outbox publish of %d rows failed, the sweeper retries: %s",
+                        len(rows), exc)
+
+    async def _sweep(self, *, min_age_s: float) -> None:
+        """Publish rows left behind: by a failed publish here, or a process that died."""
+        older_than = utcnow() - timedelta(seconds=min_age_s)
+        try:
+            async with self._db.read() as conn:
+                result = await conn.execute(
+                    select(schema.outbox.c.key, schema.outbox.c.stream, schema.outbox.c.payload)
+                    .where(schema.outbox.c.created_at < older_than)
+                    .order_by(schema.outbox.c.id)
+                    .limit(SWEEP_BATCH)
+                )
+                rows = [OutboxRow(k, s, p) for k, s, p in result]
+        except SQLAlchemyError as exc:
+            log.warning("outbox sweep could not read the database: %s", exc)
+            return
+        if rows:
+            log.info("outbox sweep publishes %d rows left behind", len(rows))
+            await self._publish_and_forget(rows)

@@ -1,0 +1,179 @@
+"""The database tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("login", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("role", String(16), nullable=False),
+    Column("phone", String(32)),
+    Column("phone_login", String(32)),
+    Column("password_hash", String(200), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(200)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+contact_identities = Table(
+    "contact_identities",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("value", String(320), primary_key=True),
+    Column("contact_id", Uuid, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_contact_identities_contact", "contact_id"),
+)
+
+contact_requests = Table(
+    "contact_requests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("number", BigInteger, nullable=False, unique=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("contact_id", Uuid, ForeignKey("contacts.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("lane", String(64), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("case_started_at", UtcDateTime, nullable=False),
+    Column("queued_at", UtcDateTime),
+    Column("service_started_at", UtcDateTime),
+    Column("first_response_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("last_message_at", UtcDateTime, nullable=False),
+    Column("preview", String(200), nullable=False),  # first line of the latest inbound message
+    Column("assigned_agent_id", Uuid, ForeignKey("agents.id")),
+    Column("last_agent_id", Uuid, ForeignKey("agents.id")),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_contact_requests_status_started", "status", "case_started_at"),
+    Index("ix_contact_requests_contact_status", "contact_id", "status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("subject", String(500)),
+    Column("body", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("agent_id", Uuid, ForeignKey("agents.id")),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("channel", "idempotency_key", name="uq_messages_channel_key"),
+    Index("ix_messages_request", "request_id", "created_at"),
+)
+
+handling_events = Table(
+    "handling_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("agent_id", Uuid, ForeignKey("agents.id"), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("target_agent_id", Uuid, ForeignKey("agents.id")),
+    Column("note", Text),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_handling_events_request", "request_id", "at"),
+)
+
+# Transactional outbox: a row is written in the same transaction as the change it announces
+# and deleted once published to Redis, so a crash between commit and publish strands nothing.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("key", String(36), nullable=False),  # publish-once key, unique across databases
+    Column("stream", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("agent_id", Uuid, ForeignKey("agents.id")),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(200)),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)

