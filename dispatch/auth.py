@@ -15,15 +15,16 @@ from hub.errors import BadInput, RetryLater
 from hub.model import Agent
 from hub.passwords import verify_password
 
+AGENT = web.RequestKey("agent", Agent)
 MAX_FAILED_LOGINS = 10
 FAILED_LOGIN_WINDOW_S = 15 * 60
 
 
 async def current_agent(request: web.Request) -> Agent:
     """The logged-in agent, or 401. Cached on the request."""
-    cached = request.get("agent")
+    cached = request.get(AGENT)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     token = request.cookies.get(COOKIE_NAME, "")
     agent_id = await request.app[SESSIONS].agent_of(token)
     agent = None
@@ -34,7 +35,7 @@ async def current_agent(request: web.Request) -> Agent:
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "log in first"}), content_type="application/json"
         )
-    request["agent"] = agent
+    request[AGENT] = agent
     return agent
 
 

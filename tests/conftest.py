@@ -1,0 +1,123 @@
+"""Fixtures that start the hub against real Redis and a real database."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.agents import add_agent
+from hub.app import create_app
+from hub.appkeys import DATABASE
+from hub.model import Agent, Role
+from hub.settings import (
+    IngestSettings,
+    QueueSettings,
+    Settings,
+    load_settings,
+)
+from tests.services import TEST_REDIS_URL, embedded_redis, fresh_database
+
+PASSWORD = "correct horse battery"
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    if TEST_REDIS_URL:
+        yield TEST_REDIS_URL
+    else:
+        with embedded_redis() as url:
+            yield url
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
+    """Settings for one test: its own data folder, database and Redis key prefix."""
+    base = load_settings(None, environ={
+        "TAXICONNECT_DATA_DIR": str(tmp_path / "data"),
+        "TAXICONNECT_DATABASE_URL": database_url,
+        "TAXICONNECT_REDIS_URL": redis_url,
+        "TAXICONNECT_REDIS_PREFIX": f"t{uuid.uuid4().hex[:10]}:",
+    })
+    return dataclasses.replace(
+        base,
+        queue=QueueSettings(reclaim_idle_ms=500, events_maxlen=10_000, outbox_sweep_s=0.5),
+        ingest=IngestSettings(batch_max=256, max_pending=2000),
+    )
+
+
+HubFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def hub(settings: Settings) -> AsyncIterator[HubFactory]:
+    """Start hub processes (apps on their own ports) sharing the test's Redis and database."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def start(override: Settings | None = None) -> TestClient[Any, Any]:
+        app = create_app(override or settings)
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        await client.close()
+
+
+@pytest.fixture
+def make_agent() -> Callable[..., Awaitable[Agent]]:
+    async def make(client: TestClient[Any, Any], login: str | None = None,
+                   role: Role = Role.TEAM, name: str | None = None) -> Agent:
+        login = login or f"agent{uuid.uuid4().hex[:6]}"
+        return await add_agent(client.app[DATABASE], login=login, name=name or login.title(),
+                               role=role, password=PASSWORD)
+
+    return make
+
+
+async def log_in(client: TestClient[Any, Any], login: str) -> None:
+    response = await client.post("/api/v1/auth/login",
+                                 json={"login": login, "password": PASSWORD})
+    assert response.status == 200, await response.text()
+
+
+def chromium_available() -> bool:
+    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+
+
+def require_chromium() -> None:
+    """Browser tests run wherever Chromium is; in CI its absence is a failure, not a skip."""
+    if chromium_available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; CI must install it")
+    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+
+
+def server_url(client: TestClient[Any, Any]) -> str:
+    return str(client.make_url("")).rstrip("/")
+
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "HubFactory", "log_in", "require_chromium",
+           "server_url", "web"]
