@@ -24,7 +24,7 @@ from hub.keys import Keys
 log = logging.getLogger(__name__)
 
 READ_COUNT = 500
-BLOCK_MS = 5000
+BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 REPLAY_PAGE = 1000
 SUBSCRIBER_BACKLOG = 256  # batches; a console further behind is told to resync
 ERROR_BACKOFF_S = 1.0
@@ -67,6 +67,7 @@ class Subscriber:
 class EventFeed:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self._redis = redis
+        self._stopping = asyncio.Event()
         self._keys = keys
         self._subscribers: set[Subscriber] = set()
         self.last_id = "0-0"
@@ -88,9 +89,12 @@ class EventFeed:
         newest = await self._redis.xrevrange(self._keys.events, count=1)
         return newest[0][0] if newest else "0-0"
 
+    def stop(self) -> None:
+        self._stopping.set()
+
     async def run(self) -> None:
         self.last_id = await self.newest_id()
-        while True:
+        while not self._stopping.is_set():
             try:
                 response = await self._redis.xread(
                     {self._keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS

@@ -31,7 +31,7 @@ from hub.model import RequestStatus
 log = logging.getLogger(__name__)
 
 READ_COUNT = 256
-BLOCK_MS = 2000
+BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 ERROR_BACKOFF_S = 1.0
 DEFAULT_LANE = "default"
 
@@ -54,6 +54,7 @@ class Router:
         self._db = db
         self._redis = redis
         self._keys = keys
+        self._stopping = asyncio.Event()
         self.consumer = consumer
         self._reclaim_idle_ms = reclaim_idle_ms
         self._events_maxlen = events_maxlen
@@ -72,8 +73,11 @@ class Router:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def stop(self) -> None:
+        self._stopping.set()
+
     async def run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.ensure_group()
                 await self._reclaim()
@@ -86,7 +90,7 @@ class Router:
         """Handle new entries until reclaiming is due again."""
         loop = asyncio.get_running_loop()
         reclaim_at = loop.time() + self._reclaim_idle_ms / 1000 / 2
-        while loop.time() < reclaim_at:
+        while loop.time() < reclaim_at and not self._stopping.is_set():
             response = await self._redis.xreadgroup(
                 ROUTER_GROUP, self.consumer, {self._keys.inbound: ">"},
                 count=READ_COUNT, block=BLOCK_MS,

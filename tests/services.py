@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from hub.redis_client import _stop_embedded
+
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 
@@ -31,7 +33,7 @@ def embedded_redis() -> Iterator[str]:
     try:
         yield f"unix://{server.socket_file}"
     finally:
-        server.shutdown(nosave=True)
+        asyncio.run(_stop_embedded(server))
 
 
 async def _admin(sql: str) -> None:
