@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import HubFactory, log_in
 
 
-async def next_events(ws: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
+async def next_events(ws: Any, wait_s: float = 5.0) -> list[dict[str, Any]]:
     while True:
-        message = await asyncio.wait_for(ws.receive(), timeout)
+        message = await asyncio.wait_for(ws.receive(), wait_s)
         frame = json.loads(message.data)
         if frame["type"] == "events":
             return frame["events"]
