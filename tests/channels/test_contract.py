@@ -1,0 +1,34 @@
+"""The one contract every channel adapter satisfies, run over the whole registry."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from channels.base import ChannelAdapter
+from channels.registry import ADAPTERS, adapter_class
+from hub.errors import OperatorMustAct
+from hub.model import Channel
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_adapter_declares_what_it_is(name: str) -> None:
+    cls = ADAPTERS[name]
+    assert cls.name == name
+    assert isinstance(cls.channel, Channel)
+    assert cls.max_body_chars > 0
+    assert isinstance(cls.can_reply, bool)
+    adapter: ChannelAdapter = cls()
+    routes = adapter.routes()
+    assert routes, "an adapter serves at least one endpoint"
+    assert all(isinstance(route, web.RouteDef) for route in routes)
+    assert cls.__name__ in repr(adapter)
+
+
+def test_unknown_channel_fails_start_up_naming_the_known_ones() -> None:
+    with pytest.raises(OperatorMustAct) as raised:
+        adapter_class("fax")
+    message = str(raised.value)
+    assert "fax" in message
+    for known in ADAPTERS:
+        assert known in message
