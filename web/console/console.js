@@ -1,0 +1,1190 @@
+/* TaxiConnect dispatcher console: login, the live queue and the request detail.
+ *
+ * Plain JavaScript, no build step, nothing loaded from elsewhere. Everything a passenger wrote
+ * (names, messages, addresses) is untrusted and only ever reaches the page as textContent.
+ *
+ * Live updates: the websocket is opened first and the queue is loaded only after its `hello`,
+ * while events are buffered; the buffer is applied once the list has arrived, so nothing
+ * committed between the two is missed. A reconnect resumes with ?last_event_id=...
+ */
+"use strict";
+
+(() => {
+  // All words of the console, in Finnish and English. `{name}` marks a value filled in.
+  const TEXT = {
+    fi: {
+      skip_to_queue: "Siirry jonoon",
+      language: "Kieli",
+      logout: "Kirjaudu ulos",
+      signed_in_as: "Kirjautunut: {name}",
+      login_title: "Kirjaudu välittäjän konsoliin",
+      login_intro: "Kirjaudu sisään käyttäjätunnuksellasi.",
+      login_user: "Käyttäjätunnus",
+      login_password: "Salasana",
+      login_submit: "Kirjaudu",
+      login_missing: "Anna käyttäjätunnus ja salasana.",
+      login_failed: "Väärä käyttäjätunnus tai salasana.",
+      login_locked: "Liian monta epäonnistunutta yritystä. Yritä myöhemmin uudelleen.",
+      session_ended: "Istunto on päättynyt. Kirjaudu uudelleen.",
+      error_network: "Palvelimeen ei saada yhteyttä.",
+      conn_connecting: "Yhdistetään…",
+      conn_live: "Reaaliaikainen",
+      conn_reconnecting: "Yhteys katkesi – yhdistetään uudelleen…",
+      conn_offline: "Ei yhteyttä",
+      queue_title: "Avoimet pyynnöt",
+      queue_caption: "Avoimet yhteydenottopyynnöt, kiireellisimmät ja vanhimmat ensin",
+      filter_label: "Näytä",
+      filter_all: "Kaikki",
+      filter_mine: "Omat",
+      filter_unassigned: "Vapaat",
+      col_wait: "Odotus",
+      col_channel: "Kanava",
+      col_reference: "Viite",
+      col_passenger: "Matkustaja",
+      col_preview: "Viesti",
+      col_status: "Tila",
+      col_agent: "Käsittelijä",
+      queue_empty: "Ei avoimia pyyntöjä.",
+      queue_empty_filter: "Ei pyyntöjä tässä näkymässä.",
+      queue_loading: "Ladataan jonoa…",
+      queue_load_failed: "Jonon lataus epäonnistui, yritetään uudelleen…",
+      open_request: "Avaa pyyntö {ref}",
+      unknown_passenger: "Tuntematon matkustaja",
+      nobody: "–",
+      announce_new: "Uusi pyyntö {ref}: {name}, {channel}",
+      channel_phone: "Puhelin",
+      channel_sms: "Tekstiviesti",
+      channel_email: "Sähköposti",
+      channel_chat: "Chat",
+      channel_webform: "Verkkolomake",
+      short_phone: "Puhelin",
+      short_sms: "SMS",
+      short_email: "Sähköposti",
+      short_chat: "Chat",
+      short_webform: "Lomake",
+      status_new: "Uusi",
+      status_queued: "Jonossa",
+      status_claimed: "Käsittelyssä",
+      status_resolved: "Ratkaistu",
+      detail_empty: "Valitse pyyntö jonosta nähdäksesi sen tiedot.",
+      detail_reference: "Pyyntö",
+      detail_loading: "Ladataan…",
+      detail_not_found: "Pyyntöä ei löytynyt.",
+      close: "Sulje",
+      assigned_agent: "Käsittelijä",
+      last_agent: "Viimeksi käsitellyt",
+      actions: "Toiminnot",
+      action_claim: "Ota käsittelyyn",
+      action_release: "Palauta jonoon",
+      action_resolve: "Merkitse ratkaistuksi",
+      action_reopen: "Avaa uudelleen",
+      action_transfer: "Siirrä",
+      action_note: "Lisää muistiinpano",
+      done_claim: "Pyyntö otettu käsittelyyn.",
+      done_release: "Pyyntö palautettu jonoon.",
+      done_resolve: "Pyyntö merkitty ratkaistuksi.",
+      done_reopen: "Pyyntö avattu uudelleen.",
+      done_transfer: "Pyyntö siirretty.",
+      done_note: "Muistiinpano lisätty.",
+      conflict: "Toiminto ei onnistunut",
+      action_failed: "Toiminto epäonnistui",
+      note_empty: "Kirjoita muistiinpano ensin.",
+      transfer_pick: "Valitse välittäjä ensin.",
+      passenger: "Matkustaja",
+      details: "Tilauksen tiedot",
+      no_details: "Ei lisätietoja.",
+      pickup_address: "Nouto-osoite",
+      destination: "Määränpää",
+      pickup_time: "Noutoaika",
+      passengers: "Matkustajia",
+      channel: "Kanava",
+      passenger_language: "Matkustajan kieli",
+      lang_fi: "suomi",
+      lang_en: "englanti",
+      lang_sv: "ruotsi",
+      timings: "Ajat",
+      case_started_at: "Yhteydenotto",
+      queued_at: "Jonoon",
+      service_started_at: "Käsittely alkoi",
+      first_response_at: "Ensimmäinen vastaus",
+      ended_at: "Päättyi",
+      processing_delay_s: "Viive käsittelyyn",
+      queue_wait_s: "Jonotusaika",
+      total_service_time_s: "Käsittelyaika",
+      timeline: "Tapahtumat",
+      timeline_empty: "Ei tapahtumia.",
+      from_passenger: "Matkustaja",
+      from_agent: "Välittäjä",
+      act_claim: "otti käsittelyyn",
+      act_release: "palautti jonoon",
+      act_transfer: "siirsi välittäjälle {target}",
+      act_note: "lisäsi muistiinpanon",
+      act_resolve: "merkitsi ratkaistuksi",
+      act_reopen: "avasi uudelleen",
+      act_reply: "vastasi",
+      tools: "Siirto ja muistiinpanot",
+      transfer_to: "Siirrä välittäjälle",
+      transfer_choose: "Valitse välittäjä…",
+      you: "{name} (sinä)",
+      note_label: "Sisäinen muistiinpano",
+    },
+    en: {
+      skip_to_queue: "Skip to the queue",
+      language: "Language",
+      logout: "Log out",
+      signed_in_as: "Signed in: {name}",
+      login_title: "Sign in to the dispatcher console",
+      login_intro: "Sign in with your user name.",
+      login_user: "User name",
+      login_password: "Password",
+      login_submit: "Sign in",
+      login_missing: "Enter your user name and password.",
+      login_failed: "Wrong user name or password.",
+      login_locked: "Too many failed attempts. Please try again later.",
+      session_ended: "Your session has ended. Please sign in again.",
+      error_network: "Cannot reach the server.",
+      conn_connecting: "Connecting…",
+      conn_live: "Live",
+      conn_reconnecting: "Connection lost – reconnecting…",
+      conn_offline: "Offline",
+      queue_title: "Open requests",
+      queue_caption: "Open contact requests, most urgent and oldest first",
+      filter_label: "Show",
+      filter_all: "All",
+      filter_mine: "Mine",
+      filter_unassigned: "Unassigned",
+      col_wait: "Waiting",
+      col_channel: "Channel",
+      col_reference: "Ref.",
+      col_passenger: "Passenger",
+      col_preview: "Message",
+      col_status: "Status",
+      col_agent: "Agent",
+      queue_empty: "No open requests.",
+      queue_empty_filter: "No requests in this view.",
+      queue_loading: "Loading the queue…",
+      queue_load_failed: "Could not load the queue, retrying…",
+      open_request: "Open request {ref}",
+      unknown_passenger: "Unknown passenger",
+      nobody: "–",
+      announce_new: "New request {ref}: {name}, {channel}",
+      channel_phone: "Phone",
+      channel_sms: "SMS",
+      channel_email: "Email",
+      channel_chat: "Chat",
+      channel_webform: "Web form",
+      short_phone: "Phone",
+      short_sms: "SMS",
+      short_email: "Email",
+      short_chat: "Chat",
+      short_webform: "Web form",
+      status_new: "New",
+      status_queued: "Queued",
+      status_claimed: "Claimed",
+      status_resolved: "Resolved",
+      detail_empty: "Select a request in the queue to see its details.",
+      detail_reference: "Request",
+      detail_loading: "Loading…",
+      detail_not_found: "The request was not found.",
+      close: "Close",
+      assigned_agent: "Assigned to",
+      last_agent: "Last handled by",
+      actions: "Actions",
+      action_claim: "Claim",
+      action_release: "Release",
+      action_resolve: "Resolve",
+      action_reopen: "Reopen",
+      action_transfer: "Transfer",
+      action_note: "Add note",
+      done_claim: "Request claimed.",
+      done_release: "Request released to the queue.",
+      done_resolve: "Request resolved.",
+      done_reopen: "Request reopened.",
+      done_transfer: "Request transferred.",
+      done_note: "Note added.",
+      conflict: "Not done",
+      action_failed: "The action failed",
+      note_empty: "Write the note first.",
+      transfer_pick: "Choose a dispatcher first.",
+      passenger: "Passenger",
+      details: "Order details",
+      no_details: "No further details.",
+      pickup_address: "Pickup address",
+      destination: "Destination",
+      pickup_time: "Pickup time",
+      passengers: "Passengers",
+      channel: "Channel",
+      passenger_language: "Passenger's language",
+      lang_fi: "Finnish",
+      lang_en: "English",
+      lang_sv: "Swedish",
+      timings: "Timings",
+      case_started_at: "Case started",
+      queued_at: "Queued",
+      service_started_at: "Service started",
+      first_response_at: "First response",
+      ended_at: "Ended",
+      processing_delay_s: "Delay before service",
+      queue_wait_s: "Queue wait",
+      total_service_time_s: "Total service time",
+      timeline: "Timeline",
+      timeline_empty: "Nothing yet.",
+      from_passenger: "Passenger",
+      from_agent: "Dispatcher",
+      act_claim: "claimed the request",
+      act_release: "released it to the queue",
+      act_transfer: "transferred it to {target}",
+      act_note: "added a note",
+      act_resolve: "resolved the request",
+      act_reopen: "reopened the request",
+      act_reply: "replied",
+      tools: "Transfer and notes",
+      transfer_to: "Transfer to",
+      transfer_choose: "Choose a dispatcher…",
+      you: "{name} (you)",
+      note_label: "Internal note",
+    },
+  };
+
+  const LOCALES = { fi: "fi-FI", en: "en-GB" };
+  const LANG_KEY = "taxiconnect.console.lang";
+  const RECONNECT_FIRST_MS = 1000;
+  const RECONNECT_MAX_MS = 30000;
+  const LOAD_RETRY_MS = 3000;
+  // A socket can die without a close (Wi-Fi gone): unanswered pings end it and reconnect.
+  const PING_EVERY_MS = 25000;
+  const PING_FRAME = '{"type":"ping"}'; // the hub answers exactly this with {"type":"pong"}
+  const DETAIL_REFRESH_MS = 150; // coalesces a burst of events for the open request
+  const AGENTS_MAX_AGE_MS = 60000;
+  const CLOCK_SKEW_MS = 2000; // the Date header has 1 s resolution: correct only real skew
+  const WAIT_WARN_S = 5 * 60;
+  const WAIT_ALERT_S = 10 * 60;
+  const OPEN = new Set(["new", "queued", "claimed"]);
+  const WAITING = new Set(["new", "queued"]);
+  const DETAIL_KEYS = ["pickup_address", "destination", "pickup_time", "passengers"];
+  const TIMESTAMPS = ["case_started_at", "queued_at", "service_started_at",
+    "first_response_at", "ended_at"];
+  const DURATIONS = ["processing_delay_s", "queue_wait_s", "total_service_time_s"];
+  const ACTIONS = ["claim", "resolve", "release", "reopen"];
+
+  const state = {
+    lang: "fi",
+    me: null,
+    requests: new Map(), // id -> summary, open requests only
+    rows: new Map(), // id -> {tr, cells}
+    fresh: new Set(), // ids that arrived live, highlighted once
+    filter: "all",
+    selectedId: null,
+    detail: null,
+    detailSeq: 0,
+    detailTimer: null,
+    detailMissing: false,
+    busy: false,
+    ws: null,
+    wsWanted: false,
+    connection: "offline",
+    lastEventId: null,
+    backoffMs: RECONNECT_FIRST_MS,
+    reconnectTimer: null,
+    pingTimer: null,
+    pongPending: false,
+    needsLoad: true,
+    loading: false,
+    loadFailed: false,
+    loadSeq: 0,
+    buffer: [],
+    clockOffsetMs: 0,
+    agents: null,
+    agentsAt: 0,
+  };
+
+  const $ = (id) => document.getElementById(id);
+
+  // ---- words ---------------------------------------------------------------------------
+
+  function t(key, values) {
+    const table = TEXT[state.lang] || TEXT.en;
+    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g,
+      (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  function initialLanguage() {
+    try {
+      const stored = localStorage.getItem(LANG_KEY);
+      if (stored && stored in TEXT) return stored;
+    } catch (_) { /* storage blocked: fall back to the browser's language */ }
+    return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
+  }
+
+  function setLanguage(lang) {
+    if (!(lang in TEXT)) return;
+    state.lang = lang;
+    try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* not remembered, still used */ }
+    applyStaticText();
+    renderAll();
+  }
+
+  function applyStaticText() {
+    document.documentElement.lang = state.lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-label]")) {
+      el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    }
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
+    }
+    if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
+    setConnection(state.connection);
+  }
+
+  function channelLabel(channel, short = false) {
+    const key = `${short ? "short" : "channel"}_${channel}`;
+    return TEXT.en[key] ? t(key) : String(channel ?? "");
+  }
+
+  function statusLabel(status) {
+    return TEXT.en[`status_${status}`] ? t(`status_${status}`) : String(status ?? "");
+  }
+
+  function passengerLabel(request) {
+    const contact = request.contact || {};
+    return contact.name || (contact.phones || [])[0] || (contact.emails || [])[0]
+      || t("unknown_passenger");
+  }
+
+  // ---- time ------------------------------------------------------------------------------
+
+  function now() {
+    return Date.now() + state.clockOffsetMs;
+  }
+
+  function noteClock(response) {
+    const served = Date.parse(response.headers.get("Date") || "");
+    if (Number.isNaN(served)) return;
+    const offset = served + 500 - Date.now();
+    state.clockOffsetMs = Math.abs(offset) > CLOCK_SKEW_MS ? offset : 0;
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  /** Seconds as mm:ss, or h:mm:ss from an hour up. */
+  function formatDuration(seconds) {
+    const total = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    return h ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`;
+  }
+
+  function waitedSeconds(request) {
+    const started = Date.parse(request.timings?.case_started_at || "");
+    return Number.isNaN(started) ? 0 : (now() - started) / 1000;
+  }
+
+  function formatDateTime(iso) {
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return String(iso);
+    return new Intl.DateTimeFormat(LOCALES[state.lang], {
+      dateStyle: "short", timeStyle: "medium",
+    }).format(when);
+  }
+
+  function formatClock(iso) {
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return String(iso);
+    const today = new Date(now()).toDateString() === when.toDateString();
+    const options = today ? { timeStyle: "medium" } : { dateStyle: "short", timeStyle: "short" };
+    return new Intl.DateTimeFormat(LOCALES[state.lang], options).format(when);
+  }
+
+  // ---- DOM helpers -------------------------------------------------------------------------
+
+  /** An element with attributes and children; strings become text nodes, never markup. */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "className") node.className = value;
+      else node.setAttribute(name, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function timeEl(iso, text) {
+    return el("time", { datetime: iso }, text);
+  }
+
+  function announce(text) {
+    const region = $("announcer");
+    region.textContent = "";
+    // A fresh text node a moment later makes screen readers read it even when it repeats.
+    window.setTimeout(() => { region.textContent = text; }, 50);
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (_) {
+      throw new ApiError(0, { error: t("error_network") });
+    }
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok) {
+      const error = new ApiError(response.status, data);
+      if (response.status === 401 && state.me && !path.startsWith("/api/v1/auth/")) {
+        sessionEnded();
+      }
+      throw error;
+    }
+    return { data, response };
+  }
+
+  // ---- session -----------------------------------------------------------------------------
+
+  function showLogin(message) {
+    $("console-view").hidden = true;
+    $("login-view").hidden = false;
+    $("login-error").textContent = message || "";
+    $("login-user").focus();
+  }
+
+  async function onLogin(event) {
+    event.preventDefault();
+    const login = $("login-user").value.trim();
+    const password = $("login-password").value;
+    const error = $("login-error");
+    if (!login || !password) {
+      error.textContent = t("login_missing");
+      (login ? $("login-password") : $("login-user")).focus();
+      return;
+    }
+    const submit = $("login-submit");
+    submit.disabled = true;
+    error.textContent = "";
+    try {
+      const { data } = await api("POST", "/api/v1/auth/login", { login, password });
+      $("login-password").value = "";
+      startConsole(data.agent);
+    } catch (err) {
+      error.textContent = err.status === 401 ? t("login_failed")
+        : err.status === 503 ? t("login_locked")
+          : err.status === 0 ? t("error_network") : err.message;
+      $("login-password").select();
+      $("login-password").focus();
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function onLogout() {
+    try { await api("POST", "/api/v1/auth/logout"); } catch (_) { /* ended either way */ }
+    stopConsole();
+    showLogin("");
+  }
+
+  function sessionEnded() {
+    stopConsole();
+    showLogin(t("session_ended"));
+  }
+
+  function startConsole(agent) {
+    state.me = agent;
+    $("login-view").hidden = true;
+    $("console-view").hidden = false;
+    $("whoami").hidden = false;
+    $("logout").hidden = false;
+    $("connection-state").hidden = false;
+    applyStaticText();
+    renderQueue();
+    renderDetail();
+    connect();
+    $("queue-heading").focus();
+  }
+
+  function stopConsole() {
+    state.wsWanted = false;
+    window.clearTimeout(state.reconnectTimer);
+    window.clearTimeout(state.detailTimer);
+    window.clearInterval(state.pingTimer);
+    if (state.ws) {
+      const ws = state.ws;
+      state.ws = null;
+      ws.close(1000, "logout");
+    }
+    $("note-text").value = "";
+    $("action-error").textContent = "";
+    state.me = null;
+    state.lastEventId = null;
+    state.needsLoad = true;
+    state.loading = false;
+    state.loadSeq += 1;
+    state.buffer = [];
+    state.requests.clear();
+    state.fresh.clear();
+    state.selectedId = null;
+    state.detail = null;
+    state.agents = null;
+    for (const row of state.rows.values()) row.tr.remove();
+    state.rows.clear();
+    $("whoami").hidden = true;
+    $("logout").hidden = true;
+    $("connection-state").hidden = true;
+    setConnection("offline");
+    document.title = "TaxiConnect";
+  }
+
+  // ---- websocket ---------------------------------------------------------------------------
+
+  function setConnection(value) {
+    state.connection = value;
+    const box = $("connection-state");
+    box.dataset.state = value;
+    $("connection-text").textContent = t(`conn_${value}`);
+  }
+
+  function connect() {
+    state.wsWanted = true;
+    window.clearTimeout(state.reconnectTimer);
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let url = `${scheme}//${location.host}/api/v1/console/ws`;
+    if (state.lastEventId) url += `?last_event_id=${encodeURIComponent(state.lastEventId)}`;
+    if (state.connection !== "reconnecting") setConnection("connecting");
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    state.pongPending = false;
+    ws.addEventListener("message", (event) => {
+      if (state.ws === ws) onFrame(event.data);
+    });
+    ws.addEventListener("close", () => dropSocket(ws));
+    window.clearInterval(state.pingTimer);
+    state.pingTimer = window.setInterval(() => {
+      if (state.ws !== ws) return;
+      if (state.pongPending) {
+        dropSocket(ws);
+        return;
+      }
+      if (ws.readyState === WebSocket.OPEN) {
+        state.pongPending = true;
+        ws.send(PING_FRAME);
+      }
+    }, PING_EVERY_MS);
+  }
+
+  function dropSocket(ws) {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    window.clearInterval(state.pingTimer);
+    if (ws.readyState !== WebSocket.CLOSED) ws.close();
+    if (state.wsWanted) scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    setConnection("reconnecting");
+    const delay = state.backoffMs;
+    state.backoffMs = Math.min(state.backoffMs * 2, RECONNECT_MAX_MS);
+    window.clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = window.setTimeout(async () => {
+      if (!state.wsWanted) return;
+      try {
+        await api("GET", "/api/v1/me"); // a closed socket may mean an ended session
+      } catch (err) {
+        if (err.status === 401) return; // api() has shown the login
+      }
+      if (state.wsWanted && !state.ws) connect();
+    }, delay);
+  }
+
+  function onFrame(raw) {
+    let frame;
+    try { frame = JSON.parse(raw); } catch (_) { return; }
+    if (!frame || typeof frame !== "object") return;
+    if (frame.type === "pong") {
+      state.pongPending = false;
+    } else if (frame.type === "hello") {
+      state.backoffMs = RECONNECT_FIRST_MS;
+      if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
+      setConnection("live");
+      if (state.needsLoad) loadQueue();
+    } else if (frame.type === "events" && Array.isArray(frame.events)) {
+      for (const event of frame.events) {
+        if (!event || typeof event !== "object") continue;
+        if (typeof event.id === "string") state.lastEventId = event.id;
+        if (state.loading) state.buffer.push(event);
+        else applyEvent(event);
+      }
+      if (!state.loading) renderQueue();
+    } else if (frame.type === "resync") {
+      // The hub skipped events: the reload covers them and everything buffered before.
+      if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
+      state.buffer = [];
+      state.backoffMs = RECONNECT_FIRST_MS;
+      setConnection("live");
+      loadQueue();
+    }
+  }
+
+  /** Upsert the event's request summary; a resolved request leaves the open queue. */
+  function applyEvent(event) {
+    const request = event.request;
+    if (!request || typeof request !== "object" || typeof request.id !== "string") return;
+    const known = state.requests.has(request.id);
+    if (OPEN.has(request.status)) {
+      state.requests.set(request.id, request);
+      if (!known && event.type === "request.queued") {
+        state.fresh.add(request.id);
+        announce(t("announce_new", {
+          ref: request.reference, name: passengerLabel(request),
+          channel: channelLabel(request.channel),
+        }));
+      }
+    } else {
+      state.requests.delete(request.id);
+    }
+    if (request.id === state.selectedId) scheduleDetailRefresh();
+  }
+
+  async function loadQueue() {
+    const seq = ++state.loadSeq;
+    state.needsLoad = false;
+    state.loading = true;
+    renderQueue();
+    let found;
+    try {
+      const { data, response } = await api("GET", "/api/v1/requests");
+      noteClock(response);
+      found = data.requests;
+    } catch (err) {
+      if (seq !== state.loadSeq || err.status === 401) return;
+      state.loadFailed = true;
+      renderQueue();
+      window.setTimeout(() => { if (seq === state.loadSeq) loadQueue(); }, LOAD_RETRY_MS);
+      return; // keep buffering: the retry's list plus the buffer leave no gap
+    }
+    if (seq !== state.loadSeq) return;
+    state.requests = new Map(found.map((request) => [request.id, request]));
+    state.loading = false;
+    state.loadFailed = false;
+    const buffered = state.buffer;
+    state.buffer = [];
+    for (const event of buffered) applyEvent(event);
+    renderQueue();
+    if (state.selectedId) scheduleDetailRefresh();
+  }
+
+  // ---- the queue -----------------------------------------------------------------------------
+
+  function isMine(request) {
+    return Boolean(state.me && request.assigned_agent && request.assigned_agent.id === state.me.id);
+  }
+
+  function compareRequests(a, b) {
+    const byPriority = (b.priority || 0) - (a.priority || 0);
+    if (byPriority) return byPriority;
+    const aStart = Date.parse(a.timings?.case_started_at || "") || 0;
+    const bStart = Date.parse(b.timings?.case_started_at || "") || 0;
+    return aStart - bStart || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  }
+
+  function visibleRequests() {
+    const all = [...state.requests.values()].sort(compareRequests);
+    if (state.filter === "mine") return all.filter(isMine);
+    if (state.filter === "unassigned") return all.filter((r) => !r.assigned_agent);
+    return all;
+  }
+
+  function buildRow(id) {
+    const open = el("button", { type: "button", className: "row-open" });
+    const cells = {
+      wait: el("td", { className: "col-wait num" }),
+      channel: el("td", { className: "col-channel" }),
+      ref: el("td", { className: "col-ref" }, open),
+      name: el("td", { className: "col-name" }),
+      preview: el("td", { className: "col-preview" }),
+      status: el("td", { className: "col-status" }),
+      agent: el("td", { className: "col-agent" }),
+      open,
+    };
+    const tr = el("tr", { "data-testid": "queue-row", "data-request-id": id },
+      cells.wait, cells.channel, cells.ref, cells.name, cells.preview, cells.status,
+      cells.agent);
+    tr.addEventListener("click", () => openDetail(id));
+    return { tr, cells };
+  }
+
+  function fillRow(row, request) {
+    const { tr, cells } = row;
+    tr.dataset.reference = request.reference;
+    tr.dataset.status = request.status;
+    tr.classList.toggle("selected", request.id === state.selectedId);
+    tr.classList.toggle("mine", isMine(request));
+    if (request.id === state.selectedId) tr.setAttribute("aria-current", "true");
+    else tr.removeAttribute("aria-current");
+    if (state.fresh.delete(request.id)) {
+      tr.classList.remove("fresh");
+      void tr.offsetWidth; // restart the highlight animation
+      tr.classList.add("fresh");
+    }
+    cells.open.textContent = request.reference;
+    cells.open.setAttribute("aria-label", t("open_request", { ref: request.reference }));
+    cells.channel.replaceChildren(el("span", {
+      className: `channel channel-${request.channel}`, title: channelLabel(request.channel),
+    }, channelLabel(request.channel, true)));
+    const name = passengerLabel(request);
+    cells.name.textContent = name;
+    cells.name.title = name;
+    cells.preview.textContent = request.preview || "";
+    cells.preview.title = request.preview || "";
+    cells.status.replaceChildren(
+      el("span", { className: `badge status-${request.status}` }, statusLabel(request.status)));
+    cells.agent.textContent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
+    tickRow(row, request);
+  }
+
+  function tickRow(row, request) {
+    const waited = waitedSeconds(request);
+    row.cells.wait.textContent = formatDuration(waited);
+    const waiting = WAITING.has(request.status);
+    row.cells.wait.classList.toggle("wait-warn", waiting && waited >= WAIT_WARN_S
+      && waited < WAIT_ALERT_S);
+    row.cells.wait.classList.toggle("wait-alert", waiting && waited >= WAIT_ALERT_S);
+  }
+
+  function renderQueue() {
+    const tbody = $("queue-body");
+    const list = visibleRequests();
+    const focused = document.activeElement;
+    const focusedId = focused && tbody.contains(focused)
+      ? focused.closest("tr")?.dataset.requestId : null;
+    const keep = new Set(list.map((request) => request.id));
+    for (const [id, row] of state.rows) {
+      if (!keep.has(id)) {
+        row.tr.remove();
+        state.rows.delete(id);
+      }
+    }
+    // Reuse rows and move only those out of place, so a focused row keeps its focus.
+    let cursor = tbody.firstElementChild;
+    for (const request of list) {
+      let row = state.rows.get(request.id);
+      if (!row) {
+        row = buildRow(request.id);
+        state.rows.set(request.id, row);
+      }
+      fillRow(row, request);
+      if (row.tr === cursor) cursor = cursor.nextElementSibling;
+      else tbody.insertBefore(row.tr, cursor);
+    }
+    if (focusedId && !tbody.contains(document.activeElement)) {
+      state.rows.get(focusedId)?.cells.open.focus();
+    }
+    const empty = $("queue-empty");
+    empty.hidden = list.length > 0 && !state.loadFailed;
+    empty.textContent = state.loadFailed ? t("queue_load_failed")
+      : state.loading && !state.requests.size ? t("queue_loading")
+        : state.requests.size ? t("queue_empty_filter") : t("queue_empty");
+    renderCounts();
+  }
+
+  function renderCounts() {
+    const all = [...state.requests.values()];
+    const unassigned = all.filter((r) => !r.assigned_agent).length;
+    $("count-all").textContent = String(all.length);
+    $("count-mine").textContent = String(all.filter(isMine).length);
+    $("count-unassigned").textContent = String(unassigned);
+    for (const button of document.querySelectorAll(".filter")) {
+      button.setAttribute("aria-pressed", String(button.dataset.filter === state.filter));
+    }
+    document.title = unassigned ? `(${unassigned}) TaxiConnect` : "TaxiConnect";
+  }
+
+  function tick() {
+    for (const [id, row] of state.rows) {
+      const request = state.requests.get(id);
+      if (request) tickRow(row, request);
+    }
+  }
+
+  function onQueueKey(event) {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    const tr = event.target.closest?.("tr");
+    if (!tr) return;
+    const next = event.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+    if (next) {
+      event.preventDefault();
+      next.querySelector(".row-open")?.focus();
+    }
+  }
+
+  // ---- the detail -----------------------------------------------------------------------------
+
+  function openDetail(id) {
+    if (state.selectedId !== id) {
+      $("note-text").value = "";
+      $("action-error").textContent = "";
+      state.detail = null;
+    }
+    state.selectedId = id;
+    state.detailMissing = false;
+    renderQueue();
+    renderDetail();
+    refreshDetail();
+  }
+
+  function closeDetail() {
+    const id = state.selectedId;
+    state.selectedId = null;
+    state.detail = null;
+    state.detailSeq += 1;
+    renderQueue();
+    renderDetail();
+    state.rows.get(id)?.cells.open.focus();
+  }
+
+  function scheduleDetailRefresh() {
+    window.clearTimeout(state.detailTimer);
+    state.detailTimer = window.setTimeout(refreshDetail, DETAIL_REFRESH_MS);
+  }
+
+  async function refreshDetail() {
+    const id = state.selectedId;
+    if (!id) return;
+    const seq = ++state.detailSeq;
+    try {
+      const { data } = await api("GET", `/api/v1/requests/${encodeURIComponent(id)}`);
+      if (seq !== state.detailSeq || id !== state.selectedId) return;
+      state.detail = data.request;
+      state.detailMissing = false;
+    } catch (err) {
+      if (seq !== state.detailSeq || id !== state.selectedId) return;
+      if (err.status === 404) state.detailMissing = true;
+      else $("action-error").textContent = `${t("action_failed")}: ${err.message}`;
+    }
+    renderDetail();
+    loadAgents();
+  }
+
+  /** What the detail shows: the full detail, else the queue's summary while it loads. */
+  function shownRequest() {
+    if (!state.selectedId) return null;
+    if (state.detail && state.detail.id === state.selectedId) return state.detail;
+    return state.requests.get(state.selectedId) || null;
+  }
+
+  function renderDetail() {
+    const request = shownRequest();
+    const body = $("detail-body");
+    const empty = $("detail-empty");
+    if (!state.selectedId || (!request && state.detailMissing)) {
+      body.hidden = true;
+      empty.hidden = false;
+      empty.textContent = state.selectedId ? t("detail_not_found") : t("detail_empty");
+      return;
+    }
+    body.hidden = false;
+    empty.hidden = true;
+    if (!request) {
+      $("detail-reference").textContent = "";
+      $("detail-status").textContent = t("detail_loading");
+      return;
+    }
+    $("detail-reference").textContent = request.reference;
+    const status = $("detail-status");
+    status.textContent = statusLabel(request.status);
+    status.className = `badge status-${request.status}`;
+    status.dataset.status = request.status;
+    $("detail-assigned").textContent = request.assigned_agent?.name || t("nobody");
+    $("detail-last-agent").textContent = request.last_agent?.name || t("nobody");
+    renderPassenger(request.contact || {});
+    renderFacts(request);
+    renderTimings(request.timings || {});
+    renderTimeline(request);
+    renderTransferOptions(request);
+    updateActionButtons(request);
+  }
+
+  function renderPassenger(contact) {
+    $("passenger-name").textContent = contact.name || t("unknown_passenger");
+    $("passenger-phones").replaceChildren(...(contact.phones || []).map((phone) => el("li", {},
+      /^\+?[0-9]{3,20}$/.test(phone) ? el("a", { href: `tel:${phone}` }, phone) : phone)));
+    $("passenger-emails").replaceChildren(...(contact.emails || []).map((email) => el("li",
+      { title: email }, el("a", { href: `mailto:${email}` }, email))));
+  }
+
+  function fact(label, value) {
+    return [el("dt", {}, label), el("dd", {}, value)];
+  }
+
+  function renderFacts(request) {
+    const details = request.details || {};
+    const items = [fact(t("channel"), channelLabel(request.channel))];
+    for (const key of DETAIL_KEYS) {
+      const value = details[key];
+      if (value === undefined || value === null || value === "") continue;
+      items.push(fact(t(key), key === "pickup_time" ? formatDateTime(value) : String(value)));
+    }
+    if (details.language) {
+      const language = TEXT.en[`lang_${details.language}`] ? t(`lang_${details.language}`)
+        : details.language;
+      items.push(fact(t("passenger_language"), language));
+    }
+    $("detail-facts").replaceChildren(...items.flat());
+  }
+
+  function renderTimings(timings) {
+    const items = [];
+    for (const key of TIMESTAMPS) {
+      const iso = timings[key];
+      const when = iso ? timeEl(iso, formatClock(iso)) : t("nobody");
+      if (iso) when.title = formatDateTime(iso);
+      items.push(el("dt", {}, t(key)), el("dd", { "data-testid": `timing-${key}` }, when));
+    }
+    for (const key of DURATIONS) {
+      const seconds = timings[key];
+      items.push(el("dt", {}, t(key)), el("dd",
+        { "data-testid": `timing-${key}`, className: "num" },
+        typeof seconds === "number" ? formatDuration(seconds) : t("nobody")));
+    }
+    $("detail-timings").replaceChildren(...items);
+  }
+
+  function renderTimeline(request) {
+    const entries = [];
+    for (const message of request.messages || []) {
+      entries.push({ at: message.created_at, order: 0, node: messageItem(request, message) });
+    }
+    for (const event of request.history || []) {
+      entries.push({ at: event.at, order: 1, node: historyItem(event) });
+    }
+    entries.sort((a, b) => (Date.parse(a.at) - Date.parse(b.at)) || (a.order - b.order));
+    const list = $("timeline");
+    if (!entries.length) {
+      const loading = !request.messages && !request.history;
+      list.replaceChildren(el("li", { className: "muted" },
+        loading ? t("detail_loading") : t("timeline_empty")));
+      return;
+    }
+    list.replaceChildren(...entries.map((entry) => entry.node));
+  }
+
+  function messageItem(request, message) {
+    const inbound = message.direction !== "outbound";
+    const who = inbound ? (request.contact?.name || t("from_passenger"))
+      : (message.agent?.name || t("from_agent"));
+    return el("li", { className: `entry message ${inbound ? "inbound" : "outbound"}`,
+      "data-testid": "timeline-message" },
+    el("p", { className: "entry-head" },
+      el("strong", {}, who), " · ", channelLabel(message.channel), " · ",
+      timeEl(message.created_at, formatClock(message.created_at))),
+    message.subject ? el("p", { className: "subject" }, message.subject) : null,
+    el("p", { className: "body" }, message.body || ""));
+  }
+
+  function historyItem(event) {
+    const target = event.target_agent?.name || t("nobody");
+    const action = TEXT.en[`act_${event.action}`] ? t(`act_${event.action}`, { target })
+      : event.action;
+    return el("li", { className: `entry handling action-${event.action}`,
+      "data-testid": "timeline-handling" },
+    el("p", { className: "entry-head" },
+      el("strong", {}, event.agent?.name || t("from_agent")), ` ${action} · `,
+      timeEl(event.at, formatClock(event.at))),
+    event.note ? el("p", { className: "body note" }, event.note) : null);
+  }
+
+  /** Only the actions that fit the request's state are shown; the first one is primary. */
+  function updateActionButtons(request) {
+    const me = state.me || {};
+    const external = me.role === "external";
+    const admin = me.role === "admin";
+    const mine = isMine(request);
+    const resolved = request.status === "resolved";
+    const claimed = request.status === "claimed";
+    const mayHandle = !claimed || mine || admin;
+    // [shown, enabled]; a claim on someone else's request stays offered: its 409 says who.
+    const rules = {
+      claim: [!resolved && !mine, !external],
+      resolve: [!resolved, mayHandle],
+      release: [claimed && (mine || admin), true],
+      reopen: [resolved, !external],
+    };
+    const focused = document.activeElement;
+    const actions = $("detail-actions");
+    const hadFocus = actions.contains(focused);
+    let primary = null;
+    for (const action of ACTIONS) {
+      const button = $(`action-${action}`);
+      const [shown, enabled] = rules[action];
+      button.hidden = !shown;
+      button.disabled = !enabled;
+      button.classList.remove("primary");
+      if (shown && enabled && !primary) primary = button;
+    }
+    primary?.classList.add("primary");
+    const transfer = !external && !resolved && mayHandle;
+    $("action-transfer").disabled = !transfer;
+    $("transfer-agent").disabled = !transfer;
+    if (hadFocus && (focused.hidden || focused.disabled)) {
+      (primary || $("detail-heading")).focus(); // never strand the keyboard user
+    } else if (focused && focused.disabled) {
+      $("detail-heading").focus();
+    }
+  }
+
+  async function loadAgents() {
+    if (state.agents && Date.now() - state.agentsAt < AGENTS_MAX_AGE_MS) return;
+    state.agentsAt = Date.now();
+    try {
+      const { data } = await api("GET", "/api/v1/agents");
+      state.agents = data.agents;
+    } catch (_) {
+      return;
+    }
+    const request = shownRequest();
+    if (request) renderTransferOptions(request);
+  }
+
+  function renderTransferOptions(request) {
+    const select = $("transfer-agent");
+    const chosen = select.value;
+    const options = [el("option", { value: "" }, t("transfer_choose"))];
+    for (const agent of state.agents || []) {
+      if (agent.id === request.assigned_agent?.id) continue;
+      const label = state.me && agent.id === state.me.id ? t("you", { name: agent.name })
+        : agent.name;
+      options.push(el("option", { value: agent.id }, label));
+    }
+    select.replaceChildren(...options);
+    if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+  }
+
+  async function act(action, body) {
+    const id = state.selectedId;
+    if (!id || state.busy) return;
+    const path = action === "note" ? "notes" : action;
+    const errorBox = $("action-error");
+    errorBox.textContent = "";
+    state.busy = true;
+    document.body.classList.add("busy");
+    try {
+      const { data } = await api("POST", `/api/v1/requests/${encodeURIComponent(id)}/${path}`,
+        body);
+      $("action-done").textContent = t(`done_${action}`);
+      if (action === "note") $("note-text").value = "";
+      if (action === "transfer") $("transfer-agent").value = "";
+      // Live events update the queue; without them (reconnecting) use the answer instead.
+      if (state.connection !== "live" && data && data.request) {
+        applyEvent({ type: `request.${action}`, request: data.request });
+        renderQueue();
+      }
+      await refreshDetail();
+    } catch (err) {
+      if (err.status === 401) return;
+      const reason = err.body?.error || err.message;
+      const lead = err.status === 409 ? t("conflict") : t("action_failed");
+      errorBox.textContent = `${lead}: ${reason}`;
+      if (err.status === 409) await refreshDetail();
+    } finally {
+      state.busy = false;
+      document.body.classList.remove("busy");
+    }
+  }
+
+  function onNote(event) {
+    event.preventDefault();
+    const text = $("note-text").value.trim();
+    if (!text) {
+      $("action-error").textContent = t("note_empty");
+      $("note-text").focus();
+      return;
+    }
+    act("note", { text });
+  }
+
+  function onTransfer(event) {
+    event.preventDefault();
+    const agentId = $("transfer-agent").value;
+    if (!agentId) {
+      $("action-error").textContent = t("transfer_pick");
+      $("transfer-agent").focus();
+      return;
+    }
+    act("transfer", { agent_id: agentId });
+  }
+
+  function renderAll() {
+    if (!state.me) return;
+    renderQueue();
+    renderDetail();
+  }
+
+  // ---- start ------------------------------------------------------------------------------
+
+  async function boot() {
+    state.lang = initialLanguage();
+    applyStaticText();
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.addEventListener("click", () => setLanguage(button.dataset.lang));
+    }
+    for (const button of document.querySelectorAll(".filter")) {
+      button.addEventListener("click", () => {
+        state.filter = button.dataset.filter;
+        renderQueue();
+      });
+    }
+    $("login-form").addEventListener("submit", onLogin);
+    $("logout").addEventListener("click", onLogout);
+    $("queue-body").addEventListener("keydown", onQueueKey);
+    $("detail-close").addEventListener("click", closeDetail);
+    for (const action of ACTIONS) {
+      $(`action-${action}`).addEventListener("click", () => act(action));
+    }
+    $("transfer-form").addEventListener("submit", onTransfer);
+    $("note-form").addEventListener("submit", onNote);
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !state.selectedId) return;
+      if (event.target.closest?.("textarea, select, input")) return;
+      closeDetail();
+    });
+    window.setInterval(tick, 1000);
+    window.addEventListener("online", () => {
+      // Back on the network: try now rather than at the end of a long backoff.
+      if (state.wsWanted && !state.ws) {
+        state.backoffMs = RECONNECT_FIRST_MS;
+        connect();
+      }
+    });
+    try {
+      const { data } = await api("GET", "/api/v1/me");
+      startConsole(data.agent);
+    } catch (err) {
+      showLogin(err.status === 0 ? t("error_network") : "");
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})();
