@@ -17,12 +17,14 @@ from aiohttp import WSMsgType, web
 
 from dispatch.auth import current_agent
 from dispatch.feed import EventFeed, Subscriber, frame, hello, parse_id
-from hub.appkeys import FEED, SETTINGS, WEBSOCKETS
+from dispatch.sessions import COOKIE_NAME
+from hub.appkeys import FEED, SESSIONS, SETTINGS, WEBSOCKETS
 
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 20.0
 MAX_CLIENT_FRAME = 4096
 REPLAY_FRAME_EVENTS = 500
+CLOSE_SESSION_ENDED = 4401  # private-use close code: log in again
 
 
 def origin_allowed(request: web.Request) -> bool:
@@ -55,17 +57,31 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     sockets.add(ws)
     subscriber = feed.subscribe()
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
+    watcher = asyncio.create_task(_end_with_session(ws, request))
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
                 await ws.send_str('{"type":"pong"}')
     finally:
         feed.unsubscribe(subscriber)
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+        for task in (sender, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         sockets.discard(ws)
     return ws
+
+
+async def _end_with_session(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """Close the socket once its session ends (logout, expiry, a deactivated agent)."""
+    sessions = request.app[SESSIONS]
+    token = request.cookies.get(COOKIE_NAME, "")
+    every_s = request.app[SETTINGS].console.session_check_s
+    while not ws.closed:
+        await asyncio.sleep(every_s)
+        if await sessions.agent_of(token) is None:
+            await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
+            return
 
 
 async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,

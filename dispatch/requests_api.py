@@ -51,9 +51,11 @@ async def list_requests(request: web.Request) -> web.Response:
     if q.get("mine") in {"1", "true"} or agent.role is Role.EXTERNAL:
         query = query.where(r.c.assigned_agent_id == agent.id)
     try:
-        limit = min(int(q.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
-    except ValueError as exc:
-        raise BadInput("limit must be a number") from exc
+        limit = int(q.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     query = query.order_by(r.c.priority.desc(), r.c.case_started_at).limit(limit)
     async with request.app[DATABASE].read() as conn:
         found = await summaries(conn, query)

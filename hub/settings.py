@@ -84,6 +84,7 @@ class QueueSettings:
 @dataclass(frozen=True)
 class ConsoleSettings:
     session_hours: float = 12.0
+    session_check_s: float = 10.0  # how soon an open console notices its session has ended
     allowed_origins: tuple[str, ...] = ()  # besides the hub's own origin
     cookie_secure: bool = False
     default_language: str = "fi"

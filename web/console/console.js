@@ -254,6 +254,7 @@
   // A socket can die without a close (Wi-Fi gone): unanswered pings end it and reconnect.
   const PING_EVERY_MS = 25000;
   const PING_FRAME = '{"type":"ping"}'; // the hub answers exactly this with {"type":"pong"}
+  const CLOSE_SESSION_ENDED = 4401; // the hub closes a console whose session ended
   const DETAIL_REFRESH_MS = 150; // coalesces a burst of events for the open request
   const AGENTS_MAX_AGE_MS = 60000;
   const CLOCK_SKEW_MS = 2000; // the Date header has 1 s resolution: correct only real skew
@@ -579,7 +580,14 @@
     ws.addEventListener("message", (event) => {
       if (state.ws === ws) onFrame(event.data);
     });
-    ws.addEventListener("close", () => dropSocket(ws));
+    ws.addEventListener("close", (event) => {
+      if (event.code === CLOSE_SESSION_ENDED && state.ws === ws) {
+        state.ws = null;
+        sessionEnded();
+        return;
+      }
+      dropSocket(ws);
+    });
     window.clearInterval(state.pingTimer);
     state.pingTimer = window.setInterval(() => {
       if (state.ws !== ws) return;
