@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.database import Database
-from hub.errors import RetryLater
+from hub.errors import OperatorMustAct, RetryLater
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
-from hub.reference import FIRST_NUMBER, format_reference
+from hub.reference import format_reference
 
 log = logging.getLogger(__name__)
 
@@ -233,18 +233,17 @@ def _owner_of(
 
 
 async def _reserve_numbers(conn: AsyncConnection, count: int) -> int:
-    """Reserve `count` request numbers; returns the first. Serialised by the write lock."""
+    """Reserve `count` request numbers in one atomic step; returns the first."""
     if count == 0:
         return 0
     c = schema.counters
-    current = await conn.scalar(select(c.c.value).where(c.c.name == REQUEST_COUNTER))
-    if current is None:
-        await conn.execute(insert(c), {"name": REQUEST_COUNTER, "value": FIRST_NUMBER - 1 + count})
-        return FIRST_NUMBER
-    await conn.execute(
-        update(c).where(c.c.name == REQUEST_COUNTER).values(value=c.c.value + count)
+    last = await conn.scalar(
+        update(c).where(c.c.name == REQUEST_COUNTER)
+        .values(value=c.c.value + count).returning(c.c.value)
     )
-    return int(current) + 1
+    if last is None:
+        raise OperatorMustAct("the request counter is missing: run `taxiconnect migrate`")
+    return int(last) - count + 1
 
 
 def _plan(

@@ -6,8 +6,6 @@ dispatcher searching by reference does not land on somebody else's request.
 
 from __future__ import annotations
 
-FIRST_NUMBER = 1000  # four digits and a check digit: short to say, no leading zeros
-
 
 def luhn_digit(number: int) -> int:
     total = 0

@@ -41,12 +41,14 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
-    op.create_table(
+    counters = op.create_table(
         "counters",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_counters")),
     )
+    # Request numbers start at 1000: references are a number and a check digit, e.g. 10009.
+    op.bulk_insert(counters, [{"name": "request", "value": 999}])
     op.create_table(
         "outbox",
         sa.Column(
