@@ -53,6 +53,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BadInput(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
             from exc
+    except RecursionError as exc:
+        raise BadInput("the JSON is nested too deeply") from exc
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     return data

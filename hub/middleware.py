@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from hub.appkeys import SETTINGS
 from hub.errors import BadInput, Conflict, Forbidden, NotFound, RetryLater, TooLarge
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _json(403, {"error": str(exc) or "forbidden"})
     except RetryLater as exc:
         return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
-    except web.HTTPRequestEntityTooLarge as exc:
-        return _json(413, {"error": f"the body is over the limit of {exc.max_size} bytes"})
+    except web.HTTPRequestEntityTooLarge:
+        # aiohttp puts the limit in its message only, not on the exception.
+        limit = request.app[SETTINGS].http.max_body_bytes
+        return _json(413, {"error": f"the body is over the limit of {limit} bytes"})
     except web.HTTPException:
         raise
     except Exception:

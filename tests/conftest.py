@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 
 from hub.agents import add_agent
 from hub.app import create_app
@@ -24,6 +25,7 @@ from hub.settings import (
     Settings,
     load_settings,
 )
+from tests.helpers import Dispatcher, http_session
 from tests.services import TEST_REDIS_URL, embedded_redis, fresh_database
 
 PASSWORD = "correct horse battery"
@@ -102,6 +104,40 @@ async def log_in(client: TestClient[Any, Any], login: str) -> None:
     assert response.status == 200, await response.text()
 
 
+DispatcherFactory = Callable[..., Awaitable[Dispatcher]]
+
+
+@pytest.fixture
+async def dispatcher(make_agent: Callable[..., Awaitable[Agent]]
+                     ) -> AsyncIterator[DispatcherFactory]:
+    """Log new agents in through the API, each with a cookie jar of their own."""
+    opened: list[Dispatcher] = []
+
+    async def open_(client: TestClient[Any, Any], role: Role = Role.TEAM,
+                    name: str | None = None) -> Dispatcher:
+        agent = await make_agent(client, role=role, name=name)
+        base = server_url(client)
+        http = http_session()
+        found = Dispatcher(agent, http, base)
+        opened.append(found)
+        async with http.post(f"{base}/api/v1/auth/login",
+                             json={"login": agent.login, "password": PASSWORD}) as response:
+            assert response.status == 200, await response.text()
+        return found
+
+    yield open_
+    for found in opened:
+        await found.close()
+
+
+@pytest.fixture
+async def raw_redis(settings: Settings) -> AsyncIterator[Redis]:
+    """A plain client of the test's Redis, seeing what an operator's redis-cli would."""
+    client = Redis.from_url(settings.redis.url.reveal(), decode_responses=True)
+    yield client
+    await client.aclose()
+
+
 def chromium_available() -> bool:
     return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
 
@@ -119,5 +155,5 @@ def server_url(client: TestClient[Any, Any]) -> str:
     return str(client.make_url("")).rstrip("/")
 
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "HubFactory", "log_in", "require_chromium",
-           "server_url", "web"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "DispatcherFactory", "HubFactory", "log_in",
+           "require_chromium", "server_url", "web"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -74,11 +75,7 @@ class WebFormChannel:
         if request.content_type not in FORM_TYPES:
             raise web.HTTPUnsupportedMediaType(text="send the form as "
                                                "application/x-www-form-urlencoded")
-        try:
-            posted = await request.post()
-        except UnicodeDecodeError as exc:
-            raise BadInput("the form is not valid UTF-8") from exc
-        fields = {k: v for k, v in posted.items() if isinstance(v, str)}
+        fields = await _form_fields(request)
         lang = self._language(request, fields.get("language"))
         try:
             contact = self._parse(fields)
@@ -107,6 +104,8 @@ class WebFormChannel:
         except json.JSONDecodeError as exc:
             return _error(400, f"malformed JSON: {exc.msg} at line {exc.lineno} "
                                f"column {exc.colno}")
+        except RecursionError:
+            return _error(400, "the JSON is nested too deeply")
         if not isinstance(data, dict):
             return _error(400, "the body must be a JSON object")
         header_key = request.headers.get("Idempotency-Key")
@@ -120,6 +119,22 @@ class WebFormChannel:
             return web.json_response({"error": exc.reason, "fields": fields}, status=422)
         result = await self.services.ingest(contact)
         return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
+
+
+async def _form_fields(request: web.Request) -> dict[str, str]:
+    """The posted text fields. URL-encoded bodies are decoded strictly: aiohttp's `post()`
+    turns percent-encoded bytes that are not valid in the charset into U+FFFD, storing
+    mojibake instead of refusing it."""
+    charset = request.charset or "utf-8"
+    try:
+        if request.content_type == "application/x-www-form-urlencoded":
+            text = (await request.read()).decode(charset).rstrip()
+            return dict(parse_qsl(text, keep_blank_values=True, encoding=charset,
+                                  errors="strict"))
+        posted = await request.post()
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise BadInput(f"the form is not valid {charset}") from exc
+    return {k: v for k, v in posted.items() if isinstance(v, str)}
 
 
 def _receipt(result: IngestResult) -> dict[str, Any]:

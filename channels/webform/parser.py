@@ -33,12 +33,16 @@ PICKUP_GRACE = timedelta(minutes=10)  # a time just past is a typo or slow typin
 PICKUP_HORIZON = timedelta(days=60)
 TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# NUL cannot be stored in PostgreSQL text, and a lone surrogate (JSON "\ud800") is not
+# encodable as UTF-8 at all: both would fail the whole ingest transaction, not just this form.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 REASONS = {
     "required": "is required",
     "contact_required": "give a phone number or an email address",
     "order_required": "write a message or give a pickup address",
     "not_text": "must be text",
+    "invalid_characters": "contains characters that cannot be stored",
     "too_long": "is too long",
     "invalid_phone": "is not a phone number",
     "invalid_email": "is not an email address",
@@ -66,6 +70,8 @@ def parse_order(fields: Mapping[str, object], *, default_region: str, timezone: 
             errors[name] = "not_text"
         elif len(value) > MAX_CHARS[name]:
             errors[name] = "too_long"
+        elif UNSTORABLE.search(value):
+            errors[name] = "invalid_characters"
         else:
             text[name] = value.strip()
 

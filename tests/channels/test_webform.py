@@ -1,0 +1,247 @@
+"""The web form and its JSON twin: retries are stored once, bad input is refused with a
+reason naming the field and leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp.test_utils import TestClient
+
+from hub.settings import Settings
+from tests.conftest import DispatcherFactory, HubFactory, server_url
+from tests.helpers import http_session, order, submit
+
+RETRIES = 5
+REFERENCE = re.compile(r'<strong class="reference">([^<]+)</strong>')
+
+
+async def _post_json(base: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async with http_session() as http, \
+            http.post(f"{base}/api/v1/contact-requests", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+async def _post_form(base: str, body: dict[str, Any]) -> tuple[int, str]:
+    async with http_session() as http, http.post(f"{base}/form", data=body) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_json_retries_on_two_processes_store_one_request(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    bases = [server_url(await hub()), server_url(await hub())]
+    body = order("tok-json-retry-0001")
+    answers = await asyncio.wait_for(asyncio.gather(*(
+        _post_json(bases[n % 2], body) for n in range(RETRIES)
+    )), 15)
+
+    assert all(status in (200, 201) for status, _ in answers), answers
+    assert len({receipt["reference"] for _, receipt in answers}) == 1
+    assert len({receipt["id"] for _, receipt in answers}) == 1
+    assert len({receipt["message_id"] for _, receipt in answers}) == 1
+    assert sum(not receipt["duplicate"] for _, receipt in answers) == 1, answers
+
+    agent = await dispatcher(await hub())
+    listed = await agent.open_requests()
+    assert [r["id"] for r in listed] == [answers[0][1]["id"]]
+    found = await agent.request(answers[0][1]["id"])
+    assert [m["body"] for m in found["messages"]] == ["Taksi Kamppiin"]
+
+
+async def test_form_retries_on_two_processes_store_one_request(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    bases = [server_url(await hub()), server_url(await hub())]
+    body = order("tok-form-retry-0001", language="en")
+    answers = await asyncio.wait_for(asyncio.gather(*(
+        _post_form(bases[n % 2], body) for n in range(RETRIES)
+    )), 15)
+
+    assert [status for status, _ in answers] == [201] * RETRIES
+    references = {REFERENCE.search(page).group(1) for _, page in answers}  # type: ignore[union-attr]
+    assert len(references) == 1
+
+    agent = await dispatcher(await hub())
+    listed = await agent.open_requests()
+    assert [r["reference"] for r in listed] == list(references)
+    found = await agent.request(listed[0]["id"])
+    assert len(found["messages"]) == 1
+
+
+async def test_idempotency_key_header_stands_for_the_token(hub: HubFactory) -> None:
+    base = server_url(await hub())
+    body = order("unused")
+    del body["submission_token"]
+    answers = []
+    async with http_session() as http:
+        for key in ("hdr-key-000001", "hdr-key-000001", "hdr-key-000002"):
+            async with http.post(f"{base}/api/v1/contact-requests", json=body,
+                                 headers={"Idempotency-Key": key}) as resp:
+                answers.append((resp.status, await resp.json()))
+    (s1, first), (s2, again), (s3, other) = answers
+    assert (s1, s2, s3) == (201, 200, 201)
+    assert again["message_id"] == first["message_id"] and again["duplicate"] is True
+    # Another key is another message, threaded into the passenger's open request.
+    assert other["message_id"] != first["message_id"]
+    assert (other["id"], other["new_request"]) == (first["id"], False)
+
+
+def _soon(days: float) -> str:
+    return (datetime.now() + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+
+# (what is wrong, JSON body, the fields the answer must name)
+BAD_ORDERS: list[tuple[str, dict[str, Any], set[str]]] = [
+    ("nothing at all", {}, {"phone", "message"}),
+    ("no way to answer", {"message": "Taksi"}, {"phone"}),
+    ("nothing ordered", {"phone": "0407654321"}, {"message"}),
+    ("phone as a number", order("tok-bad-00001", phone=407654321), {"phone"}),
+    ("message as a list", order("tok-bad-00002", message=["Taksi"]), {"message"}),
+    ("passengers as a boolean", order("tok-bad-00003", passengers=True), {"passengers"}),
+    ("passengers as a fraction", order("tok-bad-00004", passengers=2.5), {"passengers"}),
+    ("passengers as words", order("tok-bad-00005", passengers="two"), {"passengers"}),
+    ("no passengers", order("tok-bad-00006", passengers=0), {"passengers"}),
+    ("a busload", order("tok-bad-00007", passengers=17), {"passengers"}),
+    ("a short phone", order("tok-bad-00008", phone="12"), {"phone"}),
+    ("letters for a phone", order("tok-bad-00009", phone="call me"), {"phone"}),
+    ("a broken email", order("tok-bad-00010", email="aino@", phone=None), {"email"}),
+    ("a pickup time in words", order("tok-bad-00011", pickup_time="tomorrow"), {"pickup_time"}),
+    ("a pickup time past", order("tok-bad-00012", pickup_time="2020-01-01T10:00"),
+     {"pickup_time"}),
+    ("a pickup time next year", order("tok-bad-00013", pickup_time=_soon(400)),
+     {"pickup_time"}),
+    ("a token too short", order("tok"), {"submission_token"}),
+    ("a token with spaces", order("tok bad 00014"), {"submission_token"}),
+    ("an unknown field", order("tok-bad-00015", tip="5 EUR"), {"tip"}),
+    ("a message too long", order("tok-bad-00016", message="x" * 4001), {"message"}),
+    ("a NUL character", order("tok-bad-00017", message="Taksi\x00Kamppiin"), {"message"}),
+    ("a lone surrogate", order("tok-bad-00018", name="Aino \ud800"), {"name"}),
+]
+
+
+async def _raw(base: str, path: str, body: bytes, content_type: str | None
+               ) -> tuple[int, str, str]:
+    headers = {"Content-Type": content_type} if content_type else {}
+    async with http_session() as http, \
+            http.post(f"{base}{path}", data=body, headers=headers) as resp:
+        return resp.status, resp.content_type, await resp.text()
+
+
+def _json_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()  # ensure_ascii: a lone surrogate travels as \ud800
+
+
+async def test_bad_json_orders_are_refused_naming_the_field_and_store_nothing(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    base = server_url(client)
+    problems = []
+    for what, body, fields in BAD_ORDERS:
+        status, _, text = await _raw(base, "/api/v1/contact-requests", _json_bytes(body),
+                                     "application/json")
+        answer = json.loads(text)
+        named = set(answer.get("fields", {}))
+        if status != 422 or named != fields or not all(f in answer["error"] for f in fields):
+            problems.append((what, status, answer))
+    assert not problems, problems
+    await _assert_nothing_stored_and_still_serving(client, dispatcher)
+
+
+BAD_BODIES: list[tuple[str, bytes, str | None, int, str]] = [
+    ("plain text", b'{"phone": "0407654321"}', "text/plain", 415, "application/json"),
+    ("no content type", b'{"phone": "0407654321"}', None, 415, "application/json"),
+    ("a form", b"phone=0407654321&message=Taksi", "application/x-www-form-urlencoded", 415,
+     "application/json"),
+    ("malformed JSON", b'{"phone": "0407654321",', "application/json", 400, "malformed JSON"),
+    ("not UTF-8", b'{"phone": "0407654321", "name": "\xe4"}', "application/json", 400,
+     "UTF-8"),
+    ("an array", b'[{"phone": "0407654321"}]', "application/json", 400, "JSON object"),
+    ("a string", b'"Taksi"', "application/json", 400, "JSON object"),
+    ("deeply nested", b'{"message": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+     "application/json", 400, "nested"),
+]
+
+
+async def test_bad_json_bodies_are_refused_with_a_reason(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await hub()
+    base = server_url(client)
+    oversized = _json_bytes(order("tok-big-00001",
+                                  message="x" * settings.http.max_body_bytes))
+    cases = [*BAD_BODIES, ("oversized", oversized, "application/json", 413,
+                           str(settings.http.max_body_bytes))]
+    problems = []
+    for what, body, content_type, expected, reason in cases:
+        status, kind, text = await _raw(base, "/api/v1/contact-requests", body, content_type)
+        if status != expected or kind != "application/json" or reason not in text:
+            problems.append((what, status, kind, text[:200]))
+    assert not problems, problems
+    await _assert_nothing_stored_and_still_serving(client, dispatcher)
+
+
+def _form_bytes(body: dict[str, Any]) -> bytes:
+    return urlencode(body).encode("ascii")
+
+
+# (what is wrong, form fields, the fields the page must mark)
+BAD_FORMS: list[tuple[str, dict[str, Any], set[str]]] = [
+    ("nothing at all", {}, {"phone", "message"}),
+    ("a short phone", order("tok-form-bad-01", phone="12"), {"phone"}),
+    ("a broken email", order("tok-form-bad-02", email="aino@example"), {"email"}),
+    ("passengers as words", order("tok-form-bad-03", passengers="two"), {"passengers"}),
+    ("a pickup time in words", order("tok-form-bad-04", pickup_time="soon"), {"pickup_time"}),
+    ("a NUL character", order("tok-form-bad-05", name="Ai\x00no"), {"name"}),
+    ("a message too long", order("tok-form-bad-06", message="x" * 4001), {"message"}),
+]
+
+
+async def test_bad_forms_are_shown_again_with_the_field_marked_and_store_nothing(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await hub()
+    base = server_url(client)
+    problems = []
+    for what, body, fields in BAD_FORMS:
+        status, kind, page = await _raw(base, "/form", _form_bytes({**body, "language": "en"}),
+                                        "application/x-www-form-urlencoded")
+        marked = set(re.findall(r'<p class="error" id="([a-z_]+)-error">', page))
+        if status != 422 or kind != "text/html" or marked != fields:
+            problems.append((what, status, kind, marked))
+
+    form = "application/x-www-form-urlencoded"
+    valid = _form_bytes(order("tok-form-bad-07"))
+    oversized = _form_bytes(order("tok-form-bad-08", message="x" * settings.http.max_body_bytes))
+    cases: list[tuple[str, bytes, str | None, int]] = [
+        ("JSON", _json_bytes(order("tok-form-bad-09")), "application/json", 415),
+        ("plain text", valid, "text/plain", 415),
+        ("raw bytes not UTF-8", valid + b"&name=\xe4\xff", form, 400),
+        ("percent-encoded bytes not UTF-8", valid + b"&name=Ain%E4", form, 400),
+        ("oversized", oversized, form, 413),
+    ]
+    for what, body, content_type, expected in cases:
+        status, kind, text = await _raw(base, "/form", body, content_type)
+        if status != expected:
+            problems.append((what, status, kind, text[:200]))
+    assert not problems, problems
+    await _assert_nothing_stored_and_still_serving(client, dispatcher)
+
+
+async def _assert_nothing_stored_and_still_serving(client: TestClient[Any, Any],
+                                                   dispatcher: DispatcherFactory) -> None:
+    agent = await dispatcher(client)
+    async with agent.http.get(f"{agent.base}/api/v1/requests",
+                              params={"status": "new,queued,claimed,resolved"}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["requests"] == []
+    async with agent.http.get(f"{agent.base}/readyz") as resp:
+        assert resp.status == 200, await resp.text()
+    receipt = await submit(agent.http, agent.base, "tok-valid-after-bad-input")
+    assert receipt["new_request"] is True
+    assert [r["id"] for r in await agent.open_requests()] == [receipt["id"]]

@@ -1,0 +1,81 @@
+"""The router takes over an inbound entry whose consumer died before acknowledging it, and
+handles it once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from hub.keys import ROUTER_GROUP, Keys
+from hub.settings import Settings
+from tests.conftest import DispatcherFactory, HubFactory
+from tests.helpers import eventually, submit
+
+# The group's last-delivered id is set beyond any real entry id, so that the hub's own
+# consumers are handed nothing new until the test has given the entry to "dead".
+FAR_FUTURE_ID = "99999999999999-0"
+
+
+async def _entries(redis: Redis, stream: str) -> list[tuple[str, dict[str, str]]]:
+    found: list[tuple[str, dict[str, str]]] = await redis.xrange(stream)
+    return found
+
+
+async def _only_entry(redis: Redis, stream: str) -> tuple[str, dict[str, Any]]:
+    async def probe() -> list[tuple[str, dict[str, str]]] | None:
+        return await _entries(redis, stream) or None
+    entries = await eventually(probe, what=f"entry in {stream}")
+    assert len(entries) == 1, entries
+    entry_id, fields = entries[0]
+    return entry_id, json.loads(fields["data"])
+
+
+async def test_an_entry_held_by_a_dead_consumer_is_taken_over_and_handled_once(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+) -> None:
+    redis, keys = raw_redis, Keys(settings.redis.prefix)
+    await redis.xgroup_create(keys.inbound, ROUTER_GROUP, id=FAR_FUTURE_ID, mkstream=True)
+    client = await hub()
+    agent = await dispatcher(client)
+    console = await agent.console()
+
+    receipt = await submit(agent.http, agent.base, "tok-dead-consumer-01")
+    entry_id, payload = await _only_entry(redis, keys.inbound)
+    assert payload["request_id"] == receipt["id"] and payload["new_request"] is True
+    assert (await agent.request(receipt["id"]))["status"] == "new"  # no router has it
+
+    # The consumer "dead" reads the entry and dies. One transaction: no other consumer can
+    # read between the rewind and the read.
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xgroup_setid(keys.inbound, ROUTER_GROUP, id="0")
+        pipe.xreadgroup(ROUTER_GROUP, "dead", {keys.inbound: ">"}, count=1)
+        pipe.xpending(keys.inbound, ROUTER_GROUP)
+        _, delivered, pending = await pipe.execute()
+    assert delivered[0][1][0][0] == entry_id
+    assert pending["pending"] == 1
+    assert pending["consumers"] == [{"name": "dead", "pending": 1}]
+
+    queued = await agent.wait_for_status(receipt["id"], "queued")
+    assert queued["lane"] and queued["timings"]["queued_at"]
+
+    # A second passenger's request, routed the ordinary way, marks the end of the events.
+    later = await submit(agent.http, agent.base, "tok-dead-consumer-02", phone="0401112222")
+    events = await console.until(lambda e: e["request"]["id"] == later["id"])
+    mine = [e for e in events if e["request"]["id"] == receipt["id"]]
+    assert [e["type"] for e in mine] == ["request.queued"], events
+    assert mine[0]["request"]["status"] == "queued"
+    assert mine[0]["message_id"] == receipt["message_id"]
+
+    assert (await redis.xpending(keys.inbound, ROUTER_GROUP))["pending"] == 0
+    assert await _entries(redis, keys.inbound) == []  # acknowledged and deleted
+    published = [json.loads(fields["data"]) for _, fields in
+                 await _entries(redis, keys.events)]
+    assert [e["type"] for e in published if e["request"]["id"] == receipt["id"]] == [
+        "request.queued"]
+    async with agent.http.get(f"{agent.base}/metrics") as resp:
+        metrics = await resp.text()
+    reclaimed = next(line for line in metrics.splitlines()
+                     if line.startswith("taxiconnect_router_reclaimed_total "))
+    assert int(reclaimed.split()[1]) == 1
