@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
@@ -22,6 +23,7 @@ from hub.database import Database
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.text import is_storable
 
 r = schema.contact_requests
 MAX_NOTE_CHARS = 4000
@@ -44,17 +46,17 @@ class Actions:
         _not_external(agent)
         now = utcnow()
         return await self._act(
-            request_id, agent, HandlingAction.CLAIM,
+            request_id, agent, HandlingAction.CLAIM, now=now,
             where=r.c.status.in_(WAITING),
             values={"status": RequestStatus.CLAIMED.value, "assigned_agent_id": agent.id,
-                    "service_started_at": func.coalesce(r.c.service_started_at, now)},
+                    **_service_starts(now)},
             already=lambda row: row.status == RequestStatus.CLAIMED.value
             and row.assigned_agent_id == agent.id,
         )
 
     async def release(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
         return await self._act(
-            request_id, agent, HandlingAction.RELEASE,
+            request_id, agent, HandlingAction.RELEASE, now=utcnow(),
             where=(r.c.status == RequestStatus.CLAIMED.value) & self._holder_or_admin(agent),
             values={"status": RequestStatus.QUEUED.value, "assigned_agent_id": None},
         )
@@ -68,28 +70,27 @@ class Actions:
             raise BadInput("no such active agent to transfer to", {"agent_id": "unknown"})
         now = utcnow()
         return await self._act(
-            request_id, agent, HandlingAction.TRANSFER, target=target_id,
+            request_id, agent, HandlingAction.TRANSFER, now=now, target=target_id,
             where=(r.c.status.in_(WAITING)
                    | ((r.c.status == RequestStatus.CLAIMED.value) & self._holder_or_admin(agent))),
             values={"status": RequestStatus.CLAIMED.value, "assigned_agent_id": target_id,
-                    "service_started_at": func.coalesce(r.c.service_started_at, now)},
+                    **_service_starts(now)},
         )
 
     async def resolve(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
         now = utcnow()
         return await self._act(
-            request_id, agent, HandlingAction.RESOLVE,
+            request_id, agent, HandlingAction.RESOLVE, now=now,
             where=(r.c.status.in_(WAITING)
                    | ((r.c.status == RequestStatus.CLAIMED.value) & self._holder_or_admin(agent))),
             values={"status": RequestStatus.RESOLVED.value, "assigned_agent_id": None,
-                    "ended_at": now,
-                    "service_started_at": func.coalesce(r.c.service_started_at, now)},
+                    "ended_at": now, **_service_starts(now)},
         )
 
     async def reopen(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
         _not_external(agent)
         return await self._act(
-            request_id, agent, HandlingAction.REOPEN,
+            request_id, agent, HandlingAction.REOPEN, now=utcnow(),
             where=r.c.status == RequestStatus.RESOLVED.value,
             values={"status": RequestStatus.QUEUED.value, "ended_at": None},
         )
@@ -98,10 +99,13 @@ class Actions:
         text = text.strip()
         if not text:
             raise BadInput("the note is empty", {"text": "required"})
+        if not is_storable(text):
+            raise BadInput("the note contains characters that cannot be stored",
+                           {"text": "invalid_characters"})
         if len(text) > MAX_NOTE_CHARS:
             raise BadInput(f"the note is over {MAX_NOTE_CHARS} characters", {"text": "too long"})
-        return await self._act(request_id, agent, HandlingAction.NOTE, note=text,
-                               where=r.c.id.is_not(None), values={})
+        return await self._act(request_id, agent, HandlingAction.NOTE, now=utcnow(),
+                               note=text, where=r.c.id.is_not(None), values={})
 
     @staticmethod
     def _holder_or_admin(agent: Agent) -> ColumnElement[bool]:
@@ -110,10 +114,9 @@ class Actions:
         return r.c.assigned_agent_id == agent.id
 
     async def _act(self, request_id: uuid.UUID, agent: Agent, action: HandlingAction, *,
-                   where: ColumnElement[bool], values: dict[str, Any],
+                   now: datetime, where: ColumnElement[bool], values: dict[str, Any],
                    already: Any = None, target: uuid.UUID | None = None,
                    note: str | None = None) -> Outcome:
-        now = utcnow()
         async with self._db.write() as conn:
             if agent.role is Role.EXTERNAL:
                 where = where & (r.c.assigned_agent_id == agent.id)
@@ -153,6 +156,13 @@ class Actions:
         if agent.role is Role.EXTERNAL and current.assigned_agent_id != agent.id:
             raise NotFound("no such request")
         return current
+
+
+def _service_starts(now: datetime) -> dict[str, Any]:
+    """Service starts at the first claim or answer. A request taken before the router placed
+    it was never waiting in the queue: its queue time is that same moment."""
+    return {"service_started_at": func.coalesce(r.c.service_started_at, now),
+            "queued_at": func.coalesce(r.c.queued_at, now)}
 
 
 def _not_external(agent: Agent) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
@@ -14,6 +13,8 @@ from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS
 from hub.errors import BadInput, RetryLater
 from hub.model import Agent
 from hub.passwords import verify_password
+from hub.request_body import read_json_object
+from hub.text import is_storable
 
 AGENT = web.RequestKey("agent", Agent)
 MAX_FAILED_LOGINS = 10
@@ -39,27 +40,6 @@ async def current_agent(request: web.Request) -> Agent:
     return agent
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or BadInput naming what is wrong with it."""
-    if request.content_type != "application/json":
-        raise web.HTTPUnsupportedMediaType(
-            text=json.dumps({"error": "send application/json"}), content_type="application/json"
-        )
-    raw = await request.read()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadInput("the body is not valid UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from exc
-    except RecursionError as exc:
-        raise BadInput("the JSON is nested too deeply") from exc
-    if not isinstance(data, dict):
-        raise BadInput("the body must be a JSON object")
-    return data
-
-
 async def login(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     login_name = body.get("login")
@@ -68,8 +48,12 @@ async def login(request: web.Request) -> web.Response:
         raise BadInput("login and password are required",
                        {"login": "required", "password": "required"})
     login_name = login_name.strip().lower()[:64]
+    if not is_storable(login_name) or not is_storable(password):
+        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+                                   content_type="application/json")
     redis = request.app[REDIS].client
-    failures_key = f"{request.app[KEYS].prefix}login-failures:{login_name}"
+    # Counted per login and address: a stranger's guesses do not lock a dispatcher out.
+    failures_key = request.app[KEYS].login_failures(login_name, request.remote or "")
     if int(await redis.get(failures_key) or 0) >= MAX_FAILED_LOGINS:
         raise RetryLater("too many failed logins; try again later", FAILED_LOGIN_WINDOW_S)
     db = request.app[DATABASE]

@@ -9,12 +9,13 @@ from aiohttp import web
 from sqlalchemy import select
 
 from dispatch.actions import Actions, Outcome
-from dispatch.auth import current_agent, read_json_object
+from dispatch.auth import current_agent
 from dispatch.views import detail, r, summaries, summary_query
 from hub import schema
 from hub.appkeys import DATABASE, RELAY
 from hub.errors import BadInput, NotFound
 from hub.model import Channel, RequestStatus, Role
+from hub.request_body import read_json_object
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from typing import Any
@@ -16,6 +17,7 @@ from hub.database import Database
 from hub.errors import BadInput, Conflict
 from hub.model import Agent, Role
 from hub.passwords import MIN_PASSWORD_LENGTH, hash_password
+from hub.text import is_storable
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -49,6 +51,9 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
         raise BadInput("name is required")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if not all(is_storable(text) for text in (login, name, password, email or "")):
+        raise BadInput("the account details contain characters that cannot be stored")
+    password_hash = await asyncio.to_thread(hash_password, password)  # slow on purpose
     now = utcnow()
     agent = Agent(id=uuid.uuid4(), login=login, name=name.strip(), role=role, email=email,
                   phone=phone, phone_login=phone_login)
@@ -57,7 +62,7 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
             await conn.execute(insert(schema.agents), {
                 "id": agent.id, "login": agent.login, "name": agent.name, "email": email,
                 "role": role.value, "phone": phone, "phone_login": phone_login,
-                "password_hash": hash_password(password), "active": True,
+                "password_hash": password_hash, "active": True,
                 "created_at": now, "updated_at": now,
             })
             await audit.record(conn, "agent.add", agent_id=by, subject=str(agent.id),

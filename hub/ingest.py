@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.database import Database
-from hub.errors import OperatorMustAct, RetryLater
+from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.reference import format_reference
+from hub.text import is_storable
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Ingestor:
 
     async def submit(self, contact: InboundContact) -> IngestResult:
         """Store one contact; returns once it is committed. Retries of a key are recognised."""
+        _check_storable(contact)
         key = (contact.channel.value, contact.idempotency_key)
         running = self._in_flight.get(key)
         if running is not None:
@@ -118,6 +120,17 @@ class Ingestor:
                 log.error("ingest of %d contacts failed: %s", len(batch), exc)
                 _fail(batch, RetryLater("the database is not available", retry_after_s=5))
                 return
+            except Exception:
+                # A bug or data no check foresaw: isolate the contact that causes it, so that
+                # it alone fails and the writer task lives on for everyone else.
+                if len(batch) > 1:
+                    for waiting in batch:
+                        await self._commit_batch([waiting])
+                    return
+                log.exception("ingest could not store a %s contact",
+                              batch[0].contact.channel.value)
+                _fail(batch, RetryLater("the contact could not be stored"))
+                return
             break
         self.committed += sum(1 for r in results if not r.duplicate)
         self.batches += 1
@@ -156,6 +169,14 @@ def preview_of(body: str) -> str:
     """The first non-empty line, short enough for a queue row."""
     line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+def _check_storable(contact: InboundContact) -> None:
+    texts = [contact.idempotency_key, contact.body, contact.name, contact.phone, contact.email,
+             contact.chat_visitor, contact.subject, *contact.details.keys(),
+             *contact.details.values()]
+    if not all(is_storable(text) for text in texts if text):
+        raise BadInput("the message contains characters that cannot be stored")
 
 
 def _fail(batch: list[_Waiting], error: Exception) -> None:

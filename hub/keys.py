@@ -28,6 +28,9 @@ class Keys:
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 
+    def login_failures(self, login: str, remote: str) -> str:
+        return f"{self.prefix}login-failures:{login}:{remote}"
+
     def session(self, token_hash: str) -> str:
         return f"{self.prefix}session:{token_hash}"
 

@@ -12,6 +12,12 @@ from hub.errors import BadInput, Conflict, Forbidden, NotFound, RetryLater, TooL
 
 log = logging.getLogger(__name__)
 
+# The pages load nothing from elsewhere and run no inline code: passenger text that slipped
+# into markup could not run.
+CONSOLE_POLICY = ("default-src 'self'; object-src 'none'; base-uri 'none'; "
+                  "frame-ancestors 'none'; form-action 'self'")
+FORM_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -58,5 +64,13 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     if request.path.startswith(("/console", "/api/")):
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.path.startswith("/console"):
+        response.headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
+    elif request.path.startswith("/form"):
+        response.headers.setdefault("Content-Security-Policy", FORM_POLICY)
+    elif request.path.startswith("/static/"):
+        # Revalidate on every load, so that after an upgrade no browser runs an old script
+        # against the new page.
+        response.headers.setdefault("Cache-Control", "no-cache")
     return response
 

@@ -10,7 +10,6 @@ header in JSON) makes a resubmission return the same request instead of a second
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -23,6 +22,7 @@ from channels.webform.texts import TEXTS, pick_language
 from hub.clock import utcnow
 from hub.errors import BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
+from hub.request_body import read_json_object
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -91,23 +91,7 @@ class WebFormChannel:
         return _html(thanks_page(lang, result.reference), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
-        if request.content_type != "application/json":
-            raise web.HTTPUnsupportedMediaType(
-                text=json.dumps({"error": "send application/json"}),
-                content_type="application/json",
-            )
-        raw = await request.read()
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            return _error(400, "the body is not valid UTF-8")
-        except json.JSONDecodeError as exc:
-            return _error(400, f"malformed JSON: {exc.msg} at line {exc.lineno} "
-                               f"column {exc.colno}")
-        except RecursionError:
-            return _error(400, "the JSON is nested too deeply")
-        if not isinstance(data, dict):
-            return _error(400, "the body must be a JSON object")
+        data = await read_json_object(request)
         header_key = request.headers.get("Idempotency-Key")
         if header_key and "submission_token" not in data:
             data["submission_token"] = header_key
@@ -149,7 +133,3 @@ def _receipt(result: IngestResult) -> dict[str, Any]:
 
 def _html(text: str, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
-
-
-def _error(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)

@@ -41,7 +41,7 @@ def _field(name: str, t: Mapping[str, str], values: Mapping[str, str],
     invalid = ""
     if name in errors:
         message = t.get(f"err_{errors[name]}", errors[name])
-        error_html = (f'<p class="error" id="{name}-error">{escape(t[name])} '
+        error_html = (f'<p class="error" id="{name}-error">{escape(t[name])}: '
                       f"{escape(message)}</p>")
         described.append(f"{name}-error")
         invalid = ' aria-invalid="true"'
@@ -67,7 +67,7 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
     summary = ""
     if errors:
         items = "".join(
-            f'<li><a href="#{escape(f)}">{escape(t.get(f, f))} '
+            f'<li><a href="#{escape(f)}">{escape(t.get(f, f))}: '
             f"{escape(t.get(f'err_{code}', code))}</a></li>"
             for f, code in errors.items()
         )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from hub.errors import BadInput
 from hub.model import Channel, InboundContact
 from hub.phone import to_e164
+from hub.text import is_storable
 
 MAX_CHARS = {
     "name": 200,
@@ -33,9 +34,6 @@ PICKUP_GRACE = timedelta(minutes=10)  # a time just past is a typo or slow typin
 PICKUP_HORIZON = timedelta(days=60)
 TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-# NUL cannot be stored in PostgreSQL text, and a lone surrogate (JSON "\ud800") is not
-# encodable as UTF-8 at all: both would fail the whole ingest transaction, not just this form.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 REASONS = {
     "required": "is required",
@@ -70,7 +68,7 @@ def parse_order(fields: Mapping[str, object], *, default_region: str, timezone: 
             errors[name] = "not_text"
         elif len(value) > MAX_CHARS[name]:
             errors[name] = "too_long"
-        elif UNSTORABLE.search(value):
+        elif not is_storable(value):
             errors[name] = "invalid_characters"
         else:
             text[name] = value.strip()

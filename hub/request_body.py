@@ -1,0 +1,32 @@
+"""Reading a JSON request body, with a clear reason for every way it can be wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from hub.errors import BadInput
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object; 415 for another content type, BadInput (400) otherwise."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=json.dumps({"error": "send application/json"}), content_type="application/json"
+        )
+    raw = await request.read()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadInput("the body is not valid UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
+    except RecursionError as exc:
+        raise BadInput("the JSON is nested too deeply") from exc
+    if not isinstance(data, dict):
+        raise BadInput("the body must be a JSON object")
+    return data
