@@ -50,16 +50,24 @@ def _event(entry_id: str, data: str) -> Event:
     return Event(entry_id, f'{{"id":"{entry_id}",{data[1:]}')
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events read together, with their frame encoded once for every console."""
+
+    events: Sequence[Event]
+    frame: str
+
+
 class Subscriber:
     """One console's place in the feed."""
 
     def __init__(self) -> None:
-        self.batches: asyncio.Queue[Sequence[Event] | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
+        self.batches: asyncio.Queue[Batch | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
         self.overflowed = False
 
-    def offer(self, events: Sequence[Event]) -> None:
+    def offer(self, batch: Batch) -> None:
         try:
-            self.batches.put_nowait(events)
+            self.batches.put_nowait(batch)
         except asyncio.QueueFull:
             self.overflowed = True
 
@@ -106,8 +114,9 @@ class EventFeed:
             for _stream, entries in response or []:
                 events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
                 self.last_id = events[-1].id
+                batch = Batch(events, frame(events))
                 for subscriber in list(self._subscribers):
-                    subscriber.offer(events)
+                    subscriber.offer(batch)
                 self.delivered += len(events)
 
     async def replay(self, after_id: str) -> list[Event] | None:

@@ -18,6 +18,8 @@ from hub.settings import Settings, load_settings
 
 DEFAULT_CONFIG = Path("taxiconnect.toml")
 
+log = logging.getLogger("hub.access")
+
 
 def _settings(config: Path | None) -> Settings:
     if config is None:
@@ -49,7 +51,7 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         print(f"Passenger form:      http://{shown}:{settings.http.port}/form", flush=True)
 
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=announce,
-                shutdown_timeout=5)
+                shutdown_timeout=5, access_log=log if settings.http.access_log else None)
 
 
 async def _migrate(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_COUNTER = "request"
 PREVIEW_CHARS = 140
+COMMIT_ESTIMATE_S = 0.05  # a first guess of one batch's commit time, until batches are seen
+CAPACITY_SMOOTHING = 0.2  # weight of the newest batch in the capacity estimate
 INTEGRITY_RETRIES = 2  # a concurrent process stored the same key or identity first
 
 
@@ -58,11 +61,13 @@ class _Batch:
 
 class Ingestor:
     def __init__(self, db: Database, relay: OutboxRelay, *, batch_max: int,
-                 max_pending: int) -> None:
+                 max_pending: int, max_wait_s: float) -> None:
         self._db = db
         self._relay = relay
         self._batch_max = batch_max
         self._max_pending = max_pending
+        self._max_wait_s = max_wait_s
+        self._capacity = float(batch_max) / COMMIT_ESTIMATE_S  # contacts/s, learnt per batch
         self._waiting: deque[_Waiting] = deque()
         self._in_flight: dict[tuple[str, str], asyncio.Future[IngestResult]] = {}
         self._wakeup = asyncio.Event()
@@ -82,9 +87,7 @@ class Ingestor:
         if running is not None:
             result = await asyncio.shield(running)
             return dataclasses.replace(result, duplicate=True)
-        if len(self._waiting) >= self._max_pending:
-            self.refused += 1
-            raise RetryLater("the hub is at capacity", retry_after_s=1)
+        self.admit()
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(contact, future))
         self._in_flight[key] = future
@@ -93,6 +96,17 @@ class Ingestor:
         # Shielded: a caller that goes away does not cancel the batch the others wait on.
         return await asyncio.shield(future)
 
+    def admit(self) -> None:
+        """Refuse at once (RetryLater) when a new contact would wait longer than max_wait_s.
+
+        Cheap enough to call before parsing anything, so that beyond capacity the answer is a
+        fast 503 with Retry-After instead of a request left hanging.
+        """
+        waiting = len(self._waiting)
+        if waiting >= self._max_pending or waiting > self._capacity * self._max_wait_s:
+            self.refused += 1
+            raise RetryLater("the hub is at capacity", retry_after_s=1)
+
     async def run(self) -> None:
         while True:
             await self._wakeup.wait()
@@ -100,7 +114,10 @@ class Ingestor:
             while self._waiting:
                 count = min(len(self._waiting), self._batch_max)
                 batch = [self._waiting.popleft() for _ in range(count)]
+                started = time.monotonic()
                 await self._commit_batch(batch)
+                rate = count / max(time.monotonic() - started, 1e-4)
+                self._capacity += CAPACITY_SMOOTHING * (rate - self._capacity)
 
     async def _commit_batch(self, batch: list[_Waiting]) -> None:
         for attempt in range(INTEGRITY_RETRIES + 1):

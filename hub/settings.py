@@ -54,6 +54,7 @@ class HttpSettings:
     port: int = 8080
     public_url: str = ""  # how passengers and gateways reach the hub, e.g. https://hub.taxi.fi
     max_body_bytes: int = 64 * 1024
+    access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class RedisSettings:
 class IngestSettings:
     batch_max: int = 256  # contacts committed in one transaction at the most
     max_pending: int = 2000  # contacts waiting for a commit; past it new ones get 503
+    max_wait_s: float = 0.5  # a contact that would wait longer for its commit gets 503
 
 
 @dataclass(frozen=True)

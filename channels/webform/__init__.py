@@ -91,6 +91,7 @@ class WebFormChannel:
         return _html(thanks_page(lang, result.reference), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
+        self.services.ingestor.admit()  # before any parsing: overload answers fast
         data = await read_json_object(request)
         header_key = request.headers.get("Idempotency-Key")
         if header_key and "submission_token" not in data:
