@@ -28,7 +28,7 @@ from hub.text import is_storable
 r = schema.contact_requests
 MAX_NOTE_CHARS = 4000
 
-WAITING = (RequestStatus.NEW.value, RequestStatus.QUEUED.value)
+WAITING = (RequestStatus.QUEUED.value,)
 
 
 @dataclass(frozen=True, slots=True)

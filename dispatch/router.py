@@ -1,10 +1,10 @@
-"""The router: the consumer group that takes committed contacts off the inbound stream,
-places them in a lane with a priority, and announces them to the consoles.
+"""The router: the consumer group that takes committed contacts off the inbound stream and
+announces them to the consoles (and, with the dispatching strategies, offers them to agents).
 
 Every hub process runs one consumer. An entry read by a consumer that dies is taken over
-(XAUTOCLAIM) once it has been idle for `reclaim_idle_ms`. Handling is idempotent: the
-database update applies once, and a Lua script emits the console event, acknowledges and
-deletes the entry in one atomic step guarded by a marker, so a retried entry has one effect.
+(XAUTOCLAIM) once it has been idle for `reclaim_idle_ms`. Handling is idempotent: a Lua
+script emits the console event, acknowledges and deletes the entry in one atomic step
+guarded by a marker, so a retried entry has one effect.
 """
 
 from __future__ import annotations
@@ -18,22 +18,17 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.views import summaries_by_id
-from hub import schema
-from hub.clock import utcnow
 from hub.database import Database
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
-from hub.model import RequestStatus
 
 log = logging.getLogger(__name__)
 
 READ_COUNT = 256
 BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 ERROR_BACKOFF_S = 1.0
-DEFAULT_LANE = "default"
 
 # KEYS: marker, events stream, inbound stream. ARGV: ttl, maxlen, group, entry id, event.
 ROUTE_ONCE = """
@@ -116,18 +111,7 @@ class Router:
 
     async def handle(self, entries: Sequence[Entry]) -> None:
         parsed = [(entry_id, json.loads(fields["data"])) for entry_id, fields in entries]
-        new_ids = [uuid.UUID(p["request_id"]) for _, p in parsed if p.get("new_request")]
         all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
-        now = utcnow()
-        if new_ids:
-            r = schema.contact_requests
-            async with self._db.write() as conn:
-                await conn.execute(
-                    update(r)
-                    .where(r.c.id.in_(new_ids), r.c.status == RequestStatus.NEW.value)
-                    .values(status=RequestStatus.QUEUED.value, lane=DEFAULT_LANE,
-                            priority=0, queued_at=now, updated_at=now)
-                )
         async with self._db.read() as conn:
             current = await summaries_by_id(conn, all_ids)
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -17,6 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
@@ -24,10 +25,12 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.lanes import place
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
-from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.outbox import OutboxRelay, OutboxRow, delete_published, new_row, write_rows
 from hub.reference import format_reference
 from hub.text import is_storable
 
@@ -159,27 +162,40 @@ class Ingestor:
     async def _store(
         self, contacts: Sequence[InboundContact]
     ) -> tuple[list[IngestResult], list[OutboxRow]]:
-        async with self._db.write() as conn:
-            seen = await _existing_messages(conn, contacts)
-            fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
-            owners = await _identity_owners(conn, fresh)
-            open_requests = await _open_requests(conn, set(owners.values()))
-            new_request_count = _count_new_requests(fresh, owners, open_requests)
-            next_number = await _reserve_numbers(conn, new_request_count)
-            batch = _Batch()
-            results: list[IngestResult] = []
-            for contact in contacts:
-                key = (contact.channel.value, contact.idempotency_key)
-                if key in seen:
-                    results.append(seen[key])
-                    continue
-                result = _plan(contact, batch, owners, open_requests, next_number)
-                if result.new_request:
-                    next_number += 1
-                seen[key] = dataclasses.replace(result, duplicate=True)
-                results.append(result)
-            await _write(conn, batch)
-        return results, batch.outbox
+        published = self._relay.take_published()
+        try:
+            async with self._db.write() as conn:
+                await delete_published(conn, published)
+                return await _store_in(conn, contacts)
+        except BaseException:
+            self._relay.give_back(published)
+            raise
+
+
+async def _store_in(
+    conn: AsyncConnection, contacts: Sequence[InboundContact]
+) -> tuple[list[IngestResult], list[OutboxRow]]:
+    queued_at = utcnow()
+    seen = await _existing_messages(conn, contacts)
+    fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
+    owners = await _identity_owners(conn, fresh)
+    open_requests = await _open_requests(conn, set(owners.values()))
+    new_request_count = _count_new_requests(fresh, owners, open_requests)
+    next_number = await _reserve_numbers(conn, new_request_count)
+    batch = _Batch()
+    results: list[IngestResult] = []
+    for contact in contacts:
+        key = (contact.channel.value, contact.idempotency_key)
+        if key in seen:
+            results.append(seen[key])
+            continue
+        result = _plan(contact, batch, owners, open_requests, next_number, queued_at)
+        if result.new_request:
+            next_number += 1
+        seen[key] = dataclasses.replace(result, duplicate=True)
+        results.append(result)
+    await _write(conn, batch)
+    return results, batch.outbox
 
 
 def preview_of(body: str) -> str:
@@ -290,6 +306,7 @@ def _plan(
     owners: dict[tuple[str, str], uuid.UUID],
     open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
     next_number: int,
+    queued_at: datetime,
 ) -> IngestResult:
     """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""
     now = contact.received_at
@@ -312,12 +329,14 @@ def _plan(
     preview = preview_of(contact.body)
     existing = open_requests.get(owner)
     if existing is None:
+        lane, priority = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
         open_requests[owner] = (request_id, reference)
         batch.requests.append({
             "id": request_id, "number": next_number, "reference": reference,
             "contact_id": owner, "channel": contact.channel.value,
-            "status": RequestStatus.NEW.value, "lane": "", "priority": 0,
+            "status": RequestStatus.QUEUED.value, "lane": lane, "priority": priority,
+            "queued_at": queued_at,
             "details": dict(contact.details), "case_started_at": now,
             "last_message_at": now, "preview": preview, "updated_at": now,
         })

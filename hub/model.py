@@ -30,14 +30,13 @@ class IdentityKind(StrEnum):
 
 
 class RequestStatus(StrEnum):
-    NEW = "new"  # committed, not yet placed in a queue by the router
     QUEUED = "queued"
     CLAIMED = "claimed"
     RESOLVED = "resolved"
 
 
 OPEN_STATUSES: frozenset[RequestStatus] = frozenset(
-    {RequestStatus.NEW, RequestStatus.QUEUED, RequestStatus.CLAIMED}
+    {RequestStatus.QUEUED, RequestStatus.CLAIMED}
 )
 
 

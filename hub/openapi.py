@@ -71,7 +71,7 @@ SPEC: dict[str, Any] = {
             "Request": {"type": "object", "description": "summary; detail adds messages "
                         "and history", "properties": {
                             "id": {"type": "string"}, "reference": {"type": "string"},
-                            "status": {"enum": ["new", "queued", "claimed", "resolved"]},
+                            "status": {"enum": ["queued", "claimed", "resolved"]},
                             "channel": {"type": "string"}, "contact": {"type": "object"},
                             "assigned_agent": {"type": ["object", "null"]},
                             "last_agent": {"type": ["object", "null"]},
@@ -133,7 +133,7 @@ SPEC: dict[str, Any] = {
             "security": SESSION,
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"type": "string"},
-                 "description": "comma-separated: new,queued,claimed,resolved"},
+                 "description": "comma-separated: queued,claimed,resolved"},
                 {"name": "channel", "in": "query", "schema": {"type": "string"}},
                 {"name": "mine", "in": "query", "schema": {"type": "boolean"}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer"}}],

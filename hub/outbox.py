@@ -45,6 +45,7 @@ return false
 """
 
 SWEEP_BATCH = 1000
+FORGET_ALONE_AFTER_S = 1.0  # published rows no ingest took along are deleted by the relay
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,11 @@ async def write_rows(conn: AsyncConnection, rows: Iterable[OutboxRow]) -> None:
         await conn.execute(insert(schema.outbox), values)
 
 
+async def delete_published(conn: AsyncConnection, keys: list[str]) -> None:
+    if keys:
+        await conn.execute(delete(schema.outbox).where(schema.outbox.c.key.in_(keys)))
+
+
 class OutboxRelay:
     def __init__(self, db: Database, redis: Redis, keys: Keys, *, events_maxlen: int,
                  sweep_interval_s: float) -> None:
@@ -78,6 +84,8 @@ class OutboxRelay:
         self._sweep_interval_s = sweep_interval_s
         self._script = redis.register_script(PUBLISH_ONCE)
         self._pending: list[OutboxRow] = []
+        self._published: list[str] = []
+        self._published_since = 0.0
         self._wakeup = asyncio.Event()
         self.published = 0
         self.failures = 0
@@ -96,13 +104,19 @@ class OutboxRelay:
         await self._sweep(min_age_s=0)
         next_sweep = time.monotonic() + self._sweep_interval_s
         while True:
-            timeout = max(0.0, next_sweep - time.monotonic())
+            wake_at = next_sweep
+            if self._published:
+                wake_at = min(wake_at, self._published_since + FORGET_ALONE_AFTER_S)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+                await asyncio.wait_for(self._wakeup.wait(), max(0.0, wake_at - time.monotonic()))
             self._wakeup.clear()
             rows, self._pending = self._pending, []
             if rows:
-                await self._publish_and_forget(rows)
+                await self._publish(rows)
+            if self._published and (
+                time.monotonic() >= self._published_since + FORGET_ALONE_AFTER_S
+            ):
+                await self._forget(self.take_published())
             if time.monotonic() >= next_sweep:
                 await self._sweep(min_age_s=self._sweep_interval_s)
                 next_sweep = time.monotonic() + self._sweep_interval_s
@@ -119,19 +133,42 @@ class OutboxRelay:
                 )
             await pipe.execute()
 
-    async def _publish_and_forget(self, rows: list[OutboxRow]) -> None:
+    def take_published(self) -> list[str]:
+        """Keys of published rows still in the table, for the caller's transaction to delete.
+
+        Deleting them inside the next ingest transaction spares the single SQLite writer a
+        transaction of its own per publish.
+        """
+        keys, self._published = self._published, []
+        return keys
+
+    def give_back(self, keys: list[str]) -> None:
+        """Keys taken for a transaction that failed: delete them later."""
+        if keys:
+            if not self._published:
+                self._published_since = time.monotonic()
+            self._published.extend(keys)
+
+    async def _publish(self, rows: list[OutboxRow]) -> None:
         try:
             await self.publish(rows)
-            async with self._db.write() as conn:
-                await conn.execute(
-                    delete(schema.outbox).where(schema.outbox.c.key.in_([r.key for r in rows]))
-                )
-            self.published += len(rows)
-        except (RedisError, SQLAlchemyError, OSError) as exc:
+        except (RedisError, OSError) as exc:
             # The rows stay in the table; the sweeper publishes them later.
             self.failures += 1
             log.warning("outbox publish of %d rows failed, the sweeper retries: %s",
                         len(rows), exc)
+            return
+        self.published += len(rows)
+        self.give_back([row.key for row in rows])
+
+    async def _forget(self, keys: list[str]) -> None:
+        """Delete published rows nobody else's transaction has taken along."""
+        try:
+            async with self._db.write() as conn:
+                await delete_published(conn, keys)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not delete %d published outbox rows: %s", len(keys), exc)
+            self.give_back(keys)
 
     async def _sweep(self, *, min_age_s: float) -> None:
         """Publish rows left behind: by a failed publish here, or a process that died."""
@@ -150,4 +187,4 @@ class OutboxRelay:
             return
         if rows:
             log.info("outbox sweep publishes %d rows left behind", len(rows))
-            await self._publish_and_forget(rows)
+            await self._publish(rows)

@@ -237,7 +237,7 @@ async def _assert_nothing_stored_and_still_serving(client: TestClient[Any, Any],
                                                    dispatcher: DispatcherFactory) -> None:
     agent = await dispatcher(client)
     async with agent.http.get(f"{agent.base}/api/v1/requests",
-                              params={"status": "new,queued,claimed,resolved"}) as resp:
+                              params={"status": "queued,claimed,resolved"}) as resp:
         assert resp.status == 200
         assert (await resp.json())["requests"] == []
     async with agent.http.get(f"{agent.base}/readyz") as resp:

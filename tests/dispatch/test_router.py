@@ -44,7 +44,10 @@ async def test_an_entry_held_by_a_dead_consumer_is_taken_over_and_handled_once(
     receipt = await submit(agent.http, agent.base, "tok-dead-consumer-01")
     entry_id, payload = await _only_entry(redis, keys.inbound)
     assert payload["request_id"] == receipt["id"] and payload["new_request"] is True
-    assert (await agent.request(receipt["id"]))["status"] == "new"  # no router has it
+    # Durable and queued, but no router has announced it yet.
+    assert (await agent.request(receipt["id"]))["status"] == "queued"
+    assert not [fields for _, fields in await _entries(redis, keys.events)
+                if receipt["id"] in fields["data"]]
 
     # The consumer "dead" reads the entry and dies. One transaction: no other consumer can
     # read between the rewind and the read.
@@ -57,12 +60,14 @@ async def test_an_entry_held_by_a_dead_consumer_is_taken_over_and_handled_once(
     assert pending["pending"] == 1
     assert pending["consumers"] == [{"name": "dead", "pending": 1}]
 
-    queued = await agent.wait_for_status(receipt["id"], "queued")
+    # Taken over once idle for reclaim_idle_ms: the console hears of the request.
+    events = await console.until(lambda e: e["request"]["id"] == receipt["id"])
+    queued = await agent.request(receipt["id"])
     assert queued["lane"] and queued["timings"]["queued_at"]
 
     # A second passenger's request, routed the ordinary way, marks the end of the events.
     later = await submit(agent.http, agent.base, "tok-dead-consumer-02", phone="0401112222")
-    events = await console.until(lambda e: e["request"]["id"] == later["id"])
+    events += await console.until(lambda e: e["request"]["id"] == later["id"])
     mine = [e for e in events if e["request"]["id"] == receipt["id"]]
     assert [e["type"] for e in mine] == ["request.queued"], events
     assert mine[0]["request"]["status"] == "queued"

@@ -16,11 +16,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 
+from hub import schema
+from hub.appkeys import DATABASE
 from hub.keys import Keys
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory
-from tests.helpers import WAIT_S, eventually, http_session, order
+from tests.helpers import WAIT_S, eventually, http_session, order, submit
 from tests.proxy import StallingProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,3 +128,24 @@ async def test_request_committed_before_a_crash_is_published_after_restart(
     assert [m["body"] for m in found["messages"]] == ["Taksi Kamppiin"]
     assert [r["id"] for r in await agent.open_requests()] == [request["id"]]
     assert (await raw_redis.xpending(keys.inbound, "router"))["pending"] == 0
+
+
+async def test_published_rows_leave_the_outbox(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    """Published rows are deleted, by the next ingest transaction or by the relay alone."""
+    client = await hub()
+    agent = await dispatcher(client)
+    for n in range(10):
+        await submit(agent.http, agent.base, f"outbox-empties-{n:02d}",
+                     phone=f"+3584000000{n:02d}")
+    receipt = await submit(agent.http, agent.base, "outbox-empties-last")
+    await agent.console()
+    await agent.http.post(f"{agent.base}/api/v1/requests/{receipt['id']}/claim")
+
+    async def empty() -> bool | None:
+        async with client.app[DATABASE].read() as conn:
+            left = await conn.scalar(select(func.count()).select_from(schema.outbox))
+        return True if left == 0 else None
+
+    await eventually(empty, what="an empty outbox")
