@@ -18,11 +18,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.clock import utcnow
@@ -30,7 +30,7 @@ from hub.database import Database
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.lanes import place
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
-from hub.outbox import OutboxRelay, OutboxRow, delete_published, new_row, write_rows
+from hub.outbox import OutboxRelay, OutboxRow, delete_published, new_row, outbox_values
 from hub.reference import format_reference
 from hub.text import is_storable
 
@@ -164,24 +164,25 @@ class Ingestor:
     ) -> tuple[list[IngestResult], list[OutboxRow]]:
         published = self._relay.take_published()
         try:
-            async with self._db.write() as conn:
-                await delete_published(conn, published)
-                return await _store_in(conn, contacts)
+            return await self._db.run_write(partial(_store_in, contacts, published))
         except BaseException:
             self._relay.give_back(published)
             raise
 
 
-async def _store_in(
-    conn: AsyncConnection, contacts: Sequence[InboundContact]
+def _store_in(
+    contacts: Sequence[InboundContact], published: list[str], conn: Connection
 ) -> tuple[list[IngestResult], list[OutboxRow]]:
+    """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
+    if published:
+        conn.execute(delete_published(published))
     queued_at = utcnow()
-    seen = await _existing_messages(conn, contacts)
+    seen = _existing_messages(conn, contacts)
     fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
-    owners = await _identity_owners(conn, fresh)
-    open_requests = await _open_requests(conn, set(owners.values()))
+    owners = _identity_owners(conn, fresh)
+    open_requests = _open_requests(conn, set(owners.values()))
     new_request_count = _count_new_requests(fresh, owners, open_requests)
-    next_number = await _reserve_numbers(conn, new_request_count)
+    next_number = _reserve_numbers(conn, new_request_count)
     batch = _Batch()
     results: list[IngestResult] = []
     for contact in contacts:
@@ -194,7 +195,7 @@ async def _store_in(
             next_number += 1
         seen[key] = dataclasses.replace(result, duplicate=True)
         results.append(result)
-    await _write(conn, batch)
+    _write(conn, batch)
     return results, batch.outbox
 
 
@@ -218,12 +219,12 @@ def _fail(batch: list[_Waiting], error: Exception) -> None:
             waiting.future.set_exception(error)
 
 
-async def _existing_messages(
-    conn: AsyncConnection, contacts: Sequence[InboundContact]
+def _existing_messages(
+    conn: Connection, contacts: Sequence[InboundContact]
 ) -> dict[tuple[str, str], IngestResult]:
     keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
     m, r = schema.messages, schema.contact_requests
-    rows = await conn.execute(
+    rows = conn.execute(
         select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference)
         .join(r, r.c.id == m.c.request_id)
         .where(tuple_(m.c.channel, m.c.idempotency_key).in_(keys))
@@ -234,27 +235,27 @@ async def _existing_messages(
     }
 
 
-async def _identity_owners(
-    conn: AsyncConnection, contacts: Sequence[InboundContact]
+def _identity_owners(
+    conn: Connection, contacts: Sequence[InboundContact]
 ) -> dict[tuple[str, str], uuid.UUID]:
     wanted = list({(kind.value, value) for c in contacts for kind, value in c.identities()})
     if not wanted:
         return {}
     i = schema.contact_identities
-    rows = await conn.execute(
+    rows = conn.execute(
         select(i.c.kind, i.c.value, i.c.contact_id).where(tuple_(i.c.kind, i.c.value).in_(wanted))
     )
     return {(kind, value): contact_id for kind, value, contact_id in rows}
 
 
-async def _open_requests(
-    conn: AsyncConnection, contact_ids: set[uuid.UUID]
+def _open_requests(
+    conn: Connection, contact_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
     """The newest open request of each contact: where a new message threads in."""
     if not contact_ids:
         return {}
     r = schema.contact_requests
-    rows = await conn.execute(
+    rows = conn.execute(
         select(r.c.contact_id, r.c.id, r.c.reference)
         .where(r.c.contact_id.in_(contact_ids), r.c.status.in_([s.value for s in OPEN_STATUSES]))
         .order_by(r.c.case_started_at)
@@ -286,12 +287,12 @@ def _owner_of(
     return None
 
 
-async def _reserve_numbers(conn: AsyncConnection, count: int) -> int:
+def _reserve_numbers(conn: Connection, count: int) -> int:
     """Reserve `count` request numbers in one atomic step; returns the first."""
     if count == 0:
         return 0
     c = schema.counters
-    last = await conn.scalar(
+    last = conn.scalar(
         update(c).where(c.c.name == REQUEST_COUNTER)
         .values(value=c.c.value + count).returning(c.c.value)
     )
@@ -357,23 +358,23 @@ def _plan(
     return IngestResult(request_id, reference, message_id, new_request, duplicate=False)
 
 
-async def _write(conn: AsyncConnection, batch: _Batch) -> None:
+def _write(conn: Connection, batch: _Batch) -> None:
     if batch.contacts:
-        await conn.execute(insert(schema.contacts), batch.contacts)
+        conn.execute(insert(schema.contacts), batch.contacts)
     if batch.identities:
-        await conn.execute(insert(schema.contact_identities), batch.identities)
+        conn.execute(insert(schema.contact_identities), batch.identities)
     if batch.named_contacts:
         c = schema.contacts
-        await conn.execute(
+        conn.execute(
             update(c).where(c.c.id == bindparam("b_id"))
             .values(name=bindparam("name"), updated_at=bindparam("updated_at")),
             batch.named_contacts,
         )
     if batch.requests:
-        await conn.execute(insert(schema.contact_requests), batch.requests)
+        conn.execute(insert(schema.contact_requests), batch.requests)
     if batch.touched_requests:
         r = schema.contact_requests
-        await conn.execute(
+        conn.execute(
             update(r).where(r.c.id == bindparam("b_id")).values(
                 last_message_at=bindparam("last_message_at"),
                 preview=bindparam("preview"),
@@ -382,5 +383,6 @@ async def _write(conn: AsyncConnection, batch: _Batch) -> None:
             batch.touched_requests,
         )
     if batch.messages:
-        await conn.execute(insert(schema.messages), batch.messages)
-    await write_rows(conn, batch.outbox)
+        conn.execute(insert(schema.messages), batch.messages)
+    if batch.outbox:
+        conn.execute(insert(schema.outbox), outbox_values(batch.outbox))

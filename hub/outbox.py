@@ -22,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Delete, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,19 +59,22 @@ def new_row(stream: str, payload: Mapping[str, Any]) -> OutboxRow:
     return OutboxRow(str(uuid.uuid4()), stream, json.dumps(payload, separators=(",", ":")))
 
 
-async def write_rows(conn: AsyncConnection, rows: Iterable[OutboxRow]) -> None:
-    """Insert outbox rows inside the caller's transaction."""
+def outbox_values(rows: Iterable[OutboxRow]) -> list[dict[str, Any]]:
     now = utcnow()
-    values = [
+    return [
         {"key": r.key, "stream": r.stream, "payload": r.payload, "created_at": now} for r in rows
     ]
+
+
+async def write_rows(conn: AsyncConnection, rows: Iterable[OutboxRow]) -> None:
+    """Insert outbox rows inside the caller's transaction."""
+    values = outbox_values(rows)
     if values:
         await conn.execute(insert(schema.outbox), values)
 
 
-async def delete_published(conn: AsyncConnection, keys: list[str]) -> None:
-    if keys:
-        await conn.execute(delete(schema.outbox).where(schema.outbox.c.key.in_(keys)))
+def delete_published(keys: list[str]) -> Delete:
+    return delete(schema.outbox).where(schema.outbox.c.key.in_(keys))
 
 
 class OutboxRelay:
@@ -165,7 +168,7 @@ class OutboxRelay:
         """Delete published rows nobody else's transaction has taken along."""
         try:
             async with self._db.write() as conn:
-                await delete_published(conn, keys)
+                await conn.execute(delete_published(keys))
         except (SQLAlchemyError, OSError) as exc:
             log.warning("could not delete %d published outbox rows: %s", len(keys), exc)
             self.give_back(keys)
