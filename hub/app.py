@@ -120,7 +120,8 @@ def _make_relay(app: web.Application) -> OutboxRelay:
 def _make_ingestor(app: web.Application) -> Ingestor:
     i = app[SETTINGS].ingest
     return Ingestor(app[DATABASE], app[RELAY], batch_max=i.batch_max,
-                    max_pending=i.max_pending, max_wait_s=i.max_wait_s)
+                    max_pending=i.max_pending, max_wait_s=i.max_wait_s,
+                    max_in_flight=i.max_in_flight)
 
 
 def _make_router(app: web.Application) -> Router:

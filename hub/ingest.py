@@ -10,12 +10,13 @@ with `RetryLater` (503 + Retry-After) instead of letting callers hang.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -64,12 +65,14 @@ class _Batch:
 
 class Ingestor:
     def __init__(self, db: Database, relay: OutboxRelay, *, batch_max: int,
-                 max_pending: int, max_wait_s: float) -> None:
+                 max_pending: int, max_wait_s: float, max_in_flight: int) -> None:
         self._db = db
         self._relay = relay
         self._batch_max = batch_max
         self._max_pending = max_pending
         self._max_wait_s = max_wait_s
+        self._max_in_flight = max_in_flight
+        self._handling = 0
         self._capacity = float(batch_max) / COMMIT_ESTIMATE_S  # contacts/s, learnt per batch
         self._waiting: deque[_Waiting] = deque()
         self._in_flight: dict[tuple[str, str], asyncio.Future[IngestResult]] = {}
@@ -100,15 +103,29 @@ class Ingestor:
         return await asyncio.shield(future)
 
     def admit(self) -> None:
-        """Refuse at once (RetryLater) when a new contact would wait longer than max_wait_s.
-
-        Cheap enough to call before parsing anything, so that beyond capacity the answer is a
-        fast 503 with Retry-After instead of a request left hanging.
-        """
+        """Refuse at once (RetryLater) when a new contact would wait longer than max_wait_s."""
         waiting = len(self._waiting)
         if waiting >= self._max_pending or waiting > self._capacity * self._max_wait_s:
             self.refused += 1
             raise RetryLater("the hub is at capacity", retry_after_s=1)
+
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """Hold one of `max_in_flight` places while a channel handles an inbound contact.
+
+        Entered before anything is parsed: past capacity the event loop itself is the
+        bottleneck, and a refusal must cost far less than an acceptance, or throughput
+        collapses under the load it refuses.
+        """
+        if self._handling >= self._max_in_flight:
+            self.refused += 1
+            raise RetryLater("the hub is at capacity", retry_after_s=1)
+        self.admit()
+        self._handling += 1
+        try:
+            yield
+        finally:
+            self._handling -= 1
 
     async def run(self) -> None:
         while True:

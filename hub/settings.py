@@ -74,6 +74,7 @@ class IngestSettings:
     batch_max: int = 256  # contacts committed in one transaction at the most
     max_pending: int = 2000  # contacts waiting for a commit; past it new ones get 503
     max_wait_s: float = 0.5  # a contact that would wait longer for its commit gets 503
+    max_in_flight: int = 256  # inbound contacts handled at once; past it new ones get 503
 
 
 @dataclass(frozen=True)

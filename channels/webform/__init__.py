@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from channels.base import HubServices
-from channels.webform.page import form_page, thanks_page
+from channels.webform.page import busy_page, form_page, thanks_page
 from channels.webform.parser import REASONS, parse_order
-from channels.webform.texts import TEXTS, pick_language
+from channels.webform.texts import pick_language
 from hub.clock import utcnow
 from hub.errors import BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
@@ -75,34 +75,36 @@ class WebFormChannel:
         if request.content_type not in FORM_TYPES:
             raise web.HTTPUnsupportedMediaType(text="send the form as "
                                                "application/x-www-form-urlencoded")
-        fields = await _form_fields(request)
-        lang = self._language(request, fields.get("language"))
         try:
-            contact = self._parse(fields)
-        except BadInput as exc:
-            return _html(form_page(lang, values=fields, errors=exc.field_errors), status=422)
-        try:
-            result = await self.services.ingest(contact)
+            with self.services.ingestor.admission():
+                fields = await _form_fields(request)
+                lang = self._language(request, fields.get("language"))
+                try:
+                    contact = self._parse(fields)
+                except BadInput as exc:
+                    return _html(form_page(lang, values=fields, errors=exc.field_errors),
+                                 status=422)
+                result = await self.services.ingest(contact)
         except RetryLater as exc:
-            response = _html(form_page(lang, values=fields, notice=TEXTS[lang]["busy"]),
-                             status=503)
-            response.headers["Retry-After"] = str(exc.retry_after_s)
-            return response
+            # A ready page: the browser's Back button still holds the passenger's answers.
+            return web.Response(body=busy_page(self._language(request)), status=503,
+                                content_type="text/html", charset="utf-8",
+                                headers={"Retry-After": str(exc.retry_after_s)})
         return _html(thanks_page(lang, result.reference), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
-        self.services.ingestor.admit()  # before any parsing: overload answers fast
-        data = await read_json_object(request)
-        header_key = request.headers.get("Idempotency-Key")
-        if header_key and "submission_token" not in data:
-            data["submission_token"] = header_key
-        try:
-            contact = self._parse(data)
-        except BadInput as exc:
-            fields = {f: {"code": c, "reason": REASONS.get(c, c)}
-                      for f, c in exc.field_errors.items()}
-            return web.json_response({"error": exc.reason, "fields": fields}, status=422)
-        result = await self.services.ingest(contact)
+        with self.services.ingestor.admission():  # before any parsing: overload answers fast
+            data = await read_json_object(request)
+            header_key = request.headers.get("Idempotency-Key")
+            if header_key and "submission_token" not in data:
+                data["submission_token"] = header_key
+            try:
+                contact = self._parse(data)
+            except BadInput as exc:
+                fields = {f: {"code": c, "reason": REASONS.get(c, c)}
+                          for f, c in exc.field_errors.items()}
+                return web.json_response({"error": exc.reason, "fields": fields}, status=422)
+            result = await self.services.ingest(contact)
         return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Mapping
 from html import escape
@@ -58,7 +59,7 @@ def _field(name: str, t: Mapping[str, str], values: Mapping[str, str],
 
 
 def form_page(lang: str, *, values: Mapping[str, str] | None = None,
-              errors: Mapping[str, str] | None = None, notice: str = "") -> str:
+              errors: Mapping[str, str] | None = None) -> str:
     t = TEXTS[lang]
     values = dict(values or {})
     errors = dict(errors or {})
@@ -73,8 +74,6 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
         )
         summary = (f'<div class="errors" role="alert" tabindex="-1" id="errors">'
                    f"<h2>{escape(t['errors_title'])}</h2><ul>{items}</ul></div>")
-    if notice:
-        summary += f'<div class="errors" role="alert"><p>{escape(notice)}</p></div>'
     fields = "".join([
         _field("name", t, values, errors, autocomplete="name"),
         _field("phone", t, values, errors, kind="tel", autocomplete="tel",
@@ -109,3 +108,13 @@ def thanks_page(lang: str, reference: str) -> str:
 <p>{escape(t['thanks_hint'])}</p>
 <p><a href="/form?lang={lang}">{escape(t['new'])}</a></p>"""
     return _page(lang, t["thanks_title"], body)
+
+
+@functools.cache
+def busy_page(lang: str) -> bytes:
+    """Rendered once: past capacity, refusing must cost next to nothing."""
+    t = TEXTS[lang]
+    body = f"""<h1>{escape(t['busy_title'])}</h1>
+<p>{escape(t['busy'])}</p>
+<p>{escape(t['busy_back'])}</p>"""
+    return _page(lang, t["busy_title"], body).encode("utf-8")

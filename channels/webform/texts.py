@@ -42,6 +42,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_invalid_token": "lomake on vanhentunut, lataa sivu uudelleen",
         "err_unknown_field": "ei kuulu lomakkeeseen",
         "busy": "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
+        "busy_title": "Ruuhkaa",
+        "busy_back": "Palaa selaimen Takaisin-painikkeella: vastauksesi ovat yhä lomakkeessa. "
+                     "Kiireellisissä asioissa soita.",
     },
     "en": {
         "title": "Order a taxi or contact us",
@@ -80,6 +83,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_invalid_token": "the form has expired, please reload the page",
         "err_unknown_field": "not part of this form",
         "busy": "The service is busy right now. Please try again in a moment.",
+        "busy_title": "Busy",
+        "busy_back": "Go back with your browser's Back button: your answers are still in the "
+                     "form. For anything urgent, please call.",
     },
 }
 
