@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from hub.errors import BadInput, NotFound
 from hub.model import Channel, RequestStatus, Role
 from hub.request_body import read_json_object
 
+PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000
 
@@ -78,24 +80,14 @@ def _answer(outcome: Outcome) -> web.Response:
     return web.json_response({"request": outcome.request, "changed": outcome.changed})
 
 
-async def claim(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return _answer(await _actions(request).claim(_request_id(request), agent))
+def _plain_action(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A handler for an action that takes nothing but the request and the agent."""
+    async def handle(request: web.Request) -> web.Response:
+        agent = await current_agent(request)
+        act = getattr(_actions(request), name)
+        return _answer(await act(_request_id(request), agent))
 
-
-async def release(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return _answer(await _actions(request).release(_request_id(request), agent))
-
-
-async def resolve(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return _answer(await _actions(request).resolve(_request_id(request), agent))
-
-
-async def reopen(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    return _answer(await _actions(request).reopen(_request_id(request), agent))
+    return handle
 
 
 async def transfer(request: web.Request) -> web.Response:
@@ -134,10 +126,8 @@ def routes() -> list[web.RouteDef]:
     return [
         web.get(base, list_requests),
         web.get(base + "/{request_id}", get_request),
-        web.post(base + "/{request_id}/claim", claim),
-        web.post(base + "/{request_id}/release", release),
-        web.post(base + "/{request_id}/resolve", resolve),
-        web.post(base + "/{request_id}/reopen", reopen),
+        *(web.post(f"{base}/{{request_id}}/{name}", _plain_action(name))
+          for name in PLAIN_ACTIONS),
         web.post(base + "/{request_id}/transfer", transfer),
         web.post(base + "/{request_id}/notes", add_note),
         web.get("/api/v1/agents", list_agents),

@@ -14,7 +14,6 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -32,7 +31,7 @@ ERROR_BACKOFF_S = 1.0
 
 # KEYS: marker, events stream, inbound stream. ARGV: ttl, maxlen, group, entry id, event.
 ROUTE_ONCE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+if ARGV[5] ~= '' and redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[5])
 end
 redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
@@ -117,16 +116,16 @@ class Router:
         async with self._redis.pipeline(transaction=False) as pipe:
             for entry_id, payload in parsed:
                 summary = current.get(payload["request_id"])
-                event: dict[str, Any] = {
+                event = "" if summary is None else json.dumps({  # gone: acknowledge only
                     "type": "request.queued" if payload.get("new_request") else "request.message",
                     "request": summary,
                     "message_id": payload.get("message_id"),
-                }
+                }, separators=(",", ":"))
                 await self._script(
                     keys=[self._keys.published(f"routed:{entry_id}"), self._keys.events,
                           self._keys.inbound],
                     args=[PUBLISHED_MARK_TTL_S, self._events_maxlen, ROUTER_GROUP, entry_id,
-                          json.dumps(event, separators=(",", ":"))],
+                          event],
                     client=pipe,
                 )
             await pipe.execute()
