@@ -32,6 +32,9 @@ MIGRATION_LOCK_ID = 0x7A71C0  # any constant shared by every hub process
 
 
 class Database:
+    """hide_parameters: errors and echo never print statement parameters, which hold
+    passengers' numbers, addresses and messages."""
+
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -39,20 +42,23 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0)
-            self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4)
+            self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0,
+                                              hide_parameters=True)
+            self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4,
+                                              hide_parameters=True)
             _configure_sqlite(self.writer.sync_engine, immediate=True)
             _configure_sqlite(self.reader.sync_engine, immediate=False)
             # The hot write path (ingest) runs each whole transaction as one call in a thread
             # of its own: one hop instead of one per statement through the async driver.
             self._batch_writer: Engine | None = create_engine(
                 self.url.set(drivername="sqlite+pysqlite"), echo=echo, pool_size=1,
-                max_overflow=0)
+                max_overflow=0, hide_parameters=True)
             _configure_sqlite(self._batch_writer, immediate=True)
             self._batch_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-writer")
         else:
-            self.writer = create_async_engine(self.url, echo=echo, pool_size=5, max_overflow=5)
+            self.writer = create_async_engine(self.url, echo=echo, pool_size=5, max_overflow=5,
+                                              hide_parameters=True)
             self.reader = self.writer
             self._batch_writer = None
             self._batch_thread = None
