@@ -8,17 +8,20 @@ no longer kept). A console resumes with `?last_event_id=ID`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import logging
 import re
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from dispatch.auth import current_agent
-from dispatch.feed import EventFeed, Subscriber, frame, hello, parse_id
+from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.sessions import COOKIE_NAME
 from hub.appkeys import FEED, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.model import Role
+
+log = logging.getLogger(__name__)
 
 EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 20.0
@@ -42,7 +45,7 @@ def origin_allowed(request: web.Request) -> bool:
 
 
 async def console_ws(request: web.Request) -> web.WebSocketResponse:
-    await current_agent(request)
+    agent = await current_agent(request)
     if not origin_allowed(request):
         raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
                                 content_type="application/json")
@@ -58,8 +61,10 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     feed = request.app[FEED]
     sockets = request.app[WEBSOCKETS]
     sockets.add(ws)
-    subscriber = feed.subscribe()
+    # An external user's console hears only of the requests assigned to them.
+    subscriber = feed.subscribe(str(agent.id) if agent.role is Role.EXTERNAL else None)
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
+    sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
     watcher = asyncio.create_task(_end_with_session(ws, request))
     try:
         async for message in ws:
@@ -69,10 +74,19 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         feed.unsubscribe(subscriber)
         for task in (sender, watcher):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        results = await asyncio.gather(sender, watcher, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.warning("console feed ended: %s", result)
         sockets.discard(ws)
     return ws
+
+
+async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:
+    """A console that no longer gets events must not look live: close it, so that it
+    reconnects and resumes from its last event id."""
+    if not ws.closed:
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"feed interrupted; resume")
 
 
 async def _end_with_session(ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -90,7 +104,7 @@ async def _end_with_session(ws: web.WebSocketResponse, request: web.Request) -> 
 async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,
                        last_event_id: str | None) -> None:
     # Subscribed already: whatever the replay does not hold arrives through the subscription.
-    cursor = await _start(ws, feed, last_event_id)
+    cursor = await _start(ws, feed, subscriber, last_event_id)
     while not ws.closed:
         batch = await subscriber.batches.get()
         if batch is None:
@@ -101,17 +115,23 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
                 subscriber.batches.get_nowait()
             cursor = await _resync(ws, feed)
             continue
-        if batch.events[0].order > cursor:
+        if subscriber.only_for is None and batch.events[0].order > cursor:
             await ws.send_str(batch.frame)  # the usual case: encoded once for all consoles
             cursor = batch.events[-1].order
             continue
-        fresh = [e for e in batch.events if e.order > cursor]
+        fresh = _visible(subscriber, [e for e in batch.events if e.order > cursor])
         if fresh:
             await ws.send_str(frame(fresh))
-            cursor = fresh[-1].order
+        cursor = max(cursor, batch.events[-1].order)
 
 
-async def _start(ws: web.WebSocketResponse, feed: EventFeed,
+def _visible(subscriber: Subscriber, events: list[Event]) -> list[Event]:
+    if subscriber.only_for is None:
+        return events
+    return [e for e in events if e.assigned_agent == subscriber.only_for]
+
+
+async def _start(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,
                  last_event_id: str | None) -> tuple[int, int]:
     if last_event_id is None:
         newest = await feed.newest_id()
@@ -121,8 +141,9 @@ async def _start(ws: web.WebSocketResponse, feed: EventFeed,
     if missed is None:
         return await _resync(ws, feed)
     await ws.send_str(hello(last_event_id))
-    for start in range(0, len(missed), REPLAY_FRAME_EVENTS):
-        await ws.send_str(frame(missed[start:start + REPLAY_FRAME_EVENTS]))
+    visible = _visible(subscriber, missed)
+    for start in range(0, len(visible), REPLAY_FRAME_EVENTS):
+        await ws.send_str(frame(visible[start:start + REPLAY_FRAME_EVENTS]))
     if missed:
         return missed[-1].order
     return parse_id(last_event_id)

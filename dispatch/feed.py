@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 READ_COUNT = 500
 BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 REPLAY_PAGE = 1000
+REPLAY_MAX = 5000  # missed more than this: reloading the list is cheaper than the replay
 SUBSCRIBER_BACKLOG = 256  # batches; a console further behind is told to resync
 ERROR_BACKOFF_S = 1.0
 
@@ -39,15 +41,23 @@ def parse_id(event_id: str) -> tuple[int, int]:
 class Event:
     id: str
     json: str  # the event object with its id, ready to send
+    assigned_agent: str | None  # whom the request is assigned to after this event
 
     @property
     def order(self) -> tuple[int, int]:
         return parse_id(self.id)
 
 
+# Events are written compactly by the hub itself (separators without spaces), so the assigned
+# agent can be found without decoding every event for every console.
+ASSIGNED_AGENT = re.compile(r'"assigned_agent":\{"id":"([0-9a-f-]{36})"')
+
+
 def _event(entry_id: str, data: str) -> Event:
     # `data` is a JSON object; put the id in front of its first key without re-encoding it.
-    return Event(entry_id, f'{{"id":"{entry_id}",{data[1:]}')
+    assigned = ASSIGNED_AGENT.search(data)
+    return Event(entry_id, f'{{"id":"{entry_id}",{data[1:]}',
+                 assigned.group(1) if assigned else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +69,10 @@ class Batch:
 
 
 class Subscriber:
-    """One console's place in the feed."""
+    """One console's place in the feed; `only_for` limits it to one agent's requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, only_for: str | None = None) -> None:
+        self.only_for = only_for
         self.batches: asyncio.Queue[Batch | None] = asyncio.Queue(SUBSCRIBER_BACKLOG)
         self.overflowed = False
 
@@ -85,8 +96,8 @@ class EventFeed:
         return (f"<EventFeed subscribers={len(self._subscribers)} last_id={self.last_id} "
                 f"delivered={self.delivered}>")
 
-    def subscribe(self) -> Subscriber:
-        subscriber = Subscriber()
+    def subscribe(self, only_for: str | None = None) -> Subscriber:
+        subscriber = Subscriber(only_for)
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -120,7 +131,8 @@ class EventFeed:
                 self.delivered += len(events)
 
     async def replay(self, after_id: str) -> list[Event] | None:
-        """The events after `after_id`, or None when some of them are no longer kept."""
+        """The events after `after_id`, or None when the console had better reload: some
+        are no longer kept, or more than REPLAY_MAX are missing."""
         after = parse_id(after_id)
         oldest = await self._redis.xrange(self._keys.events, count=1)
         newest = await self.newest_id()
@@ -135,6 +147,8 @@ class EventFeed:
         while True:
             page = await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE)
             events.extend(_event(entry_id, fields["data"]) for entry_id, fields in page)
+            if len(events) > REPLAY_MAX:
+                return None
             if len(page) < REPLAY_PAGE:
                 return events
             start = f"({page[-1][0]}"

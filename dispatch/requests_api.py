@@ -14,7 +14,7 @@ from dispatch.auth import current_agent
 from dispatch.views import detail, r, summaries, summary_query
 from hub import schema
 from hub.appkeys import DATABASE, RELAY
-from hub.errors import BadInput, NotFound
+from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Channel, RequestStatus, Role
 from hub.request_body import read_json_object
 
@@ -110,8 +110,9 @@ async def add_note(request: web.Request) -> web.Response:
 
 
 async def list_agents(request: web.Request) -> web.Response:
-    """Active agents, for the transfer picker."""
-    await current_agent(request)
+    """Active agents, for the transfer picker (not for external users)."""
+    if (await current_agent(request)).role is Role.EXTERNAL:
+        raise Forbidden("external users do not transfer requests")
     a = schema.agents
     async with request.app[DATABASE].read() as conn:
         rows = await conn.execute(
