@@ -197,6 +197,7 @@ def _store_in(
     seen = _existing_messages(conn, contacts)
     fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
     owners = _identity_owners(conn, fresh)
+    _lock_contacts(conn, set(owners.values()))
     open_requests = _open_requests(conn, set(owners.values()))
     new_request_count = _count_new_requests(fresh, owners, open_requests)
     next_number = _reserve_numbers(conn, new_request_count)
@@ -265,6 +266,16 @@ def _identity_owners(
     return {(kind, value): contact_id for kind, value, contact_id in rows}
 
 
+def _lock_contacts(conn: Connection, contact_ids: set[uuid.UUID]) -> None:
+    """On PostgreSQL, hold the passengers' rows until commit: two processes threading the
+    same passenger's messages take turns, so neither opens a second request nor threads into
+    one the other side has just resolved. (SQLite's writers take turns anyway.)"""
+    if contact_ids and conn.dialect.name == "postgresql":
+        c = schema.contacts
+        conn.execute(select(c.c.id).where(c.c.id.in_(sorted(contact_ids)))
+                     .order_by(c.c.id).with_for_update())
+
+
 def _open_requests(
     conn: Connection, contact_ids: set[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
@@ -272,11 +283,14 @@ def _open_requests(
     if not contact_ids:
         return {}
     r = schema.contact_requests
-    rows = conn.execute(
+    query = (
         select(r.c.contact_id, r.c.id, r.c.reference)
         .where(r.c.contact_id.in_(contact_ids), r.c.status.in_([s.value for s in OPEN_STATUSES]))
         .order_by(r.c.case_started_at)
     )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # a resolve waits for this message, not the reverse
+    rows = conn.execute(query)
     return {contact_id: (request_id, reference) for contact_id, request_id, reference in rows}
 
 

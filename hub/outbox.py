@@ -152,7 +152,7 @@ class OutboxRelay:
                 self._published_since = time.monotonic()
             self._published.extend(keys)
 
-    async def _publish(self, rows: list[OutboxRow]) -> None:
+    async def _publish(self, rows: list[OutboxRow]) -> bool:
         try:
             await self.publish(rows)
         except (RedisError, OSError) as exc:
@@ -160,12 +160,15 @@ class OutboxRelay:
             self.failures += 1
             log.warning("outbox publish of %d rows failed, the sweeper retries: %s",
                         len(rows), exc)
-            return
+            return False
         self.published += len(rows)
         self.give_back([row.key for row in rows])
+        return True
 
     async def _forget(self, keys: list[str]) -> None:
         """Delete published rows nobody else's transaction has taken along."""
+        if not keys:
+            return
         try:
             async with self._db.write() as conn:
                 await conn.execute(delete_published(keys))
@@ -174,7 +177,12 @@ class OutboxRelay:
             self.give_back(keys)
 
     async def _sweep(self, *, min_age_s: float) -> None:
-        """Publish rows left behind: by a failed publish here, or a process that died."""
+        """Publish rows left behind (by a failed publish here, or a process that died), page
+        after page until none is left: after an outage the backlog drains at full speed."""
+        while await self._sweep_page(min_age_s=min_age_s) == SWEEP_BATCH:
+            await self._forget(self.take_published())
+
+    async def _sweep_page(self, *, min_age_s: float) -> int:
         older_than = utcnow() - timedelta(seconds=min_age_s)
         try:
             async with self._db.read() as conn:
@@ -187,7 +195,9 @@ class OutboxRelay:
                 rows = [OutboxRow(k, s, p) for k, s, p in result]
         except SQLAlchemyError as exc:
             log.warning("outbox sweep could not read the database: %s", exc)
-            return
+            return 0
         if rows:
             log.info("outbox sweep publishes %d rows left behind", len(rows))
-            await self._publish(rows)
+            if not await self._publish(rows):
+                return 0
+        return len(rows)

@@ -152,7 +152,8 @@ outbox = Table(
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
            autoincrement=True),
-    Column("key", String(36), nullable=False),  # publish-once key, unique across databases
+    # The publish-once key, unique across databases; published rows are deleted by it.
+    Column("key", String(36), nullable=False, unique=True),
     Column("stream", String(32), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

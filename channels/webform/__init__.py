@@ -10,6 +10,7 @@ header in JSON) makes a resubmission return the same request instead of a second
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from hub.errors import BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
 from hub.request_body import read_json_object
 
+BODY_TIMEOUT_S = 10.0
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -75,6 +77,7 @@ class WebFormChannel:
         if request.content_type not in FORM_TYPES:
             raise web.HTTPUnsupportedMediaType(text="send the form as "
                                                "application/x-www-form-urlencoded")
+        await _read_body(request)
         try:
             with self.services.ingestor.admission():
                 fields = await _form_fields(request)
@@ -93,6 +96,7 @@ class WebFormChannel:
         return _html(thanks_page(lang, result.reference), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
+        await _read_body(request)
         with self.services.ingestor.admission():  # before any parsing: overload answers fast
             data = await read_json_object(request)
             header_key = request.headers.get("Idempotency-Key")
@@ -106,6 +110,18 @@ class WebFormChannel:
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
             result = await self.services.ingest(contact)
         return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
+
+
+async def _read_body(request: web.Request) -> None:
+    """Receive the whole body (aiohttp keeps it for the parsers) within BODY_TIMEOUT_S,
+    before an admission place is taken: a client trickling its body in byte by byte must
+    not hold a place that passengers need."""
+    if request.content_type.startswith("multipart/"):
+        return  # read by the multipart parser itself
+    try:
+        await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
 
 
 async def _form_fields(request: web.Request) -> dict[str, str]:

@@ -56,3 +56,23 @@ async def test_a_refused_form_gets_a_short_page_telling_the_passenger_to_go_back
     busy = [(text, retry) for status, text, retry in answers if status == 503]
     assert busy and any(status == 201 for status, _, _ in answers)
     assert all(retry == "1" and "Back button" in text for text, retry in busy)
+
+
+async def test_clients_trickling_their_bodies_do_not_hold_passengers_places(
+    hub: HubFactory, settings: Settings
+) -> None:
+    client = await hub(dataclasses.replace(settings, ingest=IngestSettings(max_in_flight=2)))
+    host, port = client.server.host, client.server.port
+    trickling = []
+    for path in ("/api/v1/contact-requests", "/form", "/api/v1/contact-requests", "/form"):
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode())
+        await writer.drain()
+        trickling.append((reader, writer))
+    try:
+        response = await client.post("/api/v1/contact-requests", json=order("trickle-0001"))
+        assert response.status == 201, await response.text()
+    finally:
+        for _, writer in trickling:
+            writer.close()
