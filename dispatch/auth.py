@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -21,8 +22,29 @@ MAX_FAILED_LOGINS = 10
 FAILED_LOGIN_WINDOW_S = 15 * 60
 
 
+def origin_allowed(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: nothing to forge, the session cookie still decides
+    settings = request.app[SETTINGS]
+    allowed = set(settings.console.allowed_origins)
+    if settings.http.public_url:
+        parts = urlsplit(settings.http.public_url)
+        allowed.add(f"{parts.scheme}://{parts.netloc}")
+    if origin in allowed:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
 async def current_agent(request: web.Request) -> Agent:
-    """The logged-in agent, or 401. Cached on the request."""
+    """The logged-in agent, or 401. Cached on the request.
+
+    A call that changes something must come from the hub's own pages (or an allowed
+    origin): SameSite=Strict does not stop a form on a sibling subdomain.
+    """
+    if request.method not in ("GET", "HEAD") and not origin_allowed(request):
+        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+                                content_type="application/json")
     cached = request.get(AGENT)
     if cached is not None:
         return cached

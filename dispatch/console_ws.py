@@ -11,11 +11,10 @@ import asyncio
 import json
 import logging
 import re
-from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from dispatch.auth import current_agent
+from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.sessions import COOKIE_NAME
 from hub.appkeys import FEED, SESSIONS, SETTINGS, WEBSOCKETS
@@ -28,20 +27,6 @@ HEARTBEAT_S = 20.0
 MAX_CLIENT_FRAME = 4096
 REPLAY_FRAME_EVENTS = 500
 CLOSE_SESSION_ENDED = 4401  # private-use close code: log in again
-
-
-def origin_allowed(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: nothing to forge, the session cookie still decides
-    settings = request.app[SETTINGS]
-    allowed = set(settings.console.allowed_origins)
-    if settings.http.public_url:
-        parts = urlsplit(settings.http.public_url)
-        allowed.add(f"{parts.scheme}://{parts.netloc}")
-    if origin in allowed:
-        return True
-    return urlsplit(origin).netloc == request.host
 
 
 async def console_ws(request: web.Request) -> web.WebSocketResponse:

@@ -112,9 +112,12 @@ class EventFeed:
         self._stopping.set()
 
     async def run(self) -> None:
-        self.last_id = await self.newest_id()
+        started = False
         while not self._stopping.is_set():
             try:
+                if not started:
+                    self.last_id = await self.newest_id()
+                    started = True
                 response = await self._redis.xread(
                     {self._keys.events: self.last_id}, count=READ_COUNT, block=BLOCK_MS
                 )

@@ -14,6 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -109,7 +110,18 @@ class Router:
                 return
 
     async def handle(self, entries: Sequence[Entry]) -> None:
-        parsed = [(entry_id, json.loads(fields["data"])) for entry_id, fields in entries]
+        parsed: list[tuple[str, dict[str, Any]]] = []
+        for entry_id, fields in entries:
+            try:
+                payload = json.loads(fields["data"])
+                uuid.UUID(payload["request_id"])
+            except (KeyError, TypeError, ValueError):
+                # Not ours to understand: acknowledged with no event, or every process
+                # would take it over and fail on it forever.
+                log.error("router %s: malformed inbound entry %s dropped", self.consumer,
+                          entry_id)
+                payload = {"request_id": str(uuid.UUID(int=0))}
+            parsed.append((entry_id, payload))
         all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
         async with self._db.read() as conn:
             current = await summaries_by_id(conn, all_ids)

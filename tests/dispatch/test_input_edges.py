@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis
+
+from hub.keys import ROUTER_GROUP, Keys
+from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory
 from tests.helpers import submit
 
@@ -47,3 +51,32 @@ async def test_console_and_form_pages_forbid_foreign_scripts(hub: HubFactory) ->
         assert "object-src 'none'" in policy
     assert "frame-ancestors 'none'" in (await client.get("/console")).headers[
         "Content-Security-Policy"]
+
+
+async def test_a_change_from_a_foreign_page_is_refused(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    agent = await dispatcher(client)
+    receipt = await submit(agent.http, agent.base, "edge-csrf-0001")
+    claim = f"{agent.base}/api/v1/requests/{receipt['id']}/claim"
+    async with agent.http.post(claim, headers={"Origin": "https://evil.example"}) as response:
+        assert response.status == 403
+    assert (await agent.request(receipt["id"]))["status"] == "queued"
+    async with agent.http.post(claim, headers={"Origin": agent.base}) as response:
+        assert response.status == 200
+
+
+async def test_a_malformed_inbound_entry_is_dropped_and_routing_goes_on(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+) -> None:
+    keys = Keys(settings.redis.prefix)
+    client = await hub()
+    agent = await dispatcher(client)
+    console = await agent.console()
+    await raw_redis.xadd(keys.inbound, {"data": "not json"})
+    await raw_redis.xadd(keys.inbound, {"data": '{"request_id": "nope"}'})
+    receipt = await submit(agent.http, agent.base, "edge-router-0001")
+    events = await console.until(lambda e: e["request"]["id"] == receipt["id"])
+    assert [e["type"] for e in events] == ["request.queued"]
+    assert (await raw_redis.xpending(keys.inbound, ROUTER_GROUP))["pending"] == 0
