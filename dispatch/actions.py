@@ -122,7 +122,8 @@ class Actions:
                 where = where & (r.c.assigned_agent_id == agent.id)
             matched = await conn.execute(
                 update(r).where(r.c.id == request_id, where)
-                .values(**values, last_agent_id=agent.id, updated_at=now)
+                .values(**values, last_agent_id=agent.id, updated_at=now,
+                        version=r.c.version + 1)
             )
             if matched.rowcount != 1:
                 current = await self._explain_miss(conn, request_id, agent, action)

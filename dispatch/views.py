@@ -19,8 +19,8 @@ assigned = schema.agents.alias("assigned")
 last = schema.agents.alias("last")
 
 SUMMARY_COLUMNS = (
-    r.c.id, r.c.reference, r.c.status, r.c.channel, r.c.lane, r.c.priority, r.c.preview,
-    r.c.details, r.c.case_started_at, r.c.queued_at, r.c.service_started_at,
+    r.c.id, r.c.version, r.c.reference, r.c.status, r.c.channel, r.c.lane, r.c.priority,
+    r.c.preview, r.c.details, r.c.case_started_at, r.c.queued_at, r.c.service_started_at,
     r.c.first_response_at, r.c.ended_at, r.c.last_message_at, r.c.contact_id,
     c.c.name.label("contact_name"),
     r.c.assigned_agent_id, assigned.c.name.label("assigned_name"),
@@ -122,6 +122,7 @@ def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
     )
     return {
         "id": str(row["id"]),
+        "version": row["version"],
         "reference": row["reference"],
         "status": row["status"],
         "channel": row["channel"],

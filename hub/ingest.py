@@ -370,7 +370,7 @@ def _plan(
             "status": RequestStatus.QUEUED.value, "lane": lane, "priority": priority,
             "queued_at": queued_at,
             "details": dict(contact.details), "case_started_at": now,
-            "last_message_at": now, "preview": preview, "updated_at": now,
+            "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
         })
     else:
         request_id, reference = existing
@@ -409,6 +409,7 @@ def _write(conn: Connection, batch: _Batch) -> None:
             update(r).where(r.c.id == bindparam("b_id")).values(
                 last_message_at=bindparam("last_message_at"),
                 preview=bindparam("preview"),
+                version=r.c.version + 1,
                 updated_at=bindparam("updated_at"),
             ),
             batch.touched_requests,

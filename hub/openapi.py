@@ -71,6 +71,8 @@ SPEC: dict[str, Any] = {
             "Request": {"type": "object", "description": "summary; detail adds messages "
                         "and history", "properties": {
                             "id": {"type": "string"}, "reference": {"type": "string"},
+                            "version": {"type": "integer", "description":
+                                        "grows with every change: keep the highest"},
                             "status": {"enum": ["queued", "claimed", "resolved"]},
                             "channel": {"type": "string"}, "contact": {"type": "object"},
                             "assigned_agent": {"type": ["object", "null"]},

@@ -111,6 +111,9 @@ contact_requests = Table(
     Column("assigned_agent_id", Uuid, ForeignKey("agents.id")),
     Column("last_agent_id", Uuid, ForeignKey("agents.id")),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Grows with every change: consoles keep the newest state of a request whatever order
+    # its events arrive in (a swept outbox row, two processes' relays).
+    Column("version", BigInteger, nullable=False, server_default="1"),
     Index("ix_contact_requests_status_started", "status", "case_started_at"),
     Index("ix_contact_requests_contact_status", "contact_id", "status"),
 )

@@ -96,3 +96,18 @@ async def test_service_start_is_the_first_claim_and_survives_release_and_reopen(
     assert actions == [("claim", one), ("release", one), ("claim", two), ("note", two),
                        ("resolve", two), ("reopen", one)]
     assert found["history"][3]["note"] == "Asiakas soittaa takaisin"
+
+
+async def test_every_change_grows_the_request_version(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    agent = await dispatcher(client)
+    receipt = await submit(agent.http, agent.base, "version-0001", phone="+358405550001")
+    first = (await agent.request(receipt["id"]))["version"]
+    claimed = await _act(agent, receipt["id"], "claim")
+    assert claimed["version"] == first + 1
+    again = await submit(agent.http, agent.base, "version-0002", phone="+358405550001",
+                         message="Missä taksi?")
+    assert again["id"] == receipt["id"]  # threaded into the open request
+    assert (await agent.request(receipt["id"]))["version"] == first + 2

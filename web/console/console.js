@@ -272,6 +272,7 @@
     lang: "fi",
     me: null,
     requests: new Map(), // id -> summary, open requests only
+    versions: new Map(), // id -> highest version seen, resolved ones too
     rows: new Map(), // id -> {tr, cells}
     fresh: new Set(), // ids that arrived live, highlighted once
     filter: "all",
@@ -659,6 +660,8 @@
   function applyEvent(event) {
     const request = event.request;
     if (!request || typeof request !== "object" || typeof request.id !== "string") return;
+    // Events can arrive out of order (a republished one, two hub processes): keep the newest.
+    if (!isNewer(request)) return;
     const known = state.requests.has(request.id);
     if (OPEN.has(request.status)) {
       state.requests.set(request.id, request);
@@ -673,6 +676,14 @@
       state.requests.delete(request.id);
     }
     if (request.id === state.selectedId) scheduleDetailRefresh();
+  }
+
+  function isNewer(request) {
+    if (typeof request.version !== "number") return true;
+    const seen = state.versions.get(request.id);
+    if (seen !== undefined && request.version < seen) return false;
+    state.versions.set(request.id, request.version);
+    return true;
   }
 
   async function loadQueue() {
@@ -693,7 +704,7 @@
       return; // keep buffering: the retry's list plus the buffer leave no gap
     }
     if (seq !== state.loadSeq) return;
-    state.requests = new Map(found.map((request) => [request.id, request]));
+    state.requests = new Map(found.filter(isNewer).map((request) => [request.id, request]));
     state.loading = false;
     state.loadFailed = false;
     const buffered = state.buffer;
