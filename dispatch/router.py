@@ -72,6 +72,25 @@ class Router:
         self._stopping.set()
 
     async def run(self) -> None:
+        try:
+            await self._route_until_stopped()
+        finally:
+            await self._leave_group()
+
+    async def _leave_group(self) -> None:
+        """Remove this consumer from the group unless it still holds entries (then another
+        process takes them over first): restarts must not pile up dead consumers."""
+        try:
+            pending = await self._redis.xpending_range(
+                self._keys.inbound, ROUTER_GROUP, min="-", max="+", count=1,
+                consumername=self.consumer)
+            if not pending:
+                await self._redis.xgroup_delconsumer(self._keys.inbound, ROUTER_GROUP,
+                                                     self.consumer)
+        except (RedisError, OSError) as exc:
+            log.info("router %s could not leave the group: %s", self.consumer, exc)
+
+    async def _route_until_stopped(self) -> None:
         while not self._stopping.is_set():
             try:
                 await self.ensure_group()

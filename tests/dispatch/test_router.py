@@ -84,3 +84,18 @@ async def test_an_entry_held_by_a_dead_consumer_is_taken_over_and_handled_once(
     reclaimed = next(line for line in metrics.splitlines()
                      if line.startswith("taxiconnect_router_reclaimed_total "))
     assert int(reclaimed.split()[1]) == 1
+
+
+async def test_a_stopped_hub_leaves_the_router_group(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+) -> None:
+    keys = Keys(settings.redis.prefix)
+    client = await hub()
+    agent = await dispatcher(client)
+    console = await agent.console()
+    receipt = await submit(agent.http, agent.base, "tok-leave-group-01")
+    await console.until(lambda e: e["request"]["id"] == receipt["id"])  # routed by it
+    assert len(await raw_redis.xinfo_consumers(keys.inbound, ROUTER_GROUP)) == 1
+    await console.close()
+    await client.close()
+    assert await raw_redis.xinfo_consumers(keys.inbound, ROUTER_GROUP) == []
