@@ -10,8 +10,9 @@ from aiohttp import web
 from dispatch.sessions import COOKIE_NAME
 from hub import audit
 from hub.agents import agent_json, find_login, get_agent
-from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS
-from hub.errors import BadInput, RetryLater
+from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
+from hub.client_address import client_address
+from hub.errors import BadInput
 from hub.model import Agent
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
@@ -75,9 +76,14 @@ async def login(request: web.Request) -> web.Response:
                                    content_type="application/json")
     redis = request.app[REDIS].client
     # Counted per login and address: a stranger's guesses do not lock a dispatcher out.
-    failures_key = request.app[KEYS].login_failures(login_name, request.remote or "")
+    remote = client_address(request, request.app[TRUSTED_PROXIES])
+    failures_key = request.app[KEYS].login_failures(login_name, remote)
     if int(await redis.get(failures_key) or 0) >= MAX_FAILED_LOGINS:
-        raise RetryLater("too many failed logins; try again later", FAILED_LOGIN_WINDOW_S)
+        raise web.HTTPTooManyRequests(
+            text=json.dumps({"error": "too many failed logins; try again later"}),
+            content_type="application/json",
+            headers={"Retry-After": str(FAILED_LOGIN_WINDOW_S)},
+        )
     db = request.app[DATABASE]
     async with db.read() as conn:
         found = await find_login(conn, login_name)
@@ -87,7 +93,7 @@ async def login(request: web.Request) -> web.Response:
             await pipe.incr(failures_key).expire(failures_key, FAILED_LOGIN_WINDOW_S).execute()
         async with db.write() as conn:
             await audit.record(conn, "login.failed", agent_id=found[0].id if found else None,
-                               detail={"remote": request.remote or ""})
+                               detail={"remote": remote})
         raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
                                    content_type="application/json")
     agent = found[0]
@@ -96,7 +102,7 @@ async def login(request: web.Request) -> web.Response:
     token = await sessions.create(agent.id)
     async with db.write() as conn:
         await audit.record(conn, "login", agent_id=agent.id,
-                           detail={"remote": request.remote or ""})
+                           detail={"remote": remote})
     response = web.json_response({"agent": agent_json(agent)})
     settings = request.app[SETTINGS]
     response.set_cookie(

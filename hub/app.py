@@ -33,8 +33,10 @@ from hub.appkeys import (
     ROUTER,
     SESSIONS,
     SETTINGS,
+    TRUSTED_PROXIES,
     WEBSOCKETS,
 )
+from hub.client_address import parse_networks
 from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
@@ -58,6 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis.prefix)
+    app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
     app[WEBSOCKETS] = weakref.WeakSet()
     adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
 

@@ -123,7 +123,8 @@ SPEC: dict[str, Any] = {
             "summary": "log in; sets the HttpOnly session cookie",
             "requestBody": {"required": True, "content": {JSON: {"schema": {
                 "$ref": "#/components/schemas/Login"}}}},
-            "responses": {"200": _ok("logged in"), "401": ERROR, "503": ERROR}}},
+            "responses": {"200": _ok("logged in"), "401": ERROR,
+                          "429": _ok("too many failed logins; Retry-After", "Error")}}},
         "/api/v1/auth/logout": {"post": {"summary": "log out", "security": SESSION,
                                          "responses": {"200": _ok("logged out")}}},
         "/api/v1/me": {"get": {"summary": "the logged-in agent", "security": SESSION,

@@ -55,6 +55,8 @@ class HttpSettings:
     public_url: str = ""  # how passengers and gateways reach the hub, e.g. https://hub.taxi.fi
     max_body_bytes: int = 64 * 1024
     access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
