@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import hashlib
+import json
 import logging
 import time
 import uuid
@@ -75,7 +77,7 @@ class Ingestor:
         self._handling = 0
         self._capacity = float(batch_max) / COMMIT_ESTIMATE_S  # contacts/s, learnt per batch
         self._waiting: deque[_Waiting] = deque()
-        self._in_flight: dict[tuple[str, str], asyncio.Future[IngestResult]] = {}
+        self._in_flight: dict[tuple[str, str], tuple[asyncio.Future[IngestResult], str]] = {}
         self._wakeup = asyncio.Event()
         self.committed = 0
         self.batches = 0
@@ -91,12 +93,14 @@ class Ingestor:
         key = (contact.channel.value, contact.idempotency_key)
         running = self._in_flight.get(key)
         if running is not None:
-            result = await asyncio.shield(running)
+            if running[1] != fingerprint(contact):
+                raise _reused_key()
+            result = await asyncio.shield(running[0])
             return dataclasses.replace(result, duplicate=True)
         self.admit()
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(contact, future))
-        self._in_flight[key] = future
+        self._in_flight[key] = (future, fingerprint(contact))
         future.add_done_callback(lambda _: self._in_flight.pop(key, None))
         self._wakeup.set()
         # Shielded: a caller that goes away does not cancel the batch the others wait on.
@@ -172,16 +176,21 @@ class Ingestor:
                 _fail(batch, RetryLater("the contact could not be stored"))
                 return
             break
-        self.committed += sum(1 for r in results if not r.duplicate)
+        self.committed += sum(1 for r in results if isinstance(r, IngestResult)
+                              and not r.duplicate)
         self.batches += 1
         self._relay.notify(outbox)
         for waiting, result in zip(batch, results, strict=True):
-            if not waiting.future.done():
+            if waiting.future.done():
+                continue
+            if isinstance(result, IngestResult):
                 waiting.future.set_result(result)
+            else:
+                waiting.future.set_exception(result)
 
     async def _store(
         self, contacts: Sequence[InboundContact]
-    ) -> tuple[list[IngestResult], list[OutboxRow]]:
+    ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
         published = self._relay.take_published()
         try:
             return await self._db.run_write(partial(_store_in, contacts, published))
@@ -192,7 +201,7 @@ class Ingestor:
 
 def _store_in(
     contacts: Sequence[InboundContact], published: list[str], conn: Connection
-) -> tuple[list[IngestResult], list[OutboxRow]]:
+) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
     """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
     if published:
         conn.execute(delete_published(published))
@@ -205,16 +214,18 @@ def _store_in(
     new_request_count = _count_new_requests(fresh, owners, open_requests)
     next_number = _reserve_numbers(conn, new_request_count)
     batch = _Batch()
-    results: list[IngestResult] = []
+    results: list[IngestResult | BadInput] = []
     for contact in contacts:
         key = (contact.channel.value, contact.idempotency_key)
         if key in seen:
-            results.append(seen[key])
+            stored, stored_fingerprint = seen[key]
+            same = stored_fingerprint in (None, fingerprint(contact))
+            results.append(stored if same else _reused_key())
             continue
         result = _plan(contact, batch, owners, open_requests, next_number, queued_at)
         if result.new_request:
             next_number += 1
-        seen[key] = dataclasses.replace(result, duplicate=True)
+        seen[key] = (dataclasses.replace(result, duplicate=True), fingerprint(contact))
         results.append(result)
     _write(conn, batch)
     return results, batch.outbox
@@ -242,18 +253,32 @@ def _fail(batch: list[_Waiting], error: Exception) -> None:
 
 def _existing_messages(
     conn: Connection, contacts: Sequence[InboundContact]
-) -> dict[tuple[str, str], IngestResult]:
+) -> dict[tuple[str, str], tuple[IngestResult, str | None]]:
+    """Messages already stored under these keys, with the fingerprint of what was sent."""
     keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
     m, r = schema.messages, schema.contact_requests
     rows = conn.execute(
-        select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference)
+        select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference,
+               m.c.fingerprint)
         .join(r, r.c.id == m.c.request_id)
         .where(tuple_(m.c.channel, m.c.idempotency_key).in_(keys))
     )
     return {
-        (channel, key): IngestResult(request_id, reference, message_id, False, True)
-        for channel, key, message_id, request_id, reference in rows
+        (channel, key): (IngestResult(request_id, reference, message_id, False, True), stored)
+        for channel, key, message_id, request_id, reference, stored in rows
     }
+
+
+def fingerprint(contact: InboundContact) -> str:
+    """What a retry must repeat to be the same message: everything but the arrival time."""
+    parts = [contact.channel.value, contact.body, contact.name, contact.phone, contact.email,
+             contact.chat_visitor, contact.subject, sorted(contact.details.items())]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _reused_key() -> BadInput:
+    return BadInput("this submission id was already used for a different message",
+                    {"submission_token": "reused"})
 
 
 def _identity_owners(
@@ -383,7 +408,7 @@ def _plan(
         "id": message_id, "request_id": request_id, "channel": contact.channel.value,
         "direction": "inbound", "idempotency_key": contact.idempotency_key,
         "subject": contact.subject, "body": contact.body, "details": dict(contact.details),
-        "agent_id": None, "created_at": now,
+        "agent_id": None, "created_at": now, "fingerprint": fingerprint(contact),
     })
     new_request = existing is None
     batch.outbox.append(new_row("inbound", {

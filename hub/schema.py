@@ -131,6 +131,8 @@ messages = Table(
     Column("details", JSON, nullable=False),
     Column("agent_id", Uuid, ForeignKey("agents.id")),
     Column("created_at", UtcDateTime, nullable=False),
+    # SHA-256 of what an inbound message said: a retry under the same key must match it.
+    Column("fingerprint", String(64)),
     UniqueConstraint("channel", "idempotency_key", name="uq_messages_channel_key"),
     Index("ix_messages_request", "request_id", "created_at"),
 )

@@ -83,11 +83,10 @@ class WebFormChannel:
                 fields = await _form_fields(request)
                 lang = self._language(request, fields.get("language"))
                 try:
-                    contact = self._parse(fields)
+                    result = await self.services.ingest(self._parse(fields))
                 except BadInput as exc:
                     return _html(form_page(lang, values=fields, errors=exc.field_errors),
                                  status=422)
-                result = await self.services.ingest(contact)
         except RetryLater as exc:
             # A ready page: the browser's Back button still holds the passenger's answers.
             return web.Response(body=busy_page(self._language(request)), status=503,
@@ -103,12 +102,11 @@ class WebFormChannel:
             if header_key and "submission_token" not in data:
                 data["submission_token"] = header_key
             try:
-                contact = self._parse(data)
+                result = await self.services.ingest(self._parse(data))
             except BadInput as exc:
                 fields = {f: {"code": c, "reason": REASONS.get(c, c)}
                           for f, c in exc.field_errors.items()}
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
-            result = await self.services.ingest(contact)
         return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
 
 

@@ -49,6 +49,7 @@ REASONS = {
     "time_too_far": "is too far ahead",
     "invalid_passengers": f"must be a whole number from 1 to {MAX_PASSENGERS}",
     "invalid_token": "must be 8–128 letters, digits or _.:-",
+    "reused": "was already used for a different submission",
     "unknown_field": "is not a field of this form",
 }
 

@@ -245,3 +245,21 @@ async def _assert_nothing_stored_and_still_serving(client: TestClient[Any, Any],
     receipt = await submit(agent.http, agent.base, "tok-valid-after-bad-input")
     assert receipt["new_request"] is True
     assert [r["id"] for r in await agent.open_requests()] == [receipt["id"]]
+
+
+async def test_a_token_reused_for_a_different_order_is_refused_not_swallowed(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    agent = await dispatcher(client)
+    first = await submit(agent.http, agent.base, "reuse-token-0001", message="Taksi Kamppiin")
+    async with agent.http.post(f"{agent.base}/api/v1/contact-requests", json=order(
+            "reuse-token-0001", message="Taksi Pasilaan")) as response:
+        assert response.status == 422
+        body = await response.json()
+        assert body["fields"]["submission_token"]["code"] == "reused"
+    # The same order again is still the same request.
+    again = await submit(agent.http, agent.base, "reuse-token-0001", message="Taksi Kamppiin")
+    assert again["reference"] == first["reference"]
+    detail = await agent.request(first["id"])
+    assert [m["body"] for m in detail["messages"]] == ["Taksi Kamppiin"]
