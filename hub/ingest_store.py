@@ -1,0 +1,279 @@
+"""The ingest transaction: a batch of contacts stored set-wise, as synchronous SQLAlchemy Core.
+
+`store_batch` runs inside one write transaction (hub.database.Database.run_write): on SQLite
+in one call on the writer thread, on PostgreSQL through the async pool. A few statements
+per batch, not per contact: look up known keys, identities and open requests, reserve
+request numbers, then insert and update in bulk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+
+from hub import schema
+from hub.clock import utcnow
+from hub.errors import BadInput, OperatorMustAct
+from hub.lanes import place
+from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
+from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
+from hub.reference import format_reference
+
+REQUEST_COUNTER = "request"
+PREVIEW_CHARS = 140
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one transaction writes, gathered before any statement runs."""
+
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    identities: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    touched_requests: list[dict[str, Any]] = field(default_factory=list)
+    named_contacts: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[OutboxRow] = field(default_factory=list)
+
+
+def store_batch(
+    contacts: Sequence[InboundContact], published: list[str], conn: Connection
+) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
+    """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
+    if published:
+        conn.execute(delete_published(published))
+    queued_at = utcnow()
+    seen = _existing_messages(conn, contacts)
+    fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
+    owners = _identity_owners(conn, fresh)
+    _lock_contacts(conn, set(owners.values()))
+    open_requests = _open_requests(conn, set(owners.values()))
+    new_request_count = _count_new_requests(fresh, owners, open_requests)
+    next_number = _reserve_numbers(conn, new_request_count)
+    batch = _Batch()
+    results: list[IngestResult | BadInput] = []
+    for contact in contacts:
+        key = (contact.channel.value, contact.idempotency_key)
+        if key in seen:
+            stored, stored_fingerprint = seen[key]
+            same = stored_fingerprint in (None, fingerprint(contact))
+            results.append(stored if same else reused_key())
+            continue
+        result = _plan(contact, batch, owners, open_requests, next_number, queued_at)
+        if result.new_request:
+            next_number += 1
+        seen[key] = (dataclasses.replace(result, duplicate=True), fingerprint(contact))
+        results.append(result)
+    _write(conn, batch)
+    return results, batch.outbox
+
+
+def preview_of(body: str) -> str:
+    """The first non-empty line, short enough for a queue row."""
+    line = next((ln.strip() for ln in body.splitlines() if ln.strip()), "")
+    return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+def _existing_messages(
+    conn: Connection, contacts: Sequence[InboundContact]
+) -> dict[tuple[str, str], tuple[IngestResult, str | None]]:
+    """Messages already stored under these keys, with the fingerprint of what was sent."""
+    keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
+    m, r = schema.messages, schema.contact_requests
+    rows = conn.execute(
+        select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference,
+               m.c.fingerprint)
+        .join(r, r.c.id == m.c.request_id)
+        .where(tuple_(m.c.channel, m.c.idempotency_key).in_(keys))
+    )
+    return {
+        (channel, key): (IngestResult(request_id, reference, message_id, False, True), stored)
+        for channel, key, message_id, request_id, reference, stored in rows
+    }
+
+
+def fingerprint(contact: InboundContact) -> str:
+    """What a retry must repeat to be the same message: everything but the arrival time."""
+    parts = [contact.channel.value, contact.body, contact.name, contact.phone, contact.email,
+             contact.chat_visitor, contact.subject, sorted(contact.details.items())]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def reused_key() -> BadInput:
+    return BadInput("this submission id was already used for a different message",
+                    {"submission_token": "reused"})
+
+
+def _identity_owners(
+    conn: Connection, contacts: Sequence[InboundContact]
+) -> dict[tuple[str, str], uuid.UUID]:
+    wanted = list({(kind.value, value) for c in contacts for kind, value in c.identities()})
+    if not wanted:
+        return {}
+    i = schema.contact_identities
+    rows = conn.execute(
+        select(i.c.kind, i.c.value, i.c.contact_id).where(tuple_(i.c.kind, i.c.value).in_(wanted))
+    )
+    return {(kind, value): contact_id for kind, value, contact_id in rows}
+
+
+def _lock_contacts(conn: Connection, contact_ids: set[uuid.UUID]) -> None:
+    """On PostgreSQL, hold the passengers' rows until commit: two processes threading the
+    same passenger's messages take turns, so neither opens a second request nor threads into
+    one the other side has just resolved. (SQLite's writers take turns anyway.)"""
+    if contact_ids and conn.dialect.name == "postgresql":
+        c = schema.contacts
+        conn.execute(select(c.c.id).where(c.c.id.in_(sorted(contact_ids)))
+                     .order_by(c.c.id).with_for_update())
+
+
+def _open_requests(
+    conn: Connection, contact_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+    """The newest open request of each contact: where a new message threads in."""
+    if not contact_ids:
+        return {}
+    r = schema.contact_requests
+    query = (
+        select(r.c.contact_id, r.c.id, r.c.reference)
+        .where(r.c.contact_id.in_(contact_ids), r.c.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(r.c.case_started_at)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # a resolve waits for this message, not the reverse
+    rows = conn.execute(query)
+    return {contact_id: (request_id, reference) for contact_id, request_id, reference in rows}
+
+
+def _count_new_requests(
+    contacts: Sequence[InboundContact],
+    owners: dict[tuple[str, str], uuid.UUID],
+    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+) -> int:
+    """An upper bound: contacts in one batch may still thread into each other's new request."""
+    count = 0
+    for contact in contacts:
+        owner = _owner_of(contact, owners)
+        if owner is None or owner not in open_requests:
+            count += 1
+    return count
+
+
+def _owner_of(
+    contact: InboundContact, owners: dict[tuple[str, str], uuid.UUID]
+) -> uuid.UUID | None:
+    for kind, value in contact.identities():
+        owner = owners.get((kind.value, value))
+        if owner is not None:
+            return owner
+    return None
+
+
+def _reserve_numbers(conn: Connection, count: int) -> int:
+    """Reserve `count` request numbers in one atomic step; returns the first."""
+    if count == 0:
+        return 0
+    c = schema.counters
+    last = conn.scalar(
+        update(c).where(c.c.name == REQUEST_COUNTER)
+        .values(value=c.c.value + count).returning(c.c.value)
+    )
+    if last is None:
+        raise OperatorMustAct("the request counter is missing: run `taxiconnect migrate`")
+    return int(last) - count + 1
+
+
+def _plan(
+    contact: InboundContact,
+    batch: _Batch,
+    owners: dict[tuple[str, str], uuid.UUID],
+    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+    next_number: int,
+    queued_at: datetime,
+) -> IngestResult:
+    """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""
+    now = contact.received_at
+    owner = _owner_of(contact, owners)
+    if owner is None:
+        owner = uuid.uuid4()
+        batch.contacts.append(
+            {"id": owner, "name": contact.name, "created_at": now, "updated_at": now}
+        )
+    elif contact.name:
+        batch.named_contacts.append({"b_id": owner, "name": contact.name, "updated_at": now})
+    for kind, value in contact.identities():
+        if (kind.value, value) not in owners:
+            owners[(kind.value, value)] = owner
+            batch.identities.append(
+                {"kind": kind.value, "value": value, "contact_id": owner, "created_at": now}
+            )
+
+    message_id = uuid.uuid4()
+    preview = preview_of(contact.body)
+    existing = open_requests.get(owner)
+    if existing is None:
+        lane, priority = place(contact)
+        request_id, reference = uuid.uuid4(), format_reference(next_number)
+        open_requests[owner] = (request_id, reference)
+        batch.requests.append({
+            "id": request_id, "number": next_number, "reference": reference,
+            "contact_id": owner, "channel": contact.channel.value,
+            "status": RequestStatus.QUEUED.value, "lane": lane, "priority": priority,
+            "queued_at": queued_at,
+            "details": dict(contact.details), "case_started_at": now,
+            "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
+        })
+    else:
+        request_id, reference = existing
+        batch.touched_requests.append({"b_id": request_id, "last_message_at": now,
+                                       "preview": preview, "updated_at": now})
+    batch.messages.append({
+        "id": message_id, "request_id": request_id, "channel": contact.channel.value,
+        "direction": "inbound", "idempotency_key": contact.idempotency_key,
+        "subject": contact.subject, "body": contact.body, "details": dict(contact.details),
+        "agent_id": None, "created_at": now, "fingerprint": fingerprint(contact),
+    })
+    new_request = existing is None
+    batch.outbox.append(new_row("inbound", {
+        "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
+    }))
+    return IngestResult(request_id, reference, message_id, new_request, duplicate=False)
+
+
+def _write(conn: Connection, batch: _Batch) -> None:
+    if batch.contacts:
+        conn.execute(insert(schema.contacts), batch.contacts)
+    if batch.identities:
+        conn.execute(insert(schema.contact_identities), batch.identities)
+    if batch.named_contacts:
+        c = schema.contacts
+        conn.execute(
+            update(c).where(c.c.id == bindparam("b_id"))
+            .values(name=bindparam("name"), updated_at=bindparam("updated_at")),
+            batch.named_contacts,
+        )
+    if batch.requests:
+        conn.execute(insert(schema.contact_requests), batch.requests)
+    if batch.touched_requests:
+        r = schema.contact_requests
+        conn.execute(
+            update(r).where(r.c.id == bindparam("b_id")).values(
+                last_message_at=bindparam("last_message_at"),
+                preview=bindparam("preview"),
+                version=r.c.version + 1,
+                updated_at=bindparam("updated_at"),
+            ),
+            batch.touched_requests,
+        )
+    if batch.messages:
+        conn.execute(insert(schema.messages), batch.messages)
+    if batch.outbox:
+        conn.execute(insert(schema.outbox), outbox_values(batch.outbox))
