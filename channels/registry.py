@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from channels.base import ChannelAdapter
+from channels.sms import TwilioSmsChannel
 from channels.webform import WebFormChannel
 from hub.errors import OperatorMustAct
 
 ADAPTERS: dict[str, type[ChannelAdapter]] = {
     WebFormChannel.name: WebFormChannel,
+    TwilioSmsChannel.name: TwilioSmsChannel,
 }
 
 

@@ -119,6 +119,17 @@ SPEC: dict[str, Any] = {
                           "200": _ok("a retry of a stored submission", "Receipt"),
                           "400": ERROR, "413": ERROR, "415": ERROR, "422": ERROR,
                           "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/webhooks/sms/twilio": {"post": {
+            "summary": "Twilio inbound SMS webhook (channel twilio_sms)",
+            "parameters": [{"name": "X-Twilio-Signature", "in": "header", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "description": "Twilio's parameters: MessageSid, "
+                           "From, To, Body, NumMedia, MediaUrl{N}, ..."}}}},
+            "responses": {"200": _ok("stored (or a retry of a stored message): empty TwiML"),
+                          "400": ERROR, "403": _ok("signature missing or wrong; nothing stored"),
+                          "408": ERROR, "413": ERROR, "415": ERROR, "422": ERROR,
+                          "503": _ok("at capacity; Retry-After", "Error")}}},
         "/api/v1/auth/login": {"post": {
             "summary": "log in; sets the HttpOnly session cookie",
             "requestBody": {"required": True, "content": {JSON: {"schema": {

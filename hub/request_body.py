@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
 from hub.errors import BadInput
+
+BODY_TIMEOUT_S = 10.0
+
+
+async def receive_body(request: web.Request) -> bytes:
+    """The whole body (aiohttp keeps it for later parsers), within BODY_TIMEOUT_S: called
+    before an admission place is taken, so a client trickling its body in byte by byte
+    cannot hold a place that passengers need."""
+    try:
+        return await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:

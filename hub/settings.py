@@ -101,6 +101,17 @@ class PhoneSettings:
 
 
 @dataclass(frozen=True)
+class TwilioSettings:
+    # The account's auth token: Twilio signs every webhook with it.
+    auth_token: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
+
+
+@dataclass(frozen=True)
 class ChannelsSettings:
     enabled: tuple[str, ...] = ("webform",)
 
@@ -118,6 +129,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     phone: PhoneSettings = field(default_factory=PhoneSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
 
     @property
     def database_url(self) -> str:

@@ -10,7 +10,6 @@ header in JSON) makes a resubmission return the same request instead of a second
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -23,9 +22,8 @@ from channels.webform.texts import pick_language
 from hub.clock import utcnow
 from hub.errors import BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
-from hub.request_body import read_json_object
+from hub.request_body import read_json_object, receive_body
 
-BODY_TIMEOUT_S = 10.0
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -111,15 +109,8 @@ class WebFormChannel:
 
 
 async def _read_body(request: web.Request) -> None:
-    """Receive the whole body (aiohttp keeps it for the parsers) within BODY_TIMEOUT_S,
-    before an admission place is taken: a client trickling its body in byte by byte must
-    not hold a place that passengers need."""
-    if request.content_type.startswith("multipart/"):
-        return  # read by the multipart parser itself
-    try:
-        await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
+    if not request.content_type.startswith("multipart/"):  # that one reads as it parses
+        await receive_body(request)
 
 
 async def _form_fields(request: web.Request) -> dict[str, str]:
