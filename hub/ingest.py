@@ -67,16 +67,17 @@ class Ingestor:
         """Store one contact; returns once it is committed. Retries of a key are recognised."""
         _check_storable(contact)
         key = (contact.channel.value, contact.idempotency_key)
+        sent = fingerprint(contact)
         running = self._in_flight.get(key)
         if running is not None:
-            if running[1] != fingerprint(contact):
+            if running[1] != sent:
                 raise reused_key()
             result = await asyncio.shield(running[0])
             return dataclasses.replace(result, duplicate=True)
         self.admit()
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(contact, future))
-        self._in_flight[key] = (future, fingerprint(contact))
+        self._in_flight[key] = (future, sent)
         future.add_done_callback(lambda _: self._in_flight.pop(key, None))
         self._wakeup.set()
         # Shielded: a caller that goes away does not cancel the batch the others wait on.

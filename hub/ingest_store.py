@@ -62,15 +62,15 @@ def store_batch(
     results: list[IngestResult | BadInput] = []
     for contact in contacts:
         key = (contact.channel.value, contact.idempotency_key)
+        sent = fingerprint(contact)
         if key in seen:
             stored, stored_fingerprint = seen[key]
-            same = stored_fingerprint in (None, fingerprint(contact))
-            results.append(stored if same else reused_key())
+            results.append(stored if stored_fingerprint in (None, sent) else reused_key())
             continue
-        result = _plan(contact, batch, owners, open_requests, next_number, queued_at)
+        result = _plan(contact, sent, batch, owners, open_requests, next_number, queued_at)
         if result.new_request:
             next_number += 1
-        seen[key] = (dataclasses.replace(result, duplicate=True), fingerprint(contact))
+        seen[key] = (dataclasses.replace(result, duplicate=True), sent)
         results.append(result)
     _write(conn, batch)
     return results, batch.outbox
@@ -193,6 +193,7 @@ def _reserve_numbers(conn: Connection, count: int) -> int:
 
 def _plan(
     contact: InboundContact,
+    sent: str,
     batch: _Batch,
     owners: dict[tuple[str, str], uuid.UUID],
     open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
@@ -239,7 +240,7 @@ def _plan(
         "id": message_id, "request_id": request_id, "channel": contact.channel.value,
         "direction": "inbound", "idempotency_key": contact.idempotency_key,
         "subject": contact.subject, "body": contact.body, "details": dict(contact.details),
-        "agent_id": None, "created_at": now, "fingerprint": fingerprint(contact),
+        "agent_id": None, "created_at": now, "fingerprint": sent,
     })
     new_request = existing is None
     batch.outbox.append(new_row("inbound", {
