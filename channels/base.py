@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
+from dispatch.deliveries import Deliveries
+from hub.channel_state import ChannelState
 from hub.ingest import Ingestor
-from hub.model import Channel, InboundContact, IngestResult
+from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
 from hub.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
 class HubServices:
-    """What the hub lends an adapter: settings and the way in."""
+    """What the hub lends an adapter: settings, the way in, delivery reports, the state it
+    keeps across restarts, and one HTTP client session for calling gateways."""
 
     settings: Settings
     ingestor: Ingestor
+    deliveries: Deliveries
+    state: ChannelState
+    http: ClientSession
 
     async def ingest(self, contact: InboundContact) -> IngestResult:
         return await self.ingestor.submit(contact)
@@ -25,7 +31,7 @@ class HubServices:
 
 class ChannelAdapter(Protocol):
     """An adapter declares what its channel is, serves its wire endpoints, and starts and
-    stops inside the app. Channels that answer passengers also send replies (later issues).
+    stops inside the app. One with `can_reply` also sends replies (`send`, see Sender).
     """
 
     name: ClassVar[str]
@@ -42,4 +48,16 @@ class ChannelAdapter(Protocol):
         ...
 
     async def stop(self) -> None:
+        ...
+
+
+class Sender(Protocol):
+    """An adapter that can answer: sends one message to one recipient.
+
+    Raises `BadInput` when the gateway refuses the message for good (invalid number: the
+    delivery fails with that reason) and `RetryLater` when it may work later (5xx, timeout,
+    throttling: the delivery is retried with backoff).
+    """
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
         ...

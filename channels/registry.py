@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channels.base import ChannelAdapter
-from channels.sms import TwilioSmsChannel
+from channels.sms.twilio import TwilioSmsChannel
 from channels.webform import WebFormChannel
 from hub.errors import OperatorMustAct
 

@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from dispatch.actions import Actions, Outcome
 from dispatch.auth import current_agent
+from dispatch.replies import Replies
 from dispatch.views import detail, r, summaries, summary_query
 from hub import schema
-from hub.appkeys import DATABASE, RELAY
+from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Channel, RequestStatus, Role
 from hub.request_body import read_json_object
@@ -109,6 +110,34 @@ async def add_note(request: web.Request) -> web.Response:
     return _answer(await _actions(request).note(_request_id(request), agent, text))
 
 
+async def add_reply(request: web.Request) -> web.Response:
+    """Reply to the passenger. The composer sends a key of its own (`client_key`, or an
+    Idempotency-Key header) so that a resend after a network drop is sent once."""
+    agent = await current_agent(request)
+    body: dict[str, Any] = await read_json_object(request)
+    text, subject = body.get("body"), body.get("subject")
+    key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
+    if not isinstance(text, str):
+        raise BadInput("body is required", {"body": "required"})
+    if subject is not None and not isinstance(subject, str):
+        raise BadInput("subject must be text", {"subject": "invalid"})
+    if not isinstance(key, str):
+        raise BadInput("client_key must be text", {"client_key": "invalid"})
+    channel = None
+    if body.get("channel") is not None:
+        try:
+            channel = Channel(str(body["channel"]))
+        except ValueError as exc:
+            raise BadInput(f"channel must be one of {[c.value for c in Channel]}",
+                           {"channel": "invalid"}) from exc
+    replies = Replies(request.app[DATABASE], request.app[RELAY], request.app[REPLY_SENDERS])
+    done = await replies.reply(_request_id(request), agent, body=text, key=key,
+                               channel=channel, subject=subject)
+    return web.json_response(
+        {"request": done.request, "message_id": str(done.message_id), "changed": done.changed},
+        status=201 if done.changed else 200)
+
+
 async def list_agents(request: web.Request) -> web.Response:
     """Active agents, for the transfer picker (not for external users)."""
     if (await current_agent(request)).role is Role.EXTERNAL:
@@ -131,5 +160,6 @@ def routes() -> list[web.RouteDef]:
           for name in PLAIN_ACTIONS),
         web.post(base + "/{request_id}/transfer", transfer),
         web.post(base + "/{request_id}/notes", add_note),
+        web.post(base + "/{request_id}/replies", add_reply),
         web.get("/api/v1/agents", list_agents),
     ]

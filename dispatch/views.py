@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,12 +77,15 @@ async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]
         .where(h.c.request_id == request_id)
         .order_by(h.c.at, h.c.id)
     )).mappings().all()
+    deliveries = await deliveries_of(
+        conn, [row["id"] for row in messages if row["direction"] == "outbound"])
     summary["messages"] = [
         {
             "id": str(row["id"]), "channel": row["channel"], "direction": row["direction"],
             "subject": row["subject"], "body": row["body"], "details": row["details"],
             "created_at": _iso(row["created_at"]),
             "agent": _agent(row["agent_id"], row["agent_name"]),
+            "deliveries": deliveries.get(str(row["id"]), []),
         }
         for row in messages
     ]
@@ -95,6 +98,28 @@ async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]
         for row in history
     ]
     return summary
+
+
+def delivery_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]), "state": row["state"], "recipient": row["recipient"],
+        "via": row["adapter"], "attempts": row["attempts"], "reason": row["reason"],
+        "updated_at": row["updated_at"].isoformat(),
+    }
+
+
+async def deliveries_of(conn: AsyncConnection,
+                        message_ids: Sequence[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    if not message_ids:
+        return {}
+    d = schema.deliveries
+    rows = (await conn.execute(
+        select(d).where(d.c.message_id.in_(list(message_ids))).order_by(d.c.created_at)
+    )).mappings().all()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(str(row["message_id"]), []).append(delivery_json(row))
+    return found
 
 
 async def _identities(

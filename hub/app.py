@@ -1,5 +1,6 @@
 """The application factory: it only wires. Each resource opens and closes in its own cleanup
-context, in order: database, Redis, outbox relay, ingest, router, event feed, channels.
+context, in order: database, Redis, outbox relay, ingest, router, event feed, the gateway
+HTTP client, channels, outbound worker.
 """
 
 from __future__ import annotations
@@ -13,34 +14,43 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
-from channels.base import ChannelAdapter, HubServices
+from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class
 from dispatch import auth, requests_api
 from dispatch.console_ws import console_ws
+from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
+from dispatch.outbound import OutboundWorker
 from dispatch.router import Router
 from dispatch.sessions import Sessions
 from hub import health, openapi
 from hub.appkeys import (
+    ADAPTERS,
     DATABASE,
+    DELIVERIES,
     FEED,
+    HTTP_CLIENT,
     INGESTOR,
     KEYS,
+    OUTBOUND,
     REDIS,
     RELAY,
+    REPLY_SENDERS,
     ROUTER,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
     WEBSOCKETS,
 )
+from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
 from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.middleware import errors_middleware, security_headers
+from hub.model import Channel
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
 from hub.settings import Settings
@@ -63,6 +73,8 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
     app[WEBSOCKETS] = weakref.WeakSet()
     adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
+    app[ADAPTERS] = {a.name: a for a in adapters}
+    app[REPLY_SENDERS] = _reply_senders(adapters)
 
     app.cleanup_ctx.extend([
         _database,
@@ -71,7 +83,9 @@ def create_app(settings: Settings) -> web.Application:
         _background("ingest", INGESTOR, _make_ingestor),
         _background("router", ROUTER, _make_router),
         _background("feed", FEED, _make_feed),
+        _http_client,
         _channels(adapters),
+        _background("outbound", OUTBOUND, _make_outbound),
         _summary,
     ])
     app.on_shutdown.append(_close_websockets)
@@ -140,6 +154,37 @@ def _make_feed(app: web.Application) -> EventFeed:
 
 
 
+def _make_outbound(app: web.Application) -> OutboundWorker:
+    o = app[SETTINGS].outbound
+    senders: dict[str, Sender] = {
+        name: adapter for name, adapter in app[ADAPTERS].items()  # type: ignore[misc]
+        if adapter.can_reply
+    }
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
+    return OutboundWorker(app[DELIVERIES], app[REDIS].client, app[KEYS], senders,
+                          consumer=consumer, max_attempts=o.max_attempts,
+                          backoff_base_s=o.backoff_base_s, backoff_max_s=o.backoff_max_s,
+                          poll_s=o.poll_s, send_timeout_s=o.send_timeout_s)
+
+
+def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:
+    found: dict[Channel, list[str]] = {}
+    for adapter in adapters:
+        if adapter.can_reply:
+            found.setdefault(adapter.channel, []).append(adapter.name)
+    return found
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One client session for every gateway call; no proxy from the environment, so nothing
+    leaves for a third party the operator did not configure."""
+    timeout = ClientTimeout(total=app[SETTINGS].outbound.send_timeout_s, connect=10)
+    app[DELIVERIES] = Deliveries(app[DATABASE], app[RELAY])
+    async with ClientSession(timeout=timeout, trust_env=False) as session:
+        app[HTTP_CLIENT] = session
+        yield
+
+
 def _background(name: str, key: web.AppKey[Any],
                 make: Callable[[web.Application], Any]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -168,7 +213,8 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        services = HubServices(app[SETTINGS], app[INGESTOR])
+        services = HubServices(app[SETTINGS], app[INGESTOR], app[DELIVERIES],
+                               ChannelState(app[DATABASE]), app[HTTP_CLIENT])
         for adapter in adapters:
             await adapter.start(services)
         yield

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub import schema
 from hub.clock import utcnow
@@ -42,6 +42,17 @@ class _Batch:
     touched_requests: list[dict[str, Any]] = field(default_factory=list)
     named_contacts: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
+    sms_opt_outs: list[dict[str, Any]] = field(default_factory=list)  # keyword None: back in
+    reopened: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Thread:
+    """The request a message says it belongs to (email threading)."""
+
+    request_id: uuid.UUID
+    reference: str
+    resolved: bool
 
 
 def store_batch(
@@ -56,6 +67,7 @@ def store_batch(
     owners = _identity_owners(conn, fresh)
     _lock_contacts(conn, set(owners.values()))
     open_requests = _open_requests(conn, set(owners.values()))
+    threads = _thread_targets(conn, fresh, owners)
     new_request_count = _count_new_requests(fresh, owners, open_requests)
     next_number = _reserve_numbers(conn, new_request_count)
     batch = _Batch()
@@ -67,7 +79,8 @@ def store_batch(
             stored, stored_fingerprint = seen[key]
             results.append(stored if stored_fingerprint in (None, sent) else reused_key())
             continue
-        result = _plan(contact, sent, batch, owners, open_requests, next_number, queued_at)
+        result = _plan(contact, sent, batch, owners, open_requests, next_number, queued_at,
+                       threads.get(key))
         if result.new_request:
             next_number += 1
         seen[key] = (dataclasses.replace(result, duplicate=True), sent)
@@ -153,6 +166,61 @@ def _open_requests(
     return {contact_id: (request_id, reference) for contact_id, request_id, reference in rows}
 
 
+def _thread_targets(
+    conn: Connection, contacts: Sequence[InboundContact],
+    owners: dict[tuple[str, str], uuid.UUID],
+) -> dict[tuple[str, str], _Thread]:
+    """Requests that messages answer: by the ids of the messages they reply to (the
+    passenger's earlier mail, or ours: `<message uuid@domain>`), else by a request reference
+    (signed, or typed by the request's own passenger)."""
+    wanted = [c for c in contacts if c.thread_refs or c.thread_reference]
+    if not wanted:
+        return {}
+    m, r = schema.messages, schema.contact_requests
+    refs = {ref for c in wanted for ref in c.thread_refs}
+    ours = {_uuid_of(ref) for ref in refs} - {None}
+    by_ref: dict[str, _Thread] = {}
+    columns = (r.c.id, r.c.reference, r.c.status, r.c.contact_id)
+    if refs:
+        rows = conn.execute(
+            select(m.c.id, m.c.idempotency_key, *columns).join(r, r.c.id == m.c.request_id)
+            .where((m.c.channel == "email") & m.c.idempotency_key.in_(list(refs))
+                   | m.c.id.in_(list(ours)))
+        )
+        for message_id, key, request_id, reference, status, _ in rows:
+            found = _Thread(request_id, reference, status == RequestStatus.RESOLVED.value)
+            by_ref[key] = found
+            by_ref[str(message_id)] = found
+    references = {c.thread_reference for c in wanted if c.thread_reference}
+    by_reference: dict[str, tuple[_Thread, uuid.UUID]] = {}
+    if references:
+        rows = conn.execute(select(*columns).where(r.c.reference.in_(list(references))))
+        for request_id, reference, status, contact_id in rows:
+            resolved = status == RequestStatus.RESOLVED.value
+            by_reference[reference] = (_Thread(request_id, reference, resolved), contact_id)
+    targets: dict[tuple[str, str], _Thread] = {}
+    for contact in wanted:
+        key = (contact.channel.value, contact.idempotency_key)
+        for ref in contact.thread_refs:
+            found = by_ref.get(ref) or by_ref.get(str(_uuid_of(ref)))
+            if found is not None:
+                targets[key] = found
+                break
+        else:
+            match = by_reference.get(contact.thread_reference or "")
+            if match is not None and (contact.reference_verified
+                                      or match[1] == _owner_of(contact, owners)):
+                targets[key] = match[0]
+    return targets
+
+
+def _uuid_of(ref: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(ref.partition("@")[0])
+    except ValueError:
+        return None
+
+
 def _count_new_requests(
     contacts: Sequence[InboundContact],
     owners: dict[tuple[str, str], uuid.UUID],
@@ -199,6 +267,7 @@ def _plan(
     open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
     next_number: int,
     queued_at: datetime,
+    thread: _Thread | None = None,
 ) -> IngestResult:
     """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""
     now = contact.received_at
@@ -220,6 +289,10 @@ def _plan(
     message_id = uuid.uuid4()
     preview = preview_of(contact.body)
     existing = open_requests.get(owner)
+    if thread is not None:
+        existing = (thread.request_id, thread.reference)
+        if thread.resolved:
+            batch.reopened.append({"b_id": thread.request_id, "queued_at": queued_at})
     if existing is None:
         lane, priority = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
@@ -242,6 +315,12 @@ def _plan(
         "subject": contact.subject, "body": contact.body, "details": dict(contact.details),
         "agent_id": None, "created_at": now, "fingerprint": sent,
     })
+    choice = contact.details.get("sms_opt")
+    if choice in ("out", "in") and contact.phone:
+        batch.sms_opt_outs.append({
+            "phone": contact.phone, "at": now,
+            "keyword": contact.details.get("sms_keyword", "STOP") if choice == "out" else None,
+        })
     new_request = existing is None
     batch.outbox.append(new_row("inbound", {
         "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
@@ -274,7 +353,28 @@ def _write(conn: Connection, batch: _Batch) -> None:
             ),
             batch.touched_requests,
         )
+    if batch.reopened:
+        r = schema.contact_requests
+        conn.execute(
+            update(r).where(r.c.id == bindparam("b_id")).values(
+                status=RequestStatus.QUEUED.value, ended_at=None, assigned_agent_id=None,
+                queued_at=bindparam("queued_at")),
+            batch.reopened,
+        )
     if batch.messages:
         conn.execute(insert(schema.messages), batch.messages)
     if batch.outbox:
         conn.execute(insert(schema.outbox), outbox_values(batch.outbox))
+    _record_opt_outs(conn, batch.sms_opt_outs)
+
+
+def _record_opt_outs(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    """The newest choice per number wins: delete, then insert the numbers that opted out."""
+    if not changes:
+        return
+    latest = {change["phone"]: change for change in changes}
+    o = schema.sms_opt_outs
+    conn.execute(delete(o).where(o.c.phone.in_(list(latest))))
+    opted_out = [c for c in latest.values() if c["keyword"] is not None]
+    if opted_out:
+        conn.execute(insert(o), opted_out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROUTER_GROUP = "router"
+SENDER_GROUP = "senders"
 
 # A publish-once marker must outlive every retry of the same outbox row or stream entry;
 # the outbox sweeper retries within minutes, so a day is generous.
@@ -25,6 +26,12 @@ class Keys:
         """Stream of console events; entry ids are the event ids consoles resume from."""
         return f"{self.prefix}stream:events"
 
+    @property
+    def outbound(self) -> str:
+        """Stream of deliveries to send now (consumer group `senders`); a wake-up only: the
+        deliveries table is the truth, polled for retries and for anything the stream lost."""
+        return f"{self.prefix}stream:outbound"
+
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 
@@ -40,4 +47,6 @@ class Keys:
             return self.inbound
         if name == "events":
             return self.events
+        if name == "outbound":
+            return self.outbound
         raise ValueError(f"unknown stream {name!r}")

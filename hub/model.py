@@ -45,6 +45,25 @@ class Direction(StrEnum):
     OUTBOUND = "outbound"
 
 
+class DeliveryState(StrEnum):
+    """Where an outbound message is: waiting for the sender, accepted by the gateway or relay,
+    confirmed delivered, or given up on (with a reason)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+# Gateways report out of order (a late "sent" after "delivered"): a state never goes back
+# to a lower rank. FAILED outranks SENT so an undelivered report sticks, but a DELIVERED one
+# (a receipt for a retry that got through) outranks it.
+DELIVERY_RANK: dict[DeliveryState, int] = {
+    DeliveryState.QUEUED: 0, DeliveryState.SENT: 1, DeliveryState.FAILED: 2,
+    DeliveryState.DELIVERED: 3,
+}
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     TEAM = "team"
@@ -79,6 +98,12 @@ class InboundContact:
     chat_visitor: str | None = None
     subject: str | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    # Where the message says it belongs (email): ids of messages it answers (Message-IDs,
+    # ours or the passenger's), and a request reference. `reference_verified` when the
+    # reference came signed (a reply+TOKEN address), not just typed in a subject line.
+    thread_refs: tuple[str, ...] = ()
+    thread_reference: str | None = None
+    reference_verified: bool = False
 
     def identities(self) -> list[tuple[IdentityKind, str]]:
         found = [
@@ -134,6 +159,45 @@ def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
     if start is None or end is None:
         return None
     return end - start
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """A gateway's report on a message it took: a status callback or delivery receipt."""
+
+    provider_id: str
+    state: DeliveryState
+    reason: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One reply to send to one recipient, as the outbound worker hands it to an adapter.
+
+    `thread` carries what the channel needs to keep the conversation together (email:
+    message_id, in_reply_to, references, reply_to).
+    """
+
+    delivery_id: uuid.UUID
+    message_id: uuid.UUID
+    request_id: uuid.UUID
+    request_reference: str
+    channel: Channel
+    recipient: str
+    body: str
+    attempt: int
+    subject: str | None = None
+    agent_name: str | None = None
+    thread: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendReceipt:
+    """What the gateway answered when it accepted a message."""
+
+    provider_id: str | None
+    state: DeliveryState = DeliveryState.SENT
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,18 @@ SPEC: dict[str, Any] = {
                 "changed": {"type": "boolean"}}},
             "Transfer": {"type": "object", "required": ["agent_id"],
                          "properties": {"agent_id": {"type": "string", "format": "uuid"}}},
+            "Reply": {"type": "object", "required": ["body", "client_key"], "properties": {
+                "body": {"type": "string", "description": "SMS at most 1600 characters"},
+                "client_key": {"type": "string", "maxLength": 100, "description":
+                               "the composer's own id: a resend is sent once (or give "
+                               "an Idempotency-Key header)"},
+                "channel": {"enum": ["sms", "email"], "description":
+                            "default: the request's own channel"},
+                "subject": {"type": "string", "maxLength": 200}}},
+            "ReplyResult": {"type": "object", "properties": {
+                "request": {"$ref": "#/components/schemas/Request"},
+                "message_id": {"type": "string", "format": "uuid"},
+                "changed": {"type": "boolean"}}},
             "Note": {"type": "object", "required": ["text"],
                      "properties": {"text": {"type": "string", "maxLength": 4000}}},
         },
@@ -130,6 +142,17 @@ SPEC: dict[str, Any] = {
                           "400": ERROR, "403": _ok("signature missing or wrong; nothing stored"),
                           "408": ERROR, "413": ERROR, "415": ERROR, "422": ERROR,
                           "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/webhooks/sms/twilio/status": {"post": {
+            "summary": "Twilio status callback of a reply (channel twilio_sms)",
+            "parameters": [{"name": "X-Twilio-Signature", "in": "header", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "description": "MessageSid, MessageStatus, "
+                           "ErrorCode, ..."}}}},
+            "responses": {"204": _ok("applied (a state never moves back)"),
+                          "400": ERROR, "403": _ok("signature missing or wrong"),
+                          "404": _ok("no reply was sent with this MessageSid"),
+                          "415": ERROR, "422": ERROR}}},
         "/api/v1/auth/login": {"post": {
             "summary": "log in; sets the HttpOnly session cookie",
             "requestBody": {"required": True, "content": {JSON: {"schema": {
@@ -164,6 +187,18 @@ SPEC: dict[str, Any] = {
                                                                    "Transfer")},
         "/api/v1/requests/{request_id}/notes": {"post": _action("add an internal note",
                                                                 "Note")},
+        "/api/v1/requests/{request_id}/replies": {"post": {
+            "summary": "reply to the passenger over the request's channel (or another); "
+                       "takes a request nobody holds",
+            "security": SESSION, "parameters": [ID_PARAM],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "$ref": "#/components/schemas/Reply"}}}},
+            "responses": {"201": _ok("stored and queued for sending", "ReplyResult"),
+                          "200": _ok("this client_key was already sent", "ReplyResult"),
+                          "400": ERROR, "401": ERROR, "404": ERROR,
+                          "409": _ok("another agent holds it, or it is resolved", "Conflict"),
+                          "422": _ok("empty, too long, no channel reaches the passenger, "
+                                     "or the number opted out", "Error")}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,

@@ -183,3 +183,62 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_at", "at"),
 )
+
+# One row per recipient of an outbound message: what the sender did with it and what the
+# gateway reported since. `lease_until` keeps two processes from sending the same row at once.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("message_id", Uuid, ForeignKey("messages.id"), nullable=False),
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("adapter", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("provider_id", String(128)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason", Text),
+    Column("next_attempt_at", UtcDateTime),
+    Column("lease_until", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("adapter", "provider_id", name="uq_deliveries_adapter_provider"),
+    Index("ix_deliveries_message", "message_id"),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+)
+
+# Numbers that texted an opt-out keyword: no SMS is sent to them until they opt back in.
+sms_opt_outs = Table(
+    "sms_opt_outs",
+    metadata,
+    Column("phone", String(32), primary_key=True),
+    Column("keyword", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+# Parts of concatenated SMS held until the set is complete (or its wait is over).
+sms_parts = Table(
+    "sms_parts",
+    metadata,
+    Column("gateway", String(16), primary_key=True),
+    Column("part_id", String(128), primary_key=True),  # the gateway's id of this part
+    Column("set_key", String(200), nullable=False),  # sender + concatenation reference
+    Column("part", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index("ix_sms_parts_set", "gateway", "set_key"),
+    Index("ix_sms_parts_received", "received_at"),
+)
+
+# Where each polled IMAP mailbox was left: the next poll fetches UIDs above `last_uid`
+# while UIDVALIDITY is unchanged.
+imap_mailboxes = Table(
+    "imap_mailboxes",
+    metadata,
+    Column("mailbox", String(400), primary_key=True),  # user@host:port/mailbox
+    Column("uidvalidity", BigInteger, nullable=False),
+    Column("last_uid", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -100,15 +100,103 @@ class PhoneSettings:
     default_region: str = "FI"
 
 
+def _secret() -> Secret:
+    return Secret("")
+
+
 @dataclass(frozen=True)
 class TwilioSettings:
-    # The account's auth token: Twilio signs every webhook with it.
-    auth_token: Secret = field(default_factory=lambda: Secret(""))
+    # The account's auth token: Twilio signs every webhook with it, and it authenticates sends.
+    auth_token: Secret = field(default_factory=_secret)
+    account_sid: str = ""
+    from_number: str = ""  # sender of replies when the passenger's message names none
+    messaging_service_sid: str = ""  # used instead of from_number when set
+    api_url: str = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class VonageSettings:
+    api_key: str = ""
+    api_secret: Secret = field(default_factory=_secret)
+    # Set to verify Vonage's signed webhooks (sig + timestamp); method as in the dashboard.
+    signature_secret: Secret = field(default_factory=_secret)
+    signature_method: str = "md5hash"
+    from_number: str = ""
+    api_url: str = "https://rest.nexmo.com"
+
+
+@dataclass(frozen=True)
+class GenericSmsSettings:
+    # The secret the gateway signs webhooks with; two, comma-separated, during a rotation.
+    signing_secret: Secret = field(default_factory=_secret)
+    send_url: str = ""  # where replies are POSTed
+    send_token: Secret = field(default_factory=_secret)
+    from_number: str = ""
 
 
 @dataclass(frozen=True)
 class SmsSettings:
+    # How long the parts of a concatenated SMS are awaited before the message is delivered
+    # with what arrived, marked incomplete.
+    concat_wait_s: float = 60.0
+    # Texts that opt a number out of SMS replies, and back in (compared case-insensitively).
+    opt_out_keywords: tuple[str, ...] = ("STOP", "LOPETA", "STOPP", "UNSUBSCRIBE")
+    opt_in_keywords: tuple[str, ...] = ("START", "ALOITA")
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    vonage: VonageSettings = field(default_factory=VonageSettings)
+    generic: GenericSmsSettings = field(default_factory=GenericSmsSettings)
+
+
+@dataclass(frozen=True)
+class SmtpListenerSettings:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    domains: tuple[str, ...] = ()  # mail to any other domain is refused: never an open relay
+    max_message_bytes: int = 10 * 1024 * 1024  # over it: 552
+    tls_cert: str = ""  # PEM files; with both set the listener offers STARTTLS
+    tls_key: str = ""
+
+
+@dataclass(frozen=True)
+class SmtpRelaySettings:
+    host: str = ""  # where replies are sent; empty: email replies cannot be sent
+    port: int = 587
+    security: str = "starttls"  # starttls, ssl or none
+    user: str = ""
+    password: Secret = field(default_factory=_secret)
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str = ""  # empty: no mailbox is polled
+    port: int = 993
+    security: str = "ssl"  # ssl, starttls or none
+    user: str = ""
+    password: Secret = field(default_factory=_secret)
+    mailbox: str = "INBOX"
+    move_to: str = ""  # taken mail is moved here (created if missing); empty: only marked seen
+    poll_s: float = 60.0  # between polls when the server has no IDLE
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    address: str = ""  # the company's address replies come from, e.g. taksi@taxi.example
+    # Signs the per-request reply addresses (reply+TOKEN@domain); keep it the same on every
+    # hub process and across restarts, or older replies thread by headers and subject only.
+    reply_token_secret: Secret = field(default_factory=_secret)
+    max_attachment_bytes: int = 5 * 1024 * 1024
+    smtp: SmtpListenerSettings = field(default_factory=SmtpListenerSettings)
+    relay: SmtpRelaySettings = field(default_factory=SmtpRelaySettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    max_attempts: int = 8  # a reply the gateway keeps failing is marked failed after these
+    backoff_base_s: float = 2.0  # wait before the 2nd attempt; doubles for each next one
+    backoff_max_s: float = 600.0
+    poll_s: float = 1.0  # how often due retries are looked for
+    send_timeout_s: float = 30.0  # one attempt's limit; the gateway's answer counts as lost
 
 
 @dataclass(frozen=True)
@@ -130,6 +218,8 @@ class Settings:
     phone: PhoneSettings = field(default_factory=PhoneSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     @property
     def database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -75,9 +76,10 @@ async def hub(settings: Settings) -> AsyncIterator[HubFactory]:
     """Start hub processes (apps on their own ports) sharing the test's Redis and database."""
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(override: Settings | None = None) -> TestClient[Any, Any]:
+    async def start(override: Settings | None = None,
+                    port: int | None = None) -> TestClient[Any, Any]:
         app = create_app(override or settings)
-        client: TestClient[Any, Any] = TestClient(TestServer(app))
+        client: TestClient[Any, Any] = TestClient(TestServer(app, port=port))
         await client.start_server()
         clients.append(client)
         return client
@@ -149,6 +151,15 @@ def require_chromium() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"Chromium not found at {CHROMIUM}; CI must install it")
     pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+
+
+def free_port() -> int:
+    """A port nobody listens on now, for a hub whose public URL must be known before it
+    starts (gateways sign and call back to it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def server_url(client: TestClient[Any, Any]) -> str:

@@ -103,6 +103,13 @@ class Dispatcher:
             found: list[dict[str, Any]] = (await resp.json())["requests"]
             return found
 
+    async def reply(self, request_id: str, body: str, key: str,
+                    **fields: Any) -> tuple[int, dict[str, Any]]:
+        async with self.http.post(f"{self.base}/api/v1/requests/{request_id}/replies",
+                                  json={"body": body, "client_key": key, **fields}) as resp:
+            answer: dict[str, Any] = await resp.json()
+            return resp.status, answer
+
     async def wait_for_status(self, request_id: str, status: str,
                               wait_s: float = WAIT_S) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:

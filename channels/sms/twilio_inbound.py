@@ -26,7 +26,7 @@ def parse_inbound(form: Mapping[str, str], *, default_region: str,
     if len(body) > MAX_BODY_CHARS or not is_storable(body):
         raise BadInput("Body is too long or not storable", {"Body": "invalid"})
     phone = to_e164(sender.removeprefix("whatsapp:"), default_region)
-    details: dict[str, str] = {"gateway": "twilio"}
+    details: dict[str, str] = {"gateway": "twilio", "from": phone}
     if form.get("To"):
         details["to"] = form["To"]
     if form.get("NumSegments"):

@@ -1,0 +1,237 @@
+"""A dispatcher's reply: stored with its delivery in one transaction, then sent by the
+outbound worker over the request's own channel (or another one the passenger has).
+
+The reply is idempotent on the composer's key: a resend after a network drop is stored once.
+Replying to a request nobody holds takes it, as a claim would; a request another dispatcher
+holds answers 409 naming the holder.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dispatch.views import summaries_by_id
+from hub import schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.errors import BadInput, Conflict, NotFound
+from hub.model import Agent, Channel, DeliveryState, HandlingAction, RequestStatus, Role
+from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.text import is_storable
+
+r = schema.contact_requests
+m = schema.messages
+
+MAX_REPLY_CHARS: Mapping[Channel, int] = {Channel.SMS: 1600, Channel.EMAIL: 100_000}
+MAX_SUBJECT_CHARS = 200
+REPLY_KEY_PREFIX = "reply:"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    request: dict[str, Any]
+    message_id: uuid.UUID
+    changed: bool  # False when the composer's key was seen before
+
+
+class Replies:
+    """`senders` maps each channel that can answer to the adapter names that send on it,
+    the preferred one first."""
+
+    def __init__(self, db: Database, relay: OutboxRelay,
+                 senders: Mapping[Channel, list[str]]) -> None:
+        self._db = db
+        self._relay = relay
+        self._senders = senders
+
+    async def reply(self, request_id: uuid.UUID, agent: Agent, *, body: str, key: str,
+                    channel: Channel | None = None, subject: str | None = None) -> Reply:
+        body = body.strip()
+        if not key or len(key) > 100:
+            raise BadInput("a reply needs a client key of 1 to 100 characters",
+                           {"client_key": "required"})
+        existing = await self._existing(request_id, key)
+        if existing is not None:
+            return existing
+        now = utcnow()
+        try:
+            async with self._db.write() as conn:
+                request = await self._request_for(conn, request_id, agent)
+                channel = channel or await self._default_channel(conn, request)
+                _check_text(channel, body, subject)
+                via = self._sender_for(channel)
+                last = await _last_inbound(conn, request_id, channel)
+                recipient = await _recipient(conn, request, channel, last)
+                if channel is Channel.SMS:
+                    await _refuse_opted_out(conn, recipient)
+                message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
+                thread = _thread(channel, last)
+                await conn.execute(insert(m), {
+                    "id": message_id, "request_id": request_id, "channel": channel.value,
+                    "direction": "outbound", "idempotency_key": REPLY_KEY_PREFIX + key,
+                    "subject": subject, "body": body, "agent_id": agent.id, "created_at": now,
+                    "details": {"to": recipient, "via": via, "thread": thread},
+                })
+                await conn.execute(insert(schema.deliveries), {
+                    "id": delivery_id, "message_id": message_id, "request_id": request_id,
+                    "adapter": via, "recipient": recipient,
+                    "state": DeliveryState.QUEUED.value, "attempts": 0,
+                    "next_attempt_at": now, "created_at": now, "updated_at": now,
+                })
+                await conn.execute(insert(schema.handling_events), {
+                    "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent.id,
+                    "action": HandlingAction.REPLY.value, "at": now,
+                })
+                await conn.execute(update(r).where(r.c.id == request_id).values(
+                    status=RequestStatus.CLAIMED.value, assigned_agent_id=agent.id,
+                    last_agent_id=agent.id, updated_at=now, version=r.c.version + 1,
+                    service_started_at=func.coalesce(r.c.service_started_at, now),
+                    queued_at=func.coalesce(r.c.queued_at, now),
+                    first_response_at=func.coalesce(r.c.first_response_at, now),
+                ))
+                summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+                rows = [
+                    new_row("outbound", {"delivery_id": str(delivery_id)}),
+                    new_row("events", {
+                        "type": "request.reply", "request": summary,
+                        "message_id": str(message_id),
+                        "handling": {"action": "reply", "at": now.isoformat(),
+                                     "agent": {"id": str(agent.id), "name": agent.name}},
+                    }),
+                ]
+                await write_rows(conn, rows)
+        except IntegrityError:
+            # The same key committed by a concurrent resend: that one is the reply.
+            existing = await self._existing(request_id, key)
+            if existing is None:
+                raise
+            return existing
+        self._relay.notify(rows)
+        return Reply(summary, message_id, changed=True)
+
+    async def _existing(self, request_id: uuid.UUID, key: str) -> Reply | None:
+        async with self._db.read() as conn:
+            found = (await conn.execute(
+                select(m.c.id, m.c.request_id)
+                .where(m.c.idempotency_key == REPLY_KEY_PREFIX + key, m.c.direction == "outbound")
+            )).first()
+            if found is None:
+                return None
+            if found.request_id != request_id:
+                raise BadInput("this client key was already used for another request",
+                               {"client_key": "reused"})
+            summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+        return Reply(summary, found.id, changed=False)
+
+    @staticmethod
+    async def _request_for(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent) -> Any:
+        request = (await conn.execute(
+            select(r.c.id, r.c.status, r.c.channel, r.c.contact_id, r.c.assigned_agent_id)
+            .where(r.c.id == request_id)
+        )).first()
+        if request is None or (agent.role is Role.EXTERNAL
+                               and request.assigned_agent_id != agent.id):
+            raise NotFound("no such request")
+        if request.status == RequestStatus.RESOLVED.value:
+            raise Conflict("the request is resolved: reopen it to reply",
+                           {"status": request.status})
+        held_by_other = (request.status == RequestStatus.CLAIMED.value
+                         and request.assigned_agent_id != agent.id)
+        if held_by_other and agent.role is not Role.ADMIN:
+            summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+            holder = summary["assigned_agent"]
+            raise Conflict(f"the request is held by {holder['name'] if holder else 'another'}",
+                           {"status": request.status, "held_by": holder, "request": summary})
+        return request
+
+    async def _default_channel(self, conn: AsyncConnection, request: Any) -> Channel:
+        """The request's own channel when it can answer; otherwise the first the passenger
+        can be reached on (a web form passenger who left a number gets an SMS)."""
+        own = Channel(request.channel)
+        if own in self._senders:
+            return own
+        kinds = set((await conn.execute(
+            select(schema.contact_identities.c.kind)
+            .where(schema.contact_identities.c.contact_id == request.contact_id)
+        )).scalars())
+        for channel, kind in ((Channel.SMS, "phone"), (Channel.EMAIL, "email")):
+            if kind in kinds and channel in self._senders:
+                return channel
+        raise BadInput("no enabled channel can reach this passenger", {"channel": "none"})
+
+    def _sender_for(self, channel: Channel) -> str:
+        names = self._senders.get(channel)
+        if not names:
+            raise BadInput(f"no enabled {channel.value} channel can send replies",
+                           {"channel": "not_enabled"})
+        return names[0]
+
+
+def _check_text(channel: Channel, body: str, subject: str | None) -> None:
+    if not body:
+        raise BadInput("the reply is empty", {"body": "required"})
+    if not is_storable(body) or (subject is not None and not is_storable(subject)):
+        raise BadInput("the reply contains characters that cannot be sent",
+                       {"body": "invalid_characters"})
+    limit = MAX_REPLY_CHARS.get(channel, 4000)
+    if len(body) > limit:
+        raise BadInput(f"a {channel.value} reply is at most {limit} characters",
+                       {"body": "too_long"})
+    if subject is not None and len(subject) > MAX_SUBJECT_CHARS:
+        raise BadInput(f"the subject is over {MAX_SUBJECT_CHARS} characters",
+                       {"subject": "too_long"})
+
+
+async def _last_inbound(conn: AsyncConnection, request_id: uuid.UUID,
+                        channel: Channel) -> Any:
+    return (await conn.execute(
+        select(m.c.idempotency_key, m.c.subject, m.c.details)
+        .where(m.c.request_id == request_id, m.c.channel == channel.value,
+               m.c.direction == "inbound")
+        .order_by(m.c.created_at.desc()).limit(1)
+    )).first()
+
+
+async def _recipient(conn: AsyncConnection, request: Any, channel: Channel,
+                     last: Any) -> str:
+    """Who the passenger wrote from on this channel, or their newest matching identity."""
+    if last is not None and (last.details or {}).get("from"):
+        return str(last.details["from"])
+    kind = {Channel.SMS: "phone", Channel.EMAIL: "email"}.get(channel)
+    i = schema.contact_identities
+    value = await conn.scalar(
+        select(i.c.value).where(i.c.contact_id == request.contact_id, i.c.kind == kind)
+        .order_by(i.c.created_at.desc()).limit(1)
+    )
+    if value is None:
+        raise BadInput(f"the passenger has no {kind} to reply to", {"channel": "unreachable"})
+    return str(value)
+
+
+async def _refuse_opted_out(conn: AsyncConnection, phone: str) -> None:
+    o = schema.sms_opt_outs
+    found = (await conn.execute(select(o.c.keyword, o.c.at).where(o.c.phone == phone))).first()
+    if found is not None:
+        raise BadInput(f"the passenger opted out of SMS ({found.keyword}, "
+                       f"{found.at:%Y-%m-%d}): no SMS is sent to them",
+                       {"channel": "opted_out"})
+
+
+def _thread(channel: Channel, last: Any) -> dict[str, str]:
+    """What a reply needs to stay in the passenger's conversation: an SMS comes from the
+    number they texted, an email answers their last mail."""
+    if last is None:
+        return {}
+    details = last.details or {}
+    if channel is not Channel.EMAIL:
+        return {"from": str(details["to"])} if details.get("to") else {}
+    references = " ".join(filter(None, [details.get("references", ""), last.idempotency_key]))
+    return {"in_reply_to": last.idempotency_key, "references": references,
+            "subject": last.subject or ""}
