@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from channels.base import ChannelAdapter
+from channels.email.channel import EmailChannel
+from channels.sms.generic import GenericSmsChannel
 from channels.sms.twilio import TwilioSmsChannel
+from channels.sms.vonage import VonageSmsChannel
 from channels.webform import WebFormChannel
 from hub.errors import OperatorMustAct
 
 ADAPTERS: dict[str, type[ChannelAdapter]] = {
     WebFormChannel.name: WebFormChannel,
     TwilioSmsChannel.name: TwilioSmsChannel,
+    VonageSmsChannel.name: VonageSmsChannel,
+    GenericSmsChannel.name: GenericSmsChannel,
+    EmailChannel.name: EmailChannel,
 }
 
 

@@ -35,6 +35,30 @@ def _action(summary: str, body: str | None = None) -> dict[str, Any]:
     return operation
 
 
+def _vonage(summary: str) -> dict[str, Any]:
+    return {"summary": summary + " (channel vonage_sms); signed with sig + timestamp when "
+            "sms.vonage.signature_secret is set",
+            "responses": {"200": _ok("stored, a part kept until its message is complete, or "
+                                     "a receipt applied (unknown ids too: Vonage retries "
+                                     "anything else forever)"),
+                          "400": ERROR, "403": _ok("signature missing, wrong or stale"),
+                          "422": ERROR, "503": _ok("at capacity; Retry-After", "Error")}}
+
+
+def _generic(summary: str) -> dict[str, Any]:
+    return {"summary": summary + " (channel generic_sms)",
+            "parameters": [{"name": "X-TaxiConnect-Signature", "in": "header",
+                            "required": True, "schema": {"type": "string"},
+                            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+                                           "'<t>.' + body>"}],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
+            "responses": {"200": _ok("stored (or a retry of a stored message)"),
+                          "204": _ok("report applied"),
+                          "400": ERROR, "403": _ok("signature missing, wrong or stale"),
+                          "404": _ok("no reply with this id"), "415": ERROR, "422": ERROR,
+                          "503": _ok("at capacity; Retry-After", "Error")}}
+
+
 ORDER_FIELDS = {
     "name": {"type": "string", "maxLength": 200},
     "phone": {"type": "string", "maxLength": 40, "description": "any format; stored as E.164"},
@@ -153,6 +177,14 @@ SPEC: dict[str, Any] = {
                           "400": ERROR, "403": _ok("signature missing or wrong"),
                           "404": _ok("no reply was sent with this MessageSid"),
                           "415": ERROR, "422": ERROR}}},
+        "/webhooks/sms/vonage": {"get": _vonage("Vonage inbound SMS (GET query)"),
+                                 "post": _vonage("Vonage inbound SMS (form or JSON)")},
+        "/webhooks/sms/vonage/dlr": {"get": _vonage("Vonage delivery receipt (GET query)"),
+                                     "post": _vonage("Vonage delivery receipt")},
+        "/webhooks/sms/generic": {"post": _generic(
+            "generic gateway inbound SMS: {message_id, from, to, text, received_at?}")},
+        "/webhooks/sms/generic/status": {"post": _generic(
+            "generic gateway delivery report: {message_id, status, error?}")},
         "/api/v1/auth/login": {"post": {
             "summary": "log in; sets the HttpOnly session cookie",
             "requestBody": {"required": True, "content": {JSON: {"schema": {

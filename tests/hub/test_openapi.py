@@ -7,7 +7,16 @@ import dataclasses
 from aiohttp import web
 
 from channels.registry import ADAPTERS
-from hub.settings import ChannelsSettings, Secret, Settings, SmsSettings, TwilioSettings
+from hub.settings import (
+    ChannelsSettings,
+    EmailSettings,
+    GenericSmsSettings,
+    Secret,
+    Settings,
+    SmsSettings,
+    SmtpListenerSettings,
+    TwilioSettings,
+)
 from tests.conftest import HubFactory
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -18,7 +27,10 @@ async def test_openapi_documents_exactly_the_registered_routes(
 ) -> None:
     every_channel = dataclasses.replace(
         settings, channels=ChannelsSettings(enabled=tuple(ADAPTERS)),
-        sms=SmsSettings(twilio=TwilioSettings(auth_token=Secret("token"))))
+        sms=SmsSettings(twilio=TwilioSettings(auth_token=Secret("token")),
+                        generic=GenericSmsSettings(signing_secret=Secret("secret"))),
+        email=EmailSettings(address="taksi@taxi.example", reply_token_secret=Secret("s"),
+                            smtp=SmtpListenerSettings(port=0, domains=("taxi.example",))))
     client = await hub(every_channel)
     async with client.get("/api/openapi.json") as resp:
         assert resp.status == 200

@@ -1,0 +1,548 @@
+"""Pure parsing of one mail, as received, into a ParsedMail: no I/O, no database.
+
+Real mail is often broken (missing boundaries, wrong or unknown charsets, bad base64,
+raw 8-bit headers), so everything is read as far as it can be; the only exception that
+leaves `parse_mail` is MailRejected, for mail that cannot be used at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.errors import MessageError
+from email.message import Message
+from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
+from typing import Literal
+
+from channels.email.html_text import html_to_text
+from channels.email.loops import AutoKind, Bounce, auto_kind, find_bounce
+from hub.errors import BadInput
+
+SkipReason = Literal["too_large", "type_not_allowed", "too_many"]
+
+# Types guessed from the file name when a client sends application/octet-stream.
+_BY_EXTENSION = {
+    "pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
+    "gif": "image/gif", "webp": "image/webp", "heic": "image/heic", "heif": "image/heif",
+    "txt": "text/plain", "csv": "text/csv", "ics": "text/calendar",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xls": "application/vnd.ms-excel",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "odt": "application/vnd.oasis.opendocument.text",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+DEFAULT_ALLOWED_TYPES: frozenset[str] = frozenset(_BY_EXTENSION.values())
+_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg",
+                 "application/x-pdf": "application/pdf"}
+_UNTYPED = frozenset({"application/octet-stream", "application/x-octet-stream",
+                      "application/unknown"})
+# Refused whatever type the sender declares: a dispatcher must never double-click these.
+_EXECUTABLE = frozenset({"exe", "com", "bat", "cmd", "scr", "pif", "msi", "msp", "vbs", "vbe",
+                         "js", "jse", "wsf", "wsh", "hta", "cpl", "jar", "ps1", "lnk", "reg",
+                         "dll", "iso", "img", "vhd", "apk"})
+# Codecs that would turn text into something else rather than decode it.
+_UNSAFE_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode",
+                            "undefined"})
+# Labels used for Windows-1252 and UTF-8 text alike, so their bytes are checked first.
+_WESTERN = frozenset({"ascii", "iso8859-1", "cp1252", "iso8859-15"})
+_MAX_DEPTH = 20  # MIME nesting deeper than any client produces
+# policy.default parses ~4000 parts a second: a 30 MB mail of empty parts would hold a
+# worker for minutes. No client sends a mail with anywhere near this many "--" lines.
+_MAX_BOUNDARY_LINES = 2000
+_MAX_HTML_BYTES = 4 * 1024 * 1024  # beyond this an HTML body is markup, not more text
+_MAX_FILENAME = 200
+_MAX_SKIPPED = 100  # a mail with thousands of parts is reported, not listed in full
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
+_BRACKETED_ID = re.compile(r"<\s*([^<>\s]+)\s*>")
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+$")
+_LOOSE_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"'\\]+@[^@\s<>()\[\],;:\"'\\]+\.[a-zA-Z]{2,}")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+_BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?$", re.M)
+
+
+class MailRejected(BadInput):
+    """The mail cannot be used at all; `reason` says why (an SMTP 5xx, or the log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedAttachment:
+    name: str
+    content_type: str
+    size: int
+    reason: SkipReason
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    message_id: str | None  # as sent, without the angle brackets
+    from_address: str  # lower-cased addr-spec
+    from_name: str | None
+    to: tuple[str, ...]  # To and Cc, lower-cased
+    reply_to: str | None
+    subject: str
+    text: str  # the whole readable body; quoting.reply_text() cuts the quote
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    date: datetime | None
+    auto: AutoKind | None
+    bounce: Bounce | None
+    attachments: tuple[Attachment, ...]
+    skipped_attachments: tuple[SkippedAttachment, ...]
+    text_truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    text_chars: int
+    attachment_bytes: int
+    attachments: int
+    types: frozenset[str]
+
+
+def parse_mail(raw: bytes, *, max_text_chars: int = 100_000,
+               max_attachment_bytes: int = 10 * 1024 * 1024, max_attachments: int = 20,
+               allowed_attachment_types: frozenset[str] = DEFAULT_ALLOWED_TYPES,
+               loop_marker: str | None = None) -> ParsedMail:
+    """Parse one mail (the bytes of SMTP DATA or an IMAP fetch) into a ParsedMail.
+
+    Raises MailRejected when there is no From address that parses, neither readable text
+    nor an accepted attachment, or the bytes are not a mail. Attachments over the limits
+    or of a type not allowed are listed in `skipped_attachments` instead.
+    """
+    limits = _Limits(max_text_chars, max_attachment_bytes, max_attachments,
+                     allowed_attachment_types)
+    try:
+        return _parse(raw, limits, loop_marker)
+    except MailRejected:
+        raise
+    except RecursionError as exc:
+        raise MailRejected("the MIME structure is nested too deeply") from exc
+    except Exception as exc:
+        # Defence in depth: the stdlib email package has had crash bugs on hostile input
+        # (see _message), and callers are promised MailRejected only.
+        raise MailRejected(f"the mail cannot be read ({type(exc).__name__})") from exc
+
+
+def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
+    if not raw.strip():
+        raise MailRejected("the mail is empty")
+    if raw.count(b"\n--") > _MAX_BOUNDARY_LINES:
+        raise MailRejected("too many MIME parts")
+    msg = _message(raw)
+    if not msg.keys():
+        raise MailRejected("not an email message: no header could be read")
+    senders = _addresses(msg, "from")
+    if not senders:
+        raise MailRejected("no sender: From is missing or holds no address that parses")
+    chunks, parts = _walk(msg, 0)
+    attachments, skipped = _sort_attachments(parts, limits)
+    text = _choose_text(chunks) or _forwarded_text(parts)
+    if not text and not attachments:
+        refused = ", ".join(f"{s.name} ({s.reason})" for s in skipped)
+        raise MailRejected("no readable text and no attachment"
+                           + (f"; refused: {refused}" if refused else ""))
+    truncated = len(text) > limits.text_chars
+    reply_to = _addresses(msg, "reply-to")
+    in_reply_to = _message_ids(_header(msg, "in-reply-to"))
+    return ParsedMail(
+        message_id=_message_id(_header(msg, "message-id")),
+        from_address=senders[0][1], from_name=senders[0][0],
+        to=tuple(dict.fromkeys(address for _, address in _addresses(msg, "to", "cc"))),
+        reply_to=reply_to[0][1] if reply_to else None,
+        subject=_one_line(_decode_words(_header(msg, "subject") or "")),
+        text=text[:limits.text_chars].rstrip() if truncated else text,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=_message_ids(_header(msg, "references")),
+        date=_date(_header(msg, "date")),
+        auto=auto_kind(msg, our_loop_marker=loop_marker), bounce=find_bounce(msg),
+        attachments=attachments, skipped_attachments=skipped, text_truncated=truncated)
+
+
+# --- the MIME tree -------------------------------------------------------------------
+
+def _message(raw: bytes) -> Message:
+    try:
+        return message_from_bytes(raw, policy=policy.default)
+    except RecursionError:
+        raise
+    except Exception:
+        # policy.default's header parser crashes on some malformed parameters (IndexError
+        # in get_parameter, 3.11); compat32 reads the same bytes without judging them.
+        return message_from_bytes(raw, policy=policy.compat32)
+
+
+_Chunk = tuple[str, str]  # ("plain" | "html", cleaned text)
+
+
+def _walk(part: Message, depth: int) -> tuple[list[_Chunk], list[Message]]:
+    """The body text chunks and the attachment parts under `part`."""
+    kind = part.get_content_type()
+    if kind.startswith("multipart/"):
+        if depth >= _MAX_DEPTH:
+            return [], []
+        children = _children(part)
+        if children is None:  # could not be split: its raw text beats nothing
+            return [("plain", _tidy(_normalise(_decode(_payload(part), None))))], []
+        results = [_walk(child, depth + 1) for child in children]
+        parts = [p for _, ps in results for p in ps]
+        if kind == "multipart/alternative":
+            return _preferred([chunks for chunks, _ in results]), parts
+        return [c for chunks, _ in results for c in chunks], parts
+    if kind in ("text/plain", "text/html") and not _is_attachment(part):
+        return [_leaf_text(part, kind)], []
+    return [], [part]
+
+
+def _children(part: Message) -> list[Message] | None:
+    if part.is_multipart():
+        return _subparts(part)
+    rescued = _rescue(part)
+    return _subparts(rescued) if rescued is not None else None
+
+
+def _subparts(part: Message) -> list[Message]:
+    # get_payload() without decode=True is only safe on a multipart: on a leaf it decodes
+    # with the declared charset and raises on names like "utf-8\0".
+    payload = part.get_payload() if part.is_multipart() else None
+    return [p for p in payload if isinstance(p, Message)] if isinstance(payload, list) else []
+
+
+def _rescue(part: Message) -> Message | None:
+    """Re-split a multipart whose boundary is missing or wrong, by its first '--' line."""
+    data = _payload(part)
+    found = _BOUNDARY_LINE.search(data)
+    if found is None:
+        return None
+    head = b'Content-Type: %s; boundary="%s"\n\n' % (part.get_content_type().encode(),
+                                                      found.group(1))
+    again = _message(head + data)
+    return again if again.is_multipart() else None
+
+
+def _preferred(options: list[list[_Chunk]]) -> list[_Chunk]:
+    """multipart/alternative: the first version with plain text, else the first with any."""
+    for option in options:
+        if any(kind == "plain" and text for kind, text in option):
+            return option
+    return next((option for option in options if any(text for _, text in option)), [])
+
+
+def _choose_text(chunks: list[_Chunk]) -> str:
+    plain = [text for kind, text in chunks if kind == "plain" and text]
+    return "\n\n".join(plain or [text for _, text in chunks if text])
+
+
+def _forwarded_text(parts: list[Message]) -> str:
+    """A mail forwarded as an attachment with nothing written around it."""
+    for part in parts:
+        inner = _subparts(part) if part.get_content_type() == "message/rfc822" else []
+        if inner:
+            return _choose_text(_walk(inner[0], 1)[0])
+    return ""
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = (_header(part, "content-disposition") or "").split(";")[0]
+    return disposition.strip().lower() == "attachment" or _filename(part) is not None
+
+
+def _leaf_text(part: Message, kind: str) -> _Chunk:
+    data = _payload(part)
+    charset = _param(part, "content-type", "charset")
+    if kind == "text/html":
+        if charset is None:
+            found = _META_CHARSET.search(data[:4096])
+            charset = found.group(1).decode() if found else None
+        html = _decode(data[:_MAX_HTML_BYTES], charset)
+        return "html", _tidy(_normalise(html_to_text(html)))
+    text = _normalise(_decode(data, charset))
+    if (_param(part, "content-type", "format") or "").lower() == "flowed":
+        delsp = (_param(part, "content-type", "delsp") or "").lower() == "yes"
+        text = _unflow(text, delsp)
+    return "plain", _tidy(text)
+
+
+def _payload(part: Message) -> bytes:
+    if part.is_multipart():  # message/rfc822, message/delivery-status
+        return b"\n".join(_serialise(p) for p in _subparts(part))
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
+def _serialise(msg: Message) -> bytes:
+    try:
+        return msg.as_bytes(policy=policy.compat32)
+    except (MessageError, UnicodeError, ValueError, LookupError, TypeError):
+        # A header the generator will not refold: the raw lines as parsed, body decoded.
+        head = "".join(f"{name}: {value}\n" for name, value in msg.raw_items())
+        return head.encode("utf-8", "surrogateescape") + b"\n" + _payload(msg)
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Join the soft line breaks of format=flowed (RFC 3676)."""
+    lines: list[str] = []
+    carry: tuple[int, str] | None = None
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:].removeprefix(" ")
+        if carry is not None and carry[0] == depth:
+            content = carry[1] + content
+        elif carry is not None:
+            lines.append(_quoted(*carry))
+        carry = None
+        if content.endswith(" ") and content != "-- ":
+            carry = (depth, content[:-1] if delsp else content)
+        else:
+            lines.append(_quoted(depth, content))
+    if carry is not None:
+        lines.append(_quoted(*carry))
+    return "\n".join(lines)
+
+
+def _quoted(depth: int, content: str) -> str:
+    return f"{'>' * depth} {content}" if depth else content
+
+
+# --- attachments ---------------------------------------------------------------------
+
+def _sort_attachments(parts: list[Message], limits: _Limits
+                      ) -> tuple[tuple[Attachment, ...], tuple[SkippedAttachment, ...]]:
+    kept: list[Attachment] = []
+    skipped: list[SkippedAttachment] = []
+    for part in parts:
+        name = _safe_filename(_filename(part))
+        extension = name.rpartition(".")[2].lower() if "." in name else ""
+        declared = part.get_content_type()
+        declared = _TYPE_ALIASES.get(declared, declared)
+        kind = _BY_EXTENSION.get(extension, declared) if declared in _UNTYPED else declared
+        data = _payload(part)
+        reason: SkipReason | None = None
+        if kind not in limits.types or extension in _EXECUTABLE:
+            reason = "type_not_allowed"
+        elif len(data) > limits.attachment_bytes:
+            reason = "too_large"
+        elif len(kept) >= limits.attachments:
+            reason = "too_many"
+        if reason is None:
+            kept.append(Attachment(filename=name, content_type=kind, size=len(data), data=data))
+        elif len(skipped) < _MAX_SKIPPED:
+            skipped.append(SkippedAttachment(name=name, content_type=kind, size=len(data),
+                                             reason=reason))
+    return tuple(kept), tuple(skipped)
+
+
+def _filename(part: Message) -> str | None:
+    return _param(part, "content-disposition", "filename") or \
+        _param(part, "content-type", "name")
+
+
+def _safe_filename(name: str | None) -> str:
+    """The last path part of `name`, without control or direction-override characters."""
+    name = re.split(r"[/\\]", _decode_words(name or ""))[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    name = " ".join(unicodedata.normalize("NFC", name).split()).strip(" .")
+    if len(name) > _MAX_FILENAME:
+        stem, dot, extension = name.rpartition(".")
+        keep = _MAX_FILENAME - len(extension) - 1
+        name = stem[:keep] + dot + extension if dot and keep > 0 else name[:_MAX_FILENAME]
+    return name or "attachment"
+
+
+# --- headers -------------------------------------------------------------------------
+
+def _header(msg: Message, name: str) -> str | None:
+    values = _header_values(msg, name)
+    return values[0] if values else None
+
+
+def _header_values(msg: Message, name: str) -> list[str]:
+    # Raw values, decoded here: the policy's parser turns 8-bit Latin-1 into U+FFFD.
+    return [_unfold(_from_8bit(str(value))) for key, value in msg.raw_items()
+            if key.lower() == name]
+
+
+def _unfold(value: str) -> str:
+    return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
+
+
+def _from_8bit(value: str) -> str:
+    data = value.encode("utf-8", "surrogateescape")
+    return value if data.isascii() else _decode(data, None)
+
+
+def _param(part: Message, header: str, name: str) -> str | None:
+    value = _header(part, header)
+    if value is None:
+        return None
+    probe = Message()  # compat32: decodes RFC 2231 values without the policy's strictness
+    probe[header] = value
+    found = probe.get_param(name, header=header)
+    if found is None or found == "":
+        return None
+    if isinstance(found, tuple):
+        try:
+            text = collapse_rfc2231_value(found)
+        except ValueError:  # a charset name with a NUL in it
+            text = found[2]
+    else:
+        text = str(found)
+    return text.strip() or None
+
+
+def _decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words, leniently (unknown charsets, bad padding, splits)."""
+    out: list[str] = []
+    pending: list[tuple[str, bytes]] = []
+    position = 0
+    for match in _ENCODED_WORD.finditer(value):
+        between = value[position:match.start()]
+        if between.strip() or not pending:  # whitespace between two words is dropped
+            out.extend(_decode(data, charset) for charset, data in pending)
+            pending = []
+            out.append(between)
+        charset = match.group(1).split("*")[0].lower()
+        data = _word_bytes(match.group(2).lower(), match.group(3))
+        # Same-charset neighbours are joined first: clients split multibyte characters.
+        if pending and pending[-1][0] == charset:
+            pending[-1] = (charset, pending[-1][1] + data)
+        else:
+            pending.append((charset, data))
+        position = match.end()
+    out.extend(_decode(data, charset) for charset, data in pending)
+    out.append(value[position:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, text: str) -> bytes:
+    if encoding == "q":
+        raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
+        return _QP_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
+    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
+    clean = clean[:len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean
+    with suppress(binascii.Error, ValueError):
+        return base64.b64decode(clean + "=" * (-len(clean) % 4))
+    return b""
+
+
+def _addresses(msg: Message, *names: str) -> list[tuple[str | None, str]]:
+    values = [value for name in names for value in _header_values(msg, name)]
+    found: list[tuple[str | None, str]] = []
+    for display, address in getaddresses(values):
+        address = address.strip().strip("<>").lower()
+        if _ADDRESS.match(address) and len(address) <= 254:
+            found.append((_display_name(display), address))
+    if not found:  # "Matti matti@example.fi" and other shapes the parser gives up on
+        loose = (_LOOSE_ADDRESS.search(value) for value in values)
+        found = [(None, m.group(0).lower()) for m in loose if m and len(m.group(0)) <= 254]
+    return found
+
+
+def _display_name(raw: str) -> str | None:
+    name = _one_line(_decode_words(raw))
+    if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"":
+        name = name[1:-1].strip()
+    return name or None
+
+
+def _message_id(value: str | None) -> str | None:
+    ids = _message_ids(value)
+    if ids:
+        return ids[0]
+    bare = (value or "").strip().strip("<>").strip()
+    return bare if bare and not any(ch.isspace() for ch in bare) else None
+
+
+def _message_ids(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    ids = _BRACKETED_ID.findall(value) or [t for t in re.split(r"[\s,]+", value) if "@" in t]
+    return tuple(dict.fromkeys(ids))
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # "-0000" (no zone information) parses naive; RFC 5322 says the time is then UTC.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# --- text ----------------------------------------------------------------------------
+
+def _decode(data: bytes, charset: str | None) -> str:
+    """Bytes to text: the declared charset, else UTF-8, else Windows-1252 (or Latin-1)."""
+    codec = _codec(charset)
+    if codec is None or codec in _WESTERN:
+        if data.isascii():
+            return data.decode("ascii")
+        as_utf8 = _utf8(data)
+        if as_utf8 is not None:
+            return as_utf8
+        return _single_byte(data, codec if codec in ("cp1252", "iso8859-15") else "cp1252")
+    with suppress(UnicodeError, LookupError):
+        return data.decode(codec)
+    as_utf8 = _utf8(data)
+    return as_utf8 if as_utf8 is not None else _single_byte(data, "cp1252")
+
+
+def _codec(charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        codec = codecs.lookup(charset.strip().strip("\"'").lower()).name
+    except (LookupError, ValueError, TypeError):
+        return None
+    return None if codec in _UNSAFE_CODECS else codec
+
+
+def _utf8(data: bytes) -> str | None:
+    """UTF-8, also when a few bytes are broken (a cut mail); None when it is not UTF-8."""
+    with suppress(UnicodeDecodeError):
+        return data.decode("utf-8")
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ch > "\x7f") - bad
+    return text if good > bad else None
+
+
+def _single_byte(data: bytes, codec: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
+        return data.decode("latin-1")
+
+
+def _normalise(text: str) -> str:
+    """Line ends to \\n, control characters (but tab) out, composed characters (NFC)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", _CONTROL.sub("", text))
+
+
+def _tidy(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())

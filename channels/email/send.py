@@ -1,0 +1,97 @@
+"""Replies by SMTP through the configured relay, threaded into the passenger's mail.
+
+The reply's Message-ID is `<message uuid@our domain>`: a passenger's answer to it names the
+message in In-Reply-To, and a bounce quotes it, whatever the mail client does to the subject.
+smtplib runs in a worker thread; its errors are mapped onto the hub's tree: a 5xx refusal
+fails the delivery with the relay's words, anything passing is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from hub.clock import utcnow
+from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.model import DeliveryState, OutboundMessage, SendReceipt
+from hub.settings import SmtpRelaySettings
+
+TIMEOUT_S = 30
+
+
+def reply_message_id(message: OutboundMessage, domain: str) -> str:
+    return f"{message.message_id}@{domain}"
+
+
+def build_reply(message: OutboundMessage, *, from_address: str, from_name: str,
+                reply_to: str) -> EmailMessage:
+    domain = from_address.rpartition("@")[2]
+    mail = EmailMessage()
+    mail["From"] = Address(from_name, addr_spec=from_address)
+    mail["To"] = message.recipient
+    mail["Reply-To"] = reply_to
+    mail["Subject"] = _subject(message)
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = f"<{reply_message_id(message, domain)}>"
+    if message.thread.get("in_reply_to"):
+        mail["In-Reply-To"] = f"<{message.thread['in_reply_to']}>"
+    references = message.thread.get("references", "").split()
+    if references:
+        mail["References"] = " ".join(f"<{ref}>" for ref in references[-20:])
+    mail.set_content(message.body, charset="utf-8")
+    return mail
+
+
+def _subject(message: OutboundMessage) -> str:
+    tag = f"[#{message.request_reference}]"
+    base = message.subject or message.thread.get("subject") or ""
+    if not message.subject and base and not base.lower().startswith(("re:", "vs:", "sv:")):
+        base = f"Re: {base}"
+    if tag not in base:
+        base = f"{base} {tag}".strip()
+    return base
+
+
+async def send_mail(relay: SmtpRelaySettings, mail: EmailMessage) -> SendReceipt:
+    if not relay.host:
+        raise OperatorMustAct("email.relay.host is not set: email replies cannot be sent")
+    await asyncio.to_thread(_send_blocking, relay, mail)
+    return SendReceipt(provider_id=str(mail["Message-ID"]).strip("<>"),
+                       state=DeliveryState.SENT)
+
+
+def _send_blocking(relay: SmtpRelaySettings, mail: EmailMessage) -> None:
+    try:
+        if relay.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(relay.host, relay.port, timeout=TIMEOUT_S,
+                                                    context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(relay.host, relay.port, timeout=TIMEOUT_S)
+        with client:
+            if relay.security == "starttls":
+                client.starttls(context=ssl.create_default_context())
+            if relay.user:
+                client.login(relay.user, relay.password.reveal())
+            client.send_message(mail)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise OperatorMustAct(f"the relay refused the login: {exc.smtp_code}") from exc
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, text = next(iter(exc.recipients.values()))
+        error = _relay_error(code, text)
+        raise error from exc
+    except smtplib.SMTPResponseException as exc:
+        raise _relay_error(exc.smtp_code, exc.smtp_error) from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise RetryLater(f"relay unreachable: {type(exc).__name__}") from exc
+
+
+def _relay_error(code: int, text: bytes | str) -> BadInput | RetryLater:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    reason = f"relay answered {code}: {words[:200]}"
+    return BadInput(reason) if 500 <= code < 600 else RetryLater(reason)
+
+

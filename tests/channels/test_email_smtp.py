@@ -1,0 +1,252 @@
+"""Mail in through real SMTP sessions (smtplib) to the hub's listener, replies out through a
+local SMTP relay, threading both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from channels.email.channel import EmailChannel
+from hub.appkeys import ADAPTERS
+from hub.settings import (
+    ChannelsSettings,
+    EmailSettings,
+    OutboundSettings,
+    Secret,
+    Settings,
+    SmtpListenerSettings,
+    SmtpRelaySettings,
+)
+from tests.conftest import DispatcherFactory, HubFactory
+from tests.helpers import Dispatcher, eventually
+from tests.smtp_sink import SmtpSink
+
+COMPANY = "taksi@taxi.example"
+PASSENGER = "maija.meikalainen@example.fi"
+MAX_BYTES = 200_000
+
+
+async def _hub(hub: HubFactory, settings: Settings, sink: SmtpSink) -> TestClient[Any, Any]:
+    return await hub(dataclasses.replace(
+        settings,
+        channels=ChannelsSettings(enabled=("webform", "email")),
+        email=EmailSettings(
+            address=COMPANY, reply_token_secret=Secret("test-reply-secret"),
+            smtp=SmtpListenerSettings(port=0, domains=("taxi.example",),
+                                      max_message_bytes=MAX_BYTES),
+            relay=SmtpRelaySettings(host="127.0.0.1", port=sink.port, security="none")),
+        outbound=OutboundSettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_s=0.05,
+                                  send_timeout_s=5, max_attempts=4),
+    ))
+
+
+def _port(client: TestClient[Any, Any]) -> int:
+    channel = client.app[ADAPTERS]["email"]
+    assert isinstance(channel, EmailChannel) and channel.smtp_port
+    return channel.smtp_port
+
+
+def _mail(subject: str, body: str, *, sender: str = PASSENGER, to: str = COMPANY,
+          **headers: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = f"Maija Meikäläinen <{sender}>"
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail["Message-ID"] = make_msgid(domain="example.fi")
+    for name, value in headers.items():
+        mail[name.replace("_", "-")] = value
+    mail.set_content(body)
+    return mail
+
+
+async def _send(port: int, mail: EmailMessage | bytes, rcpt: str = COMPANY) -> None:
+    def blocking() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            if isinstance(mail, bytes):
+                client.sendmail("", [rcpt], mail)  # a bounce: null envelope sender
+            else:
+                client.send_message(mail, to_addrs=[rcpt])
+    await asyncio.to_thread(blocking)
+
+
+async def _requests(agent: Dispatcher, count: int) -> list[dict[str, Any]]:
+    async def probe() -> list[dict[str, Any]] | None:
+        found = await agent.open_requests()
+        return found if len(found) >= count else None
+    return await eventually(probe, what=f"{count} requests")
+
+
+async def _delivery(agent: Dispatcher, request_id: str, state: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        for message in (await agent.request(request_id))["messages"]:
+            deliveries = message.get("deliveries") or []
+            if deliveries and deliveries[0]["state"] == state:
+                return message
+        return None
+    return await eventually(probe, what=f"a reply {state}")
+
+
+async def test_mail_becomes_a_request_and_the_conversation_threads_both_ways(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink(script=["451 4.3.0 try later"]) as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        first = _mail("Taksi lentoasemalle", "Hei, tarvitsen taksin huomenna klo 6.\n"
+                      "Osoite: Mannerheimintie 1")
+        await _send(_port(client), first)
+        (request,) = await _requests(agent, 1)
+        assert request["channel"] == "email"
+        assert request["contact"]["emails"] == [PASSENGER]
+        assert request["contact"]["name"] == "Maija Meikäläinen"
+
+        status, _ = await agent.reply(request["id"], "Taksi on tilattu klo 6.00.", "mail-1")
+        assert status == 201
+        await _delivery(agent, request["id"], "sent")
+        assert sink.attempts == 2  # the relay's 451 was retried
+        (out,) = sink.delivered
+        reply = out.message
+        assert out.rcpt_tos == (PASSENGER,)
+        assert reply["In-Reply-To"] == first["Message-ID"]
+        assert first["Message-ID"] in reply["References"]
+        assert reply["Subject"] == f"Re: Taksi lentoasemalle [#{request['reference']}]"
+        assert reply["Reply-To"].startswith(f"reply+{request['reference']}-")
+        assert reply["From"].addresses[0].addr_spec == COMPANY
+        assert reply.get_content().strip() == "Taksi on tilattu klo 6.00."
+
+        # The passenger answers the reply: same request, whatever the subject says.
+        answer = _mail("Re: asia", "Kiitos!\n\n> Taksi on tilattu klo 6.00.",
+                       In_Reply_To=reply["Message-ID"], References=reply["Message-ID"])
+        await _send(_port(client), answer)
+        # A fresh mail (no threading headers) to the per-request reply address: same request.
+        await _send(_port(client), _mail("Lisätieto", "Meitä on kaksi.",
+                                         to=reply["Reply-To"]), rcpt=reply["Reply-To"])
+
+        async def three_inbound() -> dict[str, Any] | None:
+            found = await agent.request(request["id"])
+            inbound = [m for m in found["messages"] if m["direction"] == "inbound"]
+            return found if len(inbound) == 3 else None
+        detail = await eventually(three_inbound, what="both answers in the request")
+        bodies = [m["body"] for m in detail["messages"]]
+        assert bodies[-2:] == ["Kiitos!", "Meitä on kaksi."]  # the quote is cut
+        assert len(await agent.open_requests()) == 1
+
+        # A forged reference in a subject from a stranger opens a request of its own.
+        await _send(_port(client), _mail(f"Re: [#{request['reference']}]", "Minun kyytini?",
+                                         sender="stranger@example.com"))
+        await _requests(agent, 2)
+
+
+async def test_foreign_domain_is_refused_and_oversized_mail_gets_552(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            await _send(_port(client), _mail("Relay?", "x", to="victim@elsewhere.example"),
+                        rcpt="victim@elsewhere.example")
+        assert refused.value.recipients["victim@elsewhere.example"][0] == 550
+
+        with pytest.raises((smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) as too_big:
+            await _send(_port(client), _mail("Iso", "x" * (MAX_BYTES + 1000)))
+        assert too_big.value.smtp_code == 552
+
+        with pytest.raises(smtplib.SMTPDataError) as unusable:
+            await _send(_port(client), _mail("", ""))  # nothing to read
+        assert unusable.value.smtp_code == 550
+        assert b"no readable text" in unusable.value.smtp_error
+
+        await _send(_port(client), _mail("Ok", "Tämä kelpaa."))
+        assert len(await _requests(agent, 1)) == 1
+
+
+async def test_retried_mail_is_stored_once_and_an_auto_reply_is_stored_not_answered(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        mail = _mail("Kuitti", "Voinko saada kuitin eiliseltä matkalta?")
+        await asyncio.gather(*(_send(_port(client), mail) for _ in range(5)))
+        (request,) = await _requests(agent, 1)
+        detail = await agent.request(request["id"])
+        assert len(detail["messages"]) == 1
+
+        status, _ = await agent.reply(request["id"], "Kuitti lähetetty.", "k-auto")
+        assert status == 201
+        sent = await _delivery(agent, request["id"], "sent")
+        out = sink.delivered[0].message
+        ooo = _mail("Automaattinen vastaus: Kuitti", "Olen lomalla 1.12. asti.",
+                    In_Reply_To=out["Message-ID"], Auto_Submitted="auto-replied")
+        await _send(_port(client), ooo)
+
+        async def stored() -> dict[str, Any] | None:
+            found = await agent.request(request["id"])
+            autos = [m for m in found["messages"] if m["details"].get("auto")]
+            return autos[0] if autos else None
+        auto = await stored()
+        assert auto["details"]["auto"] == "auto_replied"
+        await asyncio.sleep(0.5)
+        assert len(sink.delivered) == 1  # nothing answered it
+        assert sent["deliveries"][0]["state"] == "sent"
+
+
+async def test_a_bounce_marks_the_reply_failed(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        await _send(_port(client), _mail("Taksi", "Taksi Kallioon."))
+        (request,) = await _requests(agent, 1)
+        await agent.reply(request["id"], "Selvä.", "k-bounce")
+        await _delivery(agent, request["id"], "sent")
+        original = sink.delivered[0].message
+        dsn = _bounce(original["Message-ID"])
+        await _send(_port(client), dsn)
+        failed = await _delivery(agent, request["id"], "failed")
+        assert "5.1.1" in failed["deliveries"][0]["reason"]
+
+
+def _bounce(original_id: str) -> bytes:
+    """A Postfix-style delivery status notification quoting our reply's headers."""
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.fi>
+To: {COMPANY}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+Message-ID: {make_msgid(domain="mx.example.fi")}
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B0UND"
+
+--B0UND
+Content-Type: text/plain; charset=us-ascii
+
+The mail could not be delivered to {PASSENGER}.
+
+--B0UND
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.fi
+
+Final-Recipient: rfc822; {PASSENGER}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--B0UND
+Content-Type: text/rfc822-headers
+
+From: {COMPANY}
+To: {PASSENGER}
+Message-ID: {original_id}
+
+--B0UND--
+""".replace("\n", "\r\n").encode()
