@@ -4,6 +4,7 @@ sender's result and by the gateway's later reports, each change announced to the
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,16 +104,19 @@ class Deliveries:
         })
 
     async def report(self, adapter: str, report: DeliveryUpdate) -> bool:
-        """Apply a gateway's status report; False when no delivery has that provider id.
+        """Apply a gateway's status report; False when no delivery has that id.
 
         A report never moves a delivery back: a late "sent" after "delivered" is ignored.
         """
         allowed = [s.value for s, rank in DELIVERY_RANK.items()
                    if rank < DELIVERY_RANK[report.state]]
+        # The gateway's id for the message, or ours (the delivery id, which gateways that
+        # take a client reference report with).
+        match = d.c.provider_id == report.provider_id
+        with contextlib.suppress(ValueError):
+            match = or_(match, d.c.id == uuid.UUID(report.provider_id))
         async with self._db.read() as conn:
-            delivery_id = await conn.scalar(
-                select(d.c.id).where(d.c.adapter == adapter,
-                                     d.c.provider_id == report.provider_id))
+            delivery_id = await conn.scalar(select(d.c.id).where(d.c.adapter == adapter, match))
         if delivery_id is None:
             return False
         values: dict[str, Any] = {"state": report.state.value}

@@ -249,11 +249,12 @@ class MailboxClient:
                 return bytes(body)
         return None
 
-    async def mark_taken(self, uid: int) -> None:
-        """Flag the message \\Seen and, if the account says so, move it to `move_to`."""
+    async def mark_taken(self, uid: int, *, move: bool = True) -> None:
+        """Flag the message \\Seen and, if the account says so and `move`, move it to
+        `move_to` (a mail the hub refused stays where a person looks for it)."""
         imap = self._open(selected=True)
         await self._ok("UID STORE", imap.uid("store", str(uid), "+FLAGS.SILENT", r"(\Seen)"))
-        if self.account.move_to is not None:
+        if move and self.account.move_to is not None:
             target = quoted(imap_utf7(self.account.move_to))
             if "MOVE" in self._caps:
                 await self._into(target, "UID MOVE", lambda: imap.uid("move", str(uid), target))

@@ -65,11 +65,12 @@ class ImapPoller:
                 try:
                     await self._accept(raw, (), False)
                     taken += 1
+                    await client.mark_taken(uid)
                 except BadInput as exc:
-                    # Kept in the mailbox for a person to look at; never fetched again.
+                    # Left in the mailbox, seen, for a person to look at; never fetched again.
                     self.refused += 1
                     log.warning("IMAP %r: UID %d refused: %s", self, uid, exc.reason)
-                await client.mark_taken(uid)
+                    await client.mark_taken(uid, move=False)
             await self._state.save_mailbox_position(self.name, uidvalidity, uid)
         self.taken += taken
         return taken
