@@ -131,7 +131,8 @@ class OutboundWorker:
                 receipt = await sender.send(message)
         except BadInput as exc:
             self.failed += 1
-            log.info("delivery %s refused by %s: %s", message.delivery_id, via, exc.reason)
+            # The reason (kept on the delivery) may quote the number or address: not logged.
+            log.info("delivery %s refused by %s", message.delivery_id, via)
             await self._deliveries.fail(message.delivery_id, exc.reason)
         except (RetryLater, OperatorMustAct, ClientError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import smtplib
+import ssl
+import subprocess
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,3 +254,40 @@ Message-ID: {original_id}
 
 --B0UND--
 """.replace("\n", "\r\n").encode()
+
+
+async def test_starttls_is_offered_with_a_certificate_and_mail_flows_over_it(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, tmp_path: Path
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not found")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    await asyncio.to_thread(
+        subprocess.run,
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    async with SmtpSink() as sink:
+        base = dataclasses.replace(settings, email=EmailSettings(
+            address=COMPANY, reply_token_secret=Secret("s"),
+            smtp=SmtpListenerSettings(port=0, domains=("taxi.example",),
+                                      tls_cert=str(cert), tls_key=str(key)),
+            relay=SmtpRelaySettings(host="127.0.0.1", port=sink.port, security="none")))
+        client = await hub(dataclasses.replace(
+            base, channels=ChannelsSettings(enabled=("webform", "email"))))
+        agent = await dispatcher(client)
+        port = _port(client)
+
+        def over_tls() -> bool:
+            context = ssl.create_default_context(cafile=str(cert))
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as session:
+                session.ehlo()
+                offered = session.has_extn("starttls")
+                session.starttls(context=context)
+                session.ehlo()
+                session.send_message(_mail("Salattu", "Taksi Töölöön."), to_addrs=[COMPANY])
+                return offered
+        assert await asyncio.to_thread(over_tls)
+        (request,) = await _requests(agent, 1)
+        assert request["preview"] == "Taksi Töölöön."
