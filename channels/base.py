@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 from aiohttp import ClientSession, web
+from redis.asyncio import Redis
 
 from dispatch.deliveries import Deliveries
 from hub.channel_state import ChannelState
+from hub.database import Database
 from hub.ingest import Ingestor
+from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
+from hub.outbox import OutboxRelay
 from hub.settings import Settings
 
 
@@ -24,6 +28,12 @@ class HubServices:
     deliveries: Deliveries
     state: ChannelState
     http: ClientSession
+    # For channels with live state of their own (calls, chat conversations): the stores,
+    # the outbox relay for their console events, and Redis for live fan-out.
+    db: Database
+    relay: OutboxRelay
+    redis: Redis
+    keys: Keys
 
     async def ingest(self, contact: InboundContact) -> IngestResult:
         return await self.ingestor.submit(contact)

@@ -8,17 +8,21 @@ no longer kept). A console resumes with `?last_event_id=ID`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
 from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
+from dispatch.presence import LAPSE_S, ConsolePresence
 from dispatch.sessions import COOKIE_NAME
 from hub.agents import get_agent
-from hub.appkeys import DATABASE, FEED, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.appkeys import DATABASE, FEED, KEYS, REDIS, SESSIONS, SETTINGS, WEBSOCKETS
 from hub.model import Role
 
 log = logging.getLogger(__name__)
@@ -52,20 +56,36 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
     sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
     watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
+    presence = ConsolePresence(request.app[REDIS].client, request.app[KEYS])
+    connection = uuid.uuid4().hex
+    beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection))
+             if agent.role is not Role.EXTERNAL else None)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
                 await ws.send_str('{"type":"pong"}')
     finally:
         feed.unsubscribe(subscriber)
-        for task in (sender, watcher):
+        tasks = [t for t in (sender, watcher, beats) if t is not None]
+        for task in tasks:
             task.cancel()
-        results = await asyncio.gather(sender, watcher, return_exceptions=True)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        if beats is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await presence.leave(agent.id, connection)
         for result in results:
             if isinstance(result, Exception):
                 log.warning("console feed ended: %s", result)
         sockets.discard(ws)
     return ws
+
+
+async def _keep_present(ws: web.WebSocketResponse, presence: ConsolePresence,
+                        agent_id: uuid.UUID, connection: str) -> None:
+    while not ws.closed:
+        with contextlib.suppress(RedisError, OSError):
+            await presence.beat(agent_id, connection)
+        await asyncio.sleep(LAPSE_S / 3)
 
 
 async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:

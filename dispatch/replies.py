@@ -204,7 +204,7 @@ async def _recipient(conn: AsyncConnection, request: Any, channel: Channel,
     """Who the passenger wrote from on this channel, or their newest matching identity."""
     if last is not None and (last.details or {}).get("from"):
         return str(last.details["from"])
-    kind = {Channel.SMS: "phone", Channel.EMAIL: "email"}.get(channel)
+    kind = {Channel.SMS: "phone", Channel.EMAIL: "email", Channel.CHAT: "chat"}.get(channel)
     i = schema.contact_identities
     value = await conn.scalar(
         select(i.c.value).where(i.c.contact_id == request.contact_id, i.c.kind == kind)

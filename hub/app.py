@@ -214,7 +214,8 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         services = HubServices(app[SETTINGS], app[INGESTOR], app[DELIVERIES],
-                               ChannelState(app[DATABASE]), app[HTTP_CLIENT])
+                               ChannelState(app[DATABASE]), app[HTTP_CLIENT], app[DATABASE],
+                               app[RELAY], app[REDIS].client, app[KEYS])
         for adapter in adapters:
             await adapter.start(services)
         yield

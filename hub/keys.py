@@ -32,6 +32,11 @@ class Keys:
         deliveries table is the truth, polled for retries and for anything the stream lost."""
         return f"{self.prefix}stream:outbound"
 
+    @property
+    def consoles_online(self) -> str:
+        """Sorted set of live dispatcher consoles (external users' are not counted)."""
+        return f"{self.prefix}consoles-online"
+
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 
