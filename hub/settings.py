@@ -96,8 +96,23 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class AmiSettings:
+    host: str = ""  # empty: no Asterisk connection
+    port: int = 5038
+    user: str = ""
+    secret: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
 class PhoneSettings:
     default_region: str = "FI"
+    # The generic CTI webhook's shared secret (header X-CTI-Token or ?token=); required with
+    # phone_cti enabled.
+    cti_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Missed calls from one number within this many minutes fold into one callback request.
+    repeat_window_minutes: int = 60
+    callback_due_minutes: int = 15  # a missed call should be called back within this
+    ami: AmiSettings = field(default_factory=AmiSettings)
 
 
 def _secret() -> Secret:
@@ -191,6 +206,22 @@ class EmailSettings:
 
 
 @dataclass(frozen=True)
+class ChatSettings:
+    # Sites allowed to embed the widget (scheme://host[:port]); the widget's websocket is
+    # refused at the handshake from any other origin.
+    allowed_origins: tuple[str, ...] = ()
+    # Signs visitor tokens; the same on every hub process. Required with chat enabled.
+    token_secret: Secret = field(default_factory=lambda: Secret(""))
+    token_days: int = 90  # how long a passenger's browser keeps its conversation
+    max_message_chars: int = 2000
+    messages_per_minute: int = 20  # per visitor; past it the socket is closed (4429)
+    connections_per_address: int = 20  # open widget sockets per client address
+    # When dispatchers answer chat, e.g. "mo-fr 07:00-22:00, sa-su 09:00-18:00" in the
+    # hub's timezone; empty: always (if a dispatcher is online).
+    opening_hours: str = ""
+
+
+@dataclass(frozen=True)
 class OutboundSettings:
     max_attempts: int = 8  # a reply the gateway keeps failing is marked failed after these
     backoff_base_s: float = 2.0  # wait before the 2nd attempt; doubles for each next one
@@ -219,6 +250,7 @@ class Settings:
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     @property
