@@ -7,20 +7,26 @@ leaves `parse_mail` is MailRejected, for mail that cannot be used at all.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import codecs
 import re
 import unicodedata
-from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.errors import MessageError
 from email.message import Message
-from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from typing import Literal
 
+from channels.email.charset import decode, html_charset, normalise
+from channels.email.headers import (
+    addresses,
+    decode_words,
+    header,
+    header_date,
+    message_id,
+    message_ids,
+    one_line,
+    param,
+)
 from channels.email.html_text import html_to_text
 from channels.email.loops import AutoKind, Bounce, auto_kind, find_bounce
 from hub.errors import BadInput
@@ -48,11 +54,6 @@ _UNTYPED = frozenset({"application/octet-stream", "application/x-octet-stream",
 _EXECUTABLE = frozenset({"exe", "com", "bat", "cmd", "scr", "pif", "msi", "msp", "vbs", "vbe",
                          "js", "jse", "wsf", "wsh", "hta", "cpl", "jar", "ps1", "lnk", "reg",
                          "dll", "iso", "img", "vhd", "apk"})
-# Codecs that would turn text into something else rather than decode it.
-_UNSAFE_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode",
-                            "undefined"})
-# Labels used for Windows-1252 and UTF-8 text alike, so their bytes are checked first.
-_WESTERN = frozenset({"ascii", "iso8859-1", "cp1252", "iso8859-15"})
 _MAX_DEPTH = 20  # MIME nesting deeper than any client produces
 # policy.default parses ~4000 parts a second: a 30 MB mail of empty parts would hold a
 # worker for minutes. No client sends a mail with anywhere near this many "--" lines.
@@ -61,13 +62,6 @@ _MAX_HTML_BYTES = 4 * 1024 * 1024  # beyond this an HTML body is markup, not mor
 _MAX_FILENAME = 200
 _MAX_SKIPPED = 100  # a mail with thousands of parts is reported, not listed in full
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
-_QP_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
-_BRACKETED_ID = re.compile(r"<\s*([^<>\s]+)\s*>")
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+$")
-_LOOSE_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"'\\]+@[^@\s<>()\[\],;:\"'\\]+\.[a-zA-Z]{2,}")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufeff]")
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _BOUNDARY_LINE = re.compile(rb"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*\r?$", re.M)
 
 
@@ -150,7 +144,7 @@ def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
     msg = _message(raw)
     if not msg.keys():
         raise MailRejected("not an email message: no header could be read")
-    senders = _addresses(msg, "from")
+    senders = addresses(msg, "from")
     if not senders:
         raise MailRejected("no sender: From is missing or holds no address that parses")
     chunks, parts = _walk(msg, 0)
@@ -161,18 +155,18 @@ def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
         raise MailRejected("no readable text and no attachment"
                            + (f"; refused: {refused}" if refused else ""))
     truncated = len(text) > limits.text_chars
-    reply_to = _addresses(msg, "reply-to")
-    in_reply_to = _message_ids(_header(msg, "in-reply-to"))
+    reply_to = addresses(msg, "reply-to")
+    in_reply_to = message_ids(header(msg, "in-reply-to"))
     return ParsedMail(
-        message_id=_message_id(_header(msg, "message-id")),
+        message_id=message_id(header(msg, "message-id")),
         from_address=senders[0][1], from_name=senders[0][0],
-        to=tuple(dict.fromkeys(address for _, address in _addresses(msg, "to", "cc"))),
+        to=tuple(dict.fromkeys(address for _, address in addresses(msg, "to", "cc"))),
         reply_to=reply_to[0][1] if reply_to else None,
-        subject=_one_line(_decode_words(_header(msg, "subject") or "")),
+        subject=one_line(decode_words(header(msg, "subject") or "")),
         text=text[:limits.text_chars].rstrip() if truncated else text,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(_header(msg, "references")),
-        date=_date(_header(msg, "date")),
+        references=message_ids(header(msg, "references")),
+        date=header_date(header(msg, "date")),
         auto=auto_kind(msg, our_loop_marker=loop_marker), bounce=find_bounce(msg),
         attachments=attachments, skipped_attachments=skipped, text_truncated=truncated)
 
@@ -201,7 +195,7 @@ def _walk(part: Message, depth: int) -> tuple[list[_Chunk], list[Message]]:
             return [], []
         children = _children(part)
         if children is None:  # could not be split: its raw text beats nothing
-            return [("plain", _tidy(_normalise(_decode(_payload(part), None))))], []
+            return [("plain", _tidy(normalise(decode(_payload(part), None))))], []
         results = [_walk(child, depth + 1) for child in children]
         parts = [p for _, ps in results for p in ps]
         if kind == "multipart/alternative":
@@ -261,22 +255,21 @@ def _forwarded_text(parts: list[Message]) -> str:
 
 
 def _is_attachment(part: Message) -> bool:
-    disposition = (_header(part, "content-disposition") or "").split(";")[0]
+    disposition = (header(part, "content-disposition") or "").split(";")[0]
     return disposition.strip().lower() == "attachment" or _filename(part) is not None
 
 
 def _leaf_text(part: Message, kind: str) -> _Chunk:
     data = _payload(part)
-    charset = _param(part, "content-type", "charset")
+    charset = param(part, "content-type", "charset")
     if kind == "text/html":
         if charset is None:
-            found = _META_CHARSET.search(data[:4096])
-            charset = found.group(1).decode() if found else None
-        html = _decode(data[:_MAX_HTML_BYTES], charset)
-        return "html", _tidy(_normalise(html_to_text(html)))
-    text = _normalise(_decode(data, charset))
-    if (_param(part, "content-type", "format") or "").lower() == "flowed":
-        delsp = (_param(part, "content-type", "delsp") or "").lower() == "yes"
+            charset = html_charset(data)
+        html = decode(data[:_MAX_HTML_BYTES], charset)
+        return "html", _tidy(normalise(html_to_text(html)))
+    text = normalise(decode(data, charset))
+    if (param(part, "content-type", "format") or "").lower() == "flowed":
+        delsp = (param(part, "content-type", "delsp") or "").lower() == "yes"
         text = _unflow(text, delsp)
     return "plain", _tidy(text)
 
@@ -322,6 +315,10 @@ def _quoted(depth: int, content: str) -> str:
     return f"{'>' * depth} {content}" if depth else content
 
 
+def _tidy(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
 # --- attachments ---------------------------------------------------------------------
 
 def _sort_attachments(parts: list[Message], limits: _Limits
@@ -351,13 +348,13 @@ def _sort_attachments(parts: list[Message], limits: _Limits
 
 
 def _filename(part: Message) -> str | None:
-    return _param(part, "content-disposition", "filename") or \
-        _param(part, "content-type", "name")
+    return param(part, "content-disposition", "filename") or \
+        param(part, "content-type", "name")
 
 
 def _safe_filename(name: str | None) -> str:
     """The last path part of `name`, without control or direction-override characters."""
-    name = re.split(r"[/\\]", _decode_words(name or ""))[-1]
+    name = re.split(r"[/\\]", decode_words(name or ""))[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
     name = " ".join(unicodedata.normalize("NFC", name).split()).strip(" .")
     if len(name) > _MAX_FILENAME:
@@ -365,184 +362,3 @@ def _safe_filename(name: str | None) -> str:
         keep = _MAX_FILENAME - len(extension) - 1
         name = stem[:keep] + dot + extension if dot and keep > 0 else name[:_MAX_FILENAME]
     return name or "attachment"
-
-
-# --- headers -------------------------------------------------------------------------
-
-def _header(msg: Message, name: str) -> str | None:
-    values = _header_values(msg, name)
-    return values[0] if values else None
-
-
-def _header_values(msg: Message, name: str) -> list[str]:
-    # Raw values, decoded here: the policy's parser turns 8-bit Latin-1 into U+FFFD.
-    return [_unfold(_from_8bit(str(value))) for key, value in msg.raw_items()
-            if key.lower() == name]
-
-
-def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n(?=[ \t])", "", value).replace("\r", "").replace("\n", "")
-
-
-def _from_8bit(value: str) -> str:
-    data = value.encode("utf-8", "surrogateescape")
-    return value if data.isascii() else _decode(data, None)
-
-
-def _param(part: Message, header: str, name: str) -> str | None:
-    value = _header(part, header)
-    if value is None:
-        return None
-    probe = Message()  # compat32: decodes RFC 2231 values without the policy's strictness
-    probe[header] = value
-    found = probe.get_param(name, header=header)
-    if found is None or found == "":
-        return None
-    if isinstance(found, tuple):
-        try:
-            text = collapse_rfc2231_value(found)
-        except ValueError:  # a charset name with a NUL in it
-            text = found[2]
-    else:
-        text = str(found)
-    return text.strip() or None
-
-
-def _decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words, leniently (unknown charsets, bad padding, splits)."""
-    out: list[str] = []
-    pending: list[tuple[str, bytes]] = []
-    position = 0
-    for match in _ENCODED_WORD.finditer(value):
-        between = value[position:match.start()]
-        if between.strip() or not pending:  # whitespace between two words is dropped
-            out.extend(_decode(data, charset) for charset, data in pending)
-            pending = []
-            out.append(between)
-        charset = match.group(1).split("*")[0].lower()
-        data = _word_bytes(match.group(2).lower(), match.group(3))
-        # Same-charset neighbours are joined first: clients split multibyte characters.
-        if pending and pending[-1][0] == charset:
-            pending[-1] = (charset, pending[-1][1] + data)
-        else:
-            pending.append((charset, data))
-        position = match.end()
-    out.extend(_decode(data, charset) for charset, data in pending)
-    out.append(value[position:])
-    return "".join(out)
-
-
-def _word_bytes(encoding: str, text: str) -> bytes:
-    if encoding == "q":
-        raw = text.replace("_", " ").encode("utf-8", "surrogateescape")
-        return _QP_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), raw)
-    clean = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    clean = clean[:len(clean) - len(clean) % 4] if len(clean) % 4 == 1 else clean
-    with suppress(binascii.Error, ValueError):
-        return base64.b64decode(clean + "=" * (-len(clean) % 4))
-    return b""
-
-
-def _addresses(msg: Message, *names: str) -> list[tuple[str | None, str]]:
-    values = [value for name in names for value in _header_values(msg, name)]
-    found: list[tuple[str | None, str]] = []
-    for display, address in getaddresses(values):
-        address = address.strip().strip("<>").lower()
-        if _ADDRESS.match(address) and len(address) <= 254:
-            found.append((_display_name(display), address))
-    if not found:  # "Matti matti@example.fi" and other shapes the parser gives up on
-        loose = (_LOOSE_ADDRESS.search(value) for value in values)
-        found = [(None, m.group(0).lower()) for m in loose if m and len(m.group(0)) <= 254]
-    return found
-
-
-def _display_name(raw: str) -> str | None:
-    name = _one_line(_decode_words(raw))
-    if len(name) > 1 and name[0] == name[-1] and name[0] in "'\"":
-        name = name[1:-1].strip()
-    return name or None
-
-
-def _message_id(value: str | None) -> str | None:
-    ids = _message_ids(value)
-    if ids:
-        return ids[0]
-    bare = (value or "").strip().strip("<>").strip()
-    return bare if bare and not any(ch.isspace() for ch in bare) else None
-
-
-def _message_ids(value: str | None) -> tuple[str, ...]:
-    if not value:
-        return ()
-    ids = _BRACKETED_ID.findall(value) or [t for t in re.split(r"[\s,]+", value) if "@" in t]
-    return tuple(dict.fromkeys(ids))
-
-
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    # "-0000" (no zone information) parses naive; RFC 5322 says the time is then UTC.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-# --- text ----------------------------------------------------------------------------
-
-def _decode(data: bytes, charset: str | None) -> str:
-    """Bytes to text: the declared charset, else UTF-8, else Windows-1252 (or Latin-1)."""
-    codec = _codec(charset)
-    if codec is None or codec in _WESTERN:
-        if data.isascii():
-            return data.decode("ascii")
-        as_utf8 = _utf8(data)
-        if as_utf8 is not None:
-            return as_utf8
-        return _single_byte(data, codec if codec in ("cp1252", "iso8859-15") else "cp1252")
-    with suppress(UnicodeError, LookupError):
-        return data.decode(codec)
-    as_utf8 = _utf8(data)
-    return as_utf8 if as_utf8 is not None else _single_byte(data, "cp1252")
-
-
-def _codec(charset: str | None) -> str | None:
-    if not charset:
-        return None
-    try:
-        codec = codecs.lookup(charset.strip().strip("\"'").lower()).name
-    except (LookupError, ValueError, TypeError):
-        return None
-    return None if codec in _UNSAFE_CODECS else codec
-
-
-def _utf8(data: bytes) -> str | None:
-    """UTF-8, also when a few bytes are broken (a cut mail); None when it is not UTF-8."""
-    with suppress(UnicodeDecodeError):
-        return data.decode("utf-8")
-    text = data.decode("utf-8", "replace")
-    bad = text.count("\ufffd")
-    good = sum(1 for ch in text if ch > "\x7f") - bad
-    return text if good > bad else None
-
-
-def _single_byte(data: bytes, codec: str) -> str:
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
-        return data.decode("latin-1")
-
-
-def _normalise(text: str) -> str:
-    """Line ends to \\n, control characters (but tab) out, composed characters (NFC)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", _CONTROL.sub("", text))
-
-
-def _tidy(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", text)).split())

@@ -11,7 +11,6 @@ it again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import ClassVar
@@ -29,6 +28,7 @@ from channels.sms.generic_inbound import (
     verify,
 )
 from channels.sms.opt_out import mark_keywords
+from channels.sms.webhooks import JSON_TYPE, forbidden, report_when_known, unsupported_media
 from hub.clock import utcnow
 from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, DeliveryState, InboundContact, OutboundMessage, SendReceipt
@@ -36,7 +36,6 @@ from hub.request_body import read_json_object, receive_body
 from hub.text import is_storable
 
 GATEWAY = "generic"
-JSON_TYPE = "application/json"
 # A report can overtake the commit of the send it reports on by a few milliseconds.
 UNKNOWN_ID_WAIT_S = (0.05, 0.2, 0.5, 1.0)
 
@@ -87,10 +86,8 @@ class GenericSmsChannel:
     async def status(self, request: web.Request) -> web.Response:
         services = await self._signed(request)
         update = parse_status(await read_json_object(request))
-        for wait in (0.0, *UNKNOWN_ID_WAIT_S):
-            await asyncio.sleep(wait)
-            if await services.deliveries.report(self.name, update):
-                return web.json_response({"status": "recorded"})
+        if await report_when_known(services.deliveries, self.name, update, UNKNOWN_ID_WAIT_S):
+            return web.json_response({"status": "recorded"})
         raise NotFound("no SMS was sent with this message_id")
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
@@ -124,13 +121,10 @@ class GenericSmsChannel:
         """The services, once the body is known to come from the gateway (403 otherwise)."""
         services = self._started()
         if request.content_type != JSON_TYPE:
-            raise web.HTTPUnsupportedMediaType(
-                text=json.dumps({"error": f"send {JSON_TYPE}"}), content_type=JSON_TYPE)
+            raise unsupported_media(f"send {JSON_TYPE}")
         raw = await receive_body(request)
         if not verify(raw, request.headers.get(HEADER, ""), _secrets(services), time.time()):
-            raise web.HTTPForbidden(
-                text=json.dumps({"error": f"{HEADER} is missing, wrong or too old"}),
-                content_type=JSON_TYPE)
+            raise forbidden(f"{HEADER} is missing, wrong or too old")
         return services
 
 

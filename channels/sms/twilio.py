@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import ClassVar
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -16,13 +13,13 @@ from channels.sms.twilio_inbound import MAX_BODY_CHARS, parse_inbound
 from channels.sms.twilio_send import send_sms
 from channels.sms.twilio_signature import is_valid
 from channels.sms.twilio_status import parse_status
+from channels.sms.webhooks import FORM_TYPE, forbidden, form_pairs, report_when_known
 from hub.clock import utcnow
-from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
+from hub.errors import NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, OutboundMessage, SendReceipt
 from hub.request_body import receive_body
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
-FORM_TYPE = "application/x-www-form-urlencoded"
 STATUS_PATH = "/webhooks/sms/twilio/status"
 # A status callback can overtake the commit of the send it reports on by a few milliseconds.
 UNKNOWN_SID_WAIT_S = (0.05, 0.2, 0.5, 1.0)
@@ -68,10 +65,8 @@ class TwilioSmsChannel:
     async def status(self, request: web.Request) -> web.Response:
         services, params = await self._signed_form(request)
         report = parse_status(params)
-        for wait in (0.0, *UNKNOWN_SID_WAIT_S):
-            await asyncio.sleep(wait)
-            if await services.deliveries.report(self.name, report):
-                return web.Response(status=204)
+        if await report_when_known(services.deliveries, self.name, report, UNKNOWN_SID_WAIT_S):
+            return web.Response(status=204)
         raise NotFound("no reply was sent with this MessageSid")
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
@@ -92,16 +87,11 @@ class TwilioSmsChannel:
             raise RetryLater("the hub is starting")
         if request.content_type != FORM_TYPE:
             raise web.HTTPUnsupportedMediaType(text=f"Twilio posts {FORM_TYPE}")
-        raw = await receive_body(request)
-        try:
-            params = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise BadInput("the body is not valid UTF-8") from exc
+        params = form_pairs(await receive_body(request))
         token = services.settings.sms.twilio.auth_token.reveal()
         signature = request.headers.get("X-Twilio-Signature", "")
         if not is_valid(token, _called_url(request, services), params, signature):
-            raise web.HTTPForbidden(text=json.dumps({"error": "X-Twilio-Signature invalid"}),
-                                    content_type="application/json")
+            raise forbidden("X-Twilio-Signature invalid")
         return services, dict(params)
 
 

@@ -1,5 +1,5 @@
 """Vonage SMS (the SMS API): inbound SMS at `/webhooks/sms/vonage`, delivery receipts at
-`/webhooks/sms/vonage/dlr`, and replies through `POST {api_url}/sms/json`.
+`/webhooks/sms/vonage/dlr`, and replies through `POST {api_url}/sms/json` (vonage_send.py).
 
 Vonage calls both webhooks with GET query parameters, a POST form or a POST JSON body, as
 the account is set up; each is flattened into one str mapping for the pure parsers. With
@@ -23,24 +23,30 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl
 
-from aiohttp import ClientError, web
+from aiohttp import web
 
 from channels.base import HubServices
 from channels.sms.concat import ConcatPart, assemble
 from channels.sms.opt_out import mark_keywords
-from channels.sms.segments import Encoding, count_segments
 from channels.sms.vonage_inbound import MAX_TEXT_CHARS, VonageInbound, parse_inbound
+from channels.sms.vonage_send import send_sms
 from channels.sms.vonage_signature import METHODS, is_valid
 from channels.sms.vonage_status import parse_status
+from channels.sms.webhooks import (
+    FORM_TYPE,
+    JSON_TYPE,
+    forbidden,
+    form_pairs,
+    report_when_known,
+    unsupported_media,
+)
 from hub.channel_state import SmsPart
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
-from hub.model import Channel, DeliveryState, InboundContact, OutboundMessage, SendReceipt
+from hub.model import Channel, InboundContact, OutboundMessage, SendReceipt
 from hub.request_body import receive_body
 from hub.settings import VonageSettings
 
@@ -49,19 +55,11 @@ log = logging.getLogger(__name__)
 GATEWAY = "vonage"  # the name parts are kept under in the channel state
 INBOUND_PATH = "/webhooks/sms/vonage"
 DLR_PATH = "/webhooks/sms/vonage/dlr"
-FORM_TYPE = "application/x-www-form-urlencoded"
-JSON_TYPE = "application/json"
 MAX_REF_CHARS = 32  # concat-ref is a one- or two-octet counter; this bounds the stored keys
-MAX_ERROR_CHARS = 200
 SWEEP_MAX_S = 1.0
 SWEEP_MIN_S = 0.05  # even with concat_wait_s = 0 the sweeper must not spin
 # A receipt can overtake the commit of the send it reports on by a few milliseconds.
 UNKNOWN_ID_WAIT_S = (0.05, 0.2, 0.5)
-# SMS API `status` codes answered inside a 200. Throttled and internal errors pass; bad
-# credentials or signature, a barred account and an empty balance are the operator's to fix,
-# not a reason to fail the reply as if the number were wrong.
-RETRY_STATUSES = frozenset({"1", "5"})
-OPERATOR_STATUSES = frozenset({"4", "8", "9", "14", "32"})
 
 
 class VonageSmsChannel:
@@ -121,38 +119,20 @@ class VonageSmsChannel:
     async def receipt(self, request: web.Request) -> web.Response:
         services = self._started()
         update = parse_status(await _signed_params(request, services.settings.sms.vonage))
-        for wait in (0.0, *UNKNOWN_ID_WAIT_S):
-            await asyncio.sleep(wait)
-            if await services.deliveries.report(self.name, update):
-                return web.Response(status=200)
+        if await report_when_known(services.deliveries, self.name, update, UNKNOWN_ID_WAIT_S):
+            return web.Response(status=200)
         log.debug("vonage_sms: a %s receipt for an unknown message-id was ignored (a later "
                   "part of a long reply, or not sent by this hub)", update.state.value)
         return web.Response(status=200)
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
         services = self._started()
-        vonage = services.settings.sms.vonage
-        if not vonage.api_key or not vonage.api_secret:
-            raise OperatorMustAct("sms.vonage.api_key and api_secret are not set")
-        sender = (message.thread.get("from") or vonage.from_number).removeprefix("+")
-        if not sender:
-            raise OperatorMustAct("sms.vonage.from_number is not set")
-        form = {"api_key": vonage.api_key, "api_secret": vonage.api_secret.reveal(),
-                "from": sender, "to": message.recipient.removeprefix("+"),
-                "text": message.body, "client-ref": str(message.delivery_id)}
-        if count_segments(message.body).encoding is Encoding.UCS2:
-            form["type"] = "unicode"
         public = services.settings.http.public_url.rstrip("/")
-        if public:
-            form["callback"] = public + DLR_PATH
-        try:
-            async with services.http.post(f"{vonage.api_url.rstrip('/')}/sms/json",
-                                          data=form) as response:
-                text = await response.text()
-                status = response.status
-        except (ClientError, TimeoutError) as exc:
-            raise RetryLater(f"Vonage unreachable: {type(exc).__name__}") from exc
-        receipt = _receipt(status, text)
+        receipt = await send_sms(services.http, services.settings.sms.vonage,
+                                 to=message.recipient, body=message.body,
+                                 sender=message.thread.get("from"),
+                                 client_ref=str(message.delivery_id),
+                                 callback=public + DLR_PATH if public else None)
         self.sent += 1
         return receipt
 
@@ -246,9 +226,7 @@ async def _signed_params(request: web.Request, vonage: VonageSettings) -> dict[s
     params = await _params(request)
     secret = vonage.signature_secret.reveal()
     if secret and not is_valid(params, secret, vonage.signature_method, now=time.time()):
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "the Vonage signature (sig) is missing, wrong or old"}),
-            content_type=JSON_TYPE)
+        raise forbidden("the Vonage signature (sig) is missing, wrong or old")
     return params
 
 
@@ -258,11 +236,7 @@ async def _params(request: web.Request) -> dict[str, str]:
         return dict(request.query)
     raw = await receive_body(request)
     if request.content_type == FORM_TYPE:
-        try:
-            return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True,
-                                  errors="strict"))
-        except UnicodeDecodeError as exc:
-            raise BadInput("the body is not valid UTF-8") from exc
+        return dict(form_pairs(raw))
     if request.content_type == JSON_TYPE:
         try:
             data = json.loads(raw)
@@ -271,8 +245,7 @@ async def _params(request: web.Request) -> dict[str, str]:
         if not isinstance(data, dict):
             raise BadInput("the body must be a JSON object")
         return {key: _flat(key, value) for key, value in data.items() if value is not None}
-    raise web.HTTPUnsupportedMediaType(
-        text=json.dumps({"error": f"send {FORM_TYPE} or {JSON_TYPE}"}), content_type=JSON_TYPE)
+    raise unsupported_media(f"send {FORM_TYPE} or {JSON_TYPE}")
 
 
 def _flat(key: str, value: Any) -> str:
@@ -282,38 +255,3 @@ def _flat(key: str, value: Any) -> str:
         return str(value)
     raise BadInput(f"{key[:40]} must be a string", {key[:40]: "invalid"})
 
-
-def _receipt(status: int, text: str) -> SendReceipt:
-    """Vonage's answer to one send: success, or the error it means for the hub."""
-    if status == 429 or status >= 500:
-        raise RetryLater(f"Vonage HTTP {status}")
-    if status in (401, 403, 404):
-        raise OperatorMustAct(f"Vonage HTTP {status}: check sms.vonage.api_url and the keys")
-    if not 200 <= status < 300:
-        raise BadInput(f"Vonage HTTP {status}")
-    first = _first_message(text)
-    code = str(first.get("status", ""))
-    if code == "0":
-        message_id = first.get("message-id")
-        if not isinstance(message_id, str) or not message_id:
-            raise RetryLater("Vonage answered without a message-id")
-        # Accepted by the gateway: "sent" as far as the hub goes; the receipts say more.
-        return SendReceipt(provider_id=message_id, state=DeliveryState.SENT)
-    error = str(first.get("error-text") or "")[:MAX_ERROR_CHARS]
-    reason = f"Vonage status {code}" + (f": {error}" if error else "")
-    if code in RETRY_STATUSES:
-        raise RetryLater(reason)
-    if code in OPERATOR_STATUSES:
-        raise OperatorMustAct(reason)
-    raise BadInput(reason)
-
-
-def _first_message(text: str) -> Mapping[str, Any]:
-    """The answer for the first part, which decides: the hub tracks a reply by that part."""
-    try:
-        messages = json.loads(text).get("messages")
-    except (ValueError, AttributeError):
-        messages = None
-    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
-        raise RetryLater("Vonage answered without messages")
-    return messages[0]
