@@ -76,10 +76,12 @@ class ChannelState:
             )).scalars().all()
             return [await _parts(conn, gateway, key) for key in keys]
 
-    async def drop_sms_set(self, gateway: str, set_key: str) -> None:
+    async def drop_sms_parts(self, gateway: str, parts: list[SmsPart]) -> None:
+        """Forget the parts just delivered, and only those: a part of the same set that
+        arrived meanwhile stays for the next delivery."""
         async with self._db.write() as conn:
-            await conn.execute(delete(sp).where(sp.c.gateway == gateway,
-                                                sp.c.set_key == set_key))
+            await conn.execute(delete(sp).where(
+                sp.c.gateway == gateway, sp.c.part_id.in_([p.part_id for p in parts])))
 
 
 async def _parts(conn: AsyncConnection, gateway: str, set_key: str) -> list[SmsPart]:

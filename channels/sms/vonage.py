@@ -160,7 +160,7 @@ class VonageSmsChannel:
     async def _deliver(self, services: HubServices, parts: list[SmsPart]) -> None:
         contact = mark_keywords(_assembled(parts), services.settings.sms)
         result = await services.ingest(contact)
-        await services.state.drop_sms_set(GATEWAY, parts[0].set_key)
+        await services.state.drop_sms_parts(GATEWAY, parts)
         if not result.duplicate:
             self.received += 1
             if "incomplete" in contact.details:
@@ -190,7 +190,7 @@ class VonageSmsChannel:
             # Kept, it would be tried again every round for ever.
             log.warning("vonage_sms: dropped a set of %d SMS parts that cannot be stored: %s",
                         len(parts), exc.reason)
-            await services.state.drop_sms_set(GATEWAY, parts[0].set_key)
+            await services.state.drop_sms_parts(GATEWAY, parts)
 
 
 def _contact(sms: VonageInbound) -> InboundContact:
