@@ -110,6 +110,19 @@ class Dispatcher:
             answer: dict[str, Any] = await resp.json()
             return resp.status, answer
 
+    async def wait_for_reply(self, request_id: str, state: str,
+                             body: str | None = None) -> dict[str, Any]:
+        """The request's outbound message whose first delivery reached `state`."""
+        async def probe() -> dict[str, Any] | None:
+            for message in (await self.request(request_id))["messages"]:
+                deliveries = message.get("deliveries") or []
+                if message["direction"] == "outbound" and deliveries \
+                        and deliveries[0]["state"] == state \
+                        and (body is None or message["body"] == body):
+                    return message
+            return None
+        return await eventually(probe, what=f"a reply {state}")
+
     async def wait_for_status(self, request_id: str, status: str,
                               wait_s: float = WAIT_S) -> dict[str, Any]:
         async def probe() -> dict[str, Any] | None:

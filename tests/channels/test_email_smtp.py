@@ -87,16 +87,6 @@ async def _requests(agent: Dispatcher, count: int) -> list[dict[str, Any]]:
     return await eventually(probe, what=f"{count} requests")
 
 
-async def _delivery(agent: Dispatcher, request_id: str, state: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        for message in (await agent.request(request_id))["messages"]:
-            deliveries = message.get("deliveries") or []
-            if deliveries and deliveries[0]["state"] == state:
-                return message
-        return None
-    return await eventually(probe, what=f"a reply {state}")
-
-
 async def test_mail_becomes_a_request_and_the_conversation_threads_both_ways(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
@@ -113,7 +103,7 @@ async def test_mail_becomes_a_request_and_the_conversation_threads_both_ways(
 
         status, _ = await agent.reply(request["id"], "Taksi on tilattu klo 6.00.", "mail-1")
         assert status == 201
-        await _delivery(agent, request["id"], "sent")
+        await agent.wait_for_reply(request["id"], "sent")
         assert sink.attempts == 2  # the relay's 451 was retried
         (out,) = sink.delivered
         reply = out.message
@@ -186,7 +176,7 @@ async def test_retried_mail_is_stored_once_and_an_auto_reply_is_stored_not_answe
 
         status, _ = await agent.reply(request["id"], "Kuitti lähetetty.", "k-auto")
         assert status == 201
-        sent = await _delivery(agent, request["id"], "sent")
+        sent = await agent.wait_for_reply(request["id"], "sent")
         out = sink.delivered[0].message
         ooo = _mail("Automaattinen vastaus: Kuitti", "Olen lomalla 1.12. asti.",
                     In_Reply_To=out["Message-ID"], Auto_Submitted="auto-replied")
@@ -212,11 +202,11 @@ async def test_a_bounce_marks_the_reply_failed(
         await _send(_port(client), _mail("Taksi", "Taksi Kallioon."))
         (request,) = await _requests(agent, 1)
         await agent.reply(request["id"], "Selvä.", "k-bounce")
-        await _delivery(agent, request["id"], "sent")
+        await agent.wait_for_reply(request["id"], "sent")
         original = sink.delivered[0].message
         dsn = _bounce(original["Message-ID"])
         await _send(_port(client), dsn)
-        failed = await _delivery(agent, request["id"], "failed")
+        failed = await agent.wait_for_reply(request["id"], "failed")
         assert "5.1.1" in failed["deliveries"][0]["reason"]
 
 

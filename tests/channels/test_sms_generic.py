@@ -78,17 +78,6 @@ async def _only_request(agent: Dispatcher) -> dict[str, Any]:
     return await eventually(probe, what="the SMS request")
 
 
-async def _outbound(agent: Dispatcher, request_id: str, state: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        for message in (await agent.request(request_id))["messages"]:
-            deliveries = message.get("deliveries") or []
-            if message["direction"] == "outbound" and deliveries \
-                    and deliveries[0]["state"] == state:
-                return message
-        return None
-    return await eventually(probe, what=f"a reply {state}")
-
-
 async def test_signed_sms_is_stored_and_answered_with_the_reference(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
@@ -169,7 +158,7 @@ async def test_reply_is_sent_after_a_gateway_error_and_follows_its_reports(
 
         status, answer = await agent.reply(request_id, "Taksi tulee 5 min, 20 €", "k-1")
         assert status == 201, answer
-        sent = await _outbound(agent, request_id, "sent")
+        sent = await agent.wait_for_reply(request_id, "sent")
         delivery = sent["deliveries"][0]
         assert delivery["attempts"] == 2
         assert len(gateway.received) == 2 and len(gateway.messages) == 1
@@ -182,10 +171,10 @@ async def test_reply_is_sent_after_a_gateway_error_and_follows_its_reports(
         status, answer = await _post(client, STATUS_PATH,
                                      {"message_id": gateway_id, "status": "delivered"})
         assert (status, answer) == (200, {"status": "recorded"})
-        await _outbound(agent, request_id, "delivered")
+        await agent.wait_for_reply(request_id, "delivered")
         status, _ = await _post(client, STATUS_PATH, {"message_id": gateway_id, "status": "sent"})
         assert status == 200
-        delivered = await _outbound(agent, request_id, "delivered")  # a late "sent": ignored
+        delivered = await agent.wait_for_reply(request_id, "delivered")  # a late "sent": ignored
         assert delivered["deliveries"][0]["reason"] is None
 
         status, _ = await _post(client, STATUS_PATH, {"message_id": "gw-unknown",
@@ -203,12 +192,12 @@ async def test_failed_report_and_refused_send_fail_with_the_gateways_reason(
         request_id = (await _only_request(agent))["id"]
 
         assert (await agent.reply(request_id, "Hei vaan", "k-1"))[0] == 201
-        sent = await _outbound(agent, request_id, "sent")
+        sent = await agent.wait_for_reply(request_id, "sent")
         gateway_id = gateway.ids[sent["deliveries"][0]["id"]]
         status, _ = await _post(client, STATUS_PATH, {
             "message_id": gateway_id, "status": "failed", "error": "absent subscriber"})
         assert status == 200
-        failed = await _outbound(agent, request_id, "failed")
+        failed = await agent.wait_for_reply(request_id, "failed")
         assert failed["deliveries"][0]["reason"] == "absent subscriber"
 
         gateway.script = [(400, {"error": "unknown destination network"})]

@@ -61,18 +61,6 @@ async def _request_id(agent: Dispatcher) -> str:
     return await eventually(probe, what="the SMS request")
 
 
-async def _outbound(agent: Dispatcher, request_id: str, state: str) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        messages = (await agent.request(request_id))["messages"]
-        for message in messages:
-            deliveries = message.get("deliveries") or []
-            if message["direction"] == "outbound" and deliveries \
-                    and deliveries[0]["state"] == state:
-                return message
-        return None
-    return await eventually(probe, what=f"a reply {state}")
-
-
 async def test_reply_survives_two_gateway_errors_and_follows_status_callbacks(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
@@ -85,7 +73,7 @@ async def test_reply_survives_two_gateway_errors_and_follows_status_callbacks(
 
         status, answer = await agent.reply(request_id, "Taksi tulee 18.00, viite 123", "k-1")
         assert status == 201, answer
-        sent = await _outbound(agent, request_id, "sent")
+        sent = await agent.wait_for_reply(request_id, "sent")
 
         assert len(twilio.received) == 3 and len(twilio.messages) == 1
         form = twilio.received[-1].data
@@ -102,9 +90,9 @@ async def test_reply_survives_two_gateway_errors_and_follows_status_callbacks(
 
         sid = next(iter(twilio.messages))
         assert await twilio.send_status(sid, "delivered") == 204
-        await _outbound(agent, request_id, "delivered")
+        await agent.wait_for_reply(request_id, "delivered")
         assert await twilio.send_status(sid, "sent") == 204  # late, out of order: ignored
-        delivered = await _outbound(agent, request_id, "delivered")
+        delivered = await agent.wait_for_reply(request_id, "delivered")
         assert delivered["deliveries"][0]["reason"] is None
 
 
@@ -121,13 +109,13 @@ async def test_same_client_key_sends_once_and_refusal_fails_with_reason(
         again = await agent.reply(request_id, "On, 5 min", "same-key")
         assert (first[0], again[0]) == (201, 200)
         assert first[1]["message_id"] == again[1]["message_id"]
-        await _outbound(agent, request_id, "sent")
+        await agent.wait_for_reply(request_id, "sent")
         assert len(twilio.received) == 1
 
         twilio.script = [400]
         status, _ = await agent.reply(request_id, "Toinen viesti", "other-key")
         assert status == 201
-        failed = await _outbound(agent, request_id, "failed")
+        failed = await agent.wait_for_reply(request_id, "failed")
         assert "21211" in failed["deliveries"][0]["reason"]
         assert len(twilio.received) == 2  # a refusal is not retried
 
@@ -151,5 +139,5 @@ async def test_opt_out_keyword_is_recorded_and_honoured(
         await _text_in(client, "SM" + "d" * 32, "aloita")
         status, answer = await agent.reply(request_id, "Tervetuloa takaisin", "k-start")
         assert status == 201, answer
-        await _outbound(agent, request_id, "sent")
+        await agent.wait_for_reply(request_id, "sent")
         assert [r.data["Body"] for r in twilio.received] == ["Tervetuloa takaisin"]

@@ -101,19 +101,6 @@ async def _only_request(agent: Dispatcher, messages: int = 1) -> dict[str, Any]:
     return await eventually(probe, what=f"a request with {messages} message(s)")
 
 
-async def _outbound(agent: Dispatcher, request_id: str, state: str,
-                    body: str | None = None) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        for message in (await agent.request(request_id))["messages"]:
-            deliveries = message.get("deliveries") or []
-            if message["direction"] == "outbound" and deliveries \
-                    and deliveries[0]["state"] == state \
-                    and (body is None or message["body"] == body):
-                return message
-        return None
-    return await eventually(probe, what=f"a reply {state}")
-
-
 async def test_signed_sms_in_each_encoding_becomes_a_request_with_an_e164_number(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
@@ -241,7 +228,7 @@ async def test_reply_goes_out_through_vonage_and_follows_its_receipts(
         body = "Taksi tulee 5 min, hinta noin 20 € ja äänestys"  # GSM-7: ä and € included
         status, answer = await agent.reply(request_id, body, "k-1")
         assert status == 201, answer
-        sent = await _outbound(agent, request_id, "sent")
+        sent = await agent.wait_for_reply(request_id, "sent")
         assert len(vonage.received) == 2 and len(vonage.messages) == 1  # throttled, then OK
         delivery = sent["deliveries"][0]
         assert delivery["attempts"] == 2
@@ -256,18 +243,18 @@ async def test_reply_goes_out_through_vonage_and_follows_its_receipts(
 
         message_id = next(iter(vonage.messages))
         assert await vonage.send_dlr(message_id, "delivered") == 200
-        await _outbound(agent, request_id, "delivered")
+        await agent.wait_for_reply(request_id, "delivered")
         assert await vonage.send_dlr(message_id, "accepted", encoding="form") == 200
-        delivered = await _outbound(agent, request_id, "delivered")  # late: ignored
+        delivered = await agent.wait_for_reply(request_id, "delivered")  # late: ignored
         assert delivered["deliveries"][0]["reason"] is None
 
         status, _ = await agent.reply(request_id, "Kuljettaja: Jürgen Šimkus", "k-2")
         assert status == 201
-        await _outbound(agent, request_id, "sent", "Kuljettaja: Jürgen Šimkus")
+        await agent.wait_for_reply(request_id, "sent", "Kuljettaja: Jürgen Šimkus")
         assert vonage.received[-1].data["type"] == "unicode"  # š is not in GSM-7
         failed_id = list(vonage.messages)[-1]
         assert await vonage.send_dlr(failed_id, "failed", "3", encoding="form") == 200
-        failed = await _outbound(agent, request_id, "failed")
+        failed = await agent.wait_for_reply(request_id, "failed")
         assert failed["deliveries"][0]["reason"] == "failed, err-code 3"
 
 
@@ -282,12 +269,12 @@ async def test_only_the_first_parts_receipt_moves_a_long_reply(
 
         status, _ = await agent.reply(request_id, "Hinta-arvio Kamppi - lentoasema " * 8, "k")
         assert status == 201
-        await _outbound(agent, request_id, "sent")
+        await agent.wait_for_reply(request_id, "sent")
         first, second = list(vonage.messages)  # one message-id per part
         assert await vonage.send_dlr(second, "delivered") == 200  # unknown id: still 200
-        assert (await _outbound(agent, request_id, "sent"))["deliveries"][0]["state"] == "sent"
+        assert (await agent.wait_for_reply(request_id, "sent"))["deliveries"][0]["state"] == "sent"
         assert await vonage.send_dlr(first, "delivered") == 200
-        await _outbound(agent, request_id, "delivered")
+        await agent.wait_for_reply(request_id, "delivered")
 
 
 async def test_refused_reply_fails_with_vonages_reason_and_is_not_retried(
@@ -300,6 +287,6 @@ async def test_refused_reply_fails_with_vonages_reason_and_is_not_retried(
         request_id = (await _only_request(agent))["id"]
 
         assert (await agent.reply(request_id, "Hei vaan", "k"))[0] == 201
-        failed = await _outbound(agent, request_id, "failed")
+        failed = await agent.wait_for_reply(request_id, "failed")
         assert failed["deliveries"][0]["reason"] == "Vonage status 3: Invalid Parameters"
         assert len(vonage.received) == 1
