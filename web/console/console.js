@@ -6,6 +6,9 @@
  * Live updates: the websocket is opened first and the queue is loaded only after its `hello`,
  * while events are buffered; the buffer is applied once the list has arrived, so nothing
  * committed between the two is missed. A reconnect resumes with ?last_event_id=...
+ *
+ * The reply composer lives in composer.js (segments.js counts its SMS segments); this file
+ * shows what became of each reply, its delivery states patched in live.
  */
 "use strict";
 
@@ -127,6 +130,50 @@
       transfer_choose: "Valitse välittäjä…",
       you: "{name} (sinä)",
       note_label: "Sisäinen muistiinpano",
+      composer_title: "Vastaa matkustajalle",
+      composer_channel: "Kanava",
+      composer_to: "Vastaanottaja: {to}",
+      composer_subject: "Aihe",
+      composer_text: "Vastaus",
+      composer_send: "Lähetä",
+      composer_sending: "Lähetetään…",
+      composer_shortcut: "Ctrl+Enter lähettää",
+      composer_no_channel: "Matkustajalle ei voi vastata: ei puhelinnumeroa eikä sähköpostia.",
+      composer_resolved: "Pyyntö on ratkaistu. Avaa se uudelleen vastataksesi.",
+      composer_empty: "Kirjoita vastaus ensin.",
+      composer_many_segments: "Viesti lähtee {n} osana: pitkä tekstiviesti maksaa enemmän "
+        + "ja voi saapua paloina.",
+      composer_too_long: "Vastaus voi olla enintään {limit} merkkiä (nyt {n}). Lyhennä sitä.",
+      count_chars_one: "{n} merkki",
+      count_chars: "{n} merkkiä",
+      count_segments_one: "{n} osa",
+      count_segments: "{n} osaa",
+      reply_queued: "Vastaus on lähetysjonossa.",
+      reply_edit_not_sent: "Aiempi versio lähti jo, ennen muutoksiasi. Muokattu teksti on "
+        + "tallessa: lähetä se, jos matkustajan pitää saada myös se.",
+      reply_resending: "Yhteys katkesi – lähetetään uudelleen…",
+      reply_error: "Vastausta ei lähetetty",
+      reply_error_network: "Vastausta ei lähetetty: palvelimeen ei saada yhteyttä. Teksti on "
+        + "tallessa – lähetä uudelleen, viesti lähtee silti vain kerran.",
+      reply_error_held: "Toinen välittäjä käsittelee pyyntöä, vastausta ei lähetetty",
+      reply_error_resolved: "Pyyntö on ratkaistu, vastausta ei lähetetty",
+      reply_error_not_found: "Pyyntöä ei löytynyt",
+      reply_error_busy: "Palvelin on ruuhkautunut, yritä hetken päästä uudelleen",
+      reply_error_empty: "Vastaus on tyhjä",
+      reply_error_too_long: "Vastaus on liian pitkä",
+      reply_error_characters: "Vastauksessa on merkkejä, joita ei voi lähettää",
+      reply_error_subject: "Aihe ei kelpaa",
+      reply_error_opted_out: "Matkustaja on kieltäytynyt tekstiviesteistä",
+      reply_error_no_channel: "Mikään käytössä oleva kanava ei tavoita matkustajaa",
+      delivery: "Toimitus",
+      delivery_queued: "Lähetysjonossa",
+      delivery_sent: "Lähetetty",
+      delivery_delivered: "Toimitettu",
+      delivery_failed: "Epäonnistui",
+      delivery_title: "{recipient} · {via} · yrityksiä {attempts} · {when}",
+      delivery_reason: "Syy: {reason}",
+      delivery_retrying: "Yritetään uudelleen: {reason}",
+      announce_delivery_failed: "Vastausta ei saatu perille ({ref}): {reason}",
     },
     en: {
       skip_to_queue: "Skip to the queue",
@@ -243,6 +290,50 @@
       transfer_choose: "Choose a dispatcher…",
       you: "{name} (you)",
       note_label: "Internal note",
+      composer_title: "Reply to the passenger",
+      composer_channel: "Channel",
+      composer_to: "To: {to}",
+      composer_subject: "Subject",
+      composer_text: "Reply",
+      composer_send: "Send",
+      composer_sending: "Sending…",
+      composer_shortcut: "Ctrl+Enter sends",
+      composer_no_channel: "No reply possible: the passenger left no number or email.",
+      composer_resolved: "The request is resolved. Reopen it to reply.",
+      composer_empty: "Write the reply first.",
+      composer_many_segments: "This SMS goes out in {n} segments: a long message costs more "
+        + "and may arrive in pieces.",
+      composer_too_long: "A reply is at most {limit} characters ({n} now). Please shorten it.",
+      count_chars_one: "{n} character",
+      count_chars: "{n} characters",
+      count_segments_one: "{n} segment",
+      count_segments: "{n} segments",
+      reply_queued: "The reply is queued for sending.",
+      reply_edit_not_sent: "An earlier version had already gone out before your changes. "
+        + "The edited text is kept: send it if the passenger should get it too.",
+      reply_resending: "Connection lost – resending…",
+      reply_error: "The reply was not sent",
+      reply_error_network: "The reply was not sent: cannot reach the server. Your text is "
+        + "kept – send again; it still goes out only once.",
+      reply_error_held: "Another dispatcher holds this request; the reply was not sent",
+      reply_error_resolved: "The request is resolved; the reply was not sent",
+      reply_error_not_found: "The request was not found",
+      reply_error_busy: "The server is busy; try again in a moment",
+      reply_error_empty: "The reply is empty",
+      reply_error_too_long: "The reply is too long",
+      reply_error_characters: "The reply has characters that cannot be sent",
+      reply_error_subject: "The subject cannot be used",
+      reply_error_opted_out: "The passenger has opted out of SMS",
+      reply_error_no_channel: "No enabled channel reaches the passenger",
+      delivery: "Delivery",
+      delivery_queued: "Queued",
+      delivery_sent: "Sent",
+      delivery_delivered: "Delivered",
+      delivery_failed: "Failed",
+      delivery_title: "{recipient} · {via} · {attempts} attempt(s) · {when}",
+      delivery_reason: "Reason: {reason}",
+      delivery_retrying: "Retrying: {reason}",
+      announce_delivery_failed: "A reply could not be delivered ({ref}): {reason}",
     },
   };
 
@@ -267,6 +358,8 @@
     "first_response_at", "ended_at"];
   const DURATIONS = ["processing_delay_s", "queue_wait_s", "total_service_time_s"];
   const ACTIONS = ["claim", "resolve", "release", "reopen"];
+  const DELIVERY_STATES = new Set(["queued", "sent", "delivered", "failed"]);
+  const ISO_FRACTION = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/;
 
   const state = {
     lang: "fi",
@@ -298,7 +391,10 @@
     clockOffsetMs: 0,
     agents: null,
     agentsAt: 0,
+    deliveries: new Map(), // delivery id -> newest known, for the open request
   };
+
+  let composer = null; // composer.js, made at boot
 
   const $ = (id) => document.getElementById(id);
 
@@ -539,6 +635,8 @@
     }
     $("note-text").value = "";
     $("action-error").textContent = "";
+    composer.forget();
+    state.deliveries.clear();
     state.me = null;
     state.lastEventId = null;
     state.needsLoad = true;
@@ -660,6 +758,8 @@
   function applyEvent(event) {
     const request = event.request;
     if (!request || typeof request !== "object" || typeof request.id !== "string") return;
+    // A delivery is ordered by its own time, not by the request's version.
+    const patched = event.type === "message.delivery" && patchDelivery(event);
     // Events can arrive out of order (a republished one, two hub processes): keep the newest.
     if (!isNewer(request)) return;
     const known = state.requests.has(request.id);
@@ -675,7 +775,7 @@
     } else {
       state.requests.delete(request.id);
     }
-    if (request.id === state.selectedId) scheduleDetailRefresh();
+    if (request.id === state.selectedId && !patched) scheduleDetailRefresh();
   }
 
   function isNewer(request) {
@@ -865,6 +965,7 @@
       $("note-text").value = "";
       $("action-error").textContent = "";
       state.detail = null;
+      state.deliveries.clear();
     }
     state.selectedId = id;
     state.detailMissing = false;
@@ -896,6 +997,7 @@
       const { data } = await api("GET", `/api/v1/requests/${encodeURIComponent(id)}`);
       if (seq !== state.detailSeq || id !== state.selectedId) return;
       state.detail = data.request;
+      mergeDeliveries(state.detail);
       state.detailMissing = false;
     } catch (err) {
       if (seq !== state.detailSeq || id !== state.selectedId) return;
@@ -928,6 +1030,7 @@
     if (!request) {
       $("detail-reference").textContent = "";
       $("detail-status").textContent = t("detail_loading");
+      composer.show(null);
       return;
     }
     $("detail-reference").textContent = request.reference;
@@ -941,6 +1044,7 @@
     renderFacts(request);
     renderTimings(request.timings || {});
     renderTimeline(request);
+    composer.show(request);
     renderTransferOptions(request);
     updateActionButtons(request);
   }
@@ -996,6 +1100,7 @@
       entries.push({ at: message.created_at, order: 0, node: messageItem(request, message) });
     }
     for (const event of request.history || []) {
+      if (event.action === "reply") continue; // shown as the message, with who sent it
       entries.push({ at: event.at, order: 1, node: historyItem(event) });
     }
     entries.sort((a, b) => (Date.parse(a.at) - Date.parse(b.at)) || (a.order - b.order));
@@ -1013,13 +1118,101 @@
     const inbound = message.direction !== "outbound";
     const who = inbound ? (request.contact?.name || t("from_passenger"))
       : (message.agent?.name || t("from_agent"));
+    const to = inbound ? null : (message.details?.to || message.deliveries?.[0]?.recipient);
     return el("li", { className: `entry message ${inbound ? "inbound" : "outbound"}`,
-      "data-testid": "timeline-message" },
+      "data-testid": "timeline-message", "data-direction": inbound ? "inbound" : "outbound",
+      "data-message-id": message.id },
     el("p", { className: "entry-head" },
-      el("strong", {}, who), " · ", channelLabel(message.channel), " · ",
-      timeEl(message.created_at, formatClock(message.created_at))),
+      el("strong", {}, who), to ? ` → ${to}` : null, " · ", channelLabel(message.channel),
+      " · ", timeEl(message.created_at, formatClock(message.created_at))),
     message.subject ? el("p", { className: "subject" }, message.subject) : null,
-    el("p", { className: "body" }, message.body || ""));
+    el("p", { className: "body" }, message.body || ""),
+    inbound ? null : deliveryList(message.deliveries || []));
+  }
+
+  function deliveryList(deliveries) {
+    if (!deliveries.length) return null;
+    return el("ul", { className: "deliveries", "aria-label": t("delivery") },
+      deliveries.map(deliveryItem));
+  }
+
+  /** A badge per delivery; a failure says why, visibly and on hover, and so does a retry. */
+  function deliveryItem(delivery) {
+    const known = DELIVERY_STATES.has(delivery.state);
+    const reason = delivery.reason ? String(delivery.reason) : "";
+    const title = t("delivery_title", {
+      recipient: delivery.recipient || "", via: delivery.via || "",
+      attempts: delivery.attempts ?? 0,
+      when: delivery.updated_at ? formatDateTime(delivery.updated_at) : "",
+    });
+    const failed = delivery.state === "failed";
+    const why = reason && (failed || delivery.state === "queued")
+      ? el("span", { className: `delivery-reason${failed ? " failed" : ""}`,
+        "data-testid": "delivery-reason" },
+      t(failed ? "delivery_reason" : "delivery_retrying", { reason }))
+      : null;
+    return el("li", { className: "delivery" },
+      el("span", { className: `badge delivery-${known ? delivery.state : "unknown"}`,
+        "data-testid": "delivery-badge", "data-state": delivery.state,
+        title: reason ? `${title}\n${reason}` : title },
+      known ? t(`delivery_${delivery.state}`) : String(delivery.state ?? "")),
+      why);
+  }
+
+  /** An ISO time in microseconds: a delivery changes faster than Date's milliseconds. */
+  function micros(iso) {
+    const found = ISO_FRACTION.exec(String(iso || ""));
+    const ms = found ? Date.parse(found[1] + found[3]) : Number.NaN;
+    if (Number.isNaN(ms)) return 0;
+    return ms * 1000 + Number((found[2] || "").padEnd(6, "0").slice(0, 6));
+  }
+
+  /** The newest of what is known of a delivery: an event and a fetch of the detail cross. */
+  function newestDelivery(delivery) {
+    const known = state.deliveries.get(delivery.id);
+    if (known && micros(known.updated_at) >= micros(delivery.updated_at)) return known;
+    state.deliveries.set(delivery.id, delivery);
+    return delivery;
+  }
+
+  function mergeDeliveries(request) {
+    for (const message of request.messages || []) {
+      if (Array.isArray(message.deliveries)) {
+        message.deliveries = message.deliveries.map(newestDelivery);
+      }
+    }
+  }
+
+  /** Patch the open request's message with the event's delivery; false when the message is
+   * not shown yet (then the detail is fetched again). */
+  function patchDelivery(event) {
+    const delivery = event.delivery;
+    if (!delivery || typeof delivery !== "object" || typeof delivery.id !== "string"
+        || event.request.id !== state.selectedId) return false;
+    const newest = newestDelivery(delivery);
+    const detail = state.detail && state.detail.id === state.selectedId ? state.detail : null;
+    const message = (detail?.messages || []).find((found) => found.id === event.message_id);
+    if (!message) return false;
+    const list = Array.isArray(message.deliveries) ? message.deliveries : [];
+    const at = list.findIndex((found) => found.id === delivery.id);
+    if (at >= 0) list[at] = newest;
+    else list.push(newest);
+    message.deliveries = list;
+    renderTimeline(detail);
+    if (newest === delivery && delivery.state === "failed") {
+      announce(t("announce_delivery_failed", {
+        ref: event.request.reference, reason: delivery.reason || "" }));
+    }
+    return true;
+  }
+
+  function onReplySent(id, answer) {
+    // Live events update the queue; without them (reconnecting) use the answer instead.
+    if (state.connection !== "live" && answer.request) {
+      applyEvent({ type: "request.reply", request: answer.request });
+      renderQueue();
+    }
+    if (id === state.selectedId) refreshDetail();
   }
 
   function historyItem(event) {
@@ -1163,6 +1356,11 @@
   // ---- start ------------------------------------------------------------------------------
 
   async function boot() {
+    composer = window.TaxiConnect.createComposer({
+      t, api, channelLabel,
+      onSent: onReplySent,
+      onRefused: (id) => { if (id === state.selectedId) refreshDetail(); },
+    });
     state.lang = initialLanguage();
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {

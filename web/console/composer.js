@@ -1,0 +1,379 @@
+/* The reply composer of the request detail: the text, the channel it leaves on, an email's
+ * subject, the SMS segment counter, and sending it exactly once.
+ *
+ * Each composed message has one client key, kept with its draft until the hub has taken the
+ * message: a resend after a lost answer carries the same key, and the hub stores and sends it
+ * once. Drafts are kept per request while the console is open, so switching requests loses
+ * nothing. Passenger data reaches the page only as textContent, values and option text.
+ */
+"use strict";
+
+(() => {
+  const MAX_CHARS = { sms: 1600, email: 100000 }; // dispatch/replies.py MAX_REPLY_CHARS
+  const MAX_SUBJECT_CHARS = 200;
+  const WARN_SEGMENTS = 3; // beyond this an SMS is long and dear: warned of, not refused
+  const REPLY_CHANNELS = ["sms", "email"]; // the order the hub picks a default in
+  const IDENTITY = { sms: "phones", email: "emails" };
+  // A lost answer (no network, a proxy's 502-504, a busy hub's 503) is resent with the same
+  // key, after these pauses; then the dispatcher decides, and Send still reuses the key.
+  const RESEND_AFTER_MS = [1000, 3000];
+  const RESENDABLE = new Set([0, 502, 503, 504]);
+  // What Python's str.strip() strips: the hub counts and sends the stripped text.
+  const SPACE = "[\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+    + "\\u205f\\u3000]";
+  const EDGE_SPACE = new RegExp(`^${SPACE}+|${SPACE}+$`, "g");
+  const REPLY_PREFIX = /^(re|vs|sv):/i; // subjects channels/email/send.py leaves as they are
+  // The hub's 422 `fields`, as the words the dispatcher reads before the hub's own reason.
+  const FIELD_ERRORS = {
+    "body.required": "reply_error_empty",
+    "body.too_long": "reply_error_too_long",
+    "body.invalid_characters": "reply_error_characters",
+    "subject.too_long": "reply_error_subject",
+    "subject.invalid": "reply_error_subject",
+    "channel.opted_out": "reply_error_opted_out",
+    "channel.unreachable": "reply_error_no_channel",
+    "channel.none": "reply_error_no_channel",
+    "channel.not_enabled": "reply_error_no_channel",
+  };
+
+  function strip(text) {
+    return text.replace(EDGE_SPACE, "");
+  }
+
+  function length(text) {
+    return [...text].length; // code points, as the hub's len() counts
+  }
+
+  function newKey() {
+    if (globalThis.crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID needs a secure context, which a console on plain http inside the centre
+    // is not; getRandomValues works everywhere.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-`
+      + hex.slice(20);
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => { window.setTimeout(resolve, ms); });
+  }
+
+  /** The channels a reply can leave on: the request's own, and SMS or email when the
+   * passenger has a number or an address; the first one is the hub's default. */
+  function channelsOf(request) {
+    const contact = request.contact || {};
+    const own = REPLY_CHANNELS.filter((channel) => channel === request.channel);
+    const reachable = REPLY_CHANNELS.filter((channel) => channel !== request.channel
+      && (contact[IDENTITY[channel]] || []).length > 0);
+    return [...own, ...reachable];
+  }
+
+  function lastInbound(request, channel) {
+    const messages = (request.messages || []).filter(
+      (message) => message.direction === "inbound" && message.channel === channel);
+    return messages[messages.length - 1] || null;
+  }
+
+  /** Whom the hub will send to: who wrote last on the channel, else their newest identity. */
+  function recipientOf(request, channel) {
+    const from = lastInbound(request, channel)?.details?.from;
+    if (typeof from === "string" && from) return from;
+    const known = (request.contact || {})[IDENTITY[channel]] || [];
+    return known[known.length - 1] || "";
+  }
+
+  function subjectFor(request) {
+    const subject = strip(lastInbound(request, "email")?.subject || "");
+    if (!subject) return "";
+    const reply = REPLY_PREFIX.test(subject) ? subject : `Re: ${subject}`;
+    return [...reply].slice(0, MAX_SUBJECT_CHARS).join("");
+  }
+
+  /**
+   * deps: t(key, values), api(method, path, body) -> {data} or throws {status, body},
+   * channelLabel(channel), onSent(requestId, answer), onRefused(requestId).
+   */
+  function createComposer({ t, api, channelLabel, onSent, onRefused }) {
+    const $ = (id) => document.getElementById(id);
+    const section = $("composer");
+    const textarea = $("composer-text");
+    const select = $("composer-channel");
+    const subject = $("composer-subject");
+    const send = $("composer-send");
+    const drafts = new Map(); // request id -> draft
+    let request = null; // the request shown
+    let optionsShown = "";
+    let generation = 0; // bumped on logout: a resend loop of the old session stops
+
+    function draftOf(id) {
+      let draft = drafts.get(id);
+      if (!draft) {
+        draft = { text: "", subject: "", subjectTouched: false, channel: null, key: null,
+          keyBody: null, sending: false, resending: false, error: null, done: "" };
+        drafts.set(id, draft);
+      }
+      return draft;
+    }
+
+    function chosenChannel() {
+      const offered = channelsOf(request);
+      const wanted = draftOf(request.id).channel;
+      return offered.includes(wanted) ? wanted : (offered[0] || null);
+    }
+
+    /** Show the composer for `next` (a summary or the full detail), or hide it for null.
+     * Called on every render of the detail: it never touches text being typed. */
+    function show(next) {
+      if (!next) {
+        section.hidden = true;
+        request = null;
+        return;
+      }
+      section.hidden = false;
+      const switched = !request || request.id !== next.id;
+      if (switched && request) {
+        const left = drafts.get(request.id);
+        if (left && !left.text && !left.key && !left.sending) drafts.delete(request.id);
+      }
+      request = next;
+      const draft = draftOf(next.id);
+      if (switched) {
+        textarea.value = draft.text;
+        subject.value = draft.subject;
+        if (!draft.sending) {
+          draft.error = null;
+          draft.done = "";
+        }
+      }
+      render();
+    }
+
+    function renderChannels(offered, channel) {
+      const shown = [document.documentElement.lang, ...offered].join(" ");
+      if (shown !== optionsShown) {
+        optionsShown = shown;
+        select.replaceChildren(...offered.map((value) => {
+          const option = document.createElement("option");
+          option.value = value;
+          option.textContent = channelLabel(value);
+          return option;
+        }));
+      }
+      if (channel) select.value = channel;
+      select.disabled = offered.length === 0;
+    }
+
+    function countText(text) {
+      const found = globalThis.TaxiConnect.countSegments(text);
+      const chars = length(text);
+      const plural = (key, n) => t(n === 1 ? `${key}_one` : key, { n });
+      return {
+        segments: found.count,
+        text: [plural("count_chars", chars), plural("count_segments", found.count),
+          found.encoding === "gsm7" ? "GSM-7" : "UCS-2"].join(" · "),
+      };
+    }
+
+    function errorText(error) {
+      if (error.local) return t(error.local, error.values);
+      const body = error.body || {};
+      const detail = error.status !== 0 && typeof body.error === "string" ? body.error : "";
+      let lead = "reply_error";
+      if (error.status === 0) lead = "reply_error_network";
+      else if (error.status === 409) {
+        lead = body.status === "resolved" ? "reply_error_resolved" : "reply_error_held";
+      } else if (error.status === 404) lead = "reply_error_not_found";
+      else if (error.status === 503) lead = "reply_error_busy";
+      else if (error.status === 422 || error.status === 400) {
+        const [field, code] = Object.entries(body.fields || {})[0] || [];
+        lead = FIELD_ERRORS[`${field}.${code}`] || lead;
+      }
+      return detail ? `${t(lead)}: ${detail}` : t(lead);
+    }
+
+    function render() {
+      if (!request) return;
+      const draft = draftOf(request.id);
+      const offered = channelsOf(request);
+      const channel = chosenChannel();
+      renderChannels(offered, channel);
+      const to = channel ? recipientOf(request, channel) : "";
+      $("composer-to").textContent = to ? t("composer_to", { to }) : "";
+
+      $("composer-subject-field").hidden = channel !== "email";
+      if (channel === "email" && !draft.subjectTouched) {
+        draft.subject = subjectFor(request);
+        if (subject.value !== draft.subject) subject.value = draft.subject;
+      }
+
+      const text = strip(textarea.value);
+      const limit = MAX_CHARS[channel] || 0;
+      const over = Boolean(channel) && length(text) > limit;
+      const counter = $("composer-counter");
+      let warning = "";
+      if (channel === "sms") {
+        const counted = countText(text);
+        counter.textContent = counted.text;
+        if (counted.segments > WARN_SEGMENTS) {
+          warning = t("composer_many_segments", { n: counted.segments });
+        }
+      } else {
+        counter.textContent = "";
+      }
+      if (over) warning = t("composer_too_long", { limit, n: length(text) });
+      counter.hidden = channel !== "sms";
+      const warningBox = $("composer-warning");
+      if (warningBox.textContent !== warning) warningBox.textContent = warning;
+      warningBox.classList.toggle("blocking", over);
+      textarea.setAttribute("aria-invalid", String(over));
+
+      const resolved = request.status === "resolved";
+      const note = !channel ? t("composer_no_channel") : resolved ? t("composer_resolved") : "";
+      $("composer-note").textContent = note;
+      $("composer-note").hidden = !note;
+
+      textarea.readOnly = draft.sending;
+      subject.readOnly = draft.sending;
+      send.disabled = !channel || resolved || over;
+      // Not `disabled` while sending: a focused button that is disabled loses the focus.
+      send.setAttribute("aria-disabled", String(draft.sending));
+      send.textContent = t(draft.sending ? "composer_sending" : "composer_send");
+      const status = draft.resending ? t("reply_resending") : draft.done;
+      if ($("composer-status").textContent !== status) $("composer-status").textContent = status;
+      const error = draft.error ? errorText(draft.error) : "";
+      if ($("composer-error").textContent !== error) $("composer-error").textContent = error;
+    }
+
+    async function post(id, payload, draft, started) {
+      const path = `/api/v1/requests/${encodeURIComponent(id)}/replies`;
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          const { data } = await api("POST", path, payload);
+          return data || {};
+        } catch (err) {
+          if (!RESENDABLE.has(err.status) || attempt >= RESEND_AFTER_MS.length
+              || started !== generation) throw err;
+          draft.resending = true;
+          if (request && request.id === id) render();
+          await sleep(RESEND_AFTER_MS[attempt]);
+        }
+      }
+    }
+
+    async function submit() {
+      if (!request) return;
+      const id = request.id;
+      const draft = draftOf(id);
+      if (draft.sending) return;
+      draft.text = textarea.value;
+      draft.done = "";
+      const channel = chosenChannel();
+      const text = strip(textarea.value);
+      let local = null;
+      if (!channel) local = { local: "composer_no_channel" };
+      else if (request.status === "resolved") local = { local: "composer_resolved" };
+      else if (!text) local = { local: "composer_empty" };
+      else if (length(text) > MAX_CHARS[channel]) {
+        local = { local: "composer_too_long", values: { limit: MAX_CHARS[channel],
+          n: length(text) } };
+      }
+      if (local) {
+        draft.error = local;
+        render();
+        textarea.focus();
+        return;
+      }
+      if (!draft.key) { // one key per composed message, kept for every resend of it
+        draft.key = newKey();
+        draft.keyBody = text;
+      }
+      const payload = { body: text, client_key: draft.key, channel };
+      const subjectText = strip(subject.value);
+      if (channel === "email" && subjectText) payload.subject = subjectText;
+      draft.sending = true;
+      draft.error = null;
+      render();
+      const started = generation;
+      try {
+        const answer = await post(id, payload, draft, started);
+        if (started !== generation) return;
+        if (answer.changed === false && text !== draft.keyBody) {
+          // An earlier try, thought lost, had reached the hub before the text was edited:
+          // that one went out. The edit stays, to be sent as a message of its own.
+          draft.key = null;
+          draft.done = t("reply_edit_not_sent");
+        } else {
+          drafts.delete(id); // the hub has it: whatever is typed next is a new message
+          draftOf(id).done = t("reply_queued"); // read out by the status line
+          if (request && request.id === id) {
+            textarea.value = "";
+            subject.value = "";
+          }
+        }
+        onSent(id, answer);
+      } catch (err) {
+        if (started !== generation || err.status === 401) return; // the login is shown
+        draft.error = { status: err.status, body: err.body };
+        if (err.status === 409) onRefused(id);
+      } finally {
+        draft.sending = false;
+        draft.resending = false;
+        if (request && request.id === id) render();
+      }
+    }
+
+    function onKey(event) {
+      if (event.key !== "Enter" || event.isComposing) return;
+      if (event.ctrlKey || event.metaKey) {
+        event.preventDefault();
+        submit();
+      } else if (event.target === subject) {
+        event.preventDefault(); // Enter in the subject moves on to the text, never sends
+        textarea.focus();
+      }
+    }
+
+    $("composer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      submit();
+    });
+    $("composer-form").addEventListener("keydown", onKey);
+    textarea.addEventListener("input", () => {
+      if (!request) return;
+      const draft = draftOf(request.id);
+      draft.text = textarea.value;
+      draft.done = "";
+      if (draft.error?.local) draft.error = null;
+      render();
+    });
+    subject.addEventListener("input", () => {
+      if (!request) return;
+      const draft = draftOf(request.id);
+      draft.subject = subject.value;
+      draft.subjectTouched = true;
+    });
+    select.addEventListener("change", () => {
+      if (!request) return;
+      const draft = draftOf(request.id);
+      draft.channel = select.value;
+      if (draft.error?.local) draft.error = null;
+      render();
+    });
+
+    /** Logout: drop every draft and stop any resend of the ended session. */
+    function forget() {
+      generation += 1;
+      drafts.clear();
+      request = null;
+      textarea.value = "";
+      subject.value = "";
+      section.hidden = true;
+    }
+
+    return { show, render, forget };
+  }
+
+  globalThis.TaxiConnect = Object.assign(globalThis.TaxiConnect || {}, { createComposer });
+})();
