@@ -33,7 +33,7 @@ def to_contact(parsed: ParsedMail, raw: bytes, *, received_at: datetime, token_s
                attachments: Sequence[dict[str, object]] = (), via: str = "smtp",
                recipients: Sequence[str] = ()) -> InboundContact:
     """`recipients` are the envelope's (RCPT TO); the headers' To and Cc count too."""
-    body = reply_text(parsed.text).strip() or parsed.text.strip()
+    body = reply_text(parsed.text).strip() or parsed.text.strip() or parsed.subject
     if parsed.bounce is not None and not body:
         body = f"Delivery failed: {parsed.bounce.diagnostic or parsed.bounce.status or ''}"
     if len(body) > MAX_BODY_CHARS:

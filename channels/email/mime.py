@@ -150,9 +150,11 @@ def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
     chunks, parts = _walk(msg, 0)
     attachments, skipped = _sort_attachments(parts, limits)
     text = _choose_text(chunks) or _forwarded_text(parts)
-    if not text and not attachments:
+    # A passenger who writes "Taksi Kamppiin klo 18" in the subject alone still asked.
+    subject = one_line(decode_words(header(msg, "subject") or ""))
+    if not text and not attachments and not subject:
         refused = ", ".join(f"{s.name} ({s.reason})" for s in skipped)
-        raise MailRejected("no readable text and no attachment"
+        raise MailRejected("no subject, no readable text and no attachment"
                            + (f"; refused: {refused}" if refused else ""))
     truncated = len(text) > limits.text_chars
     reply_to = addresses(msg, "reply-to")
@@ -162,7 +164,7 @@ def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
         from_address=senders[0][1], from_name=senders[0][0],
         to=tuple(dict.fromkeys(address for _, address in addresses(msg, "to", "cc"))),
         reply_to=reply_to[0][1] if reply_to else None,
-        subject=one_line(decode_words(header(msg, "subject") or "")),
+        subject=subject,
         text=text[:limits.text_chars].rstrip() if truncated else text,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=message_ids(header(msg, "references")),

@@ -76,7 +76,7 @@ def test_each_corpus_mail_gives_readable_text_or_a_rejection_with_a_reason(path:
 
     parsed = parse_mail(raw)
 
-    assert parsed.text.strip()
+    assert parsed.text.strip() or parsed.subject  # a subject alone can be the whole order
     assert not TAG.search(parsed.text), parsed.text
     assert not MOJIBAKE.search(f"{parsed.text} {parsed.subject} {parsed.from_name}")
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f\r]", parsed.text)
@@ -87,6 +87,11 @@ def test_each_corpus_mail_gives_readable_text_or_a_rejection_with_a_reason(path:
     assert parsed.message_id and "<" not in parsed.message_id
     assert parsed.date is not None and parsed.date.tzinfo is not None
     assert not parsed.text_truncated
+
+
+def test_an_order_in_the_subject_alone_is_kept() -> None:
+    parsed = parse("subject_only.eml")
+    assert (parsed.subject, parsed.text) == ("Taksi", "")
 
 
 def test_thunderbird_utf8_order_with_flowed_lines_joined() -> None:
@@ -330,15 +335,16 @@ def test_nul_bytes_are_dropped_from_the_text() -> None:
 
 @pytest.mark.parametrize(("raw", "reason"), [
     ((CORPUS / "reject_no_from.eml").read_bytes(), "no sender"),
-    ((CORPUS / "reject_headers_only.eml").read_bytes(), "no readable text"),
+    (b"From: a@example.fi\r\nSubject:  \r\n\r\n\r\n", "no subject, no readable text"),
     ((CORPUS / "reject_binary_garbage.eml").read_bytes(), "not an email message"),
     (b"", "empty"),
     (b"\r\n\r\n  \r\n", "empty"),
     (b"From: Matti Meikalainen\r\nSubject: x\r\n\r\nHei", "no sender"),
     (b"From: a@example.fi\r\n\r\n" + b"--x\r\n" * 2001, "too many MIME parts"),
     (with_attachments(("ajo.exe", "application/x-msdownload", b"MZ"))
-     .replace(b"Liitteet alla.", b""), "refused: ajo.exe (type_not_allowed)"),
-], ids=["no-from", "headers-only", "binary", "empty", "blank", "unparseable-from",
+     .replace(b"Liitteet alla.", b"").replace(b"Subject: Liitteet\r\n", b""),
+     "refused: ajo.exe (type_not_allowed)"),
+], ids=["no-from", "no-subject-no-text", "binary", "empty", "blank", "unparseable-from",
         "part-flood", "only-a-refused-attachment"])
 def test_unusable_mail_is_rejected_with_a_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(MailRejected) as rejected:
