@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from hub.model import (
     OutboundMessage,
     SendReceipt,
 )
-from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 
 d = schema.deliveries
 m = schema.messages
@@ -50,58 +51,56 @@ class Deliveries:
             )
             return [row[0] for row in rows]
 
-    async def lease(self, delivery_id: uuid.UUID,
-                    lease_s: float) -> tuple[str, OutboundMessage] | None:
-        """Take a due delivery for one attempt: the adapter to send it with and the message.
-        None when it is not due or another sender
-        holds it. A sender that dies loses the lease after `lease_s` and the row is due again.
-        """
+    async def lease_many(self, ids: Sequence[uuid.UUID],
+                         lease_s: float) -> list[tuple[str, OutboundMessage]]:
+        """Take due deliveries for one attempt each, in one transaction: for each, the
+        adapter to send it with and the message. Those not due, or held by another sender,
+        are left out. A sender that dies loses its lease after `lease_s`; the row is due
+        again."""
+        if not ids:
+            return []
         now = utcnow()
         async with self._db.write() as conn:
-            taken = await conn.execute(
+            taken = (await conn.execute(
                 update(d).where(
-                    d.c.id == delivery_id,
+                    d.c.id.in_(list(ids)),
                     d.c.state == DeliveryState.QUEUED.value,
                     d.c.next_attempt_at <= now,
                     or_(d.c.lease_until.is_(None), d.c.lease_until < now),
                 ).values(lease_until=now + timedelta(seconds=lease_s),
                          attempts=d.c.attempts + 1, updated_at=now)
-            )
-            if taken.rowcount != 1:
-                return None
-            row = (await conn.execute(
-                select(d.c.id, d.c.adapter, d.c.recipient, d.c.attempts, m.c.id.label("message_id"),
-                       m.c.channel, m.c.body, m.c.subject, m.c.details, r.c.id.label("rid"),
-                       r.c.reference, schema.agents.c.name.label("agent_name"))
+                .returning(d.c.id)
+            )).scalars().all()
+            if not taken:
+                return []
+            rows = (await conn.execute(
+                select(d.c.id, d.c.adapter, d.c.recipient, d.c.attempts,
+                       m.c.id.label("message_id"), m.c.channel, m.c.body, m.c.subject,
+                       m.c.details, r.c.id.label("rid"), r.c.reference,
+                       schema.agents.c.name.label("agent_name"))
                 .join(m, m.c.id == d.c.message_id)
                 .join(r, r.c.id == d.c.request_id)
                 .outerjoin(schema.agents, schema.agents.c.id == m.c.agent_id)
-                .where(d.c.id == delivery_id)
-            )).mappings().one()
-        details: dict[str, Any] = row["details"] or {}
-        return row["adapter"], OutboundMessage(
-            delivery_id=row["id"], message_id=row["message_id"], request_id=row["rid"],
-            request_reference=row["reference"], channel=Channel(row["channel"]),
-            recipient=row["recipient"], body=row["body"], attempt=row["attempts"],
-            subject=row["subject"], agent_name=row["agent_name"],
-            thread={k: str(v) for k, v in (details.get("thread") or {}).items()},
-        )
+                .where(d.c.id.in_(list(taken)))
+            )).mappings().all()
+        return [(row["adapter"], _message(row)) for row in rows]
 
-    async def sent(self, delivery_id: uuid.UUID, receipt: SendReceipt) -> None:
-        await self._change(delivery_id, {
-            "state": receipt.state.value, "provider_id": receipt.provider_id,
-            "lease_until": None, "reason": None,
-        })
-
-    async def retry(self, delivery_id: uuid.UUID, reason: str, at: datetime) -> None:
-        await self._change(delivery_id, {
-            "next_attempt_at": at, "lease_until": None, "reason": _short(reason),
-        })
-
-    async def fail(self, delivery_id: uuid.UUID, reason: str) -> None:
-        await self._change(delivery_id, {
-            "state": DeliveryState.FAILED.value, "lease_until": None, "reason": _short(reason),
-        })
+    async def finish_many(self, outcomes: Sequence[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+        """Record the results of attempts (values from `sent`, `retry`, `failed`), in one
+        transaction: one commit for a whole round of sends."""
+        if not outcomes:
+            return
+        now = utcnow()
+        async with self._db.write() as conn:
+            changed = []
+            for delivery_id, values in outcomes:
+                done = await conn.execute(update(d).where(d.c.id == delivery_id)
+                                          .values(**values, updated_at=now))
+                if done.rowcount == 1:
+                    changed.append(delivery_id)
+            events = await delivery_events(conn, changed)
+            await write_rows(conn, events)
+        self._relay.notify(events)
 
     async def report(self, adapter: str, report: DeliveryUpdate) -> bool:
         """Apply a gateway's status report; False when no delivery has that id.
@@ -138,19 +137,45 @@ class Deliveries:
                                          .values(**values, updated_at=now))
             if changed.rowcount != 1:
                 return
-            event = await delivery_event(conn, delivery_id)
-            await write_rows(conn, [event])
-        self._relay.notify([event])
+            events = await delivery_events(conn, [delivery_id])
+            await write_rows(conn, events)
+        self._relay.notify(events)
 
 
-async def delivery_event(conn: AsyncConnection, delivery_id: uuid.UUID) -> Any:
-    """The console event for a delivery's new state (with its request, for access checks)."""
-    row = (await conn.execute(select(d).where(d.c.id == delivery_id))).mappings().one()
-    summary = (await summaries_by_id(conn, [row["request_id"]]))[str(row["request_id"])]
-    return new_row("events", {
-        "type": "message.delivery", "request": summary,
+def sent(receipt: SendReceipt) -> dict[str, Any]:
+    return {"state": receipt.state.value, "provider_id": receipt.provider_id,
+            "lease_until": None, "reason": None}
+
+
+def retry(reason: str, at: datetime) -> dict[str, Any]:
+    return {"next_attempt_at": at, "lease_until": None, "reason": _short(reason)}
+
+
+def failed(reason: str) -> dict[str, Any]:
+    return {"state": DeliveryState.FAILED.value, "lease_until": None, "reason": _short(reason)}
+
+
+async def delivery_events(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[OutboxRow]:
+    """Console events for deliveries' new states (with their requests, for access checks)."""
+    if not ids:
+        return []
+    rows = (await conn.execute(select(d).where(d.c.id.in_(list(ids))))).mappings().all()
+    summaries = await summaries_by_id(conn, {row["request_id"] for row in rows})
+    return [new_row("events", {
+        "type": "message.delivery", "request": summaries[str(row["request_id"])],
         "message_id": str(row["message_id"]), "delivery": delivery_json(row),
-    })
+    }) for row in rows]
+
+
+def _message(row: Any) -> OutboundMessage:
+    details: dict[str, Any] = row["details"] or {}
+    return OutboundMessage(
+        delivery_id=row["id"], message_id=row["message_id"], request_id=row["rid"],
+        request_reference=row["reference"], channel=Channel(row["channel"]),
+        recipient=row["recipient"], body=row["body"], attempt=row["attempts"],
+        subject=row["subject"], agent_name=row["agent_name"],
+        thread={k: str(v) for k, v in (details.get("thread") or {}).items()},
+    )
 
 
 def _short(reason: str) -> str:

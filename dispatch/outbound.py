@@ -2,10 +2,12 @@
 
 Every hub process runs one. New deliveries arrive on the outbound stream (consumer group
 `senders`, so each goes to one process at once); due retries and anything the stream lost are
-found by polling the deliveries table. A delivery is leased before each attempt, so two
-processes never send it at the same time; a gateway's failure schedules a retry with
-exponential backoff until `max_attempts`, a refusal (bad number, invalid address) fails it
-at once with the gateway's reason.
+found by polling the deliveries table. Deliveries are leased in rounds, one transaction per
+round, so two processes never send one at the same time; the results of the sends finished
+meanwhile are recorded together in one transaction too (on SQLite each commit is a disk
+sync: three per reply were the ceiling). A gateway's failure schedules a retry with
+exponential backoff until `max_attempts`; a refusal (bad number, invalid address) fails the
+delivery at once with the gateway's reason.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import ClientError
 from redis.asyncio import Redis
@@ -24,7 +27,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Sender
-from dispatch.deliveries import Deliveries
+from dispatch.deliveries import Deliveries, failed, retry, sent
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
@@ -32,8 +35,11 @@ from hub.model import OutboundMessage
 
 log = logging.getLogger(__name__)
 
-READ_COUNT = 64
+READ_COUNT = 256
+MAX_IN_FLIGHT = 128  # sends under way at once per process; the rest wait, due, in the table
 ERROR_BACKOFF_S = 1.0
+
+Outcome = tuple[uuid.UUID, dict[str, Any]]
 
 
 class OutboundWorker:
@@ -53,6 +59,8 @@ class OutboundWorker:
         self._send_timeout_s = send_timeout_s
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._outcomes: list[Outcome] = []
+        self._outcome_ready = asyncio.Event()
         self.sent = 0
         self.retried = 0
         self.failed = 0
@@ -65,19 +73,25 @@ class OutboundWorker:
         self._stopping.set()
 
     async def run(self) -> None:
+        recorder = asyncio.create_task(self._record_outcomes(), name="outbound-recorder")
         try:
             while not self._stopping.is_set():
                 try:
                     await self._ensure_group()
-                    await self._read_stream()
-                    for delivery_id in await self._deliveries.due():
-                        self._start(delivery_id)
+                    wanted = set(await self._read_stream())
+                    if len(self._in_flight) < MAX_IN_FLIGHT:
+                        wanted.update(await self._deliveries.due(MAX_IN_FLIGHT))
+                        await self._lease_and_send(wanted)
                 except (RedisError, SQLAlchemyError, OSError) as exc:
                     log.warning("outbound %s: %s; retrying", self.consumer, exc)
                     await asyncio.sleep(ERROR_BACKOFF_S)
         finally:
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self._send_timeout_s)
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await self._flush()
 
     async def _ensure_group(self) -> None:
         try:
@@ -87,10 +101,11 @@ class OutboundWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _read_stream(self) -> None:
+    async def _read_stream(self) -> list[uuid.UUID]:
         response = await self._redis.xreadgroup(
             SENDER_GROUP, self.consumer, {self._keys.outbound: ">"}, count=READ_COUNT,
             block=max(1, int(self._poll_s * 1000)))
+        found: list[uuid.UUID] = []
         for _stream, entries in response or []:
             ids = [entry_id for entry_id, _ in entries]
             # Acknowledged at once: the table, not the stream, remembers what is unsent.
@@ -100,32 +115,37 @@ class OutboundWorker:
                 await pipe.execute()
             for _, fields in entries:
                 with contextlib.suppress(KeyError, TypeError, ValueError):
-                    self._start(uuid.UUID(json.loads(fields["data"])["delivery_id"]))
+                    found.append(uuid.UUID(json.loads(fields["data"])["delivery_id"]))
+        return found
 
-    def _start(self, delivery_id: uuid.UUID) -> None:
-        task = asyncio.create_task(self._attempt(delivery_id), name=f"send-{delivery_id}")
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+    async def _lease_and_send(self, wanted: set[uuid.UUID]) -> None:
+        room = MAX_IN_FLIGHT - len(self._in_flight)
+        if not wanted or room <= 0:
+            return
+        # What does not fit now stays due in the table and is polled again.
+        leased = await self._deliveries.lease_many(sorted(wanted)[:room],
+                                                   self._send_timeout_s * 2)
+        for via, message in leased:
+            task = asyncio.create_task(self._attempt(via, message),
+                                       name=f"send-{message.delivery_id}")
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
-    async def _attempt(self, delivery_id: uuid.UUID) -> None:
+    async def _attempt(self, via: str, message: OutboundMessage) -> None:
         try:
-            leased = await self._deliveries.lease(delivery_id, self._send_timeout_s * 2)
-            if leased is None:
-                return  # not due, already handled, or another process has it
-            await self._send(*leased)
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("outbound %s: delivery %s: %s; the lease runs out and it is retried",
-                        self.consumer, delivery_id, exc)
+            outcome = await self._send(via, message)
         except Exception:
             log.exception("outbound %s: delivery %s failed unexpectedly; retried when its "
-                          "lease runs out", self.consumer, delivery_id)
+                          "lease runs out", self.consumer, message.delivery_id)
+            return
+        self._outcomes.append((message.delivery_id, outcome))
+        self._outcome_ready.set()
 
-    async def _send(self, via: str, message: OutboundMessage) -> None:
+    async def _send(self, via: str, message: OutboundMessage) -> dict[str, Any]:
         sender = self._senders.get(via)
         if sender is None:
             self.failed += 1
-            await self._deliveries.fail(message.delivery_id, f"{via} is not enabled")
-            return
+            return failed(f"{via} is not enabled")
         try:
             async with asyncio.timeout(self._send_timeout_s):
                 receipt = await sender.send(message)
@@ -133,22 +153,35 @@ class OutboundWorker:
             self.failed += 1
             # The reason (kept on the delivery) may quote the number or address: not logged.
             log.info("delivery %s refused by %s", message.delivery_id, via)
-            await self._deliveries.fail(message.delivery_id, exc.reason)
+            return failed(exc.reason)
         except (RetryLater, OperatorMustAct, ClientError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
             if isinstance(exc, OperatorMustAct):
                 log.error("delivery %s via %s: %s", message.delivery_id, via, reason)
             if message.attempt >= self._max_attempts:
                 self.failed += 1
-                await self._deliveries.fail(
-                    message.delivery_id, f"gave up after {message.attempt} attempts: {reason}")
-                return
+                return failed(f"gave up after {message.attempt} attempts: {reason}")
             self.retried += 1
             delay = min(self._backoff_max_s,
                         self._backoff_base_s * 2 ** (message.attempt - 1))
-            await self._deliveries.retry(message.delivery_id, reason,
-                                         utcnow() + timedelta(seconds=delay))
-        else:
-            self.sent += 1
-            await self._deliveries.sent(message.delivery_id, receipt)
+            return retry(reason, utcnow() + timedelta(seconds=delay))
+        self.sent += 1
+        return sent(receipt)
 
+    async def _record_outcomes(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
+        if not outcomes:
+            return
+        try:
+            await self._deliveries.finish_many(outcomes)
+        except (SQLAlchemyError, OSError) as exc:
+            # The leases run out and the deliveries are attempted again: a reply may go out
+            # twice, never not at all.
+            log.warning("outbound %s: could not record %d results: %s", self.consumer,
+                        len(outcomes), exc)
