@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from channels.base import ChannelAdapter
+from channels.chat import ChatChannel
 from channels.email.channel import EmailChannel
+from channels.phone.ami import AsteriskAmiChannel
+from channels.phone.cti import CtiPhoneChannel
+from channels.phone.twilio_voice import TwilioVoiceChannel
 from channels.sms.generic import GenericSmsChannel
 from channels.sms.twilio import TwilioSmsChannel
 from channels.sms.vonage import VonageSmsChannel
@@ -16,6 +20,10 @@ ADAPTERS: dict[str, type[ChannelAdapter]] = {
     VonageSmsChannel.name: VonageSmsChannel,
     GenericSmsChannel.name: GenericSmsChannel,
     EmailChannel.name: EmailChannel,
+    CtiPhoneChannel.name: CtiPhoneChannel,
+    TwilioVoiceChannel.name: TwilioVoiceChannel,
+    AsteriskAmiChannel.name: AsteriskAmiChannel,
+    ChatChannel.name: ChatChannel,
 }
 
 

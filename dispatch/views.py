@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
@@ -97,7 +97,62 @@ async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]
         }
         for row in history
     ]
+    summary["calls"] = await calls_of(conn, request_id)
+    summary["recordings"] = await recordings_of(conn, request_id)
     return summary
+
+
+async def calls_of(conn: AsyncConnection, request_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The request's phone calls, oldest first, with their timings."""
+    k = schema.calls
+    agent = schema.agents.alias("call_agent")
+    rows = (await conn.execute(
+        select(k, agent.c.name.label("agent_name"))
+        .outerjoin(agent, agent.c.id == k.c.agent_id)
+        .where(k.c.request_id == request_id).order_by(k.c.started_at, k.c.id)
+    )).mappings().all()
+    return [call_json(row) for row in rows]
+
+
+def call_json(row: Any) -> dict[str, Any]:
+    """A call row (with `agent_name`) as the console sees it: ring time runs from the
+    start to the answer (or the end, unanswered), talk time from the answer to the end."""
+    rang_until = row["answered_at"] or row["ended_at"]
+    return {
+        "id": str(row["id"]), "provider": row["provider"], "direction": row["direction"],
+        "caller": row["caller"], "called": row["called"], "state": row["state"],
+        "cause": row["cause"], "agent": _agent(row["agent_id"], row["agent_name"]),
+        "started_at": _iso(row["started_at"]), "answered_at": _iso(row["answered_at"]),
+        "ended_at": _iso(row["ended_at"]),
+        "ring_time_s": _seconds(_span(row["started_at"], rang_until)),
+        "talk_time_s": _seconds(_span(row["answered_at"], row["ended_at"])),
+    }
+
+
+async def recordings_of(conn: AsyncConnection,
+                        request_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The request's recordings and voice messages, each with how often it was played."""
+    rec, listens = schema.recordings, schema.recording_listens
+    count = (select(func.count()).where(listens.c.recording_id == rec.c.id)
+             .scalar_subquery().label("listens"))
+    rows = (await conn.execute(
+        select(rec, count).where(rec.c.request_id == request_id)
+        .order_by(rec.c.created_at, rec.c.id)
+    )).mappings().all()
+    return [recording_json(row) for row in rows]
+
+
+def recording_json(row: Any) -> dict[str, Any]:
+    """A recording's metadata (never its provider URL: the console plays it through
+    `audio_url`, which records the listen)."""
+    return {
+        "id": str(row["id"]), "call_id": str(row["call_id"]), "kind": row["kind"],
+        "provider": row["provider"], "name": row["provider_id"],
+        "duration_s": row["duration_s"], "completed_at": _iso(row["completed_at"]),
+        "transcription": row["transcription"], "created_at": _iso(row["created_at"]),
+        "listens": row.get("listens", 0),
+        "audio_url": f"/api/v1/recordings/{row['id']}/audio",
+    }
 
 
 def delivery_json(row: Any) -> dict[str, Any]:
@@ -190,6 +245,10 @@ def _agent(agent_id: uuid.UUID | None, name: str | None) -> dict[str, str] | Non
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _span(start: datetime | None, end: datetime | None) -> timedelta | None:
+    return end - start if start is not None and end is not None else None
 
 
 def _seconds(value: timedelta | None) -> float | None:

@@ -37,6 +37,32 @@ class Keys:
         """Sorted set of live dispatcher consoles (external users' are not counted)."""
         return f"{self.prefix}consoles-online"
 
+    def chat_visitor(self, visitor: str) -> str:
+        """Pub/sub channel of one chat visitor: wake-ups and typing for their open widgets."""
+        return f"{self.prefix}chat:visitor:{visitor}"
+
+    @property
+    def chat_visitor_pattern(self) -> str:
+        """PSUBSCRIBE pattern matching every chat visitor's channel (the prefix escaped)."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in self.prefix)
+        return f"{escaped}chat:visitor:*"
+
+    def chat_connections(self, address: str) -> str:
+        """Sorted set of open widget sockets from one client address, scored by lapse time."""
+        return f"{self.prefix}chat:connections:{address}"
+
+    def chat_rate(self, scope: str, who: str) -> str:
+        """Sliding-window log of chat messages of one visitor or one address (`scope`)."""
+        return f"{self.prefix}chat:rate:{scope}:{who}"
+
+    def chat_closed(self, visitor: str) -> str:
+        """When the visitor last closed their chat (unix seconds): history starts after it."""
+        return f"{self.prefix}chat:closed:{visitor}"
+
+    def chat_seen(self, delivery_id: str) -> str:
+        """Marks a chat reply the widget saw before its sender reported it sent."""
+        return f"{self.prefix}chat:seen:{delivery_id}"
+
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 

@@ -231,6 +231,86 @@ SPEC: dict[str, Any] = {
                           "409": _ok("another agent holds it, or it is resolved", "Conflict"),
                           "422": _ok("empty, too long, no channel reaches the passenger, "
                                      "or the number opted out", "Error")}}},
+        "/widget/chat.js": {"get": {
+            "summary": "the passenger chat widget (channel chat): embed with one <script "
+                       "src=\".../widget/chat.js\" data-lang=\"fi|en\" async> on an allowed site",
+            "responses": {"200": _ok("JavaScript")}}},
+        "/chat/ws": {"get": {
+            "summary": "the chat widget's websocket (channel chat). Widget frames: hello "
+                       "{token, last_seen, lang}, message {id, text}, typing {on}, prechat "
+                       "{name, phone, email, pickup_address, pickup_time}, seen {message_id}, "
+                       "close {email?}. Hub frames: welcome {token, available, reason, "
+                       "messages}, message, ack {id, message_id} (after the commit), nack, "
+                       "typing {on, name}, availability, prechat, closed {transcript}. Close "
+                       "codes: 1003 binary frame, 1009 message over chat.max_message_chars, "
+                       "4400 malformed frame, 4408 no hello, 4429 over the message rate, "
+                       "1011/1012 reconnect",
+            "parameters": [{"name": "Origin", "in": "header", "required": True,
+                            "schema": {"type": "string"},
+                            "description": "one of chat.allowed_origins"}],
+            "responses": {"101": _ok("switching protocols"),
+                          "403": _ok("origin not allowed", "Error"),
+                          "429": _ok("too many sockets from this address; Retry-After",
+                                     "Error"),
+                          "503": _ok("chat not available right now; Retry-After", "Error")}}},
+        "/api/v1/requests/{request_id}/typing": {"post": {
+            "summary": "the dispatcher is writing: the request's chat passengers see "
+                       "\"<name> is typing\" (channel chat)",
+            "security": SESSION, "parameters": [ID_PARAM],
+            "requestBody": {"required": False, "content": {JSON: {"schema": {
+                "type": "object", "properties": {"on": {"type": "boolean",
+                                                        "default": True}}}}}},
+            "responses": {"204": _ok("told"), "400": ERROR, "401": ERROR,
+                          "403": _ok("origin not allowed"), "404": ERROR, "415": ERROR,
+                          "422": ERROR}}},
+        "/webhooks/phone/cti": {"post": {
+            "summary": "generic CTI call event (channel phone_cti; Zammad's generic CTI "
+                       "fields): event newCall|answer|hangup, callId, from, to, direction "
+                       "in|out, user / user[], answeringNumber, cause (hangup: normalClearing, "
+                       "cancel, noAnswer, busy, congestion, notFound, forwarded), queue. A "
+                       "call nobody answered becomes a callback request",
+            "parameters": [
+                {"name": "X-CTI-Token", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "phone.cti_secret"},
+                {"name": "token", "in": "query", "required": False,
+                 "schema": {"type": "string"}, "description": "phone.cti_secret, for PBXs "
+                 "that cannot send a header"}],
+            "requestBody": {"required": True, "content": {
+                JSON: {"schema": {"type": "object"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+                "multipart/form-data": {"schema": {"type": "object"}}}},
+            "responses": {"200": _ok("stored (a repeated event changes nothing): {}"),
+                          "400": ERROR, "401": _ok("no token; nothing stored", "Error"),
+                          "403": _ok("wrong token; nothing stored", "Error"),
+                          "415": ERROR,
+                          "422": _ok("e.g. {\"error\": \"Invalid direction!\"}", "Error"),
+                          "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/webhooks/phone/twilio": {"post": {
+            "summary": "Twilio voice callbacks (channel twilio_voice): call status (CallSid, "
+                       "CallStatus, From, To, Direction, ParentCallSid for a leg dialled to "
+                       "an agent), recording status (RecordingSid, RecordingUrl, "
+                       "RecordingStatus, RecordingDuration) and transcription "
+                       "(TranscriptionText, TranscriptionStatus). Not a Voice URL: the "
+                       "answer is empty TwiML",
+            "parameters": [{"name": "X-Twilio-Signature", "in": "header", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {
+                "schema": {"type": "object"}}}},
+            "responses": {"200": _ok("applied (a repeat changes nothing): empty TwiML"),
+                          "400": ERROR, "403": _ok("signature missing or wrong"),
+                          "404": _ok("a recording of a call never reported", "Error"),
+                          "415": ERROR, "422": ERROR,
+                          "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/api/v1/recordings/{recording_id}/audio": {"get": {
+            "summary": "play a call recording or voice message (channel twilio_voice): the "
+                       "audio is streamed from the provider and the listen recorded",
+            "security": SESSION,
+            "parameters": [{"name": "recording_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "format": "uuid"}}],
+            "responses": {"200": {"description": "the audio; X-Listen-Id names the listen",
+                                  "content": {"audio/*": {}}},
+                          "401": ERROR, "404": ERROR,
+                          "503": _ok("the provider did not give the audio", "Error")}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,

@@ -242,3 +242,58 @@ imap_mailboxes = Table(
     Column("last_uid", BigInteger, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# One row per phone call, whichever way the PBX reports it (generic CTI, Twilio, Asterisk
+# AMI). State only moves forward: ringing -> answered -> ended.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("provider", String(16), nullable=False),  # cti, twilio or ami
+    Column("call_key", String(255), nullable=False),  # callId, CallSid or Linkedid
+    Column("direction", String(8), nullable=False),  # in or out
+    Column("caller", String(64), nullable=False),  # E.164 or 'anonymous'
+    Column("called", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("cause", String(32)),
+    Column("agent_id", Uuid, ForeignKey("agents.id")),  # who answered (or dialled out)
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("message_id", Uuid, ForeignKey("messages.id"), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("answered_at", UtcDateTime),
+    Column("ended_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("provider", "call_key", name="uq_calls_provider_key"),
+    Index("ix_calls_request", "request_id", "started_at"),
+)
+
+# Call recordings and voice messages: metadata only; the audio stays where the provider
+# keeps it (`location`) and is streamed to a console on demand.
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("call_id", Uuid, ForeignKey("calls.id"), nullable=False),
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # recording or voicemail
+    Column("provider", String(16), nullable=False),
+    Column("provider_id", String(128), nullable=False),  # e.g. Twilio's RecordingSid
+    Column("location", Text, nullable=False),  # URL or path
+    Column("duration_s", Integer),
+    Column("completed_at", UtcDateTime),
+    Column("transcription", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("provider", "provider_id", name="uq_recordings_provider_id"),
+    Index("ix_recordings_request", "request_id"),
+)
+
+# Every time someone played a recording: the id is the listen's own, unique, for the audit.
+recording_listens = Table(
+    "recording_listens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("recording_id", Uuid, ForeignKey("recordings.id"), nullable=False),
+    Column("agent_id", Uuid, ForeignKey("agents.id"), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_recording_listens_recording", "recording_id", "at"),
+)

@@ -8,16 +8,19 @@ from aiohttp import web
 
 from channels.registry import ADAPTERS
 from hub.settings import (
+    AmiSettings,
     ChannelsSettings,
+    ChatSettings,
     EmailSettings,
     GenericSmsSettings,
+    PhoneSettings,
     Secret,
     Settings,
     SmsSettings,
     SmtpListenerSettings,
     TwilioSettings,
 )
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, free_port
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -30,7 +33,12 @@ async def test_openapi_documents_exactly_the_registered_routes(
         sms=SmsSettings(twilio=TwilioSettings(auth_token=Secret("token")),
                         generic=GenericSmsSettings(signing_secret=Secret("secret"))),
         email=EmailSettings(address="taksi@taxi.example", reply_token_secret=Secret("s"),
-                            smtp=SmtpListenerSettings(port=0, domains=("taxi.example",))))
+                            smtp=SmtpListenerSettings(port=0, domains=("taxi.example",))),
+        chat=ChatSettings(token_secret=Secret("chat-secret"),
+                          allowed_origins=("https://www.taxi.example",)))
+    every_channel = dataclasses.replace(every_channel, phone=PhoneSettings(
+        cti_secret=Secret("cti-secret"),
+        ami=AmiSettings(host="127.0.0.1", port=free_port(), user="hub", secret=Secret("s"))))
     client = await hub(every_channel)
     async with client.get("/api/openapi.json") as resp:
         assert resp.status == 200

@@ -1,5 +1,6 @@
 /* The reply composer of the request detail: the text, the channel it leaves on, an email's
- * subject, the SMS segment counter, and sending it exactly once.
+ * subject, the SMS segment counter, and sending it exactly once. On a chat, the passenger's
+ * widget is told while the dispatcher types.
  *
  * Each composed message has one client key, kept with its draft until the hub has taken the
  * message: a resend after a lost answer carries the same key, and the hub stores and sends it
@@ -9,11 +10,17 @@
 "use strict";
 
 (() => {
-  const MAX_CHARS = { sms: 1600, email: 100000 }; // dispatch/replies.py MAX_REPLY_CHARS
+  // dispatch/replies.py MAX_REPLY_CHARS; a chat reply has its default.
+  const MAX_CHARS = { sms: 1600, email: 100000, chat: 4000 };
   const MAX_SUBJECT_CHARS = 200;
   const WARN_SEGMENTS = 3; // beyond this an SMS is long and dear: warned of, not refused
-  const REPLY_CHANNELS = ["sms", "email"]; // the order the hub picks a default in
-  const IDENTITY = { sms: "phones", email: "emails" };
+  const REPLY_CHANNELS = ["chat", "sms", "email"]; // the order they are offered in
+  const IDENTITY = { sms: "phones", email: "emails" }; // a chat is reached by its widget
+  // POST /api/v1/requests/{id}/typing (channels/chat/channel.py): {on: true} again at most
+  // this often while keys are pressed (the widget shows it for 6 s), {on: false} after this
+  // long without one, or when the reply is sent.
+  const TYPING_EVERY_MS = 2000;
+  const TYPING_IDLE_MS = 5000;
   // A lost answer (no network, a proxy's 502-504, a busy hub's 503) is resent with the same
   // key, after these pauses; then the dispatcher decides, and Send still reuses the key.
   const RESEND_AFTER_MS = [1000, 3000];
@@ -60,13 +67,15 @@
     return new Promise((resolve) => { window.setTimeout(resolve, ms); });
   }
 
-  /** The channels a reply can leave on: the request's own, and SMS or email when the
-   * passenger has a number or an address; the first one is the hub's default. */
+  /** The channels a reply can leave on: the request's own, a chat the passenger wrote in,
+   * and SMS or email when the passenger has a number or an address; the first one is the
+   * default. */
   function channelsOf(request) {
     const contact = request.contact || {};
     const own = REPLY_CHANNELS.filter((channel) => channel === request.channel);
     const reachable = REPLY_CHANNELS.filter((channel) => channel !== request.channel
-      && (contact[IDENTITY[channel]] || []).length > 0);
+      && (channel === "chat" ? Boolean(lastInbound(request, "chat"))
+        : (contact[IDENTITY[channel]] || []).length > 0));
     return [...own, ...reachable];
   }
 
@@ -78,6 +87,7 @@
 
   /** Whom the hub will send to: who wrote last on the channel, else their newest identity. */
   function recipientOf(request, channel) {
+    if (channel === "chat") return ""; // the widget's visitor id means nothing to a person
     const from = lastInbound(request, channel)?.details?.from;
     if (typeof from === "string" && from) return from;
     const known = (request.contact || {})[IDENTITY[channel]] || [];
@@ -106,6 +116,7 @@
     let request = null; // the request shown
     let optionsShown = "";
     let generation = 0; // bumped on logout: a resend loop of the old session stops
+    const typing = { id: null, sentAt: 0, idle: null }; // the chat told "typing" now
 
     function draftOf(id) {
       let draft = drafts.get(id);
@@ -127,12 +138,14 @@
      * Called on every render of the detail: it never touches text being typed. */
     function show(next) {
       if (!next) {
+        stopTyping();
         section.hidden = true;
         request = null;
         return;
       }
       section.hidden = false;
       const switched = !request || request.id !== next.id;
+      if (switched) stopTyping();
       if (switched && request) {
         const left = drafts.get(request.id);
         if (left && !left.text && !left.key && !left.sending) drafts.delete(request.id);
@@ -200,7 +213,8 @@
       const channel = chosenChannel();
       renderChannels(offered, channel);
       const to = channel ? recipientOf(request, channel) : "";
-      $("composer-to").textContent = to ? t("composer_to", { to }) : "";
+      $("composer-to").textContent = channel === "chat" ? t("composer_to_chat")
+        : to ? t("composer_to", { to }) : "";
 
       $("composer-subject-field").hidden = channel !== "email";
       if (channel === "email" && !draft.subjectTouched) {
@@ -289,6 +303,7 @@
         draft.key = newKey();
         draft.keyBody = text;
       }
+      stopTyping();
       const payload = { body: text, client_key: draft.key, channel };
       const subjectText = strip(subject.value);
       if (channel === "email" && subjectText) payload.subject = subjectText;
@@ -324,6 +339,38 @@
       }
     }
 
+    function postTyping(id, on) {
+      api("POST", `/api/v1/requests/${encodeURIComponent(id)}/typing`, { on })
+        .catch(() => {}); // a hint to the passenger: nothing to retry or report
+    }
+
+    /** A key pressed in a reply to a chat: tell the widget, at most every TYPING_EVERY_MS. */
+    function typed() {
+      if (!request || chosenChannel() !== "chat" || request.status === "resolved"
+          || !strip(textarea.value)) {
+        stopTyping();
+        return;
+      }
+      if (typing.id !== request.id) stopTyping();
+      const at = Date.now();
+      if (typing.id !== request.id || at - typing.sentAt >= TYPING_EVERY_MS) {
+        typing.id = request.id;
+        typing.sentAt = at;
+        postTyping(request.id, true);
+      }
+      window.clearTimeout(typing.idle);
+      typing.idle = window.setTimeout(stopTyping, TYPING_IDLE_MS);
+    }
+
+    function stopTyping() {
+      window.clearTimeout(typing.idle);
+      if (typing.id === null) return;
+      const id = typing.id;
+      typing.id = null;
+      typing.sentAt = 0;
+      postTyping(id, false);
+    }
+
     function onKey(event) {
       if (event.key !== "Enter" || event.isComposing) return;
       if (event.ctrlKey || event.metaKey) {
@@ -347,6 +394,7 @@
       draft.done = "";
       if (draft.error?.local) draft.error = null;
       render();
+      typed();
     });
     subject.addEventListener("input", () => {
       if (!request) return;
@@ -360,10 +408,13 @@
       draft.channel = select.value;
       if (draft.error?.local) draft.error = null;
       render();
+      if (select.value !== "chat") stopTyping();
     });
 
     /** Logout: drop every draft and stop any resend of the ended session. */
     function forget() {
+      window.clearTimeout(typing.idle); // the session is over: nobody is typing in it
+      typing.id = null;
       generation += 1;
       drafts.clear();
       request = null;

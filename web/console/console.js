@@ -174,6 +174,55 @@
       delivery_reason: "Syy: {reason}",
       delivery_retrying: "Yritetään uudelleen: {reason}",
       announce_delivery_failed: "Vastausta ei saatu perille ({ref}): {reason}",
+      caller_notice: "Saapuva puhelu",
+      caller_calling: "Soittaa: {who}",
+      caller_anonymous: "tuntematon numero",
+      caller_previous_none: "ei aiempia pyyntöjä",
+      caller_previous_one: "1 aiempi pyyntö",
+      caller_previous: "{n} aiempaa pyyntöä",
+      caller_addresses: "viimeisimmät osoitteet: {list}",
+      caller_open: "Avaa pyyntö",
+      caller_dismiss: "Piilota ilmoitus",
+      callback: "Soittopyyntö",
+      callback_missed_one: "1 vastaamaton puhelu",
+      callback_missed: "{n} vastaamatonta puhelua",
+      callback_due: "soita viimeistään {time}",
+      callback_overdue: "myöhässä: piti soittaa {time}",
+      callback_no_number: "Numero ei tiedossa",
+      callback_call: "Soita",
+      call_in: "Saapuva puhelu",
+      call_out: "Lähtevä puhelu",
+      call_ringing: "soi nyt",
+      call_answered_by: "vastasi {name}",
+      call_answered: "vastattu",
+      call_by: "soitti {name}",
+      call_left_voicemail: "jätti vastaajaviestin",
+      call_in_progress: "puhelu käynnissä",
+      call_missed: "vastaamaton: {cause}",
+      call_not_answered: "ei vastausta: {cause}",
+      call_ended: "päättyi",
+      call_ring_time: "soi {time}",
+      call_talk_time: "puhe {time}",
+      cause_cancel: "soittaja katkaisi ennen vastausta",
+      cause_abandon: "soittaja luopui jonossa",
+      cause_noAnswer: "kukaan ei vastannut",
+      cause_busy: "linja oli varattu",
+      cause_congestion: "verkko oli ruuhkautunut",
+      cause_notFound: "numeroa ei tavoitettu",
+      cause_failed: "puhelu epäonnistui",
+      cause_normalClearing: "päättyi normaalisti",
+      cause_unknown: "syy ei tiedossa",
+      rec_voicemail: "Vastaajaviesti",
+      rec_recording: "Puhelun tallenne",
+      rec_length: "kesto {time}",
+      rec_player: "{kind}, {when}",
+      rec_transcription: "Tekstiksi muutettu viesti",
+      rec_no_transcription: "Ei tekstiksi muutettua viestiä.",
+      rec_listens_none: "Ei vielä kuunneltu",
+      rec_listens_one: "Kuunneltu kerran",
+      rec_listens: "Kuunneltu {n} kertaa",
+      passenger_typing: "Matkustaja kirjoittaa…",
+      composer_to_chat: "Vastaanottaja: matkustajan chat-ikkuna",
     },
     en: {
       skip_to_queue: "Skip to the queue",
@@ -334,6 +383,55 @@
       delivery_reason: "Reason: {reason}",
       delivery_retrying: "Retrying: {reason}",
       announce_delivery_failed: "A reply could not be delivered ({ref}): {reason}",
+      caller_notice: "Incoming call",
+      caller_calling: "Calling: {who}",
+      caller_anonymous: "unknown number",
+      caller_previous_none: "no previous requests",
+      caller_previous_one: "1 previous request",
+      caller_previous: "{n} previous requests",
+      caller_addresses: "last pickup addresses: {list}",
+      caller_open: "Open request",
+      caller_dismiss: "Dismiss this notice",
+      callback: "Callback",
+      callback_missed_one: "1 missed call",
+      callback_missed: "{n} missed calls",
+      callback_due: "call back by {time}",
+      callback_overdue: "overdue: due {time}",
+      callback_no_number: "No number known",
+      callback_call: "Call",
+      call_in: "Incoming call",
+      call_out: "Outgoing call",
+      call_ringing: "ringing now",
+      call_answered_by: "answered by {name}",
+      call_answered: "answered",
+      call_by: "called by {name}",
+      call_left_voicemail: "left a voice message",
+      call_in_progress: "in progress",
+      call_missed: "missed: {cause}",
+      call_not_answered: "not answered: {cause}",
+      call_ended: "ended",
+      call_ring_time: "rang {time}",
+      call_talk_time: "talked {time}",
+      cause_cancel: "the caller hung up before an answer",
+      cause_abandon: "the caller gave up in the queue",
+      cause_noAnswer: "nobody answered",
+      cause_busy: "the line was busy",
+      cause_congestion: "the network was congested",
+      cause_notFound: "the number could not be reached",
+      cause_failed: "the call failed",
+      cause_normalClearing: "ended normally",
+      cause_unknown: "no reason given",
+      rec_voicemail: "Voice message",
+      rec_recording: "Call recording",
+      rec_length: "length {time}",
+      rec_player: "{kind}, {when}",
+      rec_transcription: "Transcription",
+      rec_no_transcription: "No transcription.",
+      rec_listens_none: "Not played yet",
+      rec_listens_one: "Played once",
+      rec_listens: "Played {n} times",
+      passenger_typing: "Passenger is typing…",
+      composer_to_chat: "To: the passenger's chat window",
     },
   };
 
@@ -360,6 +458,30 @@
   const ACTIONS = ["claim", "resolve", "release", "reopen"];
   const DELIVERY_STATES = new Set(["queued", "sent", "delivered", "failed"]);
   const ISO_FRACTION = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/;
+  const TEL = /^\+?[0-9]{3,20}$/; // what a tel: link is made of; anything else stays text
+  // A ring is over by then: answered or given up on another console, or its hang-up lost.
+  const CALLER_NOTICE_MS = 60000;
+  const CALL_OVER = new Set(["call.answered", "call.ended", "request.callback"]);
+  // The widget repeats "typing" every 2 s while the passenger types, and says when they stop.
+  const PASSENGER_TYPING_MS = 6000;
+  const EPHEMERAL = new Set(["chat.typing"]); // events that change nothing in the detail
+  // The text hub/calls.py gives a call's contact, shown as the console's own words.
+  const CALL_BODIES = { "Incoming call": "call_in", "Outgoing call": "call_out" };
+  // Hang-up causes of the phone adapters (generic CTI, Twilio, Asterisk) in plain words.
+  const CAUSES = {
+    cancel: "cancel", canceled: "cancel", abandon: "abandon", noAnswer: "noAnswer",
+    "no-answer": "noAnswer", busy: "busy", congestion: "congestion", notFound: "notFound",
+    failed: "failed", normalClearing: "normalClearing", completed: "normalClearing",
+  };
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const ICONS = { // 24x24 outlines, drawn with the text colour
+    phone: "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2",
+    chat: "M3 20l1.3-3.9A9 8 0 1 1 7.7 19L3 20M8 11h.01M12 11h.01M16 11h.01",
+    sms: "M8 9h8M8 13h6M18 4a3 3 0 0 1 3 3v8a3 3 0 0 1-3 3h-5l-5 3v-3H6a3 3 0 0 1-3-3V7a3 3 0 0 1 3-3z",
+    email: "M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2zM3 7l9 6 9-6",
+    webform: "M14 3v4a1 1 0 0 0 1 1h4M17 21H7a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h7l5 5v11a2 2 0 0 1-2 2"
+      + "zM9 13h6M9 17h6",
+  };
 
   const state = {
     lang: "fi",
@@ -392,6 +514,10 @@
     agents: null,
     agentsAt: 0,
     deliveries: new Map(), // delivery id -> newest known, for the open request
+    callers: new Map(), // call id -> {call, request, caller, timer, node}: ringing now
+    typing: new Map(), // request id -> timer: the passenger is typing in the chat
+    audio: new Map(), // recording id -> its <audio>, kept across renders of the open request
+    detailDue: null, // the open callback's due time, ticking: {node, callback, open}
   };
 
   let composer = null; // composer.js, made at boot
@@ -422,6 +548,11 @@
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* not remembered, still used */ }
     applyStaticText();
     renderAll();
+    for (const [id, notice] of state.callers) {
+      const node = callerNotice(id, notice);
+      notice.node.replaceWith(node);
+      notice.node = node;
+    }
   }
 
   function applyStaticText() {
@@ -444,6 +575,12 @@
 
   function statusLabel(status) {
     return TEXT.en[`status_${status}`] ? t(`status_${status}`) : String(status ?? "");
+  }
+
+  function previewOf(request) {
+    const preview = request.preview || "";
+    return request.channel === "phone" && CALL_BODIES[preview] ? t(CALL_BODIES[preview])
+      : preview;
   }
 
   function passengerLabel(request) {
@@ -491,6 +628,15 @@
     }).format(when);
   }
 
+  /** Hours and minutes, with the date when it is not today: a deadline's precision. */
+  function formatDue(iso) {
+    const when = new Date(iso);
+    if (Number.isNaN(when.getTime())) return String(iso);
+    const today = new Date(now()).toDateString() === when.toDateString();
+    const options = today ? { timeStyle: "short" } : { dateStyle: "short", timeStyle: "short" };
+    return new Intl.DateTimeFormat(LOCALES[state.lang], options).format(when);
+  }
+
   function formatClock(iso) {
     const when = new Date(iso);
     if (Number.isNaN(when.getTime())) return String(iso);
@@ -518,6 +664,19 @@
 
   function timeEl(iso, text) {
     return el("time", { datetime: iso }, text);
+  }
+
+  /** The channel's pictogram, beside its name (never instead of it). */
+  function channelIcon(channel) {
+    const d = ICONS[channel];
+    if (!d) return null;
+    const svg = document.createElementNS(SVG_NS, "svg");
+    for (const [name, value] of [["viewBox", "0 0 24 24"], ["aria-hidden", "true"],
+      ["focusable", "false"], ["class", "icon"]]) svg.setAttribute(name, value);
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", d);
+    svg.append(path);
+    return svg;
   }
 
   function announce(text) {
@@ -637,6 +796,10 @@
     $("action-error").textContent = "";
     composer.forget();
     state.deliveries.clear();
+    for (const id of [...state.callers.keys()]) dropCaller(id);
+    for (const timer of state.typing.values()) window.clearTimeout(timer);
+    state.typing.clear();
+    state.audio.clear();
     state.me = null;
     state.lastEventId = null;
     state.needsLoad = true;
@@ -758,6 +921,9 @@
   function applyEvent(event) {
     const request = event.request;
     if (!request || typeof request !== "object" || typeof request.id !== "string") return;
+    noteCall(event);
+    if (event.type === "chat.typing") passengerTyping(request.id, event.typing === true);
+    else if (event.type === "request.message") passengerTyping(request.id, false);
     // A delivery is ordered by its own time, not by the request's version.
     const patched = event.type === "message.delivery" && patchDelivery(event);
     // Events can arrive out of order (a republished one, two hub processes): keep the newest.
@@ -775,7 +941,9 @@
     } else {
       state.requests.delete(request.id);
     }
-    if (request.id === state.selectedId && !patched) scheduleDetailRefresh();
+    if (request.id === state.selectedId && !patched && !EPHEMERAL.has(event.type)) {
+      scheduleDetailRefresh();
+    }
   }
 
   function isNewer(request) {
@@ -812,6 +980,76 @@
     for (const event of buffered) applyEvent(event);
     renderQueue();
     if (state.selectedId) scheduleDetailRefresh();
+  }
+
+  // ---- callback requests ---------------------------------------------------------------------
+
+  /** What a callback request promises, from the details hub/calls.py keeps (all strings);
+   * null for any other request. A chat left while nobody was there is one too. */
+  function callbackOf(request) {
+    const details = request.details || {};
+    if (details.callback !== "true") return null;
+    const phones = [...(request.contact?.phones || [])].reverse();
+    const number = [details.callback_number, ...phones].find(
+      (found) => typeof found === "string" && TEL.test(found)) || "";
+    const missed = Number.parseInt(details.missed_calls, 10);
+    const due = Date.parse(details.callback_due_at || "");
+    return { number, missed: Number.isNaN(missed) ? 0 : missed,
+      dueIso: details.callback_due_at, due: Number.isNaN(due) ? null : due };
+  }
+
+  /** The number, the missed calls and the due time, as nodes; `due` ticks. A callback with
+   * neither count nor deadline (a chat message) shows what the passenger wrote. */
+  function callbackLine(callback, preview) {
+    const nodes = [];
+    const add = (node) => nodes.push(...(nodes.length ? [" · "] : []), node);
+    if (callback.number) {
+      add(el("span", { className: "callback-number num", "data-testid": "callback-number" },
+        callback.number));
+    }
+    if (callback.missed > 0) {
+      add(el("span", { "data-testid": "callback-missed" }, callback.missed === 1
+        ? t("callback_missed_one") : t("callback_missed", { n: callback.missed })));
+    }
+    let due = null;
+    if (callback.due !== null) {
+      const node = el("time", { className: "callback-due", datetime: callback.dueIso,
+        "data-testid": "callback-due" });
+      add(node);
+      due = { node, callback };
+    }
+    if (!callback.missed && callback.due === null && preview) add(preview);
+    return { nodes, due };
+  }
+
+  /** The due time, red and worded as overdue once it has passed on an open request. */
+  function paintDue(node, callback, open) {
+    const overdue = open && now() > callback.due;
+    const text = t(overdue ? "callback_overdue" : "callback_due",
+      { time: formatDue(callback.dueIso) });
+    if (node.textContent !== text) node.textContent = text;
+    node.classList.toggle("overdue", overdue);
+    node.dataset.overdue = String(overdue);
+  }
+
+  function renderCallback(request) {
+    const box = $("callback-box");
+    const callback = callbackOf(request);
+    state.detailDue = null;
+    box.hidden = !callback;
+    if (!callback) return;
+    const line = callbackLine(callback, "");
+    if (!callback.number) line.nodes.unshift(t("callback_no_number"), " · ");
+    $("callback-facts").replaceChildren(...line.nodes);
+    if (line.due) {
+      state.detailDue = { ...line.due, open: request.status !== "resolved" };
+      paintDue(line.due.node, callback, state.detailDue.open);
+    }
+    $("callback-call").replaceChildren(callback.number
+      ? el("a", { className: "call-link", href: `tel:${callback.number}`,
+        "data-testid": "callback-call" }, channelIcon("phone"), t("callback_call"), " ",
+      el("span", { className: "num" }, callback.number))
+      : "");
   }
 
   // ---- the queue -----------------------------------------------------------------------------
@@ -871,16 +1109,29 @@
     cells.open.setAttribute("aria-label", t("open_request", { ref: request.reference }));
     cells.channel.replaceChildren(el("span", {
       className: `channel channel-${request.channel}`, title: channelLabel(request.channel),
-    }, channelLabel(request.channel, true)));
+    }, channelIcon(request.channel), channelLabel(request.channel, true)));
     const name = passengerLabel(request);
     cells.name.textContent = name;
     cells.name.title = name;
-    cells.preview.textContent = request.preview || "";
-    cells.preview.title = request.preview || "";
+    const callback = callbackOf(request);
+    row.due = null;
+    if (callback) {
+      tr.dataset.callback = "true";
+      const line = callbackLine(callback, previewOf(request));
+      cells.preview.replaceChildren(el("span", { className: "badge callback-badge",
+        "data-testid": "queue-callback" }, t("callback")), " ", ...line.nodes);
+      row.due = line.due;
+    } else {
+      delete tr.dataset.callback;
+      const preview = previewOf(request);
+      cells.preview.textContent = preview;
+      cells.preview.title = preview;
+    }
     cells.status.replaceChildren(
       el("span", { className: `badge status-${request.status}` }, statusLabel(request.status)));
     cells.agent.textContent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
     tickRow(row, request);
+    if (callback) cells.preview.title = cells.preview.textContent;
   }
 
   function tickRow(row, request) {
@@ -890,6 +1141,7 @@
     row.cells.wait.classList.toggle("wait-warn", waiting && waited >= WAIT_WARN_S
       && waited < WAIT_ALERT_S);
     row.cells.wait.classList.toggle("wait-alert", waiting && waited >= WAIT_ALERT_S);
+    if (row.due) paintDue(row.due.node, row.due.callback, true);
   }
 
   function renderQueue() {
@@ -945,6 +1197,8 @@
       const request = state.requests.get(id);
       if (request) tickRow(row, request);
     }
+    const due = state.detailDue;
+    if (due && due.node.isConnected) paintDue(due.node, due.callback, due.open);
   }
 
   function onQueueKey(event) {
@@ -966,6 +1220,7 @@
       $("action-error").textContent = "";
       state.detail = null;
       state.deliveries.clear();
+      state.audio.clear();
     }
     state.selectedId = id;
     state.detailMissing = false;
@@ -978,6 +1233,7 @@
     const id = state.selectedId;
     state.selectedId = null;
     state.detail = null;
+    state.audio.clear();
     state.detailSeq += 1;
     renderQueue();
     renderDetail();
@@ -1040,10 +1296,12 @@
     status.dataset.status = request.status;
     $("detail-assigned").textContent = request.assigned_agent?.name || t("nobody");
     $("detail-last-agent").textContent = request.last_agent?.name || t("nobody");
+    renderCallback(request);
     renderPassenger(request.contact || {});
     renderFacts(request);
     renderTimings(request.timings || {});
     renderTimeline(request);
+    renderTyping();
     composer.show(request);
     renderTransferOptions(request);
     updateActionButtons(request);
@@ -1052,7 +1310,7 @@
   function renderPassenger(contact) {
     $("passenger-name").textContent = contact.name || t("unknown_passenger");
     $("passenger-phones").replaceChildren(...(contact.phones || []).map((phone) => el("li", {},
-      /^\+?[0-9]{3,20}$/.test(phone) ? el("a", { href: `tel:${phone}` }, phone) : phone)));
+      TEL.test(phone) ? el("a", { href: `tel:${phone}` }, phone) : phone)));
     $("passenger-emails").replaceChildren(...(contact.emails || []).map((email) => el("li",
       { title: email }, el("a", { href: `mailto:${email}` }, email))));
   }
@@ -1096,8 +1354,23 @@
 
   function renderTimeline(request) {
     const entries = [];
+    const calls = Array.isArray(request.calls) ? request.calls : [];
+    const recordings = Array.isArray(request.recordings) ? request.recordings : [];
+    const callIds = new Set(calls.map((call) => call.id));
     for (const message of request.messages || []) {
+      // A call's contact message ("Incoming call") is shown as the call itself.
+      if (message.channel === "phone" && callIds.has(message.details?.call_id)) continue;
       entries.push({ at: message.created_at, order: 0, node: messageItem(request, message) });
+    }
+    for (const call of calls) {
+      entries.push({ at: call.started_at, order: 0, node: callItem(call,
+        recordings.filter((recording) => recording.call_id === call.id)) });
+    }
+    for (const recording of recordings) {
+      if (callIds.has(recording.call_id)) continue;
+      entries.push({ at: recording.completed_at || recording.created_at, order: 0,
+        node: el("li", { className: "entry call" }, el("ul", { className: "recordings" },
+          recordingItem(recording))) });
     }
     for (const event of request.history || []) {
       if (event.action === "reply") continue; // shown as the message, with who sent it
@@ -1118,7 +1391,9 @@
     const inbound = message.direction !== "outbound";
     const who = inbound ? (request.contact?.name || t("from_passenger"))
       : (message.agent?.name || t("from_agent"));
-    const to = inbound ? null : (message.details?.to || message.deliveries?.[0]?.recipient);
+    // A chat reply's recipient is the widget's visitor id: no one to show.
+    const to = inbound || message.channel === "chat" ? null
+      : (message.details?.to || message.deliveries?.[0]?.recipient);
     return el("li", { className: `entry message ${inbound ? "inbound" : "outbound"}`,
       "data-testid": "timeline-message", "data-direction": inbound ? "inbound" : "outbound",
       "data-message-id": message.id },
@@ -1225,6 +1500,192 @@
       el("strong", {}, event.agent?.name || t("from_agent")), ` ${action} · `,
       timeEl(event.at, formatClock(event.at))),
     event.note ? el("p", { className: "body note" }, event.note) : null);
+  }
+
+  // ---- calls and recordings -------------------------------------------------------------------
+
+  function causeLabel(cause) {
+    if (!cause) return t("cause_unknown");
+    if (CAUSES[cause]) return t(`cause_${CAUSES[cause]}`);
+    const q850 = /^q850-(\d+)$/.exec(cause);
+    return q850 ? `Q.850 ${q850[1]}` : String(cause);
+  }
+
+  /** How the call went, in words: {text, missed}. */
+  function callOutcome(call, inbound, recordings) {
+    const parts = [];
+    if (!inbound && call.agent?.name) parts.push(t("call_by", { name: call.agent.name }));
+    if (call.state === "ringing") return { text: [...parts, t("call_ringing")], missed: false };
+    if (call.answered_at || call.state === "answered") {
+      parts.push(inbound && call.agent?.name ? t("call_answered_by", { name: call.agent.name })
+        : t("call_answered"));
+      if (call.state === "answered") parts.push(t("call_in_progress"));
+      return { text: parts, missed: false };
+    }
+    // Unanswered: a caller who "completed" a call nobody took hung up on the greeting.
+    const normal = CAUSES[call.cause] === "normalClearing";
+    const voicemail = recordings.some((recording) => recording.kind === "voicemail");
+    const cause = inbound && voicemail ? t("call_left_voicemail")
+      : causeLabel(normal ? "cancel" : call.cause);
+    parts.push(t(inbound ? "call_missed" : "call_not_answered", { cause }));
+    return { text: parts, missed: inbound };
+  }
+
+  function callItem(call, recordings) {
+    const inbound = call.direction !== "out";
+    const number = inbound ? call.caller : call.called;
+    const outcome = callOutcome(call, inbound, recordings);
+    const text = [...outcome.text];
+    if (typeof call.ring_time_s === "number") {
+      text.push(t("call_ring_time", { time: formatDuration(call.ring_time_s) }));
+    }
+    if (typeof call.talk_time_s === "number") {
+      text.push(t("call_talk_time", { time: formatDuration(call.talk_time_s) }));
+    }
+    const shown = number && number !== "anonymous" ? number : t("caller_anonymous");
+    return el("li", { className: `entry call call-${inbound ? "in" : "out"}`
+      + `${outcome.missed ? " missed" : ""}`, "data-testid": "timeline-call",
+    "data-call-id": call.id, "data-direction": inbound ? "in" : "out",
+    "data-state": call.state, "data-missed": String(outcome.missed) },
+    el("p", { className: "entry-head" }, channelIcon("phone"),
+      el("strong", {}, t(inbound ? "call_in" : "call_out")), " · ",
+      el("span", { className: "num" }, shown), " · ",
+      timeEl(call.started_at, formatClock(call.started_at))),
+    el("p", { className: `body call-outcome${outcome.missed ? " missed" : ""}`,
+      "data-testid": "call-outcome" }, text.join(" · ")),
+    recordings.length ? el("ul", { className: "recordings" }, recordings.map(recordingItem))
+      : null);
+  }
+
+  function recordingItem(recording) {
+    const kind = recording.kind === "voicemail" ? "voicemail" : "recording";
+    const label = t(`rec_${kind}`);
+    const when = recording.completed_at || recording.created_at;
+    const listens = Number(recording.listens) || 0;
+    const head = [el("strong", {}, label)];
+    if (typeof recording.duration_s === "number") {
+      head.push(" · ", t("rec_length", { time: formatDuration(recording.duration_s) }));
+    }
+    if (when) head.push(" · ", timeEl(when, formatClock(when)));
+    return el("li", { className: `recording recording-${kind}`, "data-testid": "recording",
+      "data-recording-id": recording.id, "data-kind": kind },
+    el("p", { className: "recording-head" }, head),
+    audioFor(recording, label, when),
+    recording.transcription
+      ? el("figure", { className: "transcription" },
+        el("figcaption", {}, t("rec_transcription")),
+        el("blockquote", { "data-testid": "recording-transcription" }, recording.transcription))
+      : el("p", { className: "muted" }, t("rec_no_transcription")),
+    el("p", { className: "listens", "data-testid": "recording-listens",
+      "data-listens": listens },
+    listens === 0 ? t("rec_listens_none") : listens === 1 ? t("rec_listens_one")
+      : t("rec_listens", { n: listens })));
+  }
+
+  /** The recording's player: fetched only when played (the hub records every fetch as a
+   * listen), and the same element on every render, so a refresh never stops it. */
+  function audioFor(recording, label, when) {
+    let audio = state.audio.get(recording.id);
+    if (!audio) {
+      audio = el("audio", { controls: true, preload: "none",
+        src: `/api/v1/recordings/${encodeURIComponent(recording.id)}/audio`,
+        "data-testid": "recording-audio" });
+      let played = false;
+      audio.addEventListener("play", () => { played = true; });
+      const heard = () => {
+        if (!played) return;
+        played = false;
+        scheduleDetailRefresh(); // the listen count
+      };
+      for (const type of ["loadedmetadata", "playing", "error"]) {
+        audio.addEventListener(type, heard);
+      }
+      state.audio.set(recording.id, audio);
+    }
+    audio.setAttribute("aria-label", t("rec_player", {
+      kind: label, when: when ? formatDateTime(when) : "" }));
+    return audio;
+  }
+
+  // ---- who is calling ---------------------------------------------------------------------------
+
+  /** A ringing inbound call shows who calls until it is answered, ends or grows old. */
+  function noteCall(event) {
+    const call = event.call;
+    if (!call || typeof call !== "object" || typeof call.id !== "string") return;
+    if (CALL_OVER.has(event.type)) {
+      dropCaller(call.id);
+      return;
+    }
+    if (event.type !== "call.ringing" || call.direction !== "in" || call.state !== "ringing"
+        || state.callers.has(call.id)) return;
+    const started = Date.parse(call.started_at || "");
+    const age = Number.isNaN(started) ? 0 : Math.max(0, now() - started);
+    if (age >= CALLER_NOTICE_MS) return; // replayed after a reconnect: long over
+    const notice = { call, request: event.request, caller: event.caller || {} };
+    notice.timer = window.setTimeout(() => dropCaller(call.id), CALLER_NOTICE_MS - age);
+    notice.node = callerNotice(call.id, notice);
+    state.callers.set(call.id, notice);
+    $("caller-notices").append(notice.node);
+  }
+
+  function dropCaller(id) {
+    const notice = state.callers.get(id);
+    if (!notice) return;
+    state.callers.delete(id);
+    window.clearTimeout(notice.timer);
+    const hadFocus = notice.node.contains(document.activeElement);
+    notice.node.remove();
+    if (hadFocus && state.me) $("queue-heading").focus(); // never strand the keyboard user
+  }
+
+  function callerNotice(id, { call, request, caller }) {
+    const number = call.caller && call.caller !== "anonymous" ? call.caller : "";
+    const who = caller.name || number || t("caller_anonymous");
+    const parts = [];
+    if (caller.name && number) parts.push(number);
+    const previous = Array.isArray(caller.previous_requests)
+      ? caller.previous_requests.length : 0;
+    parts.push(previous === 0 ? t("caller_previous_none")
+      : previous === 1 ? t("caller_previous_one") : t("caller_previous", { n: previous }));
+    const addresses = (Array.isArray(caller.pickup_addresses) ? caller.pickup_addresses : [])
+      .filter((address) => typeof address === "string" && address);
+    if (addresses.length) parts.push(t("caller_addresses", { list: addresses.join(", ") }));
+    const open = el("button", { type: "button", className: "primary",
+      "data-testid": "caller-open",
+      "aria-label": t("open_request", { ref: request.reference }) }, t("caller_open"));
+    open.addEventListener("click", () => openDetail(request.id));
+    const dismiss = el("button", { type: "button", className: "quiet dismiss",
+      "data-testid": "caller-dismiss", "aria-label": t("caller_dismiss"),
+      title: t("caller_dismiss") }, "×");
+    dismiss.addEventListener("click", () => dropCaller(id));
+    return el("div", { className: "caller-notice", role: "group",
+      "aria-label": t("caller_notice"), "data-testid": "caller-notice", "data-call-id": id,
+      "data-request-id": request.id },
+    channelIcon("phone"),
+    el("p", { className: "caller-text", "data-testid": "caller-text" },
+      el("strong", {}, t("caller_calling", { who })), parts.flatMap((part) => [" · ", part])),
+    open, dismiss);
+  }
+
+  // ---- chat typing ---------------------------------------------------------------------------
+
+  function passengerTyping(requestId, on) {
+    window.clearTimeout(state.typing.get(requestId));
+    if (on) {
+      state.typing.set(requestId, window.setTimeout(
+        () => passengerTyping(requestId, false), PASSENGER_TYPING_MS));
+    } else {
+      state.typing.delete(requestId);
+    }
+    if (requestId === state.selectedId) renderTyping();
+  }
+
+  function renderTyping() {
+    const text = state.selectedId && state.typing.has(state.selectedId)
+      ? t("passenger_typing") : "";
+    const box = $("passenger-typing");
+    if (box.textContent !== text) box.textContent = text;
   }
 
   /** Only the actions that fit the request's state are shown; the first one is primary. */

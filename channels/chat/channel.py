@@ -1,0 +1,203 @@
+"""The chat channel: the passenger's widget on the company's website, live with dispatchers.
+
+    GET  /widget/chat.js                     the widget; one script tag embeds it
+    GET  /chat/ws                            the widget's websocket (see session.py)
+    POST /api/v1/requests/{id}/typing        a dispatcher is writing: {"on": bool}
+
+The websocket is refused at the handshake (before the upgrade) when the page's Origin is not
+one of `chat.allowed_origins` (403) or its address already has `connections_per_address`
+sockets open (429). A reply is "sent" once every hub process has been told to show it;
+"delivered" once the widget says it showed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from channels.base import HubServices
+from channels.chat.context import ChatContext
+from channels.chat.conversation import Conversations
+from channels.chat.fanout import ChatFanout
+from channels.chat.hours import parse_hours
+from channels.chat.limits import ConnectionSlots
+from channels.chat.session import ChatSession
+from dispatch.auth import current_agent
+from hub.appkeys import TRUSTED_PROXIES, WEBSOCKETS
+from hub.client_address import client_address
+from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
+from hub.model import Channel, DeliveryState, OutboundMessage, Role, SendReceipt
+from hub.request_body import read_json_object
+from web import ROOT as WEB_ROOT
+
+log = logging.getLogger(__name__)
+
+WIDGET = WEB_ROOT / "widget" / "chat.js"
+HEARTBEAT_S = 20.0
+READY_WAIT_S = 2.0  # a process still subscribing answers 503 rather than a deaf socket
+# Bytes of one client frame: the longest message with every character escaped, and change.
+FRAME_BYTES_PER_CHAR = 12
+FRAME_OVERHEAD_BYTES = 4096
+
+
+class ChatChannel:
+    name: ClassVar[str] = "chat"
+    channel: ClassVar[Channel] = Channel.CHAT
+    max_body_chars: ClassVar[int] = 2000  # the default; chat.max_message_chars decides
+    can_reply: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self._ctx: ChatContext | None = None
+        self._fanout_task: asyncio.Task[None] | None = None
+        self.sockets = 0
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        fanout = self._ctx.fanout if self._ctx is not None else None
+        return f"<ChatChannel sockets={self.sockets} sent={self.sent} fanout={fanout!r}>"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/widget/chat.js", self.widget),
+                web.get("/chat/ws", self.socket),
+                web.post("/api/v1/requests/{request_id}/typing", self.dispatcher_typing)]
+
+    async def start(self, services: HubServices) -> None:
+        chat = services.settings.chat
+        if not chat.token_secret:
+            raise OperatorMustAct("chat is enabled but chat.token_secret is not set")
+        for origin in chat.allowed_origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise OperatorMustAct(f"chat.allowed_origins: {origin!r} is not "
+                                      "scheme://host[:port]")
+        if not chat.allowed_origins:
+            log.warning("chat is enabled but chat.allowed_origins is empty: every widget "
+                        "socket will be refused")
+        hours = parse_hours(chat.opening_hours, services.settings.timezone)
+        fanout = ChatFanout(services.redis, services.keys)
+        self._ctx = ChatContext(services, fanout, Conversations(services.db), hours,
+                                adapter=self.name, email_sender=_email_sender(services))
+        self._fanout_task = asyncio.create_task(fanout.run(), name="chat-fanout")
+
+    async def stop(self) -> None:
+        ctx, self._ctx = self._ctx, None
+        if ctx is None:
+            return
+        ctx.fanout.stop()
+        tasks = [t for t in (self._fanout_task, *ctx.background) if t is not None]
+        if self._fanout_task is not None:
+            await asyncio.wait({self._fanout_task}, timeout=2.0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def ctx(self) -> ChatContext:
+        if self._ctx is None:
+            raise RetryLater("the hub is starting")
+        return self._ctx
+
+    async def widget(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(WIDGET, headers={
+            "Content-Type": "text/javascript; charset=utf-8",
+            "Cache-Control": "no-cache",  # revalidated: an upgrade reaches every site at once
+            "Cross-Origin-Resource-Policy": "cross-origin",
+        })
+
+    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+        ctx = self.ctx
+        chat = ctx.services.settings.chat
+        origin = request.headers.get("Origin", "").lower()
+        if origin not in {allowed.lower() for allowed in chat.allowed_origins}:
+            raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+                                    content_type="application/json")
+        address = client_address(request, request.app[TRUSTED_PROXIES])
+        slots = ConnectionSlots(ctx.services.redis, ctx.services.keys,
+                                chat.connections_per_address)
+        slot = uuid.uuid4().hex
+        try:
+            if not await slots.take(address, slot):
+                raise web.HTTPTooManyRequests(
+                    text=json.dumps({"error": "too many chat connections from this address"}),
+                    content_type="application/json", headers={"Retry-After": "30"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.fanout.ready.wait(), READY_WAIT_S)
+        except RedisError as exc:
+            raise RetryLater("chat is not available right now", retry_after_s=5) from exc
+        ws = web.WebSocketResponse(
+            heartbeat=HEARTBEAT_S, compress=False,
+            max_msg_size=chat.max_message_chars * FRAME_BYTES_PER_CHAR + FRAME_OVERHEAD_BYTES)
+        sockets = request.app[WEBSOCKETS]
+        try:
+            if not ctx.fanout.ready.is_set():
+                raise RetryLater("chat is not available right now", retry_after_s=5)
+            await ws.prepare(request)
+            sockets.add(ws)
+            self.sockets += 1
+            await ChatSession(ctx, ws, address, slot, slots).run()
+        except (RedisError, SQLAlchemyError, OSError) as exc:
+            log.warning("chat socket ended: %s", type(exc).__name__)
+            if ws.prepared and not ws.closed:
+                await ws.close(code=1011, message=b"try again")
+        finally:
+            if ws.prepared:
+                self.sockets -= 1
+            sockets.discard(ws)
+            with contextlib.suppress(RedisError, OSError):
+                await slots.release(address, slot)
+        return ws
+
+    async def dispatcher_typing(self, request: web.Request) -> web.Response:
+        """Show "<name> is typing" in the widgets of the request's chat passengers."""
+        agent = await current_agent(request)
+        try:
+            request_id = uuid.UUID(request.match_info["request_id"])
+        except ValueError as exc:
+            raise NotFound("no such request") from exc
+        on = True
+        if request.body_exists:
+            body = await read_json_object(request)
+            on = body.get("on", True)
+            if not isinstance(on, bool):
+                raise BadInput("on must be true or false", {"on": "invalid"})
+        ctx = self.ctx
+        exists, holder = await ctx.conversations.assignment(request_id)
+        if not exists or (agent.role is Role.EXTERNAL and holder != agent.id):
+            raise NotFound("no such request")
+        visitors = await ctx.conversations.visitors_of(request_id)
+        for visitor in visitors:
+            await ctx.fanout.publish(visitor, {"kind": "typing", "on": on, "name": agent.name})
+        return web.Response(status=204)
+
+    async def send(self, message: OutboundMessage) -> SendReceipt:
+        """Wake the visitor's widgets on every process; they read the reply from the
+        database. Delivered already when the widget saw it (through the history) first."""
+        ctx = self.ctx
+        try:
+            await ctx.fanout.publish(message.recipient)
+            seen = await ctx.services.redis.delete(
+                ctx.services.keys.chat_seen(str(message.delivery_id)))
+        except RedisError as exc:
+            raise RetryLater(f"Redis: {exc}") from exc
+        self.sent += 1
+        state = DeliveryState.DELIVERED if seen else DeliveryState.SENT
+        return SendReceipt(provider_id=str(message.delivery_id), state=state)
+
+
+def _email_sender(services: HubServices) -> str | None:
+    from channels.registry import ADAPTERS  # the registry imports this module
+
+    for name in services.settings.channels.enabled:
+        adapter = ADAPTERS.get(name)
+        if adapter is not None and adapter.channel is Channel.EMAIL and adapter.can_reply:
+            return name
+    return None

@@ -1,0 +1,170 @@
+"""The Asterisk AMI client, a phone channel with no HTTP routes: it connects to
+`phone.ami.host:port`, logs in (`Events: on`), and turns the call events it is sent into
+the call model (channels.phone.ami_calls). A dropped or refused connection is tried again
+with exponential backoff; a quiet one is asked for a Ping, and given up if it stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from typing import ClassVar
+
+from aiohttp import web
+
+from channels.base import HubServices
+from channels.phone.ami_calls import AmiCalls
+from channels.phone.ami_protocol import AmiParser, AmiProtocolError, Packet, encode_action
+from hub.calls import CallEvent, CallStore
+from hub.clock import utcnow
+from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.model import Channel
+from hub.settings import AmiSettings
+
+log = logging.getLogger(__name__)
+
+INITIAL_BACKOFF_S = 0.5  # after a session that logged in; doubles while nothing works
+MAX_BACKOFF_S = 60.0
+CONNECT_TIMEOUT_S = 10.0
+IDLE_S = 20.0  # this long without a byte, a Ping asks; as long again unanswered: reconnect
+READ_BYTES = 64 * 1024
+EVENT_RETRIES_S = (0.2, 1.0, 3.0)  # a call event the hub could not store yet is tried again
+
+
+class AmiLoginRefused(Exception):
+    """Asterisk refused the username or secret: the operator must fix phone.ami."""
+
+
+class AsteriskAmiChannel:
+    name: ClassVar[str] = "asterisk_ami"
+    channel: ClassVar[Channel] = Channel.PHONE
+    max_body_chars: ClassVar[int] = 200  # a call's contact is a one-line note
+    can_reply: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._settings: AmiSettings | None = None
+        self._store: CallStore | None = None
+        self._calls: AmiCalls | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.logged_in = False
+        self.connects = 0
+        self.logins = 0
+        self.events = 0
+        self.lost = 0
+
+    def __repr__(self) -> str:
+        where = f"{self._settings.host}:{self._settings.port}" if self._settings else "-"
+        return (f"<AsteriskAmiChannel {where} logged_in={self.logged_in} "
+                f"connects={self.connects} logins={self.logins} events={self.events} "
+                f"lost={self.lost} {self._calls!r}>")
+
+    def routes(self) -> list[web.RouteDef]:
+        return []
+
+    async def start(self, services: HubServices) -> None:
+        ami = services.settings.phone.ami
+        if not ami.host or not ami.user or not ami.secret:
+            raise OperatorMustAct("asterisk_ami is enabled but phone.ami host, user and "
+                                  "secret are not all set")
+        self._settings = ami
+        self._store = CallStore(services.db, services.ingestor, services.relay,
+                                services.settings.phone)
+        self._calls = AmiCalls(services.settings.phone.default_region)
+        self._task = asyncio.create_task(self._run(), name="asterisk-ami")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        backoff = INITIAL_BACKOFF_S
+        while True:
+            self.logged_in = False
+            try:
+                await self._session()
+                log.warning("Asterisk AMI %r closed the connection", self)
+            except AmiLoginRefused as exc:
+                log.error("Asterisk AMI refused the login as %s: %s",
+                          self._settings.user if self._settings else "?", exc)
+            except (OSError, TimeoutError, AmiProtocolError) as exc:
+                log.warning("Asterisk AMI %r: %s", self, exc or type(exc).__name__)
+            if self.logged_in:
+                backoff = INITIAL_BACKOFF_S
+            self.logged_in = False
+            await asyncio.sleep(backoff)
+            backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    async def _session(self) -> None:
+        """One connection, from login until Asterisk or the network ends it."""
+        assert self._settings is not None
+        ami = self._settings
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(ami.host, ami.port), CONNECT_TIMEOUT_S)
+        self.connects += 1
+        parser, login_id = AmiParser(), f"login-{uuid.uuid4().hex[:12]}"
+        try:
+            writer.write(encode_action("Login", {
+                "ActionID": login_id, "Username": ami.user, "Secret": ami.secret.reveal(),
+                "Events": "on"}))
+            await writer.drain()
+            pinged = False
+            while True:
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_BYTES), IDLE_S)
+                except TimeoutError:
+                    if pinged:
+                        raise TimeoutError("Asterisk did not answer a ping") from None
+                    writer.write(encode_action("Ping", {"ActionID": f"ping-{uuid.uuid4()}"}))
+                    await writer.drain()
+                    pinged = True
+                    continue
+                if not data:
+                    return
+                pinged = False
+                for packet in parser.feed(data):
+                    await self._packet(packet, login_id, parser.greeting)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.wait_closed()
+
+    async def _packet(self, packet: Packet, login_id: str, greeting: str | None) -> None:
+        if packet.get("ActionID") == login_id and "Response" in packet:
+            if packet["Response"] != "Success":
+                raise AmiLoginRefused(packet.get("Message", "login refused"))
+            self.logged_in = True
+            self.logins += 1
+            log.info("Asterisk AMI logged in: %r (%s)", self, greeting or "no greeting")
+            return
+        if not self.logged_in or "Event" not in packet or self._calls is None:
+            return
+        event = self._calls.translate(packet, utcnow())
+        if event is not None:
+            await self._record(event)
+
+    async def _record(self, event: CallEvent) -> None:
+        assert self._store is not None
+        reason = ""
+        for wait in (0.0, *EVENT_RETRIES_S):
+            await asyncio.sleep(wait)
+            try:
+                await self._store.record(event)
+            except BadInput as exc:
+                log.info("Asterisk AMI %s event not kept: %s", event.kind.value, exc.reason)
+                return
+            except RetryLater as exc:  # the hub at capacity, or its database away
+                reason = exc.reason
+                continue
+            except Exception:
+                log.exception("Asterisk AMI %s event could not be stored", event.kind.value)
+                self.lost += 1
+                return
+            self.events += 1
+            return
+        self.lost += 1
+        log.error("Asterisk AMI %s event lost after retries: %s", event.kind.value, reason)

@@ -1,0 +1,111 @@
+"""The generic CTI webhook `POST /webhooks/phone/cti`: a PBX reports each call's events
+(newCall, answer, hangup) as JSON or a form, authenticated by the shared secret
+`phone.cti_secret` in the `X-CTI-Token` header or the `token` query parameter."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from channels.base import HubServices
+from channels.phone.cti_events import parse_cti
+from channels.sms.webhooks import FORM_TYPE, JSON_TYPE, forbidden, form_pairs, unsupported_media
+from hub.calls import CallStore
+from hub.clock import utcnow
+from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.model import Channel
+from hub.request_body import BODY_TIMEOUT_S, receive_body
+
+PATH = "/webhooks/phone/cti"
+TOKEN_HEADER = "X-CTI-Token"
+MULTIPART_TYPE = "multipart/form-data"
+
+
+class CtiPhoneChannel:
+    name: ClassVar[str] = "phone_cti"
+    channel: ClassVar[Channel] = Channel.PHONE
+    max_body_chars: ClassVar[int] = 200  # a call's contact is a one-line note
+    can_reply: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._services: HubServices | None = None
+        self._store: CallStore | None = None
+        self.received = 0
+        self.refused = 0
+
+    def __repr__(self) -> str:
+        return (f"<CtiPhoneChannel started={self._services is not None} "
+                f"received={self.received} refused={self.refused}>")
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(PATH, self.event)]
+
+    async def start(self, services: HubServices) -> None:
+        if not services.settings.phone.cti_secret:
+            raise OperatorMustAct("phone_cti is enabled but phone.cti_secret is not set")
+        self._services = services
+        self._store = CallStore(services.db, services.ingestor, services.relay,
+                                services.settings.phone)
+
+    async def stop(self) -> None:
+        self._services = self._store = None
+
+    async def event(self, request: web.Request) -> web.Response:
+        """Store one call event; `{}` once it is committed (a repeat changes nothing)."""
+        services, store = self._services, self._store
+        if services is None or store is None:
+            raise RetryLater("the hub is starting")
+        self._authenticate(request, services.settings.phone.cti_secret.reveal())
+        fields = await _fields(request)
+        with services.ingestor.admission():
+            event = parse_cti(fields, default_region=services.settings.phone.default_region,
+                              now=utcnow())
+            await store.record(event)
+        self.received += 1
+        return web.json_response({})
+
+    def _authenticate(self, request: web.Request, secret: str) -> None:
+        given = request.headers.get(TOKEN_HEADER) or request.query.get("token", "")
+        if not given:
+            self.refused += 1
+            raise web.HTTPUnauthorized(text=json.dumps({"error": "Invalid token!"}),
+                                       content_type=JSON_TYPE)
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            self.refused += 1
+            raise forbidden("Invalid token!")
+
+
+async def _fields(request: web.Request) -> dict[str, list[str]]:
+    """The event's fields, each with its values (`user[]` filed as `user`)."""
+    pairs: list[tuple[str, Any]]
+    if request.content_type == JSON_TYPE:
+        raw = await receive_body(request)
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise BadInput("the body is not a JSON object") from exc
+        if not isinstance(body, dict):
+            raise BadInput("the body is not a JSON object")
+        pairs = [(key, value) for key, values in body.items()
+                 for value in (values if isinstance(values, list) else [values])]
+    elif request.content_type == FORM_TYPE:
+        pairs = list(form_pairs(await receive_body(request)))
+    elif request.content_type == MULTIPART_TYPE:
+        try:
+            pairs = list((await asyncio.wait_for(request.post(), BODY_TIMEOUT_S)).items())
+        except TimeoutError:
+            raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
+    else:
+        raise unsupported_media(f"send {JSON_TYPE} or a form")
+    fields: dict[str, list[str]] = {}
+    for key, value in pairs:
+        if value is None or isinstance(value, dict | list) or not isinstance(key, str):
+            continue
+        if not isinstance(value, str | int | float):
+            continue  # an uploaded file: no CTI field is one
+        fields.setdefault(key.removesuffix("[]"), []).append(str(value))
+    return fields

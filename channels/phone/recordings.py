@@ -1,0 +1,138 @@
+"""Recordings and voice messages of calls: metadata kept in the database, the audio where
+the provider keeps it. Each is stored once per provider id; a transcription that arrives
+later is added to it. Every time someone plays one, a listen (with an id of its own) and an
+audit entry are written."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dispatch.views import recording_json, summaries_by_id
+from hub import audit, schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.errors import RetryLater
+from hub.model import Agent
+from hub.outbox import OutboxRelay, new_row, write_rows
+
+rec, k = schema.recordings, schema.calls
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingReport:
+    """A recording (or voicemail) of a call, as the provider reports it: `call_keys` are the
+    provider's ids of the call, the leg's own first; `transcription` when one came with it."""
+
+    provider: str
+    call_keys: tuple[str, ...]
+    provider_id: str
+    location: str | None
+    duration_s: int | None
+    completed_at: datetime | None
+    transcription: str | None = None
+
+
+class Recordings:
+    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+        self._db = db
+        self._relay = relay
+
+    async def add(self, report: RecordingReport) -> bool | None:
+        """Store a recording, or add what a later report tells of it. None when no call
+        with its keys is known yet; False when it adds nothing (a repeated callback)."""
+        try:
+            return await self._add(report)
+        except (SQLAlchemyError, OSError) as exc:
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
+
+    async def _add(self, report: RecordingReport) -> bool | None:
+        async with self._db.write() as conn:
+            call = (await conn.execute(
+                select(k.c.id, k.c.request_id, k.c.answered_at)
+                .where(k.c.provider == report.provider, k.c.call_key.in_(report.call_keys))
+                .order_by(k.c.started_at))).first()
+            if call is None:
+                return None
+            found = (await conn.execute(
+                select(rec).where(rec.c.provider == report.provider,
+                                  rec.c.provider_id == report.provider_id).with_for_update()
+            )).first()
+            if found is None:
+                recording_id = await self._insert(conn, report, call)
+                if recording_id is None:
+                    return False
+            else:
+                recording_id = found.id
+                changes = {name: value for name, value in (
+                    ("transcription", report.transcription), ("duration_s", report.duration_s),
+                    ("location", report.location), ("completed_at", report.completed_at),
+                ) if value is not None and getattr(found, name) in (None, "")}
+                if not changes:
+                    return False
+                await conn.execute(update(rec).where(rec.c.id == found.id).values(**changes))
+            rows = [new_row("events", {
+                "type": "call.recording",
+                "request": (await summaries_by_id(conn, [call.request_id]))[
+                    str(call.request_id)],
+                "recording": await _recording_json(conn, recording_id),
+            })]
+            await write_rows(conn, rows)
+        self._relay.notify(rows)
+        return True
+
+    async def get(self, recording_id: uuid.UUID) -> dict[str, Any] | None:
+        """A recording with the agent its request is assigned to (`assigned_agent_id`)."""
+        r = schema.contact_requests
+        async with self._db.read() as conn:
+            row = (await conn.execute(
+                select(rec, r.c.assigned_agent_id).join(r, r.c.id == rec.c.request_id)
+                .where(rec.c.id == recording_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def listen(self, recording: dict[str, Any], agent: Agent) -> uuid.UUID:
+        """Record that `agent` plays the recording now; returns the listen's own id."""
+        listen_id, now = uuid.uuid4(), utcnow()
+        async with self._db.write() as conn:
+            await conn.execute(insert(schema.recording_listens), {
+                "id": listen_id, "recording_id": recording["id"], "agent_id": agent.id,
+                "at": now})
+            await audit.record(conn, "recording.listen", agent_id=agent.id,
+                               subject=str(recording["id"]),
+                               detail={"listen_id": str(listen_id), "kind": recording["kind"],
+                                       "request_id": str(recording["request_id"])})
+        return listen_id
+
+    @staticmethod
+    async def _insert(conn: AsyncConnection, report: RecordingReport,
+                      call: Any) -> uuid.UUID | None:
+        if not report.location:
+            return None  # a transcription of a recording never reported: nothing to play
+        recording_id = uuid.uuid4()
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(rec), {
+                    "id": recording_id, "call_id": call.id, "request_id": call.request_id,
+                    # A message left while nobody had answered is a voice message.
+                    "kind": "recording" if call.answered_at is not None else "voicemail",
+                    "provider": report.provider, "provider_id": report.provider_id,
+                    "location": report.location, "duration_s": report.duration_s,
+                    "completed_at": report.completed_at,
+                    "transcription": report.transcription, "created_at": utcnow(),
+                })
+        except IntegrityError:
+            return None  # the same callback, committed a moment ago by another process
+        return recording_id
+
+
+async def _recording_json(conn: AsyncConnection, recording_id: uuid.UUID) -> dict[str, Any]:
+    listens = (select(func.count()).where(schema.recording_listens.c.recording_id == rec.c.id)
+               .scalar_subquery().label("listens"))
+    return recording_json((await conn.execute(
+        select(rec, listens).where(rec.c.id == recording_id))).mappings().one())

@@ -1,0 +1,71 @@
+"""`GET /api/v1/recordings/{recording_id}/audio`: a console plays a recording or voice
+message. The audio is fetched from where the provider keeps it and streamed through; the
+listen (who, when, its own id, answered in `X-Listen-Id`) is recorded once the provider has
+answered with the audio, so a failed fetch is not counted as a listen.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+from aiohttp import ClientError, ClientSession, web
+
+from channels.phone.recordings import Recordings
+from dispatch.auth import current_agent
+from hub.errors import NotFound, RetryLater
+from hub.model import Role
+from hub.settings import TwilioSettings
+
+PATH = "/api/v1/recordings/{recording_id}/audio"
+TWILIO_API = "https://api.twilio.com/"
+CHUNK_BYTES = 64 * 1024
+LISTEN_HEADER = "X-Listen-Id"
+
+
+async def serve_audio(request: web.Request, recordings: Recordings, http: ClientSession,
+                      twilio: TwilioSettings) -> web.StreamResponse:
+    """Stream one recording to a logged-in agent (an external user: only on a request
+    assigned to them) and record the listen."""
+    agent = await current_agent(request)
+    try:
+        recording_id = uuid.UUID(request.match_info["recording_id"])
+    except ValueError:
+        raise NotFound("no such recording") from None
+    recording = await recordings.get(recording_id)
+    if recording is None or (agent.role is Role.EXTERNAL
+                             and recording["assigned_agent_id"] != agent.id):
+        raise NotFound("no such recording")
+    location = str(recording["location"])
+    if not location.startswith(("https://", "http://")):
+        raise NotFound("this recording's audio is not reachable from the hub")
+    try:
+        async with http.get(location, headers=_credentials(location, twilio)) as upstream:
+            if upstream.status == 404:
+                raise NotFound("the provider no longer has this recording")
+            if upstream.status != 200:
+                raise RetryLater(f"the provider answered {upstream.status} for the audio")
+            listen_id = await recordings.listen(recording, agent)
+            response = web.StreamResponse(headers={
+                "Content-Type": upstream.headers.get("Content-Type", "audio/wav"),
+                "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+                LISTEN_HEADER: str(listen_id),
+            })
+            if upstream.content_length is not None:
+                response.content_length = upstream.content_length
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+    except (ClientError, TimeoutError) as exc:
+        raise RetryLater(f"the recording could not be fetched: {type(exc).__name__}") from exc
+
+
+def _credentials(location: str, twilio: TwilioSettings) -> dict[str, str]:
+    """Twilio's media wants the account's Basic auth; nobody else is sent it."""
+    api = twilio.api_url.rstrip("/") + "/"
+    if not twilio.account_sid or not location.startswith((api, TWILIO_API)):
+        return {}
+    pair = f"{twilio.account_sid}:{twilio.auth_token.reveal()}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}

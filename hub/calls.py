@@ -1,0 +1,427 @@
+"""Phone calls: each PBX event (a call rings, is answered, ends) as one idempotent step.
+
+A call reaches the passenger's request through ingest like any other contact (channel
+phone, idempotency key `provider:call_key`), so it threads into the passenger's open
+request; then it gets a row of its own. An answer claims the request for the answering
+agent; the hang-up of an answered call resolves it (and any other callback request of the
+number); an inbound call nobody answered turns the request into a callback request that
+sorts above ordinary ones. A call's state only moves forward (ringing, answered, ended):
+a repeated or late event matches no row and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dispatch.views import call_json, summaries_by_id
+from hub import schema
+from hub.agents import get_agent
+from hub.clock import utcnow
+from hub.database import Database
+from hub.errors import BadInput, RetryLater
+from hub.ingest import Ingestor
+from hub.model import (
+    OPEN_STATUSES,
+    Agent,
+    Channel,
+    HandlingAction,
+    InboundContact,
+    RequestStatus,
+)
+from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.phone import to_e164
+from hub.settings import PhoneSettings
+
+log = logging.getLogger(__name__)
+
+k, r = schema.calls, schema.contact_requests
+ANONYMOUS = "anonymous"
+CALLBACK_PRIORITY = 100  # above every ordinary request (hub.lanes.DEFAULT_PRIORITY is 0)
+PROFILE_REQUESTS = 5  # previous requests shown when a known passenger calls
+PROFILE_ADDRESSES = 3  # distinct pickup addresses shown
+PROFILE_SCAN = 50  # requests looked through for them
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+class CallKind(StrEnum):
+    NEW = "newCall"
+    ANSWER = "answer"
+    HANGUP = "hangup"
+
+
+class CallDirection(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class CallState(StrEnum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One call event, as a phone adapter normalised it.
+
+    `caller` and `called` are the call's two ends as the PBX names them (E.164, 'anonymous',
+    or an extension); the passenger is the caller of an inbound call and the callee of an
+    outbound one. `agent_numbers` and `agent_names` say who answered (or dialled out):
+    numbers, extensions and user names as the PBX gives them. `missed` on a hang-up: the
+    provider says nobody answered (cancel, no answer, busy...).
+    """
+
+    provider: str
+    call_key: str
+    kind: CallKind
+    direction: CallDirection
+    caller: str
+    called: str
+    at: datetime
+    agent_numbers: tuple[str, ...] = ()
+    agent_names: tuple[str, ...] = ()
+    cause: str | None = None
+    missed: bool = False
+
+    @property
+    def passenger(self) -> str:
+        return self.caller if self.direction is CallDirection.IN else self.called
+
+
+def call_id_of(provider: str, call_key: str) -> uuid.UUID:
+    """The call's id, the same for every event of the call (a retried first event too)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"taxiconnect:call:{provider}:{call_key}")
+
+
+def normalise_number(text: str, default_region: str) -> str:
+    """E.164 for a phone number, 'anonymous' for none; an extension stays as it is."""
+    text = text.strip()
+    if not text or text.lower() in {ANONYMOUS, "unknown", "restricted", "private", "<unknown>"}:
+        return ANONYMOUS
+    try:
+        return to_e164(text, default_region)
+    except BadInput:
+        return text
+
+
+class CallStore:
+    """The calls of every phone adapter, each event applied in its own transaction(s) and
+    announced to the consoles (call.ringing, call.answered, call.ended, request.callback)."""
+
+    def __init__(self, db: Database, ingestor: Ingestor, relay: OutboxRelay,
+                 phone: PhoneSettings) -> None:
+        self._db = db
+        self._ingestor = ingestor
+        self._relay = relay
+        self._phone = phone
+
+    async def record(self, event: CallEvent) -> bool:
+        """Apply one event once it is committed; False when it changed nothing (a repeat,
+        or a step the call is already past). RetryLater when the database is away."""
+        try:
+            call = await self.find(event.provider, event.call_key)
+            opened = False
+            if call is None:
+                call, opened = await self._open(event)
+            if event.kind is CallKind.ANSWER:
+                return await self._answer(call, event) or opened
+            if event.kind is CallKind.HANGUP:
+                return await self._hang_up(call, event) or opened
+            return opened
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("%s call event not stored: %s", event.provider, type(exc).__name__)
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
+
+    async def find(self, provider: str, call_key: str) -> dict[str, Any] | None:
+        """The stored call with this provider key, if any."""
+        async with self._db.read() as conn:
+            row = (await conn.execute(select(k).where(k.c.provider == provider,
+                                                      k.c.call_key == call_key))).first()
+        return dict(row._mapping) if row else None
+
+    async def _open(self, event: CallEvent) -> tuple[dict[str, Any], bool]:
+        """The call's first event: its contact on the passenger's request, then its row."""
+        call_id = call_id_of(event.provider, event.call_key)
+        passenger = event.passenger
+        if passenger != ANONYMOUS and not passenger.startswith("+"):
+            raise BadInput("the passenger's number is not a phone number",
+                           {"from" if event.direction is CallDirection.IN else "to": "invalid"})
+        outbound = event.direction is CallDirection.OUT
+        result = await self._ingestor.submit(InboundContact(
+            channel=Channel.PHONE, idempotency_key=f"{event.provider}:{event.call_key}",
+            received_at=event.at, body="Outgoing call" if outbound else "Incoming call",
+            phone=None if passenger == ANONYMOUS else passenger,
+            details={"call_id": str(call_id), "call_direction": event.direction.value},
+        ))
+        changes: list[OutboxRow] = []
+        row = {
+            "id": call_id, "provider": event.provider, "call_key": event.call_key,
+            "direction": event.direction.value, "caller": event.caller[:64],
+            "called": event.called[:64], "state": CallState.RINGING.value, "cause": None,
+            "agent_id": None, "request_id": result.request_id,
+            "message_id": result.message_id, "started_at": event.at, "answered_at": None,
+            "ended_at": None, "updated_at": utcnow(),
+        }
+        async with self._db.write() as conn:
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(insert(k), row)
+            except IntegrityError:  # the same call's other event got here first
+                found = (await conn.execute(select(k).where(k.c.id == call_id))).first()
+                if found is None:
+                    raise
+                return dict(found._mapping), False
+            await self._announce(conn, changes, "call.ringing", result.request_id, call_id,
+                                 profile=True)
+        self._relay.notify(changes)
+        return row, True
+
+    async def _answer(self, call: dict[str, Any], event: CallEvent) -> bool:
+        changes: list[OutboxRow] = []
+        async with self._db.write() as conn:
+            agent = await self._agent_for(conn, event)
+            moved = await conn.execute(
+                update(k).where(k.c.id == call["id"], k.c.state == CallState.RINGING.value)
+                .values(state=CallState.ANSWERED.value, answered_at=event.at,
+                        agent_id=agent.id if agent else None, updated_at=utcnow()))
+            if moved.rowcount != 1:
+                return False
+            handling = None
+            if agent is not None:
+                handling = await self._claim(conn, call["request_id"], agent, event.at)
+            else:
+                log.warning("%s call answered by nobody the hub knows as an agent",
+                            event.provider)
+            await self._announce(conn, changes, "call.answered", call["request_id"],
+                                 call["id"], profile=True, handling=handling)
+        self._relay.notify(changes)
+        return True
+
+    async def _hang_up(self, call: dict[str, Any], event: CallEvent) -> bool:
+        changes: list[OutboxRow] = []
+        async with self._db.write() as conn:
+            current = (await conn.execute(
+                select(k.c.state, k.c.agent_id, k.c.started_at, k.c.answered_at)
+                .where(k.c.id == call["id"]).with_for_update())).one()
+            if current.state == CallState.ENDED.value:
+                return False
+            await conn.execute(
+                update(k).where(k.c.id == call["id"], k.c.state == current.state)
+                .values(state=CallState.ENDED.value, ended_at=event.at,
+                        cause=(event.cause or "")[:32] or None, updated_at=utcnow()))
+            request_id = call["request_id"]
+            answered = current.answered_at is not None
+            kind, handling = "call.ended", None
+            if answered and current.agent_id is not None:
+                agent = await get_agent(conn, current.agent_id)
+                if agent is not None:  # agents are deactivated, never deleted
+                    contact_id = await _lock_passenger(conn, request_id)
+                    handling = await self._resolve(conn, request_id, agent, event.at,
+                                                   "call ended")
+                    await self._close_callbacks(conn, changes, contact_id, request_id, agent,
+                                                event.at)
+            elif not answered and event.direction is CallDirection.IN and event.missed:
+                kind = "request.callback"
+                await self._mark_callback(conn, request_id, event, current.started_at)
+            await self._announce(conn, changes, kind, request_id, call["id"],
+                                 handling=handling)
+        self._relay.notify(changes)
+        return True
+
+    async def _claim(self, conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
+                     at: datetime) -> dict[str, Any] | None:
+        """The answering agent takes the request, whoever held it: the PBX reports a fact."""
+        done = await conn.execute(
+            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN))
+            .values(status=RequestStatus.CLAIMED.value, assigned_agent_id=agent.id,
+                    **_served(at), first_response_at=func.coalesce(r.c.first_response_at, at),
+                    **_touched(agent)))
+        if done.rowcount != 1:
+            return None
+        return await _handled(conn, request_id, agent, HandlingAction.CLAIM, at, "answered call")
+
+    async def _resolve(self, conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
+                       at: datetime, note: str, *,
+                       anyone: bool = False) -> dict[str, Any] | None:
+        holder = r.c.id.is_not(None) if anyone else (
+            r.c.assigned_agent_id.is_(None) | (r.c.assigned_agent_id == agent.id))
+        done = await conn.execute(
+            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN), holder)
+            .values(status=RequestStatus.RESOLVED.value, assigned_agent_id=None, ended_at=at,
+                    **_served(at), **_touched(agent)))
+        if done.rowcount != 1:
+            return None
+        return await _handled(conn, request_id, agent, HandlingAction.RESOLVE, at, note)
+
+    async def _close_callbacks(self, conn: AsyncConnection, changes: list[OutboxRow],
+                               contact_id: uuid.UUID, request_id: uuid.UUID, agent: Agent,
+                               at: datetime) -> None:
+        """The passenger was reached: their other open callback requests are done too."""
+        others = (await conn.execute(
+            select(r.c.id, r.c.details).where(r.c.contact_id == contact_id,
+                                              r.c.status.in_(OPEN), r.c.id != request_id)
+        )).all()
+        for other_id, details in others:
+            if (details or {}).get("callback") != "true":
+                continue
+            handling = await self._resolve(conn, other_id, agent, at, "called back",
+                                           anyone=True)
+            if handling is not None:
+                await self._announce(conn, changes, "request.resolve", other_id, None,
+                                     handling=handling)
+
+    async def _mark_callback(self, conn: AsyncConnection, request_id: uuid.UUID,
+                             event: CallEvent, started_at: datetime) -> None:
+        """Nobody answered: the request waits for a callback. Misses within the repeat
+        window fold into one callback (its count grows, its deadline stays); a miss after
+        it starts the callback over."""
+        found = (await conn.execute(
+            select(r.c.status, r.c.priority, r.c.details).where(r.c.id == request_id)
+            .with_for_update())).one()
+        details = dict(found.details or {})
+        at = event.at
+        previous = _parse_time(details.get("last_missed_at"))
+        window = timedelta(minutes=self._phone.repeat_window_minutes)
+        if details.get("callback") == "true" and previous and at - previous <= window:
+            details["missed_calls"] = str(int(details.get("missed_calls", "1")) + 1)
+        else:
+            details.update({
+                "missed_calls": "1", "missed_at": at.isoformat(),
+                "callback_due_at": (at + timedelta(minutes=self._phone.callback_due_minutes))
+                .isoformat(),
+            })
+        details["last_missed_at"] = at.isoformat()
+        details["missed_wait_s"] = str(max(0, round((at - started_at).total_seconds())))
+        values: dict[str, Any] = {"details": details}
+        if event.passenger != ANONYMOUS:
+            details.update({"callback": "true", "callback_number": event.passenger})
+            values["priority"] = max(found.priority, CALLBACK_PRIORITY)
+        if found.status == RequestStatus.RESOLVED.value:  # closed while it rang
+            values.update(status=RequestStatus.QUEUED.value, ended_at=None, queued_at=at)
+        await conn.execute(update(r).where(r.c.id == request_id).values(
+            **values, updated_at=utcnow(), version=r.c.version + 1))
+
+    async def _agent_for(self, conn: AsyncConnection, event: CallEvent) -> Agent | None:
+        """The agent the PBX names: by phone number or phone login, then by name."""
+        a = schema.agents
+        rows = (await conn.execute(select(a.c.id, a.c.name, a.c.login, a.c.phone,
+                                          a.c.phone_login).where(a.c.active))).all()
+        region = self._phone.default_region
+        found = next((row.id for number in event.agent_numbers for row in rows
+                      if _number_forms(number, region)
+                      & (_number_forms(row.phone or "", region)
+                         | _number_forms(row.phone_login or "", region))), None)
+        names = [n.strip().casefold() for n in event.agent_names if n.strip()]
+        found = found or next((row.id for name in names for row in rows
+                               if name in (row.name.casefold(), row.login)), None)
+        return await get_agent(conn, found) if found else None
+
+    async def _announce(self, conn: AsyncConnection, changes: list[OutboxRow], kind: str,
+                        request_id: uuid.UUID, call_id: uuid.UUID | None, *,
+                        profile: bool = False,
+                        handling: dict[str, Any] | None = None) -> None:
+        summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+        event: dict[str, Any] = {"type": kind, "request": summary}
+        if call_id is not None:
+            agent = schema.agents
+            row = (await conn.execute(
+                select(k, agent.c.name.label("agent_name"))
+                .outerjoin(agent, agent.c.id == k.c.agent_id).where(k.c.id == call_id)
+            )).mappings().one()
+            event["call"] = call_json(row)
+        if profile:
+            event["caller"] = await caller_profile(conn, request_id)
+        if handling is not None:
+            event["handling"] = handling
+        row_out = new_row("events", event)
+        await write_rows(conn, [row_out])
+        changes.append(row_out)
+
+
+async def caller_profile(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]:
+    """Who is calling: the passenger's known name, previous requests and the last distinct
+    pickup addresses, so a console shows them before the dispatcher speaks."""
+    c = schema.contacts
+    contact_id, name = (await conn.execute(
+        select(c.c.id, c.c.name).join(r, r.c.contact_id == c.c.id).where(r.c.id == request_id)
+    )).one()
+    rows = (await conn.execute(
+        select(r.c.id, r.c.reference, r.c.status, r.c.channel, r.c.case_started_at,
+               r.c.details)
+        .where(r.c.contact_id == contact_id)
+        .order_by(r.c.case_started_at.desc()).limit(PROFILE_SCAN))).all()
+    addresses: list[str] = []
+    for row in rows:
+        address = (row.details or {}).get("pickup_address")
+        if address and address not in addresses and len(addresses) < PROFILE_ADDRESSES:
+            addresses.append(address)
+    previous = [
+        {"id": str(row.id), "reference": row.reference, "status": row.status,
+         "channel": row.channel, "at": row.case_started_at.isoformat()}
+        for row in rows if row.id != request_id
+    ][:PROFILE_REQUESTS]
+    return {"name": name, "known": bool(previous), "previous_requests": previous,
+            "pickup_addresses": addresses}
+
+
+async def _lock_passenger(conn: AsyncConnection, request_id: uuid.UUID) -> uuid.UUID:
+    """On PostgreSQL, hold the passenger and their open requests in ingest's order (see
+    hub.ingest_store): changing several of their requests must not deadlock with a message
+    threading in. Returns the passenger's contact id."""
+    contact_id: uuid.UUID = (await conn.execute(
+        select(r.c.contact_id).where(r.c.id == request_id))).scalar_one()
+    c = schema.contacts
+    await conn.execute(select(c.c.id).where(c.c.id == contact_id).with_for_update())
+    await conn.execute(select(r.c.id).where(r.c.contact_id == contact_id, r.c.status.in_(OPEN))
+                       .order_by(r.c.case_started_at).with_for_update())
+    return contact_id
+
+
+def _served(at: datetime) -> dict[str, Any]:
+    """Service starts at the first claim or answer (see dispatch.actions)."""
+    return {"service_started_at": func.coalesce(r.c.service_started_at, at),
+            "queued_at": func.coalesce(r.c.queued_at, at)}
+
+
+def _touched(agent: Agent) -> dict[str, Any]:
+    return {"last_agent_id": agent.id, "updated_at": utcnow(), "version": r.c.version + 1}
+
+
+async def _handled(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
+                   action: HandlingAction, at: datetime, note: str) -> dict[str, Any]:
+    await conn.execute(insert(schema.handling_events), {
+        "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent.id,
+        "action": action.value, "target_agent_id": None, "note": note, "at": at,
+    })
+    return {"action": action.value, "agent": {"id": str(agent.id), "name": agent.name},
+            "at": at.isoformat(), "note": note}
+
+
+def _number_forms(text: str, region: str) -> set[str]:
+    """Ways one number or extension may be written: as given, and in E.164 when it is one."""
+    text = text.strip()
+    if not text:
+        return set()
+    forms = {text.casefold()}
+    normalised = normalise_number(text, region)
+    if normalised.startswith("+"):
+        forms.add(normalised)
+    return forms
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None

@@ -1,0 +1,208 @@
+"""The Asterisk AMI client in a real TCP session with a fake Asterisk (tests/fake_ami.py):
+it logs in, follows a queue call an agent answers and one the caller abandons, and comes
+back after the server drops it. The events are written out as Asterisk 18 sends them
+(field lists from the Asterisk AMI event documentation)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from channels.phone.ami_protocol import AmiParser, encode_action
+from hub.agents import add_agent
+from hub.appkeys import ADAPTERS, DATABASE
+from hub.model import Agent, Role
+from hub.settings import AmiSettings, ChannelsSettings, PhoneSettings, Secret, Settings
+from tests.conftest import PASSWORD, DispatcherFactory, HubFactory
+from tests.fake_ami import FakeAmi
+from tests.helpers import Dispatcher, eventually
+
+USER, SECRET = "taxiconnect", "ami-secret"
+PASSENGER = "+358401234567"
+
+
+def _snapshot(channel: str, uniqueid: str, linkedid: str, caller: str, *,
+              prefix: str = "", state: str = "Up", exten: str = "0912345678") -> str:
+    """The channel snapshot block most call events carry (`Dest`-prefixed for the callee)."""
+    code = {"Ring": "4", "Ringing": "5", "Up": "6"}[state]
+    return "".join(f"{prefix}{key}: {value}\n" for key, value in (
+        ("Channel", channel), ("ChannelState", code), ("ChannelStateDesc", state),
+        ("CallerIDNum", caller), ("CallerIDName", "<unknown>"),
+        ("ConnectedLineNum", "<unknown>"), ("ConnectedLineName", "<unknown>"),
+        ("Language", "fi"), ("AccountCode", ""), ("Context", "from-trunk"),
+        ("Exten", exten), ("Priority", "1"), ("Uniqueid", uniqueid), ("Linkedid", linkedid)))
+
+
+def _caller(linked: str, state: str = "Up") -> str:
+    return _snapshot(f"PJSIP/trunk-{linked[-2:]}0000001", linked, linked, "0401234567",
+                     state=state)
+
+
+def _arrives(linked: str) -> str:
+    """A passenger's call reaches the queue `taksi`."""
+    return (f"Event: Newchannel\nPrivilege: call,all\n{_caller(linked, 'Ring')}\n"
+            f"Event: VarSet\nPrivilege: dialplan,all\n{_caller(linked, 'Ring')}"
+            "Variable: QUEUE_PRIO\nValue: 0\n\n"
+            f"Event: QueueCallerJoin\nPrivilege: agent,all\n{_caller(linked)}"
+            "Queue: taksi\nPosition: 1\nCount: 1\n\n")
+
+
+def _agent_leg(linked: str) -> str:
+    return _snapshot("PJSIP/201-0000000a", linked[:-2] + "99", linked, "201",
+                     prefix="Dest", state="Ringing", exten="s")
+
+
+def _answered_and_ended(linked: str) -> str:
+    member = _agent_leg(linked)
+    return (f"Event: DialBegin\nPrivilege: call,all\n{_caller(linked)}{member}"
+            "DialString: 201\n\n"
+            # The legacy answer to a `core show version` Command, blank line and all
+            # (after gawel/panoramisk tests/fixtures/command_core_show_version.yaml, MIT).
+            "Response: Follows\nPrivilege: Command\nActionID: cmd-1\n"
+            "Asterisk 18.20.0 built by root @ pbx on a x86_64 running Linux\n\n"
+            "Event: looks like a header\n--END COMMAND--\n\n"
+            f"Event: AgentConnect\nPrivilege: agent,all\n{_caller(linked)}"
+            f"{member.replace('DestChannelStateDesc: Ringing', 'DestChannelStateDesc: Up')}"
+            "Queue: taksi\nMemberName: Anna Ajaja\nInterface: PJSIP/201\n"
+            "RingTime: 3\nHoldTime: 7\n\n"
+            f"Event: Hangup\nPrivilege: call,all\n"
+            f"{_snapshot('PJSIP/201-0000000a', linked[:-2] + '99', linked, '201')}"
+            "Cause: 16\nCause-txt: Normal Clearing\n\n"
+            f"Event: Hangup\nPrivilege: call,all\n{_caller(linked)}"
+            "Cause: 16\nCause-txt: Normal Clearing\n\n")
+
+
+def _abandoned(linked: str) -> str:
+    return (f"Event: QueueCallerAbandon\nPrivilege: agent,all\n{_caller(linked)}"
+            "Queue: taksi\nPosition: 1\nOriginalPosition: 1\nHoldTime: 25\n\n"
+            f"Event: QueueCallerLeave\nPrivilege: agent,all\n{_caller(linked)}"
+            "Queue: taksi\nCount: 0\nPosition: 1\n\n"
+            f"Event: Hangup\nPrivilege: call,all\n{_caller(linked)}"
+            "Cause: 16\nCause-txt: Normal Clearing\n\n")
+
+
+@pytest.fixture
+async def asterisk() -> AsyncIterator[FakeAmi]:
+    async with FakeAmi(USER, SECRET) as fake:
+        yield fake
+
+
+async def _hub(hub: HubFactory, settings: Settings, fake: FakeAmi,
+               secret: str = SECRET) -> TestClient[Any, Any]:
+    return await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "asterisk_ami")),
+        phone=PhoneSettings(ami=AmiSettings(host="127.0.0.1", port=fake.port, user=USER,
+                                            secret=Secret(secret)))))
+
+
+async def _requests(viewer: Dispatcher, status: str) -> list[dict[str, Any]]:
+    async with viewer.http.get(f"{viewer.base}/api/v1/requests?status={status}") as resp:
+        return [await viewer.request(r["id"]) for r in (await resp.json())["requests"]]
+
+
+async def _one(viewer: Dispatcher, status: str,
+               ready: Callable[[dict[str, Any]], bool] = lambda _: True) -> dict[str, Any]:
+    """The one request in `status`, once `ready` says it shows what the test waits for."""
+    async def probe() -> dict[str, Any] | None:
+        found = await _requests(viewer, status)
+        return found[0] if len(found) == 1 and ready(found[0]) else None
+    return await eventually(probe, what=f"one {status} request")
+
+
+async def test_queue_call_answered_by_an_agent(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    anna: Agent = await add_agent(client.app[DATABASE], login="anna", name="Anna Ajaja",
+                                  role=Role.TEAM, password=PASSWORD, phone_login="201")
+    await asterisk.wait_for_logins(1)
+    login = asterisk.actions[0]
+    assert (login["action"], login["username"], login["secret"], login["events"]) \
+        == ("Login", USER, SECRET, "on")
+
+    await asterisk.send(_arrives("1700000000.11"))
+    ringing = await _one(viewer, "queued", lambda r: bool(r["calls"]))
+    assert ringing["calls"][0]["state"] == "ringing"
+    assert ringing["contact"]["phones"] == [PASSENGER]
+    await asterisk.send(_answered_and_ended("1700000000.11"))
+
+    resolved = await _one(viewer, "resolved")
+    assert resolved["id"] == ringing["id"]
+    assert resolved["last_agent"]["id"] == str(anna.id)
+    assert [h["action"] for h in resolved["history"]] == ["claim", "resolve"]
+    [call] = resolved["calls"]
+    assert (call["provider"], call["direction"], call["caller"], call["cause"]) \
+        == ("ami", "in", PASSENGER, "normalClearing")
+    assert call["agent"]["id"] == str(anna.id)
+    assert call["answered_at"] is not None and call["talk_time_s"] is not None
+    adapter = client.app[ADAPTERS]["asterisk_ami"]
+    assert (adapter.events, adapter.lost) == (4, 0)  # new, (join), answer, hang-up
+
+
+async def test_abandoned_queue_call_becomes_a_callback_request(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    await asterisk.wait_for_logins(1)
+    await asterisk.send(_arrives("1700000100.21") + _abandoned("1700000100.21"))
+
+    async def callback() -> dict[str, Any] | None:
+        found = await _requests(viewer, "queued")
+        return found[0] if found and found[0]["details"].get("callback") else None
+    request = await eventually(callback, what="a callback request")
+    assert request["details"]["callback_number"] == PASSENGER
+    [call] = request["calls"]
+    assert (call["state"], call["cause"], call["answered_at"]) == ("ended", "abandon", None)
+
+
+async def test_client_reconnects_after_the_server_drops_it(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    await asterisk.wait_for_logins(1)
+    await asterisk.drop()
+    await asterisk.wait_for_logins(2)
+    assert asterisk.connections == 2
+    await asterisk.send(_arrives("1700000200.31") + _abandoned("1700000200.31"))
+    request = await _one(viewer, "queued", lambda r: "callback" in r["details"])
+    assert request["calls"][0]["cause"] == "abandon"
+
+
+async def test_refused_login_is_tried_again_and_follows_no_calls(
+    hub: HubFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk, secret="wrong")
+
+    async def refused_twice() -> bool | None:
+        return True if asterisk.failed_logins >= 2 else None
+    await eventually(refused_twice, what="two refused logins")
+    assert asterisk.logins == 0
+    assert client.app[ADAPTERS]["asterisk_ami"].logged_in is False
+
+
+def test_parser_reads_packets_however_the_bytes_arrive() -> None:
+    wire = ("Asterisk Call Manager/5.0.3\n" + _arrives("1700000300.41")
+            + _answered_and_ended("1700000300.41")).replace("\n", "\r\n").encode()
+    whole = AmiParser()
+    packets = whole.feed(wire)
+    bytewise = AmiParser()
+    assert [p for i in range(len(wire)) for p in bytewise.feed(wire[i:i + 1])] == packets
+    assert whole.greeting == bytewise.greeting == "Asterisk Call Manager/5.0.3"
+    assert [p.get("Event") or p.get("Response") for p in packets] == [
+        "Newchannel", "VarSet", "QueueCallerJoin", "DialBegin", "Follows", "AgentConnect",
+        "Hangup", "Hangup"]
+    follows = packets[4]
+    assert (follows["ActionID"], follows["Privilege"]) == ("cmd-1", "Command")
+    assert follows["Output"] == ("Asterisk 18.20.0 built by root @ pbx on a x86_64 running "
+                                 "Linux\n\nEvent: looks like a header")
+    assert packets[5]["DestChannel"] == "PJSIP/201-0000000a"
+    assert encode_action("Ping", {"ActionID": "p-1"}) == b"Action: Ping\r\nActionID: p-1\r\n\r\n"
+    with pytest.raises(ValueError):
+        encode_action("Login", {"Username": "x\r\nAction: Originate"})
