@@ -2,8 +2,8 @@
 one script tag on a taxi company's page of its own origin (tests/chat_site.py).
 
 The passenger writes, a dispatcher's console (the real /console page) sees it live, the
-dispatcher answers (through the API: the console's composer sends SMS and email only so far)
-and the passenger sees the answer under the dispatcher's name; a reload keeps the
+dispatcher answers in the console's composer and the passenger sees the answer under the
+dispatcher's name (and "<name> kirjoittaa…" while they write); a reload keeps the
 conversation; a message written while the network is down arrives once when it is back.
 A page on an origin the hub does not allow gets its socket refused and says it cannot connect.
 
@@ -128,15 +128,15 @@ async def test_passenger_and_dispatcher_chat_through_the_widget(
         await expect(console.get_by_test_id("timeline-message")).to_contain_text(
             "Tarvitsen taksin Kamppiin")
 
-        # The dispatcher types, then answers: the passenger sees both, with the name.
-        async with agent.http.post(f"{base}/api/v1/requests/{request['id']}/typing",
-                                   json={"on": True}) as resp:
-            assert resp.status == 204
+        # The dispatcher types in the console's composer, then sends: the passenger sees
+        # both, the answer under the dispatcher's name.
+        await expect(console.get_by_test_id("composer-channel")).to_have_value("chat")
+        composer = console.get_by_test_id("composer-text")
+        await composer.press_sequentially("Auto on matkalla")
         await expect(page.get_by_test_id("chat-typing")).to_have_text(
             "Aino Välittäjä kirjoittaa…", timeout=LIVE_MS)
-        status, answer = await agent.reply(request["id"], "Auto on matkalla, perillä 5 min.",
-                                           "reply-1")
-        assert status == 201, answer
+        await composer.fill("Auto on matkalla, perillä 5 min.")
+        await console.get_by_test_id("composer-send").click()
         await expect(lines).to_have_count(2, timeout=LIVE_MS)
         reply = lines.nth(1)
         await expect(reply).to_have_attribute("data-from", "dispatcher")
