@@ -2,7 +2,10 @@
 
 Frames from the hub (JSON): `hello` {last_event_id}, `events` {events: [...]}, and
 `resync` when the console must reload its list (it fell too far behind, or asked for events
-no longer kept). A console resumes with `?last_event_id=ID`.
+no longer kept). A console resumes with `?last_event_id=ID`. A dispatcher's console that
+opens with the subprotocol `taxiconnect.presence` also gets `presence` {event} frames: each
+colleague's `presence.changed` (see dispatch/presence.py). The socket keeps its dispatcher's
+console live for presence while it is open.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
-from dispatch.presence import LAPSE_S, ConsolePresence
+from dispatch.presence import LAPSE_S, ConsolePresence, PresenceBoard
+from dispatch.presence_api import board
 from dispatch.sessions import COOKIE_NAME
 from hub.agents import get_agent
-from hub.appkeys import DATABASE, FEED, KEYS, REDIS, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.appkeys import DATABASE, FEED, PRESENCE_FANOUT, SESSIONS, SETTINGS, WEBSOCKETS
 from hub.model import Role
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,7 @@ HEARTBEAT_S = 20.0
 MAX_CLIENT_FRAME = 4096
 REPLAY_FRAME_EVENTS = 500
 CLOSE_SESSION_ENDED = 4401  # private-use close code: log in again
+PRESENCE_PROTOCOL = "taxiconnect.presence"  # subprotocol: send me colleagues' presence too
 
 
 async def console_ws(request: web.Request) -> web.WebSocketResponse:
@@ -46,7 +52,7 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     # No per-message deflate: compressing every frame once per console cost more CPU than
     # the whole rest of the fan-out, for frames of a few kilobytes on the centre's network.
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_CLIENT_FRAME,
-                               compress=False)
+                               compress=False, protocols=(PRESENCE_PROTOCOL,))
     await ws.prepare(request)
     feed = request.app[FEED]
     sockets = request.app[WEBSOCKETS]
@@ -54,11 +60,18 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     # An external user's console hears only of the requests assigned to them.
     subscriber = feed.subscribe(str(agent.id) if agent.role is Role.EXTERNAL else None)
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
+    # Colleagues' presence, as `presence` frames, only to a console that asks for it with
+    # the websocket subprotocol (as the console page does): other clients of this socket
+    # expect `events` frames only.
+    fanout = request.app[PRESENCE_FANOUT]
+    if ws.ws_protocol == PRESENCE_PROTOCOL and agent.role is not Role.EXTERNAL:
+        fanout.add(ws)
     sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
     watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
-    presence = ConsolePresence(request.app[REDIS].client, request.app[KEYS])
+    presence = board(request.app)
     connection = uuid.uuid4().hex
-    beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection))
+    closing = asyncio.Event()
+    beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection, closing))
              if agent.role is not Role.EXTERNAL else None)
     try:
         async for message in ws:
@@ -66,26 +79,63 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
                 await ws.send_str('{"type":"pong"}')
     finally:
         feed.unsubscribe(subscriber)
+        fanout.discard(ws)
+        closing.set()
         tasks = [t for t in (sender, watcher, beats) if t is not None]
         for task in tasks:
             task.cancel()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
-        if beats is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await presence.leave(agent.id, connection)
-        for result in results:
-            if isinstance(result, Exception):
-                log.warning("console feed ended: %s", result)
         sockets.discard(ws)
+        # aiohttp may cancel this handler once the peer is gone: the clean-up must still
+        # take the console off the live set, or it would count as live until it lapses.
+        ending = asyncio.ensure_future(_ended(tasks, presence if beats else None, agent.id,
+                                              connection))
+        _ENDING.add(ending)
+        ending.add_done_callback(_ENDING.discard)
+        await asyncio.shield(ending)
     return ws
 
 
-async def _keep_present(ws: web.WebSocketResponse, presence: ConsolePresence,
-                        agent_id: uuid.UUID, connection: str) -> None:
-    while not ws.closed:
+_ENDING: set[asyncio.Future[None]] = set()
+
+
+async def _ended(tasks: list[asyncio.Task[None]], presence: PresenceBoard | None,
+                 agent_id: uuid.UUID, connection: str) -> None:
+    if presence is not None:
+        # Off the live set at once, whatever the tasks are still finishing; and again after
+        # them, in case a beat in flight landed after the first removal.
         with contextlib.suppress(RedisError, OSError):
+            await presence.presence.leave(agent_id, connection)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    if presence is not None:
+        with contextlib.suppress(RedisError, OSError, SQLAlchemyError):
+            await presence.presence.leave(agent_id, connection)
+            # Colleagues see the console go now; the hand-back waits for the grace period.
+            if await presence.presence.mark_gone([str(agent_id)]):
+                await presence.announce(agent_id)
+    for result in results:
+        if isinstance(result, Exception):
+            log.warning("console feed ended: %s", result)
+
+
+async def _keep_present(ws: web.WebSocketResponse, board: PresenceBoard,
+                        agent_id: uuid.UUID, connection: str, closing: asyncio.Event) -> None:
+    """Beat while the socket lives; the first beat brings an absent dispatcher online.
+
+    It stops on `closing` as well as on cancellation: a Redis command in flight may finish
+    (and swallow the cancellation) after the socket has gone.
+    """
+    presence: ConsolePresence = board.presence
+    first = True
+    while not ws.closed and not closing.is_set():
+        with contextlib.suppress(RedisError, OSError, SQLAlchemyError):
             await presence.beat(agent_id, connection)
-        await asyncio.sleep(LAPSE_S / 3)
+            if closing.is_set():
+                return
+            if first and await presence.connected(agent_id, connection):
+                await board.announce(agent_id)
+            first = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), LAPSE_S / 3)
 
 
 async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:

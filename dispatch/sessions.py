@@ -1,7 +1,8 @@
 """Dispatcher sessions: a random token in an HttpOnly cookie, its hash kept in Redis.
 
 Any hub process can check any session, and only a hash of the token is stored, so a copy of
-Redis does not hand out logged-in sessions.
+Redis does not hand out logged-in sessions. Each agent's session hashes are also kept in a set,
+so that disabling an account or resetting its password ends every session it has at once.
 """
 
 from __future__ import annotations
@@ -28,10 +29,21 @@ class Sessions:
         self._keys = keys
         self.ttl_s = ttl_s
 
+    def _of_agent(self, agent_id: uuid.UUID) -> str:
+        # Named beside the session keys: the hashes of one agent's sessions. It may hold
+        # hashes of sessions already expired; deleting those is harmless.
+        return f"{self._keys.prefix}agent-sessions:{agent_id}"
+
     async def create(self, agent_id: uuid.UUID) -> str:
         token = secrets.token_urlsafe(32)
-        await self._redis.set(self._keys.session(_hash(token)),
-                              json.dumps({"agent_id": str(agent_id)}), ex=self.ttl_s)
+        token_hash = _hash(token)
+        of_agent = self._of_agent(agent_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._keys.session(token_hash), json.dumps({"agent_id": str(agent_id)}),
+                     ex=self.ttl_s)
+            pipe.sadd(of_agent, token_hash)
+            pipe.expire(of_agent, self.ttl_s)  # outlives every session in it
+            await pipe.execute()
         return token
 
     async def agent_of(self, token: str) -> uuid.UUID | None:
@@ -44,3 +56,20 @@ class Sessions:
 
     async def end(self, token: str) -> None:
         await self._redis.delete(self._keys.session(_hash(token)))
+
+    async def end_all(self, agent_id: uuid.UUID, *, keep: str | None = None) -> int:
+        """End every session of the agent but `keep` (a token); returns how many ended.
+
+        The agent's next API call gets 401 and their open consoles close at their next
+        session check, on every hub process.
+        """
+        of_agent = self._of_agent(agent_id)
+        kept = _hash(keep) if keep else None
+        hashes = [h for h in await self._redis.smembers(of_agent) if h != kept]
+        if not hashes:
+            return 0
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(self._keys.session(h) for h in hashes))
+            pipe.srem(of_agent, *hashes)
+            ended, _ = await pipe.execute()
+        return int(ended)

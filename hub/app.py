@@ -18,11 +18,13 @@ from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
 from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class
-from dispatch import auth, requests_api
+from dispatch import admin_api, auth, presence_api, requests_api
 from dispatch.console_ws import console_ws
 from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
+from dispatch.handback import HandBack
 from dispatch.outbound import OutboundWorker
+from dispatch.presence import PresenceFanout
 from dispatch.router import Router
 from dispatch.sessions import Sessions
 from hub import health, openapi
@@ -31,10 +33,12 @@ from hub.appkeys import (
     DATABASE,
     DELIVERIES,
     FEED,
+    HANDBACK,
     HTTP_CLIENT,
     INGESTOR,
     KEYS,
     OUTBOUND,
+    PRESENCE_FANOUT,
     REDIS,
     RELAY,
     REPLY_SENDERS,
@@ -83,6 +87,9 @@ def create_app(settings: Settings) -> web.Application:
         _background("ingest", INGESTOR, _make_ingestor),
         _background("router", ROUTER, _make_router),
         _background("feed", FEED, _make_feed),
+        _background("handback", HANDBACK, _make_handback),
+        _background("presence", PRESENCE_FANOUT,
+                    lambda app: PresenceFanout(app[REDIS].client, app[KEYS])),
         _http_client,
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
@@ -103,6 +110,8 @@ def create_app(settings: Settings) -> web.Application:
         web.get("/", _to_console),
     ])
     app.router.add_routes(requests_api.routes())
+    app.router.add_routes(presence_api.routes())
+    app.router.add_routes(admin_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 
@@ -152,6 +161,12 @@ def _make_feed(app: web.Application) -> EventFeed:
     return EventFeed(app[REDIS].client, app[KEYS])
 
 
+
+
+def _make_handback(app: web.Application) -> HandBack:
+    c = app[SETTINGS].console
+    return HandBack(app[DATABASE], app[RELAY], presence_api.board(app),
+                    grace_s=c.presence_grace_s, check_s=c.presence_check_s)
 
 
 def _make_outbound(app: web.Application) -> OutboundWorker:

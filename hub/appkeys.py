@@ -26,3 +26,5 @@ REPLY_SENDERS = web.AppKey("reply_senders", dict)  # Channel -> adapter names th
 HTTP_CLIENT = web.AppKey("http_client", "ClientSession")
 DELIVERIES = web.AppKey("deliveries", "Deliveries")
 OUTBOUND = web.AppKey("outbound", "OutboundWorker")
+HANDBACK = web.AppKey("handback", "HandBack")
+PRESENCE_FANOUT = web.AppKey("presence_fanout", "PresenceFanout")

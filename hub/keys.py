@@ -37,6 +37,21 @@ class Keys:
         """Sorted set of live dispatcher consoles (external users' are not counted)."""
         return f"{self.prefix}consoles-online"
 
+    def presence(self, agent_id: str) -> str:
+        """Hash of one dispatcher's presence: chosen state, whether their console was last
+        seen live, since when, and when it went."""
+        return f"{self.prefix}presence:agent:{agent_id}"
+
+    @property
+    def presence_changes(self) -> str:
+        """Pub/sub channel of `presence.changed` events, for every process's consoles."""
+        return f"{self.prefix}presence:changes"
+
+    @property
+    def presence_agents(self) -> str:
+        """Set of the agents that have a presence hash (ever opened a console or set one)."""
+        return f"{self.prefix}presence:agents"
+
     def chat_visitor(self, visitor: str) -> str:
         """Pub/sub channel of one chat visitor: wake-ups and typing for their open widgets."""
         return f"{self.prefix}chat:visitor:{visitor}"

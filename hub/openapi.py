@@ -20,6 +20,16 @@ ERROR = _ok("error with a reason", "Error")
 ID_PARAM = {"name": "request_id", "in": "path", "required": True,
             "schema": {"type": "string", "format": "uuid"}}
 SESSION = [{"session": []}]
+AGENT_PARAM = {"name": "agent_id", "in": "path", "required": True,
+               "schema": {"type": "string", "format": "uuid"}}
+_ACCOUNT_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "maxLength": 200},
+    "role": {"enum": ["admin", "team", "external"]},
+    "email": {"type": ["string", "null"], "maxLength": 320},
+    "phone": {"type": ["string", "null"], "description": "any format; stored as E.164"},
+    "phone_login": {"type": ["string", "null"], "maxLength": 32,
+                    "description": "PBX extension or SIP user"},
+}
 
 
 def _action(summary: str, body: str | None = None) -> dict[str, Any]:
@@ -119,6 +129,22 @@ SPEC: dict[str, Any] = {
                 "request": {"$ref": "#/components/schemas/Request"},
                 "message_id": {"type": "string", "format": "uuid"},
                 "changed": {"type": "boolean"}}},
+            "Account": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "login": {"type": "string"},
+                **_ACCOUNT_FIELDS, "active": {"type": "boolean"},
+                "created_at": {"type": "string"}, "updated_at": {"type": "string"}}},
+            "AccountList": {"type": "object", "properties": {"agents": {
+                "type": "array", "items": {"$ref": "#/components/schemas/Account"}}}},
+            "AccountResult": {"type": "object", "properties": {
+                "agent": {"$ref": "#/components/schemas/Account"}}},
+            "NewAccount": {"type": "object",
+                           "required": ["login", "name", "role", "password"],
+                           "properties": {"login": {"type": "string",
+                                                    "pattern": "^[a-z0-9][a-z0-9._-]{1,63}$"},
+                                          "password": {"type": "string", "minLength": 12},
+                                          **_ACCOUNT_FIELDS}},
+            "AccountChange": {"type": "object", "properties": {
+                **_ACCOUNT_FIELDS, "active": {"type": "boolean"}}},
             "Note": {"type": "object", "required": ["text"],
                      "properties": {"text": {"type": "string", "maxLength": 4000}}},
         },
@@ -197,6 +223,24 @@ SPEC: dict[str, Any] = {
                                "responses": {"200": _ok("agent"), "401": ERROR}}},
         "/api/v1/agents": {"get": {"summary": "active agents", "security": SESSION,
                                    "responses": {"200": _ok("agents"), "401": ERROR}}},
+        "/api/v1/presence": {"get": {
+            "summary": "active dispatchers and admins: state (available, busy, away, "
+                       "offline), online (a console is live), since, chosen_state, and "
+                       "holding {count, references} of their claimed requests. Changes reach "
+                       "consoles as presence.changed events",
+            "security": SESSION,
+            "responses": {"200": _ok("agents"), "401": ERROR,
+                          "403": _ok("external users", "Error")}}},
+        "/api/v1/me/presence": {"put": {
+            "summary": "choose one's own state; offline hands one's unanswered requests "
+                       "(none sent or called since taking them) back to the queue at once",
+            "security": SESSION,
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["state"], "properties": {"state": {
+                    "type": "string", "enum": ["available", "busy", "away", "offline"]}}}}}},
+            "responses": {"200": _ok("presence, handed_back (request ids)"),
+                          "422": _ok("not a state", "Error"), "401": ERROR,
+                          "403": _ok("external user, or a foreign origin", "Error")}}},
         "/api/v1/requests": {"get": {
             "summary": "open requests (or by status), by priority then waiting time",
             "security": SESSION,
@@ -311,13 +355,58 @@ SPEC: dict[str, Any] = {
                                   "content": {"audio/*": {}}},
                           "401": ERROR, "404": ERROR,
                           "503": _ok("the provider did not give the audio", "Error")}}},
+        "/admin": {"get": {"summary": "the admin page: accounts (admins only; it logs in "
+                                      "through the API)", "responses": {"200": _ok("HTML")}}},
+        "/api/v1/admin/agents": {
+            "get": {"summary": "every account, disabled ones too (admins only)",
+                    "security": SESSION,
+                    "responses": {"200": _ok("agents", "AccountList"), "401": ERROR,
+                                  "403": ERROR}},
+            "post": {"summary": "add an account (admins only); phone stored as E.164",
+                     "security": SESSION,
+                     "requestBody": {"required": True, "content": {JSON: {"schema": {
+                         "$ref": "#/components/schemas/NewAccount"}}}},
+                     "responses": {"201": _ok("added", "AccountResult"), "400": ERROR,
+                                   "401": ERROR, "403": ERROR,
+                                   "409": _ok("the login is taken", "Error"),
+                                   "415": ERROR, "422": _ok("field errors", "Error")}}},
+        "/api/v1/admin/agents/{agent_id}": {"patch": {
+            "summary": "change an account (admins only); disabling ends its sessions at once",
+            "security": SESSION, "parameters": [AGENT_PARAM],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "$ref": "#/components/schemas/AccountChange"}}}},
+            "responses": {"200": _ok("changed", "AccountResult"), "400": ERROR, "401": ERROR,
+                          "403": ERROR, "404": ERROR,
+                          "409": _ok("an admin cannot disable or demote themselves", "Error"),
+                          "415": ERROR, "422": _ok("field errors", "Error")}}},
+        "/api/v1/admin/agents/{agent_id}/password": {"post": {
+            "summary": "set a new password (admins only); ends the agent's other sessions",
+            "security": SESSION, "parameters": [AGENT_PARAM],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["password"], "properties": {
+                    "password": {"type": "string", "minLength": 12}}}}}},
+            "responses": {"200": _ok("set", "AccountResult"), "400": ERROR, "401": ERROR,
+                          "403": ERROR, "404": ERROR, "415": ERROR,
+                          "422": _ok("too short", "Error")}}},
+        "/api/v1/admin/audit": {"get": {
+            "summary": "the audit trail, newest first (admins only)", "security": SESSION,
+            "parameters": [{"name": "limit", "in": "query", "schema": {
+                "type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"name": "action", "in": "query", "schema": {"type": "string"},
+                 "description": "entries whose action starts with this, e.g. agent."}],
+            "responses": {"200": _ok("{entries: [{id, at, agent_id, action, subject, "
+                                     "detail}]}"), "400": ERROR, "401": ERROR,
+                          "403": ERROR}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,
             "parameters": [{"name": "last_event_id", "in": "query",
                             "schema": {"type": "string"},
                             "description": "resume after this event id"}],
-            "responses": {"101": _ok("frames: hello, events, resync"), "401": ERROR,
+            "responses": {"101": _ok("frames: hello, events, resync; with the subprotocol "
+                                     "taxiconnect.presence also presence {event: "
+                                     "presence.changed {agent, state, online, since, "
+                                     "holding}}"), "401": ERROR,
                           "403": _ok("origin not allowed")}}},
     },
 }

@@ -93,6 +93,10 @@ class ConsoleSettings:
     allowed_origins: tuple[str, ...] = ()  # besides the hub's own origin
     cookie_secure: bool = False
     default_language: str = "fi"
+    # A dispatcher whose every console has been gone this long hands their unanswered
+    # requests back to the queue.
+    presence_grace_s: float = 60.0
+    presence_check_s: float = 5.0  # how often each process looks for lapsed consoles
 
 
 @dataclass(frozen=True)

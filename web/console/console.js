@@ -443,6 +443,7 @@
   // A socket can die without a close (Wi-Fi gone): unanswered pings end it and reconnect.
   const PING_EVERY_MS = 25000;
   const PING_FRAME = '{"type":"ping"}'; // the hub answers exactly this with {"type":"pong"}
+  const PRESENCE_PROTOCOL = "taxiconnect.presence"; // dispatch/console_ws.py: presence frames
   const CLOSE_SESSION_ENDED = 4401; // the hub closes a console whose session ended
   const DETAIL_REFRESH_MS = 150; // coalesces a burst of events for the open request
   const AGENTS_MAX_AGE_MS = 60000;
@@ -521,6 +522,7 @@
   };
 
   let composer = null; // composer.js, made at boot
+  let presence = null; // presence.js: one's own state and the colleagues popover
 
   const $ = (id) => document.getElementById(id);
 
@@ -779,10 +781,41 @@
     renderQueue();
     renderDetail();
     connect();
+    if (agent.role !== "external") presence.start();
+    $("admin-link").hidden = agent.role !== "admin"; // web/admin: accounts, admins only
     $("queue-heading").focus();
   }
 
+  Object.assign(TEXT.fi, {
+    presence_label: "Tila",
+    presence_available: "Vapaa",
+    presence_busy: "Varattu",
+    presence_away: "Tauolla",
+    presence_offline: "Poissa",
+    presence_gone: "Konsoli suljettu",
+    colleagues_on: "Kollegat ({n} paikalla)",
+    colleagues_title: "Kollegat",
+    colleagues_none: "Kukaan ei ole paikalla.",
+    colleague_holding: "{n} pyyntöä",
+  });
+  Object.assign(TEXT.en, {
+    presence_label: "Status",
+    presence_available: "Available",
+    presence_busy: "Busy",
+    presence_away: "Away",
+    presence_offline: "Offline",
+    presence_gone: "Console closed",
+    colleagues_on: "Colleagues ({n} on)",
+    colleagues_title: "Colleagues",
+    colleagues_none: "Nobody is on.",
+    colleague_holding: "{n} requests",
+  });
+
+  Object.assign(TEXT.fi, { admin_link: "Käyttäjät" }); // the admin page link's words
+  Object.assign(TEXT.en, { admin_link: "Users" });
+
   function stopConsole() {
+    $("admin-link").hidden = true;
     state.wsWanted = false;
     window.clearTimeout(state.reconnectTimer);
     window.clearTimeout(state.detailTimer);
@@ -795,6 +828,7 @@
     $("note-text").value = "";
     $("action-error").textContent = "";
     composer.forget();
+    presence.stop();
     state.deliveries.clear();
     for (const id of [...state.callers.keys()]) dropCaller(id);
     for (const timer of state.typing.values()) window.clearTimeout(timer);
@@ -836,7 +870,7 @@
     let url = `${scheme}//${location.host}/api/v1/console/ws`;
     if (state.lastEventId) url += `?last_event_id=${encodeURIComponent(state.lastEventId)}`;
     if (state.connection !== "reconnecting") setConnection("connecting");
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, [PRESENCE_PROTOCOL]); // colleagues' presence frames too
     state.ws = ws;
     state.pongPending = false;
     ws.addEventListener("message", (event) => {
@@ -894,10 +928,13 @@
     if (!frame || typeof frame !== "object") return;
     if (frame.type === "pong") {
       state.pongPending = false;
+    } else if (frame.type === "presence" && frame.event && typeof frame.event === "object") {
+      presence.apply(frame.event);
     } else if (frame.type === "hello") {
       state.backoffMs = RECONNECT_FIRST_MS;
       if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
       setConnection("live");
+      if (state.me && state.me.role !== "external") presence.load(); // missed while away
       if (state.needsLoad) loadQueue();
     } else if (frame.type === "events" && Array.isArray(frame.events)) {
       for (const event of frame.events) {
@@ -906,13 +943,17 @@
         if (state.loading) state.buffer.push(event);
         else applyEvent(event);
       }
-      if (!state.loading) renderQueue();
+      if (!state.loading) {
+        renderQueue();
+        presence.render();
+      }
     } else if (frame.type === "resync") {
       // The hub skipped events: the reload covers them and everything buffered before.
       if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
       state.buffer = [];
       state.backoffMs = RECONNECT_FIRST_MS;
       setConnection("live");
+      if (state.me && state.me.role !== "external") presence.load();
       loadQueue();
     }
   }
@@ -979,6 +1020,7 @@
     state.buffer = [];
     for (const event of buffered) applyEvent(event);
     renderQueue();
+    presence.render();
     if (state.selectedId) scheduleDetailRefresh();
   }
 
@@ -1808,8 +1850,20 @@
     act("transfer", { agent_id: agentId });
   }
 
+  /** How many open requests the queue shows `agentId` holding; null while it loads. */
+  function heldBy(agentId) {
+    if (state.loading || state.needsLoad) return null;
+    let count = 0;
+    for (const request of state.requests.values()) {
+      if (request.status === "claimed" && request.assigned_agent
+          && request.assigned_agent.id === agentId) count += 1;
+    }
+    return count;
+  }
+
   function renderAll() {
     if (!state.me) return;
+    presence.render();
     renderQueue();
     renderDetail();
   }
@@ -1817,6 +1871,7 @@
   // ---- start ------------------------------------------------------------------------------
 
   async function boot() {
+    presence = window.TaxiConnect.createPresence({ t, api, me: () => state.me, heldBy });
     composer = window.TaxiConnect.createComposer({
       t, api, channelLabel,
       onSent: onReplySent,

@@ -1,0 +1,129 @@
+"""The admin pages' API: accounts (add, edit, disable, reset a password) and the audit trail.
+
+Admins only: 401 without a session, 403 for team and external users, and every write from
+the hub's own origin like the console's. The rules live in `hub.agents`; this module is HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+
+from dispatch.auth import current_agent
+from dispatch.sessions import COOKIE_NAME
+from hub import agents, audit
+from hub.appkeys import DATABASE, SESSIONS, SETTINGS
+from hub.errors import BadInput, Forbidden, NotFound
+from hub.middleware import CONSOLE_POLICY
+from hub.model import Agent, Role
+from hub.request_body import read_json_object
+from web import ROOT as WEB_ROOT
+
+log = logging.getLogger(__name__)
+
+BASE = "/api/v1/admin"
+DEFAULT_AUDIT_LIMIT = 100
+MAX_AUDIT_LIMIT = 1000
+
+
+async def _admin(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is not Role.ADMIN:
+        raise Forbidden("admins only")
+    return agent
+
+
+def _agent_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["agent_id"])
+    except ValueError as exc:
+        raise NotFound("no such agent") from exc
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    """Every account, disabled ones too; never a password hash."""
+    await _admin(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await agents.list_agents(conn)
+    return web.json_response({"agents": found})
+
+
+async def add_account(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    body = await read_json_object(request)
+    created = await agents.create_account(
+        request.app[DATABASE], body, by=admin,
+        default_region=request.app[SETTINGS].phone.default_region)
+    log.info("agent %s added by %s", created["id"], admin.id)
+    return web.json_response({"agent": created}, status=201)
+
+
+async def change_account(request: web.Request) -> web.Response:
+    """Edit name, role, email, phones or active. Disabling ends the agent's sessions at once;
+    a changed role closes their consoles at the next session check (their feed was filtered
+    for the old role)."""
+    admin = await _admin(request)
+    agent_id = _agent_id(request)
+    body = await read_json_object(request)
+    before, after = await agents.update_agent(
+        request.app[DATABASE], agent_id, body, by=admin,
+        default_region=request.app[SETTINGS].phone.default_region)
+    if before["active"] and not after["active"]:
+        ended = await request.app[SESSIONS].end_all(agent_id)
+        log.info("agent %s disabled by %s; %d sessions ended", agent_id, admin.id, ended)
+    return web.json_response({"agent": after})
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    """Set a new password and end the agent's other sessions (an admin resetting their own
+    keeps the session they are using)."""
+    admin = await _admin(request)
+    agent_id = _agent_id(request)
+    body = await read_json_object(request)
+    if "password" not in body:
+        raise BadInput("check the marked fields", {"password": "required"})
+    changed = await agents.set_password(request.app[DATABASE], agent_id, body["password"],
+                                        by=admin)
+    keep = request.cookies.get(COOKIE_NAME) if agent_id == admin.id else None
+    ended = await request.app[SESSIONS].end_all(agent_id, keep=keep)
+    log.info("password of agent %s reset by %s; %d sessions ended", agent_id, admin.id, ended)
+    return web.json_response({"agent": changed, "sessions_ended": ended})
+
+
+async def audit_trail(request: web.Request) -> web.Response:
+    """The newest audit entries first (`?limit=`, `?action=agent.` to narrow)."""
+    await _admin(request)
+    try:
+        limit = int(request.query.get("limit", DEFAULT_AUDIT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_AUDIT_LIMIT:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_AUDIT_LIMIT}")
+    async with request.app[DATABASE].read() as conn:
+        entries = await audit.recent(conn, limit,
+                                     action_prefix=request.query.get("action") or None)
+    return web.json_response({"entries": entries})
+
+
+async def admin_page(request: web.Request) -> web.FileResponse:
+    """The admin page; it asks the API who is logged in, so it is served to anyone."""
+    return web.FileResponse(WEB_ROOT / "admin" / "index.html", headers={
+        "Content-Security-Policy": CONSOLE_POLICY, "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    })
+
+
+def routes() -> list[web.RouteDef]:
+    # Any segment is routed here (the router's default refuses braces), so that even a
+    # malformed id is answered after the session check, in JSON.
+    one = BASE + "/agents/{agent_id:[^/]+}"
+    return [
+        web.get("/admin", admin_page),
+        web.get(BASE + "/agents", list_accounts),
+        web.post(BASE + "/agents", add_account),
+        web.patch(one, change_account),
+        web.post(one + "/password", reset_password),
+        web.get(BASE + "/audit", audit_trail),
+    ]

@@ -1,0 +1,169 @@
+"""Hand-back: a dispatcher who is not there returns their unanswered requests to the queue.
+
+A dispatcher hands back when they set themselves offline (at once), or when every console of
+theirs has been gone for `console.presence_grace_s` (found by the check every
+`console.presence_check_s`, one loop per hub process).
+
+**Unanswered** means: the request is `claimed` and assigned to the dispatcher, and since
+they last took it (their latest claim or reply on it, or a transfer to them) they have
+neither sent the passenger a reply (an outbound message with their agent id) nor answered
+the passenger's call (a claim recorded as "answered call"). Answered requests stay with them.
+
+Each hand-back is a conditional update on the request's version, status and holder: of two
+processes handing back the same request exactly one matches, and a reply that lands between
+the look and the update keeps the request where it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dispatch.presence import PresenceBoard, PresenceState
+from dispatch.views import summaries_by_id
+from hub import schema
+from hub.agents import get_agent
+from hub.clock import utcnow
+from hub.database import Database
+from hub.model import HandlingAction, RequestStatus
+from hub.outbox import OutboxRelay, new_row, write_rows
+
+log = logging.getLogger(__name__)
+
+r, m, he = schema.contact_requests, schema.messages, schema.handling_events
+
+NOTE_CONSOLE_GONE = "palautettu jonoon: konsoli suljettu / handed back: console gone"
+NOTE_OFFLINE = "palautettu jonoon: poissa / handed back: went offline"
+ANSWERED_CALL = "answered call"  # the note hub.calls records on a claim by an answered call
+
+
+def unanswered_query(agent_id: uuid.UUID) -> Any:
+    """Ids and versions of the requests the agent holds unanswered (see the module's text)."""
+    took = he.alias("took")
+    taken = (
+        select(func.max(took.c.at)).where(
+            took.c.request_id == r.c.id,
+            or_(and_(took.c.action.in_([HandlingAction.CLAIM.value,
+                                        HandlingAction.REPLY.value]),
+                     took.c.agent_id == agent_id),
+                and_(took.c.action == HandlingAction.TRANSFER.value,
+                     took.c.target_agent_id == agent_id)))
+        .correlate(r).scalar_subquery()
+    )
+    replied = exists().where(
+        m.c.request_id == r.c.id, m.c.direction == "outbound", m.c.agent_id == agent_id,
+        or_(taken.is_(None), m.c.created_at >= taken))
+    answered_call = exists().where(
+        he.c.request_id == r.c.id, he.c.action == HandlingAction.CLAIM.value,
+        he.c.note == ANSWERED_CALL, he.c.agent_id == agent_id,
+        or_(taken.is_(None), he.c.at >= taken))
+    return (select(r.c.id, r.c.version)
+            .where(r.c.status == RequestStatus.CLAIMED.value, r.c.assigned_agent_id == agent_id,
+                   ~replied, ~answered_call)
+            .order_by(r.c.case_started_at))
+
+
+class HandBack:
+    """The per-process loop that finds lapsed consoles and hands their requests back."""
+
+    def __init__(self, db: Database, relay: OutboxRelay, board: PresenceBoard, *,
+                 grace_s: float, check_s: float) -> None:
+        self._db = db
+        self._relay = relay
+        self._board = board
+        self._grace_s = grace_s
+        self._check_s = check_s
+        self._stopping = asyncio.Event()
+        self.handed_back = 0
+
+    def __repr__(self) -> str:
+        return f"<HandBack grace_s={self._grace_s} handed_back={self.handed_back}>"
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                await self.check()
+            except (RedisError, OSError, SQLAlchemyError) as exc:
+                log.warning("presence check failed, retrying: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._check_s)
+
+    async def check(self) -> None:
+        """Announce dispatchers whose consoles are gone; hand back for those gone past the
+        grace period and for those who chose offline."""
+        presence = self._board.presence
+        known = await presence.known_agents()
+        for agent in await presence.mark_gone(known):
+            await self._board.announce(uuid.UUID(agent))
+        now = time.time()
+        for agent, found in (await presence.of(known)).items():
+            if found.online and found.chosen is PresenceState.OFFLINE:
+                await self.hand_back(uuid.UUID(agent), NOTE_OFFLINE)
+            elif not found.online and found.gone_at is not None \
+                    and now - found.gone_at >= self._grace_s:
+                await self.hand_back(uuid.UUID(agent), NOTE_CONSOLE_GONE)
+
+    async def hand_back(self, agent_id: uuid.UUID, note: str) -> list[str]:
+        """Return the agent's unanswered requests to the queue; the ids handed back."""
+        async with self._db.read() as conn:
+            due = (await conn.execute(unanswered_query(agent_id))).all()
+        if not due:
+            return []
+        async with self._db.read() as conn:
+            agent = await get_agent(conn, agent_id)
+        if agent is None:
+            return []
+        now = utcnow()
+        done: list[str] = []
+        rows = []
+        async with self._db.write() as conn:
+            for request_id, version in due:
+                event = await _release(conn, request_id, version, agent.id, agent.name, note,
+                                       now)
+                if event is not None:
+                    rows.append(event)
+                    done.append(str(request_id))
+            await write_rows(conn, rows)
+        if rows:
+            self._relay.notify(rows)
+            self.handed_back += len(rows)
+            log.info("handed %d request(s) of agent %s back to the queue", len(rows), agent_id)
+            await self._board.announce(agent_id)
+        return done
+
+
+async def _release(conn: AsyncConnection, request_id: uuid.UUID, version: int,
+                   agent_id: uuid.UUID, name: str, note: str, now: datetime) -> Any:
+    matched = await conn.execute(
+        update(r).where(r.c.id == request_id, r.c.version == version,
+                        r.c.status == RequestStatus.CLAIMED.value,
+                        r.c.assigned_agent_id == agent_id)
+        .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None,
+                last_agent_id=agent_id, updated_at=now, version=r.c.version + 1))
+    if matched.rowcount != 1:
+        return None  # answered, released or handed back meanwhile
+    await conn.execute(insert(he), {
+        "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent_id,
+        "action": HandlingAction.RELEASE.value, "target_agent_id": None, "note": note,
+        "at": now,
+    })
+    summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+    return new_row("events", {
+        "type": "request.release", "request": summary,
+        "handling": {"action": HandlingAction.RELEASE.value,
+                     "agent": {"id": str(agent_id), "name": name},
+                     "at": now.isoformat(), "note": note},
+    })

@@ -1,0 +1,411 @@
+/* TaxiConnect admin page: accounts. Add, edit name, role and phones, disable or enable, and
+ * set a new password. Plain JavaScript, nothing loaded from elsewhere; every value from the
+ * server reaches the page as textContent or an input's value, never as markup.
+ */
+"use strict";
+
+(() => {
+  const TEXT = {
+    fi: {
+      language: "Kieli",
+      to_console: "← Konsoliin",
+      signed_in_as: "Kirjautunut: {name}",
+      login_title: "Kirjaudu ylläpitoon",
+      login_user: "Käyttäjätunnus",
+      login_password: "Salasana",
+      login_submit: "Kirjaudu",
+      login_failed: "Väärä käyttäjätunnus tai salasana.",
+      admins_only: "Vain pääkäyttäjät voivat hallita käyttäjiä.",
+      error_network: "Palvelimeen ei saada yhteyttä.",
+      users_title: "Käyttäjät",
+      col_login: "Tunnus",
+      col_name: "Nimi",
+      col_role: "Rooli",
+      col_email: "Sähköposti",
+      col_phone: "Puhelin",
+      col_phone_login: "Alanumero",
+      col_state: "Tila",
+      col_actions: "Toiminnot",
+      role_admin: "Pääkäyttäjä",
+      role_team: "Välittäjä",
+      role_external: "Ulkoinen",
+      state_active: "Käytössä",
+      state_disabled: "Poistettu käytöstä",
+      save: "Tallenna",
+      disable: "Poista käytöstä",
+      enable: "Ota käyttöön",
+      reset_password: "Uusi salasana",
+      new_password: "Uusi salasana (vähintään 12 merkkiä)",
+      set_password: "Aseta",
+      cancel: "Peru",
+      add_title: "Lisää käyttäjä",
+      password: "Salasana (vähintään 12 merkkiä)",
+      add_submit: "Lisää käyttäjä",
+      done_add: "Käyttäjä {login} lisätty.",
+      done_save: "Käyttäjän {login} tiedot tallennettu.",
+      done_disable: "Käyttäjä {login} poistettu käytöstä; hänen istuntonsa päättyivät.",
+      done_enable: "Käyttäjä {login} otettu käyttöön.",
+      done_password: "Käyttäjän {login} salasana vaihdettu; hänen istuntonsa päättyivät.",
+      check_fields: "Tarkista merkityt kentät.",
+      login_taken: "Tunnus on jo käytössä.",
+      failed: "Toiminto epäonnistui: {reason}",
+      you: "(sinä)",
+    },
+    en: {
+      language: "Language",
+      to_console: "← Console",
+      signed_in_as: "Signed in: {name}",
+      login_title: "Sign in to administration",
+      login_user: "Username",
+      login_password: "Password",
+      login_submit: "Sign in",
+      login_failed: "Wrong username or password.",
+      admins_only: "Only administrators can manage users.",
+      error_network: "Cannot reach the server.",
+      users_title: "Users",
+      col_login: "Username",
+      col_name: "Name",
+      col_role: "Role",
+      col_email: "Email",
+      col_phone: "Phone",
+      col_phone_login: "Extension",
+      col_state: "State",
+      col_actions: "Actions",
+      role_admin: "Administrator",
+      role_team: "Dispatcher",
+      role_external: "External",
+      state_active: "Active",
+      state_disabled: "Disabled",
+      save: "Save",
+      disable: "Disable",
+      enable: "Enable",
+      reset_password: "New password",
+      new_password: "New password (at least 12 characters)",
+      set_password: "Set",
+      cancel: "Cancel",
+      add_title: "Add a user",
+      password: "Password (at least 12 characters)",
+      add_submit: "Add user",
+      done_add: "User {login} added.",
+      done_save: "User {login} saved.",
+      done_disable: "User {login} disabled; their sessions have ended.",
+      done_enable: "User {login} enabled.",
+      done_password: "Password of {login} changed; their sessions have ended.",
+      check_fields: "Check the marked fields.",
+      login_taken: "This username is taken.",
+      failed: "That did not work: {reason}",
+      you: "(you)",
+    },
+  };
+  const LANG_KEY = "taxiconnect.console.lang"; // shared with the console
+  const ROLES = ["team", "external", "admin"];
+  const EDITABLE = ["name", "email", "phone", "phone_login"];
+
+  const state = { lang: "fi", me: null, users: [] };
+  const $ = (id) => document.getElementById(id);
+
+  function t(key, values) {
+    const table = TEXT[state.lang] || TEXT.en;
+    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g,
+      (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  function initialLanguage() {
+    try {
+      const stored = localStorage.getItem(LANG_KEY);
+      if (stored && stored in TEXT) return stored;
+    } catch (_) { /* storage blocked */ }
+    return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
+  }
+
+  function applyStaticText() {
+    document.documentElement.lang = state.lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-label]")) {
+      el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    }
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
+    }
+    if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
+    fillRoles($("add-role"), $("add-role").value || "team");
+  }
+
+  function setLanguage(lang) {
+    if (!(lang in TEXT)) return;
+    state.lang = lang;
+    try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* used, not remembered */ }
+    applyStaticText();
+    renderUsers();
+  }
+
+  // ---- the API -----------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  async function api(method, path, body) {
+    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (_) {
+      throw new ApiError(0, { error: t("error_network") });
+    }
+    let data = null;
+    try { data = await response.json(); } catch (_) { data = null; }
+    if (!response.ok) {
+      if (response.status === 401 && !path.startsWith("/api/v1/auth/")) show("login");
+      throw new ApiError(response.status, data);
+    }
+    return data;
+  }
+
+  // ---- views -------------------------------------------------------------------------------
+
+  function show(view) {
+    $("login-view").hidden = view !== "login";
+    $("denied-view").hidden = view !== "denied";
+    $("admin-view").hidden = view !== "admin";
+    $("whoami").hidden = view === "login";
+    if (view === "login") {
+      state.me = null;
+      $("login-user").focus();
+    }
+  }
+
+  async function start() {
+    let me;
+    try {
+      me = (await api("GET", "/api/v1/me")).agent;
+    } catch (err) {
+      show("login");
+      if (err.status === 0) $("login-error").textContent = t("error_network");
+      return;
+    }
+    state.me = me;
+    applyStaticText();
+    if (me.role !== "admin") {
+      show("denied");
+      return;
+    }
+    show("admin");
+    await loadUsers();
+  }
+
+  async function onLogin(event) {
+    event.preventDefault();
+    const error = $("login-error");
+    error.textContent = "";
+    try {
+      await api("POST", "/api/v1/auth/login",
+        { login: $("login-user").value.trim(), password: $("login-password").value });
+      $("login-password").value = "";
+      await start();
+    } catch (err) {
+      error.textContent = err.status === 401 ? t("login_failed") : err.message;
+    }
+  }
+
+  function say(text, kind = "ok") {
+    const status = $("admin-status");
+    status.dataset.kind = kind;
+    status.textContent = text;
+  }
+
+  // ---- users -------------------------------------------------------------------------------
+
+  async function loadUsers() {
+    try {
+      state.users = (await api("GET", "/api/v1/admin/agents")).agents;
+    } catch (err) {
+      if (err.status !== 401) say(t("failed", { reason: err.message }), "error");
+      return;
+    }
+    renderUsers();
+  }
+
+  function fillRoles(select, value) {
+    select.replaceChildren(...ROLES.map((role) => {
+      const option = document.createElement("option");
+      option.value = role;
+      option.textContent = t(`role_${role}`);
+      return option;
+    }));
+    select.value = value;
+  }
+
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props)) {
+      if (key === "testid") node.dataset.testid = value;
+      else if (key === "text") node.textContent = value;
+      else node[key] = value;
+    }
+    node.append(...children);
+    return node;
+  }
+
+  function renderUsers() {
+    const body = $("users-body");
+    body.replaceChildren(...state.users.map(userRow));
+  }
+
+  function userRow(user) {
+    const self = state.me && user.id === state.me.id;
+    const tr = el("tr", { testid: "user-row" });
+    tr.dataset.login = user.login;
+    tr.dataset.active = String(user.active);
+    const inputs = {};
+    const login = el("td", { className: "login" }, [user.login]);
+    if (self) login.append(" ", el("span", { className: "muted", text: t("you") }));
+    const cells = [login];
+    for (const field of EDITABLE) {
+      const input = el("input", { value: user[field] ?? "", testid: `edit-${field}` });
+      input.setAttribute("aria-label", `${t(`col_${field}`)}: ${user.login}`);
+      inputs[field] = input;
+      const error = el("p", { className: "cell-error", testid: `error-${field}` });
+      inputs[`${field}_error`] = error;
+      cells.push(el("td", {}, [input, error]));
+    }
+    const role = el("select", { testid: "edit-role", disabled: Boolean(self) });
+    role.setAttribute("aria-label", `${t("col_role")}: ${user.login}`);
+    fillRoles(role, user.role);
+    inputs.role = role;
+    cells.splice(2, 0, el("td", {}, [role]));
+    const badge = el("span", { className: "state", testid: "user-state",
+      text: t(user.active ? "state_active" : "state_disabled") });
+    badge.dataset.active = String(user.active);
+    cells.push(el("td", {}, [badge]));
+
+    const save = el("button", { type: "button", text: t("save"), testid: "save" });
+    save.addEventListener("click", () => saveUser(user, inputs));
+    const toggle = el("button", { type: "button", testid: "toggle-active",
+      text: t(user.active ? "disable" : "enable"), disabled: Boolean(self) });
+    toggle.addEventListener("click", () => change(user, { active: !user.active },
+      user.active ? "done_disable" : "done_enable"));
+    const reset = el("button", { type: "button", text: t("reset_password"),
+      testid: "reset-password" });
+    const actions = el("td", { className: "actions-cell" }, [save, toggle, reset]);
+    reset.addEventListener("click", () => {
+      reset.hidden = true;
+      const password = el("input", { type: "password", autocomplete: "new-password",
+        placeholder: t("new_password"), testid: "new-password" });
+      password.setAttribute("aria-label", `${t("new_password")}: ${user.login}`);
+      const set = el("button", { type: "button", text: t("set_password"),
+        testid: "set-password", className: "primary" });
+      const cancel = el("button", { type: "button", text: t("cancel"), className: "quiet" });
+      const box = el("div", { className: "reset-box" }, [password, set, cancel]);
+      cancel.addEventListener("click", () => { box.remove(); reset.hidden = false; });
+      set.addEventListener("click", () => setPassword(user, password.value));
+      actions.append(box);
+      password.focus();
+    });
+    cells.push(actions);
+    tr.append(...cells);
+    return tr;
+  }
+
+  function saveUser(user, inputs) {
+    const body = { role: inputs.role.value };
+    for (const field of EDITABLE) {
+      inputs[`${field}_error`].textContent = "";
+      body[field] = inputs[field].value.trim() || null;
+    }
+    if (body.name === null) body.name = "";
+    if (user.id === state.me.id) delete body.role;
+    return change(user, body, "done_save", inputs);
+  }
+
+  async function change(user, body, done, inputs) {
+    try {
+      const { agent } = await api("PATCH", `/api/v1/admin/agents/${user.id}`, body);
+      replaceUser(agent);
+      say(t(done, { login: agent.login }));
+    } catch (err) {
+      if (err.status === 401) return;
+      const fields = err.body.fields || {};
+      if (inputs) {
+        for (const [field, reason] of Object.entries(fields)) {
+          if (inputs[`${field}_error`]) inputs[`${field}_error`].textContent = reason;
+        }
+      }
+      say(Object.keys(fields).length ? t("check_fields") : t("failed", { reason: err.message }),
+        "error");
+    }
+  }
+
+  async function setPassword(user, password) {
+    try {
+      await api("POST", `/api/v1/admin/agents/${user.id}/password`, { password });
+      say(t("done_password", { login: user.login }));
+      renderUsers();
+    } catch (err) {
+      if (err.status === 401) return;
+      const reason = (err.body.fields || {}).password;
+      say(reason ? `${t("new_password")}: ${reason}` : t("failed", { reason: err.message }),
+        "error");
+    }
+  }
+
+  function replaceUser(agent) {
+    state.users = state.users.map((u) => (u.id === agent.id ? agent : u));
+    renderUsers();
+  }
+
+  async function onAdd(event) {
+    event.preventDefault();
+    const form = $("add-form");
+    for (const p of form.querySelectorAll(".field-error")) p.textContent = "";
+    $("add-error").textContent = "";
+    const body = {};
+    for (const name of ["login", "name", "role", "email", "phone", "phone_login", "password"]) {
+      const value = form.elements[name].value;
+      if (name === "password" || value.trim()) body[name] = name === "password" ? value
+        : value.trim();
+    }
+    try {
+      const { agent } = await api("POST", "/api/v1/admin/agents", body);
+      form.reset();
+      fillRoles($("add-role"), "team");
+      state.users = [...state.users, agent].sort((a, b) => a.login.localeCompare(b.login));
+      renderUsers();
+      say(t("done_add", { login: agent.login }));
+    } catch (err) {
+      if (err.status === 401) return;
+      const fields = err.body.fields || {};
+      for (const [field, reason] of Object.entries(fields)) {
+        const slot = form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
+        if (slot) slot.textContent = field === "login" && reason === "taken"
+          ? t("login_taken") : reason;
+      }
+      $("add-error").textContent = Object.keys(fields).length ? t("check_fields")
+        : t("failed", { reason: err.message });
+    }
+  }
+
+  function boot() {
+    state.lang = initialLanguage();
+    applyStaticText();
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.addEventListener("click", () => setLanguage(button.dataset.lang));
+    }
+    $("login-form").addEventListener("submit", onLogin);
+    $("add-form").addEventListener("submit", onAdd);
+    start();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})();
