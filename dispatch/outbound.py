@@ -32,6 +32,7 @@ from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
 from hub.model import OutboundMessage
+from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,7 @@ class OutboundWorker:
         finally:
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self._send_timeout_s)
-            recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recorder
+            await stop_task(recorder)
             await self._flush()
 
     async def _ensure_group(self) -> None:

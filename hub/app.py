@@ -6,7 +6,6 @@ HTTP client, channels, outbound worker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -58,6 +57,7 @@ from hub.model import Channel
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
 from hub.settings import Settings
+from hub.tasks import stop_task
 from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)
@@ -214,9 +214,7 @@ def _background(name: str, key: web.AppKey[Any],
         if stop is not None:
             stop()
             await asyncio.wait({task}, timeout=STOP_GRACE_S)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_task(task, STOP_GRACE_S)
 
     return context
 

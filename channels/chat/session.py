@@ -89,7 +89,8 @@ class ChatSession:
             self.ctx.fanout.leave(self.visitor, self.queue.put_nowait)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                await asyncio.wait(tasks, timeout=2.0)
 
     async def _guard(self, work: Any) -> None:
         """A live loop that fails closes the socket: a deaf widget would wait forever,

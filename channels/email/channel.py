@@ -9,7 +9,6 @@ reply's delivery failed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import ssl
@@ -41,6 +40,7 @@ from hub.model import (
     OutboundMessage,
     SendReceipt,
 )
+from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,7 @@ class EmailChannel:
 
     async def stop(self) -> None:
         if self._poller_task is not None:
-            self._poller_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller_task
+            await stop_task(self._poller_task)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -22,6 +22,7 @@ from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel
 from hub.settings import AmiSettings
+from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,7 @@ class AsteriskAmiChannel:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
         self._task = None
 
     async def _run(self) -> None:

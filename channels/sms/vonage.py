@@ -19,7 +19,6 @@ dropped, since Vonage keeps retrying any other answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -49,6 +48,7 @@ from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel, InboundContact, OutboundMessage, SendReceipt
 from hub.request_body import receive_body
 from hub.settings import VonageSettings
+from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,7 @@ class VonageSmsChannel:
 
     async def stop(self) -> None:
         if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+            await stop_task(self._sweeper)
             self._sweeper = None
         self._services = None
 
