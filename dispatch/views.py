@@ -17,6 +17,7 @@ r = schema.contact_requests
 c = schema.contacts
 assigned = schema.agents.alias("assigned")
 last = schema.agents.alias("last")
+offered = schema.agents.alias("offered")
 
 SUMMARY_COLUMNS = (
     r.c.id, r.c.version, r.c.reference, r.c.status, r.c.channel, r.c.lane, r.c.priority,
@@ -25,6 +26,7 @@ SUMMARY_COLUMNS = (
     c.c.name.label("contact_name"),
     r.c.assigned_agent_id, assigned.c.name.label("assigned_name"),
     r.c.last_agent_id, last.c.name.label("last_name"),
+    r.c.offered_agent_id, offered.c.name.label("offered_name"), r.c.offer_expires_at,
 )
 
 
@@ -34,6 +36,7 @@ def summary_query() -> Select[Any]:
         .join(c, c.c.id == r.c.contact_id)
         .outerjoin(assigned, assigned.c.id == r.c.assigned_agent_id)
         .outerjoin(last, last.c.id == r.c.last_agent_id)
+        .outerjoin(offered, offered.c.id == r.c.offered_agent_id)
     )
 
 
@@ -218,6 +221,7 @@ def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
         },
         "assigned_agent": _agent(row["assigned_agent_id"], row["assigned_name"]),
         "last_agent": _agent(row["last_agent_id"], row["last_name"]),
+        "offer": _offer(row),
         "last_message_at": _iso(row["last_message_at"]),
         "timings": timings_json(timings),
     }
@@ -241,6 +245,14 @@ def _agent(agent_id: uuid.UUID | None, name: str | None) -> dict[str, str] | Non
     if agent_id is None:
         return None
     return {"id": str(agent_id), "name": name or ""}
+
+
+def _offer(row: Any) -> dict[str, Any] | None:
+    """The open offer: only this agent (or an admin) may claim the request until it expires."""
+    if row["offered_agent_id"] is None:
+        return None
+    return {"agent": _agent(row["offered_agent_id"], row["offered_name"]),
+            "expires_at": _iso(row["offer_expires_at"])}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -77,6 +77,8 @@ contacts = Table(
     Column("name", String(200)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Set when a dispatcher merged this passenger into another: the survivor owns everything.
+    Column("merged_into_id", Uuid, ForeignKey("contacts.id")),
 )
 
 contact_identities = Table(
@@ -114,7 +116,11 @@ contact_requests = Table(
     # Grows with every change: consoles keep the newest state of a request whatever order
     # its events arrive in (a swept outbox row, two processes' relays).
     Column("version", BigInteger, nullable=False, server_default="1"),
+    # An open offer: only this agent (or an admin) may claim until it expires.
+    Column("offered_agent_id", Uuid, ForeignKey("agents.id")),
+    Column("offer_expires_at", UtcDateTime),
     Index("ix_contact_requests_status_started", "status", "case_started_at"),
+    Index("ix_contact_requests_offer", "offer_expires_at"),
     Index("ix_contact_requests_contact_status", "contact_id", "status"),
 )
 
@@ -296,4 +302,51 @@ recording_listens = Table(
     Column("agent_id", Uuid, ForeignKey("agents.id"), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Index("ix_recording_listens_recording", "recording_id", "at"),
+)
+
+lanes = Table(
+    "lanes",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("name_fi", String(100), nullable=False),
+    Column("name_en", String(100), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("strategy", String(16), nullable=False),  # manual | offer
+    Column("offer_timeout_s", Integer, nullable=False),
+    Column("last_agent_window_s", Integer, nullable=False),  # 0: no preference
+    Column("capacity", Integer, nullable=False),  # open requests per dispatcher, 0: no limit
+    Column("target_wait_s", Integer, nullable=False),
+    # {"timezone": "Europe/Helsinki", "week": {"mon": [["07:00", "22:00"]], ...},
+    #  "closed_dates": ["2026-12-25"]}; an empty "week" means always open.
+    Column("opening_hours", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("lane", String(64), ForeignKey("lanes.key", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16)),
+    Column("contacted", String(320)),  # the number or address the passenger contacted
+    Column("keywords", JSON, nullable=False),  # any of these words in subject or text
+    Column("form", String(64)),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+canned_replies = Table(
+    "canned_replies",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("title", String(100), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("lane", String(64), ForeignKey("lanes.key", ondelete="SET NULL")),
+    Column("position", Integer, nullable=False),
+    Column("updated_by", Uuid, ForeignKey("agents.id")),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
