@@ -12,9 +12,17 @@ from sqlalchemy import select
 from dispatch.actions import Actions, Outcome
 from dispatch.auth import current_agent
 from dispatch.replies import Replies
+from dispatch.request_search import (
+    filter_clause,
+    parse_filter,
+    parse_query,
+    queue_order,
+    word_matches,
+)
 from dispatch.views import detail, r, summaries, summary_query
 from hub import schema
-from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS
+from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
+from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Channel, RequestStatus, Role
 from hub.request_body import read_json_object
@@ -32,10 +40,13 @@ def _request_id(request: web.Request) -> uuid.UUID:
 
 
 def _actions(request: web.Request) -> Actions:
-    return Actions(request.app[DATABASE], request.app[RELAY])
+    return Actions(request.app[DATABASE], request.app[RELAY], request.app[LANES])
 
 
 async def list_requests(request: web.Request) -> web.Response:
+    """Open requests in queue order. `q` searches (number in any form, name, reference,
+    message text), `lane` picks a lane, `filter` is mine, unassigned or callbacks, `status`
+    a comma-separated list (default: every open status), `channel` one channel."""
     agent = await current_agent(request)
     query = summary_query()
     q = request.query
@@ -52,15 +63,23 @@ async def list_requests(request: web.Request) -> web.Response:
             query = query.where(r.c.channel == Channel(q["channel"]).value)
         except ValueError as exc:
             raise BadInput(f"channel must be one of {[c.value for c in Channel]}") from exc
+    if q.get("lane"):
+        query = query.where(r.c.lane == q["lane"])
+    chosen = parse_filter(q.get("filter", ""))
+    if chosen is not None:
+        query = query.where(filter_clause(chosen, agent.id))
     if q.get("mine") in {"1", "true"} or agent.role is Role.EXTERNAL:
         query = query.where(r.c.assigned_agent_id == agent.id)
+    region = request.app[SETTINGS].phone.default_region
+    for word in parse_query(q.get("q", ""), region):
+        query = query.where(word_matches(word))
     try:
         limit = int(q.get("limit", DEFAULT_LIMIT))
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    query = query.order_by(r.c.priority.desc(), r.c.case_started_at).limit(limit)
+    query = query.order_by(*queue_order(utcnow(), chosen)).limit(limit)
     async with request.app[DATABASE].read() as conn:
         found = await summaries(conn, query)
     return web.json_response({"requests": found})
