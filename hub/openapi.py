@@ -22,6 +22,21 @@ ID_PARAM = {"name": "request_id", "in": "path", "required": True,
 SESSION = [{"session": []}]
 AGENT_PARAM = {"name": "agent_id", "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"}}
+CONTACT_PARAM = {"name": "contact_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "format": "uuid"}}
+CANNED_PARAM = {"name": "canned_id", "in": "path", "required": True,
+                "schema": {"type": "string", "format": "uuid"}}
+_CANNED_FIELDS: dict[str, Any] = {
+    "title": {"type": "string", "maxLength": 100},
+    "language": {"enum": ["fi", "en"]},
+    "body": {"type": "string", "maxLength": 4000, "description":
+             "placeholders {reference}, {name} (a polite neutral form when the passenger "
+             "left none), {eta} (typed in when inserting), {agent} (the dispatcher's name); "
+             "any other {word} is refused"},
+    "lane": {"type": ["string", "null"], "description": "a lane's key; null: every lane"},
+    "position": {"type": "integer", "minimum": 0,
+                 "description": "order in the picker; default: last (kept on change)"},
+}
 _ACCOUNT_FIELDS: dict[str, Any] = {
     "name": {"type": "string", "maxLength": 200},
     "role": {"enum": ["admin", "team", "external"]},
@@ -147,6 +162,18 @@ SPEC: dict[str, Any] = {
                 **_ACCOUNT_FIELDS, "active": {"type": "boolean"}}},
             "Note": {"type": "object", "required": ["text"],
                      "properties": {"text": {"type": "string", "maxLength": 4000}}},
+            "CannedReplyInput": {"type": "object", "required": ["title", "language", "body"],
+                                 "properties": _CANNED_FIELDS},
+            "CannedReply": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, **_CANNED_FIELDS,
+                "updated_by": {"type": ["object", "null"]}, "updated_at": {"type": "string"}}},
+            "CannedReplyList": {"type": "object", "properties": {
+                "canned_replies": {"type": "array",
+                                   "items": {"$ref": "#/components/schemas/CannedReply"}},
+                "placeholders": {"type": "array", "items": {"type": "string"}},
+                "languages": {"type": "array", "items": {"type": "string"}}}},
+            "CannedReplyResult": {"type": "object", "properties": {
+                "canned_reply": {"$ref": "#/components/schemas/CannedReply"}}},
         },
     },
     "paths": {
@@ -397,6 +424,52 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("{entries: [{id, at, agent_id, action, subject, "
                                      "detail}]}"), "400": ERROR, "401": ERROR,
                           "403": ERROR}}},
+        "/api/v1/admin/canned-replies": {
+            "get": {"summary": "every canned reply, by position (admins only)",
+                    "security": SESSION,
+                    "responses": {"200": _ok("canned replies", "CannedReplyList"),
+                                  "401": ERROR, "403": ERROR}},
+            "post": {"summary": "add a canned reply (admins only; in the audit trail)",
+                     "security": SESSION,
+                     "requestBody": {"required": True, "content": {JSON: {"schema": {
+                         "$ref": "#/components/schemas/CannedReplyInput"}}}},
+                     "responses": {"201": _ok("added", "CannedReplyResult"),
+                                   "400": _ok("a field is wrong, an unknown placeholder "
+                                              "(named), or no such lane", "Error"),
+                                   "401": ERROR, "403": ERROR, "415": ERROR}}},
+        "/api/v1/admin/canned-replies/{canned_id}": {
+            "put": {"summary": "replace a canned reply (admins only; in the audit trail)",
+                    "security": SESSION, "parameters": [CANNED_PARAM],
+                    "requestBody": {"required": True, "content": {JSON: {"schema": {
+                        "$ref": "#/components/schemas/CannedReplyInput"}}}},
+                    "responses": {"200": _ok("changed", "CannedReplyResult"),
+                                  "400": _ok("as when adding", "Error"), "401": ERROR,
+                                  "403": ERROR, "404": ERROR, "415": ERROR}},
+            "delete": {"summary": "delete a canned reply (admins only; in the audit trail)",
+                       "security": SESSION, "parameters": [CANNED_PARAM],
+                       "responses": {"200": _ok("{deleted: id}"), "401": ERROR,
+                                     "403": ERROR, "404": ERROR}}},
+        "/api/v1/canned-replies": {"get": {
+            "summary": "canned replies for the composer's picker (not for external users)",
+            "security": SESSION,
+            "parameters": [
+                {"name": "lane", "in": "query", "schema": {"type": "string"},
+                 "description": "that lane's replies and those for every lane"},
+                {"name": "language", "in": "query", "schema": {"enum": ["fi", "en"]}}],
+            "responses": {"200": _ok("canned replies", "CannedReplyList"), "400": ERROR,
+                          "401": ERROR, "403": _ok("external users", "Error")}}},
+        "/api/v1/requests/{request_id}/canned-replies/{canned_id}/render": {"post": {
+            "summary": "a canned reply filled in for the request, for the composer to insert "
+                       "and edit; nothing is sent",
+            "security": SESSION, "parameters": [ID_PARAM, CANNED_PARAM],
+            "requestBody": {"required": False, "content": {JSON: {"schema": {
+                "type": "object", "properties": {"eta": {
+                    "type": "string", "maxLength": 40, "description":
+                    "required when the text names {eta}, e.g. \"10 min\""}}}}}},
+            "responses": {"200": _ok("{text, canned_reply, language}"),
+                          "400": _ok("an eta is needed, or it is too long", "Error"),
+                          "401": ERROR, "403": _ok("external users", "Error"),
+                          "404": ERROR, "415": ERROR}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,

@@ -1,0 +1,128 @@
+"""Canned replies over HTTP: admins manage them, dispatchers list them and render one for the
+request they are answering (the console's composer inserts the text for editing; nothing is
+sent from here).
+
+Admin routes answer 401 without a session and 403 to team and external users; the
+dispatchers' routes answer 403 to external users, who answer in their own words. Every write
+comes from the hub's own origin, as the console's do (`dispatch.auth.current_agent`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+
+from dispatch import canned_store
+from dispatch.auth import current_agent
+from dispatch.canned import LANGUAGES, PLACEHOLDERS, clean_eta, clean_fields
+from hub.appkeys import DATABASE
+from hub.errors import BadInput, Forbidden, NotFound
+from hub.model import Agent, Role
+from hub.request_body import read_json_object
+
+log = logging.getLogger(__name__)
+
+ADMIN_BASE = "/api/v1/admin/canned-replies"
+BASE = "/api/v1/canned-replies"
+
+
+async def _admin(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is not Role.ADMIN:
+        raise Forbidden("admins only")
+    return agent
+
+
+async def _dispatcher(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        raise Forbidden("canned replies are for the centre's dispatchers")
+    return agent
+
+
+def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError as exc:
+        raise NotFound(f"no such {what}") from exc
+
+
+def _listing(replies: list[dict[str, object]]) -> web.Response:
+    return web.json_response({"canned_replies": replies, "placeholders": list(PLACEHOLDERS),
+                              "languages": list(LANGUAGES)})
+
+
+async def admin_list(request: web.Request) -> web.Response:
+    await _admin(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await canned_store.list_replies(conn)
+    return _listing(found)
+
+
+async def admin_add(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    fields = clean_fields(await read_json_object(request))
+    added = await canned_store.add_reply(request.app[DATABASE], fields, by=admin)
+    log.info("canned reply %s added by %s", added["id"], admin.id)
+    return web.json_response({"canned_reply": added}, status=201)
+
+
+async def admin_change(request: web.Request) -> web.Response:
+    """Replace a reply's title, language, text and lane (position kept when not given)."""
+    admin = await _admin(request)
+    canned_id = _uuid(request, "canned_id", "canned reply")
+    fields = clean_fields(await read_json_object(request))
+    changed = await canned_store.change_reply(request.app[DATABASE], canned_id, fields,
+                                              by=admin)
+    return web.json_response({"canned_reply": changed})
+
+
+async def admin_delete(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    canned_id = _uuid(request, "canned_id", "canned reply")
+    await canned_store.delete_reply(request.app[DATABASE], canned_id, by=admin)
+    log.info("canned reply %s deleted by %s", canned_id, admin.id)
+    return web.json_response({"deleted": str(canned_id)})
+
+
+async def dispatcher_list(request: web.Request) -> web.Response:
+    """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|en`."""
+    await _dispatcher(request)
+    lane = request.query.get("lane") or None
+    language = request.query.get("language") or None
+    if language is not None and language not in LANGUAGES:
+        raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
+    async with request.app[DATABASE].read() as conn:
+        found = await canned_store.list_replies(conn, lane=lane, language=language)
+    return _listing(found)
+
+
+async def render(request: web.Request) -> web.Response:
+    """The reply filled in for the request: {"eta": "10 min"} when its text names {eta}."""
+    agent = await _dispatcher(request)
+    request_id = _uuid(request, "request_id", "request")
+    canned_id = _uuid(request, "canned_id", "canned reply")
+    body = await read_json_object(request) if request.body_exists else {}
+    extra = sorted(set(body) - {"eta"})
+    if extra:
+        raise BadInput(f"unknown fields: {', '.join(extra)} (give only eta)")
+    rendered = await canned_store.render_for(request.app[DATABASE], canned_id, request_id,
+                                             agent=agent, eta=clean_eta(body.get("eta")))
+    return web.json_response(rendered)
+
+
+def routes() -> list[web.RouteDef]:
+    # Any segment is routed here, so that even a malformed id is answered after the session
+    # check, in JSON (as dispatch.admin_api does).
+    one = ADMIN_BASE + "/{canned_id:[^/]+}"
+    return [
+        web.get(ADMIN_BASE, admin_list),
+        web.post(ADMIN_BASE, admin_add),
+        web.put(one, admin_change),
+        web.delete(one, admin_delete),
+        web.get(BASE, dispatcher_list),
+        web.post("/api/v1/requests/{request_id}/canned-replies/{canned_id:[^/]+}/render",
+                 render),
+    ]
