@@ -17,7 +17,7 @@ from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
 from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class
-from dispatch import admin_api, auth, canned_api, presence_api, requests_api
+from dispatch import admin_api, auth, canned_api, channel_status, presence_api, requests_api
 from dispatch.console_ws import console_ws
 from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
@@ -113,6 +113,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())
     app.router.add_routes(canned_api.routes())
+    app.router.add_routes(channel_status.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -470,6 +470,18 @@ SPEC: dict[str, Any] = {
                           "400": _ok("an eta is needed, or it is too long", "Error"),
                           "401": ERROR, "403": _ok("external users", "Error"),
                           "404": ERROR, "415": ERROR}}},
+        "/api/v1/admin/channels": {"get": {
+            "summary": "channel status (admins only): per enabled adapter the last inbound "
+                       "message's time, the last outbound delivery and its state, failed "
+                       "deliveries in 24 h with their latest reasons (numbers and addresses "
+                       "masked), and the adapter's live state (IMAP poller, Asterisk AMI) "
+                       "as this process sees it",
+            "security": SESSION,
+            "responses": {"200": _ok("{at, channels: [{name, channel, can_reply, health "
+                                     "ok|warning|error, last_inbound_at, last_outbound "
+                                     "{at, state, attempts, state_at}, failed_24h {count, "
+                                     "latest [{at, reason}]}, adapter, problems}]}"),
+                          "401": ERROR, "403": ERROR}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,

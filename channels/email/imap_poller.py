@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
 
 from channels.email.imap_client import ImapAccount, MailboxClient, mask_user
 from hub.channel_state import ChannelState
+from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 
 log = logging.getLogger(__name__)
@@ -33,10 +36,25 @@ class ImapPoller:
         self.taken = 0
         self.refused = 0
         self.errors = 0
+        self.connected = False
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+        self.last_poll_at: datetime | None = None
 
     def __repr__(self) -> str:
         return (f"<ImapPoller {mask_user(self._account.user)}@{self._account.host} "
                 f"taken={self.taken} refused={self.refused} errors={self.errors}>")
+
+    def report(self) -> dict[str, Any]:
+        """The poller's live state for the admin pages' channel status: JSON-ready, the
+        login masked."""
+        at = (self.last_error_at, self.last_poll_at)
+        return {"mailbox": f"{mask_user(self._account.user)}@{self._account.host}/"
+                           f"{self._account.mailbox}",
+                "connected": self.connected, "taken": self.taken, "refused": self.refused,
+                "errors": self.errors, "last_error": self.last_error,
+                "last_error_at": at[0].isoformat() if at[0] else None,
+                "last_poll_at": at[1].isoformat() if at[1] else None}
 
     async def run(self) -> None:
         backoff = 1.0
@@ -44,12 +62,15 @@ class ImapPoller:
             try:
                 async with MailboxClient(self._account) as client:
                     backoff = 1.0
+                    self.connected = True
                     while True:
                         await self.poll_once(client)
                         await client.wait_for_news(self._poll_s)
             except (RetryLater, OperatorMustAct) as exc:
                 self.errors += 1
+                self.last_error, self.last_error_at = str(exc), utcnow()
                 log.warning("IMAP %r: %s; trying again in %.0f s", self, exc, backoff)
+            self.connected = False
             await asyncio.sleep(backoff)
             backoff = min(MAX_BACKOFF_S, backoff * 2)
 
@@ -73,4 +94,5 @@ class ImapPoller:
                     await client.mark_taken(uid, move=False)
             await self._state.save_mailbox_position(self.name, uidvalidity, uid)
         self.taken += taken
+        self.last_poll_at = utcnow()
         return taken
