@@ -1,4 +1,5 @@
-"""Demo data for a first run: a dispatcher to log in with and a few passengers' contacts."""
+"""Demo data for a first run: a dispatcher to log in with, a few passengers' contacts and
+the canned replies a taxi centre sends most."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import func, select
 
+from dispatch.canned_demo import seed_canned_replies
 from hub import schema
 from hub.agents import add_agent
 from hub.appkeys import DATABASE, INGESTOR
@@ -51,4 +53,5 @@ async def seed_demo(app: web.Application) -> None:
                 received_at=now - timedelta(minutes=3 * (len(DEMO_CONTACTS) - minutes)),
                 body=body, name=name, phone=phone, email=email, details=details,
             ))
+    await seed_canned_replies(db)
     print(f"Demo dispatcher login: {DEMO_LOGIN} / password: {DEMO_PASSWORD}", flush=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dispatch.canned_demo import DEMO_REPLIES, seed_canned_replies
+from hub.appkeys import DATABASE
 from hub.model import Role
 from tests.conftest import DispatcherFactory, HubFactory
 from tests.helpers import Dispatcher, submit
@@ -215,3 +217,19 @@ async def test_render_fills_in_the_request_and_the_eta(
     detail = await team.request(named["id"])
     assert detail["status"] == "queued"
     assert [m["direction"] for m in detail["messages"]] == ["inbound"]
+
+
+async def test_the_demo_replies_are_valid_and_seeded_once(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    assert await seed_canned_replies(client.app[DATABASE]) == len(DEMO_REPLIES)
+    assert await seed_canned_replies(client.app[DATABASE]) == 0  # a second run adds none
+    team = await dispatcher(client)
+    _, listed = await _call(team, "GET", PICKER)
+    replies = listed["canned_replies"]
+    assert [(r["language"], r["title"]) for r in replies] == [
+        (language, title) for language, title, _ in DEMO_REPLIES]
+    assert {r["language"] for r in replies} == {"fi", "en"}
+    assert replies[0]["body"] == ("Taksi on tilattu, viite {reference}, arvioitu "
+                                  "saapumisaika {eta}.")
