@@ -21,6 +21,8 @@ from hub.agents import get_agent
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
+from hub.lane_book import LaneBook
+from hub.lanes import EMPTY_PLAN
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.text import is_storable
@@ -29,6 +31,7 @@ r = schema.contact_requests
 MAX_NOTE_CHARS = 4000
 
 WAITING = (RequestStatus.QUEUED.value,)
+NO_OFFER = {"offered_agent_id": None, "offer_expires_at": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +41,42 @@ class Outcome:
 
 
 class Actions:
-    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+    def __init__(self, db: Database, relay: OutboxRelay, lanes: LaneBook | None = None) -> None:
         self._db = db
         self._relay = relay
+        self._lanes = lanes
 
     async def claim(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
+        """Take a waiting request. One offered to a colleague is theirs until the offer
+        expires (an admin may still take it)."""
         _not_external(agent)
         now = utcnow()
+        where = r.c.status.in_(WAITING)
+        if agent.role is not Role.ADMIN:
+            where = where & (r.c.offered_agent_id.is_(None) | (r.c.offered_agent_id == agent.id)
+                             | (r.c.offer_expires_at <= now))
         return await self._act(
-            request_id, agent, HandlingAction.CLAIM, now=now,
-            where=r.c.status.in_(WAITING),
+            request_id, agent, HandlingAction.CLAIM, now=now, where=where,
             values={"status": RequestStatus.CLAIMED.value, "assigned_agent_id": agent.id,
-                    **_service_starts(now)},
+                    **NO_OFFER, **_service_starts(now)},
             already=lambda row: row.status == RequestStatus.CLAIMED.value
             and row.assigned_agent_id == agent.id,
+            check=self._within_capacity,
         )
+
+    async def _within_capacity(self, conn: AsyncConnection, request_id: uuid.UUID,
+                               agent: Agent) -> None:
+        lane = (await conn.execute(select(r.c.lane).where(r.c.id == request_id))).scalar()
+        plan = await self._lanes.current() if self._lanes is not None else EMPTY_PLAN
+        capacity = plan.lane(lane).capacity if lane is not None else 0
+        if capacity <= 0:
+            return
+        holding = (await conn.execute(select(func.count()).where(
+            r.c.assigned_agent_id == agent.id, r.c.status == RequestStatus.CLAIMED.value,
+            r.c.id != request_id))).scalar_one()
+        if holding >= capacity:
+            raise Conflict(f"you already hold {holding} requests; this lane allows "
+                           f"{capacity} at a time", {"capacity": capacity, "holding": holding})
 
     async def release(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
         return await self._act(
@@ -74,7 +98,7 @@ class Actions:
             where=(r.c.status.in_(WAITING)
                    | ((r.c.status == RequestStatus.CLAIMED.value) & self._holder_or_admin(agent))),
             values={"status": RequestStatus.CLAIMED.value, "assigned_agent_id": target_id,
-                    **_service_starts(now)},
+                    **NO_OFFER, **_service_starts(now)},
         )
 
     async def resolve(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
@@ -84,7 +108,7 @@ class Actions:
             where=(r.c.status.in_(WAITING)
                    | ((r.c.status == RequestStatus.CLAIMED.value) & self._holder_or_admin(agent))),
             values={"status": RequestStatus.RESOLVED.value, "assigned_agent_id": None,
-                    "ended_at": now, **_service_starts(now)},
+                    "ended_at": now, **NO_OFFER, **_service_starts(now)},
         )
 
     async def reopen(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
@@ -116,8 +140,10 @@ class Actions:
     async def _act(self, request_id: uuid.UUID, agent: Agent, action: HandlingAction, *,
                    now: datetime, where: ColumnElement[bool], values: dict[str, Any],
                    already: Any = None, target: uuid.UUID | None = None,
-                   note: str | None = None) -> Outcome:
+                   note: str | None = None, check: Any = None) -> Outcome:
         async with self._db.write() as conn:
+            if check is not None:
+                await check(conn, request_id, agent)
             if agent.role is Role.EXTERNAL:
                 where = where & (r.c.assigned_agent_id == agent.id)
             matched = await conn.execute(
@@ -150,7 +176,8 @@ class Actions:
     async def _explain_miss(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
                             action: HandlingAction) -> Any:
         current = (await conn.execute(
-            select(r.c.status, r.c.assigned_agent_id).where(r.c.id == request_id)
+            select(r.c.status, r.c.assigned_agent_id, r.c.offered_agent_id)
+            .where(r.c.id == request_id)
         )).first()
         if current is None:
             raise NotFound("no such request")
@@ -179,6 +206,9 @@ def _conflict(action: HandlingAction, current: Any,
         reason = "the request is resolved"
     elif current.status == RequestStatus.CLAIMED.value:
         reason = f"the request is held by {holder['name'] if holder else 'another agent'}"
+    elif request["offer"] is not None:
+        reason = (f"the request is offered to {request['offer']['agent']['name']} until "
+                  f"{request['offer']['expires_at']}")
     else:
         reason = f"cannot {action.value} a request that is {current.status}"
     return Conflict(reason, {"status": current.status, "held_by": holder, "request": request})

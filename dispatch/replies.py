@@ -91,6 +91,7 @@ class Replies:
                 })
                 await conn.execute(update(r).where(r.c.id == request_id).values(
                     status=RequestStatus.CLAIMED.value, assigned_agent_id=agent.id,
+                    offered_agent_id=None, offer_expires_at=None,
                     last_agent_id=agent.id, updated_at=now, version=r.c.version + 1,
                     service_started_at=func.coalesce(r.c.service_started_at, now),
                     queued_at=func.coalesce(r.c.queued_at, now),
@@ -133,7 +134,8 @@ class Replies:
     @staticmethod
     async def _request_for(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent) -> Any:
         request = (await conn.execute(
-            select(r.c.id, r.c.status, r.c.channel, r.c.contact_id, r.c.assigned_agent_id)
+            select(r.c.id, r.c.status, r.c.channel, r.c.contact_id, r.c.assigned_agent_id,
+                   r.c.offered_agent_id, r.c.offer_expires_at)
             .where(r.c.id == request_id)
         )).first()
         if request is None or (agent.role is Role.EXTERNAL
@@ -149,6 +151,11 @@ class Replies:
             holder = summary["assigned_agent"]
             raise Conflict(f"the request is held by {holder['name'] if holder else 'another'}",
                            {"status": request.status, "held_by": holder, "request": summary})
+        offered_to_other = (request.offered_agent_id not in (None, agent.id)
+                            and request.offer_expires_at > utcnow())
+        if offered_to_other and agent.role is not Role.ADMIN:
+            raise Conflict("the request is offered to a colleague; wait for the offer to end",
+                           {"status": request.status})
         return request
 
     async def _default_channel(self, conn: AsyncConnection, request: Any) -> Channel:

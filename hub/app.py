@@ -17,11 +17,20 @@ from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
 from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class
-from dispatch import admin_api, auth, canned_api, channel_status, presence_api, requests_api
+from dispatch import (
+    admin_api,
+    auth,
+    canned_api,
+    channel_status,
+    lanes_api,
+    presence_api,
+    requests_api,
+)
 from dispatch.console_ws import console_ws
 from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
 from dispatch.handback import HandBack
+from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
@@ -36,6 +45,8 @@ from hub.appkeys import (
     HTTP_CLIENT,
     INGESTOR,
     KEYS,
+    LANES,
+    OFFERS,
     OUTBOUND,
     PRESENCE_FANOUT,
     REDIS,
@@ -52,6 +63,7 @@ from hub.client_address import parse_networks
 from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
+from hub.lane_book import LaneBook
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.outbox import OutboxRelay
@@ -88,6 +100,7 @@ def create_app(settings: Settings) -> web.Application:
         _background("router", ROUTER, _make_router),
         _background("feed", FEED, _make_feed),
         _background("handback", HANDBACK, _make_handback),
+        _background("offers", OFFERS, _make_offers),
         _background("presence", PRESENCE_FANOUT,
                     lambda app: PresenceFanout(app[REDIS].client, app[KEYS])),
         _http_client,
@@ -114,6 +127,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(admin_api.routes())
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())
+    app.router.add_routes(lanes_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 
@@ -123,6 +137,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await db.migrate()
         app[DATABASE] = db
+        app[LANES] = LaneBook(db)
+        await app[LANES].ensure_default()
         yield
     finally:
         await db.close()
@@ -147,7 +163,7 @@ def _make_relay(app: web.Application) -> OutboxRelay:
 
 def _make_ingestor(app: web.Application) -> Ingestor:
     i = app[SETTINGS].ingest
-    return Ingestor(app[DATABASE], app[RELAY], batch_max=i.batch_max,
+    return Ingestor(app[DATABASE], app[RELAY], app[LANES], batch_max=i.batch_max,
                     max_pending=i.max_pending, max_wait_s=i.max_wait_s,
                     max_in_flight=i.max_in_flight)
 
@@ -169,6 +185,11 @@ def _make_handback(app: web.Application) -> HandBack:
     c = app[SETTINGS].console
     return HandBack(app[DATABASE], app[RELAY], presence_api.board(app),
                     grace_s=c.presence_grace_s, check_s=c.presence_check_s)
+
+
+def _make_offers(app: web.Application) -> Offers:
+    return Offers(app[DATABASE], app[RELAY], app[REDIS].client, app[KEYS], app[LANES],
+                  check_s=app[SETTINGS].queue.offer_check_s)
 
 
 def _make_outbound(app: web.Application) -> OutboundWorker:

@@ -160,7 +160,8 @@ class CallStore:
             channel=Channel.PHONE, idempotency_key=f"{event.provider}:{event.call_key}",
             received_at=event.at, body="Outgoing call" if outbound else "Incoming call",
             phone=None if passenger == ANONYMOUS else passenger,
-            details={"call_id": str(call_id), "call_direction": event.direction.value},
+            details={"call_id": str(call_id), "call_direction": event.direction.value,
+                     **({} if outbound else {"to": event.called[:64]})},
         ))
         changes: list[OutboxRow] = []
         row = {

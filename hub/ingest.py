@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from hub.database import Database
 from hub.errors import BadInput, RetryLater
 from hub.ingest_store import fingerprint, reused_key, store_batch
+from hub.lane_book import LaneBook
 from hub.model import InboundContact, IngestResult
 from hub.outbox import OutboxRelay, OutboxRow
 from hub.text import is_storable
@@ -42,10 +43,11 @@ class _Waiting:
 
 
 class Ingestor:
-    def __init__(self, db: Database, relay: OutboxRelay, *, batch_max: int,
+    def __init__(self, db: Database, relay: OutboxRelay, lanes: LaneBook, *, batch_max: int,
                  max_pending: int, max_wait_s: float, max_in_flight: int) -> None:
         self._db = db
         self._relay = relay
+        self._lanes = lanes
         self._batch_max = batch_max
         self._max_pending = max_pending
         self._max_wait_s = max_wait_s
@@ -168,9 +170,11 @@ class Ingestor:
     async def _store(
         self, contacts: Sequence[InboundContact]
     ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
+        plan = await self._lanes.current()
         published = self._relay.take_published()
         try:
-            return await self._db.run_write(partial(store_batch, contacts, published))
+            return await self._db.run_write(partial(store_batch, contacts, published,
+                                                    plan.place))
         except BaseException:
             self._relay.give_back(published)
             raise

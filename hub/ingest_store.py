@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,6 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, up
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
-from hub.lanes import place
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
 from hub.reference import format_reference
@@ -55,8 +54,12 @@ class _Thread:
     resolved: bool
 
 
+Placement = Callable[[InboundContact], tuple[str, int]]  # a new request's lane and priority
+
+
 def store_batch(
-    contacts: Sequence[InboundContact], published: list[str], conn: Connection
+    contacts: Sequence[InboundContact], published: list[str], place: Placement,
+    conn: Connection,
 ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
     """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
     if published:
@@ -80,7 +83,7 @@ def store_batch(
             results.append(stored if stored_fingerprint in (None, sent) else reused_key())
             continue
         result = _plan(contact, sent, batch, owners, open_requests, next_number, queued_at,
-                       threads.get(key))
+                       place, threads.get(key))
         if result.new_request:
             next_number += 1
         seen[key] = (dataclasses.replace(result, duplicate=True), sent)
@@ -267,6 +270,7 @@ def _plan(
     open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
     next_number: int,
     queued_at: datetime,
+    place: Placement,
     thread: _Thread | None = None,
 ) -> IngestResult:
     """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""

@@ -37,6 +37,11 @@ class Keys:
         """Sorted set of live dispatcher consoles (external users' are not counted)."""
         return f"{self.prefix}consoles-online"
 
+    @property
+    def offer_round(self) -> str:
+        """Lock held by the one process making offers at a time."""
+        return f"{self.prefix}lock:offer-round"
+
     def presence(self, agent_id: str) -> str:
         """Hash of one dispatcher's presence: chosen state, whether their console was last
         seen live, since when, and when it went."""

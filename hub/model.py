@@ -78,6 +78,9 @@ class HandlingAction(StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     REPLY = "reply"
+    OFFER = "offer"  # offered to one dispatcher, who alone may take it until it expires
+    OFFER_TIMEOUT = "offer_timeout"  # not taken in time (or the dispatcher left)
+    DECLINE = "decline"  # the offered dispatcher turned it down
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.openapi_lanes import PATHS as LANE_PATHS
+
 JSON = "application/json"
 
 
@@ -495,6 +497,9 @@ SPEC: dict[str, Any] = {
                           "403": _ok("origin not allowed")}}},
     },
 }
+
+
+SPEC["paths"].update(LANE_PATHS)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -39,6 +39,9 @@ def to_contact(parsed: ParsedMail, raw: bytes, *, received_at: datetime, token_s
     if len(body) > MAX_BODY_CHARS:
         body = body[: MAX_BODY_CHARS - 1] + "…"
     details: dict[str, str] = {"from": parsed.from_address, "via": via}
+    contacted = next(iter((*recipients, *parsed.to)), "")
+    if contacted:  # the address the passenger wrote to: routing rules choose lanes by it
+        details["to"] = contacted.lower()[:320]
     if parsed.auto is not None:
         details["auto"] = parsed.auto.value
     if parsed.bounce is not None:

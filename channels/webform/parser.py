@@ -27,6 +27,7 @@ MAX_CHARS = {
     "passengers": 3,
     "submission_token": 128,
     "language": 5,
+    "form": 64,  # which form on the company's site: routing rules choose a lane by it
 }
 FIELDS = frozenset(MAX_CHARS)
 MAX_PASSENGERS = 16
@@ -90,7 +91,7 @@ def parse_order(fields: Mapping[str, object], *, default_region: str, timezone: 
         errors["message"] = "order_required"
 
     details: dict[str, str] = {}
-    for name in ("pickup_address", "destination"):
+    for name in ("pickup_address", "destination", "form"):
         if text.get(name):
             details[name] = text[name]
     if text.get("pickup_time"):

@@ -1,0 +1,202 @@
+"""Lanes over HTTP: the console's list (with whether each is open now), the admins' lanes and
+routing rules, and a dispatcher declining an offer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dispatch.admin_api import BASE, _admin
+from dispatch.auth import current_agent
+from dispatch.lane_input import lane_values, rule_values
+from hub import audit, schema
+from hub.appkeys import DATABASE, LANES, OFFERS
+from hub.clock import utcnow
+from hub.errors import BadInput, Conflict, NotFound
+from hub.lane_book import lane_of, lane_row
+from hub.lanes import DEFAULT, DEFAULT_LANE, Lane
+from hub.model import OPEN_STATUSES, HandlingAction
+from hub.request_body import read_json_object
+
+lanes_t, rules_t, r = schema.lanes, schema.routing_rules, schema.contact_requests
+
+
+async def console_lanes(request: web.Request) -> web.Response:
+    """The lanes a console shows as tabs, in order, with whether each is open now."""
+    await current_agent(request)
+    plan = await request.app[LANES].current()
+    now = utcnow()
+    found = sorted((lane for lane in plan.lanes.values() if lane.active),
+                   key=lambda lane: (lane.position, lane.key))
+    return web.json_response({"lanes": [_public(lane, now) for lane in found]})
+
+
+async def list_lanes(request: web.Request) -> web.Response:
+    await _admin(request)
+    async with request.app[DATABASE].read() as conn:
+        rows = (await conn.execute(select(lanes_t).order_by(lanes_t.c.position,
+                                                            lanes_t.c.key))).mappings().all()
+        rules = (await conn.execute(select(rules_t).order_by(
+            rules_t.c.position, rules_t.c.id))).mappings().all()
+    now = utcnow()
+    return web.json_response({"lanes": [_admin_lane(lane_of(row), now) for row in rows],
+                              "rules": [_rule(row) for row in rules]})
+
+
+async def add_lane(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    values = {**lane_values(await read_json_object(request)), "updated_at": utcnow()}
+    try:
+        async with request.app[DATABASE].write() as conn:
+            await conn.execute(insert(lanes_t), values)
+            await audit.record(conn, "lane.add", agent_id=admin.id, subject=values["key"])
+    except IntegrityError as exc:
+        raise Conflict(f"a lane {values['key']!r} exists already", {"key": "taken"}) from exc
+    request.app[LANES].invalidate()
+    return web.json_response({"lane": _admin_lane(lane_of(values), utcnow())}, status=201)
+
+
+async def change_lane(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    key = request.match_info["key"]
+    values = {**lane_values(await read_json_object(request), key=key), "updated_at": utcnow()}
+    async with request.app[DATABASE].write() as conn:
+        changed = await conn.execute(update(lanes_t).where(lanes_t.c.key == key).values(values))
+        if changed.rowcount != 1:
+            if key != DEFAULT_LANE:
+                raise NotFound("no such lane")
+            await conn.execute(insert(lanes_t), values)
+        await audit.record(conn, "lane.change", agent_id=admin.id, subject=key)
+    request.app[LANES].invalidate()
+    return web.json_response({"lane": _admin_lane(lane_of(values), utcnow())})
+
+
+async def remove_lane(request: web.Request) -> web.Response:
+    """A lane goes only when nothing waits in it; its rules go with it."""
+    admin = await _admin(request)
+    key = request.match_info["key"]
+    if key == DEFAULT_LANE:
+        raise BadInput("the default lane cannot be removed (it takes unmatched contacts)")
+    async with request.app[DATABASE].write() as conn:
+        waiting = (await conn.execute(select(func.count()).where(
+            r.c.lane == key, r.c.status.in_([s.value for s in OPEN_STATUSES])))).scalar_one()
+        if waiting:
+            raise Conflict(f"{waiting} open requests are in this lane; move or resolve them "
+                           "first", {"open_requests": waiting})
+        await conn.execute(delete(rules_t).where(rules_t.c.lane == key))
+        await conn.execute(update(schema.canned_replies)
+                           .where(schema.canned_replies.c.lane == key).values(lane=None))
+        gone = await conn.execute(delete(lanes_t).where(lanes_t.c.key == key))
+        if gone.rowcount != 1:
+            raise NotFound("no such lane")
+        await audit.record(conn, "lane.remove", agent_id=admin.id, subject=key)
+    request.app[LANES].invalidate()
+    return web.Response(status=204)
+
+
+async def add_rule(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    values = {**rule_values(await read_json_object(request)), "id": uuid.uuid4(),
+              "updated_at": utcnow()}
+    async with request.app[DATABASE].write() as conn:
+        await _lane_exists(conn, values["lane"])
+        await conn.execute(insert(rules_t), values)
+        await audit.record(conn, "routing_rule.add", agent_id=admin.id,
+                           subject=str(values["id"]), detail={"lane": values["lane"]})
+    request.app[LANES].invalidate()
+    return web.json_response({"rule": _rule(values)}, status=201)
+
+
+async def change_rule(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    rule_id = _rule_id(request)
+    values = {**rule_values(await read_json_object(request)), "updated_at": utcnow()}
+    async with request.app[DATABASE].write() as conn:
+        await _lane_exists(conn, values["lane"])
+        changed = await conn.execute(update(rules_t).where(rules_t.c.id == rule_id)
+                                     .values(values))
+        if changed.rowcount != 1:
+            raise NotFound("no such routing rule")
+        await audit.record(conn, "routing_rule.change", agent_id=admin.id,
+                           subject=str(rule_id), detail={"lane": values["lane"]})
+    request.app[LANES].invalidate()
+    return web.json_response({"rule": _rule({**values, "id": rule_id})})
+
+
+async def remove_rule(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    rule_id = _rule_id(request)
+    async with request.app[DATABASE].write() as conn:
+        gone = await conn.execute(delete(rules_t).where(rules_t.c.id == rule_id))
+        if gone.rowcount != 1:
+            raise NotFound("no such routing rule")
+        await audit.record(conn, "routing_rule.remove", agent_id=admin.id,
+                           subject=str(rule_id))
+    request.app[LANES].invalidate()
+    return web.Response(status=204)
+
+
+async def decline_offer(request: web.Request) -> web.Response:
+    """The offered dispatcher turns the request down: it moves on to the next one."""
+    agent = await current_agent(request)
+    try:
+        request_id = uuid.UUID(request.match_info["request_id"])
+    except ValueError as exc:
+        raise NotFound("no such request") from exc
+    declined = await request.app[OFFERS].withdraw(request_id, agent.id, HandlingAction.DECLINE)
+    if not declined:
+        raise Conflict("the request is not offered to you (any more)")
+    return web.json_response({"declined": True})
+
+
+async def _lane_exists(conn: Any, key: str) -> None:
+    found = (await conn.execute(select(lanes_t.c.key).where(lanes_t.c.key == key))).first()
+    if found is None:
+        raise BadInput(f"no lane {key!r}", {"lane": "unknown"})
+
+
+def _rule_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["rule_id"])
+    except ValueError as exc:
+        raise NotFound("no such routing rule") from exc
+
+
+def _public(lane: Lane, now: Any) -> dict[str, Any]:
+    return {"key": lane.key, "name": {"fi": lane.name_fi, "en": lane.name_en},
+            "position": lane.position, "priority": lane.priority,
+            "strategy": lane.strategy.value, "target_wait_s": lane.target_wait_s,
+            "open": lane.opening_hours.is_open(now)}
+
+
+def _admin_lane(lane: Lane, now: Any) -> dict[str, Any]:
+    row = lane_row(lane)
+    row.pop("updated_at")
+    return {**row, "open": lane.opening_hours.is_open(now),
+            "is_default": lane.key == DEFAULT.key}
+
+
+def _rule(row: Any) -> dict[str, Any]:
+    return {"id": str(row["id"]), "position": row["position"], "lane": row["lane"],
+            "channel": row["channel"], "contacted": row["contacted"],
+            "keywords": list(row["keywords"] or []), "form": row["form"],
+            "active": row["active"]}
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/lanes", console_lanes),
+        web.get(BASE + "/lanes", list_lanes),
+        web.post(BASE + "/lanes", add_lane),
+        web.put(BASE + "/lanes/{key}", change_lane),
+        web.delete(BASE + "/lanes/{key}", remove_lane),
+        web.get(BASE + "/routing-rules", list_lanes),
+        web.post(BASE + "/routing-rules", add_rule),
+        web.put(BASE + "/routing-rules/{rule_id}", change_rule),
+        web.delete(BASE + "/routing-rules/{rule_id}", remove_rule),
+        web.post("/api/v1/requests/{request_id}/decline", decline_offer),
+    ]
