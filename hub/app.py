@@ -23,6 +23,7 @@ from dispatch import (
     canned_api,
     channel_status,
     lanes_api,
+    passengers,
     presence_api,
     requests_api,
 )
@@ -125,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(requests_api.routes())
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())
+    app.router.add_routes(passengers.routes())
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())
     app.router.add_routes(lanes_api.routes())

@@ -28,6 +28,7 @@ from hub.reference import format_reference
 
 REQUEST_COUNTER = "request"
 PREVIEW_CHARS = 140
+MAX_MERGE_HOPS = 16  # a longer chain of merged passengers is a loop
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ def store_batch(
     fresh = [c for c in contacts if (c.channel.value, c.idempotency_key) not in seen]
     owners = _identity_owners(conn, fresh)
     _lock_contacts(conn, set(owners.values()))
+    owners = _follow_merges(conn, owners)
     open_requests = _open_requests(conn, set(owners.values()))
     threads = _thread_targets(conn, fresh, owners)
     new_request_count = _count_new_requests(fresh, owners, open_requests)
@@ -149,6 +151,26 @@ def _lock_contacts(conn: Connection, contact_ids: set[uuid.UUID]) -> None:
         c = schema.contacts
         conn.execute(select(c.c.id).where(c.c.id.in_(sorted(contact_ids)))
                      .order_by(c.c.id).with_for_update())
+
+
+def _follow_merges(
+    conn: Connection, owners: dict[tuple[str, str], uuid.UUID]
+) -> dict[tuple[str, str], uuid.UUID]:
+    """Owners merged into another passenger since their identities were read (on PostgreSQL
+    the merge may commit while this transaction waits for the lock): their survivor takes
+    the message. A merge moves the identities too, so this is rare and one query."""
+    c = schema.contacts
+    for _ in range(MAX_MERGE_HOPS):
+        rows = conn.execute(
+            select(c.c.id, c.c.merged_into_id)
+            .where(c.c.id.in_(set(owners.values())), c.c.merged_into_id.is_not(None))
+        ) if owners else []
+        merged = {contact_id: survivor for contact_id, survivor in rows}
+        if not merged:
+            return owners
+        _lock_contacts(conn, set(merged.values()))
+        owners = {identity: merged.get(owner, owner) for identity, owner in owners.items()}
+    raise OperatorMustAct("passengers are merged in a loop: check contacts.merged_into_id")
 
 
 def _open_requests(

@@ -484,6 +484,80 @@ SPEC: dict[str, Any] = {
                                      "{at, state, attempts, state_at}, failed_24h {count, "
                                      "latest [{at, reason}]}, adapter, problems}]}"),
                           "401": ERROR, "403": ERROR}}},
+        "/api/v1/contacts": {"get": {
+            "summary": "find passengers (never merged ones) by number (however written), email "
+                       "or name, the most recently active first, at most 20 (team and admins)",
+            "security": SESSION,
+            "parameters": [{"name": "q", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 3, "maxLength": 320}}],
+            "responses": {"200": _ok("{contacts: [{id, name, phones, emails, requests_total, "
+                                     "last_active_at}]}"),
+                          "401": ERROR, "403": _ok("external users", "Error"),
+                          "422": _ok("q too short or too long", "Error")}}},
+        "/api/v1/contacts/{contact_id}": {
+            "get": {"summary": "the passenger's card: name, phones, emails, chat_identities "
+                               "(a count), requests_total and the newest 20 requests {id, "
+                               "reference, channel, status, started_at, last_agent}, "
+                               "pickup_addresses (newest 5 distinct {address, at, reference}); "
+                               "a merged passenger's id redirects to the survivor",
+                    "security": SESSION, "parameters": [CONTACT_PARAM],
+                    "responses": {"200": _ok("{contact}"),
+                                  "308": _ok("merged: Location is the survivor's card, "
+                                             "merged_into in the body", "Error"),
+                                  "401": ERROR, "403": _ok("external users", "Error"),
+                                  "404": ERROR}},
+            "patch": {"summary": "name the passenger (audit-logged; consoles get "
+                                 "request.passenger_renamed for their open requests)",
+                      "security": SESSION, "parameters": [CONTACT_PARAM],
+                      "requestBody": {"required": True, "content": {JSON: {"schema": {
+                          "type": "object", "required": ["name"], "properties": {"name": {
+                              "type": ["string", "null"], "maxLength": 200,
+                              "description": "null or empty clears it"}}}}}},
+                      "responses": {"200": _ok("{contact}: the card"), "400": ERROR,
+                                    "401": ERROR, "403": _ok("external users, or a foreign "
+                                                             "origin", "Error"),
+                                    "404": ERROR,
+                                    "409": _ok("merged into merged_into", "Conflict"),
+                                    "415": ERROR, "422": _ok("field errors", "Error")}}},
+        "/api/v1/contacts/{contact_id}/timeline": {"get": {
+            "summary": "one timeline across every request and channel of the passenger, "
+                       "newest first: items {kind: message|call|event, id, at, channel, "
+                       "request {id, reference, channel, status}, and message {direction, "
+                       "subject, body, agent, deliveries} | call {..., recordings [{audio_url, "
+                       "...}]} | event {action, note, agent, target_agent}}; a merged "
+                       "passenger's id redirects to the survivor",
+            "security": SESSION,
+            "parameters": [CONTACT_PARAM,
+                           {"name": "before", "in": "query", "schema": {"type": "string"},
+                            "description": "next_before of the previous page, or an ISO "
+                                           "8601 time with offset"},
+                           {"name": "limit", "in": "query", "schema": {
+                               "type": "integer", "minimum": 1, "maximum": 200,
+                               "default": 50}}],
+            "responses": {"200": _ok("{contact_id, items, next_before (null on the last "
+                                     "page)}"),
+                          "308": _ok("merged: Location is the survivor's timeline", "Error"),
+                          "401": ERROR, "403": _ok("external users", "Error"), "404": ERROR,
+                          "422": _ok("before or limit invalid", "Error")}}},
+        "/api/v1/contacts/{contact_id}/merge": {"post": {
+            "summary": "merge this passenger into another in one transaction: identities and "
+                       "requests move to the survivor (into), this one keeps merged_into; "
+                       "audit-logged; consoles get request.passenger_merged with the new "
+                       "summary of each open request of the survivor",
+            "security": SESSION, "parameters": [CONTACT_PARAM],
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["into"], "properties": {
+                    "into": {"type": "string", "format": "uuid"}}}}}},
+            "responses": {"200": _ok("{contact: the survivor's card, merged {id, into, "
+                                     "identities, requests, announced}}"),
+                          "400": ERROR, "401": ERROR,
+                          "403": _ok("external users, or a foreign origin", "Error"),
+                          "404": _ok("no such passenger (the one merged)", "Error"),
+                          "409": _ok("either one is already merged: merged_into names its "
+                                     "survivor", "Conflict"),
+                          "415": ERROR,
+                          "422": _ok("into invalid, unknown, or this passenger itself",
+                                     "Error")}}},
         "/api/v1/console/ws": {"get": {
             "summary": "console websocket: every request event, live",
             "security": SESSION,

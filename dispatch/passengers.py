@@ -1,0 +1,157 @@
+"""The console's JSON API for passengers: search, the card, the whole timeline, naming and
+merging. Team users and admins only: an external user sees requests, never a passenger's
+history (403 on every route).
+
+A merged passenger's id still leads somewhere: a GET answers 308 Permanent Redirect to the
+same route of the survivor (the query kept; `merged_into` in the body), so old links and
+an open console follow it; a PATCH or a merge of it answers 409 naming the survivor.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from dispatch.auth import current_agent
+from dispatch.passenger_card import SEARCH_MIN_CHARS, card, resolve, search
+from dispatch.passenger_changes import PassengerChanges, clean_name
+from dispatch.passenger_timeline import DEFAULT_LIMIT, MAX_LIMIT, Cursor, timeline
+from hub.appkeys import DATABASE, RELAY
+from hub.errors import BadInput, Forbidden, NotFound
+from hub.model import Agent, Role
+from hub.request_body import read_json_object
+
+BASE = "/api/v1/contacts"
+MAX_QUERY_CHARS = 320  # the longest identity (an email address)
+
+
+async def _team(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        raise Forbidden("external users do not see passengers")
+    return agent
+
+
+def _contact_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["contact_id"])
+    except ValueError as exc:
+        raise NotFound("no such passenger") from exc
+
+
+def _changes(request: web.Request) -> PassengerChanges:
+    return PassengerChanges(request.app[DATABASE], request.app[RELAY])
+
+
+async def _live_id(request: web.Request) -> uuid.UUID:
+    """The passenger the path names; a merged one redirects to its survivor."""
+    contact_id = _contact_id(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await resolve(conn, contact_id)
+    if found is None:
+        raise NotFound("no such passenger")
+    if found.merged:
+        location = request.rel_url.path.replace(str(contact_id), str(found.id), 1)
+        if request.rel_url.query_string:
+            location += "?" + request.rel_url.query_string
+        raise web.HTTPPermanentRedirect(location, text=json.dumps({
+            "error": "this passenger was merged into another", "merged_into": str(found.id)}),
+            content_type="application/json")
+    return found.id
+
+
+async def _card(request: web.Request, contact_id: uuid.UUID) -> dict[str, Any]:
+    async with request.app[DATABASE].read() as conn:
+        found = await card(conn, contact_id)
+    if found is None:
+        raise NotFound("no such passenger")
+    return found
+
+
+async def search_contacts(request: web.Request) -> web.Response:
+    """`?q=`: at least three characters of a number, an email address or a name."""
+    await _team(request)
+    q = request.query.get("q", "").strip()
+    if len(q) < SEARCH_MIN_CHARS:
+        raise BadInput(f"q needs at least {SEARCH_MIN_CHARS} characters", {"q": "too_short"})
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadInput(f"q is over {MAX_QUERY_CHARS} characters", {"q": "too_long"})
+    async with request.app[DATABASE].read() as conn:
+        found = await search(conn, q)
+    return web.json_response({"contacts": found})
+
+
+async def get_contact(request: web.Request) -> web.Response:
+    await _team(request)
+    return web.json_response({"contact": await _card(request, await _live_id(request))})
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    await _team(request)
+    contact_id = await _live_id(request)
+    q = request.query
+    try:
+        limit = int(q.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}",
+                       {"limit": "invalid"})
+    before = None
+    if q.get("before"):
+        try:
+            before = Cursor.parse(q["before"])
+        except ValueError as exc:
+            raise BadInput("before must be a next_before of a previous page or an ISO 8601 "
+                           "time with its offset", {"before": "invalid"}) from exc
+    async with request.app[DATABASE].read() as conn:
+        page = await timeline(conn, contact_id, before=before, limit=limit)
+    return web.json_response({"contact_id": str(contact_id), "items": page.items,
+                              "next_before": page.next_before})
+
+
+async def change_contact(request: web.Request) -> web.Response:
+    """`{"name": "..."}` (null or empty clears it)."""
+    agent = await _team(request)
+    contact_id = _contact_id(request)
+    body = await read_json_object(request)
+    unknown = {key: "unknown_field" for key in body if key != "name"}
+    if unknown:
+        raise BadInput("only the name can be changed", unknown)
+    if "name" not in body:
+        raise BadInput("name is required", {"name": "required"})
+    await _changes(request).rename(contact_id, clean_name(body["name"]), agent)
+    return web.json_response({"contact": await _card(request, contact_id)})
+
+
+async def merge_contact(request: web.Request) -> web.Response:
+    """`{"into": "<contact id>"}`: this passenger is merged into that one, which survives."""
+    agent = await _team(request)
+    contact_id = _contact_id(request)
+    body = await read_json_object(request)
+    try:
+        into = uuid.UUID(str(body.get("into", "")))
+    except ValueError as exc:
+        raise BadInput("into must be a passenger's id", {"into": "invalid"}) from exc
+    merged = await _changes(request).merge(contact_id, into, agent)
+    return web.json_response({
+        "contact": await _card(request, merged.survivor),
+        "merged": {"id": str(contact_id), "into": str(merged.survivor),
+                   "identities": merged.identities, "requests": merged.requests,
+                   "announced": merged.announced}})
+
+
+def routes() -> list[web.RouteDef]:
+    # Any segment is routed here, so that even a malformed id is answered after the
+    # session and role checks, in JSON.
+    one = BASE + "/{contact_id:[^/]+}"
+    return [
+        web.get(BASE, search_contacts),
+        web.get(one, get_contact),
+        web.patch(one, change_contact),
+        web.get(one + "/timeline", get_timeline),
+        web.post(one + "/merge", merge_contact),
+    ]
