@@ -12,9 +12,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from dispatch.canned_demo import seed_canned_replies
+from dispatch.lanes_demo import seed_lanes
 from hub import schema
 from hub.agents import add_agent
-from hub.appkeys import DATABASE, INGESTOR
+from hub.appkeys import DATABASE, INGESTOR, LANES
 from hub.clock import utcnow
 from hub.errors import Conflict
 from hub.model import Channel, InboundContact, Role
@@ -41,6 +42,8 @@ async def seed_demo(app: web.Application) -> None:
     with contextlib.suppress(Conflict):  # a second run keeps the first run's account
         await add_agent(db, login=DEMO_LOGIN, name="Demo Dispatcher", role=Role.ADMIN,
                         password=DEMO_PASSWORD)
+    await seed_lanes(db)
+    app[LANES].invalidate()
     async with db.read() as conn:
         count = await conn.scalar(select(func.count()).select_from(schema.contact_requests))
     if not count:
