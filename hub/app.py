@@ -26,6 +26,7 @@ from dispatch import (
     passengers,
     presence_api,
     requests_api,
+    viewers,
 )
 from dispatch.console_ws import console_ws
 from dispatch.deliveries import Deliveries
@@ -130,6 +131,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())
     app.router.add_routes(lanes_api.routes())
+    app.router.add_routes(viewers.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -42,6 +42,11 @@ class Keys:
         """Lock held by the one process making offers at a time."""
         return f"{self.prefix}lock:offer-round"
 
+    def viewers(self, request_id: str) -> str:
+        """Hash of the dispatchers who have one request open: agent id -> name, typing,
+        until when."""
+        return f"{self.prefix}viewers:{request_id}"
+
     def presence(self, agent_id: str) -> str:
         """Hash of one dispatcher's presence: chosen state, whether their console was last
         seen live, since when, and when it went."""

@@ -1,4 +1,5 @@
-"""The OpenAPI paths of lanes, routing rules and offers (merged into `hub.openapi.SPEC`)."""
+"""The OpenAPI paths of lanes, routing rules, offers and who views a request (merged into
+`hub.openapi.SPEC`)."""
 
 from __future__ import annotations
 
@@ -107,4 +108,20 @@ PATHS: dict[str, Any] = {
                         "schema": {"type": "string", "format": "uuid"}}],
         "responses": {"200": _ok("{declined: true}"), "401": ERROR, "404": ERROR,
                       "409": _ok("not offered to you (any more)")}}},
+    "/api/v1/requests/{request_id}/viewers/me": {
+        "put": {"summary": "this dispatcher has the request open (again every 15 s), and is "
+                           "typing or not; colleagues' consoles get a request.viewers "
+                           "presence frame",
+                "security": SESSION,
+                "parameters": [{"name": "request_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "format": "uuid"}}],
+                "requestBody": {"required": False, "content": {JSON: {"schema": {
+                    "type": "object", "properties": {"typing": {"type": "boolean"}}}}}},
+                "responses": {"200": _ok("{viewers: [{id, name, typing, until}], refresh_s}"),
+                              "401": ERROR, "404": ERROR, "422": ERROR}},
+        "delete": {"summary": "this dispatcher closed the request",
+                   "security": SESSION,
+                   "parameters": [{"name": "request_id", "in": "path", "required": True,
+                                   "schema": {"type": "string", "format": "uuid"}}],
+                   "responses": {"200": _ok("{viewers}"), "401": ERROR, "404": ERROR}}},
 }
