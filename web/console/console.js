@@ -1340,6 +1340,7 @@
     $("detail-last-agent").textContent = request.last_agent?.name || t("nobody");
     renderCallback(request);
     renderPassenger(request.contact || {});
+    window.TaxiConnect.passenger?.show(request, { t, api, open: openDetail, icon: channelIcon });
     renderFacts(request);
     renderTimings(request.timings || {});
     renderTimeline(request);
