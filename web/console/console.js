@@ -448,10 +448,10 @@
   const DETAIL_REFRESH_MS = 150; // coalesces a burst of events for the open request
   const AGENTS_MAX_AGE_MS = 60000;
   const CLOCK_SKEW_MS = 2000; // the Date header has 1 s resolution: correct only real skew
-  const WAIT_WARN_S = 5 * 60;
-  const WAIT_ALERT_S = 10 * 60;
   const OPEN = new Set(["new", "queued", "claimed"]);
-  const WAITING = new Set(["new", "queued"]);
+  // Events by which a request may first reach a console (an offer lane offers at once).
+  const NEWS = new Set(["request.queued", "request.offer", "request.message",
+    "request.callback"]);
   const DETAIL_KEYS = ["pickup_address", "destination", "pickup_time", "passengers"];
   const TIMESTAMPS = ["case_started_at", "queued_at", "service_started_at",
     "first_response_at", "ended_at"];
@@ -491,7 +491,6 @@
     versions: new Map(), // id -> highest version seen, resolved ones too
     rows: new Map(), // id -> {tr, cells}
     fresh: new Set(), // ids that arrived live, highlighted once
-    filter: "all",
     selectedId: null,
     detail: null,
     detailSeq: 0,
@@ -523,6 +522,14 @@
 
   let composer = null; // composer.js, made at boot
   let presence = null; // presence.js: one's own state and the colleagues popover
+  let queueView = null; // queue.js: lanes, filters, search, order, waiting colours, offers
+  let notifier = null; // notify.js: sound and desktop notifications
+  const QUEUE_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT: New Year's Eve fits
+
+  /** A module's words ({fi: {...}, en: {...}}) join the console's. */
+  function addWords(words) {
+    for (const [lang, table] of Object.entries(words)) Object.assign(TEXT[lang] ||= {}, table);
+  }
 
   const $ = (id) => document.getElementById(id);
 
@@ -562,6 +569,12 @@
     for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
     for (const el of document.querySelectorAll("[data-i18n-label]")) {
       el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    }
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
+      el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
+    }
+    for (const el of document.querySelectorAll("[data-i18n-title]")) {
+      el.setAttribute("title", t(el.dataset.i18nTitle));
     }
     for (const button of document.querySelectorAll(".lang-btn")) {
       button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
@@ -782,6 +795,7 @@
     renderDetail();
     connect();
     if (agent.role !== "external") presence.start();
+    notifier.start(); // this dispatcher's own choice of sound and notification
     $("admin-link").hidden = agent.role !== "admin"; // web/admin: accounts, admins only
     $("queue-heading").focus();
   }
@@ -829,6 +843,8 @@
     $("action-error").textContent = "";
     composer.forget();
     presence.stop();
+    notifier.stop();
+    queueView.reset();
     state.deliveries.clear();
     for (const id of [...state.callers.keys()]) dropCaller(id);
     for (const timer of state.typing.values()) window.clearTimeout(timer);
@@ -935,14 +951,17 @@
       if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
       setConnection("live");
       if (state.me && state.me.role !== "external") presence.load(); // missed while away
+      queueView.loadLanes();
       if (state.needsLoad) loadQueue();
     } else if (frame.type === "events" && Array.isArray(frame.events)) {
+      const arrived = [];
       for (const event of frame.events) {
         if (!event || typeof event !== "object") continue;
         if (typeof event.id === "string") state.lastEventId = event.id;
         if (state.loading) state.buffer.push(event);
-        else applyEvent(event);
+        else if (applyEvent(event)) arrived.push(event.request);
       }
+      notifier.arrived(arrived.filter((request) => state.requests.has(request.id)));
       if (!state.loading) {
         renderQueue();
         presence.render();
@@ -968,7 +987,8 @@
     // A delivery is ordered by its own time, not by the request's version.
     const patched = event.type === "message.delivery" && patchDelivery(event);
     // Events can arrive out of order (a republished one, two hub processes): keep the newest.
-    if (!isNewer(request)) return;
+    if (!isNewer(request)) return false;
+    if (event.type === "request.offer") notifier.offer(request);
     const known = state.requests.has(request.id);
     if (OPEN.has(request.status)) {
       state.requests.set(request.id, request);
@@ -985,6 +1005,7 @@
     if (request.id === state.selectedId && !patched && !EPHEMERAL.has(event.type)) {
       scheduleDetailRefresh();
     }
+    return !known && NEWS.has(event.type) && OPEN.has(request.status); // a request new here
   }
 
   function isNewer(request) {
@@ -1002,7 +1023,7 @@
     renderQueue();
     let found;
     try {
-      const { data, response } = await api("GET", "/api/v1/requests");
+      const { data, response } = await api("GET", `/api/v1/requests?limit=${QUEUE_LIMIT}`);
       noteClock(response);
       found = data.requests;
     } catch (err) {
@@ -1014,11 +1035,13 @@
     }
     if (seq !== state.loadSeq) return;
     state.requests = new Map(found.filter(isNewer).map((request) => [request.id, request]));
+    notifier.known(found); // on screen at once: nothing to ring for
     state.loading = false;
     state.loadFailed = false;
     const buffered = state.buffer;
     state.buffer = [];
-    for (const event of buffered) applyEvent(event);
+    const arrived = buffered.filter(applyEvent).map((event) => event.request);
+    notifier.arrived(arrived.filter((request) => state.requests.has(request.id)));
     renderQueue();
     presence.render();
     if (state.selectedId) scheduleDetailRefresh();
@@ -1100,19 +1123,8 @@
     return Boolean(state.me && request.assigned_agent && request.assigned_agent.id === state.me.id);
   }
 
-  function compareRequests(a, b) {
-    const byPriority = (b.priority || 0) - (a.priority || 0);
-    if (byPriority) return byPriority;
-    const aStart = Date.parse(a.timings?.case_started_at || "") || 0;
-    const bStart = Date.parse(b.timings?.case_started_at || "") || 0;
-    return aStart - bStart || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  }
-
   function visibleRequests() {
-    const all = [...state.requests.values()].sort(compareRequests);
-    if (state.filter === "mine") return all.filter(isMine);
-    if (state.filter === "unassigned") return all.filter((r) => !r.assigned_agent);
-    return all;
+    return queueView.visible(state.requests.values()); // queue.js: lane, filter, search
   }
 
   function buildRow(id) {
@@ -1172,17 +1184,16 @@
     cells.status.replaceChildren(
       el("span", { className: `badge status-${request.status}` }, statusLabel(request.status)));
     cells.agent.textContent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
-    tickRow(row, request);
     if (callback) cells.preview.title = cells.preview.textContent;
+    queueView.fill(row, request); // offers; then it ticks the row
+    tickRow(row, request);
   }
 
   function tickRow(row, request) {
     const waited = waitedSeconds(request);
     row.cells.wait.textContent = formatDuration(waited);
-    const waiting = WAITING.has(request.status);
-    row.cells.wait.classList.toggle("wait-warn", waiting && waited >= WAIT_WARN_S
-      && waited < WAIT_ALERT_S);
-    row.cells.wait.classList.toggle("wait-alert", waiting && waited >= WAIT_ALERT_S);
+    queueView.paintWait(row.cells.wait, request, waited); // against the lane's target
+    queueView.tick(row, request);
     if (row.due) paintDue(row.due.node, row.due.callback, true);
   }
 
@@ -1228,9 +1239,7 @@
     $("count-all").textContent = String(all.length);
     $("count-mine").textContent = String(all.filter(isMine).length);
     $("count-unassigned").textContent = String(unassigned);
-    for (const button of document.querySelectorAll(".filter")) {
-      button.setAttribute("aria-pressed", String(button.dataset.filter === state.filter));
-    }
+    queueView.renderHead(all, state.rows.size); // lane tabs, callbacks, the search's state
     document.title = unassigned ? `(${unassigned}) TaxiConnect` : "TaxiConnect";
   }
 
@@ -1873,6 +1882,23 @@
 
   async function boot() {
     presence = window.TaxiConnect.createPresence({ t, api, me: () => state.me, heldBy });
+    const me = () => state.me;
+    queueView = window.TaxiConnect.createQueue({
+      t, api, now, el, me, addWords, announce, lang: () => state.lang,
+      changed: () => { if (state.me) renderQueue(); },
+      open: openDetail,
+    });
+    notifier = window.TaxiConnect.createNotifier({
+      t, now, me, addWords, passengerLabel, channelLabel,
+      open: (id) => { if (state.me) openDetail(id); },
+    });
+    window.TaxiConnect.createShortcuts({
+      t, el, addWords, act, list: visibleRequests, offerOf: queueView.offerOf,
+      active: () => Boolean(state.me) && !$("console-view").hidden,
+      selected: () => state.selectedId,
+      open: openDetail,
+      focusSearch: queueView.focusSearch,
+    });
     composer = window.TaxiConnect.createComposer({
       t, api, channelLabel,
       onSent: onReplySent,
@@ -1882,12 +1908,6 @@
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
       button.addEventListener("click", () => setLanguage(button.dataset.lang));
-    }
-    for (const button of document.querySelectorAll(".filter")) {
-      button.addEventListener("click", () => {
-        state.filter = button.dataset.filter;
-        renderQueue();
-      });
     }
     $("login-form").addEventListener("submit", onLogin);
     $("logout").addEventListener("click", onLogout);

@@ -1,0 +1,476 @@
+/* The queue's view: lane tabs, the filters (all, mine, unassigned, callbacks), the search, the
+ * queue order, the waiting time's colour against the lane's target, and offers.
+ *
+ * console.js keeps every open request live (its websocket); this module decides which of them
+ * the table shows and in what order. A search goes to the hub (GET /api/v1/requests?q=...,
+ * which also reads every message of a request) after a pause in typing; meanwhile, and for
+ * requests that arrive live afterwards, the same rules run here on what a summary holds, so
+ * a new request appears only when it matches what is on screen.
+ *
+ * Lanes come from GET /api/v1/lanes ([{key, name: {fi, en}, position, priority, strategy,
+ * target_wait_s, open}]); without it (a hub that has none yet) each lane seen on a request
+ * gets a tab, with the default target.
+ */
+"use strict";
+
+(() => {
+  const DEFAULT_TARGET_S = 120; // hub/lanes.py Lane.target_wait_s
+  const DEFAULT_LANE = "default"; // hub/lanes.py DEFAULT_LANE
+  const SEARCH_PAUSE_MS = 300; // typing pauses this long before the hub is asked
+  const SEARCH_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT
+  // The hub's phone.default_region is FI: a number typed with the trunk 0 is stored with
+  // +358. The same rule as dispatch/request_search.py number_forms.
+  const COUNTRY_CODE = "358";
+  const TRUNK_PREFIX = "0";
+  const MIN_NUMBER_DIGITS = 4;
+  const NUMBER = /^\+?[\d\s().-]+$/;
+  const WAITING = new Set(["new", "queued"]);
+  const FILTERS = ["all", "mine", "unassigned", "callbacks"];
+
+  const WORDS = {
+    fi: {
+      lanes_label: "Jonot",
+      lane_all: "Kaikki jonot",
+      lane_default: "Yleinen",
+      lane_closed: "suljettu",
+      filter_callbacks: "Soittopyynnöt",
+      search_label: "Hae jonosta",
+      search_placeholder: "Numero, nimi, viite tai teksti",
+      search_clear: "Tyhjennä haku",
+      search_busy: "Haetaan…",
+      search_failed: "Haku epäonnistui, näytetään vain jonon omat osumat.",
+      search_found_one: "1 osuma",
+      search_found: "{n} osumaa",
+      wait_ok: "odotus alle puolet tavoitteesta ({target})",
+      wait_warn: "odotus lähellä tavoitetta ({target})",
+      wait_alert: "odotus yli tavoitteen ({target})",
+      offer_to_me: "Tarjottu sinulle",
+      offer_to: "Tarjottu: {name}",
+      offer_accept: "Hyväksy",
+      offer_decline: "Hylkää",
+      offer_accept_label: "Hyväksy pyyntö {ref}",
+      offer_decline_label: "Hylkää pyyntö {ref}",
+      offer_left: "{time} jäljellä",
+      offer_failed: "Tarjous ei onnistunut: {reason}",
+    },
+    en: {
+      lanes_label: "Lanes",
+      lane_all: "All lanes",
+      lane_default: "General",
+      lane_closed: "closed",
+      filter_callbacks: "Callbacks",
+      search_label: "Search the queue",
+      search_placeholder: "Number, name, reference or text",
+      search_clear: "Clear the search",
+      search_busy: "Searching…",
+      search_failed: "The search failed; showing only matches within the queue.",
+      search_found_one: "1 match",
+      search_found: "{n} matches",
+      wait_ok: "waiting under half the target ({target})",
+      wait_warn: "waiting close to the target ({target})",
+      wait_alert: "waiting beyond the target ({target})",
+      offer_to_me: "Offered to you",
+      offer_to: "Offered to {name}",
+      offer_accept: "Accept",
+      offer_decline: "Decline",
+      offer_accept_label: "Accept request {ref}",
+      offer_decline_label: "Decline request {ref}",
+      offer_left: "{time} left",
+      offer_failed: "The offer could not be handled: {reason}",
+    },
+  };
+
+  /** The forms an E.164 number holding this typed number contains; [] when not a number. */
+  function numberForms(text) {
+    const typed = text.trim();
+    if (!NUMBER.test(typed)) return [];
+    const digits = typed.replace(/\D/g, "");
+    if (digits.length < MIN_NUMBER_DIGITS) return [];
+    if (typed.startsWith("+")) return [`+${digits}`];
+    if (digits.startsWith("00")) return [`+${digits.slice(2)}`];
+    const forms = [digits];
+    if (digits.startsWith(TRUNK_PREFIX)) {
+      forms.unshift(`+${COUNTRY_CODE}${digits.slice(TRUNK_PREFIX.length)}`);
+    }
+    return forms;
+  }
+
+  function parseQuery(q) {
+    const text = q.trim();
+    if (!text) return [];
+    const whole = numberForms(text);
+    if (whole.length) return [{ text: text.toLowerCase(), numbers: whole }];
+    return text.split(/\s+/).map((word) => ({ text: word.toLowerCase(), numbers: numberForms(word) }));
+  }
+
+  /** Make the queue view. `t`, `api`, `now`, `el` and `channelIcon` are console.js's;
+   * `lang()` the language shown, `me()` the signed-in agent, `changed()` re-renders the queue,
+   * `open(id)` opens a request, `announce(text)` speaks to screen readers. */
+  function createQueue({ t, api, now, el, lang, me, changed, open, announce, addWords }) {
+    addWords(WORDS);
+    const $ = (id) => document.getElementById(id);
+    const view = {
+      lane: "all",
+      filter: "all",
+      query: "",
+      words: [],
+      lanes: null, // from the hub; null: not (yet) known, use the requests' own lanes
+      server: null, // {key, ids}: the hub's answer to the search on screen
+      searchTimer: null,
+      searchSeq: 0,
+      searching: false,
+      searchFailed: false,
+    };
+
+    // ---- lanes ---------------------------------------------------------------------------
+
+    async function loadLanes() {
+      try {
+        const { data } = await api("GET", "/api/v1/lanes");
+        const list = Array.isArray(data) ? data : Array.isArray(data?.lanes) ? data.lanes : null;
+        view.lanes = list ? list.filter((lane) => lane && typeof lane.key === "string") : null;
+      } catch (_) {
+        view.lanes = null; // 404 before lanes exist, or unreachable: the requests' lanes
+      }
+      changed();
+    }
+
+    function laneName(lane) {
+      const name = lane.name && typeof lane.name === "object" ? lane.name[lang()] || lane.name.en
+        || lane.name.fi : null;
+      if (name) return String(name);
+      return lane.key === DEFAULT_LANE ? t("lane_default") : lane.key;
+    }
+
+    /** The tabs: the hub's lanes in their order, then any lane a request waits in that the
+     * hub did not list (removed or renamed since). */
+    function lanesShown(requests) {
+      const shown = [...(view.lanes || [])].sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
+      const known = new Set(shown.map((lane) => lane.key));
+      const extra = new Set();
+      for (const request of requests) {
+        if (request.lane && !known.has(request.lane)) extra.add(request.lane);
+      }
+      for (const key of [...extra].sort((a, b) => (a === DEFAULT_LANE ? -1 : b === DEFAULT_LANE
+        ? 1 : a.localeCompare(b)))) {
+        shown.push({ key, target_wait_s: DEFAULT_TARGET_S, open: true });
+      }
+      return shown;
+    }
+
+    function targetOf(request) {
+      const lane = (view.lanes || []).find((found) => found.key === request.lane);
+      const target = Number(lane?.target_wait_s);
+      return target > 0 ? target : DEFAULT_TARGET_S;
+    }
+
+    // ---- which requests, in what order ---------------------------------------------------
+
+    function isMine(request) {
+      const agent = me();
+      return Boolean(agent && request.assigned_agent && request.assigned_agent.id === agent.id);
+    }
+
+    /** The open offer, while it lasts: {mine, name, leftMs}; null when none or expired. */
+    function offerOf(request) {
+      const offer = request.offer;
+      if (!offer || typeof offer !== "object" || !offer.agent || request.assigned_agent) return null;
+      const expires = Date.parse(offer.expires_at || "");
+      const leftMs = Number.isNaN(expires) ? null : expires - now();
+      if (leftMs !== null && leftMs <= 0) return null;
+      const agent = me();
+      return { mine: Boolean(agent && offer.agent.id === agent.id), name: offer.agent.name || "",
+        leftMs };
+    }
+
+    function callbackDue(request) {
+      const details = request.details || {};
+      if (details.callback !== "true") return null;
+      const due = Date.parse(details.callback_due_at || "");
+      return Number.isNaN(due) ? Number.POSITIVE_INFINITY : due;
+    }
+
+    function overdue(request) {
+      const due = callbackDue(request);
+      return due !== null && due !== Number.POSITIVE_INFINITY && now() > due;
+    }
+
+    function started(request) {
+      return Date.parse(request.timings?.case_started_at || "") || 0;
+    }
+
+    /** An offer to me first (it times out), then an overdue callback, then priority and the
+     * longest waiting; the callbacks view goes by deadline. The hub orders the same way. */
+    function compare(a, b) {
+      const offered = Number(Boolean(offerOf(b)?.mine)) - Number(Boolean(offerOf(a)?.mine));
+      if (offered) return offered;
+      const late = Number(overdue(b)) - Number(overdue(a));
+      if (late) return late;
+      if (view.filter === "callbacks") {
+        const byDue = (callbackDue(a) ?? Infinity) - (callbackDue(b) ?? Infinity);
+        if (byDue) return byDue;
+      }
+      const byPriority = (b.priority || 0) - (a.priority || 0);
+      if (byPriority) return byPriority;
+      return started(a) - started(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    }
+
+    function inFilter(request, filter) {
+      if (filter === "mine") return isMine(request);
+      if (filter === "unassigned") return !request.assigned_agent;
+      if (filter === "callbacks") return callbackDue(request) !== null;
+      return true;
+    }
+
+    function inLane(request) {
+      return view.lane === "all" || request.lane === view.lane;
+    }
+
+    /** The search on the summary alone: what the hub matches, less the messages' bodies. */
+    function textMatch(request) {
+      const contact = request.contact || {};
+      const phones = (contact.phones || []).map(String);
+      const hay = [request.reference, contact.name, request.preview, ...phones,
+        ...(contact.emails || [])].filter(Boolean).map((part) => String(part).toLowerCase());
+      return view.words.every((word) => hay.some((part) => part.includes(word.text))
+        || word.numbers.some((form) => phones.some((phone) => phone.includes(form))));
+    }
+
+    function searchKey() {
+      return JSON.stringify([view.query.trim(), view.lane, view.filter]);
+    }
+
+    function visible(requests) {
+      const list = [];
+      const server = view.server && view.server.key === searchKey() ? view.server.ids : null;
+      for (const request of requests) {
+        if (!inLane(request) || !inFilter(request, view.filter)) continue;
+        if (view.words.length && !(server?.has(request.id) || textMatch(request))) continue;
+        list.push(request);
+      }
+      return list.sort(compare);
+    }
+
+    // ---- search ----------------------------------------------------------------------------
+
+    function setQuery(text) {
+      view.query = text;
+      view.words = parseQuery(text);
+      scheduleSearch(SEARCH_PAUSE_MS);
+      changed();
+    }
+
+    function scheduleSearch(delay) {
+      window.clearTimeout(view.searchTimer);
+      view.searchSeq += 1; // an answer to an older search is dropped
+      if (!view.words.length) {
+        view.server = null;
+        view.searching = false;
+        view.searchFailed = false;
+        paintSearch();
+        return;
+      }
+      view.searching = true;
+      paintSearch();
+      view.searchTimer = window.setTimeout(search, delay);
+    }
+
+    async function search() {
+      const seq = view.searchSeq;
+      const key = searchKey();
+      const params = new URLSearchParams({ q: view.query.trim(), limit: String(SEARCH_LIMIT) });
+      if (view.lane !== "all") params.set("lane", view.lane);
+      if (view.filter !== "all") params.set("filter", view.filter);
+      try {
+        const { data } = await api("GET", `/api/v1/requests?${params}`);
+        if (seq !== view.searchSeq) return;
+        view.server = { key, ids: new Set((data.requests || []).map((request) => request.id)) };
+        view.searchFailed = false;
+      } catch (err) {
+        if (seq !== view.searchSeq) return;
+        view.server = null;
+        view.searchFailed = err.status !== 401;
+      }
+      view.searching = false;
+      changed();
+    }
+
+    function paintSearch(shown) {
+      const box = $("queue-search-status");
+      const input = $("queue-search");
+      input.setAttribute("aria-busy", String(view.searching));
+      input.closest(".search")?.setAttribute("data-state", !view.words.length ? "idle"
+        : view.searching ? "searching" : view.searchFailed ? "failed" : "done");
+      $("queue-search-clear").hidden = !view.query;
+      const text = !view.words.length ? "" : view.searching ? t("search_busy")
+        : view.searchFailed ? t("search_failed")
+          : shown === 1 ? t("search_found_one") : t("search_found", { n: shown ?? 0 });
+      if (box.textContent !== text) box.textContent = text;
+    }
+
+    // ---- the head: tabs and counts -------------------------------------------------------
+
+    function renderHead(requests, shown) {
+      const all = [...requests];
+      const lanes = lanesShown(all);
+      if (view.lane !== "all" && !lanes.some((lane) => lane.key === view.lane)) view.lane = "all";
+      const counts = new Map();
+      for (const request of all) counts.set(request.lane, (counts.get(request.lane) || 0) + 1);
+      const tabs = [{ key: "all", label: t("lane_all"), count: all.length, open: true }]
+        .concat(lanes.map((lane) => ({ key: lane.key, label: laneName(lane),
+          count: counts.get(lane.key) || 0, open: lane.open !== false })));
+      const bar = $("lane-tabs");
+      const focusedKey = bar.contains(document.activeElement)
+        ? document.activeElement.dataset.lane : null;
+      bar.replaceChildren(...tabs.map((tab) => {
+        const button = el("button", { type: "button", className: "lane-tab",
+          "data-lane": tab.key, "data-testid": tab.key === "all" ? "lane-all" : "lane-tab",
+          "aria-pressed": String(view.lane === tab.key), "data-open": String(tab.open) },
+        el("span", { className: "lane-name" }, tab.label),
+        tab.open ? null : el("span", { className: "lane-closed" }, ` (${t("lane_closed")})`),
+        el("span", { className: "count", "data-testid": "lane-count" }, String(tab.count)));
+        button.addEventListener("click", () => chooseLane(tab.key));
+        return button;
+      }));
+      if (focusedKey) bar.querySelector(`[data-lane="${CSS.escape(focusedKey)}"]`)?.focus();
+      $("count-callbacks").textContent = String(all.filter((r) => callbackDue(r) !== null).length);
+      for (const button of document.querySelectorAll(".filter")) {
+        button.setAttribute("aria-pressed", String(button.dataset.filter === view.filter));
+      }
+      paintSearch(shown);
+    }
+
+    function chooseLane(key) {
+      view.lane = key;
+      scheduleSearch(0);
+      changed();
+    }
+
+    function chooseFilter(filter) {
+      if (!FILTERS.includes(filter)) return;
+      view.filter = filter;
+      scheduleSearch(0);
+      changed();
+    }
+
+    // ---- a row: waiting colour and offers --------------------------------------------------
+
+    function formatLeft(ms) {
+      const total = Math.max(0, Math.ceil(ms / 1000));
+      return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, "0")}`;
+    }
+
+    /** The waiting time's colour: green under half the lane's target, amber to the target,
+     * red beyond; none once somebody handles it. Word and colour together (the title). */
+    function paintWait(cell, request, waited) {
+      const target = targetOf(request);
+      const waiting = WAITING.has(request.status);
+      const level = !waiting ? null : waited < target / 2 ? "ok" : waited < target ? "warn"
+        : "alert";
+      for (const name of ["ok", "warn", "alert"]) cell.classList.toggle(`wait-${name}`, level === name);
+      cell.dataset.wait = level || "none";
+      const minutes = `${Math.floor(target / 60)}:${String(target % 60).padStart(2, "0")}`;
+      const title = level ? t(`wait_${level}`, { target: minutes }) : "";
+      if (cell.title !== title) cell.title = title;
+    }
+
+    /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it). */
+    function fill(row, request) {
+      const offer = offerOf(request);
+      const { tr, cells } = row;
+      tr.classList.toggle("offer-mine", Boolean(offer?.mine));
+      tr.dataset.offer = offer ? (offer.mine ? "mine" : "other") : "none";
+      row.offer = null;
+      if (offer && !offer.mine) {
+        cells.agent.replaceChildren(el("span", { className: "offer-other",
+          "data-testid": "offer-other" }, t("offer_to", { name: offer.name })));
+        cells.agent.title = cells.agent.textContent;
+      }
+      if (offer?.mine) {
+        const left = el("span", { className: "offer-left num", "data-testid": "offer-countdown" });
+        const accept = el("button", { type: "button", className: "primary offer-accept",
+          "data-testid": "offer-accept", "aria-label": t("offer_accept_label",
+            { ref: request.reference }) }, t("offer_accept"));
+        const decline = el("button", { type: "button", className: "offer-decline",
+          "data-testid": "offer-decline", "aria-label": t("offer_decline_label",
+            { ref: request.reference }) }, t("offer_decline"));
+        accept.addEventListener("click", (event) => answerOffer(event, request, "claim"));
+        decline.addEventListener("click", (event) => answerOffer(event, request, "decline"));
+        const bar = el("span", { className: "offer-bar", "data-testid": "offer-bar" },
+          el("strong", {}, t("offer_to_me")), " · ", left, " ", accept, " ", decline);
+        cells.preview.prepend(bar, " ");
+        row.offer = { left, request };
+      }
+    }
+
+    function tick(row, request) {
+      const { tr } = row;
+      tr.classList.toggle("overdue", overdue(request));
+      if (!row.offer) return;
+      const offer = offerOf(request);
+      if (!offer) {
+        changed(); // expired without word from the hub: back to an ordinary row
+        return;
+      }
+      const text = offer.leftMs === null ? "" : t("offer_left", { time: formatLeft(offer.leftMs) });
+      if (row.offer.left.textContent !== text) row.offer.left.textContent = text;
+    }
+
+    async function answerOffer(event, request, action) {
+      event.stopPropagation(); // not the row's own click, which opens it
+      const button = event.currentTarget;
+      button.disabled = true;
+      try {
+        await api("POST", `/api/v1/requests/${encodeURIComponent(request.id)}/${action}`);
+        if (action === "claim") open(request.id);
+      } catch (err) {
+        if (err.status === 401) return;
+        button.disabled = false;
+        announce(t("offer_failed", { reason: err.body?.error || err.message }));
+      }
+    }
+
+    // ---- wiring ----------------------------------------------------------------------------
+
+    const input = $("queue-search");
+    input.addEventListener("input", () => setQuery(input.value));
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && input.value) {
+        event.preventDefault();
+        event.stopPropagation();
+        input.value = "";
+        setQuery("");
+      } else if (event.key === "Enter") {
+        event.preventDefault();
+        scheduleSearch(0); // now, not after the pause
+      }
+    });
+    $("queue-search-clear").addEventListener("click", () => {
+      input.value = "";
+      setQuery("");
+      input.focus();
+    });
+    for (const button of document.querySelectorAll(".filter")) {
+      button.addEventListener("click", () => chooseFilter(button.dataset.filter));
+    }
+
+    function reset() {
+      window.clearTimeout(view.searchTimer);
+      Object.assign(view, { lane: "all", filter: "all", query: "", words: [], server: null,
+        searching: false, searchFailed: false });
+      view.searchSeq += 1;
+      input.value = "";
+    }
+
+    return {
+      loadLanes, visible, compare, renderHead, fill, tick, paintWait, offerOf, reset,
+      isMine, focusSearch: () => { input.focus(); input.select(); },
+      filter: () => view.filter,
+      refreshSearch: () => scheduleSearch(0),
+    };
+  }
+
+  window.TaxiConnect = Object.assign(window.TaxiConnect || {}, {
+    createQueue, queueNumberForms: numberForms,
+  });
+})();
