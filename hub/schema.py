@@ -350,3 +350,81 @@ canned_replies = Table(
     Column("updated_by", Uuid, ForeignKey("agents.id")),
     Column("updated_at", UtcDateTime, nullable=False),
 )
+
+# A service notice (snowstorm, outage, strike): every inbound contact on its channels and
+# lanes is answered with it, once per passenger (notice_answers).
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("text_fi", Text, nullable=False),
+    Column("text_en", Text, nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("lanes", JSON, nullable=False),  # empty: every lane
+    # Phone: answer with the notice and store nothing about the caller.
+    Column("announcement_only", Boolean, nullable=False),
+    Column("valid_from", UtcDateTime, nullable=False),
+    Column("valid_until", UtcDateTime),
+    Column("created_by", Uuid, ForeignKey("agents.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("ended_by", Uuid, ForeignKey("agents.id")),
+    Index("ix_notices_valid", "valid_from", "valid_until"),
+)
+
+notice_answers = Table(
+    "notice_answers",
+    metadata,
+    Column("notice_id", Uuid, ForeignKey("notices.id"), primary_key=True),
+    Column("contact_id", Uuid, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+answer_templates = Table(
+    "answer_templates",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("kind", String(32), nullable=False),  # acknowledgement | out_of_hours
+    Column("lane", String(64), ForeignKey("lanes.key", ondelete="CASCADE")),  # null: every lane
+    Column("language", String(8), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("updated_by", Uuid, ForeignKey("agents.id")),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+staff_groups = Table(
+    "staff_groups",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("group_id", Uuid, ForeignKey("staff_groups.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("phone", String(32)),  # E.164
+    Column("email", String(320)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_group_members_group", "group_id"),
+    Index("ix_group_members_phone", "phone"),
+    Index("ix_group_members_email", "email"),
+)
+
+# A message to a group is a request of its own (the thread members' replies join).
+group_messages = Table(
+    "group_messages",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("group_id", Uuid, ForeignKey("staff_groups.id"), nullable=False),
+    Column("request_id", Uuid, ForeignKey("contact_requests.id"), nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("created_by", Uuid, ForeignKey("agents.id"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_group_messages_group", "group_id", "created_at"),
+)
