@@ -117,6 +117,9 @@
     let optionsShown = "";
     let generation = 0; // bumped on logout: a resend loop of the old session stops
     const typing = { id: null, sentAt: 0, idle: null }; // the chat told "typing" now
+    // canned.js, when the page loads it: the canned-reply picker inserts into the textarea.
+    const canned = globalThis.TaxiConnect.createCannedPicker?.({
+      api, textarea, current: () => request }) ?? null;
 
     function draftOf(id) {
       let draft = drafts.get(id);
@@ -141,6 +144,7 @@
         stopTyping();
         section.hidden = true;
         request = null;
+        canned?.show();
         return;
       }
       section.hidden = false;
@@ -151,6 +155,7 @@
         if (left && !left.text && !left.key && !left.sending) drafts.delete(request.id);
       }
       request = next;
+      if (switched) canned?.show();
       const draft = draftOf(next.id);
       if (switched) {
         textarea.value = draft.text;
@@ -258,6 +263,7 @@
       if ($("composer-status").textContent !== status) $("composer-status").textContent = status;
       const error = draft.error ? errorText(draft.error) : "";
       if ($("composer-error").textContent !== error) $("composer-error").textContent = error;
+      canned?.render(draft.sending);
     }
 
     async function post(id, payload, draft, started) {
@@ -413,6 +419,7 @@
 
     /** Logout: drop every draft and stop any resend of the ended session. */
     function forget() {
+      canned?.forget();
       window.clearTimeout(typing.idle); // the session is over: nobody is typing in it
       typing.id = null;
       generation += 1;
