@@ -271,15 +271,26 @@ SPEC: dict[str, Any] = {
                           "422": _ok("not a state", "Error"), "401": ERROR,
                           "403": _ok("external user, or a foreign origin", "Error")}}},
         "/api/v1/requests": {"get": {
-            "summary": "open requests (or by status), by priority then waiting time",
+            "summary": "open requests (or by status): an overdue callback first, then by "
+                       "priority, then the longest waiting",
             "security": SESSION,
             "parameters": [
+                {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
+                 "description": "search, every word matching: a number in any form "
+                                "(040 123 4567 finds +358401234567), the passenger's name, "
+                                "email, the reference, or a message's subject or text"},
+                {"name": "lane", "in": "query", "schema": {"type": "string"}},
+                {"name": "filter", "in": "query", "schema": {
+                    "type": "string", "enum": ["all", "mine", "unassigned", "callbacks"]},
+                 "description": "callbacks: by deadline, soonest first"},
                 {"name": "status", "in": "query", "schema": {"type": "string"},
                  "description": "comma-separated: queued,claimed,resolved"},
                 {"name": "channel", "in": "query", "schema": {"type": "string"}},
-                {"name": "mine", "in": "query", "schema": {"type": "boolean"}},
+                {"name": "mine", "in": "query", "schema": {"type": "boolean"},
+                 "description": "the same as filter=mine"},
                 {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {"200": _ok("requests"), "400": ERROR, "401": ERROR}}},
+            "responses": {"200": _ok("requests"), "400": ERROR, "401": ERROR,
+                          "422": _ok("q or filter invalid", "Error")}}},
         "/api/v1/requests/{request_id}": {"get": {
             "summary": "a request with messages, handling history and timings",
             "security": SESSION, "parameters": [ID_PARAM],
