@@ -395,8 +395,10 @@ SPEC: dict[str, Any] = {
                                   "content": {"audio/*": {}}},
                           "401": ERROR, "404": ERROR,
                           "503": _ok("the provider did not give the audio", "Error")}}},
-        "/admin": {"get": {"summary": "the admin page: accounts (admins only; it logs in "
-                                      "through the API)", "responses": {"200": _ok("HTML")}}},
+        "/admin": {"get": {"summary": "the admin page: accounts, canned replies, lanes and "
+                                      "routing rules, channel status (admins only; it logs "
+                                      "in through the API)",
+                           "responses": {"200": _ok("HTML")}}},
         "/api/v1/admin/agents": {
             "get": {"summary": "every account, disabled ones too (admins only)",
                     "security": SESSION,

@@ -1,5 +1,8 @@
-/* TaxiConnect admin page: accounts. Add, edit name, role and phones, disable or enable, and
- * set a new password. Plain JavaScript, nothing loaded from elsewhere; every value from the
+/* TaxiConnect admin page: accounts (add, edit name, role and phones, disable or enable, set a
+ * new password), and the tabs that show the other sections: canned replies (canned.js), lanes
+ * and routing rules (lanes.js) and channel status (channels.js). Those register themselves in
+ * globalThis.TaxiAdmin.sections before this script runs, and get this page's words, API and
+ * element helpers. Plain JavaScript, nothing loaded from elsewhere; every value from the
  * server reaches the page as textContent or an input's value, never as markup.
  */
 "use strict";
@@ -15,7 +18,12 @@
       login_password: "Salasana",
       login_submit: "Kirjaudu",
       login_failed: "Väärä käyttäjätunnus tai salasana.",
-      admins_only: "Vain pääkäyttäjät voivat hallita käyttäjiä.",
+      admins_only: "Ylläpitosivut ovat vain pääkäyttäjille.",
+      admin_sections: "Ylläpidon osiot",
+      tab_users: "Käyttäjät",
+      tab_canned: "Valmisvastaukset",
+      tab_lanes: "Jonot ja reititys",
+      tab_channels: "Kanavien tila",
       error_network: "Palvelimeen ei saada yhteyttä.",
       users_title: "Käyttäjät",
       col_login: "Tunnus",
@@ -60,7 +68,12 @@
       login_password: "Password",
       login_submit: "Sign in",
       login_failed: "Wrong username or password.",
-      admins_only: "Only administrators can manage users.",
+      admins_only: "The admin pages are for administrators only.",
+      admin_sections: "Admin sections",
+      tab_users: "Users",
+      tab_canned: "Canned replies",
+      tab_lanes: "Lanes and routing",
+      tab_channels: "Channel status",
       error_network: "Cannot reach the server.",
       users_title: "Users",
       col_login: "Username",
@@ -101,8 +114,13 @@
   const ROLES = ["team", "external", "admin"];
   const EDITABLE = ["name", "email", "phone", "phone_login"];
 
-  const state = { lang: "fi", me: null, users: [] };
+  const SECTIONS = ["users", "canned", "lanes", "channels"]; // the tabs, in order
+
+  const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);
+  // The other scripts' parts, by name: {tab, activate, deactivate, render}; a tab can show
+  // more than one (lanes and routing rules).
+  const sections = new Map();
 
   function t(key, values) {
     const table = TEXT[state.lang] || TEXT.en;
@@ -139,6 +157,7 @@
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* used, not remembered */ }
     applyStaticText();
     renderUsers();
+    for (const section of sections.values()) section.render?.();
   }
 
   // ---- the API -----------------------------------------------------------------------------
@@ -179,6 +198,7 @@
     $("denied-view").hidden = view !== "denied";
     $("admin-view").hidden = view !== "admin";
     $("whoami").hidden = view === "login";
+    if (view !== "admin") showSection(null);
     if (view === "login") {
       state.me = null;
       $("login-user").focus();
@@ -201,7 +221,45 @@
       return;
     }
     show("admin");
-    await loadUsers();
+    showSection(sectionInHash());
+  }
+
+  // ---- sections ----------------------------------------------------------------------------
+
+  function sectionInHash() {
+    const name = window.location.hash.slice(1);
+    return SECTIONS.includes(name) ? name : "users";
+  }
+
+  /** Show one section (null: none): the one left stops its work (a refresh timer), the one
+   * shown loads afresh. */
+  function showSection(name) {
+    const parts = (tab) => [...sections.values()].filter((part) => part.tab === tab);
+    if (state.section && state.section !== name) {
+      for (const part of parts(state.section)) part.deactivate?.();
+    }
+    const changed = state.section !== name;
+    state.section = name;
+    for (const node of document.querySelectorAll(".admin-section")) {
+      node.hidden = node.dataset.section !== name;
+    }
+    for (const tab of document.querySelectorAll(".admin-tab")) {
+      if (tab.dataset.section === name) tab.setAttribute("aria-current", "page");
+      else tab.removeAttribute("aria-current");
+    }
+    if (!name || !changed) return;
+    if (name === "users") loadUsers();
+    for (const part of parts(name)) part.activate?.();
+  }
+
+  /** The other scripts' sections, made with what they share with this one. */
+  function makeSections() {
+    const kit = { t, api, el, $, me: () => state.me, lang: () => state.lang };
+    for (const [name, make] of Object.entries(globalThis.TaxiAdmin?.sections || {})) {
+      const section = make(kit);
+      for (const lang of Object.keys(TEXT)) Object.assign(TEXT[lang], section.words?.[lang]);
+      sections.set(name, { tab: name, ...section });
+    }
   }
 
   async function onLogin(event) {
@@ -396,6 +454,7 @@
   }
 
   function boot() {
+    makeSections();
     state.lang = initialLanguage();
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
@@ -403,6 +462,11 @@
     }
     $("login-form").addEventListener("submit", onLogin);
     $("add-form").addEventListener("submit", onAdd);
+    window.addEventListener("hashchange", () => {
+      if (state.me && state.me.role === "admin" && !$("admin-view").hidden) {
+        showSection(sectionInHash());
+      }
+    });
     start();
   }
 
