@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -14,6 +15,7 @@ from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
+from hub.notices import NoticeBoard, notice_for
 from hub.outbox import OutboxRelay
 from hub.settings import Settings
 
@@ -34,9 +36,18 @@ class HubServices:
     relay: OutboxRelay
     redis: Redis
     keys: Keys
+    notices: NoticeBoard | None = None
 
     async def ingest(self, contact: InboundContact) -> IngestResult:
         return await self.ingestor.submit(contact)
+
+    async def notice(self, channel: Channel, request_id: uuid.UUID | None,
+                     language: str) -> str | None:
+        """The active service notice to give this passenger in the channel's own answer,
+        once per passenger (None: no notice, or they have had it)."""
+        if self.notices is None:
+            return None
+        return await notice_for(self.db, self.notices, channel, request_id, language)
 
 
 class ChannelAdapter(Protocol):

@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -45,8 +45,11 @@ Entry = tuple[str, dict[str, str]]
 
 class Router:
     def __init__(self, db: Database, redis: Redis, keys: Keys, *, consumer: str,
-                 reclaim_idle_ms: int, events_maxlen: int) -> None:
+                 reclaim_idle_ms: int, events_maxlen: int,
+                 answer: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None
+                 ) -> None:
         self._db = db
+        self._answer = answer
         self._redis = redis
         self._keys = keys
         self._stopping = asyncio.Event()
@@ -141,6 +144,14 @@ class Router:
                           entry_id)
                 payload = {"request_id": str(uuid.UUID(int=0))}
             parsed.append((entry_id, payload))
+        if self._answer is not None:  # before the acknowledgement: a retry answers once
+            try:
+                await self._answer([p for _, p in parsed])
+            except (RedisError, SQLAlchemyError, OSError):
+                raise
+            except Exception:  # a bug in answering must not stop the queue
+                log.exception("router %s: automatic answers failed; routed without them",
+                              self.consumer)
         all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
         async with self._db.read() as conn:
             current = await summaries_by_id(conn, all_ids)

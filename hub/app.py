@@ -23,11 +23,13 @@ from dispatch import (
     canned_api,
     channel_status,
     lanes_api,
+    notices_api,
     passengers,
     presence_api,
     requests_api,
     viewers,
 )
+from dispatch.auto_answers import AutoAnswers
 from dispatch.console_ws import console_ws
 from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
@@ -48,6 +50,7 @@ from hub.appkeys import (
     INGESTOR,
     KEYS,
     LANES,
+    NOTICES,
     OFFERS,
     OUTBOUND,
     PRESENCE_FANOUT,
@@ -68,6 +71,7 @@ from hub.keys import Keys
 from hub.lane_book import LaneBook
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
+from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
 from hub.settings import Settings
@@ -132,6 +136,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(channel_status.routes())
     app.router.add_routes(lanes_api.routes())
     app.router.add_routes(viewers.routes())
+    app.router.add_routes(notices_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 
@@ -142,6 +147,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await db.migrate()
         app[DATABASE] = db
         app[LANES] = LaneBook(db)
+        app[NOTICES] = NoticeBoard(db)
         await app[LANES].ensure_default()
         yield
     finally:
@@ -175,8 +181,10 @@ def _make_ingestor(app: web.Application) -> Ingestor:
 def _make_router(app: web.Application) -> Router:
     q = app[SETTINGS].queue
     consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
+    answers = AutoAnswers(app[DATABASE], app[RELAY], app[NOTICES], app[REPLY_SENDERS])
     return Router(app[DATABASE], app[REDIS].client, app[KEYS], consumer=consumer,
-                  reclaim_idle_ms=q.reclaim_idle_ms, events_maxlen=q.events_maxlen)
+                  reclaim_idle_ms=q.reclaim_idle_ms, events_maxlen=q.events_maxlen,
+                  answer=answers.handle)
 
 
 def _make_feed(app: web.Application) -> EventFeed:
@@ -255,7 +263,7 @@ def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         services = HubServices(app[SETTINGS], app[INGESTOR], app[DELIVERIES],
                                ChannelState(app[DATABASE]), app[HTTP_CLIENT], app[DATABASE],
-                               app[RELAY], app[REDIS].client, app[KEYS])
+                               app[RELAY], app[REDIS].client, app[KEYS], app[NOTICES])
         for adapter in adapters:
             await adapter.start(services)
         yield

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.openapi_lanes import PATHS as LANE_PATHS
+from hub.openapi_notices import PATHS as NOTICE_PATHS
 
 JSON = "application/json"
 
@@ -587,6 +588,7 @@ SPEC: dict[str, Any] = {
 
 
 SPEC["paths"].update(LANE_PATHS)
+SPEC["paths"].update(NOTICE_PATHS)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

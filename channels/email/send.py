@@ -42,6 +42,8 @@ def build_reply(message: OutboundMessage, *, from_address: str, from_name: str,
     references = message.thread.get("references", "").split()
     if references:
         mail["References"] = " ".join(f"<{ref}>" for ref in references[-20:])
+    if message.thread.get("auto_submitted"):  # RFC 3834: automatic answers say so
+        mail["Auto-Submitted"] = message.thread["auto_submitted"]
     mail.set_content(message.body, charset="utf-8")
     return mail
 

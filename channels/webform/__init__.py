@@ -90,7 +90,8 @@ class WebFormChannel:
             return web.Response(body=busy_page(self._language(request)), status=503,
                                 content_type="text/html", charset="utf-8",
                                 headers={"Retry-After": str(exc.retry_after_s)})
-        return _html(thanks_page(lang, result.reference), status=201)
+        notice = await self._notice(result, lang)
+        return _html(thanks_page(lang, result.reference, notice), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
         await _read_body(request)
@@ -105,7 +106,17 @@ class WebFormChannel:
                 fields = {f: {"code": c, "reason": REASONS.get(c, c)}
                           for f, c in exc.field_errors.items()}
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
-        return web.json_response(_receipt(result), status=200 if result.duplicate else 201)
+        receipt = _receipt(result)
+        receipt["notice"] = await self._notice(result, str(data.get("language") or "fi"))
+        return web.json_response(receipt, status=200 if result.duplicate else 201)
+
+    async def _notice(self, result: IngestResult, lang: str) -> str | None:
+        """The service notice in the confirmation, once per passenger (a resubmission of the
+        same form gets no second one)."""
+        if result.duplicate:
+            return None
+        return await self.services.notice(Channel.WEBFORM, result.request_id,
+                                          "en" if lang == "en" else "fi")
 
 
 async def _read_body(request: web.Request) -> None:

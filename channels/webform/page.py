@@ -101,10 +101,11 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
     return _page(lang, t["title"], body)
 
 
-def thanks_page(lang: str, reference: str) -> str:
+def thanks_page(lang: str, reference: str, notice: str | None = None) -> str:
     t = TEXTS[lang]
+    shown = (f'<p class="notice" role="alert">{escape(notice)}</p>\n' if notice else "")
     body = f"""<h1>{escape(t['thanks_title'])}</h1>
-<p>{escape(t['thanks_body'])} <strong class="reference">{escape(reference)}</strong></p>
+{shown}<p>{escape(t['thanks_body'])} <strong class="reference">{escape(reference)}</strong></p>
 <p>{escape(t['thanks_hint'])}</p>
 <p><a href="/form?lang={lang}">{escape(t['new'])}</a></p>"""
     return _page(lang, t["thanks_title"], body)

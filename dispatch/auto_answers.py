@@ -1,0 +1,133 @@
+"""Automatic answers to inbound messages: the active service notice, once per passenger, over
+the channel the passenger used (SMS, email, chat).
+
+The router calls `handle` with every committed inbound message before it acknowledges the
+entry, so a process that dies half-way leaves the entry to be taken over, and the answer is
+still sent once: the passenger's `notice_answers` row, the message and its delivery are one
+transaction. The web form and the phone answer in their own responses (see
+`channels/webform` and `channels/phone`), through `hub.notices.notice_for`.
+
+Never answered: automatic mail (auto-replies, bulk and list mail, bounces), a number that
+opted out of SMS, and channels no enabled adapter can send on.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dispatch.replies import _last_inbound, _recipient, _thread
+from dispatch.views import summaries_by_id
+from hub import schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.language import guess_language
+from hub.model import Channel, DeliveryState
+from hub.notices import Notice, NoticeBoard, first_answer
+from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+
+log = logging.getLogger(__name__)
+
+m, r = schema.messages, schema.contact_requests
+ANSWERED_HERE = (Channel.SMS, Channel.EMAIL, Channel.CHAT)
+AUTO_KEY_PREFIX = "auto:"
+
+
+class AutoAnswers:
+    def __init__(self, db: Database, relay: OutboxRelay, notices: NoticeBoard,
+                 senders: Mapping[Channel, list[str]]) -> None:
+        self._db = db
+        self._relay = relay
+        self._notices = notices
+        self._senders = senders
+        self.sent = 0
+
+    def __repr__(self) -> str:
+        return f"<AutoAnswers sent={self.sent}>"
+
+    async def handle(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        now = utcnow()
+        if not await self._notices.current(now):
+            return
+        ids = [uuid.UUID(p["message_id"]) for p in payloads if p.get("message_id")]
+        if not ids:
+            return
+        async with self._db.read() as conn:
+            rows = (await conn.execute(
+                select(m.c.id, m.c.request_id, m.c.channel, m.c.body, m.c.details,
+                       r.c.lane, r.c.contact_id)
+                .join(r, r.c.id == m.c.request_id)
+                .where(m.c.id.in_(ids), m.c.direction == "inbound")
+            )).all()
+        for row in rows:
+            channel = Channel(row.channel)
+            details = row.details or {}
+            if channel not in ANSWERED_HERE or channel not in self._senders:
+                continue
+            if channel is Channel.EMAIL and (details.get("auto") or details.get("bounce_of")):
+                continue  # never answer an automatic mail: that is how mail loops start
+            notice = await self._notices.find(channel, row.lane, now)
+            if notice is not None:
+                await self._answer(row, channel, notice,
+                                   guess_language(row.body, details.get("language")))
+
+    async def _answer(self, row: Any, channel: Channel, notice: Notice, language: str) -> None:
+        now = utcnow()
+        rows: list[OutboxRow] = []
+        try:
+            async with self._db.write() as conn:
+                if not await first_answer(conn, notice.id, row.contact_id, channel, now):
+                    return
+                request = (await conn.execute(select(r.c.id, r.c.contact_id)
+                                              .where(r.c.id == row.request_id))).one()
+                last = await _last_inbound(conn, row.request_id, channel)
+                recipient = await _recipient(conn, request, channel, last)
+                if channel is Channel.SMS and await _opted_out(conn, recipient):
+                    return
+                rows = await _write_answer(
+                    conn, row.request_id, channel, recipient, notice.text(language),
+                    via=self._senders[channel][0], thread=_thread(channel, last),
+                    key=f"{AUTO_KEY_PREFIX}notice:{notice.id}:{row.contact_id}",
+                    kind="notice")
+        except IntegrityError:
+            return  # the same answer committed by another process first
+        self._relay.notify(rows)
+        self.sent += 1
+
+
+async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,
+                        recipient: str, body: str, *, via: str, thread: dict[str, str],
+                        key: str, kind: str) -> list[OutboxRow]:
+    """An automatic outbound message with its delivery, and the rows announcing it."""
+    now = utcnow()
+    message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
+    if channel is Channel.EMAIL:
+        thread = {**thread, "auto_submitted": "auto-replied"}
+    await conn.execute(insert(m), {
+        "id": message_id, "request_id": request_id, "channel": channel.value,
+        "direction": "outbound", "idempotency_key": key, "subject": None, "body": body,
+        "agent_id": None, "created_at": now,
+        "details": {"to": recipient, "via": via, "thread": thread, "auto_answer": kind},
+    })
+    await conn.execute(insert(schema.deliveries), {
+        "id": delivery_id, "message_id": message_id, "request_id": request_id,
+        "adapter": via, "recipient": recipient, "state": DeliveryState.QUEUED.value,
+        "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+    })
+    summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
+    rows = [new_row("outbound", {"delivery_id": str(delivery_id)}),
+            new_row("events", {"type": "request.auto_answer", "request": summary,
+                               "message_id": str(message_id), "kind": kind})]
+    await write_rows(conn, rows)
+    return rows
+
+
+async def _opted_out(conn: AsyncConnection, phone: str) -> bool:
+    o = schema.sms_opt_outs
+    return (await conn.execute(select(o.c.phone).where(o.c.phone == phone))).first() is not None

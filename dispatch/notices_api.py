@@ -1,0 +1,164 @@
+"""Service notices over HTTP: dispatchers and admins publish and end them; consoles list the
+active ones (their banner) and the history, and hear `notice.published` / `notice.ended`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import insert, select, update
+
+from dispatch.auth import current_agent
+from hub import audit, schema
+from hub.appkeys import DATABASE, NOTICES, RELAY
+from hub.clock import utcnow
+from hub.errors import BadInput, Conflict, Forbidden, NotFound
+from hub.model import Agent, Channel, Role
+from hub.notices import notice_of, unfinished
+from hub.outbox import new_row, write_rows
+from hub.request_body import read_json_object
+from hub.text import is_storable
+
+n = schema.notices
+MAX_TEXT_CHARS = 1000  # spoken on the phone and sent by SMS: keep it short
+HISTORY_LIMIT = 50
+MAX_DURATION = timedelta(days=31)
+
+
+async def _dispatcher(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        raise Forbidden("external users do not see service notices")
+    return agent
+
+
+async def list_notices(request: web.Request) -> web.Response:
+    await _dispatcher(request)
+    now = utcnow()
+    async with request.app[DATABASE].read() as conn:
+        coming = await unfinished(conn, now)
+        history = (await conn.execute(
+            select(n).order_by(n.c.created_at.desc()).limit(HISTORY_LIMIT))).mappings().all()
+    return web.json_response({
+        "active": [x.to_json() for x in coming if x.active(now)],
+        "scheduled": [x.to_json() for x in coming if not x.active(now)],
+        "history": [notice_of(row).to_json() for row in history],
+    })
+
+
+async def publish(request: web.Request) -> web.Response:
+    agent = await _dispatcher(request)
+    values = await _values(await read_json_object(request), request)
+    now = utcnow()
+    values.update(id=uuid.uuid4(), created_by=agent.id, created_at=now, ended_at=None,
+                  ended_by=None)
+    async with request.app[DATABASE].write() as conn:
+        await conn.execute(insert(n), values)
+        notice = notice_of(values).to_json()
+        await audit.record(conn, "notice.publish", agent_id=agent.id, subject=notice["id"],
+                           detail={"channels": notice["channels"], "lanes": notice["lanes"]})
+        rows = [new_row("events", {"type": "notice.published", "notice": notice,
+                                   "by": {"id": str(agent.id), "name": agent.name}})]
+        await write_rows(conn, rows)
+    request.app[RELAY].notify(rows)
+    request.app[NOTICES].invalidate()
+    return web.json_response({"notice": notice}, status=201)
+
+
+async def end(request: web.Request) -> web.Response:
+    agent = await _dispatcher(request)
+    try:
+        notice_id = uuid.UUID(request.match_info["notice_id"])
+    except ValueError as exc:
+        raise NotFound("no such notice") from exc
+    now = utcnow()
+    async with request.app[DATABASE].write() as conn:
+        done = await conn.execute(update(n).where(n.c.id == notice_id, n.c.ended_at.is_(None))
+                                  .values(ended_at=now, ended_by=agent.id))
+        row = (await conn.execute(select(n).where(n.c.id == notice_id))).mappings().first()
+        if row is None:
+            raise NotFound("no such notice")
+        if done.rowcount != 1:
+            raise Conflict("the notice has ended already")
+        notice = notice_of(row).to_json()
+        await audit.record(conn, "notice.end", agent_id=agent.id, subject=str(notice_id))
+        rows = [new_row("events", {"type": "notice.ended", "notice": notice,
+                                   "by": {"id": str(agent.id), "name": agent.name}})]
+        await write_rows(conn, rows)
+    request.app[RELAY].notify(rows)
+    request.app[NOTICES].invalidate()
+    return web.json_response({"notice": notice})
+
+
+async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
+    texts = {lang: _text(body, f"text_{lang}") for lang in ("fi", "en")}
+    channels = body.get("channels")
+    known = {c.value for c in Channel}
+    if not isinstance(channels, list) or not channels or not set(channels) <= known:
+        raise BadInput(f"channels must be a non-empty list of {sorted(known)}",
+                       {"channels": "invalid"})
+    lanes = body.get("lanes") or []
+    if not isinstance(lanes, list) or not all(isinstance(x, str) for x in lanes):
+        raise BadInput("lanes must be a list of lane keys (empty: every lane)",
+                       {"lanes": "invalid"})
+    if lanes:
+        async with request.app[DATABASE].read() as conn:
+            found = set((await conn.execute(select(schema.lanes.c.key).where(
+                schema.lanes.c.key.in_(lanes)))).scalars())
+        if missing := sorted(set(lanes) - found):
+            raise BadInput(f"no such lanes: {', '.join(missing)}", {"lanes": "unknown"})
+    announcement_only = body.get("announcement_only", False)
+    if not isinstance(announcement_only, bool):
+        raise BadInput("announcement_only must be true or false",
+                       {"announcement_only": "invalid"})
+    if announcement_only and Channel.PHONE.value not in channels:
+        raise BadInput("announcement-only is a phone mode: include phone in channels",
+                       {"announcement_only": "needs_phone"})
+    now = utcnow()
+    valid_from = _time(body, "valid_from") or now
+    valid_until = _time(body, "valid_until")
+    if valid_until is not None and valid_until <= valid_from:
+        raise BadInput("valid_until must be after valid_from", {"valid_until": "invalid"})
+    if (valid_until or valid_from + MAX_DURATION) - valid_from > MAX_DURATION:
+        raise BadInput("a notice lasts at most 31 days; publish a new one after that",
+                       {"valid_until": "too_long"})
+    return {"text_fi": texts["fi"], "text_en": texts["en"], "channels": sorted(set(channels)),
+            "lanes": sorted(set(lanes)), "announcement_only": announcement_only,
+            "valid_from": valid_from, "valid_until": valid_until}
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise BadInput(f"{name} is required (the notice is given in Finnish and English)",
+                       {name: "required"})
+    value = value.strip()
+    if len(value) > MAX_TEXT_CHARS or not is_storable(value):
+        raise BadInput(f"{name} must be storable text of at most {MAX_TEXT_CHARS} characters",
+                       {name: "invalid"})
+    return value
+
+
+def _time(body: dict[str, Any], name: str) -> datetime | None:
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise BadInput(f"{name} must be an ISO 8601 time with its offset",
+                       {name: "invalid"}) from exc
+    if parsed.tzinfo is None:
+        raise BadInput(f"{name} needs its UTC offset (e.g. 2026-12-24T18:00+02:00)",
+                       {name: "invalid"})
+    return parsed
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/notices", list_notices),
+        web.post("/api/v1/notices", publish),
+        web.post("/api/v1/notices/{notice_id}/end", end),
+    ]
