@@ -16,10 +16,10 @@ from dispatch.lane_input import lane_values, rule_values
 from hub import audit, schema
 from hub.appkeys import DATABASE, LANES, OFFERS
 from hub.clock import utcnow
-from hub.errors import BadInput, Conflict, NotFound
+from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.lane_book import lane_of, lane_row
 from hub.lanes import DEFAULT, DEFAULT_LANE, Lane
-from hub.model import OPEN_STATUSES, HandlingAction
+from hub.model import OPEN_STATUSES, HandlingAction, Role
 from hub.request_body import read_json_object
 
 lanes_t, rules_t, r = schema.lanes, schema.routing_rules, schema.contact_requests
@@ -143,6 +143,9 @@ async def remove_rule(request: web.Request) -> web.Response:
 async def decline_offer(request: web.Request) -> web.Response:
     """The offered dispatcher turns the request down: it moves on to the next one."""
     agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        # Never offered anything: refused like a claim, saying nothing of the request.
+        raise Forbidden("external users act only on requests assigned to them")
     try:
         request_id = uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:

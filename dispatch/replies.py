@@ -57,7 +57,7 @@ class Replies:
         if not key or len(key) > 100:
             raise BadInput("a reply needs a client key of 1 to 100 characters",
                            {"client_key": "required"})
-        existing = await self._existing(request_id, key)
+        existing = await self._existing(request_id, key, agent)
         if existing is not None:
             return existing
         now = utcnow()
@@ -110,17 +110,18 @@ class Replies:
                 await write_rows(conn, rows)
         except IntegrityError:
             # The same key committed by a concurrent resend: that one is the reply.
-            existing = await self._existing(request_id, key)
+            existing = await self._existing(request_id, key, agent)
             if existing is None:
                 raise
             return existing
         self._relay.notify(rows)
         return Reply(summary, message_id, changed=True)
 
-    async def _existing(self, request_id: uuid.UUID, key: str) -> Reply | None:
+    async def _existing(self, request_id: uuid.UUID, key: str, agent: Agent) -> Reply | None:
         async with self._db.read() as conn:
             found = (await conn.execute(
-                select(m.c.id, m.c.request_id)
+                select(m.c.id, m.c.request_id, r.c.assigned_agent_id)
+                .join(r, r.c.id == m.c.request_id)
                 .where(m.c.idempotency_key == REPLY_KEY_PREFIX + key, m.c.direction == "outbound")
             )).first()
             if found is None:
@@ -128,6 +129,9 @@ class Replies:
             if found.request_id != request_id:
                 raise BadInput("this client key was already used for another request",
                                {"client_key": "reused"})
+            if agent.role is Role.EXTERNAL and found.assigned_agent_id != agent.id:
+                # An external user's resend after the request left them: not theirs to see.
+                raise NotFound("no such request")
             summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
         return Reply(summary, found.id, changed=False)
 
