@@ -1,4 +1,6 @@
-"""The demo's canned replies: what a taxi centre answers most, in Finnish and English."""
+"""The demo's canned replies: what a taxi centre answers most, in Finnish and English. The
+lost-property ones belong to the demo's lost-property lane when it exists
+(`dispatch.lanes_demo`), so the picker offers them only there."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dispatch.canned_store import add_reply
 from hub import schema
 from hub.database import Database
 
+LOST_LANE = "lost"
 DEMO_REPLIES: tuple[tuple[str, str, str], ...] = (
     ("fi", "Tilaus vahvistettu",
      "Taksi on tilattu, viite {reference}, arvioitu saapumisaika {eta}."),
@@ -40,8 +43,11 @@ async def seed_canned_replies(db: Database) -> int:
     async with db.read() as conn:
         if await conn.scalar(select(func.count()).select_from(schema.canned_replies)):
             return 0
+        lost = await conn.scalar(select(schema.lanes.c.key)
+                                 .where(schema.lanes.c.key == LOST_LANE))
     for position, (language, title, body) in enumerate(DEMO_REPLIES, start=1):
+        lane = lost if title in ("Löytötavara", "Lost property") else None
         fields: CannedFields = clean_fields({"title": title, "language": language,
-                                             "body": body, "position": position})
+                                             "body": body, "position": position, "lane": lane})
         await add_reply(db, fields, by=None)
     return len(DEMO_REPLIES)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from dispatch.canned_demo import DEMO_REPLIES, seed_canned_replies
+from dispatch.lanes_demo import seed_lanes
 from hub.appkeys import DATABASE
 from hub.model import Role
 from tests.conftest import DispatcherFactory, HubFactory
@@ -233,3 +234,17 @@ async def test_the_demo_replies_are_valid_and_seeded_once(
     assert {r["language"] for r in replies} == {"fi", "en"}
     assert replies[0]["body"] == ("Taksi on tilattu, viite {reference}, arvioitu "
                                   "saapumisaika {eta}.")
+
+
+async def test_the_demo_lost_property_replies_belong_to_the_demo_lost_lane(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    await seed_lanes(client.app[DATABASE])
+    await seed_canned_replies(client.app[DATABASE])
+    team = await dispatcher(client)
+    _, lost = await _call(team, "GET", PICKER + "?lane=lost")
+    _, orders = await _call(team, "GET", PICKER + "?lane=orders")
+    lost_only = {r["title"] for r in lost["canned_replies"]} - {
+        r["title"] for r in orders["canned_replies"]}
+    assert lost_only == {"Löytötavara", "Lost property"}
