@@ -20,6 +20,7 @@ from channels.registry import adapter_class
 from dispatch import (
     admin_api,
     auth,
+    callbacks_api,
     canned_api,
     channel_status,
     lanes_api,
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> web.Application:
         web.get("/", _to_console),
     ])
     app.router.add_routes(requests_api.routes())
+    app.router.add_routes(callbacks_api.routes())
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())
     app.router.add_routes(passengers.routes())

@@ -77,7 +77,9 @@ class CallEvent:
     or an extension); the passenger is the caller of an inbound call and the callee of an
     outbound one. `agent_numbers` and `agent_names` say who answered (or dialled out):
     numbers, extensions and user names as the PBX gives them. `missed` on a hang-up: the
-    provider says nobody answered (cancel, no answer, busy...).
+    provider says nobody answered (cancel, no answer, busy...). `request_reference`: the
+    request a call the hub placed itself calls back (see dispatch.callbacks); the call is
+    threaded there rather than into the passenger's newest open request.
     """
 
     provider: str
@@ -91,6 +93,7 @@ class CallEvent:
     agent_names: tuple[str, ...] = ()
     cause: str | None = None
     missed: bool = False
+    request_reference: str | None = None
 
     @property
     def passenger(self) -> str:
@@ -162,6 +165,8 @@ class CallStore:
             phone=None if passenger == ANONYMOUS else passenger,
             details={"call_id": str(call_id), "call_direction": event.direction.value,
                      **({} if outbound else {"to": event.called[:64]})},
+            thread_reference=event.request_reference,
+            reference_verified=event.request_reference is not None,  # the hub's own call
         ))
         changes: list[OutboxRow] = []
         row = {

@@ -81,6 +81,13 @@ class HandlingAction(StrEnum):
     OFFER = "offer"  # offered to one dispatcher, who alone may take it until it expires
     OFFER_TIMEOUT = "offer_timeout"  # not taken in time (or the dispatcher left)
     DECLINE = "decline"  # the offered dispatcher turned it down
+    CALLBACK_CALL = "callback_call"  # "call now": the dispatcher called the passenger back
+    # What came of calling back, as the dispatcher recorded it (dispatch.callback_actions).
+    CALLBACK_REACHED = "cb_reached"
+    CALLBACK_NO_ANSWER = "cb_no_answer"
+    CALLBACK_BUSY = "cb_busy"
+    CALLBACK_WRONG_NUMBER = "cb_wrong_number"
+    CALLBACK_LEFT_MESSAGE = "cb_left_message"
 
 
 @dataclass(frozen=True, slots=True)

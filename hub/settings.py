@@ -106,6 +106,14 @@ class AmiSettings:
     port: int = 5038
     user: str = ""
     secret: Secret = field(default_factory=lambda: Secret(""))
+    # "Call now" (dispatch.callbacks_api): the hub's Originate rings the dispatcher's own
+    # phone, this channel with {extension} = their phone_login, and once they answer dials
+    # the passenger from this dialplan context, as if they had dialled the number there.
+    originate_channel: str = "PJSIP/{extension}"
+    originate_context: str = "from-internal"
+    originate_caller_id: str = ""  # the centre's number the passenger sees; empty: the PBX's
+    originate_number_format: str = "e164"  # Exten as the context dials it: e164 or national
+    originate_timeout_s: int = 30  # how long the dispatcher's phone rings
 
 
 @dataclass(frozen=True)

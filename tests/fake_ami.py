@@ -5,18 +5,31 @@ It greets each connection with `Asterisk Call Manager/5.0.3`, answers `Login` wi
 answers `Ping`, and then sends what the test scripts: `send` writes raw AMI text (events
 written out as Asterisk writes them, blank-line terminators included) to every logged-in
 session, `drop` closes every connection from the server's side.
+
+`Originate` is answered as Asterisk documents it (docs.asterisk.org, AMI Actions/Originate
+and AMI Events/OriginateResponse): `Response: Success` / `Message: Originate successfully
+queued` at once; with `Async: true` the originated channel's events follow, its Uniqueid
+the action's `ChannelId` when one is given: the dispatcher's phone rings and answers
+(`Newchannel`, `Newstate` Ringing and Up, `OriginateResponse` with `Reason: 4`), or with
+`dispatcher_answers` False rings out (`Hangup` with cause 19, `OriginateResponse: Failure`,
+`Reason: 3`). What the dialplan does next (dialling the passenger) the test sends itself.
+`refuse_originate` answers `Response: Error` with that message instead, as Asterisk does for
+a manager user without the `originate` permission.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import re
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 GREETING = "Asterisk Call Manager/5.0.3"
 WAIT_S = 10.0
+CALLER_ID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')  # Name <num>
 
 
 @dataclass
@@ -35,6 +48,10 @@ class FakeAmi:
         self.failed_logins = 0
         self.connections = 0
         self.actions: list[dict[str, str]] = []  # every action received, in order
+        self.dispatcher_answers = True
+        self.refuse_originate: str | None = None  # e.g. "Permission denied"
+        self.originated: list[tuple[str, str]] = []  # (channel, Uniqueid) of each Originate
+        self._channels = itertools.count(12)
         self._sessions: list[_Session] = []
         self._server: asyncio.Server | None = None
         self._changed = asyncio.Condition()
@@ -122,11 +139,65 @@ class FakeAmi:
         if name == "ping":
             session.writer.write(f"Response: Success\r\nActionID: {action_id}\r\n"
                                  "Ping: Pong\r\nTimestamp: 1700000000.000000\r\n\r\n".encode())
+        elif name == "originate":
+            session.writer.write(self._originated(action).encode())
         else:
             session.writer.write(f"Response: Error\r\nActionID: {action_id}\r\n"
                                  "Message: Invalid/unknown command\r\n\r\n".encode())
         await session.writer.drain()
         return True
+
+    def _originated(self, action: dict[str, str]) -> str:
+        """The answer to an Originate and, when Async, the originated channel's events."""
+        action_id = action.get("actionid", "")
+        if self.refuse_originate is not None:
+            return (f"Response: Error\r\nActionID: {action_id}\r\n"
+                    f"Message: {self.refuse_originate}\r\n\r\n")
+        answer = (f"Response: Success\r\nActionID: {action_id}\r\n"
+                  "Message: Originate successfully queued\r\n\r\n")
+        if action.get("async", "").lower() != "true":
+            return answer
+        number = next(self._channels)
+        unique = action.get("channelid") or f"1700000900.{number}"
+        target = action.get("channel", "")
+        channel = (f"{target}-{number:08x};1" if target.startswith("Local/")
+                   else f"{target}-{number:08x}")
+        self.originated.append((channel, unique))
+        found = CALLER_ID.match(action.get("callerid", ""))
+        cid_name, cid_num = ((found.group("name") or "", found.group("num")) if found
+                             else ("", action.get("callerid", "")))
+
+        def snapshot(state: str, code: int, *, cid: bool = True) -> str:
+            return "".join(f"{key}: {value}\r\n" for key, value in (
+                ("Channel", channel), ("ChannelState", code), ("ChannelStateDesc", state),
+                ("CallerIDNum", cid_num if cid and cid_num else "<unknown>"),
+                ("CallerIDName", cid_name if cid and cid_name else "<unknown>"),
+                ("ConnectedLineNum", "<unknown>"), ("ConnectedLineName", "<unknown>"),
+                ("Language", "en"), ("AccountCode", ""),
+                ("Context", action.get("context", "")), ("Exten", action.get("exten", "")),
+                ("Priority", action.get("priority", "1")), ("Uniqueid", unique),
+                ("Linkedid", unique)))
+
+        def outcome(response: str, reason: int) -> str:
+            return (f"Event: OriginateResponse\r\nPrivilege: call,all\r\n"
+                    f"ActionID: {action_id}\r\nResponse: {response}\r\n"
+                    f"Channel: {target}\r\nContext: {action.get('context', '')}\r\n"
+                    f"Exten: {action.get('exten', '')}\r\nApplication: \r\nData: \r\n"
+                    f"Reason: {reason}\r\nUniqueid: {unique}\r\n"
+                    f"CallerIDNum: {cid_num or '<unknown>'}\r\n"
+                    f"CallerIDName: {cid_name or '<unknown>'}\r\n\r\n")
+
+        def event(name: str, body: str) -> str:
+            return f"Event: {name}\r\nPrivilege: call,all\r\n{body}\r\n"
+
+        answer += (event("Newchannel", snapshot("Down", 0, cid=False))
+                   + event("Newstate", snapshot("Ringing", 5)))
+        if self.dispatcher_answers:
+            return answer + event("Newstate", snapshot("Up", 6)) + outcome("Success", 4)
+        # It rang for the action's Timeout: no answer.
+        return (answer + event("Hangup", snapshot("Ringing", 5)
+                               + "Cause: 19\r\nCause-txt: No answer\r\n")
+                + outcome("Failure", 3))
 
 
 async def _read_packet(reader: asyncio.StreamReader) -> dict[str, str] | None:

@@ -2,6 +2,7 @@
 `phone.ami.host:port`, logs in (`Events: on`), and turns the call events it is sent into
 the call model (channels.phone.ami_calls). A dropped or refused connection is tried again
 with exponential backoff; a quiet one is asked for a Ping, and given up if it stays silent.
+`originate` places a dispatcher's callback through the PBX (channels.phone.ami_originate).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from aiohttp import web
 
 from channels.base import HubServices
 from channels.phone.ami_calls import AmiCalls
+from channels.phone.ami_originate import check_settings, originate_fields
 from channels.phone.ami_protocol import AmiParser, AmiProtocolError, Packet, encode_action
 from hub.calls import CallEvent, CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel
+from hub.phone import mask_phone
 from hub.settings import AmiSettings
 from hub.tasks import stop_task
 
@@ -32,6 +35,7 @@ CONNECT_TIMEOUT_S = 10.0
 IDLE_S = 20.0  # this long without a byte, a Ping asks; as long again unanswered: reconnect
 READ_BYTES = 64 * 1024
 EVENT_RETRIES_S = (0.2, 1.0, 3.0)  # a call event the hub could not store yet is tried again
+ANSWER_S = 5.0  # Asterisk answers an Async Originate at once: silence this long is trouble
 
 
 class AmiLoginRefused(Exception):
@@ -49,7 +53,11 @@ class AsteriskAmiChannel:
         self._store: CallStore | None = None
         self._calls: AmiCalls | None = None
         self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._answers: dict[str, asyncio.Future[Packet]] = {}  # ActionID -> its Response
+        self._region = ""
         self.logged_in = False
+        self.originated = 0
         self.connects = 0
         self.logins = 0
         self.events = 0
@@ -59,7 +67,7 @@ class AsteriskAmiChannel:
         where = f"{self._settings.host}:{self._settings.port}" if self._settings else "-"
         return (f"<AsteriskAmiChannel {where} logged_in={self.logged_in} "
                 f"connects={self.connects} logins={self.logins} events={self.events} "
-                f"lost={self.lost} {self._calls!r}>")
+                f"lost={self.lost} originated={self.originated} {self._calls!r}>")
 
     def routes(self) -> list[web.RouteDef]:
         return []
@@ -69,7 +77,12 @@ class AsteriskAmiChannel:
         if not ami.host or not ami.user or not ami.secret:
             raise OperatorMustAct("asterisk_ami is enabled but phone.ami host, user and "
                                   "secret are not all set")
+        try:
+            check_settings(ami)
+        except ValueError as exc:
+            raise OperatorMustAct(str(exc)) from exc
         self._settings = ami
+        self._region = services.settings.phone.default_region
         self._store = CallStore(services.db, services.ingestor, services.relay,
                                 services.settings.phone)
         self._calls = AmiCalls(services.settings.phone.default_region)
@@ -106,6 +119,7 @@ class AsteriskAmiChannel:
             asyncio.open_connection(ami.host, ami.port), CONNECT_TIMEOUT_S)
         self.connects += 1
         parser, login_id = AmiParser(), f"login-{uuid.uuid4().hex[:12]}"
+        self._writer = writer
         try:
             writer.write(encode_action("Login", {
                 "ActionID": login_id, "Username": ami.user, "Secret": ami.secret.reveal(),
@@ -128,6 +142,10 @@ class AsteriskAmiChannel:
                 for packet in parser.feed(data):
                     await self._packet(packet, login_id, parser.greeting)
         finally:
+            self._writer = None
+            for answer in self._answers.values():
+                if not answer.done():
+                    answer.set_exception(ConnectionError("the AMI connection closed"))
             writer.close()
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.wait_closed()
@@ -140,11 +158,50 @@ class AsteriskAmiChannel:
             self.logins += 1
             log.info("Asterisk AMI logged in: %r (%s)", self, greeting or "no greeting")
             return
+        answer = self._answers.get(packet.get("ActionID", ""))
+        if answer is not None and "Response" in packet and not answer.done():
+            answer.set_result(packet)
+            return
+        if packet.get("Event") == "OriginateResponse":  # Async: the dispatcher's phone's fate
+            log.info("Asterisk Originate %s: %s (reason %s)", packet.get("ActionID", "?"),
+                     packet.get("Response", "?"), packet.get("Reason", "?"))
         if not self.logged_in or "Event" not in packet or self._calls is None:
             return
         event = self._calls.translate(packet, utcnow())
         if event is not None:
             await self._record(event)
+
+    async def originate(self, *, extension: str, number: str, reference: str) -> str:
+        """Ring the dispatcher's phone at `extension`, then dial the passenger's `number`
+        (E.164) for request `reference`; the call's events reach that request. Returns the
+        ActionID once Asterisk has queued the call. RetryLater when Asterisk is not
+        connected, refuses (the manager user lacks `originate`), or does not answer."""
+        writer, ami = self._writer, self._settings
+        if writer is None or ami is None or not self.logged_in:
+            raise RetryLater("the PBX is not connected", retry_after_s=5)
+        action_id = f"originate-{uuid.uuid4().hex[:12]}"
+        fields = originate_fields(ami, action_id=action_id, extension=extension,
+                                  number=number, reference=reference, region=self._region)
+        answer: asyncio.Future[Packet] = asyncio.get_running_loop().create_future()
+        self._answers[action_id] = answer
+        try:
+            writer.write(encode_action("Originate", fields))
+            await writer.drain()
+            packet = await asyncio.wait_for(answer, ANSWER_S)
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            raise RetryLater(f"the PBX did not take the call: {exc or 'no answer'}",
+                             retry_after_s=5) from exc
+        finally:
+            self._answers.pop(action_id, None)
+        if packet.get("Response") != "Success":
+            reason = packet.get("Message", "refused")
+            log.error("Asterisk refused to originate a call to %s: %s", mask_phone(number),
+                      reason)
+            raise RetryLater(f"the PBX refused the call: {reason}", retry_after_s=5)
+        self.originated += 1
+        log.info("Asterisk originates %s: extension %s calls %s back", action_id, extension,
+                 mask_phone(number))
+        return action_id
 
     async def _record(self, event: CallEvent) -> None:
         assert self._store is not None

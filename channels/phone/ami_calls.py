@@ -7,7 +7,10 @@ calling out; an extension dialling an extension is an internal call, not followe
 member taking the call (`AgentConnect`) or a dialled party answering (`DialEnd` with
 `DialStatus: ANSWER`) is the answer. The caller hanging up (`Hangup` of the caller's
 channel, with its Q.850 `Cause`) ends the call; one who gives up waiting in a queue
-(`QueueCallerAbandon`) ends it unanswered at once.
+(`QueueCallerAbandon`) ends it unanswered at once. A call the hub originated for a callback
+(channels.phone.ami_originate) is known by its Linkedid: the dispatcher's extension calling
+the passenger out, answered when the passenger answers (the `DialEnd` of the call's own
+channel, not of the leg that rang the dispatcher), and threaded into the request called back.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from channels.phone.ami_originate import placed
 from channels.phone.ami_protocol import Packet
 from hub.calls import ANONYMOUS, CallDirection, CallEvent, CallKind, normalise_number
 
@@ -38,6 +42,7 @@ class _Call:
     called: str
     followed: bool = True  # False: an internal call
     answered: bool = False
+    reference: str | None = None  # the hub placed this call to call back that request
 
 
 def extension_of(channel: str) -> str:
@@ -73,7 +78,9 @@ class AmiCalls:
             return None
         if name in ("Newchannel", "QueueCallerJoin"):
             return self._event(linked, call, CallKind.NEW, at)
-        if name == "AgentConnect" or (name == "DialEnd" and packet.get("DialStatus") == "ANSWER"):
+        dial_answered = (name == "DialEnd" and packet.get("DialStatus") == "ANSWER"
+                         and (caller_channel or call.reference is None))
+        if name == "AgentConnect" or dial_answered:
             self._calls[linked] = replace(call, answered=True)
             if call.direction is CallDirection.OUT:
                 numbers: tuple[str, ...] = (call.caller,)  # the dispatcher who dialled
@@ -98,6 +105,11 @@ class AmiCalls:
 
     def _follow(self, linked: str, packet: Packet) -> _Call:
         """Decide who the passenger is, from the caller's channel as this event shows it."""
+        callback = placed(linked)
+        if callback is not None:  # whatever caller id the PBX shows on it
+            call = _Call(CallDirection.OUT, extension_of(packet.get("Channel", "")),
+                         callback.number, reference=callback.reference)
+            return self._remember(linked, call)
         number = normalise_number(packet.get("CallerIDNum", ""), self._region)
         dialled = normalise_number(packet.get("Exten", ""), self._region)
         # A Local channel without a caller id is the PBX dialling for someone (Originate).
@@ -108,6 +120,9 @@ class AmiCalls:
             call = _Call(CallDirection.OUT, number, dialled)
         else:
             call = _Call(CallDirection.IN, number, dialled, followed=False)
+        return self._remember(linked, call)
+
+    def _remember(self, linked: str, call: _Call) -> _Call:
         self._calls[linked] = call
         while len(self._calls) > MAX_TRACKED:
             self._calls.popitem(last=False)
@@ -120,7 +135,7 @@ class AmiCalls:
         return CallEvent(provider=PROVIDER, call_key=linked, kind=kind,
                          direction=call.direction, caller=call.caller, called=call.called,
                          at=at, agent_numbers=numbers, agent_names=names, cause=cause,
-                         missed=missed)
+                         missed=missed, request_reference=call.reference)
 
 
 def _timestamp(packet: Packet) -> datetime | None:

@@ -1,0 +1,78 @@
+"""The console's callback routes: "call now" and recording how the call went.
+
+`POST /api/v1/requests/{id}/call` records the callback (dispatch.callback_actions) and then
+places it: through the PBX when the Asterisk AMI adapter is enabled and the dispatcher has a
+phone login (202 {"via": "pbx"}: their phone rings, then the passenger's), otherwise as a
+`tel:` link the console opens (200 {"via": "tel"}). A PBX that is away or refuses falls back
+to the link, saying why in `pbx_error`. `POST .../callback-outcome` records the outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from channels.phone.ami import AsteriskAmiChannel
+from dispatch.auth import current_agent
+from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
+from hub.appkeys import ADAPTERS, DATABASE, RELAY
+from hub.errors import BadInput, NotFound, RetryLater
+from hub.model import Agent
+from hub.request_body import read_json_object
+
+
+def _request_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["request_id"])
+    except ValueError as exc:
+        raise NotFound("no such request") from exc
+
+
+def _callbacks(request: web.Request) -> Callbacks:
+    return Callbacks(request.app[DATABASE], request.app[RELAY])
+
+
+async def call_now(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    target = await _callbacks(request).call(_request_id(request), agent)
+    answer: dict[str, Any] = {"request": target.request, "number": target.number}
+    pbx = request.app[ADAPTERS].get(AsteriskAmiChannel.name)
+    if isinstance(pbx, AsteriskAmiChannel) and agent.phone_login:
+        try:
+            action_id = await _originate(pbx, agent, target)
+        except (RetryLater, BadInput) as exc:
+            answer["pbx_error"] = exc.reason
+        else:
+            return web.json_response({**answer, "via": "pbx", "action_id": action_id},
+                                     status=202)
+    return web.json_response({**answer, "via": "tel", "tel": f"tel:{target.number}"})
+
+
+async def _originate(pbx: AsteriskAmiChannel, agent: Agent, target: CallTarget) -> str:
+    assert agent.phone_login is not None
+    return await pbx.originate(extension=agent.phone_login, number=target.number,
+                               reference=target.reference)
+
+
+async def callback_outcome(request: web.Request) -> web.Response:
+    agent = await current_agent(request)
+    body = await read_json_object(request)
+    try:
+        outcome = CallbackOutcome(str(body.get("outcome", "")))
+    except ValueError as exc:
+        raise BadInput(f"outcome must be one of {[o.value for o in CallbackOutcome]}",
+                       {"outcome": "invalid"}) from exc
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadInput("note must be text", {"note": "invalid"})
+    summary = await _callbacks(request).record_outcome(_request_id(request), agent, outcome,
+                                                       note)
+    return web.json_response({"request": summary, "outcome": outcome.value})
+
+
+def routes() -> list[web.RouteDef]:
+    base = "/api/v1/requests/{request_id}"
+    return [web.post(f"{base}/call", call_now),
+            web.post(f"{base}/callback-outcome", callback_outcome)]
