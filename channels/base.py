@@ -15,7 +15,7 @@ from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
-from hub.notices import NoticeBoard, notice_for
+from hub.notices import Notice, NoticeBoard, notice_for
 from hub.outbox import OutboxRelay
 from hub.settings import Settings
 
@@ -41,13 +41,12 @@ class HubServices:
     async def ingest(self, contact: InboundContact) -> IngestResult:
         return await self.ingestor.submit(contact)
 
-    async def notice(self, channel: Channel, request_id: uuid.UUID | None,
-                     language: str) -> str | None:
+    async def notice(self, channel: Channel, request_id: uuid.UUID | None) -> Notice | None:
         """The active service notice to give this passenger in the channel's own answer,
         once per passenger (None: no notice, or they have had it)."""
         if self.notices is None:
             return None
-        return await notice_for(self.db, self.notices, channel, request_id, language)
+        return await notice_for(self.db, self.notices, channel, request_id)
 
 
 class ChannelAdapter(Protocol):

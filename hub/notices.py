@@ -131,14 +131,13 @@ async def first_answer(conn: AsyncConnection, notice_id: uuid.UUID, contact_id: 
 
 
 async def notice_for(db: Database, notices: NoticeBoard, channel: Channel,
-                     request_id: uuid.UUID | None, language: str) -> str | None:
-    """The active notice's text for a passenger whom the channel answers in its own response
-    (the web form's confirmation, the phone's greeting), or None when there is none or they
-    have had it. Without a request (an announcement-only call) nothing is recorded."""
+                     request_id: uuid.UUID | None) -> Notice | None:
+    """The active notice for a passenger whom the channel answers in its own response (the
+    web form's confirmation, the phone's greeting), or None when there is none or they have
+    had it. Without a request (an announcement-only call) nothing is recorded."""
     now = utcnow()
     if request_id is None:
-        notice = await notices.find(channel, None, now)
-        return notice.text(language) if notice is not None else None
+        return await notices.find(channel, None, now)
     r = schema.contact_requests
     async with db.write() as conn:
         found = (await conn.execute(select(r.c.contact_id, r.c.lane)
@@ -149,4 +148,4 @@ async def notice_for(db: Database, notices: NoticeBoard, channel: Channel,
         if notice is None or not await first_answer(conn, notice.id, found.contact_id,
                                                     channel, now):
             return None
-    return notice.text(language)
+    return notice

@@ -125,6 +125,9 @@ class PhoneSettings:
     # Missed calls from one number within this many minutes fold into one callback request.
     repeat_window_minutes: int = 60
     callback_due_minutes: int = 15  # a missed call should be called back within this
+    # Twilio Voice URL: after the service notice, the call continues here (the company's
+    # IVR or queue TwiML); empty: the hub's answer ends with the notice.
+    twilio_flow_url: str = ""
     ami: AmiSettings = field(default_factory=AmiSettings)
 
 

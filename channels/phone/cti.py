@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from channels.base import HubServices
+from channels.phone.announce import announce_only, cti_answer, greeting
 from channels.phone.cti_events import parse_cti
 from channels.sms.webhooks import FORM_TYPE, JSON_TYPE, forbidden, form_pairs, unsupported_media
-from hub.calls import CallStore
+from hub.calls import CallKind, CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel
@@ -36,6 +37,7 @@ class CtiPhoneChannel:
         self._store: CallStore | None = None
         self.received = 0
         self.refused = 0
+        self.announced = 0
 
     def __repr__(self) -> str:
         return (f"<CtiPhoneChannel started={self._services is not None} "
@@ -55,7 +57,8 @@ class CtiPhoneChannel:
         self._services = self._store = None
 
     async def event(self, request: web.Request) -> web.Response:
-        """Store one call event; `{}` once it is committed (a repeat changes nothing)."""
+        """Store one call event; `{}` once it is committed (a repeat changes nothing), or
+        the service notice to announce (see docs/generic-cti.md)."""
         services, store = self._services, self._store
         if services is None or store is None:
             raise RetryLater("the hub is starting")
@@ -64,9 +67,14 @@ class CtiPhoneChannel:
         with services.ingestor.admission():
             event = parse_cti(fields, default_region=services.settings.phone.default_region,
                               now=utcnow())
+            spoken = await announce_only(services, store, event)
+            if spoken is not None:  # announcement-only: nothing about the call is kept
+                self.announced += 1
+                return web.json_response(cti_answer(
+                    spoken if event.kind is CallKind.NEW else None))
             await store.record(event)
         self.received += 1
-        return web.json_response({})
+        return web.json_response(cti_answer(await greeting(services, store, event)))
 
     def _authenticate(self, request: web.Request, secret: str) -> None:
         given = request.headers.get(TOKEN_HEADER) or request.query.get("token", "")

@@ -1,6 +1,10 @@
 """Twilio voice: call status, recording, voicemail and transcription callbacks at
-`POST /webhooks/phone/twilio` (signed with X-Twilio-Signature, answered with empty TwiML),
-and the audio of the recordings they report at `GET /api/v1/recordings/{id}/audio`.
+`POST /webhooks/phone/twilio` (signed with X-Twilio-Signature), and the audio of the
+recordings they report at `GET /api/v1/recordings/{id}/audio`.
+
+Configured as the number's Voice URL too, a new call's answer speaks the active service
+notice (channels/phone/announce.py) and then redirects to the company's own call flow
+(`phone.twilio_flow_url`); every other callback is answered with empty TwiML.
 
 Recordings come from this adapter only, so it serves their audio: with two phone
 adapters enabled, one route still has one owner.
@@ -15,12 +19,13 @@ from aiohttp import web
 
 from channels.base import HubServices
 from channels.phone import recordings_api
+from channels.phone.announce import Announcement, announce_only, greeting, twiml
 from channels.phone.recordings import RecordingReport, Recordings
 from channels.phone.twilio_voice_events import parse_voice
-from channels.sms.twilio import EMPTY_TWIML, _called_url
+from channels.sms.twilio import _called_url
 from channels.sms.twilio_signature import is_valid
 from channels.sms.webhooks import FORM_TYPE, forbidden, form_pairs, unsupported_media
-from hub.calls import CallStore
+from hub.calls import CallKind, CallStore
 from hub.clock import utcnow
 from hub.errors import NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel
@@ -42,10 +47,11 @@ class TwilioVoiceChannel:
         self._store: CallStore | None = None
         self._recordings: Recordings | None = None
         self.received = 0
+        self.announced = 0
 
     def __repr__(self) -> str:
         return (f"<TwilioVoiceChannel started={self._services is not None} "
-                f"received={self.received}>")
+                f"received={self.received} announced={self.announced}>")
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(PATH, self.callback), web.get(recordings_api.PATH, self.audio)]
@@ -62,7 +68,7 @@ class TwilioVoiceChannel:
         self._services = self._store = self._recordings = None
 
     async def callback(self, request: web.Request) -> web.Response:
-        """Apply one signed callback once it is committed; empty TwiML either way."""
+        """Apply one signed callback once it is committed, and answer with TwiML."""
         services, store, recordings = self._started()
         if request.content_type != FORM_TYPE:
             raise unsupported_media(f"Twilio posts {FORM_TYPE}")
@@ -73,13 +79,21 @@ class TwilioVoiceChannel:
             raise forbidden("X-Twilio-Signature invalid")
         parsed = parse_voice(dict(params), now=utcnow(),
                              default_region=services.settings.phone.default_region)
+        flow_url = services.settings.phone.twilio_flow_url
+        spoken: Announcement | None = None
         if parsed.call is not None:
+            spoken = await announce_only(services, store, parsed.call)
+            if spoken is not None:  # announcement-only: nothing about the call is kept
+                self.announced += 1
+                return _twiml(twiml(spoken if parsed.call.kind is CallKind.NEW else None))
             with services.ingestor.admission():
                 await store.record(parsed.call)
+            spoken = await greeting(services, store, parsed.call)
         if parsed.recording is not None:
             await _add_when_known(recordings, parsed.recording)
         self.received += 1
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml", charset="utf-8")
+        first = parsed.call is not None and parsed.call.kind is CallKind.NEW
+        return _twiml(twiml(spoken, flow_url if first else ""))
 
     async def audio(self, request: web.Request) -> web.StreamResponse:
         services, _, recordings = self._started()
@@ -90,6 +104,10 @@ class TwilioVoiceChannel:
         if self._services is None or self._store is None or self._recordings is None:
             raise RetryLater("the hub is starting")
         return self._services, self._store, self._recordings
+
+
+def _twiml(text: str) -> web.Response:
+    return web.Response(text=text, content_type="text/xml", charset="utf-8")
 
 
 async def _add_when_known(recordings: Recordings, report: RecordingReport) -> None:

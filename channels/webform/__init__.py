@@ -115,8 +115,8 @@ class WebFormChannel:
         same form gets no second one)."""
         if result.duplicate:
             return None
-        return await self.services.notice(Channel.WEBFORM, result.request_id,
-                                          "en" if lang == "en" else "fi")
+        notice = await self.services.notice(Channel.WEBFORM, result.request_id)
+        return notice.text("en" if lang == "en" else "fi") if notice is not None else None
 
 
 async def _read_body(request: web.Request) -> None:
