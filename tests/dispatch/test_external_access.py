@@ -132,6 +132,10 @@ ROUTES: dict[Route, Probe] = {
     ("POST", "/api/v1/requests/{request_id}/decline"): Probe(403),
     ("POST", "/api/v1/requests/{request_id}/canned-replies/{canned_id}/render"): Probe(
         403, lambda ids, partner: {"eta": "5 min"}),
+    # Calling a passenger back (by a tel: link here: the hub has no PBX) and how it went.
+    ("POST", "/api/v1/requests/{request_id}/call"): Probe(200),
+    ("POST", "/api/v1/requests/{request_id}/callback-outcome"): Probe(
+        200, lambda ids, partner: {"outcome": "no_answer", "note": "Ei vastannut."}),
     # "Who else has it open": the partner's view of their own request is told to colleagues.
     ("PUT", "/api/v1/requests/{request_id}/viewers/me"): Probe(
         200, lambda ids, partner: {"typing": True}),
