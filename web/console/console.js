@@ -524,6 +524,7 @@
   let presence = null; // presence.js: one's own state and the colleagues popover
   let queueView = null; // queue.js: lanes, filters, search, order, waiting colours, offers
   let notifier = null; // notify.js: sound and desktop notifications
+  let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
   const QUEUE_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT: New Year's Eve fits
 
   /** A module's words ({fi: {...}, en: {...}}) join the console's. */
@@ -1058,9 +1059,10 @@
     const number = [details.callback_number, ...phones].find(
       (found) => typeof found === "string" && TEL.test(found)) || "";
     const missed = Number.parseInt(details.missed_calls, 10);
+    const attempts = Number.parseInt(details.callback_attempts, 10) || 0; // callbacks.js
     const due = Date.parse(details.callback_due_at || "");
     return { number, missed: Number.isNaN(missed) ? 0 : missed,
-      dueIso: details.callback_due_at, due: Number.isNaN(due) ? null : due };
+      dueIso: details.callback_due_at, due: Number.isNaN(due) ? null : due, attempts };
   }
 
   /** The number, the missed calls and the due time, as nodes; `due` ticks. A callback with
@@ -1075,6 +1077,10 @@
     if (callback.missed > 0) {
       add(el("span", { "data-testid": "callback-missed" }, callback.missed === 1
         ? t("callback_missed_one") : t("callback_missed", { n: callback.missed })));
+    }
+    if (callback.attempts > 0) {
+      add(el("span", { "data-testid": "callback-attempts" }, callback.attempts === 1
+        ? t("callback_attempts_one") : t("callback_attempts", { n: callback.attempts })));
     }
     let due = null;
     if (callback.due !== null) {
@@ -1115,6 +1121,7 @@
         "data-testid": "callback-call" }, channelIcon("phone"), t("callback_call"), " ",
       el("span", { className: "num" }, callback.number))
       : "");
+    callbacks?.show(request, callback);
   }
 
   // ---- the queue -----------------------------------------------------------------------------
@@ -1888,6 +1895,15 @@
       changed: () => { if (state.me) renderQueue(); },
       open: openDetail,
     });
+    callbacks = window.TaxiConnect.createCallbacks?.({
+      t, api, el, addWords, me, announce,
+      changed: (request) => {
+        if (request && state.connection !== "live") applyEvent({ type: "request.callback_call",
+          request });
+        renderQueue();
+        if (state.selectedId) refreshDetail();
+      },
+    }) || null;
     notifier = window.TaxiConnect.createNotifier({
       t, now, me, addWords, passengerLabel, channelLabel,
       open: (id) => { if (state.me) openDetail(id); },
