@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
+from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 from dispatch.deliveries import Deliveries
 from hub.channel_state import ChannelState
 from hub.database import Database
+from hub.first_answers import first_answer
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
@@ -47,6 +49,17 @@ class HubServices:
         if self.notices is None:
             return None
         return await notice_for(self.db, self.notices, channel, request_id)
+
+    async def first_answer(self, channel: Channel, request_id: uuid.UUID,
+                           language: str) -> str | None:
+        """A new request's out-of-hours answer or acknowledgement (with its reference and
+        the estimated wait), for a channel that answers in its own response."""
+        async with self.db.read() as conn:
+            found = await first_answer(
+                conn, request_id, language,
+                acknowledge=channel.value in self.settings.answers.acknowledge,
+                zone=ZoneInfo(self.settings.timezone))
+        return found[1] if found is not None else None
 
 
 class ChannelAdapter(Protocol):

@@ -1,5 +1,13 @@
-"""Automatic answers to inbound messages: the active service notice, once per passenger, over
-the channel the passenger used (SMS, email, chat).
+"""Automatic answers to inbound messages, over the channel the passenger used (SMS, email,
+chat), at most one per message, the first that applies:
+
+1. the active **service notice**, once per passenger per notice;
+2. for a new request that came while its lane is closed, the **out-of-hours** answer with
+   the next opening (the request is a callback due then, see `hub.lanes.Placement`);
+3. for a new request, the **acknowledgement** with its reference and the estimated wait
+   (`hub.wait_estimate`), on the channels `answers.acknowledge` names.
+
+Texts 2 and 3 are the lane's template in the passenger's language (`hub.answer_templates`).
 
 The router calls `handle` with every committed inbound message before it acknowledges the
 entry, so a process that dies half-way leaves the entry to be taken over, and the answer is
@@ -17,6 +25,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -27,9 +36,11 @@ from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.first_answers import first_answer
 from hub.language import guess_language
 from hub.model import Channel, DeliveryState
-from hub.notices import Notice, NoticeBoard, first_answer
+from hub.notices import Notice, NoticeBoard
+from hub.notices import first_answer as first_notice
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 
 log = logging.getLogger(__name__)
@@ -41,11 +52,14 @@ AUTO_KEY_PREFIX = "auto:"
 
 class AutoAnswers:
     def __init__(self, db: Database, relay: OutboxRelay, notices: NoticeBoard,
-                 senders: Mapping[Channel, list[str]]) -> None:
+                 senders: Mapping[Channel, list[str]], *,
+                 acknowledge: frozenset[Channel] = frozenset(), timezone: str = "UTC") -> None:
         self._db = db
         self._relay = relay
         self._notices = notices
         self._senders = senders
+        self._acknowledge = acknowledge
+        self._zone = ZoneInfo(timezone)
         self.sent = 0
 
     def __repr__(self) -> str:
@@ -53,17 +67,19 @@ class AutoAnswers:
 
     async def handle(self, payloads: Sequence[Mapping[str, Any]]) -> None:
         now = utcnow()
-        if not await self._notices.current(now):
+        new_requests = {str(p.get("request_id")) for p in payloads if p.get("new_request")}
+        if not new_requests and not await self._notices.current(now):
             return
-        ids = [uuid.UUID(p["message_id"]) for p in payloads if p.get("message_id")]
-        if not ids:
+        ids = [_uuid(p.get("message_id")) for p in payloads]
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
             return
         async with self._db.read() as conn:
             rows = (await conn.execute(
                 select(m.c.id, m.c.request_id, m.c.channel, m.c.body, m.c.details,
                        r.c.lane, r.c.contact_id)
                 .join(r, r.c.id == m.c.request_id)
-                .where(m.c.id.in_(ids), m.c.direction == "inbound")
+                .where(m.c.id.in_(wanted), m.c.direction == "inbound")
             )).all()
         for row in rows:
             channel = Channel(row.channel)
@@ -72,34 +88,62 @@ class AutoAnswers:
                 continue
             if channel is Channel.EMAIL and (details.get("auto") or details.get("bounce_of")):
                 continue  # never answer an automatic mail: that is how mail loops start
+            language = guess_language(row.body, details.get("language"))
             notice = await self._notices.find(channel, row.lane, now)
-            if notice is not None:
-                await self._answer(row, channel, notice,
-                                   guess_language(row.body, details.get("language")))
+            if notice is not None and await self._answer(row, channel, notice, language):
+                continue
+            if str(row.request_id) in new_requests:
+                await self._first_answer(row, channel, language)
 
-    async def _answer(self, row: Any, channel: Channel, notice: Notice, language: str) -> None:
+    async def _first_answer(self, row: Any, channel: Channel, language: str) -> None:
+        """The out-of-hours answer or the acknowledgement of a new request."""
+        async with self._db.read() as conn:
+            found = await first_answer(conn, row.request_id, language,
+                                       acknowledge=channel in self._acknowledge,
+                                       zone=self._zone)
+        if found is not None:
+            kind, text = found
+            await self._send(row, channel, text,
+                             key=f"{AUTO_KEY_PREFIX}{kind}:{row.request_id}", kind=kind)
+
+    async def _answer(self, row: Any, channel: Channel, notice: Notice, language: str) -> bool:
+        """The notice, unless the passenger has had it (False: nothing sent)."""
         now = utcnow()
         rows: list[OutboxRow] = []
         try:
             async with self._db.write() as conn:
-                if not await first_answer(conn, notice.id, row.contact_id, channel, now):
-                    return
-                request = (await conn.execute(select(r.c.id, r.c.contact_id)
-                                              .where(r.c.id == row.request_id))).one()
-                last = await _last_inbound(conn, row.request_id, channel)
-                recipient = await _recipient(conn, request, channel, last)
-                if channel is Channel.SMS and await _opted_out(conn, recipient):
-                    return
-                rows = await _write_answer(
-                    conn, row.request_id, channel, recipient, notice.text(language),
-                    via=self._senders[channel][0], thread=_thread(channel, last),
-                    key=f"{AUTO_KEY_PREFIX}notice:{notice.id}:{row.contact_id}",
-                    kind="notice")
+                if not await first_notice(conn, notice.id, row.contact_id, channel, now):
+                    return False
+                rows = await self._write(conn, row, channel, notice.text(language),
+                                         key=f"{AUTO_KEY_PREFIX}notice:{notice.id}:"
+                                             f"{row.contact_id}", kind="notice")
         except IntegrityError:
-            return  # the same answer committed by another process first
+            return True  # the same answer committed by another process first
         self._relay.notify(rows)
-        self.sent += 1
+        self.sent += bool(rows)
+        return True
 
+    async def _send(self, row: Any, channel: Channel, body: str, *, key: str,
+                    kind: str) -> None:
+        try:
+            async with self._db.write() as conn:
+                rows = await self._write(conn, row, channel, body, key=key, kind=kind)
+        except IntegrityError:
+            return  # answered already (a retried router entry)
+        self._relay.notify(rows)
+        self.sent += bool(rows)
+
+    async def _write(self, conn: AsyncConnection, row: Any, channel: Channel, body: str, *,
+                     key: str, kind: str) -> list[OutboxRow]:
+        request = (await conn.execute(select(r.c.id, r.c.contact_id)
+                                      .where(r.c.id == row.request_id))).one()
+        last = await _last_inbound(conn, row.request_id, channel)
+        recipient = await _recipient(conn, request, channel, last)
+        if channel is Channel.SMS and await _opted_out(conn, recipient):
+            return []
+        return await _write_answer(conn, row.request_id, channel, recipient, body,
+                                   via=self._senders[channel][0],
+                                   thread=_thread(channel, last), key=key, kind=kind)
 
 async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,
                         recipient: str, body: str, *, via: str, thread: dict[str, str],
@@ -126,6 +170,13 @@ async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: C
                                "message_id": str(message_id), "kind": kind})]
     await write_rows(conn, rows)
     return rows
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 async def _opted_out(conn: AsyncConnection, phone: str) -> bool:

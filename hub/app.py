@@ -183,7 +183,11 @@ def _make_ingestor(app: web.Application) -> Ingestor:
 def _make_router(app: web.Application) -> Router:
     q = app[SETTINGS].queue
     consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
-    answers = AutoAnswers(app[DATABASE], app[RELAY], app[NOTICES], app[REPLY_SENDERS])
+    settings = app[SETTINGS]
+    answers = AutoAnswers(
+        app[DATABASE], app[RELAY], app[NOTICES], app[REPLY_SENDERS],
+        acknowledge=frozenset(Channel(c) for c in settings.answers.acknowledge),
+        timezone=settings.timezone)
     return Router(app[DATABASE], app[REDIS].client, app[KEYS], consumer=consumer,
                   reclaim_idle_ms=q.reclaim_idle_ms, events_maxlen=q.events_maxlen,
                   answer=answers.handle)

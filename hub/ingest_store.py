@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, up
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
+from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
 from hub.reference import format_reference
@@ -55,11 +56,11 @@ class _Thread:
     resolved: bool
 
 
-Placement = Callable[[InboundContact], tuple[str, int]]  # a new request's lane and priority
+Placer = Callable[[InboundContact], Placement]  # a new request's lane, priority, hours
 
 
 def store_batch(
-    contacts: Sequence[InboundContact], published: list[str], place: Placement,
+    contacts: Sequence[InboundContact], published: list[str], place: Placer,
     conn: Connection,
 ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
     """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
@@ -292,7 +293,7 @@ def _plan(
     open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
     next_number: int,
     queued_at: datetime,
-    place: Placement,
+    place: Placer,
     thread: _Thread | None = None,
 ) -> IngestResult:
     """Decide the rows for one contact; updates the lookups so later ones in the batch see it."""
@@ -320,15 +321,15 @@ def _plan(
         if thread.resolved:
             batch.reopened.append({"b_id": thread.request_id, "queued_at": queued_at})
     if existing is None:
-        lane, priority = place(contact)
+        placed = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
         open_requests[owner] = (request_id, reference)
         batch.requests.append({
             "id": request_id, "number": next_number, "reference": reference,
             "contact_id": owner, "channel": contact.channel.value,
-            "status": RequestStatus.QUEUED.value, "lane": lane, "priority": priority,
-            "queued_at": queued_at,
-            "details": dict(contact.details), "case_started_at": now,
+            "status": RequestStatus.QUEUED.value, "lane": placed.lane,
+            "priority": placed.priority, "queued_at": queued_at,
+            "details": {**contact.details, **placed.details}, "case_started_at": now,
             "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
         })
     else:

@@ -130,19 +130,38 @@ DEFAULT = Lane(DEFAULT_LANE, "Yleinen", "General")
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new request waits. Outside its lane's opening hours it is a callback request
+    due at the next opening (`details` to add to the request's own)."""
+
+    lane: str
+    priority: int
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class LanePlan:
     """The lanes and rules in force: a snapshot, replaced whole when an admin changes them."""
 
     lanes: Mapping[str, Lane]
     rules: Sequence[RoutingRule] = ()
 
-    def place(self, contact: InboundContact) -> tuple[str, int]:
-        """The lane a new request from this contact waits in, and its priority."""
-        for rule in self.rules:
-            lane = self.lanes.get(rule.lane)
-            if rule.active and lane is not None and lane.active and rule.matches(contact):
-                return lane.key, lane.priority
-        return self.default.key, self.default.priority
+    def place(self, contact: InboundContact) -> Placement:
+        """The lane a new request from this contact waits in, its priority, and whether it
+        came while the lane is closed."""
+        lane = next((self.lanes[rule.lane] for rule in self.rules
+                     if rule.active and rule.lane in self.lanes
+                     and self.lanes[rule.lane].active and rule.matches(contact)), self.default)
+        at = contact.received_at
+        if lane.opening_hours.is_open(at):
+            return Placement(lane.key, lane.priority)
+        opens = lane.opening_hours.next_opening(at)
+        details = {"out_of_hours": "true", "callback": "true"}
+        if opens is not None:
+            details["callback_due_at"] = opens.isoformat()
+        if contact.phone:
+            details["callback_number"] = contact.phone
+        return Placement(lane.key, lane.priority, details)
 
     @property
     def default(self) -> Lane:

@@ -247,6 +247,14 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class AnswersSettings:
+    # New requests on these channels get an automatic acknowledgement with their reference
+    # and the estimated wait (the web form in its confirmation). Out-of-hours answers and
+    # service notices go out whatever this says.
+    acknowledge: tuple[str, ...] = ("sms", "email", "webform")
+
+
+@dataclass(frozen=True)
 class ChannelsSettings:
     enabled: tuple[str, ...] = ("webform",)
 
@@ -268,6 +276,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    answers: AnswersSettings = field(default_factory=AnswersSettings)
 
     @property
     def database_url(self) -> str:

@@ -21,6 +21,7 @@ from hub.app import create_app
 from hub.appkeys import DATABASE
 from hub.model import Agent, Role
 from hub.settings import (
+    AnswersSettings,
     IngestSettings,
     QueueSettings,
     Settings,
@@ -65,6 +66,9 @@ def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
         base,
         queue=QueueSettings(reclaim_idle_ms=500, events_maxlen=10_000, outbox_sweep_s=0.5),
         ingest=IngestSettings(batch_max=256, max_pending=2000),
+        # No automatic acknowledgements: a test counting what reaches a gateway sees only
+        # what it sends. Tests of the answers themselves turn them on.
+        answers=AnswersSettings(acknowledge=()),
     )
 
 

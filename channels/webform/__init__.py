@@ -90,8 +90,8 @@ class WebFormChannel:
             return web.Response(body=busy_page(self._language(request)), status=503,
                                 content_type="text/html", charset="utf-8",
                                 headers={"Retry-After": str(exc.retry_after_s)})
-        notice = await self._notice(result, lang)
-        return _html(thanks_page(lang, result.reference, notice), status=201)
+        notice, answer = await self._answers(result, lang)
+        return _html(thanks_page(lang, result.reference, notice, answer), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
         await _read_body(request)
@@ -107,16 +107,20 @@ class WebFormChannel:
                           for f, c in exc.field_errors.items()}
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
         receipt = _receipt(result)
-        receipt["notice"] = await self._notice(result, str(data.get("language") or "fi"))
+        receipt["notice"], receipt["answer"] = await self._answers(
+            result, str(data.get("language") or "fi"))
         return web.json_response(receipt, status=200 if result.duplicate else 201)
 
-    async def _notice(self, result: IngestResult, lang: str) -> str | None:
-        """The service notice in the confirmation, once per passenger (a resubmission of the
-        same form gets no second one)."""
+    async def _answers(self, result: IngestResult, lang: str) -> tuple[str | None, str | None]:
+        """The service notice (once per passenger) and the new request's acknowledgement or
+        out-of-hours answer, for the confirmation; a resubmission gets neither again."""
         if result.duplicate:
-            return None
+            return None, None
+        lang = "en" if lang == "en" else "fi"
         notice = await self.services.notice(Channel.WEBFORM, result.request_id)
-        return notice.text("en" if lang == "en" else "fi") if notice is not None else None
+        answer = (await self.services.first_answer(Channel.WEBFORM, result.request_id, lang)
+                  if result.new_request else None)
+        return (notice.text(lang) if notice is not None else None), answer
 
 
 async def _read_body(request: web.Request) -> None:

@@ -101,9 +101,13 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
     return _page(lang, t["title"], body)
 
 
-def thanks_page(lang: str, reference: str, notice: str | None = None) -> str:
+def thanks_page(lang: str, reference: str, notice: str | None = None,
+                answer: str | None = None) -> str:
     t = TEXTS[lang]
     shown = (f'<p class="notice" role="alert">{escape(notice)}</p>\n' if notice else "")
+    if answer:
+        shown += f'<p class="answer">{escape(answer)}</p>\n'
+
     body = f"""<h1>{escape(t['thanks_title'])}</h1>
 {shown}<p>{escape(t['thanks_body'])} <strong class="reference">{escape(reference)}</strong></p>
 <p>{escape(t['thanks_hint'])}</p>

@@ -1,0 +1,57 @@
+"""The automatic first answer to a new request: the out-of-hours answer when it came while
+its lane was closed (it is a callback due at the next opening), else the acknowledgement
+with its reference and the estimated wait. The texts are the lane's templates in the
+passenger's language (`hub.answer_templates`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub import schema
+from hub.answer_templates import find_template, render_template
+from hub.clock import utcnow
+from hub.wait_estimate import estimated_wait, format_wait
+
+FI_DAYS = ("ma", "ti", "ke", "to", "pe", "la", "su")
+EN_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+OUT_OF_HOURS = "out_of_hours"
+ACKNOWLEDGEMENT = "acknowledgement"
+
+
+async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: str, *,
+                       acknowledge: bool, zone: ZoneInfo) -> tuple[str, str] | None:
+    """(kind, text) of the answer the request gets, or None (acknowledgements off)."""
+    r, c = schema.contact_requests, schema.contacts
+    found = (await conn.execute(
+        select(r.c.reference, r.c.lane, r.c.details, c.c.name)
+        .join(c, c.c.id == r.c.contact_id).where(r.c.id == request_id))).first()
+    if found is None:
+        return None
+    details = found.details or {}
+    values = {"reference": found.reference, "name": found.name or ""}
+    if details.get("out_of_hours") == "true":
+        kind = OUT_OF_HOURS
+        values["opens"] = opens_text(details.get("callback_due_at"), language, zone)
+    elif acknowledge:
+        kind = ACKNOWLEDGEMENT
+        values["wait"] = format_wait(await estimated_wait(conn, found.lane, utcnow()), language)
+    else:
+        return None
+    template = await find_template(conn, kind, found.lane, language)
+    return (kind, render_template(template, values)) if template else None
+
+
+def opens_text(due: str | None, language: str, zone: ZoneInfo) -> str:
+    """The next opening as a passenger reads it: "ma 1.12. klo 7.00" / "Mon 1 Dec 07:00"."""
+    try:
+        at = datetime.fromisoformat(due or "").astimezone(zone)
+    except ValueError:
+        return "—"
+    if language == "en":
+        return f"{EN_DAYS[at.weekday()]} {at.day} {at:%b %H:%M}"
+    return f"{FI_DAYS[at.weekday()]} {at.day}.{at.month}. klo {at.hour}.{at.minute:02d}"
