@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import re
@@ -191,7 +192,21 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
 def _visible(subscriber: Subscriber, events: list[Event]) -> list[Event]:
     if subscriber.only_for is None:
         return events
-    return [e for e in events if e.assigned_agent == subscriber.only_for]
+    return [_without_history(e) for e in events if e.assigned_agent == subscriber.only_for]
+
+
+def _without_history(event: Event) -> Event:
+    """A call on an external user's request names the caller, but not the passenger's other
+    requests nor the addresses they came from: those are the centre's, as passenger cards
+    are (dispatch/passengers.py)."""
+    if '"caller":' not in event.json:
+        return event
+    data = json.loads(event.json)
+    caller = data.get("caller")
+    if not isinstance(caller, dict):
+        return event
+    data["caller"] = {**caller, "known": False, "previous_requests": [], "pickup_addresses": []}
+    return dataclasses.replace(event, json=json.dumps(data, separators=(",", ":")))
 
 
 async def _start(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,

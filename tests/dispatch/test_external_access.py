@@ -11,8 +11,10 @@ parameterless GET route says nothing of those requests. Their console socket, wh
 presence frames as the console page does, carries no event about any of them (new, message,
 chat typing, reply, delivery, call, recording, note, claim, release, resolve, colleagues'
 transfers) and no presence frame (a colleague's presence lists what they hold; who has a
-request open names it), live or resumed. The same routes do work for them on requests a
-team dispatcher transferred to them, so none of this passes by refusing everything.
+request open names it), live or resumed; nor does a call ringing on a request of theirs
+list the passenger's other requests, as the centre's consoles see them. The same routes do
+work for them on requests a team dispatcher transferred to them, so none of this passes by
+refusing everything.
 tests/dispatch/test_external_feed.py keeps the simplest case of the feed.
 """
 
@@ -461,6 +463,24 @@ async def test_an_external_user_reaches_only_requests_assigned_to_them(
         for request in (mine, former):
             await _act(team, request["id"], "transfer", {"agent_id": partner_id})
 
+        # The passenger whose SMS the team resolved texts again: a new request, given to the
+        # partner. While it is open the passenger calls, and the call rings on it.
+        await _text(client, TEXTER, "Taas minä: taksi Pasilaan kello 20")
+        again = await _found(team, "the returning passenger's request", lambda d: d["contact"][
+            "phones"] == [TEXTER] and d["status"] == "queued")
+        await _act(team, again["id"], "transfer", {"agent_id": partner_id})
+        await _twilio(client, "/webhooks/phone/twilio", [
+            ("AccountSid", ACCOUNT), ("CallSid", "CA" + uuid.uuid4().hex),
+            ("CallStatus", "ringing"), ("Direction", "inbound"), ("From", TEXTER),
+            ("Caller", TEXTER), ("To", COMPANY), ("Called", COMPANY)])
+        ringing = [await feed.event(lambda e: e["type"] == "call.ringing"
+                                    and e["request"]["id"] == again["id"], "the call")
+                   for feed in (team_feed, partner_feed)]
+        # The centre's console sees whom it knows; the partner's, only the request of theirs.
+        assert [(r["id"], r["reference"]) for r in ringing[0]["caller"]["previous_requests"]
+                ] == [(resolved["id"], resolved["reference"])]
+        assert ringing[1]["caller"]["previous_requests"] == []
+
         # Every route once on a request of theirs, as its probe says; those that let the
         # request go come after the rest.
         former_ids, mine_ids = _ids(former), _ids(mine)
@@ -587,7 +607,8 @@ async def test_an_external_user_reaches_only_requests_assigned_to_them(
         secrets = {v for ids in hidden.values() for v in (ids.request, ids.contact,
                                                           *ids.recordings)}
         secrets |= {f'"{before[name]["reference"]}"' for name in hidden}  # short numbers
-        secrets |= {CALLER_QUEUED, CALLER_FORMER, TEXTER, "tila-auton", "Pasilassa", "Kamppiin"}
+        secrets |= {CALLER_QUEUED, CALLER_FORMER, "tila-auton", "Pasilassa", "Kamppiin"}
+        secrets -= {again["contact"]["id"]}  # the returning passenger's: theirs now too
         listed = False
         for path in parameterless_gets(client.app):
             for query in QUERIES:
@@ -597,7 +618,8 @@ async def test_an_external_user_reaches_only_requests_assigned_to_them(
                 assert not leaked, (f"GET {path}{query} tells an external user {leaked}",
                                     answer.status)
                 if path == "/api/v1/requests" and answer.status == 200:
-                    assert {r["id"] for r in answer.json["requests"]} <= {mine["id"]}
+                    assert {r["id"] for r in answer.json["requests"]} <= {mine["id"],
+                                                                          again["id"]}
                     listed = listed or bool(answer.json["requests"])
         assert listed  # their own request is listed: the list was not simply empty
 
@@ -619,7 +641,12 @@ async def test_an_external_user_reaches_only_requests_assigned_to_them(
             "the partner's own note")
         assert _order(sentinel) > last_seen  # after all the team's console heard
         live = [e for e in partner_feed.events() if _order(e) <= _order(sentinel)]
-        _only_theirs(live, partner_id, allowed={mine["id"], former["id"]})
+        _only_theirs(live, partner_id, allowed={mine["id"], former["id"], again["id"]})
+        # Nor does any event of theirs carry a trace of the others (a caller's profile once
+        # listed the passenger's other requests).
+        others = {v for name, ids in hidden.items() if ids.request != former["id"]
+                  for v in (ids.request, *ids.recordings, f'"{before[name]["reference"]}"')}
+        assert not sorted(s for s in others if s in json.dumps(partner_feed.frames))
         assert not [f for f in partner_feed.frames[1:] if f["type"] != "events"]  # no presence
         kinds = {(e["type"], e["request"]["id"]) for e in live}
         assert {("request.transfer", mine["id"]), ("request.transfer", former["id"]),
@@ -632,6 +659,7 @@ async def test_an_external_user_reaches_only_requests_assigned_to_them(
         replayed = [e for e in resumed.events() if _order(e) <= _order(sentinel)]
         assert [e["id"] for e in replayed] == [e["id"] for e in live]
         assert not [f for f in resumed.frames[1:] if f["type"] != "events"]
+        assert not sorted(s for s in others if s in json.dumps(resumed.frames))
 
         # And the request of theirs they can close.
         await own(RESOLVE, mine_ids)
