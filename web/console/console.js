@@ -1141,11 +1141,15 @@
       channel: el("td", { className: "col-channel" }),
       ref: el("td", { className: "col-ref" }, open),
       name: el("td", { className: "col-name" }),
-      preview: el("td", { className: "col-preview" }),
+      // The offer's buttons (queue.js) in a slot of their own: a re-render of the text
+      // never takes a button away from under a click.
+      offer: el("span", { className: "offer-slot" }),
+      text: el("span", { className: "preview-text" }),
       status: el("td", { className: "col-status" }),
       agent: el("td", { className: "col-agent" }),
       open,
     };
+    cells.preview = el("td", { className: "col-preview" }, cells.offer, cells.text);
     const tr = el("tr", { "data-testid": "queue-row", "data-request-id": id },
       cells.wait, cells.channel, cells.ref, cells.name, cells.preview, cells.status,
       cells.agent);
@@ -1179,19 +1183,19 @@
     if (callback) {
       tr.dataset.callback = "true";
       const line = callbackLine(callback, previewOf(request));
-      cells.preview.replaceChildren(el("span", { className: "badge callback-badge",
+      cells.text.replaceChildren(el("span", { className: "badge callback-badge",
         "data-testid": "queue-callback" }, t("callback")), " ", ...line.nodes);
       row.due = line.due;
     } else {
       delete tr.dataset.callback;
       const preview = previewOf(request);
-      cells.preview.textContent = preview;
+      cells.text.textContent = preview;
       cells.preview.title = preview;
     }
     cells.status.replaceChildren(
       el("span", { className: `badge status-${request.status}` }, statusLabel(request.status)));
     cells.agent.textContent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
-    if (callback) cells.preview.title = cells.preview.textContent;
+    if (callback) cells.preview.title = cells.text.textContent;
     queueView.fill(row, request); // offers; then it ticks the row
     tickRow(row, request);
   }

@@ -111,6 +111,7 @@
   function createQueue({ t, api, now, el, lang, me, changed, open, announce, addWords }) {
     addWords(WORDS);
     const $ = (id) => document.getElementById(id);
+    const laneTabs = new Map(); // lane key ("all" too) -> {button, name, closed, count}
     const view = {
       lane: "all",
       filter: "all",
@@ -322,24 +323,48 @@
         .concat(lanes.map((lane) => ({ key: lane.key, label: laneName(lane),
           count: counts.get(lane.key) || 0, open: lane.open !== false })));
       const bar = $("lane-tabs");
-      const focusedKey = bar.contains(document.activeElement)
-        ? document.activeElement.dataset.lane : null;
-      bar.replaceChildren(...tabs.map((tab) => {
-        const button = el("button", { type: "button", className: "lane-tab",
-          "data-lane": tab.key, "data-testid": tab.key === "all" ? "lane-all" : "lane-tab",
-          "aria-pressed": String(view.lane === tab.key), "data-open": String(tab.open) },
-        el("span", { className: "lane-name" }, tab.label),
-        tab.open ? null : el("span", { className: "lane-closed" }, ` (${t("lane_closed")})`),
-        el("span", { className: "count", "data-testid": "lane-count" }, String(tab.count)));
-        button.addEventListener("click", () => chooseLane(tab.key));
-        return button;
-      }));
-      if (focusedKey) bar.querySelector(`[data-lane="${CSS.escape(focusedKey)}"]`)?.focus();
+      const keep = new Set(tabs.map((tab) => tab.key));
+      for (const [key, tab] of laneTabs) {
+        if (!keep.has(key)) {
+          tab.button.remove();
+          laneTabs.delete(key);
+        }
+      }
+      // Kept and changed in place: a tab rebuilt under the pointer would lose the click.
+      let cursor = bar.firstElementChild;
+      for (const tab of tabs) {
+        const made = laneTabs.get(tab.key) || makeTab(tab.key);
+        setText(made.name, tab.label);
+        setText(made.closed, tab.open ? "" : ` (${t("lane_closed")})`);
+        setText(made.count, String(tab.count));
+        made.button.setAttribute("aria-pressed", String(view.lane === tab.key));
+        made.button.dataset.open = String(tab.open);
+        if (made.button === cursor) cursor = cursor.nextElementSibling;
+        else bar.insertBefore(made.button, cursor);
+      }
       $("count-callbacks").textContent = String(all.filter((r) => callbackDue(r) !== null).length);
       for (const button of document.querySelectorAll(".filter")) {
         button.setAttribute("aria-pressed", String(button.dataset.filter === view.filter));
       }
       paintSearch(shown);
+    }
+
+    function makeTab(key) {
+      const tab = {
+        name: el("span", { className: "lane-name" }),
+        closed: el("span", { className: "lane-closed" }),
+        count: el("span", { className: "count", "data-testid": "lane-count" }),
+      };
+      tab.button = el("button", { type: "button", className: "lane-tab", "data-lane": key,
+        "data-testid": key === "all" ? "lane-all" : "lane-tab" }, tab.name, tab.closed,
+      tab.count);
+      tab.button.addEventListener("click", () => chooseLane(key));
+      laneTabs.set(key, tab);
+      return tab;
+    }
+
+    function setText(node, text) {
+      if (node.textContent !== text) node.textContent = text;
     }
 
     function chooseLane(key) {
@@ -376,33 +401,41 @@
       if (cell.title !== title) cell.title = title;
     }
 
-    /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it). */
+    /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it).
+     * An offer's bar is made once and kept while the offer stands. */
     function fill(row, request) {
       const offer = offerOf(request);
       const { tr, cells } = row;
       tr.classList.toggle("offer-mine", Boolean(offer?.mine));
       tr.dataset.offer = offer ? (offer.mine ? "mine" : "other") : "none";
-      row.offer = null;
       if (offer && !offer.mine) {
         cells.agent.replaceChildren(el("span", { className: "offer-other",
           "data-testid": "offer-other" }, t("offer_to", { name: offer.name })));
         cells.agent.title = cells.agent.textContent;
       }
-      if (offer?.mine) {
-        const left = el("span", { className: "offer-left num", "data-testid": "offer-countdown" });
-        const accept = el("button", { type: "button", className: "primary offer-accept",
-          "data-testid": "offer-accept", "aria-label": t("offer_accept_label",
-            { ref: request.reference }) }, t("offer_accept"));
-        const decline = el("button", { type: "button", className: "offer-decline",
-          "data-testid": "offer-decline", "aria-label": t("offer_decline_label",
-            { ref: request.reference }) }, t("offer_decline"));
-        accept.addEventListener("click", (event) => answerOffer(event, request, "claim"));
-        decline.addEventListener("click", (event) => answerOffer(event, request, "decline"));
-        const bar = el("span", { className: "offer-bar", "data-testid": "offer-bar" },
-          el("strong", {}, t("offer_to_me")), " · ", left, " ", accept, " ", decline);
-        cells.preview.prepend(bar, " ");
-        row.offer = { left, request };
+      const key = offer?.mine ? `${request.id} ${request.offer.expires_at} ${lang()}` : null;
+      if (row.offer?.key === key) {
+        if (row.offer) row.offer.request = request;
+        return;
       }
+      row.offer = null;
+      if (!key) {
+        cells.offer.replaceChildren();
+        return;
+      }
+      const left = el("span", { className: "offer-left num", "data-testid": "offer-countdown" });
+      const accept = el("button", { type: "button", className: "primary offer-accept",
+        "data-testid": "offer-accept", "aria-label": t("offer_accept_label",
+          { ref: request.reference }) }, t("offer_accept"));
+      const decline = el("button", { type: "button", className: "offer-decline",
+        "data-testid": "offer-decline", "aria-label": t("offer_decline_label",
+          { ref: request.reference }) }, t("offer_decline"));
+      row.offer = { key, left, request };
+      accept.addEventListener("click", (event) => answerOffer(event, row.offer.request, "claim"));
+      decline.addEventListener("click", (event) => answerOffer(event, row.offer.request,
+        "decline"));
+      cells.offer.replaceChildren(el("span", { className: "offer-bar", "data-testid": "offer-bar" },
+        el("strong", {}, t("offer_to_me")), " · ", left, " ", accept, " ", decline), " ");
     }
 
     function tick(row, request) {
