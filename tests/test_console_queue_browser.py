@@ -329,6 +329,14 @@ async def test_keyboard_shortcuts(hub: HubFactory, make_agent: Any, page: Page) 
     await expect(page.get_by_test_id("detail-status")).to_have_text("Käsittelyssä")
     await text.fill("")
 
+    # The list over an open request: Escape closes the list, the request stays open.
+    await page.locator("#detail-heading").focus()
+    await page.keyboard.press("?")
+    await expect(help_).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(help_).to_be_hidden()
+    await expect(page.get_by_test_id("detail-reference")).to_have_text(second)
+
     # e ends (resolves) the open request; n opens the next one nobody holds.
     await page.locator("#detail-heading").focus()
     await page.keyboard.press("e")

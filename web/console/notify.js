@@ -223,8 +223,9 @@
     });
     $("notify-desktop").addEventListener("change", (event) => setDesktop(event.target.checked));
     $("notify-test").addEventListener("click", () => beep(1));
-    document.addEventListener("keydown", (event) => {
+    $("notify-anchor").addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !$("notify-menu").hidden) {
+        event.stopPropagation(); // the menu closes, not the request open behind it
         toggle(false);
         $("notify-toggle").focus();
       }

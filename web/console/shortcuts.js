@@ -204,6 +204,11 @@
     document.addEventListener("keydown", onKey);
     $("keys-toggle").addEventListener("click", showHelp);
     $("keys-close").addEventListener("click", () => $("keys-help").close());
+    $("keys-help").addEventListener("keydown", (event) => {
+      // Escape closes the list (the dialog's own default), and only the list: not the
+      // request open behind it.
+      if (event.key === "Escape") event.stopPropagation();
+    });
     $("keys-help").addEventListener("click", (event) => {
       if (event.target === event.currentTarget) event.currentTarget.close(); // the backdrop
     });
