@@ -235,6 +235,7 @@ class ChatSettings:
     # When dispatchers answer chat, e.g. "mo-fr 07:00-22:00, sa-su 09:00-18:00" in the
     # hub's timezone; empty: always (if a dispatcher is online).
     opening_hours: str = ""
+    queue_update_s: float = 10.0  # how often a waiting passenger's place in the queue is told
 
 
 @dataclass(frozen=True)

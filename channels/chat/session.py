@@ -39,6 +39,7 @@ from channels.chat.frames import (
 from channels.chat.inbound import chat_contact
 from channels.chat.limits import ConnectionSlots, within_rate
 from channels.chat.prechat import normalise_prechat
+from channels.chat.queue_place import queue_place
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
 from hub.clock import utcnow
 from hub.errors import BadInput, RetryLater
@@ -73,6 +74,7 @@ class ChatSession:
         self._typing_at = 0.0
         self._typing_on = False
         self._seen: set[uuid.UUID] = set()
+        self._queue_place: dict[str, Any] = {}
 
     async def run(self) -> None:
         hello = await self._hello()
@@ -83,7 +85,8 @@ class ChatSession:
         try:
             await self._welcome(hello)
             tasks = [asyncio.create_task(self._guard(self._pump())),
-                     asyncio.create_task(self._guard(self._beat()))]
+                     asyncio.create_task(self._guard(self._beat())),
+                     asyncio.create_task(self._guard(self._queue_updates()))]
             await self._read()
         finally:
             self.ctx.fanout.leave(self.visitor, self.queue.put_nowait)
@@ -233,6 +236,7 @@ class ChatSession:
         await self.send({"type": "ack", "id": frame.id, "message_id": str(message_id),
                          "at": at.isoformat()})
         await self.ctx.fanout.publish(self.visitor)  # the visitor's other tabs
+        await self._tell_queue_place()
 
     async def _typing(self, on: bool) -> None:
         now = time.monotonic()
@@ -286,11 +290,28 @@ class ChatSession:
                     await self.send({"type": "closed", "transcript": None})
             if wake:
                 await self._catch_up()
+                await self._tell_queue_place()  # a reply: most likely someone took it
 
     async def _catch_up(self) -> None:
         lines = await self.ctx.conversations.lines(self.visitor, since=self.cursor.since())
         for line in self.cursor.fresh(lines):
             await self.send({"type": "message", **line.json()})
+
+    async def _queue_updates(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.services.settings.chat.queue_update_s)
+            await self._tell_queue_place()
+
+    async def _tell_queue_place(self) -> None:
+        """The passenger's place in the queue and the estimated wait, when it changed."""
+        if self.request_id is None:
+            self.request_id = await self.ctx.conversations.open_request(self.visitor)
+            if self.request_id is None:
+                return
+        place = await queue_place(self.ctx.services.db, self.request_id)
+        if place != self._queue_place:
+            self._queue_place = place
+            await self.send({"type": "queue", **place})
 
     async def _beat(self) -> None:
         while True:

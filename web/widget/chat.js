@@ -31,6 +31,8 @@
   const TEXT = {
     fi: {
       launcher: "Chat", launcher_unread: "Chat, {n} uutta viestiä", title: "Taksivälitys",
+      queue_place: "Olet jonossa sijalla {n}.",
+      queue_place_wait: "Olet jonossa sijalla {n}. Arvioitu odotus noin {min} min.",
       minimise: "Pienennä chat", end: "Lopeta", message_label: "Viesti",
       placeholder: "Kirjoita viesti…", send: "Lähetä", you: "Sinä", dispatcher: "Välittäjä",
       sending: "lähetetään…", failed: "ei lähetetty", typing: "{name} kirjoittaa…",
@@ -55,6 +57,8 @@
     },
     en: {
       launcher: "Chat", launcher_unread: "Chat, {n} new messages", title: "Taxi dispatch",
+      queue_place: "You are number {n} in the queue.",
+      queue_place_wait: "You are number {n} in the queue. Estimated wait about {min} min.",
       minimise: "Minimise chat", end: "End", message_label: "Message",
       placeholder: "Write a message…", send: "Send", you: "You", dispatcher: "Dispatcher",
       sending: "sending…", failed: "not sent", typing: "{name} is typing…",
@@ -105,6 +109,7 @@ button:focus-visible, input:focus-visible, textarea:focus-visible, summary:focus
 .status[data-state="unreachable"], .status[data-state="offline"] { color: #7f1d1d; background: #fde8e8; }
 .notice { margin: 8px 12px 0; padding: 8px; border-radius: 8px; background: #fff7d6;
   border: 1px solid #e6c200; font-size: 14px; }
+.queue { margin: 6px 12px 0; font-size: 13px; color: #1d4ed8; }
 .body { flex: 1; overflow-y: auto; padding: 8px 12px; }
 details { margin: 4px 0; font-size: 14px; }
 summary { cursor: pointer; padding: 4px 0; font-weight: 600; }
@@ -194,6 +199,8 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
   const status = el("p", { class: "status", role: "status", "data-testid": "chat-status",
     "data-state": "connecting", text: t("connecting") });
   const notice = el("p", { class: "notice", "data-testid": "chat-notice", hidden: true });
+  const queueLine = el("p", { class: "queue", role: "status", "data-testid": "chat-queue",
+    hidden: true });
   const log = el("ol", { class: "log", role: "log", "aria-live": "polite",
     "aria-label": t("title"), "data-testid": "chat-log" });
   const typing = el("p", { class: "typing", "aria-live": "polite", "data-testid": "chat-typing" });
@@ -233,7 +240,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
   const panel = el("section", { id: id("panel"), class: "panel", role: "dialog",
     "aria-labelledby": id("title"), "data-testid": "chat-panel", hidden: true, lang },
   el("div", { class: "head" }, el("h2", { id: id("title"), text: t("title") }), endButton, minimise),
-  status, notice, el("div", { class: "body" }, details, order, log), typing, error,
+  status, notice, queueLine, el("div", { class: "body" }, details, order, log), typing, error,
   composer, endForm);
   const root = el("div", { class: "root" }, panel, launcher);
 
@@ -255,6 +262,21 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
   function showNotice(text) {
     notice.textContent = text || "";
     notice.hidden = !text;
+  }
+
+  /** The passenger's place in the queue and the estimated wait, while nobody has taken it. */
+  function showQueue(frame) {
+    const position = Number(frame.position);
+    if (!frame.position || !Number.isFinite(position)) {
+      queueLine.hidden = true;
+      queueLine.textContent = "";
+      return;
+    }
+    const minutes = Number.isFinite(Number(frame.wait_s)) && frame.wait_s !== null
+      ? Math.max(1, Math.ceil(Number(frame.wait_s) / 60)) : null;
+    queueLine.textContent = minutes === null ? t("queue_place", { n: position })
+      : t("queue_place_wait", { n: position, min: minutes });
+    queueLine.hidden = false;
   }
 
   function showAvailability() {
@@ -434,6 +456,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
         }
         return undefined;
       case "closed": return ended(frame.transcript);
+      case "queue": return showQueue(frame);
       default: return undefined;
     }
   }
