@@ -2,9 +2,10 @@
 (tests/fake_ami.py): a queue call the passenger gives up on becomes a callback request; "call
 now" sends an Originate that rings the dispatcher's own extension and dials the passenger,
 and the AMI events of that call land on the callback request even when the passenger has a
-newer open request; without a PBX (or a phone login) the answer is a tel: link; outcomes
-are recorded and counted; a colleague's request answers 409, and an external user gets 404
-for a request not theirs."""
+newer open request (and a dispatcher's phone left ringing leaves an unanswered outgoing
+call there, nothing else); without a PBX, a phone login, or a PBX that takes the call, the
+answer is a tel: link; outcomes are recorded and counted; a colleague's request answers
+409, and an external user gets 404 for a request not theirs."""
 
 from __future__ import annotations
 
@@ -182,15 +183,29 @@ async def test_a_pbx_that_refuses_or_a_dispatcher_without_extension_gets_a_tel_l
     status, _ = await _post(bo, f"/api/v1/requests/{callback['id']}/release")
     assert status == 200
 
+    # Anna's own phone rings out: an outgoing call on the request that reached nobody.
+    asterisk.dispatcher_answers = False
+    status, answer = await _post(anna, f"/api/v1/requests/{callback['id']}/call")
+    assert (status, answer["via"]) == (202, "pbx"), answer
+
+    async def rang_out() -> dict[str, Any] | None:
+        calls = (await anna.request(callback["id"]))["calls"]
+        return calls[1] if len(calls) == 2 and calls[1]["state"] == "ended" else None
+    unanswered = await eventually(rang_out, what="the callback's unanswered call")
+    assert (unanswered["direction"], unanswered["cause"], unanswered["answered_at"]) \
+        == ("out", "noAnswer", None)
+    assert [r["id"] for r in await anna.open_requests()] == [callback["id"]]
+
     asterisk.refuse_originate = "Permission denied"
     status, answer = await _post(anna, f"/api/v1/requests/{callback['id']}/call")
     assert status == 200, answer
     assert (answer["via"], answer["tel"]) == ("tel", f"tel:{PASSENGER}")
     assert "Permission denied" in answer["pbx_error"]
-    assert asterisk.originated == []
+    assert len(asterisk.originated) == 1  # the refused one rang nothing
     history = (await anna.request(callback["id"]))["history"]
     assert [(h["action"], h["agent"]["name"]) for h in history if h["action"] != "release"] \
-        == [("callback_call", "Bo Berg"), ("callback_call", "Anna Ajaja")]
+        == [("callback_call", "Bo Berg"), ("callback_call", "Anna Ajaja"),
+            ("callback_call", "Anna Ajaja")]
 
 
 async def test_without_a_pbx_the_answer_is_a_tel_link(
