@@ -23,6 +23,7 @@ from dispatch import (
     callbacks_api,
     canned_api,
     channel_status,
+    groups_api,
     lanes_api,
     notices_api,
     passengers,
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(lanes_api.routes())
     app.router.add_routes(viewers.routes())
     app.router.add_routes(notices_api.routes())
+    app.router.add_routes(groups_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, up
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
+from hub.group_threads import group_reply_threads
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
@@ -198,10 +199,11 @@ def _thread_targets(
 ) -> dict[tuple[str, str], _Thread]:
     """Requests that messages answer: by the ids of the messages they reply to (the
     passenger's earlier mail, or ours: `<message uuid@domain>`), else by a request reference
-    (signed, or typed by the request's own passenger)."""
+    (signed, or typed by the request's own passenger), else as a group member's answer to a
+    group message (hub.group_threads)."""
     wanted = [c for c in contacts if c.thread_refs or c.thread_reference]
     if not wanted:
-        return {}
+        return _group_replies(conn, contacts, {})
     m, r = schema.messages, schema.contact_requests
     refs = {ref for c in wanted for ref in c.thread_refs}
     ours = {_uuid_of(ref) for ref in refs} - {None}
@@ -237,7 +239,14 @@ def _thread_targets(
             if match is not None and (contact.reference_verified
                                       or match[1] == _owner_of(contact, owners)):
                 targets[key] = match[0]
-    return targets
+    return _group_replies(conn, contacts, targets)
+
+
+def _group_replies(conn: Connection, contacts: Sequence[InboundContact],
+                   found: dict[tuple[str, str], _Thread]) -> dict[tuple[str, str], _Thread]:
+    rest = [c for c in contacts if (c.channel.value, c.idempotency_key) not in found]
+    replies = group_reply_threads(conn, rest)
+    return {**{key: _Thread(*target) for key, target in replies.items()}, **found}
 
 
 def _uuid_of(ref: str) -> uuid.UUID | None:

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
+from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
 
@@ -591,6 +592,7 @@ SPEC: dict[str, Any] = {
 SPEC["paths"].update(LANE_PATHS)
 SPEC["paths"].update(CALLBACK_PATHS)
 SPEC["paths"].update(NOTICE_PATHS)
+SPEC["paths"].update(GROUP_PATHS)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

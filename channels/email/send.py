@@ -24,6 +24,11 @@ TIMEOUT_S = 30
 
 
 def reply_message_id(message: OutboundMessage, domain: str) -> str:
+    """`<message uuid@domain>`; a message to many (a group message, thread `per_recipient`)
+    gives each recipient's copy its own, the delivery's id: each copy is a mail of its own,
+    a bounce names the recipient it failed for, and the relay's ids stay unique."""
+    if message.thread.get("per_recipient"):
+        return f"{message.delivery_id}@{domain}"
     return f"{message.message_id}@{domain}"
 
 

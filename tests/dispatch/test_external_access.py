@@ -77,6 +77,8 @@ OTHER_PARAMS = {
     "key": "a lane of the routing configuration (admins)",
     "rule_id": "a routing rule (admins)",
     "notice_id": "a service notice told to every passenger (dispatchers publish them)",
+    "group_id": "a staff group (admins keep them, dispatchers message them)",
+    "member_id": "a staff group's member (admins)",
 }
 
 

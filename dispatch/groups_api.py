@@ -1,0 +1,221 @@
+"""Staff groups over HTTP.
+
+Admins keep the groups and their members under `/api/v1/admin/groups` (403 for anyone else;
+a CSV paste adds or replaces a whole group). Dispatchers (team and admins, never external
+users) list the groups with their member counts, message one, and follow what became of
+its messages under `/api/v1/groups`. The rules live in dispatch.groups and
+dispatch.groups_send; this module is HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from dispatch import groups
+from dispatch.admin_api import BASE as ADMIN_BASE
+from dispatch.admin_api import _admin
+from dispatch.auth import current_agent
+from dispatch.groups_csv import parse_members
+from dispatch.groups_send import GroupMessages
+from dispatch.groups_sent import sent_messages
+from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
+from hub.errors import BadInput, Forbidden, NotFound
+from hub.model import Agent, Channel, Role
+from hub.request_body import read_json_object
+
+BASE = "/api/v1/groups"
+DEFAULT_SENT_LIMIT = 20
+MAX_SENT_LIMIT = 200
+
+
+async def _dispatcher(request: web.Request) -> Agent:
+    agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        raise Forbidden("external users do not message staff groups")
+    return agent
+
+
+def _id(request: web.Request, name: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError as exc:
+        raise NotFound(f"no such {what}") from exc
+
+
+def _region(request: web.Request) -> str:
+    return request.app[SETTINGS].phone.default_region
+
+
+# ---- dispatchers ---------------------------------------------------------------------------
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    """Every group with its counts of members, numbers and addresses (no member's data)."""
+    await _dispatcher(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await groups.list_groups(conn)
+    return web.json_response({"groups": found})
+
+
+async def send_message(request: web.Request) -> web.Response:
+    """Message a group: {"body", "channels": ["sms", "email"], "subject"?, "client_key"}.
+    201 with the thread; 200 when the key was sent before."""
+    agent = await _dispatcher(request)
+    group_id = _id(request, "group_id", "group")
+    body = await read_json_object(request)
+    text, subject = body.get("body"), body.get("subject")
+    key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
+    if not isinstance(text, str):
+        raise BadInput("body is required", {"body": "required"})
+    if subject is not None and not isinstance(subject, str):
+        raise BadInput("subject must be text", {"subject": "invalid"})
+    if not isinstance(key, str):
+        raise BadInput("client_key must be text", {"client_key": "invalid"})
+    sender = GroupMessages(request.app[DATABASE], request.app[RELAY],
+                           request.app[REPLY_SENDERS])
+    done = await sender.send(group_id, agent, body=text, key=key, subject=subject,
+                             channels=_channels(body.get("channels")))
+    return web.json_response({
+        "group_message": {"id": str(done.group_message_id), "recipients": done.recipients},
+        "request": done.request, "changed": done.changed,
+    }, status=201 if done.changed else 200)
+
+
+def _channels(value: Any) -> list[Channel]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise BadInput("channels must be a list: sms, email or both", {"channels": "required"})
+    try:
+        chosen = [Channel(v) for v in dict.fromkeys(value)]
+    except ValueError as exc:
+        raise BadInput("channels must be sms, email or both", {"channels": "invalid"}) from exc
+    return chosen
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    """The group's messages, newest first (`?limit=`), each with its delivery states counted
+    and the recipients it did not reach, with the reason."""
+    await _dispatcher(request)
+    group_id = _id(request, "group_id", "group")
+    try:
+        limit = int(request.query.get("limit", DEFAULT_SENT_LIMIT))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_SENT_LIMIT:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_SENT_LIMIT}")
+    async with request.app[DATABASE].read() as conn:
+        group = await groups.get_group(conn, group_id)
+        found = await sent_messages(conn, group_id, limit)
+    group.pop("member_list")
+    return web.json_response({"group": group, "messages": found})
+
+
+# ---- admins --------------------------------------------------------------------------------
+
+
+async def admin_list(request: web.Request) -> web.Response:
+    await _admin(request)
+    async with request.app[DATABASE].read() as conn:
+        found = await groups.list_groups(conn)
+    return web.json_response({"groups": found})
+
+
+async def admin_create(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    body = await read_json_object(request)
+    created = await groups.create_group(request.app[DATABASE], body.get("name"), by=admin)
+    return web.json_response({"group": created}, status=201)
+
+
+async def admin_get(request: web.Request) -> web.Response:
+    """The group with its members (names, numbers, addresses)."""
+    await _admin(request)
+    group_id = _id(request, "group_id", "group")
+    async with request.app[DATABASE].read() as conn:
+        found = await groups.get_group(conn, group_id)
+    return web.json_response({"group": found})
+
+
+async def admin_rename(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    group_id = _id(request, "group_id", "group")
+    body = await read_json_object(request)
+    if set(body) - {"name"}:
+        raise BadInput("only the name of a group can be changed",
+                       {k: "cannot be set here" for k in set(body) - {"name"}})
+    found = await groups.rename_group(request.app[DATABASE], group_id, body.get("name"),
+                                      by=admin)
+    return web.json_response({"group": found})
+
+
+async def admin_delete(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    await groups.delete_group(request.app[DATABASE], _id(request, "group_id", "group"),
+                              by=admin)
+    return web.json_response({"deleted": True})
+
+
+async def add_member(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    group_id = _id(request, "group_id", "group")
+    body = await read_json_object(request)
+    member = await groups.add_member(request.app[DATABASE], group_id, body, by=admin,
+                                     region=_region(request))
+    return web.json_response({"member": member}, status=201)
+
+
+async def change_member(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    group_id = _id(request, "group_id", "group")
+    member_id = _id(request, "member_id", "member")
+    body = await read_json_object(request)
+    member = await groups.update_member(request.app[DATABASE], group_id, member_id, body,
+                                        by=admin, region=_region(request))
+    return web.json_response({"member": member})
+
+
+async def remove_member(request: web.Request) -> web.Response:
+    admin = await _admin(request)
+    await groups.remove_member(request.app[DATABASE], _id(request, "group_id", "group"),
+                               _id(request, "member_id", "member"), by=admin)
+    return web.json_response({"deleted": True})
+
+
+async def import_members(request: web.Request) -> web.Response:
+    """{"csv": "name;phone;email" lines, "replace": false}: all lines or none."""
+    admin = await _admin(request)
+    group_id = _id(request, "group_id", "group")
+    body = await read_json_object(request)
+    text, replace = body.get("csv"), body.get("replace", False)
+    if not isinstance(text, str):
+        raise BadInput("csv is required: one member per line, name;phone;email",
+                       {"csv": "required"})
+    if not isinstance(replace, bool):
+        raise BadInput("replace must be true or false", {"replace": "invalid"})
+    done = await groups.import_members(request.app[DATABASE], group_id, parse_members(text),
+                                       replace=replace, by=admin, region=_region(request))
+    return web.json_response(done)
+
+
+def routes() -> list[web.RouteDef]:
+    admin = ADMIN_BASE + "/groups"
+    # Any segment is routed (the router's default refuses braces), so that even a malformed
+    # id is answered after the session check, in JSON.
+    one = admin + "/{group_id:[^/]+}"
+    member = one + "/members/{member_id:[^/]+}"
+    return [
+        web.get(BASE, list_groups),
+        web.get(BASE + "/{group_id:[^/]+}/messages", list_messages),
+        web.post(BASE + "/{group_id:[^/]+}/messages", send_message),
+        web.get(admin, admin_list),
+        web.post(admin, admin_create),
+        web.get(one, admin_get),
+        web.patch(one, admin_rename),
+        web.delete(one, admin_delete),
+        web.post(one + "/members", add_member),
+        web.post(one + "/members/import", import_members),
+        web.patch(member, change_member),
+        web.delete(member, remove_member),
+    ]
