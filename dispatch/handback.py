@@ -6,8 +6,9 @@ theirs has been gone for `console.presence_grace_s` (found by the check every
 
 **Unanswered** means: the request is `claimed` and assigned to the dispatcher, and since
 they last took it (their latest claim or reply on it, or a transfer to them) they have
-neither sent the passenger a reply (an outbound message with their agent id) nor answered
-the passenger's call (a claim recorded as "answered call"). Answered requests stay with them.
+neither sent the passenger a reply (an outbound message with their agent id), nor answered
+the passenger's call (a claim recorded as "answered call"), nor called them back ("call now", or
+an outcome "reached"). Answered requests stay with them.
 
 Each hand-back is a conditional update on the request's version, status and holder: of two
 processes handing back the same request exactly one matches, and a reply that lands between
@@ -67,9 +68,14 @@ def unanswered_query(agent_id: uuid.UUID) -> Any:
         he.c.request_id == r.c.id, he.c.action == HandlingAction.CLAIM.value,
         he.c.note == ANSWERED_CALL, he.c.agent_id == agent_id,
         or_(taken.is_(None), he.c.at >= taken))
+    called_back = exists().where(
+        he.c.request_id == r.c.id, he.c.agent_id == agent_id,
+        he.c.action.in_([HandlingAction.CALLBACK_CALL.value,
+                         HandlingAction.CALLBACK_REACHED.value]),
+        or_(taken.is_(None), he.c.at >= taken))
     return (select(r.c.id, r.c.version)
             .where(r.c.status == RequestStatus.CLAIMED.value, r.c.assigned_agent_id == agent_id,
-                   ~replied, ~answered_call)
+                   ~replied, ~answered_call, ~called_back)
             .order_by(r.c.case_started_at))
 
 

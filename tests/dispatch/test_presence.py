@@ -238,3 +238,20 @@ async def test_setting_offline_hands_back_at_once(
     found = await anna.request(request_id)
     assert found["status"] == "queued" and found["assigned_agent"] is None
     assert found["history"][-1]["action"] == "release"
+
+
+async def test_a_request_called_back_stays_with_the_dispatcher_going_offline(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await _hub(hub, settings, grace_s=3600)
+    anna = await dispatcher(client, name="Anna")
+    await anna.console()
+    waiting = await _claimed(anna, "presence-cb-1", "040 111 0004")
+    called = await _claimed(anna, "presence-cb-2", "040 111 0005")
+    async with anna.http.post(f"{anna.base}/api/v1/requests/{called}/call") as resp:
+        assert resp.status == 200, await resp.text()  # no PBX: a tel: link, recorded
+        assert (await resp.json())["via"] == "tel"
+    status, answer = await _choose(anna, "offline")
+    assert status == 200, answer
+    assert answer["handed_back"] == [waiting]
+    assert (await anna.request(called))["assigned_agent"]["id"] == str(anna.agent.id)
