@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -157,3 +159,12 @@ async def submit(http: aiohttp.ClientSession, base: str, token: str,
         assert resp.status in (200, 201), await resp.text()
         receipt: dict[str, Any] = await resp.json()
         return receipt
+
+
+def fill_path(path: str, **known: str) -> str:
+    """A route's canonical path with its parameters filled: the given values, a fresh UUID
+    for any other `..._id`, and "default" for the rest (a lane key)."""
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return known.get(name) or (str(uuid.uuid4()) if name.endswith("_id") else "default")
+    return re.sub(r"\{(\w+)\}", value, path)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from hub.model import Role
 from hub.settings import ConsoleSettings, Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
-from tests.helpers import Console, Dispatcher, http_session, submit
+from tests.helpers import Console, Dispatcher, fill_path, http_session, submit
 
 NEW_PASSWORD = "a long new password 42"
 ADMIN = "/api/v1/admin"
@@ -98,11 +98,11 @@ async def test_team_and_external_users_get_403_on_every_admin_route(
         if route.resource is not None and route.resource.canonical.startswith(ADMIN)
         and route.method != "HEAD"
     })
-    assert len(routes) == 5, routes
+    assert len(routes) >= 5, routes
     for role in (Role.TEAM, Role.EXTERNAL):
         user = await dispatcher(client, role=role)
         for method, path in routes:
-            url = path.replace("{agent_id}", str(admin.agent.id))
+            url = fill_path(path, agent_id=str(admin.agent.id))
             status, answer = await _call(user, method, url, {"active": False,
                                                              "password": NEW_PASSWORD})
             assert (status, answer["error"]) == (403, "admins only"), (role, method, path)

@@ -14,7 +14,7 @@ from yarl import URL
 from hub.model import Role
 from hub.settings import ConsoleSettings, Settings
 from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
-from tests.helpers import http_session, submit
+from tests.helpers import fill_path, http_session, submit
 
 PUBLIC = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/contact-requests")}
 
@@ -39,7 +39,7 @@ async def test_every_api_route_but_the_public_ones_needs_a_session(
         cookies = {"tc_session": cookie} if cookie else {}
         async with http_session(cookies=cookies) as http:
             for method, path in routes:
-                url = base + path.replace("{request_id}", receipt["id"])
+                url = base + fill_path(path, request_id=receipt["id"])
                 async with http.request(method, url, json={}) as resp:
                     answers.append((method, path, cookie, resp.status,
                                     (await resp.json()).get("error")))
