@@ -524,6 +524,7 @@
   let presence = null; // presence.js: one's own state and the colleagues popover
   let queueView = null; // queue.js: lanes, filters, search, order, waiting colours, offers
   let notifier = null; // notify.js: sound and desktop notifications
+  let groups = null; // groups.js: the group message dialog, group deliveries in brief
   let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
   const QUEUE_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT: New Year's Eve fits
 
@@ -1452,8 +1453,8 @@
 
   function messageItem(request, message) {
     const inbound = message.direction !== "outbound";
-    const who = inbound ? (request.contact?.name || t("from_passenger"))
-      : (message.agent?.name || t("from_agent"));
+    const who = groups?.sender(request, message) || (inbound
+      ? (request.contact?.name || t("from_passenger")) : (message.agent?.name || t("from_agent")));
     // A chat reply's recipient is the widget's visitor id: no one to show.
     const to = inbound || message.channel === "chat" ? null
       : (message.details?.to || message.deliveries?.[0]?.recipient);
@@ -1465,7 +1466,8 @@
       " · ", timeEl(message.created_at, formatClock(message.created_at))),
     message.subject ? el("p", { className: "subject" }, message.subject) : null,
     el("p", { className: "body" }, message.body || ""),
-    inbound ? null : deliveryList(message.deliveries || []));
+    inbound ? null : groups?.deliveries(message, deliveryItem)
+      ?? deliveryList(message.deliveries || []));
   }
 
   function deliveryList(deliveries) {
@@ -1908,6 +1910,8 @@
         if (state.selectedId) refreshDetail();
       },
     }) || null;
+    groups = window.TaxiConnect.createGroups?.({ t, api, el, addWords, me, announce,
+      open: (id) => { if (state.me) openDetail(id); } }) || null;
     notifier = window.TaxiConnect.createNotifier({
       t, now, me, addWords, passengerLabel, channelLabel,
       open: (id) => { if (state.me) openDetail(id); },
