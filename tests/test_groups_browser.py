@@ -180,5 +180,6 @@ async def test_a_group_message_from_the_console_and_its_deliveries_live(
         await expect(listed).to_have_count(MEMBERS)
         if os.environ.get("TAXICONNECT_SCREENSHOTS") == "1":
             SCREENSHOT.parent.mkdir(exist_ok=True)
+            await summary.get_by_test_id("group-counts").scroll_into_view_if_needed()
             await console.screenshot(path=str(SCREENSHOT))
     assert errors == []

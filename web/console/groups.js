@@ -287,7 +287,7 @@
       });
       return el("div", { className: "group-deliveries", "data-testid": "group-deliveries",
         "aria-label": t("delivery") },
-      el("p", { className: "group-counts" },
+      el("p", { className: "group-counts", "data-testid": "group-counts" },
         el("span", { className: "muted" }, t("group_recipients", { n: list.length })), badges),
       failed.length ? el("div", { className: "group-failed" },
         el("p", { className: "group-failed-title" }, t("group_not_reached")),
