@@ -19,6 +19,7 @@ from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class
 from dispatch import (
     admin_api,
+    answer_templates_api,
     auth,
     callbacks_api,
     canned_api,
@@ -141,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(viewers.routes())
     app.router.add_routes(notices_api.routes())
     app.router.add_routes(groups_api.routes())
+    app.router.add_routes(answer_templates_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -10,6 +10,7 @@ from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
 from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
+from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 
 JSON = "application/json"
 
@@ -593,6 +594,7 @@ SPEC["paths"].update(LANE_PATHS)
 SPEC["paths"].update(CALLBACK_PATHS)
 SPEC["paths"].update(NOTICE_PATHS)
 SPEC["paths"].update(GROUP_PATHS)
+SPEC["paths"].update(TEMPLATE_PATHS)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -114,7 +114,7 @@
   const ROLES = ["team", "external", "admin"];
   const EDITABLE = ["name", "email", "phone", "phone_login"];
 
-  const SECTIONS = ["users", "canned", "lanes", "channels", "groups"]; // the tabs, in order
+  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups"]; // tab order
 
   const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);
