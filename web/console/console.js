@@ -526,6 +526,7 @@
   let notifier = null; // notify.js: sound and desktop notifications
   let groups = null; // groups.js: the group message dialog, group deliveries in brief
   let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
+  let notices = null; // notices.js: service notice banners, publishing one, the history
   const QUEUE_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT: New Year's Eve fits
 
   /** A module's words ({fi: {...}, en: {...}}) join the console's. */
@@ -846,6 +847,7 @@
     composer.forget();
     presence.stop();
     notifier.stop();
+    notices?.stop();
     queueView.reset();
     state.deliveries.clear();
     for (const id of [...state.callers.keys()]) dropCaller(id);
@@ -954,6 +956,7 @@
       setConnection("live");
       if (state.me && state.me.role !== "external") presence.load(); // missed while away
       queueView.loadLanes();
+      notices?.load(); // notices published or ended while away
       if (state.needsLoad) loadQueue();
     } else if (frame.type === "events" && Array.isArray(frame.events)) {
       const arrived = [];
@@ -975,12 +978,14 @@
       state.backoffMs = RECONNECT_FIRST_MS;
       setConnection("live");
       if (state.me && state.me.role !== "external") presence.load();
+      notices?.load();
       loadQueue();
     }
   }
 
   /** Upsert the event's request summary; a resolved request leaves the open queue. */
   function applyEvent(event) {
+    if (notices?.apply(event)) return false; // notice.published / notice.ended: no request
     const request = event.request;
     if (!request || typeof request !== "object" || typeof request.id !== "string") return;
     noteCall(event);
@@ -1916,6 +1921,8 @@
       t, now, me, addWords, passengerLabel, channelLabel,
       open: (id) => { if (state.me) openDetail(id); },
     });
+    notices = window.TaxiConnect.createNotices?.({ t, api, el, addWords, me, announce, now })
+      || null;
     window.TaxiConnect.createShortcuts({
       t, el, addWords, act, list: visibleRequests, offerOf: queueView.offerOf,
       active: () => Boolean(state.me) && !$("console-view").hidden,
