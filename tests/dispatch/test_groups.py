@@ -12,16 +12,20 @@ import dataclasses
 import json
 import smtplib
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select, update
 
 from channels.email.channel import EmailChannel
 from channels.sms.twilio_signature import twilio_signature
-from hub.appkeys import ADAPTERS
+from hub import schema
+from hub.appkeys import ADAPTERS, DATABASE
+from hub.group_threads import GROUP_REPLY_WINDOW
 from hub.model import Role
 from hub.settings import (
     ChannelsSettings,
@@ -277,6 +281,104 @@ async def test_email_and_sms_members_each_get_it_and_mail_answers_thread_back(
             return found if len(found) == 2 else None
         assert sorted(await eventually(answers, what="two answers")) == [
             "Eero on lomalla.", "Selvä, autot tallissa."]
+
+        # Aino's copy bounces: her delivery alone fails, and the bounce joins the thread.
+        await _mail_raw(client, _bounce(mails[("aino@partner.example",)]["Message-ID"],
+                                        "aino@partner.example"))
+        sent = await eventually(lambda: _failed(sender, group["id"]), what="the bounce")
+        assert [(f["name"], f["channel"]) for f in sent["failures"]] == [
+            ("Aino Kumppani", "email")]
+        assert "5.1.1" in sent["failures"][0]["reason"]
+        assert sent["by_channel"]["email"]["sent"] == 1
+        assert sent["answers"] == 3
+        assert [r["id"] for r in await sender.open_requests()] == [thread]
+
+
+async def _failed(agent: Dispatcher, group_id: str) -> dict[str, Any] | None:
+    found = await _sent(agent, group_id)
+    return found if found["failures"] else None
+
+
+async def _mail_raw(client: TestClient[Any, Any], raw: bytes) -> None:
+    channel = client.app[ADAPTERS]["email"]
+    assert isinstance(channel, EmailChannel) and channel.smtp_port
+
+    def blocking() -> None:
+        with smtplib.SMTP("127.0.0.1", channel.smtp_port, timeout=10) as smtp:
+            smtp.sendmail("", [COMPANY_MAIL], raw)  # a bounce: null envelope sender
+    await asyncio.to_thread(blocking)
+
+
+def _bounce(original_id: str, recipient: str) -> bytes:
+    """A Postfix-style delivery status notification quoting the copy's headers."""
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.partner.example>
+To: {COMPANY_MAIL}
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+Message-ID: {make_msgid(domain="mx.partner.example")}
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B0UND"
+
+--B0UND
+Content-Type: text/plain; charset=us-ascii
+
+The mail could not be delivered to {recipient}.
+
+--B0UND
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.partner.example
+
+Final-Recipient: rfc822; {recipient}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--B0UND
+Content-Type: text/rfc822-headers
+
+From: {COMPANY_MAIL}
+To: {recipient}
+Message-ID: {original_id}
+
+--B0UND--
+""".replace("\n", "\r\n").encode()
+
+
+async def test_an_answer_joins_the_newest_group_message_within_the_window_only(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN) as twilio:
+        client = await _sms_hub(hub, settings, twilio)
+        admin = await dispatcher(client, Role.ADMIN)
+        sender = await dispatcher(client, Role.TEAM)
+        member = _number(1)
+        first = await _group(admin, "Aamuvuoro", f"Kaisa;{member[0]};\nOlli;{_number(2)[0]};")
+        second = await _group(admin, "Varallaolo", f"Kaisa;{member[0]};")
+        threads = []
+        for group, key in ((first, "a"), (second, "b")):
+            answer = await _ok(sender, "POST", f"/api/v1/groups/{group['id']}/messages", {
+                "body": "Tuletko töihin?", "channels": ["sms"], "client_key": key}, 201)
+            threads.append(answer["request"]["id"])
+        await _text_in(client, member[1], "Tulen")  # in both groups: the newest message
+
+        async def answered(request_id: str) -> list[str] | None:
+            found = [m["body"] for m in (await sender.request(request_id))["messages"]
+                     if m["direction"] == "inbound"]
+            return found or None
+        assert await eventually(lambda: answered(threads[1]), what="the answer") == ["Tulen"]
+        assert await answered(threads[0]) is None
+
+        # Eight days on, the same member's text is a matter of its own.
+        sent_to = schema.group_messages
+        async with client.app[DATABASE].write() as conn:
+            for row in (await conn.execute(select(sent_to.c.id, sent_to.c.created_at))).all():
+                await conn.execute(update(sent_to).where(sent_to.c.id == row.id).values(
+                    created_at=row.created_at - GROUP_REPLY_WINDOW - timedelta(days=1)))
+        await _text_in(client, member[1], "Taksi asemalle")
+        own = await eventually(lambda: _request_of(sender, member[1]), what="own request")
+        assert own["id"] not in threads
+        assert own["preview"] == "Taksi asemalle"
 
 
 async def test_groups_are_for_admins_to_keep_and_dispatchers_to_message(
