@@ -452,7 +452,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# hub: pid {hub.process.pid}, embedded redis-server pids {hub.helpers}, "
               f"{hub.base_url}, log {hub.log_path}", flush=True)
         asyncio.run(bench(args, multiprocessing.get_context("spawn"), hub, password, figures))
-    result = {"args": {k: v for k, v in vars(args).items() if k != "database_url"},
+    secret = {"redis_url", "database_url"}  # URLs may carry passwords
+    result = {"args": {k: v for k, v in vars(args).items() if k not in secret},
               "load": figures.load, **render_report(args, figures),
               **live_report(args, figures)}
     print(f"\nwhole run {time.monotonic() - began:.0f} s")
