@@ -60,6 +60,13 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     sockets.add(ws)
     # An external user's console hears only of the requests assigned to them.
     subscriber = feed.subscribe(str(agent.id) if agent.role is Role.EXTERNAL else None)
+    presence = board(request.app)
+    connection = uuid.uuid4().hex
+    if agent.role is not Role.EXTERNAL:
+        # Live before the hello goes out: whoever the console tells next (a chat passenger
+        # asking whether anyone answers) already counts this dispatcher.
+        with contextlib.suppress(RedisError, OSError):
+            await presence.presence.beat(agent.id, connection)
     sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
     # Colleagues' presence, as `presence` frames, only to a console that asks for it with
     # the websocket subprotocol (as the console page does): other clients of this socket
@@ -69,8 +76,6 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         fanout.add(ws)
     sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
     watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
-    presence = board(request.app)
-    connection = uuid.uuid4().hex
     closing = asyncio.Event()
     beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection, closing))
              if agent.role is not Role.EXTERNAL else None)
