@@ -522,6 +522,7 @@
 
   let composer = null; // composer.js, made at boot
   let presence = null; // presence.js: one's own state and the colleagues popover
+  let viewers = null; // viewers.js: colleagues who have the open request on screen
   let queueView = null; // queue.js: lanes, filters, search, order, waiting colours, offers
   let notifier = null; // notify.js: sound and desktop notifications
   let groups = null; // groups.js: the group message dialog, group deliveries in brief
@@ -949,7 +950,7 @@
     if (frame.type === "pong") {
       state.pongPending = false;
     } else if (frame.type === "presence" && frame.event && typeof frame.event === "object") {
-      presence.apply(frame.event);
+      if (!viewers?.apply(frame.event)) presence.apply(frame.event);
     } else if (frame.type === "hello") {
       state.backoffMs = RECONNECT_FIRST_MS;
       if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
@@ -1900,6 +1901,9 @@
 
   async function boot() {
     presence = window.TaxiConnect.createPresence({ t, api, me: () => state.me, heldBy });
+    viewers = window.TaxiConnect.createViewers?.({
+      t, api, addWords, me: () => state.me, selected: () => state.selectedId,
+    });
     const me = () => state.me;
     queueView = window.TaxiConnect.createQueue({
       t, api, now, el, me, addWords, announce, lang: () => state.lang,
