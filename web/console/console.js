@@ -583,7 +583,10 @@
     for (const button of document.querySelectorAll(".lang-btn")) {
       button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
     }
-    if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
+    if (state.me) { // the name alone: the header must fit a laptop screen
+      $("whoami").textContent = state.me.name;
+      $("whoami").title = t("signed_in_as", { name: state.me.name });
+    }
     setConnection(state.connection);
   }
 
