@@ -79,6 +79,7 @@ OTHER_PARAMS = {
     "notice_id": "a service notice told to every passenger (dispatchers publish them)",
     "group_id": "a staff group (admins keep them, dispatchers message them)",
     "member_id": "a staff group's member (admins)",
+    "template_id": "an automatic answer's template (admins)",
 }
 
 
