@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -25,6 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dispatch.views import call_json, summaries_by_id
 from hub import schema
 from hub.agents import get_agent
+from hub.call_events import (
+    ANONYMOUS,
+    CallDirection,
+    CallEvent,
+    CallKind,
+    CallState,
+    call_id_of,
+    number_forms,
+)
+from hub.caller_profile import caller_profile
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, RetryLater
@@ -38,82 +46,13 @@ from hub.model import (
     RequestStatus,
 )
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
-from hub.phone import to_e164
 from hub.settings import PhoneSettings
 
 log = logging.getLogger(__name__)
 
 k, r = schema.calls, schema.contact_requests
-ANONYMOUS = "anonymous"
 CALLBACK_PRIORITY = 100  # above every ordinary request (hub.lanes.DEFAULT_PRIORITY is 0)
-PROFILE_REQUESTS = 5  # previous requests shown when a known passenger calls
-PROFILE_ADDRESSES = 3  # distinct pickup addresses shown
-PROFILE_SCAN = 50  # requests looked through for them
 OPEN = [s.value for s in OPEN_STATUSES]
-
-
-class CallKind(StrEnum):
-    NEW = "newCall"
-    ANSWER = "answer"
-    HANGUP = "hangup"
-
-
-class CallDirection(StrEnum):
-    IN = "in"
-    OUT = "out"
-
-
-class CallState(StrEnum):
-    RINGING = "ringing"
-    ANSWERED = "answered"
-    ENDED = "ended"
-
-
-@dataclass(frozen=True, slots=True)
-class CallEvent:
-    """One call event, as a phone adapter normalised it.
-
-    `caller` and `called` are the call's two ends as the PBX names them (E.164, 'anonymous',
-    or an extension); the passenger is the caller of an inbound call and the callee of an
-    outbound one. `agent_numbers` and `agent_names` say who answered (or dialled out):
-    numbers, extensions and user names as the PBX gives them. `missed` on a hang-up: the
-    provider says nobody answered (cancel, no answer, busy...). `request_reference`: the
-    request a call the hub placed itself calls back (see dispatch.callbacks); the call is
-    threaded there rather than into the passenger's newest open request.
-    """
-
-    provider: str
-    call_key: str
-    kind: CallKind
-    direction: CallDirection
-    caller: str
-    called: str
-    at: datetime
-    agent_numbers: tuple[str, ...] = ()
-    agent_names: tuple[str, ...] = ()
-    cause: str | None = None
-    missed: bool = False
-    request_reference: str | None = None
-
-    @property
-    def passenger(self) -> str:
-        return self.caller if self.direction is CallDirection.IN else self.called
-
-
-def call_id_of(provider: str, call_key: str) -> uuid.UUID:
-    """The call's id, the same for every event of the call (a retried first event too)."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"taxiconnect:call:{provider}:{call_key}")
-
-
-def normalise_number(text: str, default_region: str) -> str:
-    """E.164 for a phone number, 'anonymous' for none; an extension stays as it is."""
-    text = text.strip()
-    if not text or text.lower() in {ANONYMOUS, "unknown", "restricted", "private", "<unknown>"}:
-        return ANONYMOUS
-    try:
-        return to_e164(text, default_region)
-    except BadInput:
-        return text
 
 
 class CallStore:
@@ -323,9 +262,9 @@ class CallStore:
                                           a.c.phone_login).where(a.c.active))).all()
         region = self._phone.default_region
         found = next((row.id for number in event.agent_numbers for row in rows
-                      if _number_forms(number, region)
-                      & (_number_forms(row.phone or "", region)
-                         | _number_forms(row.phone_login or "", region))), None)
+                      if number_forms(number, region)
+                      & (number_forms(row.phone or "", region)
+                         | number_forms(row.phone_login or "", region))), None)
         names = [n.strip().casefold() for n in event.agent_names if n.strip()]
         found = found or next((row.id for name in names for row in rows
                                if name in (row.name.casefold(), row.login)), None)
@@ -351,32 +290,6 @@ class CallStore:
         row_out = new_row("events", event)
         await write_rows(conn, [row_out])
         changes.append(row_out)
-
-
-async def caller_profile(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]:
-    """Who is calling: the passenger's known name, previous requests and the last distinct
-    pickup addresses, so a console shows them before the dispatcher speaks."""
-    c = schema.contacts
-    contact_id, name = (await conn.execute(
-        select(c.c.id, c.c.name).join(r, r.c.contact_id == c.c.id).where(r.c.id == request_id)
-    )).one()
-    rows = (await conn.execute(
-        select(r.c.id, r.c.reference, r.c.status, r.c.channel, r.c.case_started_at,
-               r.c.details)
-        .where(r.c.contact_id == contact_id)
-        .order_by(r.c.case_started_at.desc()).limit(PROFILE_SCAN))).all()
-    addresses: list[str] = []
-    for row in rows:
-        address = (row.details or {}).get("pickup_address")
-        if address and address not in addresses and len(addresses) < PROFILE_ADDRESSES:
-            addresses.append(address)
-    previous = [
-        {"id": str(row.id), "reference": row.reference, "status": row.status,
-         "channel": row.channel, "at": row.case_started_at.isoformat()}
-        for row in rows if row.id != request_id
-    ][:PROFILE_REQUESTS]
-    return {"name": name, "known": bool(previous), "previous_requests": previous,
-            "pickup_addresses": addresses}
 
 
 async def _lock_passenger(conn: AsyncConnection, request_id: uuid.UUID) -> uuid.UUID:
@@ -410,18 +323,6 @@ async def _handled(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
     })
     return {"action": action.value, "agent": {"id": str(agent.id), "name": agent.name},
             "at": at.isoformat(), "note": note}
-
-
-def _number_forms(text: str, region: str) -> set[str]:
-    """Ways one number or extension may be written: as given, and in E.164 when it is one."""
-    text = text.strip()
-    if not text:
-        return set()
-    forms = {text.casefold()}
-    normalised = normalise_number(text, region)
-    if normalised.startswith("+"):
-        forms.add(normalised)
-    return forms
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -19,7 +19,8 @@ from channels.base import HubServices
 from channels.phone.ami_calls import AmiCalls
 from channels.phone.ami_originate import check_settings, originate_fields
 from channels.phone.ami_protocol import AmiParser, AmiProtocolError, Packet, encode_action
-from hub.calls import CallEvent, CallStore
+from hub.call_events import CallEvent
+from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel

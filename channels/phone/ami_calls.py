@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from channels.phone.ami_originate import placed
 from channels.phone.ami_protocol import Packet
-from hub.calls import ANONYMOUS, CallDirection, CallEvent, CallKind, normalise_number
+from hub.call_events import ANONYMOUS, CallDirection, CallEvent, CallKind, normalise_number
 
 PROVIDER = "ami"
 MAX_TRACKED = 10_000  # calls remembered at once; a lost Hangup must not grow this forever

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from channels.base import HubServices
-from hub.calls import CallDirection, CallEvent, CallKind, CallStore
+from hub.call_events import CallDirection, CallEvent, CallKind
+from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.model import Channel
 from hub.notices import Notice

@@ -15,7 +15,8 @@ from channels.base import HubServices
 from channels.phone.announce import announce_only, cti_answer, greeting
 from channels.phone.cti_events import parse_cti
 from channels.sms.webhooks import FORM_TYPE, JSON_TYPE, forbidden, form_pairs, unsupported_media
-from hub.calls import CallKind, CallStore
+from hub.call_events import CallKind
+from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from hub.calls import ANONYMOUS, CallDirection, CallEvent, CallKind, normalise_number
+from hub.call_events import ANONYMOUS, CallDirection, CallEvent, CallKind, normalise_number
 from hub.errors import BadInput
 from hub.text import is_storable
 

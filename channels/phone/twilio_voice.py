@@ -25,7 +25,8 @@ from channels.phone.twilio_voice_events import parse_voice
 from channels.sms.twilio import _called_url
 from channels.sms.twilio_signature import is_valid
 from channels.sms.webhooks import FORM_TYPE, forbidden, form_pairs, unsupported_media
-from hub.calls import CallKind, CallStore
+from hub.call_events import CallKind
+from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel

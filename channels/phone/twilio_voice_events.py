@@ -22,7 +22,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from channels.phone.recordings import RecordingReport
-from hub.calls import CallDirection, CallEvent, CallKind, normalise_number
+from hub.call_events import CallDirection, CallEvent, CallKind, normalise_number
 from hub.errors import BadInput
 from hub.text import is_storable
 
