@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from hub.model import Role
 from hub.settings import QueueSettings, Settings
 from tests.conftest import DispatcherFactory, HubFactory
-from tests.helpers import Console, Dispatcher, eventually, submit
+from tests.helpers import WAIT_S, Console, Dispatcher, eventually, submit
 
 ORDERS: dict[str, Any] = {
     "key": "orders", "name_fi": "Tilaukset", "name_en": "Orders", "strategy": "offer",
@@ -35,7 +35,7 @@ async def _lane(admin: Dispatcher, lane: dict[str, Any], **rule: Any) -> None:
 async def _offer_to(console: Console, request_id: str, name: str) -> dict[str, Any]:
     """The console's next offer event for the request; it must be to `name`."""
     events = await console.until(
-        lambda e: e["type"] == "request.offer" and e["request"]["id"] == request_id, 10)
+        lambda e: e["type"] == "request.offer" and e["request"]["id"] == request_id, 2 * WAIT_S)
     offer = events[-1]["request"]["offer"]
     assert offer["agent"]["name"] == name, offer
     return events[-1]
