@@ -47,7 +47,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -101,14 +101,15 @@ SETTLE_S = 1.0  # between phases: lets the outbound worker go idle
 # --- the fake gateway, in its own process -----------------------------------------------------
 
 class BenchTwilio(FakeTwilio):
-    """FakeTwilio that notes each send's arrival time, body and answer, can fail every n-th
-    send, and tells the bench: GET /bench/arrivals?since=K, POST /bench/flaky?every=N."""
+    """FakeTwilio that notes each send's arrival time, body, answer and recipient, can fail
+    every n-th send, and tells the bench: GET /bench/arrivals?since=K, POST
+    /bench/flaky?every=N."""
 
     def __init__(self) -> None:
         super().__init__()
         self.fail_every = 0
         self.calls = 0
-        self.arrivals: list[tuple[float, str, int]] = []
+        self.arrivals: list[tuple[float, str, int, str]] = []
 
     def __repr__(self) -> str:
         return (f"<BenchTwilio arrivals={len(self.arrivals)} calls={self.calls} "
@@ -128,7 +129,8 @@ class BenchTwilio(FakeTwilio):
         arrived = time.monotonic()
         response = await super()._create(request)
         form = dict(parse_qsl((await request.read()).decode(), keep_blank_values=True))
-        self.arrivals.append((arrived, form.get("Body", ""), response.status))
+        self.arrivals.append((arrived, form.get("Body", ""), response.status,
+                              form.get("To", "")))
         return response
 
     async def _list(self, request: web.Request) -> web.Response:
@@ -212,7 +214,7 @@ class Arrivals:
             answer.raise_for_status()
             found = (await answer.json())["arrivals"]
         self.count += len(found)
-        for arrived, body, status in found:
+        for arrived, body, status, _to in found:
             if status == 201:
                 self.accepted[body] += 1
                 self.accepted_at.setdefault(body, arrived)
@@ -567,8 +569,10 @@ async def _session(args: argparse.Namespace) -> AsyncIterator[aiohttp.ClientSess
 
 
 def start_bench_hub(args: argparse.Namespace, folder: Path, gateway_url: str, login: str,
-                    password: str, stack: contextlib.ExitStack) -> Server:
-    data_dir = folder / "hub"
+                    password: str, stack: contextlib.ExitStack,
+                    extra_env: Mapping[str, str] | None = None, name: str = "hub") -> Server:
+    """The hub in `folder`/`name`; `extra_env` adds or overrides TAXICONNECT_* settings."""
+    data_dir = folder / name
     data_dir.mkdir()
     prefix = f"bench{uuid.uuid4().hex[:8]}:"
     port = free_port()
@@ -584,6 +588,7 @@ def start_bench_hub(args: argparse.Namespace, folder: Path, gateway_url: str, lo
         "TAXICONNECT_OUTBOUND_POLL_S": str(args.poll_s),
         "TAXICONNECT_OUTBOUND_BACKOFF_BASE_S": str(args.backoff_s),
         "TAXICONNECT_OUTBOUND_BACKOFF_MAX_S": str(args.backoff_max_s),
+        **(extra_env or {}),
     })
     if args.redis_url:
         stack.callback(_forget_redis_keys, args.redis_url, prefix)
