@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 READ_COUNT = 256
 MAX_IN_FLIGHT = 128  # sends under way at once per process; the rest wait, due, in the table
 ERROR_BACKOFF_S = 1.0
+# With more due than fit (a group message to hundreds), the next round starts as soon as a
+# send finishes instead of after a whole poll interval.
+BACKLOG_BLOCK_MS = 10
 
 Outcome = tuple[uuid.UUID, dict[str, Any]]
 
@@ -62,6 +65,8 @@ class OutboundWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
         self._outcome_ready = asyncio.Event()
+        self._room = asyncio.Event()  # a send finished: room for another
+        self._backlog = False  # more were due than fitted in the last round
         self.sent = 0
         self.retried = 0
         self.failed = 0
@@ -79,9 +84,16 @@ class OutboundWorker:
             while not self._stopping.is_set():
                 try:
                     await self._ensure_group()
+                    if self._backlog and len(self._in_flight) >= MAX_IN_FLIGHT:
+                        self._room.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._room.wait(), self._poll_s)
                     wanted = set(await self._read_stream())
-                    if len(self._in_flight) < MAX_IN_FLIGHT:
-                        wanted.update(await self._deliveries.due(MAX_IN_FLIGHT))
+                    room = MAX_IN_FLIGHT - len(self._in_flight)
+                    if room > 0:
+                        due = await self._deliveries.due(MAX_IN_FLIGHT)
+                        wanted.update(due)
+                        self._backlog = len(wanted) > room or len(due) >= MAX_IN_FLIGHT
                         await self._lease_and_send(wanted)
                 except (RedisError, SQLAlchemyError, OSError) as exc:
                     log.warning("outbound %s: %s; retrying", self.consumer, exc)
@@ -103,7 +115,7 @@ class OutboundWorker:
     async def _read_stream(self) -> list[uuid.UUID]:
         response = await self._redis.xreadgroup(
             SENDER_GROUP, self.consumer, {self._keys.outbound: ">"}, count=READ_COUNT,
-            block=max(1, int(self._poll_s * 1000)))
+            block=BACKLOG_BLOCK_MS if self._backlog else max(1, int(self._poll_s * 1000)))
         found: list[uuid.UUID] = []
         for _stream, entries in response or []:
             ids = [entry_id for entry_id, _ in entries]
@@ -128,7 +140,11 @@ class OutboundWorker:
             task = asyncio.create_task(self._attempt(via, message),
                                        name=f"send-{message.delivery_id}")
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._room.set()
 
     async def _attempt(self, via: str, message: OutboundMessage) -> None:
         try:
