@@ -21,9 +21,12 @@ opted out of SMS, and channels no enabled adapter can send on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +42,7 @@ from hub.database import Database
 from hub.first_answers import first_answer
 from hub.language import guess_language
 from hub.model import Channel, DeliveryState
-from hub.notices import Notice, NoticeBoard
+from hub.notices import Notice, NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 
@@ -48,6 +51,18 @@ log = logging.getLogger(__name__)
 m, r = schema.messages, schema.contact_requests
 ANSWERED_HERE = (Channel.SMS, Channel.EMAIL, Channel.CHAT)
 AUTO_KEY_PREFIX = "auto:"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One automatic answer to write: to the message in `row`, over `channel`."""
+
+    row: Any
+    channel: Channel
+    text: str
+    kind: str  # notice | out_of_hours | acknowledgement
+    key: str  # its message's idempotency key: a retry finds it
+    notice: Notice | None = None
 
 
 class AutoAnswers:
@@ -66,12 +81,14 @@ class AutoAnswers:
         return f"<AutoAnswers sent={self.sent}>"
 
     async def handle(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Answer a batch of committed inbound messages, all in one transaction (on failure,
+        one by one: a retried entry's answers are skipped by their keys)."""
         now = utcnow()
-        new_requests = {str(p.get("request_id")) for p in payloads if p.get("new_request")}
+        new_requests = _ids({str(p.get("request_id")) for p in payloads
+                             if p.get("new_request")})
         if not new_requests and not await self._notices.current(now):
             return
-        ids = [_uuid(p.get("message_id")) for p in payloads]
-        wanted = [i for i in ids if i is not None]
+        wanted = [i for i in (_uuid(p.get("message_id")) for p in payloads) if i is not None]
         if not wanted:
             return
         async with self._db.read() as conn:
@@ -81,57 +98,60 @@ class AutoAnswers:
                 .join(r, r.c.id == m.c.request_id)
                 .where(m.c.id.in_(wanted), m.c.direction == "inbound")
             )).all()
-        for row in rows:
-            channel = Channel(row.channel)
-            details = row.details or {}
-            if channel not in ANSWERED_HERE or channel not in self._senders:
-                continue
-            if channel is Channel.EMAIL and (details.get("auto") or details.get("bounce_of")):
-                continue  # never answer an automatic mail: that is how mail loops start
-            language = guess_language(row.body, details.get("language"))
-            notice = await self._notices.find(channel, row.lane, now)
-            if notice is not None and await self._answer(row, channel, notice, language):
-                continue
-            if str(row.request_id) in new_requests:
-                await self._first_answer(row, channel, language)
+            jobs = [job for row in rows
+                    if (job := await self._job(conn, row, row.request_id in new_requests,
+                                               now)) is not None]
+        if not jobs:
+            return
+        try:
+            await self._write_all(jobs)
+        except IntegrityError:  # another process answered some of them: one by one
+            for job in jobs:
+                with contextlib.suppress(IntegrityError):
+                    await self._write_all([job])
 
-    async def _first_answer(self, row: Any, channel: Channel, language: str) -> None:
-        """The out-of-hours answer or the acknowledgement of a new request."""
-        async with self._db.read() as conn:
-            found = await first_answer(conn, row.request_id, language,
-                                       acknowledge=channel in self._acknowledge,
-                                       zone=self._zone)
-        if found is not None:
-            kind, text = found
-            await self._send(row, channel, text,
-                             key=f"{AUTO_KEY_PREFIX}{kind}:{row.request_id}", kind=kind)
+    async def _job(self, conn: AsyncConnection, row: Any, new_request: bool,
+                   now: datetime) -> Answer | None:
+        """What this message is answered with, if anything (read only)."""
+        channel = Channel(row.channel)
+        details = row.details or {}
+        if channel not in ANSWERED_HERE or channel not in self._senders:
+            return None
+        if channel is Channel.EMAIL and (details.get("auto") or details.get("bounce_of")):
+            return None  # never answer an automatic mail: that is how mail loops start
+        language = guess_language(row.body, details.get("language"))
+        notice = await self._notices.find(channel, row.lane, now)
+        if notice is not None and not await had_notice(conn, notice.id, row.contact_id):
+            return Answer(row, channel, notice.text(language), "notice",
+                          f"{AUTO_KEY_PREFIX}notice:{notice.id}:{row.contact_id}", notice)
+        if not new_request:
+            return None
+        found = await first_answer(conn, row.request_id, language,
+                                   acknowledge=channel in self._acknowledge, zone=self._zone)
+        if found is None:
+            return None
+        kind, text = found
+        return Answer(row, channel, text, kind, f"{AUTO_KEY_PREFIX}{kind}:{row.request_id}")
 
-    async def _answer(self, row: Any, channel: Channel, notice: Notice, language: str) -> bool:
-        """The notice, unless the passenger has had it (False: nothing sent)."""
+    async def _write_all(self, jobs: Sequence[Answer]) -> None:
         now = utcnow()
         rows: list[OutboxRow] = []
-        try:
-            async with self._db.write() as conn:
-                if not await first_notice(conn, notice.id, row.contact_id, channel, now):
-                    return False
-                rows = await self._write(conn, row, channel, notice.text(language),
-                                         key=f"{AUTO_KEY_PREFIX}notice:{notice.id}:"
-                                             f"{row.contact_id}", kind="notice")
-        except IntegrityError:
-            return True  # the same answer committed by another process first
+        sent = 0
+        async with self._db.write() as conn:
+            done = set((await conn.execute(select(m.c.idempotency_key).where(
+                m.c.idempotency_key.in_([job.key for job in jobs])))).scalars())
+            for job in jobs:
+                if job.key in done:
+                    continue  # a retried router entry: answered already
+                if job.notice is not None and not await first_notice(
+                        conn, job.notice.id, job.row.contact_id, job.channel, now):
+                    continue
+                written = await self._write(conn, job.row, job.channel, job.text,
+                                            key=job.key, kind=job.kind)
+                rows += written
+                sent += bool(written)
         self._relay.notify(rows)
-        self.sent += bool(rows)
-        return True
-
-    async def _send(self, row: Any, channel: Channel, body: str, *, key: str,
-                    kind: str) -> None:
-        try:
-            async with self._db.write() as conn:
-                rows = await self._write(conn, row, channel, body, key=key, kind=kind)
-        except IntegrityError:
-            return  # answered already (a retried router entry)
-        self._relay.notify(rows)
-        self.sent += bool(rows)
+        self.sent += sent
 
     async def _write(self, conn: AsyncConnection, row: Any, channel: Channel, body: str, *,
                      key: str, kind: str) -> list[OutboxRow]:
@@ -170,6 +190,10 @@ async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: C
                                "message_id": str(message_id), "kind": kind})]
     await write_rows(conn, rows)
     return rows
+
+
+def _ids(values: set[str]) -> set[uuid.UUID]:
+    return {found for value in values if (found := _uuid(value)) is not None}
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

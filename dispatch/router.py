@@ -3,8 +3,9 @@ announces them to the consoles (and, with the dispatching strategies, offers the
 
 Every hub process runs one consumer. An entry read by a consumer that dies is taken over
 (XAUTOCLAIM) once it has been idle for `reclaim_idle_ms`. Handling is idempotent: a Lua
-script emits the console event, acknowledges and deletes the entry in one atomic step
-guarded by a marker, so a retried entry has one effect.
+script emits the console event once (guarded by a marker); then the automatic answers are
+written (dispatch.auto_answers, once by their keys); only then is the entry acknowledged
+and deleted. A retried entry has one effect, and the consoles never wait for the answers.
 """
 
 from __future__ import annotations
@@ -30,13 +31,11 @@ READ_COUNT = 256
 BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 ERROR_BACKOFF_S = 1.0
 
-# KEYS: marker, events stream, inbound stream. ARGV: ttl, maxlen, group, entry id, event.
-ROUTE_ONCE = """
-if ARGV[5] ~= '' and redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[5])
+# KEYS: marker, events stream. ARGV: ttl, maxlen, event.
+PUBLISH_ONCE = """
+if ARGV[3] ~= '' and redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[3])
 end
-redis.call('XACK', KEYS[3], ARGV[3], ARGV[4])
-redis.call('XDEL', KEYS[3], ARGV[4])
 return 1
 """
 
@@ -56,7 +55,7 @@ class Router:
         self.consumer = consumer
         self._reclaim_idle_ms = reclaim_idle_ms
         self._events_maxlen = events_maxlen
-        self._script = redis.register_script(ROUTE_ONCE)
+        self._script = redis.register_script(PUBLISH_ONCE)
         self.routed = 0
         self.reclaimed = 0
 
@@ -144,14 +143,6 @@ class Router:
                           entry_id)
                 payload = {"request_id": str(uuid.UUID(int=0))}
             parsed.append((entry_id, payload))
-        if self._answer is not None:  # before the acknowledgement: a retry answers once
-            try:
-                await self._answer([p for _, p in parsed])
-            except (RedisError, SQLAlchemyError, OSError):
-                raise
-            except Exception:  # a bug in answering must not stop the queue
-                log.exception("router %s: automatic answers failed; routed without them",
-                              self.consumer)
         all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
         async with self._db.read() as conn:
             current = await summaries_by_id(conn, all_ids)
@@ -164,11 +155,20 @@ class Router:
                     "message_id": payload.get("message_id"),
                 }, separators=(",", ":"))
                 await self._script(
-                    keys=[self._keys.published(f"routed:{entry_id}"), self._keys.events,
-                          self._keys.inbound],
-                    args=[PUBLISHED_MARK_TTL_S, self._events_maxlen, ROUTER_GROUP, entry_id,
-                          event],
-                    client=pipe,
-                )
+                    keys=[self._keys.published(f"routed:{entry_id}"), self._keys.events],
+                    args=[PUBLISHED_MARK_TTL_S, self._events_maxlen, event], client=pipe)
+            await pipe.execute()
+        if self._answer is not None:  # after the consoles heard, before the acknowledgement
+            try:
+                await self._answer([p for _, p in parsed])
+            except (RedisError, SQLAlchemyError, OSError):
+                raise  # unacknowledged: taken over and answered later, once
+            except Exception:  # a bug in answering must not stop the queue
+                log.exception("router %s: automatic answers failed; routed without them",
+                              self.consumer)
+        ids = [entry_id for entry_id, _ in parsed]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self._keys.inbound, ROUTER_GROUP, *ids)
+            pipe.xdel(self._keys.inbound, *ids)
             await pipe.execute()
         self.routed += len(parsed)

@@ -119,6 +119,13 @@ async def unfinished(conn: AsyncConnection, at: datetime) -> list[Notice]:
     return [notice_of(row) for row in rows]
 
 
+async def had_notice(conn: AsyncConnection, notice_id: uuid.UUID,
+                     contact_id: uuid.UUID) -> bool:
+    a = schema.notice_answers
+    return (await conn.execute(select(a.c.notice_id).where(
+        a.c.notice_id == notice_id, a.c.contact_id == contact_id))).first() is not None
+
+
 async def first_answer(conn: AsyncConnection, notice_id: uuid.UUID, contact_id: uuid.UUID,
                        channel: Channel, at: datetime) -> bool:
     """Record that the passenger got the notice; False when they had got it already."""

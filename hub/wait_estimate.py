@@ -15,7 +15,7 @@ from hub import schema
 from hub.model import RequestStatus
 
 WINDOW = timedelta(hours=2)
-SAMPLE = 50  # the newest this many taken requests
+SAMPLE = 50  # the newest this many taken requests, and the longest this many waiting
 
 r = schema.contact_requests
 
@@ -28,11 +28,12 @@ async def estimated_wait(conn: AsyncConnection, lane: str, now: datetime) -> tim
                r.c.queued_at.is_not(None))
         .order_by(r.c.service_started_at.desc()).limit(SAMPLE)
     )).all()
-    waiting = (await conn.execute(
+    waiting = (await conn.execute(  # the longest waiting say the most
         select(r.c.queued_at).where(r.c.lane == lane,
                                     r.c.status == RequestStatus.QUEUED.value,
                                     r.c.queued_at.is_not(None),
                                     r.c.queued_at >= now - WINDOW)
+        .order_by(r.c.queued_at).limit(SAMPLE)
     )).scalars().all()
     samples = [max(0.0, (row.service_started_at - row.queued_at).total_seconds())
                for row in taken]
