@@ -98,9 +98,10 @@ class AutoAnswers:
                 .join(r, r.c.id == m.c.request_id)
                 .where(m.c.id.in_(wanted), m.c.direction == "inbound")
             )).all()
+            cache: dict[tuple[str, ...], Any] = {}  # lanes' waits and templates, this batch
             jobs = [job for row in rows
                     if (job := await self._job(conn, row, row.request_id in new_requests,
-                                               now)) is not None]
+                                               now, cache)) is not None]
         if not jobs:
             return
         try:
@@ -111,7 +112,7 @@ class AutoAnswers:
                     await self._write_all([job])
 
     async def _job(self, conn: AsyncConnection, row: Any, new_request: bool,
-                   now: datetime) -> Answer | None:
+                   now: datetime, cache: dict[tuple[str, ...], Any]) -> Answer | None:
         """What this message is answered with, if anything (read only)."""
         channel = Channel(row.channel)
         details = row.details or {}
@@ -127,7 +128,8 @@ class AutoAnswers:
         if not new_request:
             return None
         found = await first_answer(conn, row.request_id, language,
-                                   acknowledge=channel in self._acknowledge, zone=self._zone)
+                                   acknowledge=channel in self._acknowledge, zone=self._zone,
+                                   cache=cache)
         if found is None:
             return None
         kind, text = found

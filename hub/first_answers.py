@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -24,8 +25,12 @@ ACKNOWLEDGEMENT = "acknowledgement"
 
 
 async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: str, *,
-                       acknowledge: bool, zone: ZoneInfo) -> tuple[str, str] | None:
-    """(kind, text) of the answer the request gets, or None (acknowledgements off)."""
+                       acknowledge: bool, zone: ZoneInfo,
+                       cache: dict[tuple[str, ...], Any] | None = None
+                       ) -> tuple[str, str] | None:
+    """(kind, text) of the answer the request gets, or None (acknowledgements off).
+    `cache` keeps lanes' waits and templates across one batch of answers."""
+    cache = {} if cache is None else cache
     r, c = schema.contact_requests, schema.contacts
     found = (await conn.execute(
         select(r.c.reference, r.c.lane, r.c.details, c.c.name)
@@ -39,10 +44,15 @@ async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: s
         values["opens"] = opens_text(details.get("callback_due_at"), language, zone)
     elif acknowledge:
         kind = ACKNOWLEDGEMENT
-        values["wait"] = format_wait(await estimated_wait(conn, found.lane, utcnow()), language)
+        if ("wait", found.lane) not in cache:
+            cache[("wait", found.lane)] = await estimated_wait(conn, found.lane, utcnow())
+        values["wait"] = format_wait(cache[("wait", found.lane)], language)
     else:
         return None
-    template = await find_template(conn, kind, found.lane, language)
+    if (kind, found.lane, language) not in cache:
+        cache[(kind, found.lane, language)] = await find_template(conn, kind, found.lane,
+                                                                  language)
+    template = cache[(kind, found.lane, language)]
     return (kind, render_template(template, values)) if template else None
 
 
