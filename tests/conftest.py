@@ -157,6 +157,22 @@ def require_chromium() -> None:
     pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
 
 
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright, closed before the hub stops (open websockets
+    would delay that); skipped where Chromium is not installed."""
+    require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                                 headless=True)
+        try:
+            yield found
+        finally:
+            await found.close()
+
+
 def free_port() -> int:
     """A port nobody listens on now, for a hub whose public URL must be known before it
     starts (gateways sign and call back to it)."""

@@ -4,38 +4,20 @@ another browser; the admin disables them and their console shows at once that th
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from hub.model import Role
 from hub.settings import ConsoleSettings, Settings
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
-    require_chromium,
     server_url,
 )
 
 VIEWPORT = {"width": 1366, "height": 768}
 NEW_PASSWORD = "taksi-ilta-2024-pitkä"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _page(browser: Browser, errors: list[str]) -> Page:

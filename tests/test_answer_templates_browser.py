@@ -8,39 +8,22 @@ confirmation, the built-in text showing again. The answering engine then finds w
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from dispatch.lanes_demo import seed_lanes
 from hub.answer_templates import find_template
 from hub.appkeys import DATABASE, LANES
 from hub.model import Role
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
-    require_chromium,
     server_url,
 )
 
 VIEWPORT = {"width": 1366, "height": 768}
 ACK_FI = "Kiitos yhteydenotostasi. Viitteesi on {reference}. Arvioitu odotusaika {wait}."
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place(

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from channels.sms.twilio_signature import twilio_signature
 from hub.model import Role
@@ -31,12 +29,9 @@ from hub.settings import (
     TwilioSettings,
 )
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
     free_port,
-    require_chromium,
     server_url,
 )
 from tests.gateways import FakeTwilio
@@ -46,19 +41,6 @@ TOKEN = "twilio-test-auth-token"
 ACCOUNT = "AC" + "3" * 32
 PASSENGER = "+358401112233"
 ORDERED = "Taksi on tilattu, viite {reference}, arvioitu saapumisaika {eta}."
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _page(browser: Browser, errors: list[str]) -> Page:

@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from hub.settings import Settings
 from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     DispatcherFactory,
     HubFactory,
-    require_chromium,
     server_url,
 )
 from tests.helpers import Dispatcher, eventually
@@ -38,19 +33,6 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "chat-widget.png"
 VIEWPORT = {"width": 1100, "height": 760}
 # Waits that cross the hub (router, relay, outbound worker) on a busy machine.
 LIVE_MS = 10_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _page(browser: Browser, errors: list[str]) -> Page:

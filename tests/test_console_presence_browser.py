@@ -4,27 +4,13 @@ console closes, their unanswered request is back in the queue after the grace pe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from hub.settings import ConsoleSettings, Settings
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, HubFactory, require_chromium, server_url
+from tests.conftest import HubFactory, server_url
 from tests.test_console_browser import VIEWPORT, queue_row, sign_in, submit_form
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def test_colleague_sees_away_live_and_gets_the_request_back_when_the_console_goes(

@@ -16,14 +16,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from channels.sms.twilio_signature import twilio_signature
 from hub.model import Role
@@ -37,12 +35,9 @@ from hub.settings import (
     TwilioSettings,
 )
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
     free_port,
-    require_chromium,
     server_url,
 )
 from tests.gateways import FakeTwilio
@@ -54,19 +49,6 @@ ACCOUNT = "AC" + "1" * 32
 COMPANY_NUMBER = "+358451234567"
 TEXT = "Lumimyrsky: kaikki vapaat autot lentoasemalle. Vastaa OK."
 MEMBERS = 12
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _page(browser: Browser, errors: list[str]) -> Page:

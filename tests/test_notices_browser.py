@@ -14,23 +14,18 @@ go in both consoles; the history lists both, ended. The external user sees none 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from dispatch.lanes_demo import seed_lanes
 from hub.appkeys import DATABASE, LANES
 from hub.model import Role
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
-    require_chromium,
     server_url,
 )
 
@@ -42,19 +37,6 @@ TEXT_EN = "Snowstorm: waiting times are longer than usual. Please order online i
 SECOND = {"text_fi": "Maksupäätteissä on häiriö: käteinen ja sovellus toimivat.",
           "text_en": "Card terminals are down: cash and the app work.",
           "channels": ["sms", "chat"], "lanes": []}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _console(browser: Browser, base: str, login: str, errors: list[str]) -> Page:

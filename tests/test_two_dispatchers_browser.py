@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from hub.settings import (
     ChannelsSettings,
@@ -33,12 +31,9 @@ from hub.settings import (
 )
 from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
     free_port,
-    require_chromium,
     server_url,
 )
 from tests.gateways import FakeTwilio, twilio_signature
@@ -55,19 +50,6 @@ COMPANY_NUMBER = "+358451234567"  # the number the passenger texts
 DEFAULT_SENDER = "+358400000000"  # configured, but a reply comes from the number texted
 SMS_TEXT = "Tarvitsen taksin Kamppiin klo 18, kaksi matkustajaa."
 CHAT_TEXT = "Hei! Unohdin laukun taksiin, voitteko auttaa?"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Chromium, closed before the hub stops (open websockets would delay that)."""
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 def _settings(settings: Settings, twilio: FakeTwilio, site: ChatSite, port: int) -> Settings:

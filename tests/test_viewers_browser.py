@@ -5,36 +5,19 @@ them when they close the request."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 
-import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from hub.settings import ChannelsSettings, Settings
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     DispatcherFactory,
     HubFactory,
-    require_chromium,
     server_url,
 )
 from tests.helpers import submit
 
 LIVE_MS = 10_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 async def _console(browser: Browser, base: str, login: str, errors: list[str]) -> Page:
