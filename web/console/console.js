@@ -446,6 +446,9 @@
   const PRESENCE_PROTOCOL = "taxiconnect.presence"; // dispatch/console_ws.py: presence frames
   const CLOSE_SESSION_ENDED = 4401; // the hub closes a console whose session ended
   const DETAIL_REFRESH_MS = 150; // coalesces a burst of events for the open request
+  // A queue render waits for the next frame; a hidden tab has none, so this timer renders
+  // instead (browsers run it at most once a second there).
+  const RENDER_FALLBACK_MS = 200;
   const AGENTS_MAX_AGE_MS = 60000;
   const CLOCK_SKEW_MS = 2000; // the Date header has 1 s resolution: correct only real skew
   const OPEN = new Set(["new", "queued", "claimed"]);
@@ -489,7 +492,9 @@
     me: null,
     requests: new Map(), // id -> summary, open requests only
     versions: new Map(), // id -> highest version seen, resolved ones too
-    rows: new Map(), // id -> {tr, cells}
+    rows: new Map(), // id -> a row of the queue's table (buildRow), for each request shown
+    order: [], // the ids of the rows in the table, in its order
+    held: null, // who holds what, as the colleagues' list last showed it (heldKey)
     fresh: new Set(), // ids that arrived live, highlighted once
     selectedId: null,
     detail: null,
@@ -869,8 +874,9 @@
     state.selectedId = null;
     state.detail = null;
     state.agents = null;
-    for (const row of state.rows.values()) row.tr.remove();
-    state.rows.clear();
+    for (const [id, row] of state.rows) dropRow(id, row);
+    state.order = [];
+    state.held = null;
     $("whoami").hidden = true;
     $("logout").hidden = true;
     $("connection-state").hidden = true;
@@ -971,10 +977,7 @@
         else if (applyEvent(event)) arrived.push(event.request);
       }
       notifier.arrived(arrived.filter((request) => state.requests.has(request.id)));
-      if (!state.loading) {
-        renderQueue();
-        presence.render();
-      }
+      if (!state.loading) scheduleRender();
     } else if (frame.type === "resync") {
       // The hub skipped events: the reload covers them and everything buffered before.
       if (typeof frame.last_event_id === "string") state.lastEventId = frame.last_event_id;
@@ -1135,6 +1138,13 @@
   }
 
   // ---- the queue -----------------------------------------------------------------------------
+  //
+  // One <tr> per request shown, kept while it is shown. A render fills again only the rows
+  // whose summary changed in what they show (or whose selection, offer or language did), and
+  // moves only the rows the new order needs moved. Frames of events ask for a render; it runs
+  // once in the next animation frame however many arrived (scheduleRender). The waiting-time
+  // tick writes only the text of the wait cells and their colour, and only of the rows on
+  // screen (or nearly): every changed cell costs the table a layout.
 
   function isMine(request) {
     return Boolean(state.me && request.assigned_agent && request.assigned_agent.id === state.me.id);
@@ -1142,6 +1152,50 @@
 
   function visibleRequests() {
     return queueView.visible(state.requests.values()); // queue.js: lane, filter, search
+  }
+
+  /** What a row shows of a summary (fillRow, tickRow and queue.js's fill read no more): a
+   * newer summary that shows the same leaves its row alone. */
+  function shownOf(request) {
+    return JSON.stringify([request.reference, request.status, request.channel, request.lane,
+      request.contact, request.preview, request.details, request.assigned_agent, request.offer,
+      request.timings?.case_started_at]);
+  }
+
+  /** What else a row shows: whether it is open, whether it is mine, its offer, the words. */
+  function rowViewOf(request) {
+    const offer = queueView.offerOf(request);
+    return `${state.lang} ${request.id === state.selectedId} ${state.me?.id}`
+      + ` ${offer ? offer.mine : "none"}`;
+  }
+
+  // Rows within this of the queue's visible part tick; the others are brought up to the clock
+  // as they scroll near, before they show.
+  const NEAR_SCREEN = "400px 0px";
+  const rowOfTr = new WeakMap(); // <tr> -> its row
+  const nearScreen = new Set(); // rows whose waiting time ticks
+  let screenWatch = null;
+
+  function watchRow(row) {
+    screenWatch ||= new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const row = rowOfTr.get(entry.target);
+        if (!row || !entry.isIntersecting) {
+          nearScreen.delete(row);
+        } else if (!nearScreen.has(row)) {
+          nearScreen.add(row);
+          if (row.request) tickWait(row, row.request);
+        }
+      }
+    }, { root: $("queue-body").closest(".table-wrap"), rootMargin: NEAR_SCREEN });
+    screenWatch.observe(row.tr);
+  }
+
+  function dropRow(id, row) {
+    row.tr.remove();
+    screenWatch?.unobserve(row.tr);
+    nearScreen.delete(row);
+    state.rows.delete(id);
   }
 
   function buildRow(id) {
@@ -1164,30 +1218,55 @@
       cells.wait, cells.channel, cells.ref, cells.name, cells.preview, cells.status,
       cells.agent);
     tr.addEventListener("click", () => openDetail(id));
-    return { tr, cells };
+    // Played once: a row moved later (taken out and put back) must not light up again.
+    tr.addEventListener("animationend", (event) => {
+      if (event.target === tr && event.animationName === "fresh") tr.classList.remove("fresh");
+    });
+    const wait = document.createTextNode(""); // ticks every second: its text alone changes
+    cells.wait.append(wait);
+    const badge = el("span", { className: "badge" });
+    cells.status.append(badge);
+    const row = { tr, cells, wait, badge, request: null, shown: null, view: null,
+      channel: null, due: null, offer: null };
+    rowOfTr.set(tr, row);
+    watchRow(row);
+    return row;
   }
 
-  function fillRow(row, request) {
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  function setTitle(node, text) {
+    if (node.title !== text) node.title = text;
+  }
+
+  /** Fill a row from its summary. Called only when what it shows has changed. */
+  function fillRow(row, request, shown, view) {
     const { tr, cells } = row;
+    row.request = request;
+    row.shown = shown;
+    row.view = view;
     tr.dataset.reference = request.reference;
     tr.dataset.status = request.status;
-    tr.classList.toggle("selected", request.id === state.selectedId);
+    const selected = request.id === state.selectedId;
+    tr.classList.toggle("selected", selected);
     tr.classList.toggle("mine", isMine(request));
-    if (request.id === state.selectedId) tr.setAttribute("aria-current", "true");
+    if (selected) tr.setAttribute("aria-current", "true");
     else tr.removeAttribute("aria-current");
-    if (state.fresh.delete(request.id)) {
-      tr.classList.remove("fresh");
-      void tr.offsetWidth; // restart the highlight animation
-      tr.classList.add("fresh");
-    }
-    cells.open.textContent = request.reference;
+    if (state.fresh.delete(request.id)) tr.classList.add("fresh"); // plays as it is inserted
+    setText(cells.open, request.reference);
     cells.open.setAttribute("aria-label", t("open_request", { ref: request.reference }));
-    cells.channel.replaceChildren(el("span", {
-      className: `channel channel-${request.channel}`, title: channelLabel(request.channel),
-    }, channelIcon(request.channel), channelLabel(request.channel, true)));
+    const channel = `${request.channel} ${state.lang}`;
+    if (row.channel !== channel) {
+      row.channel = channel;
+      cells.channel.replaceChildren(el("span", {
+        className: `channel channel-${request.channel}`, title: channelLabel(request.channel),
+      }, channelIcon(request.channel), channelLabel(request.channel, true)));
+    }
     const name = passengerLabel(request);
-    cells.name.textContent = name;
-    cells.name.title = name;
+    setText(cells.name, name);
+    setTitle(cells.name, name);
     const callback = callbackOf(request);
     row.due = null;
     if (callback) {
@@ -1196,79 +1275,186 @@
       cells.text.replaceChildren(el("span", { className: "badge callback-badge",
         "data-testid": "queue-callback" }, t("callback")), " ", ...line.nodes);
       row.due = line.due;
+      if (row.due) paintDue(row.due.node, row.due.callback, true);
+      setTitle(cells.preview, cells.text.textContent);
     } else {
       delete tr.dataset.callback;
       const preview = previewOf(request);
-      cells.text.textContent = preview;
-      cells.preview.title = preview;
+      setText(cells.text, preview);
+      setTitle(cells.preview, preview);
     }
-    cells.status.replaceChildren(
-      el("span", { className: `badge status-${request.status}` }, statusLabel(request.status)));
-    cells.agent.textContent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
-    if (callback) cells.preview.title = cells.text.textContent;
-    queueView.fill(row, request); // offers; then it ticks the row
+    const badge = `badge status-${request.status}`;
+    if (row.badge.className !== badge) row.badge.className = badge;
+    setText(row.badge, statusLabel(request.status));
+    const agent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
+    setText(cells.agent, agent);
+    setTitle(cells.agent, request.assigned_agent ? agent : "");
+    queueView.fill(row, request); // offers
     tickRow(row, request);
   }
 
+  /** The parts that follow the clock; true when the row's place or offer may have changed
+   * with it (a callback gone overdue, an offer run out), which needs a render. */
   function tickRow(row, request) {
-    const waited = waitedSeconds(request);
-    row.cells.wait.textContent = formatDuration(waited);
-    queueView.paintWait(row.cells.wait, request, waited); // against the lane's target
-    queueView.tick(row, request);
-    if (row.due) paintDue(row.due.node, row.due.callback, true);
+    tickWait(row, request);
+    return tickRest(row, request);
   }
 
+  function tickWait(row, request) {
+    const waited = waitedSeconds(request);
+    const text = formatDuration(waited);
+    if (row.wait.data !== text) row.wait.data = text;
+    queueView.paintWait(row.cells.wait, request, waited); // against the lane's target
+  }
+
+  function tickRest(row, request) {
+    if (row.due) paintDue(row.due.node, row.due.callback, true);
+    return queueView.tick(row, request);
+  }
+
+  let renderFrame = 0;
+  let renderTimer = 0;
+
+  /** Render the queue in the next frame, once for all that arrives before it. */
+  function scheduleRender() {
+    if (renderFrame) return;
+    renderFrame = window.requestAnimationFrame(flushRender);
+    // A hidden tab gets no frames: its title's count must still follow, so a timer stands in.
+    renderTimer = window.setTimeout(flushRender, RENDER_FALLBACK_MS);
+  }
+
+  function flushRender() {
+    window.cancelAnimationFrame(renderFrame);
+    window.clearTimeout(renderTimer);
+    renderFrame = 0;
+    if (!state.me || state.loading) return;
+    renderQueue();
+    const held = heldKey();
+    if (held !== state.held) { // the colleagues' list shows how many each holds
+      state.held = held;
+      presence.render();
+    }
+  }
+
+  function heldKey() {
+    const counts = [];
+    for (const request of state.requests.values()) {
+      if (request.status === "claimed" && request.assigned_agent) {
+        counts.push(request.assigned_agent.id);
+      }
+    }
+    return counts.sort().join(" ");
+  }
+
+  /** The table as the requests, the view and the clock say now. Writes only: nothing here
+   * asks the browser for layout, so it is laid out once, after. */
   function renderQueue() {
     const tbody = $("queue-body");
     const list = visibleRequests();
     const focused = document.activeElement;
-    const focusedId = focused && tbody.contains(focused)
-      ? focused.closest("tr")?.dataset.requestId : null;
+    const focusedIn = focused && focused !== tbody && tbody.contains(focused) ? focused : null;
+    const focusedId = focusedIn?.closest("tr")?.dataset.requestId;
     const keep = new Set(list.map((request) => request.id));
     for (const [id, row] of state.rows) {
-      if (!keep.has(id)) {
-        row.tr.remove();
-        state.rows.delete(id);
-      }
+      if (!keep.has(id)) dropRow(id, row);
     }
-    // Reuse rows and move only those out of place, so a focused row keeps its focus.
-    let cursor = tbody.firstElementChild;
     for (const request of list) {
       let row = state.rows.get(request.id);
       if (!row) {
         row = buildRow(request.id);
         state.rows.set(request.id, row);
       }
-      fillRow(row, request);
-      if (row.tr === cursor) cursor = cursor.nextElementSibling;
-      else tbody.insertBefore(row.tr, cursor);
+      const view = rowViewOf(request);
+      if (row.request === request && row.view === view) continue;
+      const shown = shownOf(request);
+      if (row.shown === shown && row.view === view) row.request = request;
+      else fillRow(row, request, shown, view);
     }
-    if (focusedId && !tbody.contains(document.activeElement)) {
-      state.rows.get(focusedId)?.cells.open.focus();
+    placeRows(tbody, list);
+    // A row moved in the DOM loses focus: give it back, where the keyboard user left it.
+    if (focusedIn && document.activeElement !== focusedIn) {
+      const target = focusedIn.isConnected ? focusedIn : state.rows.get(focusedId)?.cells.open;
+      target?.focus({ preventScroll: true });
     }
     const empty = $("queue-empty");
-    empty.hidden = list.length > 0 && !state.loadFailed;
-    empty.textContent = state.loadFailed ? t("queue_load_failed")
+    const hidden = list.length > 0 && !state.loadFailed;
+    if (empty.hidden !== hidden) empty.hidden = hidden;
+    setText(empty, state.loadFailed ? t("queue_load_failed")
       : state.loading && !state.requests.size ? t("queue_loading")
-        : state.requests.size ? t("queue_empty_filter") : t("queue_empty");
+        : state.requests.size ? t("queue_empty_filter") : t("queue_empty"));
     renderCounts();
   }
 
+  /** Put the rows in the list's order, moving as few as possible: the longest run of rows
+   * already in order stays; new rows, and rows whose place changed, are moved in. A row that
+   * stays keeps its focus and the pointer over it. */
+  function placeRows(tbody, list) {
+    const rows = list.map((request) => state.rows.get(request.id).tr);
+    const before = new Map();
+    for (const id of state.order) {
+      if (state.rows.has(id)) before.set(id, before.size);
+    }
+    state.order = list.map((request) => request.id);
+    if (!before.size || tbody.childElementCount !== before.size) {
+      tbody.replaceChildren(...rows); // the first fill (or a table touched from elsewhere)
+      return;
+    }
+    const stay = longestRun(state.order.map((id) => before.get(id) ?? -1));
+    let anchor = null;
+    for (let at = rows.length - 1; at >= 0; at -= 1) {
+      if (!stay.has(at)) tbody.insertBefore(rows[at], anchor);
+      anchor = rows[at];
+    }
+  }
+
+  /** The positions of a longest increasing run of `places` (-1: new, never in it). */
+  function longestRun(places) {
+    const ends = []; // ends[k]: where the smallest-ending run of length k + 1 ends
+    const previous = new Array(places.length);
+    for (let at = 0; at < places.length; at += 1) {
+      const place = places[at];
+      if (place < 0) continue;
+      let low = 0;
+      let high = ends.length;
+      while (low < high) {
+        const mid = (low + high) >> 1;
+        if (places[ends[mid]] < place) low = mid + 1;
+        else high = mid;
+      }
+      previous[at] = low ? ends[low - 1] : -1;
+      ends[low] = at;
+    }
+    const run = new Set();
+    for (let at = ends.length ? ends[ends.length - 1] : -1; at >= 0; at = previous[at]) {
+      run.add(at);
+    }
+    return run;
+  }
+
   function renderCounts() {
-    const all = [...state.requests.values()];
-    const unassigned = all.filter((r) => !r.assigned_agent).length;
-    $("count-all").textContent = String(all.length);
-    $("count-mine").textContent = String(all.filter(isMine).length);
-    $("count-unassigned").textContent = String(unassigned);
-    queueView.renderHead(all, state.rows.size); // lane tabs, callbacks, the search's state
-    document.title = unassigned ? `(${unassigned}) TaxiConnect` : "TaxiConnect";
+    let unassigned = 0;
+    let mine = 0;
+    for (const request of state.requests.values()) {
+      if (!request.assigned_agent) unassigned += 1;
+      else if (isMine(request)) mine += 1;
+    }
+    setText($("count-all"), String(state.requests.size));
+    setText($("count-mine"), String(mine));
+    setText($("count-unassigned"), String(unassigned));
+    queueView.renderHead(state.requests.values(), state.rows.size); // tabs, callbacks, search
+    const title = unassigned ? `(${unassigned}) TaxiConnect` : "TaxiConnect";
+    if (document.title !== title) document.title = title;
   }
 
   function tick() {
-    for (const [id, row] of state.rows) {
-      const request = state.requests.get(id);
-      if (request) tickRow(row, request);
+    for (const row of nearScreen) {
+      if (row.request) tickWait(row, row.request);
     }
+    let moved = false;
+    for (const row of state.rows.values()) {
+      if (row.request && tickRest(row, row.request)) moved = true;
+    }
+    if (moved) scheduleRender();
     const due = state.detailDue;
     if (due && due.node.isConnected) paintDue(due.node, due.callback, due.open);
   }

@@ -112,6 +112,11 @@
     addWords(WORDS);
     const $ = (id) => document.getElementById(id);
     const laneTabs = new Map(); // lane key ("all" too) -> {button, name, closed, count}
+    const targets = new Map(); // lane key -> its target waiting time in seconds, from the hub
+    // Times a summary holds, parsed once: an event brings a new summary for every change, and
+    // the queue is sorted, and its offers and deadlines looked at, on every render and tick.
+    const times = new WeakMap(); // summary -> {started, due, expires}
+    const waitShown = new WeakMap(); // wait cell -> the colour, target and words it shows
     const view = {
       lane: "all",
       filter: "all",
@@ -134,6 +139,11 @@
         view.lanes = list ? list.filter((lane) => lane && typeof lane.key === "string") : null;
       } catch (_) {
         view.lanes = null; // 404 before lanes exist, or unreachable: the requests' lanes
+      }
+      targets.clear();
+      for (const lane of view.lanes || []) {
+        const target = Number(lane.target_wait_s);
+        if (target > 0) targets.set(lane.key, target);
       }
       changed();
     }
@@ -162,9 +172,24 @@
     }
 
     function targetOf(request) {
-      const lane = (view.lanes || []).find((found) => found.key === request.lane);
-      const target = Number(lane?.target_wait_s);
-      return target > 0 ? target : DEFAULT_TARGET_S;
+      return targets.get(request.lane) || DEFAULT_TARGET_S;
+    }
+
+    function timesOf(request) {
+      let found = times.get(request);
+      if (!found) {
+        const details = request.details || {};
+        const due = details.callback === "true" ? Date.parse(details.callback_due_at || "")
+          : null;
+        const expires = Date.parse(request.offer?.expires_at || "");
+        found = {
+          started: Date.parse(request.timings?.case_started_at || "") || 0,
+          due: due === null ? null : Number.isNaN(due) ? Number.POSITIVE_INFINITY : due,
+          expires: Number.isNaN(expires) ? null : expires,
+        };
+        times.set(request, found);
+      }
+      return found;
     }
 
     // ---- which requests, in what order ---------------------------------------------------
@@ -175,47 +200,33 @@
     }
 
     /** The open offer, while it lasts: {mine, name, leftMs}; null when none or expired. */
-    function offerOf(request) {
+    function offerOf(request, at = now()) {
       const offer = request.offer;
       if (!offer || typeof offer !== "object" || !offer.agent || request.assigned_agent) return null;
-      const expires = Date.parse(offer.expires_at || "");
-      const leftMs = Number.isNaN(expires) ? null : expires - now();
+      const { expires } = timesOf(request);
+      const leftMs = expires === null ? null : expires - at;
       if (leftMs !== null && leftMs <= 0) return null;
       const agent = me();
       return { mine: Boolean(agent && offer.agent.id === agent.id), name: offer.agent.name || "",
         leftMs };
     }
 
+    /** A callback's deadline in ms (Infinity when it has none); null for other requests. */
     function callbackDue(request) {
-      const details = request.details || {};
-      if (details.callback !== "true") return null;
-      const due = Date.parse(details.callback_due_at || "");
-      return Number.isNaN(due) ? Number.POSITIVE_INFINITY : due;
+      return timesOf(request).due;
     }
 
-    function overdue(request) {
-      const due = callbackDue(request);
-      return due !== null && due !== Number.POSITIVE_INFINITY && now() > due;
-    }
-
-    function started(request) {
-      return Date.parse(request.timings?.case_started_at || "") || 0;
+    function overdue(request, at = now()) {
+      const { due } = timesOf(request);
+      return due !== null && due !== Number.POSITIVE_INFINITY && at > due;
     }
 
     /** An offer to me first (it times out), then an overdue callback, then priority and the
      * longest waiting; the callbacks view goes by deadline. The hub orders the same way. */
     function compare(a, b) {
-      const offered = Number(Boolean(offerOf(b)?.mine)) - Number(Boolean(offerOf(a)?.mine));
-      if (offered) return offered;
-      const late = Number(overdue(b)) - Number(overdue(a));
-      if (late) return late;
-      if (view.filter === "callbacks") {
-        const byDue = (callbackDue(a) ?? Infinity) - (callbackDue(b) ?? Infinity);
-        if (byDue) return byDue;
-      }
-      const byPriority = (b.priority || 0) - (a.priority || 0);
-      if (byPriority) return byPriority;
-      return started(a) - started(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+      return b.mine - a.mine || b.late - a.late || (a.byDue - b.byDue || 0)
+        || b.priority - a.priority || a.started - b.started
+        || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0);
     }
 
     function inFilter(request, filter) {
@@ -243,15 +254,21 @@
       return JSON.stringify([view.query.trim(), view.lane, view.filter]);
     }
 
+    /** The requests the table shows, in its order. */
     function visible(requests) {
       const list = [];
       const server = view.server && view.server.key === searchKey() ? view.server.ids : null;
+      const at = now();
+      const byDue = view.filter === "callbacks";
       for (const request of requests) {
         if (!inLane(request) || !inFilter(request, view.filter)) continue;
         if (view.words.length && !(server?.has(request.id) || textMatch(request))) continue;
-        list.push(request);
+        const { due, started } = timesOf(request);
+        list.push({ request, mine: Number(Boolean(offerOf(request, at)?.mine)),
+          late: Number(overdue(request, at)), byDue: byDue ? due ?? Infinity : 0,
+          priority: request.priority || 0, started });
       }
-      return list.sort(compare);
+      return list.sort(compare).map((entry) => entry.request);
     }
 
     // ---- search ----------------------------------------------------------------------------
@@ -299,16 +316,18 @@
     }
 
     function paintSearch(shown) {
-      const box = $("queue-search-status");
       const input = $("queue-search");
-      input.setAttribute("aria-busy", String(view.searching));
-      input.closest(".search")?.setAttribute("data-state", !view.words.length ? "idle"
-        : view.searching ? "searching" : view.searchFailed ? "failed" : "done");
-      $("queue-search-clear").hidden = !view.query;
-      const text = !view.words.length ? "" : view.searching ? t("search_busy")
-        : view.searchFailed ? t("search_failed")
-          : shown === 1 ? t("search_found_one") : t("search_found", { n: shown ?? 0 });
-      if (box.textContent !== text) box.textContent = text;
+      setAttr(input, "aria-busy", String(view.searching));
+      const box = input.closest(".search");
+      if (box) {
+        setAttr(box, "data-state", !view.words.length ? "idle" : view.searching ? "searching"
+          : view.searchFailed ? "failed" : "done");
+      }
+      const clear = $("queue-search-clear");
+      if (clear.hidden !== !view.query) clear.hidden = !view.query;
+      setText($("queue-search-status"), !view.words.length ? "" : view.searching
+        ? t("search_busy") : view.searchFailed ? t("search_failed")
+          : shown === 1 ? t("search_found_one") : t("search_found", { n: shown ?? 0 }));
     }
 
     // ---- the head: tabs and counts -------------------------------------------------------
@@ -337,14 +356,14 @@
         setText(made.name, tab.label);
         setText(made.closed, tab.open ? "" : ` (${t("lane_closed")})`);
         setText(made.count, String(tab.count));
-        made.button.setAttribute("aria-pressed", String(view.lane === tab.key));
-        made.button.dataset.open = String(tab.open);
+        setAttr(made.button, "aria-pressed", String(view.lane === tab.key));
+        setAttr(made.button, "data-open", String(tab.open));
         if (made.button === cursor) cursor = cursor.nextElementSibling;
         else bar.insertBefore(made.button, cursor);
       }
-      $("count-callbacks").textContent = String(all.filter((r) => callbackDue(r) !== null).length);
-      for (const button of document.querySelectorAll(".filter")) {
-        button.setAttribute("aria-pressed", String(button.dataset.filter === view.filter));
+      setText($("count-callbacks"), String(all.filter((r) => callbackDue(r) !== null).length));
+      for (const button of filterButtons) {
+        setAttr(button, "aria-pressed", String(button.dataset.filter === view.filter));
       }
       paintSearch(shown);
     }
@@ -363,8 +382,13 @@
       return tab;
     }
 
+    // Written on every render of the queue: only a real change may cost the page a layout.
     function setText(node, text) {
       if (node.textContent !== text) node.textContent = text;
+    }
+
+    function setAttr(node, name, value) {
+      if (node.getAttribute(name) !== value) node.setAttribute(name, value);
     }
 
     function chooseLane(key) {
@@ -394,6 +418,9 @@
       const waiting = WAITING.has(request.status);
       const level = !waiting ? null : waited < target / 2 ? "ok" : waited < target ? "warn"
         : "alert";
+      const shown = `${level} ${target} ${lang()}`;
+      if (waitShown.get(cell) === shown) return; // every second: most often nothing to do
+      waitShown.set(cell, shown);
       for (const name of ["ok", "warn", "alert"]) cell.classList.toggle(`wait-${name}`, level === name);
       cell.dataset.wait = level || "none";
       const minutes = `${Math.floor(target / 60)}:${String(target % 60).padStart(2, "0")}`;
@@ -401,8 +428,9 @@
       if (cell.title !== title) cell.title = title;
     }
 
-    /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it).
-     * An offer's bar is made once and kept while the offer stands. */
+    /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it;
+     * `row.request` is the summary it shows). An offer's bar is made once and kept while the
+     * offer stands, so its buttons stay under the pointer while the queue changes. */
     function fill(row, request) {
       const offer = offerOf(request);
       const { tr, cells } = row;
@@ -414,10 +442,7 @@
         cells.agent.title = cells.agent.textContent;
       }
       const key = offer?.mine ? `${request.id} ${request.offer.expires_at} ${lang()}` : null;
-      if (row.offer?.key === key) {
-        if (row.offer) row.offer.request = request;
-        return;
-      }
+      if (row.offer?.key === key) return;
       row.offer = null;
       if (!key) {
         cells.offer.replaceChildren();
@@ -430,25 +455,27 @@
       const decline = el("button", { type: "button", className: "offer-decline",
         "data-testid": "offer-decline", "aria-label": t("offer_decline_label",
           { ref: request.reference }) }, t("offer_decline"));
-      row.offer = { key, left, request };
-      accept.addEventListener("click", (event) => answerOffer(event, row.offer.request, "claim"));
-      decline.addEventListener("click", (event) => answerOffer(event, row.offer.request,
-        "decline"));
+      row.offer = { key, left };
+      accept.addEventListener("click", (event) => answerOffer(event, row.request, "claim"));
+      decline.addEventListener("click", (event) => answerOffer(event, row.request, "decline"));
       cells.offer.replaceChildren(el("span", { className: "offer-bar", "data-testid": "offer-bar" },
         el("strong", {}, t("offer_to_me")), " · ", left, " ", accept, " ", decline), " ");
     }
 
+    /** The row's offer countdown and overdue mark, every second; true when the queue needs
+     * a render for it: a callback just gone overdue moves up, an offer run out without word
+     * from the hub goes back to an ordinary row. */
     function tick(row, request) {
       const { tr } = row;
-      tr.classList.toggle("overdue", overdue(request));
-      if (!row.offer) return;
+      const late = overdue(request);
+      const moved = tr.classList.contains("overdue") !== late;
+      if (moved) tr.classList.toggle("overdue", late);
+      if (!row.offer) return moved;
       const offer = offerOf(request);
-      if (!offer) {
-        changed(); // expired without word from the hub: back to an ordinary row
-        return;
-      }
+      if (!offer) return true;
       const text = offer.leftMs === null ? "" : t("offer_left", { time: formatLeft(offer.leftMs) });
       if (row.offer.left.textContent !== text) row.offer.left.textContent = text;
+      return moved;
     }
 
     async function answerOffer(event, request, action) {
@@ -485,7 +512,8 @@
       setQuery("");
       input.focus();
     });
-    for (const button of document.querySelectorAll(".filter")) {
+    const filterButtons = [...document.querySelectorAll(".filter")];
+    for (const button of filterButtons) {
       button.addEventListener("click", () => chooseFilter(button.dataset.filter));
     }
 
@@ -498,7 +526,7 @@
     }
 
     return {
-      loadLanes, visible, compare, renderHead, fill, tick, paintWait, offerOf, reset,
+      loadLanes, visible, renderHead, fill, tick, paintWait, offerOf, reset,
       isMine, focusSearch: () => { input.focus(); input.select(); },
       filter: () => view.filter,
       refreshSearch: () => scheduleSearch(0),
