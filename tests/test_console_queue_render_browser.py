@@ -4,7 +4,8 @@ A new request's event inserts its row and touches no other row (their nodes, dow
 channel pill and the status badge, stay the very same objects); a claim changes its own row
 in place; a burst of 200 new requests is all shown; an offer's Accept button, clicked while
 a burst arrives, claims the request; a row with keyboard focus keeps it while rows are
-inserted above it.
+inserted above it; and the timeline tells an offer's story (offered, declined, run out)
+in words.
 """
 
 from __future__ import annotations
@@ -186,3 +187,33 @@ async def test_an_offer_is_accepted_while_a_burst_arrives(
     finally:
         await burst
     await expect(page.get_by_test_id("queue-row")).to_have_count(1 + BURST, timeout=30_000)
+
+    # The timeline tells the offer's story in words, in Finnish and in English.
+    handling = page.get_by_test_id("timeline-handling")
+    await expect(handling.filter(has_text="sai pyynnön tarjouksena")).to_have_count(1)
+    await expect(handling.filter(has_text="otti käsittelyyn")).to_have_count(1)
+    await page.get_by_test_id("lang-en").click()
+    await expect(handling.filter(has_text="was offered the request")).to_have_count(1)
+
+    # Declined, and offered no more: the decline is told too.
+    second = await submit_form(client, {"phone": "040 111 5555", "message": "Taksi"})
+    row = queue_row(page, second)
+    await expect(row).to_have_attribute("data-offer", "mine")
+    await row.get_by_test_id("offer-decline").click()
+    await expect(row).not_to_have_attribute("data-offer", "mine")
+    await row.locator(".row-open").click()
+    await expect(page.get_by_test_id("detail-reference")).to_have_text(second)
+    await expect(handling.filter(has_text="declined the offered request")).to_have_count(1)
+    await page.get_by_test_id("lang-fi").click()
+    await expect(handling.filter(has_text="hylkäsi tarjotun pyynnön")).to_have_count(1)
+
+    # An offer to a dispatcher who stops being available runs out: told as not taken in time.
+    third = await submit_form(client, {"phone": "040 111 6666", "message": "Taksi asemalle"})
+    row = queue_row(page, third)
+    await expect(row).to_have_attribute("data-offer", "mine")
+    await page.get_by_test_id("presence-state").select_option("busy")
+    await expect(row).to_have_attribute("data-offer", "none")
+    await row.locator(".row-open").click()
+    await expect(page.get_by_test_id("detail-reference")).to_have_text(third)
+    await expect(handling.filter(has_text="ei ottanut tarjottua pyyntöä ajoissa")
+                 ).to_have_count(1)

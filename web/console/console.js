@@ -125,6 +125,11 @@
       act_resolve: "merkitsi ratkaistuksi",
       act_reopen: "avasi uudelleen",
       act_reply: "vastasi",
+      // An offer's story, told of the dispatcher it was offered to. The callback outcomes'
+      // words (act_callback_call, act_cb_*) are callbacks.js's, which records them.
+      act_offer: "sai pyynnön tarjouksena",
+      act_offer_timeout: "ei ottanut tarjottua pyyntöä ajoissa",
+      act_decline: "hylkäsi tarjotun pyynnön",
       tools: "Siirto ja muistiinpanot",
       transfer_to: "Siirrä välittäjälle",
       transfer_choose: "Valitse välittäjä…",
@@ -334,6 +339,9 @@
       act_resolve: "resolved the request",
       act_reopen: "reopened the request",
       act_reply: "replied",
+      act_offer: "was offered the request",
+      act_offer_timeout: "did not take the offered request in time",
+      act_decline: "declined the offered request",
       tools: "Transfer and notes",
       transfer_to: "Transfer to",
       transfer_choose: "Choose a dispatcher…",
