@@ -127,7 +127,10 @@ async def test_request_committed_before_a_crash_is_published_after_restart(
     assert found["reference"] == reference.group(1)
     assert [m["body"] for m in found["messages"]] == ["Taksi Kamppiin"]
     assert [r["id"] for r in await agent.open_requests()] == [request["id"]]
-    assert (await raw_redis.xpending(keys.inbound, "router"))["pending"] == 0
+
+    async def acknowledged() -> bool | None:  # just after the event is published
+        return (await raw_redis.xpending(keys.inbound, "router"))["pending"] == 0 or None
+    await eventually(acknowledged, what="the router's entry acknowledged")
 
 
 async def test_published_rows_leave_the_outbox(
