@@ -1188,7 +1188,7 @@
     screenWatch ||= new IntersectionObserver((entries) => {
       for (const entry of entries) {
         const row = rowOfTr.get(entry.target);
-        if (!row || !entry.isIntersecting) {
+        if (!row || !entry.isIntersecting || !row.tr.isConnected) { // gone, or far off
           nearScreen.delete(row);
         } else if (!nearScreen.has(row)) {
           nearScreen.add(row);
