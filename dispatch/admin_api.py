@@ -11,13 +11,12 @@ import uuid
 
 from aiohttp import web
 
-from dispatch.auth import current_agent
+from dispatch.auth import require_admin
 from dispatch.sessions import COOKIE_NAME
 from hub import agents, audit
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
-from hub.errors import BadInput, Forbidden, NotFound
+from hub.errors import BadInput, NotFound
 from hub.middleware import CONSOLE_POLICY
-from hub.model import Agent, Role
 from hub.request_body import read_json_object
 from web import ROOT as WEB_ROOT
 
@@ -26,13 +25,6 @@ log = logging.getLogger(__name__)
 BASE = "/api/v1/admin"
 DEFAULT_AUDIT_LIMIT = 100
 MAX_AUDIT_LIMIT = 1000
-
-
-async def _admin(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
-    return agent
 
 
 def _agent_id(request: web.Request) -> uuid.UUID:
@@ -44,14 +36,14 @@ def _agent_id(request: web.Request) -> uuid.UUID:
 
 async def list_accounts(request: web.Request) -> web.Response:
     """Every account, disabled ones too; never a password hash."""
-    await _admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         found = await agents.list_agents(conn)
     return web.json_response({"agents": found})
 
 
 async def add_account(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     body = await read_json_object(request)
     created = await agents.create_account(
         request.app[DATABASE], body, by=admin,
@@ -64,7 +56,7 @@ async def change_account(request: web.Request) -> web.Response:
     """Edit name, role, email, phones or active. Disabling ends the agent's sessions at once;
     a changed role closes their consoles at the next session check (their feed was filtered
     for the old role)."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     agent_id = _agent_id(request)
     body = await read_json_object(request)
     before, after = await agents.update_agent(
@@ -79,7 +71,7 @@ async def change_account(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     """Set a new password and end the agent's other sessions (an admin resetting their own
     keeps the session they are using)."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     agent_id = _agent_id(request)
     body = await read_json_object(request)
     if "password" not in body:
@@ -94,7 +86,7 @@ async def reset_password(request: web.Request) -> web.Response:
 
 async def audit_trail(request: web.Request) -> web.Response:
     """The newest audit entries first (`?limit=`, `?action=agent.` to narrow)."""
-    await _admin(request)
+    await require_admin(request)
     try:
         limit = int(request.query.get("limit", DEFAULT_AUDIT_LIMIT))
     except ValueError:

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.auth import current_agent
+from dispatch.auth import require_admin
 from hub import audit, schema
 from hub.answer_templates import (
     DEFAULTS,
@@ -28,8 +28,7 @@ from hub.answer_templates import (
 )
 from hub.appkeys import DATABASE
 from hub.clock import utcnow
-from hub.errors import BadInput, Conflict, Forbidden, NotFound
-from hub.model import Agent, Role
+from hub.errors import BadInput, Conflict, NotFound
 from hub.request_body import read_json_object
 
 log = logging.getLogger(__name__)
@@ -41,13 +40,6 @@ WRITE_LOCK_ID = 0x7A71C1
 
 at = schema.answer_templates
 editor = schema.agents.alias("editor")
-
-
-async def _admin(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
-    return agent
 
 
 def _template_id(request: web.Request) -> uuid.UUID:
@@ -107,7 +99,7 @@ def _detail(fields: TemplateFields) -> dict[str, Any]:
 async def list_templates(request: web.Request) -> web.Response:
     """The templates, with what an admin needs to write one: the placeholders each kind
     fills and the built-in texts used where there is none."""
-    await _admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         rows = (await conn.execute(_query())).all()
     return web.json_response({
@@ -121,7 +113,7 @@ async def list_templates(request: web.Request) -> web.Response:
 
 
 async def add_template(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     fields = clean_fields(await read_json_object(request))
     template_id = uuid.uuid4()
     async with request.app[DATABASE].write() as conn:
@@ -139,7 +131,7 @@ async def add_template(request: web.Request) -> web.Response:
 
 async def change_template(request: web.Request) -> web.Response:
     """Replace a template's kind, lane, language and text."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     template_id = _template_id(request)
     fields = clean_fields(await read_json_object(request))
     async with request.app[DATABASE].write() as conn:
@@ -160,7 +152,7 @@ async def change_template(request: web.Request) -> web.Response:
 
 
 async def delete_template(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     template_id = _template_id(request)
     async with request.app[DATABASE].write() as conn:
         before = await _get(conn, template_id)

@@ -12,8 +12,8 @@ from hub import audit
 from hub.agents import agent_json, find_login, get_agent
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
 from hub.client_address import client_address
-from hub.errors import BadInput
-from hub.model import Agent
+from hub.errors import BadInput, Forbidden
+from hub.model import Agent, Role
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
 from hub.text import is_storable
@@ -126,3 +126,20 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     return web.json_response({"agent": agent_json(agent)})
+
+
+async def require_admin(request: web.Request) -> Agent:
+    """The logged-in agent if an admin; 403 for team and external users."""
+    agent = await current_agent(request)
+    if agent.role is not Role.ADMIN:
+        raise Forbidden("admins only")
+    return agent
+
+
+async def require_centre(request: web.Request, refusal: str) -> Agent:
+    """The logged-in agent if one of the centre's own (team or admin); 403 with `refusal`
+    for an external user."""
+    agent = await current_agent(request)
+    if agent.role is Role.EXTERNAL:
+        raise Forbidden(refusal)
+    return agent

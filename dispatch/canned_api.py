@@ -15,31 +15,16 @@ import uuid
 from aiohttp import web
 
 from dispatch import canned_store
-from dispatch.auth import current_agent
+from dispatch.auth import require_admin, require_centre
 from dispatch.canned import LANGUAGES, PLACEHOLDERS, clean_eta, clean_fields
 from hub.appkeys import DATABASE
-from hub.errors import BadInput, Forbidden, NotFound
-from hub.model import Agent, Role
+from hub.errors import BadInput, NotFound
 from hub.request_body import read_json_object
 
 log = logging.getLogger(__name__)
 
 ADMIN_BASE = "/api/v1/admin/canned-replies"
 BASE = "/api/v1/canned-replies"
-
-
-async def _admin(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
-    return agent
-
-
-async def _dispatcher(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is Role.EXTERNAL:
-        raise Forbidden("canned replies are for the centre's dispatchers")
-    return agent
 
 
 def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
@@ -55,14 +40,14 @@ def _listing(replies: list[dict[str, object]]) -> web.Response:
 
 
 async def admin_list(request: web.Request) -> web.Response:
-    await _admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         found = await canned_store.list_replies(conn)
     return _listing(found)
 
 
 async def admin_add(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     fields = clean_fields(await read_json_object(request))
     added = await canned_store.add_reply(request.app[DATABASE], fields, by=admin)
     log.info("canned reply %s added by %s", added["id"], admin.id)
@@ -71,7 +56,7 @@ async def admin_add(request: web.Request) -> web.Response:
 
 async def admin_change(request: web.Request) -> web.Response:
     """Replace a reply's title, language, text and lane (position kept when not given)."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     canned_id = _uuid(request, "canned_id", "canned reply")
     fields = clean_fields(await read_json_object(request))
     changed = await canned_store.change_reply(request.app[DATABASE], canned_id, fields,
@@ -80,7 +65,7 @@ async def admin_change(request: web.Request) -> web.Response:
 
 
 async def admin_delete(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     canned_id = _uuid(request, "canned_id", "canned reply")
     await canned_store.delete_reply(request.app[DATABASE], canned_id, by=admin)
     log.info("canned reply %s deleted by %s", canned_id, admin.id)
@@ -89,7 +74,7 @@ async def admin_delete(request: web.Request) -> web.Response:
 
 async def dispatcher_list(request: web.Request) -> web.Response:
     """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|en`."""
-    await _dispatcher(request)
+    await require_centre(request, "canned replies are for the centre's dispatchers")
     lane = request.query.get("lane") or None
     language = request.query.get("language") or None
     if language is not None and language not in LANGUAGES:
@@ -101,7 +86,7 @@ async def dispatcher_list(request: web.Request) -> web.Response:
 
 async def render(request: web.Request) -> web.Response:
     """The reply filled in for the request: {"eta": "10 min"} when its text names {eta}."""
-    agent = await _dispatcher(request)
+    agent = await require_centre(request, "canned replies are for the centre's dispatchers")
     request_id = _uuid(request, "request_id", "request")
     canned_id = _uuid(request, "canned_id", "canned reply")
     body = await read_json_object(request) if request.body_exists else {}

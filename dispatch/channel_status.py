@@ -18,12 +18,11 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.auth import current_agent
+from dispatch.auth import require_admin
 from hub import schema
 from hub.appkeys import ADAPTERS, DATABASE
 from hub.clock import utcnow
-from hub.errors import Forbidden
-from hub.model import DeliveryState, Role
+from hub.model import DeliveryState
 
 m = schema.messages
 d = schema.deliveries
@@ -136,9 +135,7 @@ async def channel_report(conn: AsyncConnection, adapters: dict[str, Any]
 
 
 async def channels(request: web.Request) -> web.Response:
-    agent = await current_agent(request)
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         found = await channel_report(conn, request.app[ADAPTERS])
     return web.json_response({"at": utcnow().isoformat(), "channels": found})

@@ -16,26 +16,18 @@ from aiohttp import web
 
 from dispatch import groups
 from dispatch.admin_api import BASE as ADMIN_BASE
-from dispatch.admin_api import _admin
-from dispatch.auth import current_agent
+from dispatch.auth import require_admin, require_centre
 from dispatch.groups_csv import parse_members
 from dispatch.groups_send import GroupMessages
 from dispatch.groups_sent import sent_messages
 from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
-from hub.errors import BadInput, Forbidden, NotFound
-from hub.model import Agent, Channel, Role
+from hub.errors import BadInput, NotFound
+from hub.model import Channel
 from hub.request_body import read_json_object
 
 BASE = "/api/v1/groups"
 DEFAULT_SENT_LIMIT = 20
 MAX_SENT_LIMIT = 200
-
-
-async def _dispatcher(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is Role.EXTERNAL:
-        raise Forbidden("external users do not message staff groups")
-    return agent
 
 
 def _id(request: web.Request, name: str, what: str) -> uuid.UUID:
@@ -54,7 +46,7 @@ def _region(request: web.Request) -> str:
 
 async def list_groups(request: web.Request) -> web.Response:
     """Every group with its counts of members, numbers and addresses (no member's data)."""
-    await _dispatcher(request)
+    await require_centre(request, "external users do not message staff groups")
     async with request.app[DATABASE].read() as conn:
         found = await groups.list_groups(conn)
     return web.json_response({"groups": found})
@@ -63,7 +55,7 @@ async def list_groups(request: web.Request) -> web.Response:
 async def send_message(request: web.Request) -> web.Response:
     """Message a group: {"body", "channels": ["sms", "email"], "subject"?, "client_key"}.
     201 with the thread; 200 when the key was sent before."""
-    agent = await _dispatcher(request)
+    agent = await require_centre(request, "external users do not message staff groups")
     group_id = _id(request, "group_id", "group")
     body = await read_json_object(request)
     text, subject = body.get("body"), body.get("subject")
@@ -97,7 +89,7 @@ def _channels(value: Any) -> list[Channel]:
 async def list_messages(request: web.Request) -> web.Response:
     """The group's messages, newest first (`?limit=`), each with its delivery states counted
     and the recipients it did not reach, with the reason."""
-    await _dispatcher(request)
+    await require_centre(request, "external users do not message staff groups")
     group_id = _id(request, "group_id", "group")
     try:
         limit = int(request.query.get("limit", DEFAULT_SENT_LIMIT))
@@ -116,14 +108,14 @@ async def list_messages(request: web.Request) -> web.Response:
 
 
 async def admin_list(request: web.Request) -> web.Response:
-    await _admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         found = await groups.list_groups(conn)
     return web.json_response({"groups": found})
 
 
 async def admin_create(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     body = await read_json_object(request)
     created = await groups.create_group(request.app[DATABASE], body.get("name"), by=admin)
     return web.json_response({"group": created}, status=201)
@@ -131,7 +123,7 @@ async def admin_create(request: web.Request) -> web.Response:
 
 async def admin_get(request: web.Request) -> web.Response:
     """The group with its members (names, numbers, addresses)."""
-    await _admin(request)
+    await require_admin(request)
     group_id = _id(request, "group_id", "group")
     async with request.app[DATABASE].read() as conn:
         found = await groups.get_group(conn, group_id)
@@ -139,7 +131,7 @@ async def admin_get(request: web.Request) -> web.Response:
 
 
 async def admin_rename(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     group_id = _id(request, "group_id", "group")
     body = await read_json_object(request)
     if set(body) - {"name"}:
@@ -151,14 +143,14 @@ async def admin_rename(request: web.Request) -> web.Response:
 
 
 async def admin_delete(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     await groups.delete_group(request.app[DATABASE], _id(request, "group_id", "group"),
                               by=admin)
     return web.json_response({"deleted": True})
 
 
 async def add_member(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     group_id = _id(request, "group_id", "group")
     body = await read_json_object(request)
     member = await groups.add_member(request.app[DATABASE], group_id, body, by=admin,
@@ -167,7 +159,7 @@ async def add_member(request: web.Request) -> web.Response:
 
 
 async def change_member(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     group_id = _id(request, "group_id", "group")
     member_id = _id(request, "member_id", "member")
     body = await read_json_object(request)
@@ -177,7 +169,7 @@ async def change_member(request: web.Request) -> web.Response:
 
 
 async def remove_member(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     await groups.remove_member(request.app[DATABASE], _id(request, "group_id", "group"),
                                _id(request, "member_id", "member"), by=admin)
     return web.json_response({"deleted": True})
@@ -185,7 +177,7 @@ async def remove_member(request: web.Request) -> web.Response:
 
 async def import_members(request: web.Request) -> web.Response:
     """{"csv": "name;phone;email" lines, "replace": false}: all lines or none."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     group_id = _id(request, "group_id", "group")
     body = await read_json_object(request)
     text, replace = body.get("csv"), body.get("replace", False)

@@ -10,8 +10,8 @@ from aiohttp import web
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from dispatch.admin_api import BASE, _admin
-from dispatch.auth import current_agent
+from dispatch.admin_api import BASE
+from dispatch.auth import current_agent, require_admin
 from dispatch.lane_input import lane_values, rule_values
 from hub import audit, schema
 from hub.appkeys import DATABASE, LANES, OFFERS
@@ -36,7 +36,7 @@ async def console_lanes(request: web.Request) -> web.Response:
 
 
 async def list_lanes(request: web.Request) -> web.Response:
-    await _admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].read() as conn:
         rows = (await conn.execute(select(lanes_t).order_by(lanes_t.c.position,
                                                             lanes_t.c.key))).mappings().all()
@@ -48,7 +48,7 @@ async def list_lanes(request: web.Request) -> web.Response:
 
 
 async def add_lane(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     values = {**lane_values(await read_json_object(request)), "updated_at": utcnow()}
     try:
         async with request.app[DATABASE].write() as conn:
@@ -61,7 +61,7 @@ async def add_lane(request: web.Request) -> web.Response:
 
 
 async def change_lane(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     key = request.match_info["key"]
     values = {**lane_values(await read_json_object(request), key=key), "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
@@ -77,7 +77,7 @@ async def change_lane(request: web.Request) -> web.Response:
 
 async def remove_lane(request: web.Request) -> web.Response:
     """A lane goes only when nothing waits in it; its rules go with it."""
-    admin = await _admin(request)
+    admin = await require_admin(request)
     key = request.match_info["key"]
     if key == DEFAULT_LANE:
         raise BadInput("the default lane cannot be removed (it takes unmatched contacts)")
@@ -99,7 +99,7 @@ async def remove_lane(request: web.Request) -> web.Response:
 
 
 async def add_rule(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     values = {**rule_values(await read_json_object(request)), "id": uuid.uuid4(),
               "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
@@ -112,7 +112,7 @@ async def add_rule(request: web.Request) -> web.Response:
 
 
 async def change_rule(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     rule_id = _rule_id(request)
     values = {**rule_values(await read_json_object(request)), "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
@@ -128,7 +128,7 @@ async def change_rule(request: web.Request) -> web.Response:
 
 
 async def remove_rule(request: web.Request) -> web.Response:
-    admin = await _admin(request)
+    admin = await require_admin(request)
     rule_id = _rule_id(request)
     async with request.app[DATABASE].write() as conn:
         gone = await conn.execute(delete(rules_t).where(rules_t.c.id == rule_id))

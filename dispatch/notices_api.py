@@ -10,12 +10,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import insert, select, update
 
-from dispatch.auth import current_agent
+from dispatch.auth import require_centre
 from hub import audit, schema
 from hub.appkeys import DATABASE, NOTICES, RELAY
 from hub.clock import utcnow
-from hub.errors import BadInput, Conflict, Forbidden, NotFound
-from hub.model import Agent, Channel, Role
+from hub.errors import BadInput, Conflict, NotFound
+from hub.model import Channel
 from hub.notices import notice_of, unfinished
 from hub.outbox import new_row, write_rows
 from hub.request_body import read_json_object
@@ -27,15 +27,8 @@ HISTORY_LIMIT = 50
 MAX_DURATION = timedelta(days=31)
 
 
-async def _dispatcher(request: web.Request) -> Agent:
-    agent = await current_agent(request)
-    if agent.role is Role.EXTERNAL:
-        raise Forbidden("external users do not see service notices")
-    return agent
-
-
 async def list_notices(request: web.Request) -> web.Response:
-    await _dispatcher(request)
+    await require_centre(request, "external users do not see service notices")
     now = utcnow()
     async with request.app[DATABASE].read() as conn:
         coming = await unfinished(conn, now)
@@ -49,7 +42,7 @@ async def list_notices(request: web.Request) -> web.Response:
 
 
 async def publish(request: web.Request) -> web.Response:
-    agent = await _dispatcher(request)
+    agent = await require_centre(request, "external users do not see service notices")
     values = await _values(await read_json_object(request), request)
     now = utcnow()
     values.update(id=uuid.uuid4(), created_by=agent.id, created_at=now, ended_at=None,
@@ -68,7 +61,7 @@ async def publish(request: web.Request) -> web.Response:
 
 
 async def end(request: web.Request) -> web.Response:
-    agent = await _dispatcher(request)
+    agent = await require_centre(request, "external users do not see service notices")
     try:
         notice_id = uuid.UUID(request.match_info["notice_id"])
     except ValueError as exc:
