@@ -34,7 +34,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.replies import _last_inbound, _recipient, _thread
+from dispatch.replies import last_inbound, recipient_of, thread_of
 from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
@@ -44,6 +44,7 @@ from hub.language import guess_language
 from hub.model import Channel, DeliveryState
 from hub.notices import Notice, NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
+from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 
 log = logging.getLogger(__name__)
@@ -159,13 +160,13 @@ class AutoAnswers:
                      key: str, kind: str) -> list[OutboxRow]:
         request = (await conn.execute(select(r.c.id, r.c.contact_id)
                                       .where(r.c.id == row.request_id))).one()
-        last = await _last_inbound(conn, row.request_id, channel)
-        recipient = await _recipient(conn, request, channel, last)
-        if channel is Channel.SMS and await _opted_out(conn, recipient):
+        last = await last_inbound(conn, row.request_id, channel)
+        recipient = await recipient_of(conn, request, channel, last)
+        if channel is Channel.SMS and await opted_out(conn, [recipient]):
             return []
         return await _write_answer(conn, row.request_id, channel, recipient, body,
                                    via=self._senders[channel][0],
-                                   thread=_thread(channel, last), key=key, kind=kind)
+                                   thread=thread_of(channel, last), key=key, kind=kind)
 
 async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,
                         recipient: str, body: str, *, via: str, thread: dict[str, str],
@@ -203,8 +204,3 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except ValueError:
         return None
-
-
-async def _opted_out(conn: AsyncConnection, phone: str) -> bool:
-    o = schema.sms_opt_outs
-    return (await conn.execute(select(o.c.phone).where(o.c.phone == phone))).first() is not None

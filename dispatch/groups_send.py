@@ -34,6 +34,7 @@ from hub.errors import BadInput, NotFound, OperatorMustAct
 from hub.ingest_store import REQUEST_COUNTER, preview_of
 from hub.lanes import DEFAULT_LANE, DEFAULT_PRIORITY
 from hub.model import Agent, Channel, DeliveryState, HandlingAction, RequestStatus
+from hub.opt_outs import opted_out as opted_out_numbers
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.reference import format_reference
 from hub.text import is_storable
@@ -243,12 +244,9 @@ async def _group_contact(conn: AsyncConnection, group: Any, now: datetime) -> uu
 
 
 async def _opted_out(conn: AsyncConnection, phones: list[str]) -> dict[str, str]:
-    if not phones:
-        return {}
-    o = schema.sms_opt_outs
-    rows = await conn.execute(select(o.c.phone, o.c.keyword, o.c.at)
-                              .where(o.c.phone.in_(phones)))
-    return {row.phone: OPTED_OUT.format(keyword=row.keyword, at=row.at) for row in rows}
+    found = await opted_out_numbers(conn, phones)
+    return {phone: OPTED_OUT.format(keyword=row.keyword, at=row.at)
+            for phone, row in found.items()}
 
 
 async def _message(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,

@@ -23,6 +23,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
 from hub.model import Agent, Channel, DeliveryState, HandlingAction, RequestStatus, Role
+from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.text import is_storable
 
@@ -67,12 +68,12 @@ class Replies:
                 channel = channel or await self._default_channel(conn, request)
                 _check_text(channel, body, subject)
                 via = self._sender_for(channel)
-                last = await _last_inbound(conn, request_id, channel)
-                recipient = await _recipient(conn, request, channel, last)
+                last = await last_inbound(conn, request_id, channel)
+                recipient = await recipient_of(conn, request, channel, last)
                 if channel is Channel.SMS:
                     await _refuse_opted_out(conn, recipient)
                 message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
-                thread = _thread(channel, last)
+                thread = thread_of(channel, last)
                 await conn.execute(insert(m), {
                     "id": message_id, "request_id": request_id, "channel": channel.value,
                     "direction": "outbound", "idempotency_key": REPLY_KEY_PREFIX + key,
@@ -200,7 +201,7 @@ def _check_text(channel: Channel, body: str, subject: str | None) -> None:
                        {"subject": "too_long"})
 
 
-async def _last_inbound(conn: AsyncConnection, request_id: uuid.UUID,
+async def last_inbound(conn: AsyncConnection, request_id: uuid.UUID,
                         channel: Channel) -> Any:
     return (await conn.execute(
         select(m.c.idempotency_key, m.c.subject, m.c.details)
@@ -210,7 +211,7 @@ async def _last_inbound(conn: AsyncConnection, request_id: uuid.UUID,
     )).first()
 
 
-async def _recipient(conn: AsyncConnection, request: Any, channel: Channel,
+async def recipient_of(conn: AsyncConnection, request: Any, channel: Channel,
                      last: Any) -> str:
     """Who the passenger wrote from on this channel, or their newest matching identity."""
     if last is not None and (last.details or {}).get("from"):
@@ -227,15 +228,14 @@ async def _recipient(conn: AsyncConnection, request: Any, channel: Channel,
 
 
 async def _refuse_opted_out(conn: AsyncConnection, phone: str) -> None:
-    o = schema.sms_opt_outs
-    found = (await conn.execute(select(o.c.keyword, o.c.at).where(o.c.phone == phone))).first()
+    found = (await opted_out(conn, [phone])).get(phone)
     if found is not None:
         raise BadInput(f"the passenger opted out of SMS ({found.keyword}, "
                        f"{found.at:%Y-%m-%d}): no SMS is sent to them",
                        {"channel": "opted_out"})
 
 
-def _thread(channel: Channel, last: Any) -> dict[str, str]:
+def thread_of(channel: Channel, last: Any) -> dict[str, str]:
     """What a reply needs to stay in the passenger's conversation: an SMS comes from the
     number they texted, an email answers their last mail."""
     if last is None:
