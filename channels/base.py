@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
-from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
 from dispatch.deliveries import Deliveries
+from hub.answer_book import AnswerBook
 from hub.channel_state import ChannelState
 from hub.database import Database
-from hub.first_answers import first_answer
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
@@ -39,6 +38,7 @@ class HubServices:
     redis: Redis
     keys: Keys
     notices: NoticeBoard | None = None
+    answers: AnswerBook | None = None
 
     async def ingest(self, contact: InboundContact) -> IngestResult:
         return await self.ingestor.submit(contact)
@@ -50,16 +50,16 @@ class HubServices:
             return None
         return await notice_for(self.db, self.notices, channel, request_id)
 
-    async def first_answer(self, channel: Channel, request_id: uuid.UUID,
+    async def first_answer(self, channel: Channel, result: IngestResult, name: str | None,
                            language: str) -> str | None:
         """A new request's out-of-hours answer or acknowledgement (with its reference and
-        the estimated wait), for a channel that answers in its own response."""
-        async with self.db.read() as conn:
-            found = await first_answer(
-                conn, request_id, language,
-                acknowledge=channel.value in self.settings.answers.acknowledge,
-                zone=ZoneInfo(self.settings.timezone))
-        return found[1] if found is not None else None
+        the estimated wait), for a channel that answers in its own response. No query:
+        what ingest returned and what the answer book keeps in hand."""
+        if self.answers is None:
+            return None
+        return await self.answers.first_answer(
+            result, name, language,
+            acknowledge=channel.value in self.settings.answers.acknowledge)
 
 
 class ChannelAdapter(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, select, update
@@ -22,7 +23,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.lane_book import LaneBook
-from hub.lanes import EMPTY_PLAN
+from hub.lanes import EMPTY_PLAN, LanePlan
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.text import is_storable
@@ -55,28 +56,18 @@ class Actions:
         if agent.role is not Role.ADMIN:
             where = where & (r.c.offered_agent_id.is_(None) | (r.c.offered_agent_id == agent.id)
                              | (r.c.offer_expires_at <= now))
+        # Read before the transaction: awaiting a reload inside it would hold the writer
+        # while waiting for another connection.
+        plan = await self._lanes.current() if self._lanes is not None else EMPTY_PLAN
         return await self._act(
             request_id, agent, HandlingAction.CLAIM, now=now, where=where,
             values={"status": RequestStatus.CLAIMED.value, "assigned_agent_id": agent.id,
                     **NO_OFFER, **_service_starts(now)},
             already=lambda row: row.status == RequestStatus.CLAIMED.value
             and row.assigned_agent_id == agent.id,
-            check=self._within_capacity,
+            check=partial(_within_capacity, plan),
         )
 
-    async def _within_capacity(self, conn: AsyncConnection, request_id: uuid.UUID,
-                               agent: Agent) -> None:
-        lane = (await conn.execute(select(r.c.lane).where(r.c.id == request_id))).scalar()
-        plan = await self._lanes.current() if self._lanes is not None else EMPTY_PLAN
-        capacity = plan.lane(lane).capacity if lane is not None else 0
-        if capacity <= 0:
-            return
-        holding = (await conn.execute(select(func.count()).where(
-            r.c.assigned_agent_id == agent.id, r.c.status == RequestStatus.CLAIMED.value,
-            r.c.id != request_id))).scalar_one()
-        if holding >= capacity:
-            raise Conflict(f"you already hold {holding} requests; this lane allows "
-                           f"{capacity} at a time", {"capacity": capacity, "holding": holding})
 
     async def release(self, request_id: uuid.UUID, agent: Agent) -> Outcome:
         return await self._act(
@@ -212,3 +203,17 @@ def _conflict(action: HandlingAction, current: Any,
     else:
         reason = f"cannot {action.value} a request that is {current.status}"
     return Conflict(reason, {"status": current.status, "held_by": holder, "request": request})
+
+
+async def _within_capacity(plan: LanePlan, conn: AsyncConnection, request_id: uuid.UUID,
+                           agent: Agent) -> None:
+    lane = (await conn.execute(select(r.c.lane).where(r.c.id == request_id))).scalar()
+    capacity = plan.lane(lane).capacity if lane is not None else 0
+    if capacity <= 0:
+        return
+    holding = (await conn.execute(select(func.count()).where(
+        r.c.assigned_agent_id == agent.id, r.c.status == RequestStatus.CLAIMED.value,
+        r.c.id != request_id))).scalar_one()
+    if holding >= capacity:
+        raise Conflict(f"you already hold {holding} requests; this lane allows "
+                       f"{capacity} at a time", {"capacity": capacity, "holding": holding})

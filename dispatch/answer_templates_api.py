@@ -26,7 +26,7 @@ from hub.answer_templates import (
     TemplateFields,
     clean_fields,
 )
-from hub.appkeys import DATABASE
+from hub.appkeys import ANSWERS, DATABASE
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, NotFound
 from hub.request_body import read_json_object
@@ -126,6 +126,7 @@ async def add_template(request: web.Request) -> web.Response:
                            subject=str(template_id), detail=_detail(fields))
         added = await _get(conn, template_id)
     log.info("answer template %s added by %s", template_id, admin.id)
+    request.app[ANSWERS].invalidate()
     return web.json_response({"answer_template": added}, status=201)
 
 
@@ -148,6 +149,7 @@ async def change_template(request: web.Request) -> web.Response:
                            subject=str(template_id),
                            detail={**_detail(fields), "changed": changed})
         after = await _get(conn, template_id)
+    request.app[ANSWERS].invalidate()
     return web.json_response({"answer_template": after})
 
 
@@ -163,6 +165,7 @@ async def delete_template(request: web.Request) -> web.Response:
                            subject=str(template_id),
                            detail={name: before[name] for name in ("kind", "lane", "language")})
     log.info("answer template %s deleted by %s", template_id, admin.id)
+    request.app[ANSWERS].invalidate()
     return web.json_response({"deleted": str(template_id)})
 
 

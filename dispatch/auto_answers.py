@@ -26,7 +26,6 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -87,7 +86,10 @@ class AutoAnswers:
         now = utcnow()
         new_requests = _ids({str(p.get("request_id")) for p in payloads
                              if p.get("new_request")})
-        if not new_requests and not await self._notices.current(now):
+        # The notices in hand before any connection is taken: a reload awaited inside the
+        # read below would hold one connection while waiting for another.
+        notices = await self._notices.current(now)
+        if not new_requests and not notices:
             return
         wanted = [i for i in (_uuid(p.get("message_id")) for p in payloads) if i is not None]
         if not wanted:
@@ -102,7 +104,7 @@ class AutoAnswers:
             cache: dict[tuple[str, ...], Any] = {}  # lanes' waits and templates, this batch
             jobs = [job for row in rows
                     if (job := await self._job(conn, row, row.request_id in new_requests,
-                                               now, cache)) is not None]
+                                               notices, cache)) is not None]
         if not jobs:
             return
         try:
@@ -113,7 +115,8 @@ class AutoAnswers:
                     await self._write_all([job])
 
     async def _job(self, conn: AsyncConnection, row: Any, new_request: bool,
-                   now: datetime, cache: dict[tuple[str, ...], Any]) -> Answer | None:
+                   notices: Sequence[Notice], cache: dict[tuple[str, ...], Any]
+                   ) -> Answer | None:
         """What this message is answered with, if anything (read only)."""
         channel = Channel(row.channel)
         details = row.details or {}
@@ -122,7 +125,7 @@ class AutoAnswers:
         if channel is Channel.EMAIL and (details.get("auto") or details.get("bounce_of")):
             return None  # never answer an automatic mail: that is how mail loops start
         language = guess_language(row.body, details.get("language"))
-        notice = await self._notices.find(channel, row.lane, now)
+        notice = next((x for x in notices if x.covers(channel, row.lane)), None)
         if notice is not None and not await had_notice(conn, notice.id, row.contact_id):
             return Answer(row, channel, notice.text(language), "notice",
                           f"{AUTO_KEY_PREFIX}notice:{notice.id}:{row.contact_id}", notice)

@@ -12,6 +12,7 @@ import socket
 import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
@@ -43,8 +44,10 @@ from dispatch.presence import PresenceFanout
 from dispatch.router import Router
 from dispatch.sessions import Sessions
 from hub import health, openapi
+from hub.answer_book import AnswerBook
 from hub.appkeys import (
     ADAPTERS,
+    ANSWERS,
     DATABASE,
     DELIVERIES,
     FEED,
@@ -68,6 +71,7 @@ from hub.appkeys import (
 )
 from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
+from hub.clock import utcnow
 from hub.database import Database
 from hub.ingest import Ingestor
 from hub.keys import Keys
@@ -154,7 +158,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         app[DATABASE] = db
         app[LANES] = LaneBook(db)
         app[NOTICES] = NoticeBoard(db)
+        app[ANSWERS] = AnswerBook(db, zone=ZoneInfo(app[SETTINGS].timezone))
         await app[LANES].ensure_default()
+        # In hand before the first contact, so no hot path ever waits for the first load.
+        await app[LANES].current()
+        await app[NOTICES].current(utcnow())
         yield
     finally:
         await db.close()
@@ -181,7 +189,7 @@ def _make_ingestor(app: web.Application) -> Ingestor:
     i = app[SETTINGS].ingest
     return Ingestor(app[DATABASE], app[RELAY], app[LANES], batch_max=i.batch_max,
                     max_pending=i.max_pending, max_wait_s=i.max_wait_s,
-                    max_in_flight=i.max_in_flight)
+                    max_in_flight=i.max_in_flight, notices=app[NOTICES])
 
 
 def _make_router(app: web.Application) -> Router:
@@ -273,7 +281,8 @@ def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
         services = HubServices(app[SETTINGS], app[INGESTOR], app[DELIVERIES],
                                ChannelState(app[DATABASE]), app[HTTP_CLIENT], app[DATABASE],
-                               app[RELAY], app[REDIS].client, app[KEYS], app[NOTICES])
+                               app[RELAY], app[REDIS].client, app[KEYS], app[NOTICES],
+                               app[ANSWERS])
         for adapter in adapters:
             await adapter.start(services)
         yield

@@ -21,11 +21,13 @@ from functools import partial
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, RetryLater
 from hub.ingest_store import fingerprint, reused_key, store_batch
 from hub.lane_book import LaneBook
 from hub.model import InboundContact, IngestResult
+from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay, OutboxRow
 from hub.text import is_storable
 
@@ -44,10 +46,12 @@ class _Waiting:
 
 class Ingestor:
     def __init__(self, db: Database, relay: OutboxRelay, lanes: LaneBook, *, batch_max: int,
-                 max_pending: int, max_wait_s: float, max_in_flight: int) -> None:
+                 max_pending: int, max_wait_s: float, max_in_flight: int,
+                 notices: NoticeBoard | None = None) -> None:
         self._db = db
         self._relay = relay
         self._lanes = lanes
+        self._notices = notices
         self._batch_max = batch_max
         self._max_pending = max_pending
         self._max_wait_s = max_wait_s
@@ -170,11 +174,13 @@ class Ingestor:
     async def _store(
         self, contacts: Sequence[InboundContact]
     ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
+        # Read before the transaction: nothing is awaited while it is open.
         plan = await self._lanes.current()
+        notices = await self._notices.current(utcnow()) if self._notices is not None else []
         published = self._relay.take_published()
         try:
             return await self._db.run_write(partial(store_batch, contacts, published,
-                                                    plan.place))
+                                                    plan.place, notices))
         except BaseException:
             self._relay.give_back(published)
             raise

@@ -24,13 +24,16 @@ from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
 from hub.group_threads import group_reply_threads
 from hub.lanes import Placement
-from hub.model import OPEN_STATUSES, InboundContact, IngestResult, RequestStatus
+from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
 from hub.reference import format_reference
 
 REQUEST_COUNTER = "request"
 PREVIEW_CHARS = 140
 MAX_MERGE_HOPS = 16  # a longer chain of merged passengers is a loop
+# Channels that give the service notice in their own response (the form's confirmation):
+# ingest records it as given in the same transaction, so answering needs no write of its own.
+NOTICE_IN_RESPONSE = frozenset({Channel.WEBFORM})
 
 
 @dataclass(slots=True)
@@ -60,11 +63,15 @@ class _Thread:
 Placer = Callable[[InboundContact], Placement]  # a new request's lane, priority, hours
 
 
+OpenRequest = tuple[uuid.UUID, str, str | None]  # id, reference, lane
+
+
 def store_batch(
     contacts: Sequence[InboundContact], published: list[str], place: Placer,
-    conn: Connection,
+    notices: Sequence[Notice], conn: Connection,
 ) -> tuple[list[IngestResult | BadInput], list[OutboxRow]]:
-    """The whole ingest transaction, as one call on the writer (see Database.run_write)."""
+    """The whole ingest transaction, as one call on the writer (see Database.run_write).
+    `notices`: the active service notices, the newest first."""
     if published:
         conn.execute(delete_published(published))
     queued_at = utcnow()
@@ -93,7 +100,7 @@ def store_batch(
         seen[key] = (dataclasses.replace(result, duplicate=True), sent)
         results.append(result)
     _write(conn, batch)
-    return results, batch.outbox
+    return _give_notices(conn, contacts, results, notices, queued_at), batch.outbox
 
 
 def preview_of(body: str) -> str:
@@ -177,20 +184,21 @@ def _follow_merges(
 
 def _open_requests(
     conn: Connection, contact_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+) -> dict[uuid.UUID, OpenRequest]:
     """The newest open request of each contact: where a new message threads in."""
     if not contact_ids:
         return {}
     r = schema.contact_requests
     query = (
-        select(r.c.contact_id, r.c.id, r.c.reference)
+        select(r.c.contact_id, r.c.id, r.c.reference, r.c.lane)
         .where(r.c.contact_id.in_(contact_ids), r.c.status.in_([s.value for s in OPEN_STATUSES]))
         .order_by(r.c.case_started_at)
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # a resolve waits for this message, not the reverse
     rows = conn.execute(query)
-    return {contact_id: (request_id, reference) for contact_id, request_id, reference in rows}
+    return {contact_id: (request_id, reference, lane)
+            for contact_id, request_id, reference, lane in rows}
 
 
 def _thread_targets(
@@ -259,7 +267,7 @@ def _uuid_of(ref: str) -> uuid.UUID | None:
 def _count_new_requests(
     contacts: Sequence[InboundContact],
     owners: dict[tuple[str, str], uuid.UUID],
-    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+    open_requests: dict[uuid.UUID, OpenRequest],
 ) -> int:
     """An upper bound: contacts in one batch may still thread into each other's new request."""
     count = 0
@@ -299,7 +307,7 @@ def _plan(
     sent: str,
     batch: _Batch,
     owners: dict[tuple[str, str], uuid.UUID],
-    open_requests: dict[uuid.UUID, tuple[uuid.UUID, str]],
+    open_requests: dict[uuid.UUID, OpenRequest],
     next_number: int,
     queued_at: datetime,
     place: Placer,
@@ -325,14 +333,18 @@ def _plan(
     message_id = uuid.uuid4()
     preview = preview_of(contact.body)
     existing = open_requests.get(owner)
+    callback_due_at = None
     if thread is not None:
-        existing = (thread.request_id, thread.reference)
+        existing = (thread.request_id, thread.reference, None)
         if thread.resolved:
             batch.reopened.append({"b_id": thread.request_id, "queued_at": queued_at})
     if existing is None:
         placed = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
-        open_requests[owner] = (request_id, reference)
+        lane: str | None = placed.lane
+        open_requests[owner] = (request_id, reference, lane)
+        if placed.details.get("out_of_hours") == "true":
+            callback_due_at = placed.details.get("callback_due_at")
         batch.requests.append({
             "id": request_id, "number": next_number, "reference": reference,
             "contact_id": owner, "channel": contact.channel.value,
@@ -342,7 +354,7 @@ def _plan(
             "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
         })
     else:
-        request_id, reference = existing
+        request_id, reference, lane = existing
         batch.touched_requests.append({"b_id": request_id, "last_message_at": now,
                                        "preview": preview, "updated_at": now})
     batch.messages.append({
@@ -361,7 +373,45 @@ def _plan(
     batch.outbox.append(new_row("inbound", {
         "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
     }))
-    return IngestResult(request_id, reference, message_id, new_request, duplicate=False)
+    return IngestResult(request_id, reference, message_id, new_request, duplicate=False,
+                        contact_id=owner, lane=lane, callback_due_at=callback_due_at)
+
+
+def _give_notices(
+    conn: Connection, contacts: Sequence[InboundContact],
+    results: list[IngestResult | BadInput], notices: Sequence[Notice], at: datetime,
+) -> list[IngestResult | BadInput]:
+    """Record the service notice as given to each passenger whose channel answers with it in
+    its own response and who has not had it (once per passenger per notice, the first of
+    their contacts in the batch), and hand it back on their result."""
+    if not notices:
+        return results
+    wanted: dict[int, tuple[Notice, IngestResult]] = {}
+    for index, (contact, result) in enumerate(zip(contacts, results, strict=True)):
+        if (contact.channel not in NOTICE_IN_RESPONSE or not isinstance(result, IngestResult)
+                or result.duplicate or result.contact_id is None):
+            continue
+        notice = next((x for x in notices if x.covers(contact.channel, result.lane)), None)
+        if notice is not None:
+            wanted[index] = (notice, result)
+    if not wanted:
+        return results
+    a = schema.notice_answers
+    pairs = list({(notice.id, result.contact_id) for notice, result in wanted.values()})
+    had = {(notice_id, contact_id) for notice_id, contact_id in conn.execute(
+        select(a.c.notice_id, a.c.contact_id)
+        .where(tuple_(a.c.notice_id, a.c.contact_id).in_(pairs)))}
+    given: list[dict[str, Any]] = []
+    for index, (notice, result) in wanted.items():
+        if (notice.id, result.contact_id) in had:
+            continue
+        had.add((notice.id, result.contact_id))
+        given.append({"notice_id": notice.id, "contact_id": result.contact_id,
+                      "channel": contacts[index].channel.value, "at": at})
+        results[index] = dataclasses.replace(result, notice=notice)
+    if given:
+        conn.execute(insert(a), given)
+    return results
 
 
 def _write(conn: Connection, batch: _Batch) -> None:

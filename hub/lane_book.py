@@ -1,18 +1,17 @@
 """The lanes and routing rules in force, read from the database and kept for a few seconds.
 
 Ingest asks for the plan once per batch; a change an admin makes on any hub process is in
-force everywhere within `REFRESH_S` (at once on the process that made it).
+force everywhere within `REFRESH_S` (at once on the process that made it). The plan is
+reloaded in the background (hub.refreshing): no batch waits for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
@@ -29,6 +28,7 @@ from hub.lanes import (
     parse_opening_hours,
 )
 from hub.model import Channel
+from hub.refreshing import Refreshing
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +38,22 @@ REFRESH_S = 5.0
 class LaneBook:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._plan = EMPTY_PLAN
-        self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._plan: Refreshing[LanePlan] = Refreshing("lanes", self._load, EMPTY_PLAN,
+                                                      max_age_s=REFRESH_S)
 
     def __repr__(self) -> str:
-        return f"<LaneBook lanes={len(self._plan.lanes)} rules={len(self._plan.rules)}>"
+        plan = self._plan.value
+        return f"<LaneBook lanes={len(plan.lanes)} rules={len(plan.rules)}>"
 
     async def current(self) -> LanePlan:
-        if time.monotonic() - self._loaded_at < REFRESH_S:
-            return self._plan
-        async with self._lock:
-            if time.monotonic() - self._loaded_at >= REFRESH_S:
-                try:
-                    async with self._db.read() as conn:
-                        self._plan = await load_plan(conn)
-                except SQLAlchemyError as exc:  # keep routing with the plan we have
-                    log.warning("lanes could not be reloaded: %s", exc)
-                self._loaded_at = time.monotonic()
-        return self._plan
+        return await self._plan.get()
 
     def invalidate(self) -> None:
-        self._loaded_at = float("-inf")
+        self._plan.invalidate()
+
+    async def _load(self) -> LanePlan:
+        async with self._db.read() as conn:
+            return await load_plan(conn)
 
     async def ensure_default(self) -> None:
         """The default lane exists as a row, so rules and canned replies can name it."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class Channel(StrEnum):
@@ -133,6 +134,14 @@ class IngestResult:
     message_id: uuid.UUID
     new_request: bool
     duplicate: bool  # the idempotency key was seen before: nothing new was stored
+    # Known for what this contact stored (not for a duplicate), so a channel that answers in
+    # its own response (the web form's confirmation) needs no query after the commit:
+    contact_id: uuid.UUID | None = None
+    lane: str | None = None
+    callback_due_at: str | None = None  # a new request that came while its lane was closed
+    # The service notice this passenger gets in the channel's own answer, recorded as given
+    # in the same transaction (web form); None when there is none or they had it already.
+    notice: Notice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,3 +286,43 @@ class HandlingEvent:
     at: datetime
     target_agent_id: uuid.UUID | None = None
     note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A service notice: what the company tells everyone who gets in touch during a
+    disruption, on some channels and lanes (none: all), from `valid_from` until
+    `valid_until` (open-ended when None) unless ended early (see hub.notices)."""
+
+    id: uuid.UUID
+    text_fi: str
+    text_en: str
+    channels: frozenset[Channel]
+    lanes: frozenset[str]
+    announcement_only: bool
+    valid_from: datetime
+    valid_until: datetime | None = None
+    ended_at: datetime | None = None
+
+    def active(self, at: datetime) -> bool:
+        return (self.ended_at is None and self.valid_from <= at
+                and (self.valid_until is None or at < self.valid_until))
+
+    def covers(self, channel: Channel, lane: str | None) -> bool:
+        """The notice answers this channel and lane (a lane not yet known counts as covered:
+        the phone answers before the call is a request)."""
+        return channel in self.channels and (not self.lanes or lane is None
+                                             or lane in self.lanes)
+
+    def text(self, language: str) -> str:
+        return self.text_en if language == "en" else self.text_fi
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id), "text": {"fi": self.text_fi, "en": self.text_en},
+            "channels": sorted(c.value for c in self.channels), "lanes": sorted(self.lanes),
+            "announcement_only": self.announcement_only,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }

@@ -90,7 +90,7 @@ class WebFormChannel:
             return web.Response(body=busy_page(self._language(request)), status=503,
                                 content_type="text/html", charset="utf-8",
                                 headers={"Retry-After": str(exc.retry_after_s)})
-        notice, answer = await self._answers(result, lang)
+        notice, answer = await self._answers(result, fields.get("name"), lang)
         return _html(thanks_page(lang, result.reference, notice, answer), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
@@ -108,19 +108,23 @@ class WebFormChannel:
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
         receipt = _receipt(result)
         receipt["notice"], receipt["answer"] = await self._answers(
-            result, str(data.get("language") or "fi"))
+            result, _text(data.get("name")), str(data.get("language") or "fi"))
         return web.json_response(receipt, status=200 if result.duplicate else 201)
 
-    async def _answers(self, result: IngestResult, lang: str) -> tuple[str | None, str | None]:
-        """The service notice (once per passenger) and the new request's acknowledgement or
-        out-of-hours answer, for the confirmation; a resubmission gets neither again."""
+    async def _answers(self, result: IngestResult, name: str | None,
+                       lang: str) -> tuple[str | None, str | None]:
+        """The service notice (once per passenger: ingest recorded it as given with the
+        contact) and the new request's acknowledgement or out-of-hours answer, for the
+        confirmation; a resubmission gets neither again."""
         if result.duplicate:
             return None, None
         lang = "en" if lang == "en" else "fi"
-        notice = await self.services.notice(Channel.WEBFORM, result.request_id)
-        answer = (await self.services.first_answer(Channel.WEBFORM, result.request_id, lang)
-                  if result.new_request else None)
-        return (notice.text(lang) if notice is not None else None), answer
+        answer = await self.services.first_answer(Channel.WEBFORM, result, name, lang)
+        return (result.notice.text(lang) if result.notice is not None else None), answer
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
 
 
 async def _read_body(request: web.Request) -> None:
