@@ -41,6 +41,13 @@ class ConsoleSpec:
     count: int = 50
     measured: int = 3
     compress: bool = True  # permessage-deflate, as browsers negotiate it
+    # Console i logs in as logins[i] when given (one dispatcher each), else as login.
+    logins: tuple[tuple[str, str], ...] = ()
+    presence: str = ""  # once connected, each sets its presence to this (e.g. "available")
+
+    def account(self, index: int) -> tuple[str, str]:
+        return self.logins[index % len(self.logins)] if self.logins else (
+            self.login, self.password)
 
 
 @dataclass
@@ -68,12 +75,20 @@ class Console:
             self.resyncs += 1
 
 
-async def _log_in(session: aiohttp.ClientSession, spec: ConsoleSpec,
+async def _log_in(session: aiohttp.ClientSession, spec: ConsoleSpec, index: int,
                   limit: asyncio.Semaphore) -> None:
+    login, password = spec.account(index)
     async with limit, session.post(f"http://{HOST}:{spec.port}/api/v1/auth/login",
-                                   json={"login": spec.login, "password": spec.password}) as r:
+                                   json={"login": login, "password": password}) as r:
         if r.status != 200:
             raise RuntimeError(f"login answered {r.status}: {await r.text()}")
+
+
+async def _set_presence(session: aiohttp.ClientSession, spec: ConsoleSpec) -> None:
+    async with session.put(f"http://{HOST}:{spec.port}/api/v1/me/presence",
+                           json={"state": spec.presence}) as r:
+        if r.status != 200:
+            raise RuntimeError(f"presence answered {r.status}: {await r.text()}")
 
 
 async def _connect(console: Console, spec: ConsoleSpec, limit: asyncio.Semaphore,
@@ -81,13 +96,15 @@ async def _connect(console: Console, spec: ConsoleSpec, limit: asyncio.Semaphore
     # unsafe: accept cookies from an IP address host (127.0.0.1)
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     try:
-        await _log_in(session, spec, limit)
+        await _log_in(session, spec, console.index, limit)
         ws = await session.ws_connect(f"http://{HOST}:{spec.port}/api/v1/console/ws",
                                       compress=15 if spec.compress else 0,
                                       max_msg_size=MAX_FRAME)
         hello = await ws.receive_json(timeout=30)
         if hello.get("type") != "hello":
             raise RuntimeError(f"console {console.index}: expected hello, got {hello}")
+        if spec.presence:
+            await _set_presence(session, spec)
     except BaseException:
         await session.close()
         raise

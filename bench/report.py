@@ -237,7 +237,8 @@ def beyond_capacity(phases: list[Phase]) -> tuple[bool | None, str]:
     return passed, detail
 
 
-def checks(hub: list[Phase], consoles: int) -> list[tuple[str, bool | None, str]]:
+def checks(hub: list[Phase], consoles: int,
+           wanted: int = 50) -> list[tuple[str, bool | None, str]]:
     open_loop = [p for p in hub if p.mode == "open"]
     best = max((p.offered for p in open_loop if sustained(p)), default=0.0)
     tried = max((p.offered for p in open_loop), default=0.0)
@@ -249,7 +250,7 @@ def checks(hub: list[Phase], consoles: int) -> list[tuple[str, bool | None, str]
                 f"highest sustained offered rate {best:g}/s (of {tried:g}/s tried)")
 
     return [
-        (f"{consoles} consoles connected and receiving", consoles >= 50, f"{consoles}"),
+        (f"{wanted} consoles connected and receiving", consoles >= wanted, f"{consoles}"),
         rate_goal(1000, "target"),
         rate_goal(2000, "aim"),
         ("e2e p99 <= 50 ms at 200/s",
@@ -261,7 +262,8 @@ def checks(hub: list[Phase], consoles: int) -> list[tuple[str, bool | None, str]
     ]
 
 
-def print_summary(hub: list[Phase], baseline: list[Phase], consoles: int) -> dict[str, Any]:
+def print_summary(hub: list[Phase], baseline: list[Phase], consoles: int,
+                  wanted: int = 50) -> dict[str, Any]:
     found = ratios(hub, baseline)
     if baseline:
         print("\nhub / baseline (x times; e2e is set against the baseline's POST latency):")
@@ -273,9 +275,102 @@ def print_summary(hub: list[Phase], baseline: list[Phase], consoles: int) -> dic
             print(" ".join([str(r["load"]).rjust(16),
                             *(_ratio_cell(r.get(n)).rjust(8) for n in names)]))
     print("\ntargets:")
-    verdicts = checks(hub, consoles)
+    verdicts = checks(hub, consoles, wanted)
     for name, passed, detail in verdicts:
         mark = {True: "PASS", False: "FAIL", None: "n/a "}[passed]
         print(f"  {mark}  {name}: {detail}")
     return {"ratios": found,
             "targets": [{"target": n, "passed": p, "detail": d} for n, p, d in verdicts]}
+
+
+# --- CI's smoke and the README's table ---------------------------------------------------------
+
+def smoke_failures(phase: Phase) -> list[str]:
+    """The rules bench/ingest.py --smoke enforces on an open-loop phase; each broken rule as
+    a sentence, none when the phase passed."""
+    failures = []
+    expected = round(phase.offered * phase.seconds)
+    if phase.timeouts:
+        failures.append(f"{phase.timeouts} of {phase.sent} POSTs timed out")
+    # A 503 + Retry-After is the hub refusing load it cannot take in time: the rule on the
+    # accepted rate counts it. Any other 5xx is a failure by itself.
+    server_errors = sum(n for kind, n in phase.failures.items()
+                        if kind.startswith("5") and kind != "503")
+    if server_errors:
+        failures.append(f"{server_errors} answers were 5xx other than 503 "
+                        f"({_kinds(phase, '5')})")
+    others = phase.errors - sum(n for kind, n in phase.failures.items()
+                                if kind.startswith("5") and kind != "503")
+    if others > 0:
+        failures.append(f"{others} other errors ({_kinds(phase, '')})")
+    if phase.throughput < KEPT_UP * phase.offered or phase.ok < KEPT_UP * expected:
+        failures.append(f"accepted {phase.throughput:g}/s ({phase.ok} of {expected}), under "
+                        f"{KEPT_UP:.0%} of the offered {phase.offered:g}/s")
+    if not phase.all_consoles_complete or (phase.reached or 0) < phase.ok:
+        failures.append(f"consoles missed events ({phase.reached} of {phase.ok} accepted "
+                        f"contacts reached every measured console; every console complete: "
+                        f"{bool(phase.all_consoles_complete)})")
+    return failures
+
+
+def _kinds(phase: Phase, prefix: str) -> str:
+    return ", ".join(f"{kind} x{n}" for kind, n in sorted(phase.failures.items())
+                     if kind.startswith(prefix) and kind != "timeout") or "-"
+
+
+def _figure(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2g}" if value < 10 else f"{value:.0f}"
+
+
+def markdown_table(document: dict[str, Any]) -> str:
+    """The README's table from bench/ingest.py's figures (its --json document): one row per
+    hub phase, the baseline's best closed loop below, with the date and the commit."""
+    phases = document["phases"]
+    hub = [p for p in phases if p["target"] == "hub"]
+    lines = [
+        f"{document.get('stores', 'embedded defaults')}, profile "
+        f"{document.get('profile', 'bare')}"
+        + (f", {document['preload']:,} preloaded requests" if document.get("preload") else "")
+        + f", {document.get('consoles_connected', '?')} consoles connected "
+        f"({document.get('date', '?')}, commit {document.get('commit', '?')}):",
+        "",
+        "| offered | accepted/s | POST p50 / p99 | end-to-end p50 / p99 | 503 (p99) | timeouts |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p in hub:
+        load = (f"{p['offered']:,.0f}/s" if p["mode"] == "open"
+                else f"closed loop, {p['concurrency']} in flight")
+        refused = (f"{p['refused_503']:,} ({_figure(p['refused_p99_ms'])} ms)"
+                   if p["refused_503"] else "0")
+        lines.append(
+            f"| {load} | {p['throughput']:,.0f} | {_figure(p['post_p50_ms'])} / "
+            f"{_figure(p['post_p99_ms'])} ms | {_figure(p['e2e_p50_ms'])} / "
+            f"{_figure(p['e2e_p99_ms'])} ms | {refused} | {p['timeouts']:,} |")
+    base = [p for p in phases if p["target"] == "baseline"]
+    best = max(base, key=lambda p: p["throughput"], default=None)
+    if best is not None:
+        lines += ["", f"Baseline in the same run (bare aiohttp form handler): "
+                      f"{best['throughput']:,.0f} POSTs/s at {best['label']}."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python bench/report.py --markdown figures.json`: the README's table from a run's
+    --json figures."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("figures", type=Path, nargs="+", help="bench/ingest.py --json files")
+    parser.add_argument("--markdown", action="store_true", required=True)
+    args = parser.parse_args(argv)
+    print("\n\n".join(markdown_table(json.loads(path.read_text())) for path in args.figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -131,11 +131,17 @@ def _spawn(name: str, argv: list[str], env: dict[str, str], port: int, log_path:
 
 
 def hub_env(data_dir: Path, port: int, *, redis_url: str = "", database_url: str = "",
-            redis_prefix: str = "") -> dict[str, str]:
+            redis_prefix: str = "", hub_dir: Path = REPO_DIR,
+            config: Path | None = None) -> dict[str, str]:
+    """The hub's environment: its data folder and port, the stores, and which checkout's code
+    runs (`hub_dir` goes first on PYTHONPATH); `config` is a TOML file (TAXICONNECT_CONFIG),
+    which the TAXICONNECT_* variables set here override."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAXICONNECT_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hub_dir), env.get("PYTHONPATH")]))
     env.update(TAXICONNECT_DATA_DIR=str(data_dir), TAXICONNECT_HTTP_PORT=str(port),
                TAXICONNECT_HTTP_HOST=HOST)
+    if config is not None:
+        env["TAXICONNECT_CONFIG"] = str(config)
     if redis_url:
         env.update(TAXICONNECT_REDIS_URL=redis_url, TAXICONNECT_REDIS_PREFIX=redis_prefix)
     if database_url:
@@ -143,23 +149,30 @@ def hub_env(data_dir: Path, port: int, *, redis_url: str = "", database_url: str
     return env
 
 
-def _taxiconnect() -> list[str]:
-    return [sys.executable, "-m", "hub.cli"]
+def _taxiconnect(python: str = sys.executable) -> list[str]:
+    return [python, "-m", "hub.cli"]
 
 
-def add_user(env: dict[str, str], login: str, password: str) -> None:
-    subprocess.run([*_taxiconnect(), "user", "add", login, "--name", "Bench Dispatcher",
-                    "--role", "team"], input=password + "\n", text=True, env=env, check=True,
-                   cwd=env["TAXICONNECT_DATA_DIR"], capture_output=True,
-                   timeout=USER_ADD_TIMEOUT_S)
+def add_user(env: dict[str, str], login: str, password: str, *, role: str = "team",
+             name: str = "Bench Dispatcher", python: str = sys.executable) -> None:
+    """`taxiconnect user add` (which also brings the schema up to date)."""
+    done = subprocess.run([*_taxiconnect(python), "user", "add", login, "--name", name,
+                           "--role", role], input=password + "\n", text=True, env=env,
+                          cwd=env["TAXICONNECT_DATA_DIR"], capture_output=True,
+                          timeout=USER_ADD_TIMEOUT_S)
+    if done.returncode != 0:
+        raise RuntimeError(f"taxiconnect user add {login} failed ({done.returncode}):\n"
+                           f"{done.stdout}{done.stderr}")
 
 
-def hub_command(probe_out: Path | None = None, switch_interval: float = 0.0) -> list[str]:
-    """`taxiconnect serve`, or the same under bench/probe.py's measuring hooks."""
+def hub_command(probe_out: Path | None = None, switch_interval: float = 0.0,
+                python: str = sys.executable) -> list[str]:
+    """`taxiconnect serve`, or the same under bench/probe.py's measuring hooks; `python` is
+    the interpreter of the checkout under test (its venv)."""
     if probe_out is None:
-        return [*_taxiconnect(), "serve"]
+        return [*_taxiconnect(python), "serve"]
     options = ["--switch-interval", str(switch_interval)] if switch_interval else []
-    return [sys.executable, str(BENCH_DIR / "probe.py"), "--out", str(probe_out), *options,
+    return [python, str(BENCH_DIR / "probe.py"), "--out", str(probe_out), *options,
             "serve"]
 
 
