@@ -3,7 +3,8 @@
 SQLite allows one writer at a time. Writes go through a single connection that opens its
 transactions with BEGIN IMMEDIATE, so concurrent writers (in this process or another) wait
 for the lock instead of failing on a stale snapshot; reads use a pool of their own and never
-wait for a write in WAL mode. On PostgreSQL both engines are ordinary pools.
+wait for a write in WAL mode. On PostgreSQL both engines are ordinary pools, apart, each with
+a bounded wait (POOL_TIMEOUT_S).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL: each process holds at most 2 x (POOL_SIZE + POOL_OVERFLOW) connections, half
+# for write transactions and half for reads, so a write that reads on the side can never
+# wait for a connection its own kind holds. A unit of work that waits longer than
+# POOL_TIMEOUT_S for one gets sqlalchemy's TimeoutError: a 503 with Retry-After, at once,
+# never a 500 after the client gave up.
+POOL_SIZE = 5
+POOL_OVERFLOW = 5
+POOL_TIMEOUT_S = 5.0
 MIGRATION_LOCK_ID = 0x7A71C0  # any constant shared by every hub process
 
 
@@ -57,9 +66,10 @@ class Database:
             self._batch_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-writer")
         else:
-            self.writer = create_async_engine(self.url, echo=echo, pool_size=5, max_overflow=5,
-                                              hide_parameters=True)
-            self.reader = self.writer
+            pool: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
+                                    "pool_timeout": POOL_TIMEOUT_S, "hide_parameters": True}
+            self.writer = create_async_engine(self.url, echo=echo, **pool)
+            self.reader = create_async_engine(self.url, echo=echo, **pool)
             self._batch_writer = None
             self._batch_thread = None
 

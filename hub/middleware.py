@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.appkeys import SETTINGS
 from hub.errors import BadInput, Conflict, Forbidden, NotFound, RetryLater, TooLarge
@@ -45,6 +46,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _json(403, {"error": str(exc) or "forbidden"})
     except RetryLater as exc:
         return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
+    except PoolTimeout:  # every database connection busy for POOL_TIMEOUT_S: fail fast
+        return _json(503, {"error": "the hub is busy; try again"}, {"Retry-After": "1"})
     except web.HTTPRequestEntityTooLarge:
         # aiohttp puts the limit in its message only, not on the exception.
         limit = request.app[SETTINGS].http.max_body_bytes
