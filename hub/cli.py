@@ -15,22 +15,23 @@ from aiohttp import web
 from hub.errors import TaxiConnectError
 from hub.model import Role
 from hub.settings import Settings, load_settings
+from hub.workers import WORKERS_HELP, announce, migrate, serve_worker, serve_workers
 
 DEFAULT_CONFIG = Path("taxiconnect.toml")
 
 log = logging.getLogger("hub.access")
 
-
-def _settings(config: Path | None) -> Settings:
+def _config_path(config: Path | None) -> Path | None:
     if config is None:
         env = os.environ.get("TAXICONNECT_CONFIG")
         config = Path(env) if env else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
-    return load_settings(config)
+    return config
 
 
-def _logging(settings: Settings) -> None:
+def _logging(settings: Settings, worker: int | None = None) -> None:
+    who = "" if worker is None else f"worker {worker} "
     logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s")
     # Alembic narrates every plugin it loads at INFO; its warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
@@ -44,24 +45,11 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
 
         app.on_startup.append(seed_demo)
 
-    def announce(_: object) -> None:
-        host = settings.http.host
-        shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host
-        print(f"TaxiConnect console: http://{shown}:{settings.http.port}/console", flush=True)
-        print(f"Passenger form:      http://{shown}:{settings.http.port}/form", flush=True)
+    def print_addresses(_: object) -> None:
+        announce(settings.http.host, settings.http.port)
 
-    web.run_app(app, host=settings.http.host, port=settings.http.port, print=announce,
+    web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
                 shutdown_timeout=5, access_log=log if settings.http.access_log else None)
-
-
-async def _migrate(settings: Settings) -> None:
-    from hub.database import Database
-
-    db = Database(settings.database_url)
-    try:
-        await db.migrate()
-    finally:
-        await db.close()
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:
@@ -90,12 +78,31 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\n")
 
 
+def _workers(value: str) -> int:
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
+def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+                  summary: str) -> None:
+    sub = commands.add_parser(name, help=summary, description=summary + ".\n\n" + WORKERS_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.add_argument("--workers", type=_workers, default=1, metavar="N",
+                     help="hub processes sharing the listening port (default 1: this process "
+                          "serves, as before)")
+    # Internal: how the parent of `--workers N` hands its sockets to a worker.
+    sub.add_argument("--listen-fd", type=int, action="append", help=argparse.SUPPRESS)
+    sub.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taxiconnect", description=__doc__)
     parser.add_argument("--config", type=Path, help="TOML configuration file")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the hub")
-    commands.add_parser("demo", help="run the hub with demo data and a demo dispatcher")
+    _serve_parser(commands, "serve", "run the hub")
+    _serve_parser(commands, "demo", "run the hub with demo data and a demo dispatcher")
     commands.add_parser("migrate", help="bring the database schema up to date")
     user = commands.add_parser("user", help="manage agent accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True)
@@ -112,14 +119,22 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
-        settings = _settings(args.config)
+        config = _config_path(args.config)
+        settings = load_settings(config)
+        if args.command in ("serve", "demo"):
+            demo = args.command == "demo"
+            if args.listen_fd:
+                _logging(settings, args.worker)
+                serve_worker(settings, args.listen_fd, args.worker, demo=demo)
+                return
+            _logging(settings)
+            if args.workers == 1:
+                serve(settings, demo=demo)
+                return
+            raise SystemExit(serve_workers(settings, config, args.command, args.workers))
         _logging(settings)
-        if args.command == "serve":
-            serve(settings)
-        elif args.command == "demo":
-            serve(settings, demo=True)
-        elif args.command == "migrate":
-            asyncio.run(_migrate(settings))
+        if args.command == "migrate":
+            asyncio.run(migrate(settings))
             print("database schema is up to date")
         elif args.command == "user":
             print(asyncio.run(_add_user(settings, args, _read_password())))

@@ -114,7 +114,9 @@ class EmailChannel:
                 lambda: SMTP(handler, data_size_limit=smtp.max_message_bytes,
                              enable_SMTPUTF8=True, tls_context=context,
                              hostname=services.settings.email.address.rpartition("@")[2]),
-                host=smtp.host, port=smtp.port)
+                # Every worker of `serve --workers N` listens on the port; the kernel
+                # spreads the sessions over them.
+                host=smtp.host, port=smtp.port, reuse_port=True)
         except OSError as exc:
             raise OperatorMustAct(f"cannot listen for SMTP on {smtp.host}:{smtp.port}: "
                                   f"{exc}") from exc
