@@ -1,5 +1,5 @@
 """What the console's queue search and filters mean in SQL: the search words, the "mine",
-"unassigned" and "callbacks" filters, and the queue order.
+"unassigned" and "callbacks" filters, the queue order, and a page of it after a place.
 
 A dispatcher types what the passenger said on the phone: a number the way Finns write it
 ("040 123 4567"), a name, a reference or a word of the message. Numbers are stored in E.164
@@ -11,22 +11,27 @@ message's subject or body); a search that is only a number is one word, spaces a
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select
+from sqlalchemy import ColumnElement, FromClause, and_, case, exists, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.errors import BadInput
+from hub.model import OPEN_STATUSES
 
 r = schema.contact_requests
 c = schema.contacts
 i = schema.contact_identities
 m = schema.messages
 
+OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
 MAX_QUERY_CHARS = 200
 MAX_WORDS = 8
 # Fewer digits than this are not treated as a number: "12" would match half the queue.
@@ -136,13 +141,130 @@ def parse_filter(value: str) -> QueueFilter | None:
                        {"filter": "invalid"}) from exc
 
 
-def queue_order(now: datetime, chosen: QueueFilter | None) -> list[ColumnElement[Any]]:
-    """Priority, then the longest waiting; a callback past its deadline rises to the top.
-    The callbacks view goes by deadline, soonest (most overdue) first.
+def is_overdue(now: datetime) -> ColumnElement[bool]:
+    """An open callback past its deadline (a resolved one was called back: it waits for
+    nobody). hub/calls.py writes deadlines as UTC ISO text, so text order is time order."""
+    return and_(r.c.status.in_(OPEN), is_callback(), _due() < now.isoformat())
 
-    hub/calls.py writes deadlines as UTC ISO text, so text order is time order."""
-    overdue = case((and_(is_callback(), _due() < now.isoformat()), 0), else_=1)
-    order: list[ColumnElement[Any]] = [overdue]
+
+def overdue_rank(now: datetime) -> ColumnElement[int]:
+    """0 for an overdue callback, 1 for the rest (a missing detail is not overdue)."""
+    return case((is_overdue(now), 0), else_=1)
+
+
+def queue_order(now: datetime, chosen: QueueFilter | None) -> list[ColumnElement[Any]]:
+    """Priority, then the longest waiting, then the id (a total order: paging by cursor
+    neither skips nor repeats); an open callback past its deadline rises to the top.
+    The callbacks view goes by deadline, soonest (most overdue) first."""
+    order: list[ColumnElement[Any]] = [overdue_rank(now)]
     if chosen is QueueFilter.CALLBACKS:
         order += [case((_due().is_(None), 1), else_=0), _due()]
     return [*order, r.c.priority.desc(), r.c.case_started_at, r.c.id]
+
+
+# A page, by keyset. The queue order of every view but callbacks is (overdue rank, priority
+# descending, case start, id): the few overdue callbacks are read apart, and the rest one
+# status at a time along ix_contact_requests_queue (status, priority DESC, case_started_at,
+# id), so that a page deep in a long history costs what the first one does. A place after a
+# priority group is two index ranges: the rest of that group, then the lower priorities.
+QueueKey = tuple[int, int, datetime, uuid.UUID]  # overdue rank, priority, case start, id
+_KEY_COLUMNS = (r.c.priority, r.c.case_started_at, r.c.id)
+_ALONG_INDEX = (r.c.priority.desc(), r.c.case_started_at, r.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Which requests a list holds: its statuses and the other conditions (filters, search
+    words, dates), all on contact_requests, or on contacts too when `with_contact`."""
+
+    statuses: tuple[str, ...]
+    conditions: tuple[ColumnElement[bool], ...]
+    with_contact: bool
+    chosen: QueueFilter | None
+
+    def source(self) -> FromClause:
+        return r.join(c, c.c.id == r.c.contact_id) if self.with_contact else r
+
+
+def _sort_key(key: QueueKey) -> tuple[int, int, datetime, uuid.UUID]:
+    rank, priority, started, id_ = key
+    return rank, -priority, started, id_
+
+
+def _segments(place: tuple[int, datetime, uuid.UUID] | None) -> list[ColumnElement[bool]]:
+    if place is None:
+        return [true()]
+    priority, started, id_ = place
+    rest_of_group = and_(
+        r.c.priority == priority, r.c.case_started_at >= started,
+        or_(r.c.case_started_at > started, and_(r.c.case_started_at == started, r.c.id > id_)))
+    return [rest_of_group, r.c.priority < priority]
+
+
+async def _scan(conn: AsyncConnection, listing: Listing, where: Sequence[ColumnElement[bool]],
+                place: tuple[int, datetime, uuid.UUID] | None, rank: int,
+                need: int) -> list[QueueKey]:
+    found: list[QueueKey] = []
+    for segment in _segments(place):
+        rows = await conn.execute(
+            select(*_KEY_COLUMNS).select_from(listing.source())
+            .where(*listing.conditions, *where, segment)
+            .order_by(*_ALONG_INDEX).limit(need - len(found)))
+        found += [(rank, priority, started, id_) for priority, started, id_ in rows]
+        if len(found) >= need:
+            break
+    return found
+
+
+async def queue_page(conn: AsyncConnection, listing: Listing, now: datetime,
+                     after: QueueKey | None, fetch: int) -> list[QueueKey]:
+    """The keys of the first `fetch` requests after `after` in queue order (not for the
+    callbacks view: see `callback_page`), `now` deciding which callbacks are overdue."""
+    keys: list[QueueKey] = []
+    open_ = [s for s in listing.statuses if s in OPEN]
+    if open_ and (after is None or after[0] == 0):
+        keys += await _scan(conn, listing, [r.c.status.in_(open_), is_overdue(now)],
+                            after[1:] if after else None, 0, fetch)
+    if len(keys) < fetch:
+        place = after[1:] if after and after[0] == 1 else None
+        rest: list[QueueKey] = []
+        for status in listing.statuses:
+            where = [r.c.status == status]
+            if status in OPEN:
+                where.append(overdue_rank(now) == 1)
+            rest += await _scan(conn, listing, where, place, 1, fetch - len(keys))
+        keys += sorted(rest, key=_sort_key)[:fetch - len(keys)]
+    return keys
+
+
+CallbackKey = tuple[int, int, str | None, int, datetime, uuid.UUID]
+
+
+async def callback_page(conn: AsyncConnection, listing: Listing, now: datetime,
+                        after: CallbackKey | None, fetch: int) -> list[CallbackKey]:
+    """The callbacks view (a handful of open requests): one statement, by deadline."""
+    terms = [overdue_rank(now), case((_due().is_(None), 1), else_=0), _due(), r.c.priority,
+             r.c.case_started_at, r.c.id]
+    descending = (False, False, False, True, False, False)
+    query = (select(*terms).select_from(listing.source())
+             .where(*listing.conditions, r.c.status.in_(listing.statuses))
+             .order_by(*queue_order(now, QueueFilter.CALLBACKS)).limit(fetch))
+    if after is not None:
+        query = query.where(_after(list(zip(terms, descending, strict=True)), after))
+    rows = await conn.execute(query)
+    return [(int(a), int(b), due, priority, started, id_)
+            for a, b, due, priority, started, id_ in rows]
+
+
+def _after(terms: list[tuple[ColumnElement[Any], bool]],
+           values: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the lexicographic order of `terms` (expression,
+    descending). A None value is a NULL, sorted last by the term before it."""
+    clause: ColumnElement[bool] = false()
+    for (expr, descending), value in reversed(list(zip(terms, values, strict=True))):
+        if value is None:
+            beyond, same = false(), expr.is_(None)
+        else:
+            beyond, same = (expr < value if descending else expr > value), expr == value
+        clause = or_(beyond, and_(same, clause))
+    return clause

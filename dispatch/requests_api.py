@@ -2,34 +2,55 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from dispatch.actions import Actions, Outcome
 from dispatch.auth import current_agent
 from dispatch.replies import Replies
 from dispatch.request_search import (
+    OPEN,
+    CallbackKey,
+    Listing,
+    QueueFilter,
+    QueueKey,
+    callback_page,
     filter_clause,
     parse_filter,
     parse_query,
-    queue_order,
+    queue_page,
+    r,
     word_matches,
 )
-from dispatch.views import detail, r, summaries, summary_query
+from dispatch.views import detail, summaries_by_id
 from hub import schema
 from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
-from hub.model import Channel, RequestStatus, Role
+from hub.model import Agent, Channel, RequestStatus, Role
 from hub.request_body import read_json_object
 
 PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")
 DEFAULT_LIMIT = 500
-MAX_LIMIT = 2000
+MAX_LIMIT = 2000  # a page; `next_cursor` leads on past it
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Not a secret: it marks a cursor as one this list wrote and left intact, so that a damaged
+# or edited one is refused with a reason rather than read as some other place.
+CURSOR_MAC_KEY = b"taxiconnect/requests-cursor/1"
+# How each view's sort keys are written into a cursor: i int, t time (microseconds since
+# the epoch), u uuid (hex), s text or null.
+QUEUE_KEY_KINDS = "iitu"
+CALLBACK_KEY_KINDS = "iisitu"
 
 
 def _request_id(request: web.Request) -> uuid.UUID:
@@ -43,46 +64,147 @@ def _actions(request: web.Request) -> Actions:
     return Actions(request.app[DATABASE], request.app[RELAY], request.app[LANES])
 
 
-async def list_requests(request: web.Request) -> web.Response:
-    """Open requests in queue order. `q` searches (number in any form, name, reference,
-    message text), `lane` picks a lane, `filter` is mine, unassigned or callbacks, `status`
-    a comma-separated list (default: every open status), `channel` one channel."""
-    agent = await current_agent(request)
-    query = summary_query()
+def _micros(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
+
+
+def _write_key(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _micros(value)
+    return value.hex if isinstance(value, uuid.UUID) else value
+
+
+def _read_key(kind: str, value: Any) -> Any:
+    if kind == "i" and type(value) is int:
+        return value
+    if kind == "t" and type(value) is int:
+        return EPOCH + timedelta(microseconds=value)
+    if kind == "u" and isinstance(value, str) and len(value) == 32:
+        return uuid.UUID(hex=value)
+    if kind == "s" and (value is None or isinstance(value, str)):
+        return value
+    raise ValueError(f"not a {kind} key")
+
+
+def _mac(body: bytes) -> str:
+    return hmac.new(CURSOR_MAC_KEY, body, hashlib.sha256).hexdigest()[:16]
+
+
+def encode_cursor(as_of: datetime, scope: str, keys: Sequence[Any]) -> str:
+    """The place after a page: the clock the list was read under (so that a callback falling
+    overdue meanwhile does not reshuffle it), the filters, and the last row's sort keys."""
+    payload = json.dumps([1, _micros(as_of), scope, [_write_key(k) for k in keys]],
+                         separators=(",", ":"))
+    body = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=")
+    return f"{body.decode()}.{_mac(body)}"
+
+
+def decode_cursor(text: str, scope: str, kinds: str) -> tuple[datetime, tuple[Any, ...]]:
+    """The clock and the keys of a cursor of this list; BadInput naming what is wrong."""
+    body, _, mac = text.encode().partition(b".")
+    if not hmac.compare_digest(_mac(body).encode(), mac):
+        raise BadInput("cursor is not one this list gave: it was changed or cut short")
+    try:
+        version, as_of, its_scope, keys = json.loads(
+            base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+        if version != 1 or type(as_of) is not int or len(keys) != len(kinds):
+            raise ValueError("not a cursor of this version")
+        place = tuple(_read_key(kind, key) for kind, key in zip(kinds, keys, strict=True))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadInput("cursor is not one this list gave") from exc
+    if its_scope != scope:
+        raise BadInput("cursor belongs to a list with other filters: keep status, lane, "
+                       "filter, channel, q, from and to as they were")
+    return EPOCH + timedelta(microseconds=as_of), place
+
+
+def _time(q: Any, name: str) -> datetime | None:
+    if not q.get(name):
+        return None
+    try:
+        at = datetime.fromisoformat(q[name])
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise BadInput(f"{name} must be an ISO 8601 time with its offset")
+    return at.astimezone(UTC)
+
+
+def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
+    """The list the query asks for, and its scope: what a cursor must have been made for."""
     q = request.query
-    statuses = [s for s in q.get("status", "").split(",") if s]
-    if statuses:
+    try:
+        statuses = sorted({RequestStatus(s).value for s in q.get("status", "").split(",") if s})
+    except ValueError as exc:
+        raise BadInput(f"status must be one of {[s.value for s in RequestStatus]}") from exc
+    conditions: list[ColumnElement[bool]] = []
+    channel = q.get("channel")
+    if channel is not None:
         try:
-            query = query.where(r.c.status.in_([RequestStatus(s).value for s in statuses]))
-        except ValueError as exc:
-            raise BadInput(f"status must be one of {[s.value for s in RequestStatus]}") from exc
-    else:
-        query = query.where(r.c.status != RequestStatus.RESOLVED.value)
-    if "channel" in q:
-        try:
-            query = query.where(r.c.channel == Channel(q["channel"]).value)
+            conditions.append(r.c.channel == Channel(channel).value)
         except ValueError as exc:
             raise BadInput(f"channel must be one of {[c.value for c in Channel]}") from exc
     if q.get("lane"):
-        query = query.where(r.c.lane == q["lane"])
+        conditions.append(r.c.lane == q["lane"])
     chosen = parse_filter(q.get("filter", ""))
     if chosen is not None:
-        query = query.where(filter_clause(chosen, agent.id))
-    if q.get("mine") in {"1", "true"} or agent.role is Role.EXTERNAL:
-        query = query.where(r.c.assigned_agent_id == agent.id)
-    region = request.app[SETTINGS].phone.default_region
-    for word in parse_query(q.get("q", ""), region):
-        query = query.where(word_matches(word))
+        conditions.append(filter_clause(chosen, agent.id))
+    mine = q.get("mine") in {"1", "true"} or agent.role is Role.EXTERNAL
+    if mine:
+        conditions.append(r.c.assigned_agent_id == agent.id)
+    words = parse_query(q.get("q", ""), request.app[SETTINGS].phone.default_region)
+    conditions += [word_matches(word) for word in words]
+    since, until = _time(q, "from"), _time(q, "to")
+    if since is not None:
+        conditions.append(r.c.case_started_at >= since)
+    if until is not None:
+        conditions.append(r.c.case_started_at < until)
+    scope = json.dumps([statuses, channel, q.get("lane"), chosen, mine, q.get("q", "").strip(),
+                        since and since.isoformat(), until and until.isoformat()])
+    listing = Listing(tuple(statuses) or OPEN, tuple(conditions), bool(words), chosen)
+    return listing, hashlib.sha256(scope.encode()).hexdigest()[:12]
+
+
+def _limit(request: web.Request) -> int:
     try:
-        limit = int(q.get("limit", DEFAULT_LIMIT))
+        limit = int(request.query.get("limit", DEFAULT_LIMIT))
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
         raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    query = query.order_by(*queue_order(utcnow(), chosen)).limit(limit)
+    return limit
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    """Open requests in queue order, a page at a time. `q` searches (number in any form,
+    name, reference, message text), `lane` picks a lane, `filter` is mine, unassigned or
+    callbacks, `status` a comma-separated list (default: every open status), `channel` one
+    channel, `from` and `to` bound the case start. `next_cursor` (null on the last page)
+    given back as `cursor`, with the same filters, brings the next page."""
+    agent = await current_agent(request)
+    listing, scope = _listing(request, agent)
+    limit = _limit(request)
+    callbacks = listing.chosen is QueueFilter.CALLBACKS
+    kinds = CALLBACK_KEY_KINDS if callbacks else QUEUE_KEY_KINDS
+    as_of, after = utcnow(), None
+    if request.query.get("cursor"):
+        as_of, after = decode_cursor(request.query["cursor"], scope, kinds)
     async with request.app[DATABASE].read() as conn:
-        found = await summaries(conn, query)
-    return web.json_response({"requests": found})
+        keys: Sequence[tuple[Any, ...]]
+        if callbacks:
+            keys = await callback_page(conn, listing, as_of, cast(CallbackKey | None, after),
+                                       limit + 1)
+        else:
+            keys = await queue_page(conn, listing, as_of, cast(QueueKey | None, after),
+                                    limit + 1)
+        found = await summaries_by_id(conn, [key[-1] for key in keys[:limit]])
+    next_cursor = encode_cursor(as_of, scope, keys[limit - 1]) if len(keys) > limit else None
+    next_url = None
+    if next_cursor is not None:
+        next_url = str(request.rel_url.update_query(cursor=next_cursor))
+    return web.json_response({"requests": [found[str(key[-1])] for key in keys[:limit]
+                                           if str(key[-1]) in found],
+                              "next_cursor": next_cursor, "next": next_url})
 
 
 async def get_request(request: web.Request) -> web.Response:

@@ -275,8 +275,11 @@ SPEC: dict[str, Any] = {
                           "422": _ok("not a state", "Error"), "401": ERROR,
                           "403": _ok("external user, or a foreign origin", "Error")}}},
         "/api/v1/requests": {"get": {
-            "summary": "open requests (or by status): an overdue callback first, then by "
-                       "priority, then the longest waiting",
+            "summary": "open requests (or by status), a page at a time: an open callback "
+                       "past its deadline first, then by priority, then the longest waiting, "
+                       "then the id. Answers {requests, next_cursor, next}: next_cursor "
+                       "(null on the last page) given back as cursor, with the same filters, "
+                       "brings the next page; next is that page's URL",
             "security": SESSION,
             "parameters": [
                 {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200},
@@ -292,9 +295,24 @@ SPEC: dict[str, Any] = {
                 {"name": "channel", "in": "query", "schema": {"type": "string"}},
                 {"name": "mine", "in": "query", "schema": {"type": "boolean"},
                  "description": "the same as filter=mine"},
-                {"name": "limit", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {"200": _ok("requests"), "400": ERROR, "401": ERROR,
-                          "422": _ok("q or filter invalid", "Error")}}},
+                {"name": "from", "in": "query", "schema": {"type": "string",
+                                                           "format": "date-time"},
+                 "description": "cases started at or after this time (ISO 8601 with offset)"},
+                {"name": "to", "in": "query", "schema": {"type": "string",
+                                                         "format": "date-time"},
+                 "description": "cases started before this time (ISO 8601 with offset)"},
+                {"name": "limit", "in": "query", "schema": {
+                    "type": "integer", "minimum": 1, "maximum": 2000, "default": 500},
+                 "description": "requests per page"},
+                {"name": "cursor", "in": "query", "schema": {"type": "string"},
+                 "description": "next_cursor of the previous page (opaque); valid only "
+                                "with the same status, lane, filter, mine, channel, q, from "
+                                "and to; any page size"}],
+            "responses": {"200": _ok("{requests, next_cursor, next}"),
+                          "400": _ok("status, channel, limit, from, to or cursor invalid "
+                                     "(a cursor changed, or of a list with other filters)",
+                                     "Error"),
+                          "401": ERROR, "422": _ok("q or filter invalid", "Error")}}},
         "/api/v1/requests/{request_id}": {"get": {
             "summary": "a request with messages, handling history and timings",
             "security": SESSION, "parameters": [ID_PARAM],

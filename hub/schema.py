@@ -122,7 +122,14 @@ contact_requests = Table(
     Index("ix_contact_requests_status_started", "status", "case_started_at"),
     Index("ix_contact_requests_offer", "offer_expires_at"),
     Index("ix_contact_requests_contact_status", "contact_id", "status"),
+    # A passenger's requests, newest first (the card, the history).
+    Index("ix_contact_requests_contact_started", "contact_id", "case_started_at"),
 )
+# The request list in queue order, one status at a time: a page deep in a long history is
+# an index range, not a sort (dispatch/request_search.py queue_page).
+Index("ix_contact_requests_queue", contact_requests.c.status,
+      contact_requests.c.priority.desc(), contact_requests.c.case_started_at,
+      contact_requests.c.id)
 
 messages = Table(
     "messages",
@@ -271,6 +278,8 @@ calls = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("provider", "call_key", name="uq_calls_provider_key"),
     Index("ix_calls_request", "request_id", "started_at"),
+    # The timeline shows a call's own message as the call: "is this message a call's?"
+    Index("ix_calls_message", "message_id"),
 )
 
 # Call recordings and voice messages: metadata only; the audio stays where the provider

@@ -541,7 +541,9 @@
   let groups = null; // groups.js: the group message dialog, group deliveries in brief
   let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
   let notices = null; // notices.js: service notice banners, publishing one, the history
-  const QUEUE_LIMIT = 2000; // dispatch/requests_api.py MAX_LIMIT: New Year's Eve fits
+  // A page of the open queue (dispatch/requests_api.py): each answer stays small and fast
+  // whatever the queue holds, and next_cursor leads on until the last open request.
+  const QUEUE_PAGE = 500;
 
   /** A module's words ({fi: {...}, en: {...}}) join the console's. */
   function addWords(words) {
@@ -1045,9 +1047,17 @@
     renderQueue();
     let found;
     try {
-      const { data, response } = await api("GET", `/api/v1/requests?limit=${QUEUE_LIMIT}`);
-      noteClock(response);
-      found = data.requests;
+      found = [];
+      let cursor = null;
+      do {
+        const after = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+        const path = `/api/v1/requests?limit=${QUEUE_PAGE}${after}`;
+        const { data, response } = await api("GET", path);
+        if (seq !== state.loadSeq) return; // a newer load took over
+        noteClock(response);
+        found.push(...data.requests);
+        cursor = data.next_cursor;
+      } while (cursor);
     } catch (err) {
       if (seq !== state.loadSeq || err.status === 401) return;
       state.loadFailed = true;
