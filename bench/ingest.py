@@ -213,7 +213,7 @@ def measure(run: Run, phase: Phase, server: Server, spec: LoadSpec,
             consoles: Consoles | None = None, *, profile: bool = True,
             quiet: bool = True) -> Phase:
     """Run one phase and fill in its figures; `quiet`: first wait for a quiet machine."""
-    pids = [server.process.pid, *server.helpers]
+    pids = [server.process.pid, *server.workers, *server.helpers]
     ours = [os.getpid(), *pids, *([consoles.process.pid] if consoles else []),
             *run.extra_pids]
     if quiet:
@@ -244,8 +244,9 @@ def score_cpu(phase: Phase, server: Server, before: dict[int, float], client_cpu
               machine_cpu: float, wall: float) -> None:
     """CPU of the server, its Redis, the bench's clients, and everything else on the machine:
     figures taken beside a busy neighbour are not the server's own."""
-    pid = server.process.pid
-    phase.cpu_percent = {server.name: _percent(cpu_seconds([pid]) - before[pid], wall),
+    own = [server.process.pid, *server.workers]
+    used_own = sum(cpu_seconds([p]) - before[p] for p in own)
+    phase.cpu_percent = {server.name: _percent(used_own, wall),
                          "client": _percent(client_cpu, wall)}
     if server.helpers:
         used = sum(cpu_seconds([p]) - before[p] for p in server.helpers)
@@ -369,10 +370,12 @@ def bench_hub(run: Run, folder: Path, stack: contextlib.ExitStack) -> tuple[list
         run.probe_out = data_dir / "probe.jsonl"
     began = time.monotonic()
     hub = start_hub(env, data_dir / "hub.log",
-                    hub_command(run.probe_out, args.hub_switch_interval, args.hub_python))
+                    hub_command(run.probe_out, args.hub_switch_interval, args.hub_python,
+                                args.workers))
     stack.callback(hub.stop)
     run.setup["hub_start_s"] = round(time.monotonic() - began, 1)
-    print(f"# hub: pid {hub.process.pid}, embedded redis-server pids {hub.helpers}, "
+    print(f"# hub: pid {hub.process.pid}, workers {hub.workers or '-'}, "
+          f"embedded redis-server pids {hub.helpers}, "
           f"{hub.base_url}, log {hub.log_path}, code {args.hub_dir} "
           f"({args.hub_python}), profile {chosen.name}", flush=True)
     if chosen.realistic:
@@ -517,6 +520,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "rate accepted, or a console missing events")
     parser.add_argument("--hub-dir", type=Path, default=REPO_DIR,
                         help="the checkout whose hub is measured (default: this one)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="hub processes (taxiconnect serve --workers N); the hub's CPU "
+                             "figure adds them up, /metrics figures are one worker's")
     parser.add_argument("--hub-python", default="",
                         help="its interpreter (default: HUB_DIR/.venv/bin/python if there, "
                              "else this one)")

@@ -45,6 +45,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log_path: Path
     helpers: list[int] = field(default_factory=list)  # e.g. the embedded redis-server
+    workers: list[int] = field(default_factory=list)  # `serve --workers N`: its processes
 
     def __repr__(self) -> str:
         return f"<Server {self.name} pid={self.process.pid} port={self.port}>"
@@ -166,11 +167,12 @@ def add_user(env: dict[str, str], login: str, password: str, *, role: str = "tea
 
 
 def hub_command(probe_out: Path | None = None, switch_interval: float = 0.0,
-                python: str = sys.executable) -> list[str]:
-    """`taxiconnect serve`, or the same under bench/probe.py's measuring hooks; `python` is
-    the interpreter of the checkout under test (its venv)."""
+                python: str = sys.executable, workers: int = 1) -> list[str]:
+    """`taxiconnect serve [--workers N]`, or the same under bench/probe.py's measuring hooks;
+    `python` is the interpreter of the checkout under test (its venv)."""
     if probe_out is None:
-        return [*_taxiconnect(python), "serve"]
+        return [*_taxiconnect(python), "serve", *(["--workers", str(workers)]
+                                                  if workers > 1 else [])]
     options = ["--switch-interval", str(switch_interval)] if switch_interval else []
     return [python, str(BENCH_DIR / "probe.py"), "--out", str(probe_out), *options,
             "serve"]
@@ -180,6 +182,8 @@ def start_hub(env: dict[str, str], log_path: Path, command: list[str]) -> Server
     server = _spawn("hub", command, env, int(env["TAXICONNECT_HTTP_PORT"]), log_path)
     try:
         server.wait_ready("/readyz")
+        server.workers = [child.pid for child in psutil.Process(server.process.pid).children()
+                          if "hub.cli" in " ".join(child.cmdline())]
         registry = Path(env["TAXICONNECT_DATA_DIR"]) / EMBEDDED_REGISTRY
         if "TAXICONNECT_REDIS_URL" not in env and registry.exists():
             pidfile = Path(json.loads(registry.read_text())["pidfile"])
