@@ -156,9 +156,10 @@ class ConsolePresence:
         if not agents:
             return []
         now = repr(time.time())
+        # Queued, not awaited: awaiting a queued command of a cluster pipeline empties it.
         async with self._redis.pipeline(transaction=False) as pipe:
             for agent in agents:
-                await pipe.eval(GONE, 2, self._keys.presence(agent), self._key, agent, now)
+                pipe.eval(GONE, 2, self._keys.presence(agent), self._key, agent, now)
             results = await pipe.execute()
         return [agent for agent, gone in zip(agents, results, strict=True) if gone]
 
@@ -177,7 +178,7 @@ class ConsolePresence:
         live = await self.live_agents()
         async with self._redis.pipeline(transaction=False) as pipe:
             for agent in agents:
-                await pipe.hgetall(self._keys.presence(agent))
+                pipe.hgetall(self._keys.presence(agent))
             hashes = await pipe.execute()
         return {agent: _presence(agent, fields, agent in live)
                 for agent, fields in zip(agents, hashes, strict=True)}

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dispatch.views import summaries_by_id
 from hub.database import Database
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
+from hub.redis_client import queue_script
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +155,10 @@ class Router:
                     "request": summary,
                     "message_id": payload.get("message_id"),
                 }, separators=(",", ":"))
-                await self._script(
-                    keys=[self._keys.published(f"routed:{entry_id}"), self._keys.events],
-                    args=[PUBLISHED_MARK_TTL_S, self._events_maxlen, event], client=pipe)
+                await queue_script(
+                    pipe, self._script,
+                    [self._keys.published(f"routed:{entry_id}"), self._keys.events],
+                    [PUBLISHED_MARK_TTL_S, self._events_maxlen, event])
             await pipe.execute()
         if self._answer is not None:  # after the consoles heard, before the acknowledgement
             try:

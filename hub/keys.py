@@ -1,4 +1,10 @@
-"""Every Redis key and stream name the hub uses, built from one configurable prefix."""
+"""Every Redis key and stream name the hub uses, built from one configurable prefix.
+
+On a Redis Cluster the prefix carries a hash tag (`{tc}:`): Redis then hashes only the tag,
+so every key of the hub lives in one slot and each Lua script, MULTI and multi-key command
+touches one slot, as a cluster requires. The hub's keys then share one master; the cluster
+spreads other tenants and gives failover, not a split of the hub's own load.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,28 @@ SENDER_GROUP = "senders"
 # the outbox sweeper retries within minutes, so a day is generous.
 PUBLISHED_MARK_TTL_S = 24 * 3600
 
+DEFAULT_PREFIX = "tc:"
+
+
+def has_hash_tag(prefix: str) -> bool:
+    """Whether Redis Cluster hashes keys starting with `prefix` by a tag inside it: the text
+    between the first `{` and the next `}`, when not empty (Redis's own rule)."""
+    start = prefix.find("{")
+    end = prefix.find("}", start + 1) if start >= 0 else -1
+    return end > start + 1
+
+
+def hash_tagged(prefix: str) -> str:
+    """`prefix` with a hash tag around its name, unless it has one: "tc:" -> "{tc}:"."""
+    if has_hash_tag(prefix):
+        return prefix
+    name = prefix.removesuffix(":") or DEFAULT_PREFIX.removesuffix(":")
+    return "{" + name + "}" + (":" if prefix.endswith(":") or not prefix else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    prefix: str = "tc:"
+    prefix: str = DEFAULT_PREFIX
 
     @property
     def inbound(self) -> str:

