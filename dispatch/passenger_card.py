@@ -117,8 +117,11 @@ async def _pickup_addresses(conn: AsyncConnection, contact_id: uuid.UUID,
     rows = (await conn.execute(
         select(m.c.details, m.c.created_at, r.c.reference)
         .join(r, r.c.id == m.c.request_id)
+        # `channel || ''`: without table statistics SQLite otherwise walks every form and
+        # chat message through the (channel, idempotency_key) index instead of starting
+        # from this passenger's requests (271 ms instead of ~15 at 100,000 requests).
         .where(r.c.contact_id == contact_id, m.c.direction == Direction.INBOUND.value,
-               m.c.channel.in_(PICKUP_CHANNELS))
+               m.c.channel.concat("").in_(PICKUP_CHANNELS))
         .order_by(m.c.created_at.desc(), m.c.id.desc()).limit(PICKUP_SCAN)
     )).all()
     seen: list[tuple[Any, str, str]] = [
