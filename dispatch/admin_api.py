@@ -12,9 +12,10 @@ import uuid
 from aiohttp import web
 
 from dispatch.auth import require_admin
+from dispatch.handback import NOTE_DISABLED
 from dispatch.sessions import COOKIE_NAME
 from hub import agents, audit
-from hub.appkeys import DATABASE, SESSIONS, SETTINGS
+from hub.appkeys import DATABASE, HANDBACK, SESSIONS, SETTINGS
 from hub.errors import BadInput, NotFound
 from hub.middleware import CONSOLE_POLICY
 from hub.request_body import read_json_object
@@ -53,9 +54,9 @@ async def add_account(request: web.Request) -> web.Response:
 
 
 async def change_account(request: web.Request) -> web.Response:
-    """Edit name, role, email, phones or active. Disabling ends the agent's sessions at once;
-    a changed role closes their consoles at the next session check (their feed was filtered
-    for the old role)."""
+    """Edit name, role, email, phones or active. Disabling ends the agent's sessions at once
+    and hands every request they hold back to the queue; a changed role closes their
+    consoles at the next session check (their feed was filtered for the old role)."""
     admin = await require_admin(request)
     agent_id = _agent_id(request)
     body = await read_json_object(request)
@@ -64,7 +65,10 @@ async def change_account(request: web.Request) -> web.Response:
         default_region=request.app[SETTINGS].phone.default_region)
     if before["active"] and not after["active"]:
         ended = await request.app[SESSIONS].end_all(agent_id)
-        log.info("agent %s disabled by %s; %d sessions ended", agent_id, admin.id, ended)
+        handed = await request.app[HANDBACK].hand_back(agent_id, NOTE_DISABLED,
+                                                       answered_too=True)
+        log.info("agent %s disabled by %s; %d sessions ended, %d requests handed back",
+                 agent_id, admin.id, ended, len(handed))
     return web.json_response({"agent": after})
 
 

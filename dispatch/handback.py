@@ -2,7 +2,8 @@
 
 A dispatcher hands back when they set themselves offline (at once), or when every console of
 theirs has been gone for `console.presence_grace_s` (found by the check every
-`console.presence_check_s`, one loop per hub process).
+`console.presence_check_s`, one loop per hub process). A disabled account hands back every
+request it holds, answered or not: nobody can act on it any more.
 
 **Unanswered** means: the request is `claimed` and assigned to the dispatcher, and since
 they last took it (their latest claim or reply on it, or a transfer to them) they have
@@ -45,7 +46,15 @@ r, m, he = schema.contact_requests, schema.messages, schema.handling_events
 
 NOTE_CONSOLE_GONE = "palautettu jonoon: konsoli suljettu / handed back: console gone"
 NOTE_OFFLINE = "palautettu jonoon: poissa / handed back: went offline"
+NOTE_DISABLED = "palautettu jonoon: tunnus suljettu / handed back: account disabled"
 ANSWERED_CALL = "answered call"  # the note hub.calls records on a claim by an answered call
+
+
+def held_query(agent_id: uuid.UUID) -> Any:
+    """Ids and versions of every request the agent holds."""
+    return (select(r.c.id, r.c.version)
+            .where(r.c.status == RequestStatus.CLAIMED.value, r.c.assigned_agent_id == agent_id)
+            .order_by(r.c.case_started_at))
 
 
 def unanswered_query(agent_id: uuid.UUID) -> Any:
@@ -122,10 +131,13 @@ class HandBack:
                     and now - found.gone_at >= self._grace_s:
                 await self.hand_back(uuid.UUID(agent), NOTE_CONSOLE_GONE)
 
-    async def hand_back(self, agent_id: uuid.UUID, note: str) -> list[str]:
-        """Return the agent's unanswered requests to the queue; the ids handed back."""
+    async def hand_back(self, agent_id: uuid.UUID, note: str, *,
+                        answered_too: bool = False) -> list[str]:
+        """Return the agent's unanswered requests (with `answered_too`, every request they
+        hold) to the queue; the ids handed back."""
+        query = held_query(agent_id) if answered_too else unanswered_query(agent_id)
         async with self._db.read() as conn:
-            due = (await conn.execute(unanswered_query(agent_id))).all()
+            due = (await conn.execute(query)).all()
         if not due:
             return []
         async with self._db.read() as conn:

@@ -5,8 +5,17 @@ phone, idempotency key `provider:call_key`), so it threads into the passenger's 
 request; then it gets a row of its own. An answer claims the request for the answering
 agent; the hang-up of an answered call resolves it (and any other callback request of the
 number); an inbound call nobody answered turns the request into a callback request that
-sorts above ordinary ones. A call's state only moves forward (ringing, answered, ended):
-a repeated or late event matches no row and changes nothing.
+sorts above ordinary ones, whatever cause the PBX gives. A call's state only moves forward
+(ringing, answered, ended): a repeated or late event matches no row and changes nothing (an
+answer after the hang-up is logged and ignored: the missed call's callback stands).
+
+A call answered by someone the hub does not know as an agent (a PBX user without a
+matching `phone_login`, `phone`, login or name) starts the request's service at the answer
+without claiming it; its hang-up resolves the request with no agent, service start and end
+taken from the call. No handling event is written: none was an agent's action.
+
+While an announcement-only service notice covers the phone, `record` keeps nothing of an
+inbound call it does not know yet: every phone adapter goes through this one door.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from hub.model import (
     InboundContact,
     RequestStatus,
 )
+from hub.notices import Notice, NoticeBoard
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.settings import PhoneSettings
 
@@ -52,6 +62,7 @@ log = logging.getLogger(__name__)
 
 k, r = schema.calls, schema.contact_requests
 CALLBACK_PRIORITY = 100  # above every ordinary request (hub.lanes.DEFAULT_PRIORITY is 0)
+ENDED_UNSEEN = "endedUnseen"  # the cause of a call that ended while the hub was not told
 OPEN = [s.value for s in OPEN_STATUSES]
 
 
@@ -60,19 +71,28 @@ class CallStore:
     announced to the consoles (call.ringing, call.answered, call.ended, request.callback)."""
 
     def __init__(self, db: Database, ingestor: Ingestor, relay: OutboxRelay,
-                 phone: PhoneSettings) -> None:
+                 phone: PhoneSettings, notices: NoticeBoard | None = None) -> None:
         self._db = db
         self._ingestor = ingestor
         self._relay = relay
         self._phone = phone
+        self._notices = notices
+        self.silenced = 0
+
+    def __repr__(self) -> str:
+        return f"<CallStore silenced={self.silenced}>"
 
     async def record(self, event: CallEvent) -> bool:
         """Apply one event once it is committed; False when it changed nothing (a repeat,
-        or a step the call is already past). RetryLater when the database is away."""
+        a step the call is already past, or a new call an announcement-only notice keeps
+        out). RetryLater when the database is away."""
         try:
             call = await self.find(event.provider, event.call_key)
             opened = False
             if call is None:
+                if await self._announcement_only(event) is not None:
+                    self.silenced += 1
+                    return False
                 call, opened = await self._open(event)
             if event.kind is CallKind.ANSWER:
                 return await self._answer(call, event) or opened
@@ -82,6 +102,38 @@ class CallStore:
         except (SQLAlchemyError, OSError) as exc:
             log.error("%s call event not stored: %s", event.provider, type(exc).__name__)
             raise RetryLater("the database is not available", retry_after_s=5) from exc
+
+    async def silencing(self, event: CallEvent) -> Notice | None:
+        """The announcement-only notice that keeps this call out of the hub: an inbound
+        call not known before the notice (one already recorded goes on to its end)."""
+        notice = await self._announcement_only(event)
+        if notice is None or await self.find(event.provider, event.call_key) is not None:
+            return None
+        return notice
+
+    async def _announcement_only(self, event: CallEvent) -> Notice | None:
+        if event.direction is not CallDirection.IN or self._notices is None:
+            return None
+        notice = await self._notices.find(Channel.PHONE, None, utcnow())
+        return notice if notice is not None and notice.announcement_only else None
+
+    async def unfinished(self, provider: str, before: datetime) -> list[CallEvent]:
+        """The provider's calls not ended and last changed before `before`, each as the
+        hang-up that ends it unseen: for an adapter that asks its PBX, after an outage,
+        which calls are still up."""
+        try:
+            async with self._db.read() as conn:
+                rows = (await conn.execute(
+                    select(k.c.call_key, k.c.direction, k.c.caller, k.c.called,
+                           k.c.answered_at)
+                    .where(k.c.provider == provider, k.c.state != CallState.ENDED.value,
+                           k.c.updated_at < before))).all()
+        except (SQLAlchemyError, OSError) as exc:
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
+        return [CallEvent(provider=provider, call_key=row.call_key, kind=CallKind.HANGUP,
+                          direction=CallDirection(row.direction), caller=row.caller,
+                          called=row.called, at=before, cause=ENDED_UNSEEN,
+                          missed=row.answered_at is None) for row in rows]
 
     async def find(self, provider: str, call_key: str) -> dict[str, Any] | None:
         """The stored call with this provider key, if any."""
@@ -139,13 +191,21 @@ class CallStore:
                 .values(state=CallState.ANSWERED.value, answered_at=event.at,
                         agent_id=agent.id if agent else None, updated_at=utcnow()))
             if moved.rowcount != 1:
+                state = (await conn.execute(
+                    select(k.c.state).where(k.c.id == call["id"]))).scalar_one()
+                if state == CallState.ENDED.value:
+                    log.info("%s answer after the call %s ended: ignored", event.provider,
+                             call["id"])
                 return False
             handling = None
             if agent is not None:
                 handling = await self._claim(conn, call["request_id"], agent, event.at)
             else:
-                log.warning("%s call answered by nobody the hub knows as an agent",
-                            event.provider)
+                log.warning("%s call %s answered by nobody the hub knows as an agent (%s): "
+                            "its request is resolved without an agent when it ends",
+                            event.provider, call["id"],
+                            ", ".join((*event.agent_names, *event.agent_numbers)) or "unnamed")
+                await self._serve_unknown(conn, call["request_id"], event.at)
             await self._announce(conn, changes, "call.answered", call["request_id"],
                                  call["id"], profile=True, handling=handling)
         self._relay.notify(changes)
@@ -166,15 +226,17 @@ class CallStore:
             request_id = call["request_id"]
             answered = current.answered_at is not None
             kind, handling = "call.ended", None
-            if answered and current.agent_id is not None:
-                agent = await get_agent(conn, current.agent_id)
-                if agent is not None:  # agents are deactivated, never deleted
-                    contact_id = await _lock_passenger(conn, request_id)
-                    handling = await self._resolve(conn, request_id, agent, event.at,
-                                                   "call ended")
-                    await self._close_callbacks(conn, changes, contact_id, request_id, agent,
-                                                event.at)
-            elif not answered and event.direction is CallDirection.IN and event.missed:
+            agent = (await get_agent(conn, current.agent_id)
+                     if answered and current.agent_id is not None else None)
+            if agent is not None:  # agents are deactivated, never deleted
+                contact_id = await _lock_passenger(conn, request_id)
+                handling = await self._resolve(conn, request_id, agent, event.at,
+                                               "call ended")
+                await self._close_callbacks(conn, changes, contact_id, request_id, agent,
+                                            event.at)
+            elif answered:
+                await self._resolve_unknown(conn, request_id, current.answered_at, event.at)
+            elif event.direction is CallDirection.IN:  # nobody answered: a missed call
                 kind = "request.callback"
                 await self._mark_callback(conn, request_id, event, current.started_at)
             await self._announce(conn, changes, kind, request_id, call["id"],
@@ -206,6 +268,25 @@ class CallStore:
         if done.rowcount != 1:
             return None
         return await _handled(conn, request_id, agent, HandlingAction.RESOLVE, at, note)
+
+    async def _serve_unknown(self, conn: AsyncConnection, request_id: uuid.UUID,
+                             at: datetime) -> None:
+        """Someone the hub does not know answered: service starts, nobody holds it."""
+        await conn.execute(
+            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN))
+            .values(**_served(at), first_response_at=func.coalesce(r.c.first_response_at, at),
+                    updated_at=utcnow(), version=r.c.version + 1))
+
+    async def _resolve_unknown(self, conn: AsyncConnection, request_id: uuid.UUID,
+                               answered_at: datetime, at: datetime) -> None:
+        """The call someone unknown answered is over: the passenger was served, so the
+        request is resolved with no agent, unless a dispatcher has taken it meanwhile."""
+        await conn.execute(
+            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN),
+                            r.c.assigned_agent_id.is_(None))
+            .values(status=RequestStatus.RESOLVED.value, ended_at=at, **_served(answered_at),
+                    first_response_at=func.coalesce(r.c.first_response_at, answered_at),
+                    updated_at=utcnow(), version=r.c.version + 1))
 
     async def _close_callbacks(self, conn: AsyncConnection, changes: list[OutboxRow],
                                contact_id: uuid.UUID, request_id: uuid.UUID, agent: Agent,
@@ -256,7 +337,9 @@ class CallStore:
             **values, updated_at=utcnow(), version=r.c.version + 1))
 
     async def _agent_for(self, conn: AsyncConnection, event: CallEvent) -> Agent | None:
-        """The agent the PBX names: by phone number or phone login, then by name."""
+        """The agent the PBX names. A number (answering number, extension) is matched to
+        the agent's phone or phone login; a user (generic CTI `user`, a queue member's
+        name) to the phone login (docs/generic-cti.md), then the name or login."""
         a = schema.agents
         rows = (await conn.execute(select(a.c.id, a.c.name, a.c.login, a.c.phone,
                                           a.c.phone_login).where(a.c.active))).all()
@@ -265,9 +348,12 @@ class CallStore:
                       if number_forms(number, region)
                       & (number_forms(row.phone or "", region)
                          | number_forms(row.phone_login or "", region))), None)
-        names = [n.strip().casefold() for n in event.agent_names if n.strip()]
+        names = [n.strip() for n in event.agent_names if n.strip()]
         found = found or next((row.id for name in names for row in rows
-                               if name in (row.name.casefold(), row.login)), None)
+                               if number_forms(name, region)
+                               & number_forms(row.phone_login or "", region)), None)
+        found = found or next((row.id for name in names for row in rows
+                               if name.casefold() in (row.name.casefold(), row.login)), None)
         return await get_agent(conn, found) if found else None
 
     async def _announce(self, conn: AsyncConnection, changes: list[OutboxRow], kind: str,

@@ -15,6 +15,13 @@ the action's `ChannelId` when one is given: the dispatcher's phone rings and ans
 `Reason: 3`). What the dialplan does next (dialling the passenger) the test sends itself.
 `refuse_originate` answers `Response: Error` with that message instead, as Asterisk does for
 a manager user without the `originate` permission.
+
+`CoreShowChannels` is answered as Asterisk answers a list action (docs.asterisk.org, AMI
+Actions/CoreShowChannels, Events/CoreShowChannel and CoreShowChannelsComplete):
+`Response: Success` / `EventList: start` / `Message: Channels will follow`, one
+`CoreShowChannel` event per entry of `channels` (the test keeps that list as the PBX's
+channels are: each a channel snapshot's fields), then `CoreShowChannelsComplete` with
+`EventList: Complete` and `ListItems`, all with the action's ActionID.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ class FakeAmi:
         self.dispatcher_answers = True
         self.refuse_originate: str | None = None  # e.g. "Permission denied"
         self.originated: list[tuple[str, str]] = []  # (channel, Uniqueid) of each Originate
+        self.channels: list[dict[str, str]] = []  # the channels up now, as snapshots
         self._channels = itertools.count(12)
         self._sessions: list[_Session] = []
         self._server: asyncio.Server | None = None
@@ -141,11 +149,25 @@ class FakeAmi:
                                  "Ping: Pong\r\nTimestamp: 1700000000.000000\r\n\r\n".encode())
         elif name == "originate":
             session.writer.write(self._originated(action).encode())
+        elif name == "coreshowchannels":
+            session.writer.write(self._channel_list(action_id).encode())
         else:
             session.writer.write(f"Response: Error\r\nActionID: {action_id}\r\n"
                                  "Message: Invalid/unknown command\r\n\r\n".encode())
         await session.writer.drain()
         return True
+
+    def _channel_list(self, action_id: str) -> str:
+        answer = (f"Response: Success\r\nActionID: {action_id}\r\nEventList: start\r\n"
+                  "Message: Channels will follow\r\n\r\n")
+        for channel in self.channels:
+            fields = {"Application": "Queue", "ApplicationData": "taksi",
+                      "Duration": "00:00:42", "BridgeId": "", **channel}
+            answer += (f"Event: CoreShowChannel\r\nActionID: {action_id}\r\n"
+                       + "".join(f"{key}: {value}\r\n" for key, value in fields.items())
+                       + "\r\n")
+        return answer + (f"Event: CoreShowChannelsComplete\r\nActionID: {action_id}\r\n"
+                         f"EventList: Complete\r\nListItems: {len(self.channels)}\r\n\r\n")
 
     def _originated(self, action: dict[str, str]) -> str:
         """The answer to an Originate and, when Async, the originated channel's events."""

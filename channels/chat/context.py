@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -54,6 +55,13 @@ class ChatContext:
         if not task.cancelled() and task.exception() is not None:
             # The type only: a database error's text quotes the statement's parameters.
             log.warning("chat background work failed: %s", type(task.exception()).__name__)
+
+    def callback_due(self, at: datetime) -> datetime:
+        """When a chat nobody can answer live should be called back, by the phone's rule:
+        at the chat's next opening when it is closed, else within
+        `phone.callback_due_minutes`."""
+        opens = None if self.hours.is_open(at) else self.hours.next_opening(at)
+        return opens or at + timedelta(minutes=self.services.settings.phone.callback_due_minutes)
 
     async def availability(self) -> tuple[bool, str]:
         """Whether a passenger can expect a live answer now, and why not."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.errors import OperatorMustAct
@@ -52,6 +52,16 @@ class OpeningHours:
         local = at.astimezone(self.timezone)
         minute = local.hour * 60 + local.minute
         return any(rule.covers(local.weekday(), minute) for rule in self.rules)
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """When the chat next opens after `at` (a rule's start in the week ahead); None
+        with no rules (always open)."""
+        local = at.astimezone(self.timezone)
+        midnight = datetime.combine(local.date(), time(), self.timezone)
+        starts = (midnight + timedelta(days=offset, minutes=rule.start)
+                  for offset in range(8) for rule in self.rules
+                  if (local.weekday() + offset) % 7 in rule.days)
+        return min((start for start in starts if start > at), default=None)
 
 
 def parse_hours(text: str, timezone: str) -> OpeningHours:

@@ -3,6 +3,8 @@ whatever they told the widget before it (name, phone, email, the taxi order's pi
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from channels.chat.conversation import Conversations, message_key
 from hub.clock import utcnow
 from hub.model import Channel, InboundContact
@@ -10,8 +12,9 @@ from hub.model import Channel, InboundContact
 
 async def chat_contact(conversations: Conversations, visitor: str, client_id: str, text: str,
                        *, prechat: dict[str, str], lang: str,
-                       callback: bool) -> InboundContact:
-    """`callback`: nobody can answer live now, so the request asks for a call back.
+                       callback_due_at: datetime | None) -> InboundContact:
+    """`callback_due_at`: nobody can answer live now, so the request asks for a call back
+    by then (a lane closed at the time sets its own opening instead, hub.lanes).
 
     A phone number or email joins the passenger's identities only when it is new or
     already theirs: a number that is someone else's would move this visitor's chat into
@@ -21,8 +24,8 @@ async def chat_contact(conversations: Conversations, visitor: str, client_id: st
     for name in ("pickup_address", "pickup_time"):
         if name in prechat:
             details[name] = prechat[name]
-    if callback:
-        details["callback"] = "true"
+    if callback_due_at is not None:
+        details.update(callback="true", callback_due_at=callback_due_at.isoformat())
     identities: dict[str, str | None] = {"phone": None, "email": None}
     mine = await conversations.contact(visitor)
     for kind in identities:

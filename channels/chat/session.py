@@ -211,7 +211,8 @@ class ChatSession:
         if stored is None:
             contact = await chat_contact(self.ctx.conversations, self.visitor, frame.id,
                                          frame.text, prechat=self.prechat, lang=self.lang,
-                                         callback=not self.available)
+                                         callback_due_at=None if self.available
+                                         else self.ctx.callback_due(utcnow()))
             try:
                 with services.ingestor.admission():
                     result = await services.ingest(contact)

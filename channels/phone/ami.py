@@ -1,7 +1,9 @@
 """The Asterisk AMI client, a phone channel with no HTTP routes: it connects to
 `phone.ami.host:port`, logs in (`Events: on`), and turns the call events it is sent into
-the call model (channels.phone.ami_calls). A dropped or refused connection is tried again
-with exponential backoff; a quiet one is asked for a Ping, and given up if it stays silent.
+the call model (channels.phone.ami_calls). After each login it asks Asterisk which channels
+are up and ends the calls that ended while it was away (channels.phone.ami_reconcile). A
+dropped or refused connection is tried again with exponential backoff; a quiet one is asked
+for a Ping, and given up if it stays silent.
 `originate` places a dispatcher's callback through the PBX (channels.phone.ami_originate).
 """
 
@@ -16,9 +18,11 @@ from typing import ClassVar
 from aiohttp import web
 
 from channels.base import HubServices
-from channels.phone.ami_calls import AmiCalls
+from channels.phone.ami_calls import PROVIDER, AmiCalls
 from channels.phone.ami_originate import check_settings, originate_fields
 from channels.phone.ami_protocol import AmiParser, AmiProtocolError, Packet, encode_action
+from channels.phone.ami_reconcile import ACTION as LIST_CHANNELS
+from channels.phone.ami_reconcile import ChannelList
 from hub.call_events import CallEvent
 from hub.calls import CallStore
 from hub.clock import utcnow
@@ -57,18 +61,21 @@ class AsteriskAmiChannel:
         self._writer: asyncio.StreamWriter | None = None
         self._answers: dict[str, asyncio.Future[Packet]] = {}  # ActionID -> its Response
         self._region = ""
+        self._listing: ChannelList | None = None  # the CoreShowChannels being answered
         self.logged_in = False
         self.originated = 0
         self.connects = 0
         self.logins = 0
         self.events = 0
         self.lost = 0
+        self.ended_unseen = 0  # calls found ended after a (re)login
 
     def __repr__(self) -> str:
         where = f"{self._settings.host}:{self._settings.port}" if self._settings else "-"
         return (f"<AsteriskAmiChannel {where} logged_in={self.logged_in} "
                 f"connects={self.connects} logins={self.logins} events={self.events} "
-                f"lost={self.lost} originated={self.originated} {self._calls!r}>")
+                f"lost={self.lost} ended_unseen={self.ended_unseen} "
+                f"originated={self.originated} {self._calls!r}>")
 
     def routes(self) -> list[web.RouteDef]:
         return []
@@ -85,7 +92,7 @@ class AsteriskAmiChannel:
         self._settings = ami
         self._region = services.settings.phone.default_region
         self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone)
+                                services.settings.phone, services.notices)
         self._calls = AmiCalls(services.settings.phone.default_region)
         self._task = asyncio.create_task(self._run(), name="asterisk-ami")
 
@@ -144,6 +151,7 @@ class AsteriskAmiChannel:
                     await self._packet(packet, login_id, parser.greeting)
         finally:
             self._writer = None
+            self._listing = None
             for answer in self._answers.values():
                 if not answer.done():
                     answer.set_exception(ConnectionError("the AMI connection closed"))
@@ -158,6 +166,18 @@ class AsteriskAmiChannel:
             self.logged_in = True
             self.logins += 1
             log.info("Asterisk AMI logged in: %r (%s)", self, greeting or "no greeting")
+            await self._list_channels()
+            return
+        listing = self._listing
+        if listing is not None and packet.get("ActionID") == listing.action_id:
+            outcome = listing.feed(packet)
+            if outcome == "refused":
+                self._listing = None
+                log.warning("Asterisk AMI will not list its channels (%s): calls that ended "
+                            "while the hub was away stay open", packet.get("Message", "?"))
+            elif outcome == "complete":
+                self._listing = None
+                await self._reconcile(listing)
             return
         answer = self._answers.get(packet.get("ActionID", ""))
         if answer is not None and "Response" in packet and not answer.done():
@@ -171,6 +191,31 @@ class AsteriskAmiChannel:
         event = self._calls.translate(packet, utcnow())
         if event is not None:
             await self._record(event)
+
+    async def _list_channels(self) -> None:
+        """Ask which channels are up; the answer arrives as packets (see _packet)."""
+        writer = self._writer
+        if writer is None:
+            return
+        self._listing = ChannelList(f"channels-{uuid.uuid4().hex[:12]}", utcnow())
+        writer.write(encode_action(LIST_CHANNELS, {"ActionID": self._listing.action_id}))
+        await writer.drain()
+
+    async def _reconcile(self, listing: ChannelList) -> None:
+        """End the stored calls Asterisk no longer has: they ended while the hub was away."""
+        assert self._store is not None
+        try:
+            stale = await self._store.unfinished(PROVIDER, listing.asked_at)
+        except RetryLater as exc:
+            log.warning("Asterisk AMI could not look for calls that ended unseen: %s",
+                        exc.reason)
+            return
+        ended = [event for event in stale if event.call_key not in listing.live]
+        for event in ended:
+            await self._record(event)
+        self.ended_unseen += len(ended)
+        log.info("Asterisk AMI: %d channel(s) up, %d call(s) ended while the hub was away",
+                 listing.items, len(ended))
 
     async def originate(self, *, extension: str, number: str, reference: str) -> str:
         """Ring the dispatcher's phone at `extension`, then dial the passenger's `number`

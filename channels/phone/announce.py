@@ -15,7 +15,6 @@ from xml.sax.saxutils import escape, quoteattr
 from channels.base import HubServices
 from hub.call_events import CallDirection, CallEvent, CallKind
 from hub.calls import CallStore
-from hub.clock import utcnow
 from hub.model import Channel
 from hub.notices import Notice
 
@@ -39,14 +38,12 @@ def languages_for(number: str) -> tuple[str, ...]:
 
 async def announce_only(services: HubServices, store: CallStore,
                         event: CallEvent) -> Announcement | None:
-    """Before storing anything: an announcement-only notice covers this inbound call."""
-    if event.direction is not CallDirection.IN or services.notices is None:
+    """Before storing anything: an announcement-only notice covers this inbound call (the
+    store itself keeps such a call out, whichever adapter hands it in; this is what the
+    adapter answers the PBX)."""
+    notice = await store.silencing(event)
+    if notice is None:
         return None
-    notice = await services.notices.find(Channel.PHONE, None, utcnow())
-    if notice is None or not notice.announcement_only:
-        return None
-    if await store.find(event.provider, event.call_key) is not None:
-        return None  # a call that began before the notice
     return Announcement(notice, languages_for(event.caller), hang_up=True)
 
 

@@ -52,7 +52,7 @@ class CtiPhoneChannel:
             raise OperatorMustAct("phone_cti is enabled but phone.cti_secret is not set")
         self._services = services
         self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone)
+                                services.settings.phone, services.notices)
 
     async def stop(self) -> None:
         self._services = self._store = None

@@ -3,8 +3,9 @@
 Events `newCall`, `answer` and `hangup`, each with `callId` (one per call session), `from`,
 `to`, `direction` (`in` or `out`) and `user` / `user[]` (the agents' names: the called ones
 for `in`, the caller for `out`); `answer` and `hangup` may name the `answeringNumber`,
-`hangup` gives the `cause`. A cause of `cancel`, `noAnswer`, `busy`, `congestion` or
-`notFound` on a call nobody answered is a missed call.
+`hangup` gives the `cause`. An inbound call that ends with nobody having answered is a
+missed call whatever its cause: `cancel`, `noAnswer`, `busy`, ..., and `normalClearing` too
+(the PBX took the call, into an IVR or a queue, and the caller left before an agent did).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from hub.text import is_storable
 
 PROVIDER = "cti"
 EVENTS = {"newCall": CallKind.NEW, "answer": CallKind.ANSWER, "hangup": CallKind.HANGUP}
-MISSED_CAUSES = frozenset({"cancel", "noAnswer", "busy", "congestion", "notFound"})
 MAX_CALL_ID_CHARS = 250  # Zammad's limit
 MAX_FIELD_CHARS = 200
 MAX_USERS = 50
@@ -54,7 +54,8 @@ def parse_cti(fields: Fields, *, default_region: str, now: datetime) -> CallEven
         caller=caller, called=called, at=now,
         agent_numbers=tuple(n for n in numbers if n and n != ANONYMOUS),
         agent_names=tuple(_many(fields, "user")[:MAX_USERS]),
-        cause=cause or None, missed=cause in MISSED_CAUSES,
+        cause=cause or None,
+        missed=kind is CallKind.HANGUP and direction is CallDirection.IN,
     )
 
 

@@ -62,7 +62,7 @@ class TwilioVoiceChannel:
             raise OperatorMustAct("twilio_voice is enabled but sms.twilio.auth_token is not set")
         self._services = services
         self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone)
+                                services.settings.phone, services.notices)
         self._recordings = Recordings(services.db, services.relay)
 
     async def stop(self) -> None:

@@ -1,7 +1,9 @@
 """The Asterisk AMI client in a real TCP session with a fake Asterisk (tests/fake_ami.py):
 it logs in, follows a queue call an agent answers and one the caller abandons, and comes
-back after the server drops it. The events are written out as Asterisk 18 sends them
-(field lists from the Asterisk AMI event documentation)."""
+back after the server drops it, asking which channels are up and ending the calls that
+ended meanwhile. While an announcement-only notice is out it keeps no new call. The events
+are written out as Asterisk 18 sends them (field lists from the Asterisk AMI event
+documentation)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
 
 from channels.phone.ami_protocol import AmiParser, encode_action
+from hub import schema
 from hub.agents import add_agent
 from hub.appkeys import ADAPTERS, DATABASE
 from hub.model import Agent, Role
@@ -37,17 +41,17 @@ def _snapshot(channel: str, uniqueid: str, linkedid: str, caller: str, *,
         ("Exten", exten), ("Priority", "1"), ("Uniqueid", uniqueid), ("Linkedid", linkedid)))
 
 
-def _caller(linked: str, state: str = "Up") -> str:
-    return _snapshot(f"PJSIP/trunk-{linked[-2:]}0000001", linked, linked, "0401234567",
+def _caller(linked: str, state: str = "Up", number: str = "0401234567") -> str:
+    return _snapshot(f"PJSIP/trunk-{linked[-2:]}0000001", linked, linked, number,
                      state=state)
 
 
-def _arrives(linked: str) -> str:
+def _arrives(linked: str, number: str = "0401234567") -> str:
     """A passenger's call reaches the queue `taksi`."""
-    return (f"Event: Newchannel\nPrivilege: call,all\n{_caller(linked, 'Ring')}\n"
-            f"Event: VarSet\nPrivilege: dialplan,all\n{_caller(linked, 'Ring')}"
+    return (f"Event: Newchannel\nPrivilege: call,all\n{_caller(linked, 'Ring', number)}\n"
+            f"Event: VarSet\nPrivilege: dialplan,all\n{_caller(linked, 'Ring', number)}"
             "Variable: QUEUE_PRIO\nValue: 0\n\n"
-            f"Event: QueueCallerJoin\nPrivilege: agent,all\n{_caller(linked)}"
+            f"Event: QueueCallerJoin\nPrivilege: agent,all\n{_caller(linked, number=number)}"
             "Queue: taksi\nPosition: 1\nCount: 1\n\n")
 
 
@@ -76,13 +80,27 @@ def _answered_and_ended(linked: str) -> str:
             "Cause: 16\nCause-txt: Normal Clearing\n\n")
 
 
-def _abandoned(linked: str) -> str:
-    return (f"Event: QueueCallerAbandon\nPrivilege: agent,all\n{_caller(linked)}"
+def _abandoned(linked: str, number: str = "0401234567") -> str:
+    caller = _caller(linked, number=number)
+    return (f"Event: QueueCallerAbandon\nPrivilege: agent,all\n{caller}"
             "Queue: taksi\nPosition: 1\nOriginalPosition: 1\nHoldTime: 25\n\n"
-            f"Event: QueueCallerLeave\nPrivilege: agent,all\n{_caller(linked)}"
+            f"Event: QueueCallerLeave\nPrivilege: agent,all\n{caller}"
             "Queue: taksi\nCount: 0\nPosition: 1\n\n"
-            f"Event: Hangup\nPrivilege: call,all\n{_caller(linked)}"
+            f"Event: Hangup\nPrivilege: call,all\n{caller}"
             "Cause: 16\nCause-txt: Normal Clearing\n\n")
+
+
+def _agent_connects(linked: str, number: str) -> str:
+    member = _agent_leg(linked).replace("DestChannelStateDesc: Ringing",
+                                        "DestChannelStateDesc: Up")
+    return (f"Event: AgentConnect\nPrivilege: agent,all\n{_caller(linked, number=number)}"
+            f"{member}Queue: taksi\nMemberName: Anna Ajaja\nInterface: PJSIP/201\n"
+            "RingTime: 3\nHoldTime: 7\n\n")
+
+
+def _channel(linked: str, number: str) -> dict[str, str]:
+    """The caller's channel as a CoreShowChannel event lists it."""
+    return dict(line.split(": ", 1) for line in _caller(linked, number=number).splitlines())
 
 
 @pytest.fixture
@@ -206,3 +224,101 @@ def test_parser_reads_packets_however_the_bytes_arrive() -> None:
     assert encode_action("Ping", {"ActionID": "p-1"}) == b"Action: Ping\r\nActionID: p-1\r\n\r\n"
     with pytest.raises(ValueError):
         encode_action("Login", {"Username": "x\r\nAction: Originate"})
+
+
+async def _count(client: TestClient[Any, Any], table: Any) -> int:
+    async with client.app[DATABASE].read() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def test_announcement_only_keeps_a_new_ami_call_out_of_the_hub(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    adapter = client.app[ADAPTERS]["asterisk_ami"]
+    await asterisk.wait_for_logins(1)
+    earlier = "0401110005"  # a call already in the queue when the notice comes
+    await asterisk.send(_arrives("1700000500.51", earlier))
+    await _one(viewer, "queued", lambda r: bool(r["calls"]))
+    async with viewer.http.post(f"{viewer.base}/api/v1/notices", json={
+            "text_fi": "Järjestelmähäiriö: soita myöhemmin.",
+            "text_en": "System outage: please call later.", "channels": ["phone"],
+            "announcement_only": True}) as resp:
+        assert resp.status == 201, await resp.text()
+    tables = (schema.calls, schema.contacts, schema.contact_identities,
+              schema.contact_requests, schema.messages)
+    before = {t.name: await _count(client, t) for t in tables}
+    events = adapter.events
+
+    await asterisk.send(_arrives("1700000500.61", "0401110006")
+                        + _abandoned("1700000500.61", "0401110006"))
+
+    async def handled() -> bool | None:
+        return True if adapter.events >= events + 4 else None  # join, abandon, hang-up...
+    await eventually(handled, what="the AMI events handled")
+    assert adapter.lost == 0
+    assert {t.name: await _count(client, t) for t in tables} == before
+    async with client.app[DATABASE].read() as conn:
+        numbers = set((await conn.execute(select(schema.contact_identities.c.value))).scalars())
+    assert "+358401110006" not in numbers
+    # The call already known is still recorded to its end: a callback.
+    await asterisk.send(_abandoned("1700000500.51", earlier))
+    request = await _one(viewer, "queued", lambda r: "callback" in r["details"])
+    assert request["details"]["callback_number"] == "+358401110005"
+
+
+async def test_calls_that_end_while_the_connection_is_down_are_ended_on_reconnect(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    anna: Agent = await add_agent(client.app[DATABASE], login="anna", name="Anna Ajaja",
+                                  role=Role.TEAM, password=PASSWORD, phone_login="201")
+    await asterisk.wait_for_logins(1)
+    gone, talked, waiting = "1700000600.11", "1700000600.21", "1700000600.31"
+    numbers = {gone: "0401110011", talked: "0401110021", waiting: "0401110031"}
+    await asterisk.send(_arrives(gone, numbers[gone]) + _arrives(talked, numbers[talked])
+                        + _agent_connects(talked, numbers[talked])
+                        + _arrives(waiting, numbers[waiting]))
+
+    async def three_calls() -> list[dict[str, Any]] | None:
+        found = await _requests(viewer, "queued,claimed")
+        states = sorted(c["state"] for r in found for c in r["calls"])
+        return found if states == ["answered", "ringing", "ringing"] else None
+    await eventually(three_calls, what="three calls followed")
+
+    # Asterisk goes on without the hub: two callers hang up, one still waits.
+    asterisk.channels = [_channel(waiting, numbers[waiting])]
+    await asterisk.drop()
+    await asterisk.wait_for_logins(2)
+
+    def of(number: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda r: r["contact"]["phones"] == ["+358" + number[1:]]
+
+    async def settled() -> list[dict[str, Any]] | None:
+        found = await _requests(viewer, "queued,claimed,resolved")
+        ended = [c for r in found for c in r["calls"] if c["state"] == "ended"]
+        return found if len(ended) == 2 else None
+    found = await eventually(settled, what="the calls ended unseen")
+    [missed] = [r for r in found if of(numbers[gone])(r)]
+    assert (missed["status"], missed["details"]["callback"]) == ("queued", "true")
+    assert missed["details"]["callback_number"] == "+358401110011"
+    assert (missed["calls"][0]["cause"], missed["calls"][0]["answered_at"]) \
+        == ("endedUnseen", None)
+    [served] = [r for r in found if of(numbers[talked])(r)]
+    assert served["status"] == "resolved" and served["last_agent"]["id"] == str(anna.id)
+    [still] = [r for r in found if of(numbers[waiting])(r)]
+    assert (still["status"], still["calls"][0]["state"]) == ("queued", "ringing")
+    listed = [a for a in asterisk.actions if a["action"] == "CoreShowChannels"]
+    assert len(listed) == 2 and all(a["actionid"] for a in listed)
+    assert client.app[ADAPTERS]["asterisk_ami"].ended_unseen == 2
+
+    # The caller still waiting is followed on the new connection.
+    await asterisk.send(_abandoned(waiting, numbers[waiting]))
+
+    async def abandoned() -> dict[str, Any] | None:
+        return next((r for r in await _requests(viewer, "queued")
+                     if of(numbers[waiting])(r) and "callback" in r["details"]), None)
+    request = await eventually(abandoned, what="the waiting caller's callback")
+    assert request["calls"][0]["cause"] == "abandon"

@@ -309,3 +309,79 @@ async def test_caller_profile_shows_name_previous_requests_and_pickup_addresses(
     assert [p["channel"] for p in profile["previous_requests"]] == ["webform"] * 4
     assert all(p["status"] == "resolved" for p in profile["previous_requests"])
     assert ringing["request"]["id"] not in {p["id"] for p in profile["previous_requests"]}
+
+
+async def test_user_on_answer_is_matched_to_the_agents_phone_login(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await _hub(hub, settings)
+    viewer = await dispatcher(client)
+    anna = await _agent(client, "anna", phone_login="sip-anna")
+    call = {**CALL, "callId": "login-1"}
+    await _post(client, event="newCall", user=["sip-anna", "sip-ville"], **call)
+    assert await _post(client, event="answer", user="SIP-Anna", **call) == (200, {})
+    claimed = await _only_request(viewer)
+    assert claimed["status"] == "claimed"
+    assert claimed["assigned_agent"]["id"] == str(anna.id)
+    await _post(client, event="hangup", cause="normalClearing", **call)
+    detail = await _only_request(viewer)
+    assert detail["status"] == "resolved" and detail["last_agent"]["id"] == str(anna.id)
+    assert detail["calls"][0]["agent"]["id"] == str(anna.id)
+
+
+async def test_a_call_answered_by_someone_unknown_ends_resolved_with_no_agent(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await _hub(hub, settings)
+    viewer = await dispatcher(client)
+    console = await viewer.console()
+    await _agent(client, "anna", phone_login="201")
+    call = {**CALL, "callId": "unknown-1"}
+    await _post(client, event="newCall", **call)
+    assert await _post(client, event="answer", user="Kalle Kassinen", answeringNumber="299",
+                       **call) == (200, {})
+    answered = await _only_request(viewer)
+    assert (answered["status"], answered["assigned_agent"]) == ("queued", None)
+    assert answered["timings"]["service_started_at"] == answered["calls"][0]["answered_at"]
+    await _post(client, event="hangup", cause="normalClearing", **call)
+
+    ended = (await console.until(lambda e: e["type"] == "call.ended"))[-1]
+    assert ended["request"]["status"] == "resolved"
+    detail = await _only_request(viewer)
+    assert (detail["status"], detail["last_agent"], detail["history"]) \
+        == ("resolved", None, [])
+    [recorded] = detail["calls"]
+    assert (recorded["state"], recorded["agent"], recorded["cause"]) \
+        == ("ended", None, "normalClearing")
+    timings = detail["timings"]
+    assert timings["service_started_at"] == recorded["answered_at"]
+    assert timings["first_response_at"] == recorded["answered_at"]
+    assert timings["ended_at"] == recorded["ended_at"]
+    assert await viewer.open_requests() == []
+
+
+async def test_a_hang_up_before_any_answer_is_a_missed_call_and_a_late_answer_is_ignored(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+) -> None:
+    client = await _hub(hub, settings)
+    viewer = await dispatcher(client)
+    await _agent(client, "anna", phone_login="201")
+    call = {**CALL, "callId": "late-answer-1"}
+    await _post(client, event="newCall", **call)
+    assert await _post(client, event="hangup", cause="normalClearing", **call) == (200, {})
+
+    missed = await _only_request(viewer)
+    assert missed["status"] == "queued" and missed["assigned_agent"] is None
+    details = missed["details"]
+    assert (details["callback"], details["callback_number"], details["missed_calls"]) \
+        == ("true", PASSENGER, "1")
+    assert datetime.fromisoformat(details["callback_due_at"]) \
+        - datetime.fromisoformat(details["missed_at"]) == timedelta(minutes=15)
+    assert (missed["calls"][0]["state"], missed["calls"][0]["cause"]) \
+        == ("ended", "normalClearing")
+
+    published = await _published(raw_redis, settings)
+    assert await _post(client, event="answer", answeringNumber="201", user="Anna Ajaja",
+                       **call) == (200, {})
+    assert await _only_request(viewer) == missed  # no claim, no agent, same version
+    assert await _published(raw_redis, settings) == published

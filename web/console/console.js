@@ -216,6 +216,7 @@
       cause_notFound: "numeroa ei tavoitettu",
       cause_failed: "puhelu epäonnistui",
       cause_normalClearing: "päättyi normaalisti",
+      cause_endedUnseen: "päättyi, kun yhteys puhelinvaihteeseen oli poikki",
       cause_unknown: "syy ei tiedossa",
       rec_voicemail: "Vastaajaviesti",
       rec_recording: "Puhelun tallenne",
@@ -428,6 +429,7 @@
       cause_notFound: "the number could not be reached",
       cause_failed: "the call failed",
       cause_normalClearing: "ended normally",
+      cause_endedUnseen: "ended while the link to the PBX was down",
       cause_unknown: "no reason given",
       rec_voicemail: "Voice message",
       rec_recording: "Call recording",
@@ -484,6 +486,7 @@
     cancel: "cancel", canceled: "cancel", abandon: "abandon", noAnswer: "noAnswer",
     "no-answer": "noAnswer", busy: "busy", congestion: "congestion", notFound: "notFound",
     failed: "failed", normalClearing: "normalClearing", completed: "normalClearing",
+    endedUnseen: "endedUnseen",
   };
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ICONS = { // 24x24 outlines, drawn with the text colour
