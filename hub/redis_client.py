@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 from redis import __version__ as redis_version
 from redis.asyncio.client import Pipeline
 from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.asyncio.sentinel import Sentinel
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
@@ -49,6 +50,11 @@ EMBEDDED_CLOSE_CHECK_S = 0.1
 # The cluster client fails a command outright when a node's pool is full, where a single
 # server's pool just opens another connection; blocking stream reads each hold one.
 CLUSTER_MAX_CONNECTIONS = 10_000
+# A single server's pool fails a command outright past its limit too (redis-py 8): after a
+# restart every console reconnects at once. A blocking pool of this size waits up to
+# POOL_TIMEOUT_S for a free connection instead (then a 503, never a closed console).
+POOL_MAX_CONNECTIONS = 256
+POOL_TIMEOUT_S = 5.0
 DEFAULT_PORT = 6379
 DEFAULT_SENTINEL_PORT = 26379
 
@@ -156,11 +162,16 @@ async def open_redis(settings: Settings) -> RedisConnection:
         where = f"Redis Sentinel {_safe_url(settings.redis.url.reveal())}"
     elif settings.redis.url:
         url = settings.redis.url.reveal()
-        client = aioredis.Redis.from_url(url, decode_responses=True)
+        client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=POOL_MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT_S))
         where = _safe_url(url)
     else:
         server = await asyncio.to_thread(_start_embedded, settings.data_dir)
-        client = aioredis.Redis(unix_socket_path=server.socket_file, decode_responses=True)
+        client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool(
+            connection_class=UnixDomainSocketConnection, path=server.socket_file,
+            decode_responses=True, max_connections=POOL_MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT_S))
         where = f"embedded redis-server ({settings.data_dir / EMBEDDED_DB_FILE})"
     connection = RedisConnection(client, server, where, sentinel)
     try:
