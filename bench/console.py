@@ -76,6 +76,7 @@ from servers import (
     Server,
     add_user,
     foreign_cpu_percent,
+    forget_redis_keys,
     free_port,
     hub_command,
     hub_env,
@@ -414,22 +415,12 @@ def start_bench_hub(args: argparse.Namespace, folder: Path, password: str,
         "TAXICONNECT_HTTP_PUBLIC_URL": f"http://127.0.0.1:{port}",
     })
     if args.redis_url:
-        stack.callback(_forget_redis_keys, args.redis_url, prefix)
+        stack.callback(forget_redis_keys, args.redis_url, prefix)
     add_user(env, LOGIN, password)
     hub = start_hub(env, data_dir / "hub.log", hub_command())
     stack.callback(hub.stop)
     return hub
 
-
-def _forget_redis_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            client.unlink(key)
-    finally:
-        client.close()
 
 
 def main(argv: list[str] | None = None) -> None:

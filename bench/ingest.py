@@ -108,6 +108,7 @@ from servers import (
     busy_seconds,
     cpu_seconds,
     foreign_cpu_percent,
+    forget_redis_keys,
     free_port,
     hub_command,
     hub_env,
@@ -357,7 +358,7 @@ def bench_hub(run: Run, folder: Path, stack: contextlib.ExitStack) -> tuple[list
     env = hub_env(data_dir, port, redis_url=args.redis_url, database_url=args.database_url,
                   redis_prefix=prefix, hub_dir=args.hub_dir, config=config)
     if args.redis_url:
-        stack.callback(_forget_redis_keys, args.redis_url, prefix)
+        stack.callback(forget_redis_keys, args.redis_url, prefix)
     password = secrets.token_urlsafe(16)
     admin = (ADMIN_LOGIN, secrets.token_urlsafe(16))
     began = time.monotonic()
@@ -442,18 +443,6 @@ def deploy_realistically(run: Run, chosen: Profile, hub: Server,
     check_alive(hub)
     return dispatchers
 
-
-def _forget_redis_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for number, key in enumerate(client.scan_iter(match=f"{prefix}*", count=1000)):
-            if number >= 10_000_000:
-                break
-            client.unlink(key)
-    finally:
-        client.close()
 
 
 def check_alive(server: Server) -> None:

@@ -67,6 +67,7 @@ from servers import (
     busy_seconds,
     cpu_seconds,
     die_with_parent,
+    forget_redis_keys,
     free_port,
     hub_command,
     hub_env,
@@ -591,22 +592,12 @@ def start_bench_hub(args: argparse.Namespace, folder: Path, gateway_url: str, lo
         **(extra_env or {}),
     })
     if args.redis_url:
-        stack.callback(_forget_redis_keys, args.redis_url, prefix)
+        stack.callback(forget_redis_keys, args.redis_url, prefix)
     add_user(env, login, password)
     hub = start_hub(env, data_dir / "hub.log", hub_command())
     stack.callback(hub.stop)
     return hub
 
-
-def _forget_redis_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            client.unlink(key)
-    finally:
-        client.close()
 
 
 # --- report -----------------------------------------------------------------------------------

@@ -231,3 +231,15 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def forget_redis_keys(url: str, prefix: str) -> None:
+    """Delete the keys a bench hub wrote under its prefix in an external Redis."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.unlink(key)
+    finally:
+        client.close()
