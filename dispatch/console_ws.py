@@ -171,7 +171,8 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
             cursor = await _resync(ws, feed)
             continue
         if subscriber.only_for is None and batch.events[0].order > cursor:
-            await ws.send_str(batch.frame)  # the usual case: encoded once for all consoles
+            # The usual case: the frame built and encoded once for all consoles.
+            await ws.send_frame(batch.frame, WSMsgType.TEXT)
             cursor = batch.events[-1].order
             continue
         fresh = _visible(subscriber, [e for e in batch.events if e.order > cursor])

@@ -65,7 +65,7 @@ class Batch:
     """Events read together, with their frame encoded once for every console."""
 
     events: Sequence[Event]
-    frame: str
+    frame: bytes  # UTF-8, encoded once for every console
 
 
 class Subscriber:
@@ -128,7 +128,7 @@ class EventFeed:
             for _stream, entries in response or []:
                 events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
                 self.last_id = events[-1].id
-                batch = Batch(events, frame(events))
+                batch = Batch(events, frame(events).encode())
                 for subscriber in list(self._subscribers):
                     subscriber.offer(batch)
                 self.delivered += len(events)
