@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from hub.errors import OperatorMustAct, RetryLater
+from hub.errors import OperatorMustAct
 
 T = TypeVar("T")
 
@@ -37,7 +37,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 5
 POOL_OVERFLOW = 5
 POOL_TIMEOUT_S = 5.0
-WRITE_TURN_TIMEOUT_S = 30.0  # SQLite: as long as its own busy timeout
 MIGRATION_LOCK_ID = 0x7A71C0  # any constant shared by every hub process
 
 
@@ -66,11 +65,6 @@ class Database:
             _configure_sqlite(self._batch_writer, immediate=True)
             self._batch_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-writer")
-            # The batch writer and the async writer are two connections to one file lock:
-            # left to SQLite, the one that loses sleeps in its busy handler (up to 100 ms a
-            # try) while the other commits. Taking turns here wakes the next writer the
-            # moment the lock is free. Other processes still meet at the file lock.
-            self._write_turn: asyncio.Lock | None = asyncio.Lock()
         else:
             pool: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
                                     "pool_timeout": POOL_TIMEOUT_S, "hide_parameters": True}
@@ -78,7 +72,6 @@ class Database:
             self.reader = create_async_engine(self.url, echo=echo, **pool)
             self._batch_writer = None
             self._batch_thread = None
-            self._write_turn = None
 
     def __repr__(self) -> str:
         return f"<Database {self.url.render_as_string(hide_password=True)}>"
@@ -90,23 +83,8 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on normal exit, rolled back on an exception."""
-        async with self._turn(), self.writer.begin() as conn:
+        async with self.writer.begin() as conn:
             yield conn
-
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        if self._write_turn is None:
-            yield
-            return
-        try:
-            async with asyncio.timeout(WRITE_TURN_TIMEOUT_S):
-                await self._write_turn.acquire()
-        except TimeoutError:
-            raise RetryLater("the database is busy", retry_after_s=1) from None
-        try:
-            yield
-        finally:
-            self._write_turn.release()
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run `work` (synchronous SQLAlchemy Core) in one write transaction.
@@ -121,9 +99,8 @@ class Database:
                 with engine.begin() as conn:
                     return work(conn)
 
-            async with self._turn():
-                return await asyncio.get_running_loop().run_in_executor(
-                    self._batch_thread, in_transaction)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._batch_thread, in_transaction)
         async with self.writer.begin() as conn:
             return await conn.run_sync(work)
 

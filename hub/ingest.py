@@ -143,9 +143,6 @@ class Ingestor:
                     return
                 _fail(batch, RetryLater("the contact conflicts with stored data"))
                 return
-            except RetryLater as exc:  # the database's writer is busy for too long
-                _fail(batch, exc)
-                return
             except (SQLAlchemyError, OSError) as exc:
                 log.error("ingest of %d contacts failed: %s", len(batch), exc)
                 _fail(batch, RetryLater("the database is not available", retry_after_s=5))
