@@ -183,7 +183,7 @@ def start_hub(env: dict[str, str], log_path: Path, command: list[str]) -> Server
     try:
         server.wait_ready("/readyz")
         server.workers = [child.pid for child in psutil.Process(server.process.pid).children()
-                          if "hub.cli" in " ".join(child.cmdline())]
+                          if "hub.cli" in _command_line(child)]
         registry = Path(env["TAXICONNECT_DATA_DIR"]) / EMBEDDED_REGISTRY
         if "TAXICONNECT_REDIS_URL" not in env and registry.exists():
             pidfile = Path(json.loads(registry.read_text())["pidfile"])
@@ -243,3 +243,10 @@ def forget_redis_keys(url: str, prefix: str) -> None:
             client.unlink(key)
     finally:
         client.close()
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # a child that has just exited
+        return ""

@@ -96,7 +96,7 @@ class HubProcess:
     def workers(self) -> list[psutil.Process]:
         """The processes serving: the workers under `--workers N`, else the process itself."""
         me = psutil.Process(self.process.pid)
-        return [c for c in me.children() if "hub.cli" in " ".join(c.cmdline())] or [me]
+        return [c for c in me.children() if "hub.cli" in _command_line(c)] or [me]
 
     async def stop(self) -> int:
         """SIGTERM, as a service manager stops it; the exit status."""
@@ -140,10 +140,23 @@ def kill_leftovers(started: list[HubProcess], data_dirs: set[Path]) -> None:
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
 
 
+def _command_line(process: psutil.Process) -> str:
+    """Its command line; empty for a child that has just exited (a zombie until reaped, as
+    the parent's short-lived helpers are at start-up)."""
+    try:
+        return " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
+        return ""
+
+
 def worker_of(workers: list[psutil.Process], port: int, client: tuple[str, int]) -> int | None:
     """The pid of the worker holding the server side of the client's TCP connection."""
     for worker in workers:
-        for conn in worker.net_connections(kind="tcp"):
+        try:
+            connections = worker.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        for conn in connections:
             if conn.laddr and conn.laddr.port == port and conn.raddr \
                     and tuple(conn.raddr)[:2] == client[:2]:
                 pid: int = worker.pid
