@@ -27,12 +27,8 @@ from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.presence import LAPSE_S, ConsolePresence, PresenceBoard
 from dispatch.presence_api import board
 from dispatch.sessions import COOKIE_NAME
-from hub.appkeys import (
-    FEED,
-    PRESENCE_FANOUT,
-    SESSION_WATCH,
-    WEBSOCKETS,
-)
+from hub.agents import get_agent
+from hub.appkeys import DATABASE, FEED, PRESENCE_FANOUT, SESSIONS, SETTINGS, WEBSOCKETS
 from hub.model import Role
 
 log = logging.getLogger(__name__)
@@ -41,6 +37,7 @@ EVENT_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 HEARTBEAT_S = 20.0
 MAX_CLIENT_FRAME = 4096
 REPLAY_FRAME_EVENTS = 500
+CLOSE_SESSION_ENDED = 4401  # private-use close code: log in again
 PRESENCE_PROTOCOL = "taxiconnect.presence"  # subprotocol: send me colleagues' presence too
 
 
@@ -78,8 +75,7 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     if ws.ws_protocol == PRESENCE_PROTOCOL and agent.role is not Role.EXTERNAL:
         fanout.add(ws)
     sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
-    watch = request.app[SESSION_WATCH]
-    watch.watch(ws, request.cookies.get(COOKIE_NAME, ""), agent.role)
+    watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
     closing = asyncio.Event()
     beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection, closing))
              if agent.role is not Role.EXTERNAL else None)
@@ -90,9 +86,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     finally:
         feed.unsubscribe(subscriber)
         fanout.discard(ws)
-        watch.forget(ws)
         closing.set()
-        tasks = [t for t in (sender, beats) if t is not None]
+        tasks = [t for t in (sender, watcher, beats) if t is not None]
         for task in tasks:
             task.cancel()
         sockets.discard(ws)
@@ -154,6 +149,25 @@ async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:
     reconnects and resumes from its last event id."""
     if not ws.closed:
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"feed interrupted; resume")
+
+
+async def _end_with_session(ws: web.WebSocketResponse, request: web.Request,
+                            role: Role) -> None:
+    """Close the socket once its session ends: logout, expiry, a disabled account, or a
+    changed role (the feed was filtered for the old one)."""
+    sessions = request.app[SESSIONS]
+    token = request.cookies.get(COOKIE_NAME, "")
+    every_s = request.app[SETTINGS].console.session_check_s
+    while not ws.closed:
+        await asyncio.sleep(every_s)
+        agent_id = await sessions.agent_of(token)
+        agent = None
+        if agent_id is not None:
+            async with request.app[DATABASE].read() as conn:
+                agent = await get_agent(conn, agent_id)
+        if agent is None or not agent.active or agent.role is not role:
+            await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
+            return
 
 
 async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,

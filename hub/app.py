@@ -42,7 +42,6 @@ from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
-from dispatch.session_watch import SessionWatch
 from dispatch.sessions import Sessions
 from hub import health, openapi
 from hub.answer_book import AnswerBook
@@ -65,7 +64,6 @@ from hub.appkeys import (
     RELAY,
     REPLY_SENDERS,
     ROUTER,
-    SESSION_WATCH,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -121,7 +119,6 @@ def create_app(settings: Settings) -> web.Application:
         _http_client,
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
-        _background("session watch", SESSION_WATCH, _make_session_watch),
         _summary,
     ])
     app.on_shutdown.append(_close_websockets)
@@ -236,11 +233,6 @@ def _make_outbound(app: web.Application) -> OutboundWorker:
                           consumer=consumer, max_attempts=o.max_attempts,
                           backoff_base_s=o.backoff_base_s, backoff_max_s=o.backoff_max_s,
                           poll_s=o.poll_s, send_timeout_s=o.send_timeout_s)
-
-
-def _make_session_watch(app: web.Application) -> SessionWatch:
-    return SessionWatch(app[DATABASE], app[SESSIONS],
-                        every_s=app[SETTINGS].console.session_check_s)
 
 
 def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:
