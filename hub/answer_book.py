@@ -46,6 +46,10 @@ class AnswerBook:
         """A template changed on this process: in force for the next answer."""
         self._templates.invalidate()
 
+    async def close(self) -> None:
+        for refreshing in (self._templates, *self._waits.values()):
+            await refreshing.close()
+
     async def first_answer(self, result: IngestResult, name: str | None, language: str, *,
                            acknowledge: bool) -> str | None:
         """The out-of-hours answer for a request that came while its lane was closed, else

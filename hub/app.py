@@ -165,6 +165,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await app[NOTICES].current(utcnow())
         yield
     finally:
+        for book in (app.get(LANES), app.get(NOTICES), app.get(ANSWERS)):
+            if book is not None:
+                await book.close()
         await db.close()
 
 

@@ -51,6 +51,9 @@ class LaneBook:
     def invalidate(self) -> None:
         self._plan.invalidate()
 
+    async def close(self) -> None:
+        await self._plan.close()
+
     async def _load(self) -> LanePlan:
         async with self._db.read() as conn:
             return await load_plan(conn)

@@ -52,6 +52,9 @@ class NoticeBoard:
     def invalidate(self) -> None:
         self._notices.invalidate()
 
+    async def close(self) -> None:
+        await self._notices.close()
+
     async def current(self, at: datetime) -> list[Notice]:
         """The notices active at `at`, the newest first."""
         return [notice for notice in await self._notices.get() if notice.active(at)]

@@ -11,6 +11,7 @@ lock or a connection while another is awaited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,15 @@ class Refreshing(Generic[T]):
         self._invalidated_at = time.monotonic()
         if self._loading is not None and not self._loading.done():
             self._loading = None  # it may have read before the change; start another
+
+    async def close(self) -> None:
+        """Stop a load still running, before the database it reads from is closed: a
+        connection left checked out at shutdown is only closed by the garbage collector."""
+        loading, self._loading = self._loading, None
+        if loading is not None and not loading.done():
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
 
     async def get(self) -> T:
         if not self._fresh_needed and time.monotonic() - self._loaded_at < self._max_age_s:
