@@ -42,6 +42,7 @@ from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
+from dispatch.session_check import SessionCheck
 from dispatch.sessions import Sessions
 from hub import health, openapi
 from hub.answer_book import AnswerBook
@@ -64,6 +65,7 @@ from hub.appkeys import (
     RELAY,
     REPLY_SENDERS,
     ROUTER,
+    SESSION_CHECK,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -176,6 +178,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = connection
     app[SESSIONS] = Sessions(connection.client, app[KEYS],
                              int(app[SETTINGS].console.session_hours * 3600))
+    app[SESSION_CHECK] = SessionCheck(app[DATABASE], app[SESSIONS])
     try:
         yield
     finally:
