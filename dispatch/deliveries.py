@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import delivery_json, summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -26,6 +25,7 @@ from hub.model import (
     SendReceipt,
 )
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import delivery_json, summaries_by_id
 
 d = schema.deliveries
 m = schema.messages

@@ -34,7 +34,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.presence import ConsolePresence, PresenceState
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -43,6 +42,7 @@ from hub.lane_book import LaneBook
 from hub.lanes import Lane, LanePlan, Strategy
 from hub.model import HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,12 @@ from dispatch.request_search import (
     r,
     word_matches,
 )
-from dispatch.views import detail, summaries_by_id
 from hub import schema
 from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Agent, Channel, RequestStatus, Role
+from hub.read_models import detail, summaries_by_id
 from hub.request_body import read_json_object
 
 PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")
