@@ -9,10 +9,10 @@ from typing import ClassVar, Protocol
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
-from dispatch.deliveries import Deliveries
 from hub.answer_book import AnswerBook
 from hub.channel_state import ChannelState
 from hub.database import Database
+from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt

@@ -35,7 +35,6 @@ from dispatch import (
 )
 from dispatch.auto_answers import AutoAnswers
 from dispatch.console_ws import console_ws
-from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
 from dispatch.handback import HandBack
 from dispatch.offers import Offers
@@ -73,6 +72,7 @@ from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
 from hub.clock import utcnow
 from hub.database import Database
+from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.lane_book import LaneBook

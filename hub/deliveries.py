@@ -1,5 +1,8 @@
 """Delivery state of outbound messages: leased to one sender at a time, moved forward by the
 sender's result and by the gateway's later reports, each change announced to the consoles.
+
+In the core because both sides write it: dispatch's outbound sender, and the channels'
+delivery reports (gateway status callbacks, the chat widget's "seen").
 """
 
 from __future__ import annotations
