@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from channels.phone.ami import AsteriskAmiChannel
-from dispatch.auth import current_agent
 from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
+from hub.agent_auth import current_agent
 from hub.appkeys import ADAPTERS, DATABASE, RELAY
 from hub.errors import BadInput, NotFound, RetryLater
 from hub.model import Agent

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from dispatch.auth import current_agent
 from dispatch.handback import NOTE_OFFLINE
 from dispatch.presence import PresenceBoard, PresenceState
+from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, HANDBACK, KEYS, REDIS
 from hub.errors import BadInput, Forbidden
 from hub.model import Role

@@ -16,7 +16,6 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, select
 
 from dispatch.actions import Actions, Outcome
-from dispatch.auth import current_agent
 from dispatch.replies import Replies
 from dispatch.request_search import (
     OPEN,
@@ -33,6 +32,7 @@ from dispatch.request_search import (
     word_matches,
 )
 from hub import schema
+from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound

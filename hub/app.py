@@ -41,7 +41,6 @@ from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
-from dispatch.sessions import Sessions
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
@@ -81,6 +80,7 @@ from hub.model import Channel
 from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
+from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
 from web import ROOT as WEB_ROOT
