@@ -23,11 +23,12 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
-from dispatch.presence import LAPSE_S, ConsolePresence, PresenceBoard
+from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
 from hub.agents import get_agent
 from hub.appkeys import DATABASE, FEED, PRESENCE_FANOUT, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.console_presence import LAPSE_S, ConsolePresence
 from hub.model import Role
 from hub.sessions import COOKIE_NAME
 

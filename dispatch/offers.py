@@ -33,9 +33,9 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.presence import ConsolePresence, PresenceState
 from hub import schema
 from hub.clock import utcnow
+from hub.console_presence import ConsolePresence, PresenceState
 from hub.database import Database
 from hub.keys import Keys
 from hub.lane_book import LaneBook
