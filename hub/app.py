@@ -34,6 +34,7 @@ from dispatch import (
     viewers,
 )
 from dispatch.auto_answers import AutoAnswers
+from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
 from dispatch.console_ws import console_ws
 from dispatch.feed import EventFeed
 from dispatch.handback import HandBack
@@ -78,6 +79,10 @@ from hub.lane_book import LaneBook
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
+from hub.openapi_groups import PATHS as GROUP_PATHS
+from hub.openapi_lanes import PATHS as LANE_PATHS
+from hub.openapi_notices import PATHS as NOTICE_PATHS
+from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
 from hub.sessions import Sessions
@@ -124,7 +129,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_websockets)
 
     app.router.add_routes(health.routes())
-    app.router.add_routes(openapi.routes())
+    app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
+                                         GROUP_PATHS, TEMPLATE_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
