@@ -44,7 +44,7 @@ async def current_agent(request: web.Request) -> Agent:
     if request.method not in ("GET", "HEAD") and not origin_allowed(request):
         raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
                                 content_type="application/json")
-    cached = request.get(AGENT)
+    cached: Agent | None = request.get(AGENT)
     if cached is not None:
         return cached
     token = request.cookies.get(COOKIE_NAME, "")
