@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.agents import get_agent
 from hub.clock import utcnow
@@ -26,6 +25,7 @@ from hub.lane_book import LaneBook
 from hub.lanes import EMPTY_PLAN, LanePlan
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import summaries_by_id
 from hub.text import is_storable
 
 r = schema.contact_requests

@@ -31,13 +31,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.actions import MAX_NOTE_CHARS
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import summaries_by_id
 from hub.text import is_storable
 
 r = schema.contact_requests

@@ -22,13 +22,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
-from dispatch.presence import LAPSE_S, ConsolePresence, PresenceBoard
+from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
-from dispatch.sessions import COOKIE_NAME
+from hub.agent_auth import current_agent, origin_allowed
 from hub.appkeys import FEED, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
+from hub.console_presence import LAPSE_S, ConsolePresence
 from hub.model import Role
+from hub.sessions import COOKIE_NAME
 
 log = logging.getLogger(__name__)
 

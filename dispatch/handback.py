@@ -31,14 +31,15 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.presence import PresenceBoard, PresenceState
-from dispatch.views import summaries_by_id
+from dispatch.presence import PresenceBoard
 from hub import schema
 from hub.agents import get_agent
 from hub.clock import utcnow
+from hub.console_presence import PresenceState
 from hub.database import Database
 from hub.model import HandlingAction, RequestStatus
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 

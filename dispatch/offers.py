@@ -33,16 +33,16 @@ from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.presence import ConsolePresence, PresenceState
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
+from hub.console_presence import ConsolePresence, PresenceState
 from hub.database import Database
 from hub.keys import Keys
 from hub.lane_book import LaneBook
 from hub.lanes import Lane, LanePlan, Strategy
 from hub.model import HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 
-from dispatch.sessions import Sessions
 from hub.agents import get_agents
 from hub.database import Database
 from hub.model import Agent
+from hub.sessions import Sessions
 
 GATHER_S = 0.05  # how long the first check of a round waits for the others
 

@@ -29,7 +29,6 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import call_json, summaries_by_id
 from hub import schema
 from hub.agents import get_agent
 from hub.call_events import (
@@ -56,6 +55,7 @@ from hub.model import (
 )
 from hub.notices import Notice, NoticeBoard
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import call_json, summaries_by_id
 from hub.settings import PhoneSettings
 
 log = logging.getLogger(__name__)
