@@ -22,7 +22,7 @@ def lane_values(body: Mapping[str, Any], *, key: str | None = None) -> dict[str,
     if not LANE_KEY.match(key):
         raise BadInput("key must be lower-case letters, digits, '-' or '_'", {"key": "invalid"})
     strategy = body.get("strategy", Strategy.MANUAL.value)
-    if strategy not in {s.value for s in Strategy}:
+    if not isinstance(strategy, str) or strategy not in {s.value for s in Strategy}:
         raise BadInput(f"strategy must be one of {[s.value for s in Strategy]}",
                        {"strategy": "invalid"})
     try:
@@ -48,7 +48,8 @@ def lane_values(body: Mapping[str, Any], *, key: str | None = None) -> dict[str,
 def rule_values(body: Mapping[str, Any]) -> dict[str, Any]:
     """Columns of a routing rule; at least one condition unless it is meant to catch all."""
     channel = body.get("channel")
-    if channel is not None and channel not in {c.value for c in Channel}:
+    if channel is not None and (not isinstance(channel, str)
+                                or channel not in {c.value for c in Channel}):
         raise BadInput(f"channel must be null or one of {[c.value for c in Channel]}",
                        {"channel": "invalid"})
     keywords = body.get("keywords") or []

@@ -89,7 +89,8 @@ async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
     texts = {lang: _text(body, f"text_{lang}") for lang in ("fi", "en")}
     channels = body.get("channels")
     known = {c.value for c in Channel}
-    if not isinstance(channels, list) or not channels or not set(channels) <= known:
+    if (not isinstance(channels, list) or not channels
+            or not all(isinstance(x, str) for x in channels) or not set(channels) <= known):
         raise BadInput(f"channels must be a non-empty list of {sorted(known)}",
                        {"channels": "invalid"})
     lanes = body.get("lanes") or []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 
 from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -61,19 +61,30 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # a 401, 404 or 405 aiohttp raises: the same headers
+        _add_security_headers(request, exc.headers)
+        raise
+    _add_security_headers(request, response.headers)
+    return response
+
+
+def _add_security_headers(request: web.Request, headers: MutableMapping[str, str]) -> None:
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
     if request.path.startswith(("/console", "/api/")):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Cache-Control", "no-store")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cache-Control", "no-store")
     if request.path.startswith("/console"):
-        response.headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
+        headers.setdefault("Content-Security-Policy", CONSOLE_POLICY)
     elif request.path.startswith("/form"):
-        response.headers.setdefault("Content-Security-Policy", FORM_POLICY)
+        # The taxi company may put the form on its own site in a frame, as it does the chat
+        # widget: the sites allowed to embed the widget may frame it, nobody else.
+        embedders = " ".join(request.app[SETTINGS].chat.allowed_origins)
+        headers.setdefault("Content-Security-Policy",
+                           f"{FORM_POLICY}; frame-ancestors 'self' {embedders}".rstrip())
     elif request.path.startswith("/static/"):
         # Revalidate on every load, so that after an upgrade no browser runs an old script
         # against the new page.
-        response.headers.setdefault("Cache-Control", "no-cache")
-    return response
-
+        headers.setdefault("Cache-Control", "no-cache")

@@ -19,8 +19,17 @@ from hub.keys import Keys
 COOKIE_NAME = "tc_session"
 
 
+MAX_TOKEN_CHARS = 100  # ours are 43; a longer cookie is not one of them
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _may_be_ours(token: str) -> bool:
+    """Tokens are URL-safe base64 (secrets.token_urlsafe): a cookie of other bytes, such as
+    ones that are not UTF-8 at all, is no session, not an error."""
+    return bool(token) and len(token) <= MAX_TOKEN_CHARS and token.isascii()
 
 
 class Sessions:
@@ -47,7 +56,7 @@ class Sessions:
         return token
 
     async def agent_of(self, token: str) -> uuid.UUID | None:
-        if not token or len(token) > 100:
+        if not _may_be_ours(token):
             return None
         data = await self._redis.get(self._keys.session(_hash(token)))
         if data is None:
@@ -56,7 +65,7 @@ class Sessions:
 
     async def agents_of(self, tokens: list[str]) -> list[uuid.UUID | None]:
         """The agent of each session, None where it has ended; one round trip for all."""
-        valid = [token for token in tokens if token and len(token) <= 100]
+        valid = [token for token in tokens if _may_be_ours(token)]
         found: dict[str, uuid.UUID] = {}
         if valid:
             values = await self._redis.mget([self._keys.session(_hash(t)) for t in valid])
@@ -65,6 +74,8 @@ class Sessions:
         return [found.get(token) for token in tokens]
 
     async def end(self, token: str) -> None:
+        if not _may_be_ours(token):
+            return
         await self._redis.delete(self._keys.session(_hash(token)))
 
     async def end_all(self, agent_id: uuid.UUID, *, keep: str | None = None) -> int:
@@ -74,7 +85,7 @@ class Sessions:
         session check, on every hub process.
         """
         of_agent = self._of_agent(agent_id)
-        kept = _hash(keep) if keep else None
+        kept = _hash(keep) if keep and _may_be_ours(keep) else None
         hashes = [h for h in await self._redis.smembers(of_agent) if h != kept]
         if not hashes:
             return 0

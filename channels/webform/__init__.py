@@ -145,6 +145,8 @@ async def _form_fields(request: web.Request) -> dict[str, str]:
         posted = await request.post()
     except (UnicodeDecodeError, LookupError) as exc:
         raise BadInput(f"the form is not valid {charset}") from exc
+    except (ValueError, web.HTTPException) as exc:  # no boundary, a part cut short
+        raise BadInput("the form is not a readable multipart/form-data body") from exc
     return {k: v for k, v in posted.items() if isinstance(v, str)}
 
 
