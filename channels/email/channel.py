@@ -132,8 +132,10 @@ class EmailChannel:
             await self._server.wait_closed()
         self._services = None
 
-    async def accept(self, raw: bytes, recipients: Sequence[str], null_sender: bool) -> None:
-        """Take one mail in; returns once it is committed. BadInput: refuse it for good."""
+    async def accept(self, raw: bytes, recipients: Sequence[str],
+                     envelope_sender: str | None) -> None:
+        """Take one mail in; returns once it is committed. BadInput: refuse it for good.
+        `envelope_sender`: "" for the null sender (MAIL FROM:<>), None when unknown (IMAP)."""
         services = self._services
         if services is None:
             raise RetryLater("the hub is starting")
@@ -141,9 +143,12 @@ class EmailChannel:
         with services.ingestor.admission():
             parsed = await asyncio.to_thread(
                 parse_mail, raw, max_attachment_bytes=email.max_attachment_bytes,
-                loop_marker=_loop_marker(email.address))
-            if null_sender and parsed.auto is None:
+                loop_marker=_loop_marker(email.address), envelope_sender=envelope_sender)
+            if envelope_sender == "" and parsed.auto is None:  # RFC 3834: never answered
                 parsed = dataclasses.replace(parsed, auto=AutoKind.AUTO_GENERATED)
+            if not parsed.from_address:  # a bounce from nobody: it only reports
+                await self._report_bounce(services, parsed)
+                return
             root = services.settings.data_dir / "attachments"
             kept = await asyncio.to_thread(_keep_attachments, root, parsed)
             contact = to_contact(parsed, raw, received_at=utcnow(),
@@ -151,6 +156,9 @@ class EmailChannel:
                                  attachments=kept, recipients=recipients,
                                  via="smtp" if recipients else "imap")
             await _ingest_once(services, contact)
+        await self._report_bounce(services, parsed)
+
+    async def _report_bounce(self, services: HubServices, parsed: ParsedMail) -> None:
         if parsed.bounce is not None and parsed.bounce.original_message_id:
             await services.deliveries.report(self.name, DeliveryUpdate(
                 provider_id=parsed.bounce.original_message_id, state=DeliveryState.FAILED,

@@ -84,7 +84,7 @@ class ImapPoller:
             raw = await client.fetch(uid)
             if raw is not None:
                 try:
-                    await self._accept(raw, (), False)
+                    await self._accept(raw, (), None)
                     taken += 1
                     await client.mark_taken(uid)
                 except BadInput as exc:

@@ -115,17 +115,23 @@ class _Limits:
 def parse_mail(raw: bytes, *, max_text_chars: int = 100_000,
                max_attachment_bytes: int = 10 * 1024 * 1024, max_attachments: int = 20,
                allowed_attachment_types: frozenset[str] = DEFAULT_ALLOWED_TYPES,
-               loop_marker: str | None = None) -> ParsedMail:
+               loop_marker: str | None = None, envelope_sender: str | None = None
+               ) -> ParsedMail:
     """Parse one mail (the bytes of SMTP DATA or an IMAP fetch) into a ParsedMail.
 
-    Raises MailRejected when there is no From address that parses, neither readable text
+    `envelope_sender`: SMTP's MAIL FROM ("" for the null sender `<>`), None when unknown (an
+    IMAP fetch: its Return-Path header is read instead). A mail whose From holds no address
+    is from its envelope sender; a bounce from nobody (`From: MAILER DAEMON <>` and a null
+    envelope sender) has an empty `from_address`: it only reports our mail as failed.
+
+    Raises MailRejected when there is no sender address that parses, neither readable text
     nor an accepted attachment, or the bytes are not a mail. Attachments over the limits
     or of a type not allowed are listed in `skipped_attachments` instead.
     """
     limits = _Limits(max_text_chars, max_attachment_bytes, max_attachments,
                      allowed_attachment_types)
     try:
-        return _parse(raw, limits, loop_marker)
+        return _parse(raw, limits, loop_marker, envelope_sender)
     except MailRejected:
         raise
     except RecursionError as exc:
@@ -136,7 +142,8 @@ def parse_mail(raw: bytes, *, max_text_chars: int = 100_000,
         raise MailRejected(f"the mail cannot be read ({type(exc).__name__})") from exc
 
 
-def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
+def _parse(raw: bytes, limits: _Limits, loop_marker: str | None,
+           envelope_sender: str | None) -> ParsedMail:
     if not raw.strip():
         raise MailRejected("the mail is empty")
     if raw.count(b"\n--") > _MAX_BOUNDARY_LINES:
@@ -144,9 +151,17 @@ def _parse(raw: bytes, limits: _Limits, loop_marker: str | None) -> ParsedMail:
     msg = _message(raw)
     if not msg.keys():
         raise MailRejected("not an email message: no header could be read")
-    senders = addresses(msg, "from")
+    senders = addresses(msg, "from") or addresses(msg, "sender")
     if not senders:
-        raise MailRejected("no sender: From is missing or holds no address that parses")
+        if envelope_sender is None:
+            envelope_sender = next((a for _, a in addresses(msg, "return-path")), None)
+        bounce = find_bounce(msg)
+        if envelope_sender:
+            senders = [(None, envelope_sender.strip("<> ").lower())]
+        elif bounce is not None:
+            senders = [(None, "")]
+        else:
+            raise MailRejected("no sender: From is missing or holds no address that parses")
     chunks, parts = _walk(msg, 0)
     attachments, skipped = _sort_attachments(parts, limits)
     text = _choose_text(chunks) or _forwarded_text(parts)

@@ -16,7 +16,8 @@ from hub.errors import BadInput, RetryLater
 
 log = logging.getLogger(__name__)
 
-Accept = Callable[[bytes, Sequence[str], bool], Awaitable[None]]
+# (raw mail, envelope recipients, envelope sender: "" for the null sender, None if unknown)
+Accept = Callable[[bytes, Sequence[str], str | None], Awaitable[None]]
 
 
 class InboundMailHandler:
@@ -43,7 +44,7 @@ class InboundMailHandler:
         if not isinstance(raw, bytes):
             raw = str(raw).encode("utf-8", "surrogateescape")
         try:
-            await self._accept(raw, list(envelope.rcpt_tos), not envelope.mail_from)
+            await self._accept(raw, list(envelope.rcpt_tos), envelope_sender(envelope.mail_from))
         except BadInput as exc:
             self.refused += 1
             return f"550 5.6.0 {_one_line(exc.reason)}"
@@ -55,6 +56,11 @@ class InboundMailHandler:
             return "451 4.3.0 Temporary failure, please retry"
         self.accepted += 1
         return "250 2.0.0 Message accepted"
+
+
+def envelope_sender(mail_from: str | None) -> str:
+    """MAIL FROM's address, "" for the null sender: aiosmtpd keeps `<>` as it was sent."""
+    return (mail_from or "").strip().strip("<>").strip().lower()
 
 
 def _one_line(text: str) -> str:

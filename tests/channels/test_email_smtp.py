@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 from channels.email.channel import EmailChannel
 from hub.appkeys import ADAPTERS
 from hub.settings import (
+    AnswersSettings,
     ChannelsSettings,
     EmailSettings,
     OutboundSettings,
@@ -284,3 +285,65 @@ async def test_starttls_is_offered_with_a_certificate_and_mail_flows_over_it(
         assert await asyncio.to_thread(over_tls)
         (request,) = await _requests(agent, 1)
         assert request["preview"] == "Taksi Töölöön."
+
+
+async def _send_from(port: int, envelope_sender: str, mail: EmailMessage | bytes) -> None:
+    def blocking() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            raw = mail if isinstance(mail, bytes) else mail.as_bytes()
+            client.sendmail(envelope_sender, [COMPANY], raw)
+    await asyncio.to_thread(blocking)
+
+
+async def test_mail_from_the_null_sender_is_stored_and_never_acknowledged(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """RFC 3834: nothing answers MAIL FROM:<> (aiosmtpd keeps it as "<>", not empty)."""
+    async with SmtpSink() as sink:
+        client = await _hub(hub, dataclasses.replace(
+            settings, answers=AnswersSettings(acknowledge=("email",))), sink)
+        agent = await dispatcher(client)
+        await _send_from(_port(client), "<>", _mail("Taksi", "Taksi Kamppiin klo 18."))
+        (request,) = await _requests(agent, 1)
+        (message,) = (await agent.request(request["id"]))["messages"]
+        assert message["details"]["auto"] == "auto_generated"
+        other = _mail("Taksi", "Taksi Kallioon.", sender="pekka@example.fi")
+        await _send_from(_port(client), "pekka@example.fi", other)
+        async def acknowledged() -> list[Any] | None:
+            return sink.delivered or None
+        await eventually(acknowledged, what="the acknowledgement")
+        await asyncio.sleep(0.5)
+        assert [d.message["To"] for d in sink.delivered] == ["pekka@example.fi"]
+
+
+async def test_mail_without_from_is_from_its_envelope_sender(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        mail = _mail("Taksi", "Taksi asemalle.")
+        del mail["From"]
+        await _send_from(_port(client), "Maija.M@Example.fi", mail)
+        (request,) = await _requests(agent, 1)
+        (message,) = (await agent.request(request["id"]))["messages"]
+        assert message["details"]["from"] == "maija.m@example.fi"
+
+
+async def test_a_bounce_from_nobody_marks_the_reply_failed_and_opens_no_request(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        await _send(_port(client), _mail("Taksi", "Taksi Kallioon."))
+        (request,) = await _requests(agent, 1)
+        await agent.reply(request["id"], "Selvä.", "k-bounce-nobody")
+        await agent.wait_for_reply(request["id"], "sent")
+        dsn = _bounce(sink.delivered[0].message["Message-ID"]).replace(
+            b"From: Mail Delivery System <MAILER-DAEMON@mx.example.fi>",
+            b"From: MAILER DAEMON <>")
+        await _send_from(_port(client), "", dsn)
+        failed = await agent.wait_for_reply(request["id"], "failed")
+        assert "5.1.1" in failed["deliveries"][0]["reason"]
+        assert [r["id"] for r in await agent.open_requests()] == [request["id"]]
