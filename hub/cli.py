@@ -12,7 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from hub import log_privacy
 from hub.errors import TaxiConnectError
+from hub.log_privacy import PrivateAccessLogger
 from hub.model import Role
 from hub.settings import Settings, load_settings
 from hub.workers import WORKERS_HELP, announce, migrate, serve_worker, serve_workers
@@ -34,6 +36,7 @@ def _logging(settings: Settings, worker: int | None = None) -> None:
                         format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s")
     # Alembic narrates every plugin it loads at INFO; its warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    log_privacy.install(settings.log_level)
 
 
 def serve(settings: Settings, *, demo: bool = False) -> None:
@@ -49,7 +52,8 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         announce(settings.http.host, settings.http.port)
 
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
-                shutdown_timeout=5, access_log=log if settings.http.access_log else None)
+                shutdown_timeout=5, access_log=log if settings.http.access_log else None,
+                access_log_class=PrivateAccessLogger)
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import OperatorMustAct
+from hub.log_privacy import PrivateAccessLogger
 from hub.settings import Settings
 
 LISTEN_BACKLOG = 128  # aiohttp's own default for the port it binds
@@ -194,7 +195,8 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
         app.on_startup.append(seed_demo)
     app.cleanup_ctx.append(_exit_with(os.getppid()))
     runner = web.AppRunner(app, shutdown_timeout=5,
-                           access_log=access_log if settings.http.access_log else None)
+                           access_log=access_log if settings.http.access_log else None,
+                           access_log_class=PrivateAccessLogger)
     socks = [socket.socket(fileno=fd) for fd in fds]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)

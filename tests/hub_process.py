@@ -113,10 +113,12 @@ class HubProcess:
         return out.decode()
 
 
-def start_hub(settings: Settings, folder: Path, port: int, *args: str) -> HubProcess:
-    """`python -m hub.cli serve ARGS` with its data in `folder`/data; not waited for."""
+def start_hub(settings: Settings, folder: Path, port: int, *args: str,
+              env_settings: dict[str, str] | None = None) -> HubProcess:
+    """`python -m hub.cli serve ARGS` with its data in `folder`/data; not waited for.
+    `env_settings`: more `TAXICONNECT_*` settings, as an operator's environment gives them."""
     log = folder / f"hub-{port}.log"
-    env = hub_env(settings, folder / "data", port)
+    env = {**hub_env(settings, folder / "data", port), **(env_settings or {})}
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", *args],
                                    cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
