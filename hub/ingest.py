@@ -32,6 +32,7 @@ from hub.database import Database
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.ingest_store import fingerprint, record_opt_outs, reused_key, store_batch
 from hub.lane_book import LaneBook
+from hub.metrics import Metrics
 from hub.model import Channel, InboundContact, IngestResult, Notice
 from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay, OutboxRow
@@ -53,11 +54,12 @@ class _Waiting:
 class Ingestor:
     def __init__(self, db: Database, relay: OutboxRelay, lanes: LaneBook, *, batch_max: int,
                  max_pending: int, max_wait_s: float, max_in_flight: int,
-                 notices: NoticeBoard | None = None) -> None:
+                 notices: NoticeBoard | None = None, metrics: Metrics | None = None) -> None:
         self._db = db
         self._relay = relay
         self._lanes = lanes
         self._notices = notices
+        self._metrics = metrics
         self._batch_max = batch_max
         self._max_pending = max_pending
         self._max_wait_s = max_wait_s
@@ -167,6 +169,8 @@ class Ingestor:
                 batch = [self._waiting.popleft() for _ in range(count)]
                 started = time.monotonic()
                 await self._commit_batch(batch)
+                if self._metrics is not None:
+                    self._metrics.ingest_commit.observe(time.monotonic() - started)
                 if self._waiting:
                     # Only a batch with more waiting behind it measures capacity: the small
                     # batches of a quiet spell would make the first burst look like overload.
