@@ -130,8 +130,8 @@ class Ingestor:
             return
         keyword = contact.details.get("sms_keyword", "STOP") if choice == "out" else None
         try:
-            await self._db.run_write(partial(record_opt_outs, [{
-                "phone": contact.phone, "at": contact.received_at, "keyword": keyword}]))
+            change = {"phone": contact.phone, "at": contact.received_at, "keyword": keyword}
+            await self._db.run_write(lambda conn: record_opt_outs(conn, [change]))
         except (SQLAlchemyError, OSError) as exc:
             raise RetryLater("the database is not available", retry_after_s=5) from exc
 

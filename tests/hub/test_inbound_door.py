@@ -400,3 +400,21 @@ async def test_the_same_contact_delivered_twice_is_stored_once(
     assert first["contact_requests"] == 1
     assert first["calls"] == (1 if case.name in ("twilio_voice", "phone_cti",
                                                  "asterisk_ami") else 0)
+
+
+async def test_an_sms_opt_out_is_still_kept_while_the_notice_keeps_the_text_out(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
+    door_stack: AsyncExitStack, request: pytest.FixtureRequest
+) -> None:
+    case = next(c for c in CASES if c.name == "twilio_sms")
+    door = await _open(case, hub, settings, door_stack, request)
+    agent = await dispatcher(door.client)
+    async with agent.http.post(f"{agent.base}/api/v1/notices", json=NOTICE) as resp:
+        assert resp.status == 201, await resp.text()
+    who = dataclasses.replace(_passenger(99), body="STOP")
+    told = await _twilio_sms(door, "SM" + "9" * 32, who)
+    assert told is not None and "<Message>" not in told  # no text to who just said STOP
+    async with door.client.app[DATABASE].read() as conn:
+        opted = set((await conn.execute(select(schema.sms_opt_outs.c.phone))).scalars())
+    assert opted == {who.phone}
+    assert (await _counts(door))["messages"] == 0
