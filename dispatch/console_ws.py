@@ -16,9 +16,11 @@ import dataclasses
 import json
 import logging
 import re
+import time
 import uuid
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from prometheus_client import Histogram
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,7 +28,7 @@ from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
-from hub.appkeys import FEED, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
+from hub.appkeys import FEED, METRICS, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
 from hub.console_presence import LAPSE_S, ConsolePresence
 from hub.model import Role
 from hub.sessions import COOKIE_NAME
@@ -67,7 +69,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         # asking whether anyone answers) already counts this dispatcher.
         with contextlib.suppress(RedisError, OSError):
             await presence.presence.beat(agent.id, connection)
-    sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id))
+    sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id,
+                                              request.app[METRICS].fanout))
     # Colleagues' presence, as `presence` frames, only to a console that asks for it with
     # the websocket subprotocol (as the console page does): other clients of this socket
     # expect `events` frames only.
@@ -182,7 +185,7 @@ async def _end_with_session(request: web.Request, role: Role,
 
 
 async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,
-                       last_event_id: str | None) -> None:
+                       last_event_id: str | None, fanout: Histogram) -> None:
     # Subscribed already: whatever the replay does not hold arrives through the subscription.
     cursor = await _start(ws, feed, subscriber, last_event_id)
     while not ws.closed:
@@ -198,12 +201,19 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
         if subscriber.only_for is None and batch.events[0].order > cursor:
             # The usual case: the frame built and encoded once for all consoles.
             await ws.send_frame(batch.frame, WSMsgType.TEXT)
+            _observe(fanout, batch.events[0])
             cursor = batch.events[-1].order
             continue
         fresh = _visible(subscriber, [e for e in batch.events if e.order > cursor])
         if fresh:
             await ws.send_str(frame(fresh))
+            _observe(fanout, fresh[0])
         cursor = max(cursor, batch.events[-1].order)
+
+
+def _observe(fanout: Histogram, oldest: Event) -> None:
+    """The frame's oldest event, from its stream entry (the entry id is its time in ms)."""
+    fanout.observe(max(0.0, time.time() - oldest.order[0] / 1000))
 
 
 def _visible(subscriber: Subscriber, events: list[Event]) -> list[Event]:

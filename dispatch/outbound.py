@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -31,7 +32,8 @@ from hub.clock import utcnow
 from hub.deliveries import Deliveries, failed, retry, sent
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
-from hub.model import OutboundMessage
+from hub.metrics import Metrics
+from hub.model import DeliveryState, OutboundMessage
 from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ class OutboundWorker:
     def __init__(self, deliveries: Deliveries, redis: Redis, keys: Keys,
                  senders: Mapping[str, Sender], *, consumer: str, max_attempts: int,
                  backoff_base_s: float, backoff_max_s: float, poll_s: float,
-                 send_timeout_s: float) -> None:
+                 send_timeout_s: float, metrics: Metrics | None = None) -> None:
         self._deliveries = deliveries
         self._redis = redis
         self._keys = keys
@@ -61,6 +63,7 @@ class OutboundWorker:
         self._backoff_max_s = backoff_max_s
         self._poll_s = poll_s
         self._send_timeout_s = send_timeout_s
+        self._metrics = metrics
         self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._outcomes: list[Outcome] = []
@@ -157,6 +160,14 @@ class OutboundWorker:
         self._outcome_ready.set()
 
     async def _send(self, via: str, message: OutboundMessage) -> dict[str, Any]:
+        started = time.perf_counter()
+        outcome = await self._send_once(via, message)
+        if self._metrics is not None and via in self._senders:
+            self._metrics.outbound_send.labels(via).observe(time.perf_counter() - started)
+            self._metrics.deliveries.labels(via, _outcome(outcome)).inc()
+        return outcome
+
+    async def _send_once(self, via: str, message: OutboundMessage) -> dict[str, Any]:
         sender = self._senders.get(via)
         if sender is None:
             self.failed += 1
@@ -200,3 +211,10 @@ class OutboundWorker:
             # twice, never not at all.
             log.warning("outbound %s: could not record %d results: %s", self.consumer,
                         len(outcomes), exc)
+
+
+def _outcome(change: dict[str, Any]) -> str:
+    """A send's delivery change as a metric label: sent, failed or retried."""
+    if "state" not in change:
+        return "retried"
+    return "failed" if change["state"] == DeliveryState.FAILED.value else "sent"

@@ -11,6 +11,7 @@ import os
 import socket
 import weakref
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,7 @@ from hub.appkeys import (
     INGESTOR,
     KEYS,
     LANES,
+    METRICS,
     NOTICES,
     OFFERS,
     OUTBOUND,
@@ -78,6 +80,7 @@ from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.lane_book import LaneBook
+from hub.metrics import Metrics, answer_timer
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
@@ -100,10 +103,13 @@ CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 def create_app(settings: Settings) -> web.Application:
+    metrics = Metrics()
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
-        middlewares=[security_headers, errors_middleware],
+        middlewares=[answer_timer(metrics), security_headers, errors_middleware],
     )
+    app[METRICS] = metrics
+    metrics.counters(partial(health.live_counters, app))
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis.prefix)
     app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
@@ -201,7 +207,8 @@ def _make_ingestor(app: web.Application) -> Ingestor:
     i = app[SETTINGS].ingest
     return Ingestor(app[DATABASE], app[RELAY], app[LANES], batch_max=i.batch_max,
                     max_pending=i.max_pending, max_wait_s=i.max_wait_s,
-                    max_in_flight=i.max_in_flight, notices=app[NOTICES])
+                    max_in_flight=i.max_in_flight, notices=app[NOTICES],
+                    metrics=app[METRICS])
 
 
 def _make_router(app: web.Application) -> Router:
@@ -244,7 +251,8 @@ def _make_outbound(app: web.Application) -> OutboundWorker:
     return OutboundWorker(app[DELIVERIES], app[REDIS].client, app[KEYS], senders,
                           consumer=consumer, max_attempts=o.max_attempts,
                           backoff_base_s=o.backoff_base_s, backoff_max_s=o.backoff_max_s,
-                          poll_s=o.poll_s, send_timeout_s=o.send_timeout_s)
+                          poll_s=o.poll_s, send_timeout_s=o.send_timeout_s,
+                          metrics=app[METRICS])
 
 
 def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:

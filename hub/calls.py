@@ -43,7 +43,7 @@ from hub.call_events import (
 from hub.caller_profile import caller_profile
 from hub.clock import utcnow
 from hub.database import Database
-from hub.errors import BadInput, RetryLater
+from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.ingest import Ingestor
 from hub.model import (
     OPEN_STATUSES,
@@ -93,7 +93,11 @@ class CallStore:
                 if await self._announcement_only(event) is not None:
                     self.silenced += 1
                     return False
-                call, opened = await self._open(event)
+                try:
+                    call, opened = await self._open(event)
+                except AnnouncementOnly:  # published between the check and ingest's door
+                    self.silenced += 1
+                    return False
             if event.kind is CallKind.ANSWER:
                 return await self._answer(call, event) or opened
             if event.kind is CallKind.HANGUP:

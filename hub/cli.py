@@ -36,7 +36,7 @@ def _logging(settings: Settings, worker: int | None = None) -> None:
                         format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s")
     # Alembic narrates every plugin it loads at INFO; its warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    log_privacy.install(settings.log_level)
+    log_privacy.install()
 
 
 def serve(settings: Settings, *, demo: bool = False) -> None:

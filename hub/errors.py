@@ -7,7 +7,10 @@
     ├── NotFound            404
     ├── Forbidden           authenticated but not allowed: 403
     ├── RetryLater          a passing condition (overload, store unreachable): 503 + Retry-After
-    └── OperatorMustAct     configuration or environment is wrong: fail start-up loudly
+    ├── OperatorMustAct     configuration or environment is wrong: fail start-up loudly
+    └── AnnouncementOnly    not a failure: an announcement-only service notice covers the
+                            contact, so nothing of it is stored; answer 200 (or the channel's
+                            own success) with the notice where the channel can carry it
 
 Library exceptions are converted into these at the edge that calls the library.
 """
@@ -15,7 +18,10 @@ Library exceptions are converted into these at the edge that calls the library.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hub.model import Notice
 
 
 class TaxiConnectError(Exception):
@@ -57,3 +63,12 @@ class RetryLater(TaxiConnectError):
 
 class OperatorMustAct(TaxiConnectError):
     pass
+
+
+class AnnouncementOnly(TaxiConnectError):
+    """Raised by the one door in (hub.ingest.Ingestor.submit, hub.calls.CallStore) instead
+    of storing: every adapter's inbound path meets it, so none can store past the notice."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__("an announcement-only service notice is in force")
+        self.notice = notice

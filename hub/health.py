@@ -8,7 +8,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.appkeys import DATABASE, FEED, INGESTOR, REDIS, RELAY, ROUTER, WEBSOCKETS
+from hub.appkeys import DATABASE, FEED, INGESTOR, METRICS, REDIS, RELAY, ROUTER, WEBSOCKETS
+from hub.metrics import metrics_page
 
 CHECK_TIMEOUT_S = 2.0
 
@@ -35,33 +36,36 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    app = request.app
-    ingestor, relay, router, feed = app[INGESTOR], app[RELAY], app[ROUTER], app[FEED]
-    values = [
-        ("taxiconnect_ingest_committed_total", "counter", ingestor.committed,
-         "Contacts committed by ingest"),
-        ("taxiconnect_ingest_batches_total", "counter", ingestor.batches,
-         "Ingest transactions"),
-        ("taxiconnect_ingest_refused_total", "counter", ingestor.refused,
-         "Contacts refused with 503 at capacity"),
-        ("taxiconnect_outbox_published_total", "counter", relay.published,
-         "Outbox rows published to Redis"),
-        ("taxiconnect_outbox_failures_total", "counter", relay.failures,
-         "Failed outbox publish attempts"),
-        ("taxiconnect_router_routed_total", "counter", router.routed,
-         "Inbound entries routed"),
-        ("taxiconnect_router_reclaimed_total", "counter", router.reclaimed,
-         "Abandoned entries taken over"),
-        ("taxiconnect_feed_events_total", "counter", feed.delivered,
-         "Console events read from Redis"),
-        ("taxiconnect_console_websockets", "gauge", len(app[WEBSOCKETS]),
-         "Console websockets open on this process"),
+    return await metrics_page(request, request.app[METRICS], request.app[DATABASE])
+
+
+def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
+    """The counters the hub keeps on its own objects, under the names /metrics has always
+    given them (read at scrape time; a part not started yet reads 0)."""
+    ingestor, relay = app.get(INGESTOR), app.get(RELAY)
+    router, feed = app.get(ROUTER), app.get(FEED)
+    return [
+        ("taxiconnect_ingest_committed_total", "Contacts committed by ingest",
+         ingestor.committed if ingestor else 0),
+        ("taxiconnect_ingest_batches_total", "Ingest transactions",
+         ingestor.batches if ingestor else 0),
+        ("taxiconnect_ingest_refused_total", "Contacts refused with 503 at capacity",
+         ingestor.refused if ingestor else 0),
+        ("taxiconnect_ingest_announced_total",
+         "Contacts an announcement-only notice kept out", ingestor.announced if ingestor else 0),
+        ("taxiconnect_outbox_published_total", "Outbox rows published to Redis",
+         relay.published if relay else 0),
+        ("taxiconnect_outbox_failures_total", "Failed outbox publish attempts",
+         relay.failures if relay else 0),
+        ("taxiconnect_router_routed_total", "Inbound entries routed",
+         router.routed if router else 0),
+        ("taxiconnect_router_reclaimed_total", "Abandoned entries taken over",
+         router.reclaimed if router else 0),
+        ("taxiconnect_feed_events_total", "Console events read from Redis",
+         feed.delivered if feed else 0),
+        ("taxiconnect_console_websockets", "Console websockets open on this process",
+         len(app[WEBSOCKETS])),
     ]
-    lines = []
-    for name, kind, value, help_text in values:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain",
-                        charset="utf-8")
 
 
 def routes() -> list[web.RouteDef]:

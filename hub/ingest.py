@@ -5,6 +5,12 @@ Contacts arriving together share one transaction: the writer task takes whatever
 once, and only then answers each caller. While one batch commits the next one gathers, so
 the batch size follows the load. Past `max_pending` waiting contacts, `submit` refuses at once
 with `RetryLater` (503 + Retry-After) instead of letting callers hang.
+
+`submit` is the one door in for every channel: while an announcement-only service notice
+covers a contact's channel and lane, nothing of it is stored (no passenger, request, message,
+nor anything on the streams): it raises `AnnouncementOnly` with the notice for the adapter to
+answer with. Only an SMS opt-out or opt-in is kept (the passenger's choice must hold), and the
+hub's own outbound calls pass.
 """
 
 from __future__ import annotations
@@ -23,10 +29,11 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from hub.clock import utcnow
 from hub.database import Database
-from hub.errors import BadInput, RetryLater
-from hub.ingest_store import fingerprint, reused_key, store_batch
+from hub.errors import AnnouncementOnly, BadInput, RetryLater
+from hub.ingest_store import fingerprint, record_opt_outs, reused_key, store_batch
 from hub.lane_book import LaneBook
-from hub.model import InboundContact, IngestResult
+from hub.metrics import Metrics
+from hub.model import Channel, InboundContact, IngestResult, Notice
 from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay, OutboxRow
 from hub.text import is_storable
@@ -47,11 +54,12 @@ class _Waiting:
 class Ingestor:
     def __init__(self, db: Database, relay: OutboxRelay, lanes: LaneBook, *, batch_max: int,
                  max_pending: int, max_wait_s: float, max_in_flight: int,
-                 notices: NoticeBoard | None = None) -> None:
+                 notices: NoticeBoard | None = None, metrics: Metrics | None = None) -> None:
         self._db = db
         self._relay = relay
         self._lanes = lanes
         self._notices = notices
+        self._metrics = metrics
         self._batch_max = batch_max
         self._max_pending = max_pending
         self._max_wait_s = max_wait_s
@@ -64,14 +72,17 @@ class Ingestor:
         self.committed = 0
         self.batches = 0
         self.refused = 0
+        self.announced = 0  # contacts an announcement-only notice kept out
 
     def __repr__(self) -> str:
         return (f"<Ingestor waiting={len(self._waiting)} committed={self.committed} "
-                f"batches={self.batches} refused={self.refused}>")
+                f"batches={self.batches} refused={self.refused} announced={self.announced}>")
 
     async def submit(self, contact: InboundContact) -> IngestResult:
-        """Store one contact; returns once it is committed. Retries of a key are recognised."""
+        """Store one contact; returns once it is committed. Retries of a key are recognised.
+        AnnouncementOnly when an announcement-only notice keeps it out (nothing stored)."""
         _check_storable(contact)
+        await self.door(contact)
         key = (contact.channel.value, contact.idempotency_key)
         sent = fingerprint(contact)
         running = self._in_flight.get(key)
@@ -88,6 +99,41 @@ class Ingestor:
         self._wakeup.set()
         # Shielded: a caller that goes away does not cancel the batch the others wait on.
         return await asyncio.shield(future)
+
+    async def door(self, contact: InboundContact) -> None:
+        """The rules a contact meets before anything of it is kept: AnnouncementOnly when an
+        announcement-only notice covers it. `submit` applies them; an adapter that keeps
+        something of its own first (mail attachments, SMS parts) asks here before that."""
+        notice = await self._announcing(contact)
+        if notice is not None:
+            self.announced += 1
+            await self._keep_opt_choice(contact)
+            raise AnnouncementOnly(notice)
+
+    async def _announcing(self, contact: InboundContact) -> Notice | None:
+        """The announcement-only notice covering this contact; no query while none is out
+        (the notices are in hand, reloaded in the background)."""
+        if self._notices is None or contact.details.get("call_direction") == "out":
+            return None  # the hub's own call to a passenger is not a contact coming in
+        covering = [x for x in await self._notices.current(utcnow())
+                    if x.announcement_only and contact.channel in x.channels]
+        if not covering:
+            return None
+        lane = None
+        if any(x.lanes for x in covering) and contact.channel is not Channel.PHONE:
+            lane = (await self._lanes.current()).place(contact).lane
+        return next((x for x in covering if x.covers(contact.channel, lane)), None)
+
+    async def _keep_opt_choice(self, contact: InboundContact) -> None:
+        choice = contact.details.get("sms_opt")
+        if choice not in ("out", "in") or not contact.phone:
+            return
+        keyword = contact.details.get("sms_keyword", "STOP") if choice == "out" else None
+        try:
+            change = {"phone": contact.phone, "at": contact.received_at, "keyword": keyword}
+            await self._db.run_write(lambda conn: record_opt_outs(conn, [change]))
+        except (SQLAlchemyError, OSError) as exc:
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
 
     def admit(self) -> None:
         """Refuse at once (RetryLater) when a new contact would wait longer than max_wait_s."""
@@ -123,6 +169,8 @@ class Ingestor:
                 batch = [self._waiting.popleft() for _ in range(count)]
                 started = time.monotonic()
                 await self._commit_batch(batch)
+                if self._metrics is not None:
+                    self._metrics.ingest_commit.observe(time.monotonic() - started)
                 if self._waiting:
                     # Only a batch with more waiting behind it measures capacity: the small
                     # batches of a quiet spell would make the first burst look like overload.

@@ -451,11 +451,12 @@ def _write(conn: Connection, batch: _Batch) -> None:
         conn.execute(insert(schema.messages), batch.messages)
     if batch.outbox:
         conn.execute(insert(schema.outbox), outbox_values(batch.outbox))
-    _record_opt_outs(conn, batch.sms_opt_outs)
+    record_opt_outs(conn, batch.sms_opt_outs)
 
 
-def _record_opt_outs(conn: Connection, changes: list[dict[str, Any]]) -> None:
-    """The newest choice per number wins: delete, then insert the numbers that opted out."""
+def record_opt_outs(conn: Connection, changes: list[dict[str, Any]]) -> None:
+    """The newest choice per number wins: delete, then insert the numbers that opted out.
+    (Also on its own, for the opt-out of a text an announcement-only notice keeps out.)"""
     if not changes:
         return
     latest = {change["phone"]: change for change in changes}

@@ -4,9 +4,10 @@ Two guards, installed by the command line before anything logs:
 
 - `PrivateAccessLogger`: the opt-in access log writes the path without its query string
   (a PBX's `?token=`, a dispatcher's search by number or name) and never a header.
-- `MaskingFilter` on every root handler: what any logger formats (aiosmtpd's `mail.log`
-  names each sender and recipient at INFO) is rewritten with addresses and numbers masked,
-  as `hub.phone.mask_phone` masks them in our own lines.
+- `MaskingFilter` on every root handler: what any logger formats, a library's included, is
+  rewritten with addresses and numbers masked, as `hub.phone.mask_phone` masks our own.
+  (aiosmtpd's `mail.log`, which names each sender at INFO, says warnings only:
+  channels/email/smtp_server.py.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]{2,}")
 # prefix), then at least 6 more digits with the separators people type. Counts, sizes and
 # times in log lines do not start that way.
 PHONE = re.compile(r"(?<![\w.:])(?:\+|0)\d[\d \-()]{4,}\d(?![\w:])")
-# Narrators whose INFO lines are mostly about whom mail came from and went to.
-CHATTY_LOGGERS = ("mail.log",)
 
 
 def mask_text(text: str) -> str:
@@ -53,15 +52,11 @@ class MaskingFilter(logging.Filter):
         return True
 
 
-def install(level: str) -> None:
-    """The root logger's handlers mask; chatty third-party narrators say only warnings."""
-    root = logging.getLogger()
-    for handler in root.handlers:
+def install() -> None:
+    """Every handler of the root logger masks what it writes."""
+    for handler in logging.getLogger().handlers:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
-    if logging.getLevelName(level.upper()) != logging.DEBUG:
-        for name in CHATTY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class PrivateAccessLogger(AbstractAccessLogger):

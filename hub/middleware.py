@@ -9,7 +9,15 @@ from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.appkeys import SETTINGS
-from hub.errors import BadInput, Conflict, Forbidden, NotFound, RetryLater, TooLarge
+from hub.errors import (
+    AnnouncementOnly,
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RetryLater,
+    TooLarge,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _json(404, {"error": str(exc) or "not found"})
     except Forbidden as exc:
         return _json(403, {"error": str(exc) or "forbidden"})
+    except AnnouncementOnly as exc:
+        # A success: the gateway must not retry what the notice has already answered.
+        notice = exc.notice
+        return _json(200, {"status": "announced",
+                           "notice": {"fi": notice.text_fi, "en": notice.text_en}})
     except RetryLater as exc:
         return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
     except PoolTimeout:  # every database connection busy for POOL_TIMEOUT_S: fail fast

@@ -13,7 +13,8 @@ NOTICE_FIELDS: dict[str, Any] = {
                                                      "webform"]}},
     "lanes": {"type": "array", "items": {"type": "string"}, "description": "empty: every lane"},
     "announcement_only": {"type": "boolean", "description":
-                          "phone: answer with the notice and store nothing about the caller"},
+                          "every channel it covers answers with the notice and stores nothing "
+                          "(the phone hangs up after it)"},
     "valid_from": {"type": "string", "format": "date-time", "description": "default: now"},
     "valid_until": {"type": ["string", "null"], "format": "date-time",
                     "description": "at most 31 days after valid_from; null: 31 days"},

@@ -16,7 +16,8 @@ From the hub:
                    messages: [line...]}             lines after `last_seen`, in order
     message       {id, at, from: passenger|dispatcher, text, agent, client_id}   one line
     ack           {id: client id, message_id, at}   only once the message is committed
-    nack          {id, reason, retry: bool, retry_after?}   not stored; resend if `retry`
+    nack          {id, reason, retry: bool, retry_after?, announced?}   not stored; resend if
+                  `retry`; `announced`: the reason is an announcement-only service notice
     typing        {on, name}                        a dispatcher is writing
     availability  {available, reason}               it changed while the socket was open
     prechat       {ok, fields: {name: "invalid"}}   what was not accepted

@@ -42,7 +42,7 @@ from channels.chat.prechat import normalise_prechat
 from channels.chat.queue_place import queue_place
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
 from hub.clock import utcnow
-from hub.errors import BadInput, RetryLater
+from hub.errors import AnnouncementOnly, BadInput, RetryLater
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
@@ -219,6 +219,11 @@ class ChatSession:
             except RetryLater as exc:
                 await self.send({"type": "nack", "id": frame.id, "reason": exc.reason,
                                  "retry": True, "retry_after": exc.retry_after_s})
+                return
+            except AnnouncementOnly as exc:
+                # Nothing was kept: the line fails with the notice as its reason.
+                await self.send({"type": "nack", "id": frame.id, "retry": False,
+                                 "reason": exc.notice.text(self.lang), "announced": True})
                 return
             except BadInput as exc:
                 stored = await self.ctx.conversations.stored(self.visitor, frame.id)

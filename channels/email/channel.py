@@ -30,7 +30,7 @@ from channels.email.reply_address import reply_address
 from channels.email.send import build_reply, send_mail
 from channels.email.smtp_server import InboundMailHandler
 from hub.clock import utcnow
-from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.errors import AnnouncementOnly, BadInput, OperatorMustAct, RetryLater
 from hub.ingest_store import fingerprint
 from hub.model import (
     Channel,
@@ -60,10 +60,11 @@ class EmailChannel:
         self._poller: ImapPoller | None = None
         self._poller_task: asyncio.Task[None] | None = None
         self.sent = 0
+        self.announced = 0
 
     def __repr__(self) -> str:
         return (f"<EmailChannel smtp={self.smtp_port} handler={self._handler!r} "
-                f"imap={self._poller!r} sent={self.sent}>")
+                f"imap={self._poller!r} sent={self.sent} announced={self.announced}>")
 
     @property
     def smtp_port(self) -> int | None:
@@ -149,13 +150,21 @@ class EmailChannel:
             if not parsed.from_address:  # a bounce from nobody: it only reports
                 await self._report_bounce(services, parsed)
                 return
-            root = services.settings.data_dir / "attachments"
-            kept = await asyncio.to_thread(_keep_attachments, root, parsed)
-            contact = to_contact(parsed, raw, received_at=utcnow(),
-                                 token_secret=email.reply_token_secret.reveal(),
-                                 attachments=kept, recipients=recipients,
-                                 via="smtp" if recipients else "imap")
-            await _ingest_once(services, contact)
+            received_at = utcnow()
+
+            def contact_of(kept: list[dict[str, object]]) -> InboundContact:
+                return to_contact(parsed, raw, received_at=received_at,
+                                  token_secret=email.reply_token_secret.reveal(),
+                                  attachments=kept, recipients=recipients,
+                                  via="smtp" if recipients else "imap")
+            try:
+                # Before the attachments go to disk: a mail the notice answers keeps nothing.
+                await services.ingestor.door(contact_of([]))
+                root = services.settings.data_dir / "attachments"
+                kept = await asyncio.to_thread(_keep_attachments, root, parsed)
+                await _ingest_once(services, contact_of(kept))
+            except AnnouncementOnly:  # taken (250, or seen in the mailbox), nothing kept
+                self.announced += 1
         await self._report_bounce(services, parsed)
 
     async def _report_bounce(self, services: HubServices, parsed: ParsedMail) -> None:

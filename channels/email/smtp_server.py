@@ -16,6 +16,17 @@ from hub.errors import BadInput, RetryLater
 
 log = logging.getLogger(__name__)
 
+
+
+class _WarningsOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+# aiosmtpd logs every session's envelope (senders' and recipients' addresses: personal data)
+# at INFO and its lines at DEBUG; only its warnings are the operator's business.
+logging.getLogger("mail.log").addFilter(_WarningsOnly())
+
 # (raw mail, envelope recipients, envelope sender: "" for the null sender, None if unknown)
 Accept = Callable[[bytes, Sequence[str], str | None], Awaitable[None]]
 

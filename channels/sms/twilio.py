@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -13,13 +14,26 @@ from channels.sms.twilio_inbound import MAX_BODY_CHARS, parse_inbound
 from channels.sms.twilio_send import send_sms
 from channels.sms.twilio_signature import is_valid
 from channels.sms.twilio_status import parse_status
-from channels.sms.webhooks import FORM_TYPE, forbidden, form_pairs, report_when_known
+from channels.sms.webhooks import (
+    FORM_TYPE,
+    announcement,
+    forbidden,
+    form_pairs,
+    report_when_known,
+)
 from hub.clock import utcnow
-from hub.errors import NotFound, OperatorMustAct, RetryLater
+from hub.errors import AnnouncementOnly, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, OutboundMessage, SendReceipt
 from hub.request_body import receive_body
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+
+def _twiml(reply: str | None) -> web.Response:
+    text = EMPTY_TWIML if reply is None else (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Response><Message>{escape(reply)}</Message></Response>")
+    return web.Response(text=text, content_type="text/xml", charset="utf-8")
 STATUS_PATH = "/webhooks/sms/twilio/status"
 # A status callback can overtake the commit of the send it reports on by a few milliseconds.
 UNKNOWN_SID_WAIT_S = (0.05, 0.2, 0.5, 1.0)
@@ -58,9 +72,15 @@ class TwilioSmsChannel:
             contact = parse_inbound(params, default_region=services.settings.phone.default_region,
                                     now=utcnow())
             contact = mark_keywords(contact, services.settings.sms)
-            await services.ingest(contact)
+            try:
+                await services.ingest(contact)
+            except AnnouncementOnly as exc:
+                # Nothing was kept; the reply in the answer costs no delivery row. An opt-out
+                # (kept at the door) gets no text.
+                opted_out = contact.details.get("sms_opt") == "out"
+                return _twiml(None if opted_out else announcement(exc.notice, contact.phone))
         self.received += 1
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml", charset="utf-8")
+        return _twiml(None)
 
     async def status(self, request: web.Request) -> web.Response:
         services, params = await self._signed_form(request)

@@ -44,7 +44,7 @@ from channels.sms.webhooks import (
 )
 from hub.channel_state import SmsPart
 from hub.clock import utcnow
-from hub.errors import BadInput, OperatorMustAct, RetryLater
+from hub.errors import AnnouncementOnly, BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel, InboundContact, OutboundMessage, SendReceipt
 from hub.request_body import receive_body
 from hub.settings import VonageSettings
@@ -111,6 +111,8 @@ class VonageSmsChannel:
                                                              services.settings.sms))
                 self.received += 0 if result.duplicate else 1
             else:
+                # Before the part is held: a text the notice answers keeps nothing.
+                await services.ingestor.door(_contact(sms))
                 await self._keep_part(services, sms, sms.concat)
         return web.Response(status=200)
 
@@ -157,7 +159,11 @@ class VonageSmsChannel:
 
     async def _deliver(self, services: HubServices, parts: list[SmsPart]) -> None:
         contact = mark_keywords(_assembled(parts), services.settings.sms)
-        result = await services.ingest(contact)
+        try:
+            result = await services.ingest(contact)
+        except AnnouncementOnly:  # the parts held for it go: nothing of it is kept
+            await services.state.drop_sms_parts(GATEWAY, parts)
+            return
         await services.state.drop_sms_parts(GATEWAY, parts)
         if not result.duplicate:
             self.received += 1

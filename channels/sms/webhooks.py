@@ -12,7 +12,7 @@ from aiohttp import web
 
 from hub.deliveries import Deliveries
 from hub.errors import BadInput
-from hub.model import DeliveryUpdate
+from hub.model import DeliveryUpdate, Notice
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
@@ -47,3 +47,9 @@ async def report_when_known(deliveries: Deliveries, adapter: str, update: Delive
         if await deliveries.report(adapter, update):
             return True
     return False
+
+
+def announcement(notice: Notice, phone: str | None) -> str:
+    """An announcement-only notice as one SMS answer: Finnish first for a Finnish number."""
+    first, second = ("fi", "en") if (phone or "").startswith("+358") else ("en", "fi")
+    return f"{notice.text(first)}\n\n{notice.text(second)}"

@@ -16,11 +16,11 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from channels.base import HubServices
-from channels.webform.page import busy_page, form_page, thanks_page
+from channels.webform.page import announced_page, busy_page, form_page, thanks_page
 from channels.webform.parser import REASONS, parse_order
 from channels.webform.texts import pick_language
 from hub.clock import utcnow
-from hub.errors import BadInput, RetryLater
+from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
 from hub.request_body import read_json_object, receive_body
 
@@ -85,6 +85,8 @@ class WebFormChannel:
                 except BadInput as exc:
                     return _html(form_page(lang, values=fields, errors=exc.field_errors),
                                  status=422)
+                except AnnouncementOnly as exc:
+                    return _html(announced_page(lang, exc.notice.text(_lang(lang))))
         except RetryLater as exc:
             # A ready page: the browser's Back button still holds the passenger's answers.
             return web.Response(body=busy_page(self._language(request)), status=503,
@@ -106,6 +108,10 @@ class WebFormChannel:
                 fields = {f: {"code": c, "reason": REASONS.get(c, c)}
                           for f, c in exc.field_errors.items()}
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
+            except AnnouncementOnly as exc:  # nothing kept: no reference to give
+                lang = _lang(str(data.get("language") or "fi"))
+                return web.json_response({"status": "announced", "reference": None,
+                                          "notice": exc.notice.text(lang), "answer": None})
         receipt = _receipt(result)
         receipt["notice"], receipt["answer"] = await self._answers(
             result, _text(data.get("name")), str(data.get("language") or "fi"))
@@ -121,6 +127,10 @@ class WebFormChannel:
         lang = "en" if lang == "en" else "fi"
         answer = await self.services.first_answer(Channel.WEBFORM, result, name, lang)
         return (result.notice.text(lang) if result.notice is not None else None), answer
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "fi"
 
 
 def _text(value: Any) -> str | None:

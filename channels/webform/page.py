@@ -115,6 +115,15 @@ def thanks_page(lang: str, reference: str, notice: str | None = None,
     return _page(lang, t["thanks_title"], body)
 
 
+def announced_page(lang: str, notice: str) -> str:
+    """An announcement-only notice answered the form: nothing was kept, no reference."""
+    t = TEXTS[lang]
+    body = f"""<h1>{escape(t['announced_title'])}</h1>
+<p class="notice" role="alert">{escape(notice)}</p>
+<p>{escape(t['announced_body'])}</p>"""
+    return _page(lang, t["announced_title"], body)
+
+
 @functools.cache
 def busy_page(lang: str) -> bytes:
     """Rendered once: past capacity, refusing must cost next to nothing."""

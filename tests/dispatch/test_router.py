@@ -86,7 +86,7 @@ async def test_an_entry_held_by_a_dead_consumer_is_taken_over_and_handled_once(
         metrics = await resp.text()
     reclaimed = next(line for line in metrics.splitlines()
                      if line.startswith("taxiconnect_router_reclaimed_total "))
-    assert int(reclaimed.split()[1]) == 1
+    assert float(reclaimed.split()[1]) == 1
 
 
 async def test_a_stopped_hub_leaves_the_router_group(
