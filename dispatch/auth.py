@@ -7,8 +7,9 @@ import json
 
 from aiohttp import web
 
+from dispatch.login_limits import LoginLimits
 from hub import audit
-from hub.agent_auth import current_agent
+from hub.agent_auth import current_agent, origin_allowed
 from hub.agents import agent_json, find_login
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
 from hub.client_address import client_address
@@ -18,11 +19,11 @@ from hub.request_body import read_json_object
 from hub.sessions import COOKIE_NAME
 from hub.text import is_storable
 
-MAX_FAILED_LOGINS = 10
-FAILED_LOGIN_WINDOW_S = 15 * 60
-
 
 async def login(request: web.Request) -> web.Response:
+    if not origin_allowed(request):  # login CSRF: a foreign page logging a browser in
+        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+                                content_type="application/json")
     body = await read_json_object(request)
     login_name = body.get("login")
     password = body.get("password")
@@ -33,30 +34,26 @@ async def login(request: web.Request) -> web.Response:
     if not is_storable(login_name) or not is_storable(password):
         raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
                                    content_type="application/json")
-    redis = request.app[REDIS].client
-    # Counted per login and address: a stranger's guesses do not lock a dispatcher out.
+    limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
     remote = client_address(request, request.app[TRUSTED_PROXIES])
-    failures_key = request.app[KEYS].login_failures(login_name, remote)
-    if int(await redis.get(failures_key) or 0) >= MAX_FAILED_LOGINS:
+    if wait_s := await limits.wait_s(login_name, remote):
         raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many failed logins; try again later"}),
-            content_type="application/json",
-            headers={"Retry-After": str(FAILED_LOGIN_WINDOW_S)},
-        )
+            text=json.dumps({"error": "too many failed logins; try again later",
+                             "retry_after_s": wait_s}),
+            content_type="application/json", headers={"Retry-After": str(wait_s)})
     db = request.app[DATABASE]
     async with db.read() as conn:
         found = await find_login(conn, login_name)
     valid = await verify_password(found[1] if found else None, password)
     if not valid or found is None:
-        async with redis.pipeline(transaction=True) as pipe:
-            await pipe.incr(failures_key).expire(failures_key, FAILED_LOGIN_WINDOW_S).execute()
+        await limits.failed(login_name, remote)
         async with db.write() as conn:
             await audit.record(conn, "login.failed", agent_id=found[0].id if found else None,
-                               detail={"remote": remote})
+                               detail={"remote": remote, "login": login_name})
         raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
                                    content_type="application/json")
     agent = found[0]
-    await redis.delete(failures_key)
+    await limits.succeeded(login_name, remote)
     sessions = request.app[SESSIONS]
     token = await sessions.create(agent.id)
     async with db.write() as conn:

@@ -115,8 +115,11 @@ class Keys:
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 
-    def login_failures(self, login: str, remote: str) -> str:
-        return f"{self.prefix}login-failures:{login}:{remote}"
+    def login_failures(self, login: str, remote: str) -> list[str]:
+        """Failed logins counted three ways (dispatch.login_limits): this login from this
+        address, this address whatever the login, this login from anywhere."""
+        base = f"{self.prefix}login-failures:"
+        return [f"{base}{login}:{remote}", f"{base}address:{remote}", f"{base}login:{login}"]
 
     def session(self, token_hash: str) -> str:
         return f"{self.prefix}session:{token_hash}"
