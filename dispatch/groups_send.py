@@ -154,7 +154,7 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
                        {"channels": "no_recipients"})
     now = utcnow()
     group_message_id = uuid.uuid4()
-    request_id = await _open_thread(conn, group, agent, body, list(via), group_message_id, now)
+    request_id = await _open_thread(conn, group, body, list(via), group_message_id, now)
     await conn.execute(insert(sent_to), {
         "id": group_message_id, "group_id": group_id, "request_id": request_id,
         "channels": [c.value for c in via], "created_by": agent.id, "created_at": now})
@@ -196,7 +196,7 @@ async def _recipients(conn: AsyncConnection, group_id: uuid.UUID,
     return found
 
 
-async def _open_thread(conn: AsyncConnection, group: Any, agent: Agent, body: str,
+async def _open_thread(conn: AsyncConnection, group: Any, body: str,
                        channels: list[Channel], group_message_id: uuid.UUID,
                        now: datetime) -> uuid.UUID:
     """The thread's request on the group's contact, waiting until the sender's message
