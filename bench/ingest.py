@@ -258,7 +258,8 @@ def score_cpu(phase: Phase, server: Server, before: dict[int, float], client_cpu
 
 @contextlib.contextmanager
 def _profiler(run: Run, server: Server, phase: Phase) -> Iterator[None]:
-    """With --py-spy DIR: a flame graph of the hub (GIL holder) during the phase's load."""
+    """With --py-spy DIR: the hub's stacks (GIL holder) during the phase's load, folded (one
+    line a stack and its count: `flamegraph.pl` draws it, `sort -k2` ranks it)."""
     folder = run.args.py_spy
     if folder is None or server.name != "hub":
         yield
@@ -266,8 +267,8 @@ def _profiler(run: Run, server: Server, phase: Phase) -> Iterator[None]:
     name = phase.label.replace("/", "-per-").replace(" ", "-")
     recorder = subprocess.Popen(
         [run.args.py_spy_path, "record", "--pid", str(server.process.pid), "--gil", "--rate", "100",
-         "--duration", str(math.ceil(phase.seconds)), "--nonblocking",
-         "-o", str(folder / f"hub-{name}.svg")],
+         "--duration", str(math.ceil(phase.seconds)), "--nonblocking", "--format", "raw",
+         "-o", str(folder / f"hub-{name}.folded")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
-from dispatch.deliveries import Deliveries
 from hub.answer_book import AnswerBook
 from hub.channel_state import ChannelState
 from hub.database import Database
+from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
@@ -93,4 +93,19 @@ class Sender(Protocol):
     """
 
     async def send(self, message: OutboundMessage) -> SendReceipt:
+        ...
+
+
+@runtime_checkable
+class CallOriginator(Protocol):
+    """An adapter that can call a passenger back: it rings the dispatcher's own phone at
+    `extension` (their phone login), then dials the passenger's `number` (E.164) for request
+    `reference`. Dispatch finds it with `channels.registry.call_originator`, never by its
+    class, so a PBX adapter declares the capability by having this method.
+
+    Returns the PBX's id for the call. Raises `RetryLater` when the PBX is away, refuses or
+    does not answer, and `BadInput` when the extension or number cannot be dialled.
+    """
+
+    async def originate(self, *, extension: str, number: str, reference: str) -> str:
         ...

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from channels.base import ChannelAdapter
+from collections.abc import Iterable
+
+from channels.base import CallOriginator, ChannelAdapter
 from channels.chat import ChatChannel
 from channels.email.channel import EmailChannel
 from channels.phone.ami import AsteriskAmiChannel
@@ -34,3 +36,11 @@ def adapter_class(name: str) -> type[ChannelAdapter]:
         raise OperatorMustAct(
             f"unknown channel {name!r} in configuration; known channels: {sorted(ADAPTERS)}"
         ) from None
+
+
+def call_originator(enabled: Iterable[ChannelAdapter]) -> CallOriginator | None:
+    """The enabled adapter that can call a passenger back through the PBX, if any."""
+    for adapter in enabled:
+        if isinstance(adapter, CallOriginator):
+            return adapter
+    return None

@@ -11,14 +11,14 @@ import uuid
 
 from aiohttp import web
 
-from dispatch.auth import require_admin
 from dispatch.handback import NOTE_DISABLED
-from dispatch.sessions import COOKIE_NAME
 from hub import agents, audit
+from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE, HANDBACK, SESSIONS, SETTINGS
 from hub.errors import BadInput, NotFound
 from hub.middleware import CONSOLE_POLICY
 from hub.request_body import read_json_object
+from hub.sessions import COOKIE_NAME
 from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)

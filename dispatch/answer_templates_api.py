@@ -2,7 +2,7 @@
 `hub.answer_templates` (every change in the audit trail, by kind, lane and language, never the
 text). One template per kind, lane and language: a second is refused with 409 naming the one
 there is. Team and external users get 403; every write comes from the hub's own origin
-(`dispatch.auth.current_agent`).
+(`hub.agent_auth.current_agent`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from aiohttp import web
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.auth import require_admin
 from hub import audit, schema
+from hub.agent_auth import require_admin
 from hub.answer_templates import (
     DEFAULTS,
     FILLED,

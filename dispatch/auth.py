@@ -1,66 +1,25 @@
-"""Login, logout and the current dispatcher, for the console's API and websocket."""
+"""Login, logout and who is logged in, for the console's API (checking a session is
+`hub.agent_auth`'s)."""
 
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from dispatch.sessions import COOKIE_NAME
 from hub import audit
-from hub.agents import agent_json, find_login, get_agent
+from hub.agent_auth import current_agent
+from hub.agents import agent_json, find_login
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
 from hub.client_address import client_address
-from hub.errors import BadInput, Forbidden
-from hub.model import Agent, Role
+from hub.errors import BadInput
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
+from hub.sessions import COOKIE_NAME
 from hub.text import is_storable
 
-AGENT = web.RequestKey("agent", Agent)
 MAX_FAILED_LOGINS = 10
 FAILED_LOGIN_WINDOW_S = 15 * 60
-
-
-def origin_allowed(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser: nothing to forge, the session cookie still decides
-    settings = request.app[SETTINGS]
-    allowed = set(settings.console.allowed_origins)
-    if settings.http.public_url:
-        parts = urlsplit(settings.http.public_url)
-        allowed.add(f"{parts.scheme}://{parts.netloc}")
-    if origin in allowed:
-        return True
-    return urlsplit(origin).netloc == request.host
-
-
-async def current_agent(request: web.Request) -> Agent:
-    """The logged-in agent, or 401. Cached on the request.
-
-    A call that changes something must come from the hub's own pages (or an allowed
-    origin): SameSite=Strict does not stop a form on a sibling subdomain.
-    """
-    if request.method not in ("GET", "HEAD") and not origin_allowed(request):
-        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
-                                content_type="application/json")
-    cached = request.get(AGENT)
-    if cached is not None:
-        return cached
-    token = request.cookies.get(COOKIE_NAME, "")
-    agent_id = await request.app[SESSIONS].agent_of(token)
-    agent = None
-    if agent_id is not None:
-        async with request.app[DATABASE].read() as conn:
-            agent = await get_agent(conn, agent_id)
-    if agent is None or not agent.active:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "log in first"}), content_type="application/json"
-        )
-    request[AGENT] = agent
-    return agent
 
 
 async def login(request: web.Request) -> web.Response:
@@ -126,20 +85,3 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     return web.json_response({"agent": agent_json(agent)})
-
-
-async def require_admin(request: web.Request) -> Agent:
-    """The logged-in agent if an admin; 403 for team and external users."""
-    agent = await current_agent(request)
-    if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
-    return agent
-
-
-async def require_centre(request: web.Request, refusal: str) -> Agent:
-    """The logged-in agent if one of the centre's own (team or admin); 403 with `refusal`
-    for an external user."""
-    agent = await current_agent(request)
-    if agent.role is Role.EXTERNAL:
-        raise Forbidden(refusal)
-    return agent

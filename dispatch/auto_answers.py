@@ -34,7 +34,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.replies import last_inbound, recipient_of, thread_of
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -45,6 +44,7 @@ from hub.notices import Notice, NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The OpenAPI paths of calling passengers back (merged into `hub.openapi.SPEC`)."""
+"""The OpenAPI paths of calling passengers back (given to `hub.openapi.routes`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The console's callback routes: "call now" and recording how the call went.
 
 `POST /api/v1/requests/{id}/call` records the callback (dispatch.callback_actions) and then
-places it: through the PBX when the Asterisk AMI adapter is enabled and the dispatcher has a
+places it: through the PBX when an adapter that can call back is enabled (the Asterisk AMI
+one, found through `channels.registry.call_originator`) and the dispatcher has a
 phone login (202 {"via": "pbx"}: their phone rings, then the passenger's), otherwise as a
 `tel:` link the console opens (200 {"via": "tel"}). A PBX that is away or refuses falls back
 to the link, saying why in `pbx_error`. `POST .../callback-outcome` records the outcome.
@@ -14,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.phone.ami import AsteriskAmiChannel
-from dispatch.auth import current_agent
+from channels.base import CallOriginator
+from channels.registry import call_originator
 from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
+from hub.agent_auth import current_agent
 from hub.appkeys import ADAPTERS, DATABASE, RELAY
 from hub.errors import BadInput, NotFound, RetryLater
 from hub.model import Agent
@@ -38,8 +40,8 @@ async def call_now(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     target = await _callbacks(request).call(_request_id(request), agent)
     answer: dict[str, Any] = {"request": target.request, "number": target.number}
-    pbx = request.app[ADAPTERS].get(AsteriskAmiChannel.name)
-    if isinstance(pbx, AsteriskAmiChannel) and agent.phone_login:
+    pbx = call_originator(request.app[ADAPTERS].values())
+    if pbx is not None and agent.phone_login:
         try:
             action_id = await _originate(pbx, agent, target)
         except (RetryLater, BadInput) as exc:
@@ -50,7 +52,7 @@ async def call_now(request: web.Request) -> web.Response:
     return web.json_response({**answer, "via": "tel", "tel": f"tel:{target.number}"})
 
 
-async def _originate(pbx: AsteriskAmiChannel, agent: Agent, target: CallTarget) -> str:
+async def _originate(pbx: CallOriginator, agent: Agent, target: CallTarget) -> str:
     assert agent.phone_login is not None
     return await pbx.originate(extension=agent.phone_login, number=target.number,
                                reference=target.reference)

@@ -4,7 +4,7 @@ sent from here).
 
 Admin routes answer 401 without a session and 403 to team and external users; the
 dispatchers' routes answer 403 to external users, who answer in their own words. Every write
-comes from the hub's own origin, as the console's do (`dispatch.auth.current_agent`).
+comes from the hub's own origin, as the console's do (`hub.agent_auth.current_agent`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import uuid
 from aiohttp import web
 
 from dispatch import canned_store
-from dispatch.auth import require_admin, require_centre
 from dispatch.canned import LANGUAGES, PLACEHOLDERS, clean_eta, clean_fields
+from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE
 from hub.errors import BadInput, NotFound
 from hub.request_body import read_json_object

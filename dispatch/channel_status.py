@@ -18,8 +18,8 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.auth import require_admin
 from hub import schema
+from hub.agent_auth import require_admin
 from hub.appkeys import ADAPTERS, DATABASE
 from hub.clock import utcnow
 from hub.model import DeliveryState

@@ -22,14 +22,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.auth import current_agent, origin_allowed
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
-from dispatch.presence import LAPSE_S, ConsolePresence, PresenceBoard
+from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
-from dispatch.sessions import COOKIE_NAME
-from hub.agents import get_agent
-from hub.appkeys import DATABASE, FEED, PRESENCE_FANOUT, SESSIONS, SETTINGS, WEBSOCKETS
+from hub.agent_auth import current_agent, origin_allowed
+from hub.appkeys import FEED, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
+from hub.console_presence import LAPSE_S, ConsolePresence
 from hub.model import Role
+from hub.sessions import COOKIE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +74,29 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
     fanout = request.app[PRESENCE_FANOUT]
     if ws.ws_protocol == PRESENCE_PROTOCOL and agent.role is not Role.EXTERNAL:
         fanout.add(ws)
-    sender.add_done_callback(lambda _: asyncio.ensure_future(_close_when_sender_ends(ws)))
-    watcher = asyncio.create_task(_end_with_session(ws, request, agent.role))
+    # Closing is done by this handler's own task: aiohttp drops the connection at once when
+    # another task closes a socket this one is reading, and the console, whose close frame
+    # finds no connection left to answer on, would see 1006 instead of the code.
+    close_wanted: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+    sender.add_done_callback(lambda _: _want_close(close_wanted, WSCloseCode.INTERNAL_ERROR,
+                                                   b"feed interrupted; resume"))
+    watcher = asyncio.create_task(_end_with_session(request, agent.role, close_wanted))
     closing = asyncio.Event()
     beats = (asyncio.create_task(_keep_present(ws, presence, agent.id, connection, closing))
              if agent.role is not Role.EXTERNAL else None)
+    reading = asyncio.create_task(_answer_pings(ws))
     try:
-        async for message in ws:
-            if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
-                await ws.send_str('{"type":"pong"}')
+        await asyncio.wait((reading, close_wanted), return_when=asyncio.FIRST_COMPLETED)
+        if not reading.done():
+            reading.cancel()
+            await asyncio.wait((reading,))
+            code, message = close_wanted.result()
+            await ws.close(code=code, message=message)
     finally:
         feed.unsubscribe(subscriber)
         fanout.discard(ws)
         closing.set()
-        tasks = [t for t in (sender, watcher, beats) if t is not None]
+        tasks = [t for t in (reading, sender, watcher, beats) if t is not None]
         for task in tasks:
             task.cancel()
         sockets.discard(ws)
@@ -144,29 +153,31 @@ async def _keep_present(ws: web.WebSocketResponse, board: PresenceBoard,
             await asyncio.wait_for(closing.wait(), LAPSE_S / 3)
 
 
-async def _close_when_sender_ends(ws: web.WebSocketResponse) -> None:
-    """A console that no longer gets events must not look live: close it, so that it
-    reconnects and resumes from its last event id."""
-    if not ws.closed:
-        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"feed interrupted; resume")
+async def _answer_pings(ws: web.WebSocketResponse) -> None:
+    async for message in ws:
+        if message.type == WSMsgType.TEXT and message.data == '{"type":"ping"}':
+            await ws.send_str('{"type":"pong"}')
 
 
-async def _end_with_session(ws: web.WebSocketResponse, request: web.Request,
-                            role: Role) -> None:
-    """Close the socket once its session ends: logout, expiry, a disabled account, or a
-    changed role (the feed was filtered for the old one)."""
-    sessions = request.app[SESSIONS]
+def _want_close(wanted: asyncio.Future[tuple[int, bytes]], code: int, message: bytes) -> None:
+    """Ask the handler to close the socket (the first reason wins). A console that no longer
+    gets events must not look live: closed, it reconnects and resumes from its last id."""
+    if not wanted.done():
+        wanted.set_result((code, message))
+
+
+async def _end_with_session(request: web.Request, role: Role,
+                            close_wanted: asyncio.Future[tuple[int, bytes]]) -> None:
+    """Ask for the socket to close once its session ends: logout, expiry, a disabled
+    account, or a changed role (the feed was filtered for the old one)."""
+    check = request.app[SESSION_CHECK]
     token = request.cookies.get(COOKIE_NAME, "")
     every_s = request.app[SETTINGS].console.session_check_s
-    while not ws.closed:
+    while not close_wanted.done():
         await asyncio.sleep(every_s)
-        agent_id = await sessions.agent_of(token)
-        agent = None
-        if agent_id is not None:
-            async with request.app[DATABASE].read() as conn:
-                agent = await get_agent(conn, agent_id)
+        agent = await check.agent(token)
         if agent is None or not agent.active or agent.role is not role:
-            await ws.close(code=CLOSE_SESSION_ENDED, message=b"session ended")
+            _want_close(close_wanted, CLOSE_SESSION_ENDED, b"session ended")
             return
 
 

@@ -16,10 +16,10 @@ from aiohttp import web
 
 from dispatch import groups
 from dispatch.admin_api import BASE as ADMIN_BASE
-from dispatch.auth import require_admin, require_centre
 from dispatch.groups_csv import parse_members
 from dispatch.groups_send import GroupMessages
 from dispatch.groups_sent import sent_messages
+from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
 from hub.errors import BadInput, NotFound
 from hub.model import Channel

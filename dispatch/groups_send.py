@@ -26,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.replies import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS
-from dispatch.views import summaries_by_id
 from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -37,6 +36,7 @@ from hub.lanes import DEFAULT_LANE, DEFAULT_PRIORITY
 from hub.model import Agent, Channel, DeliveryState, RequestStatus
 from hub.opt_outs import opted_out as opted_out_numbers
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import summaries_by_id
 from hub.reference import format_reference
 from hub.text import is_storable
 

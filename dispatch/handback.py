@@ -30,10 +30,11 @@ from redis.exceptions import RedisError
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.presence import PresenceBoard, PresenceState
+from dispatch.presence import PresenceBoard
 from hub import handling_take, schema
 from hub.agents import get_agent
 from hub.clock import utcnow
+from hub.console_presence import PresenceState
 from hub.database import Database
 from hub.handling_calls import ANSWERED_CALL
 from hub.model import HandlingAction, RequestStatus

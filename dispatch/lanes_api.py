@@ -11,9 +11,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.admin_api import BASE
-from dispatch.auth import current_agent, require_admin
 from dispatch.lane_input import lane_values, rule_values
 from hub import audit, schema
+from hub.agent_auth import current_agent, require_admin
 from hub.appkeys import DATABASE, LANES, OFFERS
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, Forbidden, NotFound

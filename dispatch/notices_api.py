@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import insert, select, update
 
-from dispatch.auth import require_centre
 from hub import audit, schema
+from hub.agent_auth import require_centre
 from hub.appkeys import DATABASE, NOTICES, RELAY
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, NotFound

@@ -33,10 +33,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.presence import ConsolePresence, PresenceState
 from hub import handling_take, schema
 from hub.agents import get_agent
 from hub.clock import utcnow
+from hub.console_presence import ConsolePresence, PresenceState
 from hub.database import Database
 from hub.handling import Handled
 from hub.keys import Keys

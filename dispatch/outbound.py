@@ -27,8 +27,8 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Sender
-from dispatch.deliveries import Deliveries, failed, retry, sent
 from hub.clock import utcnow
+from hub.deliveries import Deliveries, failed, retry, sent
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
 from hub.model import OutboundMessage

@@ -15,13 +15,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import summaries, summary_query
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
 from hub.model import OPEN_STATUSES, Agent
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import summaries, summary_query
 from hub.text import is_storable
 
 c = schema.contacts

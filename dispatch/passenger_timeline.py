@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import call_json, deliveries_of, recording_json
 from hub import schema
 from hub.model import Direction, HandlingAction
+from hub.read_models import call_json, deliveries_of, recording_json
 
 r = schema.contact_requests
 m = schema.messages

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from dispatch.auth import current_agent
 from dispatch.passenger_card import SEARCH_MIN_CHARS, card, resolve, search
 from dispatch.passenger_changes import PassengerChanges, clean_name
 from dispatch.passenger_timeline import DEFAULT_LIMIT, MAX_LIMIT, Cursor, timeline
+from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, RELAY
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Agent, Role

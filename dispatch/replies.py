@@ -17,7 +17,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import summaries_by_id
 from hub import handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -26,6 +25,7 @@ from hub.handling_take import Holding
 from hub.model import Agent, Channel, DeliveryState, Role
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import summaries_by_id
 from hub.text import is_storable
 
 r = schema.contact_requests

@@ -16,7 +16,6 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, select
 
 from dispatch.actions import Actions, Outcome
-from dispatch.auth import current_agent
 from dispatch.replies import Replies
 from dispatch.request_search import (
     OPEN,
@@ -32,12 +31,13 @@ from dispatch.request_search import (
     r,
     word_matches,
 )
-from dispatch.views import detail, summaries_by_id
 from hub import schema
+from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Agent, Channel, RequestStatus, Role
+from hub.read_models import detail, summaries_by_id
 from hub.request_body import read_json_object
 
 PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")

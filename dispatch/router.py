@@ -21,9 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
-from dispatch.views import summaries_by_id
 from hub.database import Database
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
+from hub.read_models import summaries_by_id
 from hub.redis_client import queue_script
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from dispatch.auth import current_agent
 from hub import schema
+from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.errors import BadInput, NotFound
 from hub.keys import Keys

@@ -45,6 +45,14 @@ async def get_agent(conn: AsyncConnection, agent_id: uuid.UUID) -> Agent | None:
     return _agent(row) if row else None
 
 
+async def get_agents(conn: AsyncConnection, agent_ids: set[uuid.UUID]
+                     ) -> dict[uuid.UUID, Agent]:
+    if not agent_ids:
+        return {}
+    rows = await conn.execute(select(schema.agents).where(schema.agents.c.id.in_(agent_ids)))
+    return {row.id: _agent(row) for row in rows}
+
+
 async def find_login(conn: AsyncConnection, login: str) -> tuple[Agent, str] | None:
     """The active agent with this login and their password hash."""
     a = schema.agents

@@ -34,15 +34,15 @@ from dispatch import (
     viewers,
 )
 from dispatch.auto_answers import AutoAnswers
+from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
 from dispatch.console_ws import console_ws
-from dispatch.deliveries import Deliveries
 from dispatch.feed import EventFeed
 from dispatch.handback import HandBack
 from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
-from dispatch.sessions import Sessions
+from dispatch.session_check import SessionCheck
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
@@ -64,6 +64,7 @@ from hub.appkeys import (
     RELAY,
     REPLY_SENDERS,
     ROUTER,
+    SESSION_CHECK,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -73,14 +74,20 @@ from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
 from hub.clock import utcnow
 from hub.database import Database
+from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.lane_book import LaneBook
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
+from hub.openapi_groups import PATHS as GROUP_PATHS
+from hub.openapi_lanes import PATHS as LANE_PATHS
+from hub.openapi_notices import PATHS as NOTICE_PATHS
+from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
 from hub.redis_client import open_redis
+from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
 from web import ROOT as WEB_ROOT
@@ -124,7 +131,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(_close_websockets)
 
     app.router.add_routes(health.routes())
-    app.router.add_routes(openapi.routes())
+    app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
+                                         GROUP_PATHS, TEMPLATE_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -176,6 +184,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = connection
     app[SESSIONS] = Sessions(connection.client, app[KEYS],
                              int(app[SETTINGS].console.session_hours * 3600))
+    app[SESSION_CHECK] = SessionCheck(app[DATABASE], app[SESSIONS])
     try:
         yield
     finally:

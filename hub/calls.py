@@ -26,7 +26,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import call_json
 from hub import handling_calls, schema
 from hub.agents import get_agent
 from hub.call_events import (
@@ -47,6 +46,7 @@ from hub.ingest import Ingestor
 from hub.model import Agent, Channel, InboundContact
 from hub.notices import Notice, NoticeBoard
 from hub.outbox import OutboxRelay
+from hub.read_models import call_json
 from hub.settings import PhoneSettings
 
 log = logging.getLogger(__name__)

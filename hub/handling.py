@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import Conflict, NotFound
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRow, new_row, write_rows
+from hub.read_models import summaries_by_id
 
 r, he = schema.contact_requests, schema.handling_events
 OPEN = [s.value for s in OPEN_STATUSES]

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import summaries_by_id
 from hub import schema
 from hub.errors import Conflict, NotFound
 from hub.handling import (
@@ -27,6 +26,7 @@ from hub.handling import (
     taken_by,
 )
 from hub.model import Agent, HandlingAction, RequestStatus, Role
+from hub.read_models import summaries_by_id
 
 r = schema.contact_requests
 

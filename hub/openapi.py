@@ -1,18 +1,20 @@
-"""The OpenAPI description of every public route, served at /api/openapi.json."""
+"""The OpenAPI description of every public route, served at /api/openapi.json.
+
+The core's own paths are here; each feature's paths come in a fragment of its own, which the
+app factory passes to `routes` beside the feature's routes (the core imports no feature).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
-from hub.openapi_groups import PATHS as GROUP_PATHS
-from hub.openapi_lanes import PATHS as LANE_PATHS
-from hub.openapi_notices import PATHS as NOTICE_PATHS
-from hub.openapi_templates import PATHS as TEMPLATE_PATHS
-
 JSON = "application/json"
+
+# A fragment of the document's `paths`: path -> method -> operation, as OpenAPI spells it.
+Paths = Mapping[str, Any]
 
 
 def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
@@ -608,16 +610,19 @@ SPEC: dict[str, Any] = {
 }
 
 
-SPEC["paths"].update(LANE_PATHS)
-SPEC["paths"].update(CALLBACK_PATHS)
-SPEC["paths"].update(NOTICE_PATHS)
-SPEC["paths"].update(GROUP_PATHS)
-SPEC["paths"].update(TEMPLATE_PATHS)
+def spec(fragments: Sequence[Paths]) -> dict[str, Any]:
+    """The whole document: the core's paths, then each fragment's in order (a later one
+    wins for a path it repeats)."""
+    paths = dict(SPEC["paths"])
+    for fragment in fragments:
+        paths.update(fragment)
+    return {**SPEC, "paths": paths}
 
 
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(SPEC)
+def routes(*fragments: Paths) -> list[web.RouteDef]:
+    document = spec(fragments)
 
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.json_response(document)
 
-def routes() -> list[web.RouteDef]:
     return [web.get("/api/openapi.json", openapi_json)]

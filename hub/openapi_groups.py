@@ -1,4 +1,4 @@
-"""The OpenAPI paths of staff groups and group messages (merged into `hub.openapi.SPEC`)."""
+"""The OpenAPI paths of staff groups and group messages (given to `hub.openapi.routes`)."""
 
 from __future__ import annotations
 

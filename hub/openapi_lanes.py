@@ -1,5 +1,5 @@
-"""The OpenAPI paths of lanes, routing rules, offers and who views a request (merged into
-`hub.openapi.SPEC`)."""
+"""The OpenAPI paths of lanes, routing rules, offers and who views a request (given to
+`hub.openapi.routes`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OpenAPI paths of service notices (merged into `hub.openapi.SPEC`)."""
+"""The OpenAPI paths of service notices (given to `hub.openapi.routes`)."""
 
 from __future__ import annotations
 

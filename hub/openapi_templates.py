@@ -1,4 +1,4 @@
-"""The OpenAPI paths of automatic answer templates (merged into `hub.openapi.SPEC`)."""
+"""The OpenAPI paths of automatic answer templates (given to `hub.openapi.routes`)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from channels.chat.fanout import ChatFanout
 from channels.chat.hours import parse_hours
 from channels.chat.limits import ConnectionSlots
 from channels.chat.session import ChatSession
-from dispatch.auth import current_agent
+from hub.agent_auth import current_agent
 from hub.appkeys import TRUSTED_PROXIES, WEBSOCKETS
 from hub.client_address import client_address
 from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater

@@ -21,10 +21,10 @@ from channels.chat.conversation import Conversations, Line
 from channels.chat.fanout import ChatFanout
 from channels.chat.hours import OpeningHours
 from channels.chat.transcript import queue_transcript, valid_email
-from dispatch.presence import ConsolePresence
-from dispatch.views import summaries_by_id
 from hub.clock import utcnow
+from hub.console_presence import ConsolePresence
 from hub.model import DeliveryState, DeliveryUpdate
+from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import recording_json, summaries_by_id
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import RetryLater
 from hub.model import Agent
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_models import recording_json, summaries_by_id
 
 rec, k = schema.recordings, schema.calls
 

@@ -12,7 +12,7 @@ import uuid
 from aiohttp import ClientError, ClientSession, web
 
 from channels.phone.recordings import Recordings
-from dispatch.auth import current_agent
+from hub.agent_auth import current_agent
 from hub.errors import NotFound, RetryLater
 from hub.model import Role
 from hub.settings import TwilioSettings

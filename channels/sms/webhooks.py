@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from dispatch.deliveries import Deliveries
+from hub.deliveries import Deliveries
 from hub.errors import BadInput
 from hub.model import DeliveryUpdate
 

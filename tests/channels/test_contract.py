@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from channels.base import ChannelAdapter
-from channels.registry import ADAPTERS, adapter_class
+from channels.base import CallOriginator, ChannelAdapter
+from channels.registry import ADAPTERS, adapter_class, call_originator
 from hub.errors import OperatorMustAct
 from hub.model import Channel
 
@@ -33,3 +33,12 @@ def test_unknown_channel_fails_start_up_naming_the_known_ones() -> None:
     assert "fax" in message
     for known in ADAPTERS:
         assert known in message
+
+
+def test_call_back_is_found_by_capability_and_only_the_pbx_has_it() -> None:
+    # One adapter at most may answer "call back": dispatch takes the first it finds.
+    able = [name for name, cls in ADAPTERS.items() if issubclass(cls, CallOriginator)]
+    assert able == ["asterisk_ami"]
+    enabled: list[ChannelAdapter] = [cls() for cls in ADAPTERS.values()]
+    assert type(call_originator(enabled)) is ADAPTERS["asterisk_ami"]
+    assert call_originator([a for a in enabled if a.name != "asterisk_ami"]) is None

@@ -201,6 +201,32 @@ async def test_disabling_a_logged_in_user_ends_their_session(
     assert await _log_in(admin.base, user.agent.login, "correct horse battery") == 200
 
 
+async def test_sessions_checked_together_close_only_the_ended_ones(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """Consoles that check their sessions in the same moment share one check: each still
+    learns of its own session, and only the disabled dispatchers' consoles close."""
+    client = await _fast_hub(hub, settings)
+    admin = await dispatcher(client, role=Role.ADMIN)
+    users = [await dispatcher(client) for _ in range(6)]
+    consoles = [await user.console() for user in users for _ in range(2)]
+    disabled = {users[1].agent.id, users[4].agent.id}
+    for agent_id in disabled:
+        status, _ = await _call(admin, "PATCH", f"{ADMIN}/agents/{agent_id}", {"active": False})
+        assert status == 200
+
+    ended = [c for c, user in zip(consoles, [u for u in users for _ in range(2)], strict=True)
+             if user.agent.id in disabled]
+    assert [await _closed_with(console) for console in ended] == [4401] * 4
+    await asyncio.sleep(0.5)  # several check periods
+    still_open = [c for c in consoles if c not in ended]
+    assert not any(console.ws.closed for console in still_open)
+    for console in still_open:  # and still answers
+        await console.ws.send_str('{"type":"ping"}')
+        while (frame := await console.frame())["type"] != "pong":
+            assert frame["type"] == "events", frame
+
+
 async def test_a_password_reset_ends_sessions_and_changes_the_password(
     hub: HubFactory, dispatcher: DispatcherFactory
 ) -> None:

@@ -164,8 +164,8 @@ async def test_states_are_chosen_listed_and_announced(
 async def test_dispatchers_online_counts_available_and_busy_only(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
-    from dispatch.presence import ConsolePresence
     from hub.appkeys import KEYS, REDIS
+    from hub.console_presence import ConsolePresence
 
     client = await _hub(hub, settings)
     anna = await dispatcher(client)

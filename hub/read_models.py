@@ -1,4 +1,8 @@
-"""Requests as the console sees them: JSON-ready summaries and full detail, read set-wise."""
+"""Requests as the console sees them: JSON-ready summaries and full detail, read set-wise.
+
+In the core because both sides read them: dispatch for its API and events, the channels
+for the events of calls, recordings and chats.
+"""
 
 from __future__ import annotations
 

@@ -54,6 +54,16 @@ class Sessions:
             return None
         return uuid.UUID(json.loads(data)["agent_id"])
 
+    async def agents_of(self, tokens: list[str]) -> list[uuid.UUID | None]:
+        """The agent of each session, None where it has ended; one round trip for all."""
+        valid = [token for token in tokens if token and len(token) <= 100]
+        found: dict[str, uuid.UUID] = {}
+        if valid:
+            values = await self._redis.mget([self._keys.session(_hash(t)) for t in valid])
+            found = {token: uuid.UUID(json.loads(data)["agent_id"])
+                     for token, data in zip(valid, values, strict=True) if data is not None}
+        return [found.get(token) for token in tokens]
+
     async def end(self, token: str) -> None:
         await self._redis.delete(self._keys.session(_hash(token)))
 

@@ -1,5 +1,8 @@
 """Delivery state of outbound messages: leased to one sender at a time, moved forward by the
 sender's result and by the gateway's later reports, each change announced to the consoles.
+
+In the core because both sides write it: dispatch's outbound sender, and the channels'
+delivery reports (gateway status callbacks, the chat widget's "seen").
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.views import delivery_json, summaries_by_id
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -26,6 +28,7 @@ from hub.model import (
     SendReceipt,
 )
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_models import delivery_json, summaries_by_id
 
 d = schema.deliveries
 m = schema.messages
