@@ -71,14 +71,15 @@ def _request(number: int, contact_id: uuid.UUID, status: str, started: datetime,
     claimed = queued + timedelta(seconds=rng.uniform(5, 300))
     ended = claimed + timedelta(seconds=rng.uniform(30, 900))
     details: dict[str, Any] = {"pickup_address": f"Mannerheimintie {number % 200 + 1}"}
+    callback: dict[str, Any] = {"callback": None, "callback_due_at": None}
     if status != "resolved" and number % (OPEN_REQUESTS // OVERDUE_CALLBACKS) == 0:
-        details |= {"callback": "true",
-                    "callback_due_at": (now - timedelta(minutes=5)).isoformat()}
+        callback = {"callback": "requested", "callback_due_at": now - timedelta(minutes=5)}
     body = f"Taksi Kamppiin {number}, kaksi matkustajaa"
     out["requests"].append({
         "id": request_id, "number": number, "reference": format_reference(number),
         "contact_id": contact_id, "channel": channel, "status": status, "lane": "default",
-        "priority": rng.choice(PRIORITIES), "details": details, "case_started_at": started,
+        "priority": rng.choice(PRIORITIES), "details": details, **callback,
+        "case_started_at": started,
         "queued_at": queued,
         "service_started_at": claimed if status != "queued" else None,
         "first_response_at": claimed if status == "resolved" else None,

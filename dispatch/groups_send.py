@@ -26,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.replies import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS
-from hub import audit, schema
+from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, NotFound, OperatorMustAct
+from hub.handling import EventType
 from hub.ingest_store import REQUEST_COUNTER, preview_of
 from hub.lanes import DEFAULT_LANE, DEFAULT_PRIORITY
-from hub.model import Agent, Channel, DeliveryState, HandlingAction, RequestStatus
+from hub.model import Agent, Channel, DeliveryState, RequestStatus
 from hub.opt_outs import opted_out as opted_out_numbers
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.read_models import summaries_by_id
@@ -153,7 +154,7 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
                        {"channels": "no_recipients"})
     now = utcnow()
     group_message_id = uuid.uuid4()
-    request_id = await _open_thread(conn, group, agent, body, list(via), group_message_id, now)
+    request_id = await _open_thread(conn, group, body, list(via), group_message_id, now)
     await conn.execute(insert(sent_to), {
         "id": group_message_id, "group_id": group_id, "request_id": request_id,
         "channels": [c.value for c in via], "created_by": agent.id, "created_at": now})
@@ -166,21 +167,15 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
                 conn, request_id, channel, found, body=body, key=key, via=via[channel],
                 subject=(subject or group.name) if channel is Channel.EMAIL else None,
                 agent=agent, group=about, opted_out=opted_out, now=now)
-    await conn.execute(insert(schema.handling_events), {
-        "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent.id,
-        "action": HandlingAction.REPLY.value, "at": now})
     total = sum(len(found) for found in recipients.values())
     await audit.record(conn, "group.message", agent_id=agent.id, subject=str(group_message_id),
                        detail={"group_id": str(group_id), "channels": [c.value for c in via],
                                "recipients": total, "opted_out": total - len(delivery_ids)})
-    summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
     rows = [new_row("outbound", {"delivery_id": str(i)}) for i in delivery_ids]
-    rows.append(new_row("events", {
-        "type": "request.group_message", "request": summary, "group": about,
-        "handling": {"action": "reply", "at": now.isoformat(),
-                     "agent": {"id": str(agent.id), "name": agent.name}}}))
     await write_rows(conn, rows)
-    return GroupSend(group_message_id, summary, total, changed=True), rows
+    done = await handling_take.reply_sent(conn, request_id, agent, at=now,
+                                          kind=EventType.GROUP_MESSAGE, extra={"group": about})
+    return GroupSend(group_message_id, done.request, total, changed=True), [*rows, *done.events]
 
 
 async def _recipients(conn: AsyncConnection, group_id: uuid.UUID,
@@ -201,10 +196,11 @@ async def _recipients(conn: AsyncConnection, group_id: uuid.UUID,
     return found
 
 
-async def _open_thread(conn: AsyncConnection, group: Any, agent: Agent, body: str,
+async def _open_thread(conn: AsyncConnection, group: Any, body: str,
                        channels: list[Channel], group_message_id: uuid.UUID,
                        now: datetime) -> uuid.UUID:
-    """The thread's request, claimed by the sender, on the group's contact."""
+    """The thread's request on the group's contact, waiting until the sender's message
+    takes it (hub.handling_take.reply_sent)."""
     number = await conn.scalar(
         update(schema.counters).where(schema.counters.c.name == REQUEST_COUNTER)
         .values(value=schema.counters.c.value + 1).returning(schema.counters.c.value))
@@ -214,13 +210,11 @@ async def _open_thread(conn: AsyncConnection, group: Any, agent: Agent, body: st
     await conn.execute(insert(r), {
         "id": request_id, "number": int(number), "reference": format_reference(int(number)),
         "contact_id": await _group_contact(conn, group, now), "channel": channels[0].value,
-        "status": RequestStatus.CLAIMED.value, "lane": DEFAULT_LANE,
+        "status": RequestStatus.QUEUED.value, "lane": DEFAULT_LANE,
         "priority": DEFAULT_PRIORITY, "preview": preview_of(body), "version": 1,
         "details": {"group_id": str(group.id), "group_name": group.name,
                     "group_message_id": str(group_message_id)},
-        "case_started_at": now, "queued_at": now, "service_started_at": now,
-        "first_response_at": now, "last_message_at": now, "updated_at": now,
-        "assigned_agent_id": agent.id, "last_agent_id": agent.id,
+        "case_started_at": now, "queued_at": now, "last_message_at": now, "updated_at": now,
     })
     return request_id
 

@@ -11,9 +11,10 @@ neither sent the passenger a reply (an outbound message with their agent id), no
 the passenger's call (a claim recorded as "answered call"), nor called them back ("call now", or
 an outcome "reached"). Answered requests stay with them.
 
-Each hand-back is a conditional update on the request's version, status and holder: of two
-processes handing back the same request exactly one matches, and a reply that lands between
-the look and the update keeps the request where it is.
+Each hand-back is hub.handling_take.hand_back, a conditional update on the request's
+version, status and holder: of two processes handing back the same request exactly one
+matches, and a reply that lands between the look and the update keeps the request where it
+is.
 """
 
 from __future__ import annotations
@@ -23,23 +24,21 @@ import contextlib
 import logging
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dispatch.presence import PresenceBoard
-from hub import schema
+from hub import handling_take, schema
 from hub.agents import get_agent
 from hub.clock import utcnow
 from hub.console_presence import PresenceState
 from hub.database import Database
+from hub.handling_calls import ANSWERED_CALL
 from hub.model import HandlingAction, RequestStatus
-from hub.outbox import OutboxRelay, new_row, write_rows
-from hub.read_models import summaries_by_id
+from hub.outbox import OutboxRelay, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,6 @@ r, m, he = schema.contact_requests, schema.messages, schema.handling_events
 NOTE_CONSOLE_GONE = "palautettu jonoon: konsoli suljettu / handed back: console gone"
 NOTE_OFFLINE = "palautettu jonoon: poissa / handed back: went offline"
 NOTE_DISABLED = "palautettu jonoon: tunnus suljettu / handed back: account disabled"
-ANSWERED_CALL = "answered call"  # the note hub.calls records on a claim by an answered call
 
 
 def held_query(agent_id: uuid.UUID) -> Any:
@@ -147,42 +145,17 @@ class HandBack:
             return []
         now = utcnow()
         done: list[str] = []
-        rows = []
+        rows: list[OutboxRow] = []
         async with self._db.write() as conn:
             for request_id, version in due:
-                event = await _release(conn, request_id, version, agent.id, agent.name, note,
-                                       now)
-                if event is not None:
-                    rows.append(event)
+                handed = await handling_take.hand_back(conn, request_id, version, agent, note,
+                                                       at=now)
+                if handed is not None:
+                    rows += handed.events
                     done.append(str(request_id))
-            await write_rows(conn, rows)
         if rows:
             self._relay.notify(rows)
             self.handed_back += len(rows)
             log.info("handed %d request(s) of agent %s back to the queue", len(rows), agent_id)
             await self._board.announce(agent_id)
         return done
-
-
-async def _release(conn: AsyncConnection, request_id: uuid.UUID, version: int,
-                   agent_id: uuid.UUID, name: str, note: str, now: datetime) -> Any:
-    matched = await conn.execute(
-        update(r).where(r.c.id == request_id, r.c.version == version,
-                        r.c.status == RequestStatus.CLAIMED.value,
-                        r.c.assigned_agent_id == agent_id)
-        .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None,
-                last_agent_id=agent_id, updated_at=now, version=r.c.version + 1))
-    if matched.rowcount != 1:
-        return None  # answered, released or handed back meanwhile
-    await conn.execute(insert(he), {
-        "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent_id,
-        "action": HandlingAction.RELEASE.value, "target_agent_id": None, "note": note,
-        "at": now,
-    })
-    summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
-    return new_row("events", {
-        "type": "request.release", "request": summary,
-        "handling": {"action": HandlingAction.RELEASE.value,
-                     "agent": {"id": str(agent_id), "name": name},
-                     "at": now.isoformat(), "note": note},
-    })

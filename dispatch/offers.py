@@ -12,8 +12,8 @@ Only dispatchers whose console is live and who chose "available" get offers, one
 time, and none while they hold as many requests as the lane's capacity. Idle time counts from
 their latest handling event or presence change, whichever is later.
 
-One process makes a round at a time (a Redis lock); every offer, timeout and decline is a
-conditional update plus a handling event and a console event in one transaction.
+One process makes a round at a time (a Redis lock); every offer, timeout and decline is
+hub.handling_take's conditional update, handling event and console event in one transaction.
 """
 
 from __future__ import annotations
@@ -29,20 +29,21 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import handling_take, schema
+from hub.agents import get_agent
 from hub.clock import utcnow
 from hub.console_presence import ConsolePresence, PresenceState
 from hub.database import Database
+from hub.handling import Handled
 from hub.keys import Keys
 from hub.lane_book import LaneBook
 from hub.lanes import Lane, LanePlan, Strategy
 from hub.model import HandlingAction, RequestStatus, Role
-from hub.outbox import OutboxRelay, new_row, write_rows
-from hub.read_models import summaries_by_id
+from hub.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
@@ -176,43 +177,26 @@ class Offers:
     async def _make_offer(self, request_id: uuid.UUID, agent: Candidate, lane: Lane,
                           now: datetime) -> bool:
         expires = now + timedelta(seconds=lane.offer_timeout_s)
-        return await self._change(
-            request_id, agent.id, HandlingAction.OFFER, now,
-            where=(r.c.status == RequestStatus.QUEUED.value) & r.c.offered_agent_id.is_(None),
-            values={"offered_agent_id": agent.id, "offer_expires_at": expires})
+        async with self._db.write() as conn:
+            found = await get_agent(conn, agent.id)
+            done = (await handling_take.offer(conn, request_id, found, expires, at=now)
+                    if found is not None else None)
+        return self._told(done)
 
     async def withdraw(self, request_id: uuid.UUID, agent_id: uuid.UUID,
                        action: HandlingAction) -> bool:
         """End the agent's open offer on the request (a timeout or their decline)."""
-        return await self._change(
-            request_id, agent_id, action, utcnow(),
-            where=r.c.offered_agent_id == agent_id,
-            values={"offered_agent_id": None, "offer_expires_at": None})
-
-    async def _change(self, request_id: uuid.UUID, agent_id: uuid.UUID,
-                      action: HandlingAction, now: datetime, *,
-                      where: ColumnElement[bool], values: dict[str, Any]) -> bool:
         async with self._db.write() as conn:
-            matched = await conn.execute(
-                update(r).where(r.c.id == request_id, where)
-                .values(**values, updated_at=now, version=r.c.version + 1))
-            if matched.rowcount != 1:
-                return False
-            await conn.execute(insert(he), {
-                "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent_id,
-                "action": action.value, "target_agent_id": None, "note": None, "at": now,
-            })
-            summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
-            name = (await conn.execute(select(agents.c.name).where(agents.c.id == agent_id))
-                    ).scalar()
-            event = new_row("events", {
-                "type": f"request.{action.value}", "request": summary,
-                "handling": {"action": action.value,
-                             "agent": {"id": str(agent_id), "name": name or ""},
-                             "at": now.isoformat(), "note": None},
-            })
-            await write_rows(conn, [event])
-        self._relay.notify([event])
+            found = await get_agent(conn, agent_id)
+            done = (await handling_take.withdraw_offer(conn, request_id, found, action,
+                                                       at=utcnow())
+                    if found is not None else None)
+        return self._told(done)
+
+    def _told(self, done: Handled | None) -> bool:
+        if done is None:
+            return False
+        self._relay.notify(list(done.events))
         return True
 
 

@@ -13,15 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
-from hub.errors import BadInput, Conflict, NotFound
-from hub.model import Agent, Channel, DeliveryState, HandlingAction, RequestStatus, Role
+from hub.errors import BadInput, NotFound
+from hub.handling_take import Holding
+from hub.model import Agent, Channel, DeliveryState, Role
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.read_models import summaries_by_id
@@ -86,37 +87,18 @@ class Replies:
                     "state": DeliveryState.QUEUED.value, "attempts": 0,
                     "next_attempt_at": now, "created_at": now, "updated_at": now,
                 })
-                await conn.execute(insert(schema.handling_events), {
-                    "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent.id,
-                    "action": HandlingAction.REPLY.value, "at": now,
-                })
-                await conn.execute(update(r).where(r.c.id == request_id).values(
-                    status=RequestStatus.CLAIMED.value, assigned_agent_id=agent.id,
-                    offered_agent_id=None, offer_expires_at=None,
-                    last_agent_id=agent.id, updated_at=now, version=r.c.version + 1,
-                    service_started_at=func.coalesce(r.c.service_started_at, now),
-                    queued_at=func.coalesce(r.c.queued_at, now),
-                    first_response_at=func.coalesce(r.c.first_response_at, now),
-                ))
-                summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
-                rows = [
-                    new_row("outbound", {"delivery_id": str(delivery_id)}),
-                    new_row("events", {
-                        "type": "request.reply", "request": summary,
-                        "message_id": str(message_id),
-                        "handling": {"action": "reply", "at": now.isoformat(),
-                                     "agent": {"id": str(agent.id), "name": agent.name}},
-                    }),
-                ]
-                await write_rows(conn, rows)
+                outbound = new_row("outbound", {"delivery_id": str(delivery_id)})
+                await write_rows(conn, [outbound])
+                done = await handling_take.reply_sent(
+                    conn, request_id, agent, at=now, extra={"message_id": str(message_id)})
         except IntegrityError:
             # The same key committed by a concurrent resend: that one is the reply.
             existing = await self._existing(request_id, key, agent)
             if existing is None:
                 raise
             return existing
-        self._relay.notify(rows)
-        return Reply(summary, message_id, changed=True)
+        self._relay.notify([outbound, *done.events])
+        return Reply(done.request, message_id, changed=True)
 
     async def _existing(self, request_id: uuid.UUID, key: str, agent: Agent) -> Reply | None:
         async with self._db.read() as conn:
@@ -137,33 +119,13 @@ class Replies:
         return Reply(summary, found.id, changed=False)
 
     @staticmethod
-    async def _request_for(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent) -> Any:
-        request = (await conn.execute(
-            select(r.c.id, r.c.status, r.c.channel, r.c.contact_id, r.c.assigned_agent_id,
-                   r.c.offered_agent_id, r.c.offer_expires_at)
-            .where(r.c.id == request_id)
-        )).first()
-        if request is None or (agent.role is Role.EXTERNAL
-                               and request.assigned_agent_id != agent.id):
-            raise NotFound("no such request")
-        if request.status == RequestStatus.RESOLVED.value:
-            raise Conflict("the request is resolved: reopen it to reply",
-                           {"status": request.status})
-        held_by_other = (request.status == RequestStatus.CLAIMED.value
-                         and request.assigned_agent_id != agent.id)
-        if held_by_other and agent.role is not Role.ADMIN:
-            summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
-            holder = summary["assigned_agent"]
-            raise Conflict(f"the request is held by {holder['name'] if holder else 'another'}",
-                           {"status": request.status, "held_by": holder, "request": summary})
-        offered_to_other = (request.offered_agent_id not in (None, agent.id)
-                            and request.offer_expires_at > utcnow())
-        if offered_to_other and agent.role is not Role.ADMIN:
-            raise Conflict("the request is offered to a colleague; wait for the offer to end",
-                           {"status": request.status})
-        return request
+    async def _request_for(conn: AsyncConnection, request_id: uuid.UUID,
+                           agent: Agent) -> Holding:
+        """The request the reply takes, locked; 409 when the agent may not take it."""
+        return await handling_take.may_take(conn, request_id, agent, at=utcnow(),
+                                            doing="reply")
 
-    async def _default_channel(self, conn: AsyncConnection, request: Any) -> Channel:
+    async def _default_channel(self, conn: AsyncConnection, request: Holding) -> Channel:
         """The request's own channel when it can answer; otherwise the first the passenger
         can be reached on (a web form passenger who left a number gets an SMS)."""
         own = Channel(request.channel)

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, FromClause, and_, case, exists, false, or_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.callback_columns import is_callback
 from hub.errors import BadInput
 from hub.model import OPEN_STATUSES
 
@@ -115,12 +116,8 @@ def word_matches(word: Word) -> ColumnElement[bool]:
     )
 
 
-def is_callback() -> ColumnElement[bool]:
-    return r.c.details["callback"].as_string() == "true"
-
-
 def _due() -> ColumnElement[Any]:
-    return r.c.details["callback_due_at"].as_string()
+    return r.c.callback_due_at
 
 
 def filter_clause(chosen: QueueFilter, agent_id: Any) -> ColumnElement[bool]:
@@ -143,8 +140,8 @@ def parse_filter(value: str) -> QueueFilter | None:
 
 def is_overdue(now: datetime) -> ColumnElement[bool]:
     """An open callback past its deadline (a resolved one was called back: it waits for
-    nobody). hub/calls.py writes deadlines as UTC ISO text, so text order is time order."""
-    return and_(r.c.status.in_(OPEN), is_callback(), _due() < now.isoformat())
+    nobody)."""
+    return and_(r.c.status.in_(OPEN), is_callback(), _due() < now)
 
 
 def overdue_rank(now: datetime) -> ColumnElement[int]:
@@ -237,7 +234,7 @@ async def queue_page(conn: AsyncConnection, listing: Listing, now: datetime,
     return keys
 
 
-CallbackKey = tuple[int, int, str | None, int, datetime, uuid.UUID]
+CallbackKey = tuple[int, int, datetime | None, int, datetime, uuid.UUID]
 
 
 async def callback_page(conn: AsyncConnection, listing: Listing, now: datetime,

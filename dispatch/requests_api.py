@@ -48,9 +48,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # or edited one is refused with a reason rather than read as some other place.
 CURSOR_MAC_KEY = b"taxiconnect/requests-cursor/1"
 # How each view's sort keys are written into a cursor: i int, t time (microseconds since
-# the epoch), u uuid (hex), s text or null.
+# the epoch), T time or null, u uuid (hex).
 QUEUE_KEY_KINDS = "iitu"
-CALLBACK_KEY_KINDS = "iisitu"
+CALLBACK_KEY_KINDS = "iiTitu"
 
 
 def _request_id(request: web.Request) -> uuid.UUID:
@@ -77,12 +77,12 @@ def _write_key(value: Any) -> Any:
 def _read_key(kind: str, value: Any) -> Any:
     if kind == "i" and type(value) is int:
         return value
-    if kind == "t" and type(value) is int:
-        return EPOCH + timedelta(microseconds=value)
     if kind == "u" and isinstance(value, str) and len(value) == 32:
         return uuid.UUID(hex=value)
-    if kind == "s" and (value is None or isinstance(value, str)):
-        return value
+    if kind == "T" and value is None:
+        return None
+    if kind in "tT" and type(value) is int:
+        return EPOCH + timedelta(microseconds=value)
     raise ValueError(f"not a {kind} key")
 
 

@@ -2,17 +2,14 @@
 
 A call reaches the passenger's request through ingest like any other contact (channel
 phone, idempotency key `provider:call_key`), so it threads into the passenger's open
-request; then it gets a row of its own. An answer claims the request for the answering
-agent; the hang-up of an answered call resolves it (and any other callback request of the
-number); an inbound call nobody answered turns the request into a callback request that
-sorts above ordinary ones, whatever cause the PBX gives. A call's state only moves forward
+request; then it gets a row of its own. What each event does to the request (an answer
+claims it, the hang-up of an answered call resolves it, a missed inbound call makes it a
+callback) is hub.handling_calls's: this module keeps the calls. A call's state only moves forward
 (ringing, answered, ended): a repeated or late event matches no row and changes nothing (an
 answer after the hang-up is logged and ignored: the missed call's callback stands).
 
 A call answered by someone the hub does not know as an agent (a PBX user without a
-matching `phone_login`, `phone`, login or name) starts the request's service at the answer
-without claiming it; its hang-up resolves the request with no agent, service start and end
-taken from the call. No handling event is written: none was an agent's action.
+matching `phone_login`, `phone`, login or name) counts as answered by nobody.
 
 While an announcement-only service notice covers the phone, `record` keeps nothing of an
 inbound call it does not know yet: every phone adapter goes through this one door.
@@ -25,11 +22,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import handling_calls, schema
 from hub.agents import get_agent
 from hub.call_events import (
     ANONYMOUS,
@@ -44,26 +41,18 @@ from hub.caller_profile import caller_profile
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
+from hub.handling import EventType, announce
 from hub.ingest import Ingestor
-from hub.model import (
-    OPEN_STATUSES,
-    Agent,
-    Channel,
-    HandlingAction,
-    InboundContact,
-    RequestStatus,
-)
+from hub.model import Agent, Channel, InboundContact
 from hub.notices import Notice, NoticeBoard
-from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
-from hub.read_models import call_json, summaries_by_id
+from hub.outbox import OutboxRelay
+from hub.read_models import call_json
 from hub.settings import PhoneSettings
 
 log = logging.getLogger(__name__)
 
-k, r = schema.calls, schema.contact_requests
-CALLBACK_PRIORITY = 100  # above every ordinary request (hub.lanes.DEFAULT_PRIORITY is 0)
+k = schema.calls
 ENDED_UNSEEN = "endedUnseen"  # the cause of a call that ended while the hub was not told
-OPEN = [s.value for s in OPEN_STATUSES]
 
 
 class CallStore:
@@ -163,7 +152,6 @@ class CallStore:
             thread_reference=event.request_reference,
             reference_verified=event.request_reference is not None,  # the hub's own call
         ))
-        changes: list[OutboxRow] = []
         row = {
             "id": call_id, "provider": event.provider, "call_key": event.call_key,
             "direction": event.direction.value, "caller": event.caller[:64],
@@ -181,13 +169,13 @@ class CallStore:
                 if found is None:
                     raise
                 return dict(found._mapping), False
-            await self._announce(conn, changes, "call.ringing", result.request_id, call_id,
-                                 profile=True)
-        self._relay.notify(changes)
+            _, ringing = await announce(
+                conn, EventType.CALL_RINGING, result.request_id,
+                extra=await self._about(conn, result.request_id, call_id, profile=True))
+        self._relay.notify([ringing])
         return row, True
 
     async def _answer(self, call: dict[str, Any], event: CallEvent) -> bool:
-        changes: list[OutboxRow] = []
         async with self._db.write() as conn:
             agent = await self._agent_for(conn, event)
             moved = await conn.execute(
@@ -201,22 +189,18 @@ class CallStore:
                     log.info("%s answer after the call %s ended: ignored", event.provider,
                              call["id"])
                 return False
-            handling = None
-            if agent is not None:
-                handling = await self._claim(conn, call["request_id"], agent, event.at)
-            else:
+            if agent is None:
                 log.warning("%s call %s answered by nobody the hub knows as an agent (%s): "
                             "its request is resolved without an agent when it ends",
                             event.provider, call["id"],
                             ", ".join((*event.agent_names, *event.agent_numbers)) or "unnamed")
-                await self._serve_unknown(conn, call["request_id"], event.at)
-            await self._announce(conn, changes, "call.answered", call["request_id"],
-                                 call["id"], profile=True, handling=handling)
-        self._relay.notify(changes)
+            done = await handling_calls.call_answered(
+                conn, call["request_id"], agent, at=event.at,
+                extra=await self._about(conn, call["request_id"], call["id"], profile=True))
+        self._relay.notify(list(done.events))
         return True
 
     async def _hang_up(self, call: dict[str, Any], event: CallEvent) -> bool:
-        changes: list[OutboxRow] = []
         async with self._db.write() as conn:
             current = (await conn.execute(
                 select(k.c.state, k.c.agent_id, k.c.started_at, k.c.answered_at)
@@ -228,117 +212,21 @@ class CallStore:
                 .values(state=CallState.ENDED.value, ended_at=event.at,
                         cause=(event.cause or "")[:32] or None, updated_at=utcnow()))
             request_id = call["request_id"]
-            answered = current.answered_at is not None
-            kind, handling = "call.ended", None
-            agent = (await get_agent(conn, current.agent_id)
-                     if answered and current.agent_id is not None else None)
-            if agent is not None:  # agents are deactivated, never deleted
-                contact_id = await _lock_passenger(conn, request_id)
-                handling = await self._resolve(conn, request_id, agent, event.at,
-                                               "call ended")
-                await self._close_callbacks(conn, changes, contact_id, request_id, agent,
-                                            event.at)
-            elif answered:
-                await self._resolve_unknown(conn, request_id, current.answered_at, event.at)
-            elif event.direction is CallDirection.IN:  # nobody answered: a missed call
-                kind = "request.callback"
-                await self._mark_callback(conn, request_id, event, current.started_at)
-            await self._announce(conn, changes, kind, request_id, call["id"],
-                                 handling=handling)
-        self._relay.notify(changes)
+            about = await self._about(conn, request_id, call["id"])
+            if current.answered_at is None and event.direction is CallDirection.IN:
+                done = await handling_calls.call_missed(
+                    conn, request_id, at=event.at, rang_from=current.started_at,
+                    number=None if event.passenger == ANONYMOUS else event.passenger,
+                    window=timedelta(minutes=self._phone.repeat_window_minutes),
+                    due_in=timedelta(minutes=self._phone.callback_due_minutes), extra=about)
+            else:
+                agent = (await get_agent(conn, current.agent_id)  # deactivated, never deleted
+                         if current.agent_id is not None else None)
+                done = await handling_calls.call_ended(
+                    conn, request_id, agent, answered_at=current.answered_at, at=event.at,
+                    extra=about)
+        self._relay.notify(list(done.events))
         return True
-
-    async def _claim(self, conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
-                     at: datetime) -> dict[str, Any] | None:
-        """The answering agent takes the request, whoever held it: the PBX reports a fact."""
-        done = await conn.execute(
-            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN))
-            .values(status=RequestStatus.CLAIMED.value, assigned_agent_id=agent.id,
-                    **_served(at), first_response_at=func.coalesce(r.c.first_response_at, at),
-                    **_touched(agent)))
-        if done.rowcount != 1:
-            return None
-        return await _handled(conn, request_id, agent, HandlingAction.CLAIM, at, "answered call")
-
-    async def _resolve(self, conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
-                       at: datetime, note: str, *,
-                       anyone: bool = False) -> dict[str, Any] | None:
-        holder = r.c.id.is_not(None) if anyone else (
-            r.c.assigned_agent_id.is_(None) | (r.c.assigned_agent_id == agent.id))
-        done = await conn.execute(
-            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN), holder)
-            .values(status=RequestStatus.RESOLVED.value, assigned_agent_id=None, ended_at=at,
-                    **_served(at), **_touched(agent)))
-        if done.rowcount != 1:
-            return None
-        return await _handled(conn, request_id, agent, HandlingAction.RESOLVE, at, note)
-
-    async def _serve_unknown(self, conn: AsyncConnection, request_id: uuid.UUID,
-                             at: datetime) -> None:
-        """Someone the hub does not know answered: service starts, nobody holds it."""
-        await conn.execute(
-            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN))
-            .values(**_served(at), first_response_at=func.coalesce(r.c.first_response_at, at),
-                    updated_at=utcnow(), version=r.c.version + 1))
-
-    async def _resolve_unknown(self, conn: AsyncConnection, request_id: uuid.UUID,
-                               answered_at: datetime, at: datetime) -> None:
-        """The call someone unknown answered is over: the passenger was served, so the
-        request is resolved with no agent, unless a dispatcher has taken it meanwhile."""
-        await conn.execute(
-            update(r).where(r.c.id == request_id, r.c.status.in_(OPEN),
-                            r.c.assigned_agent_id.is_(None))
-            .values(status=RequestStatus.RESOLVED.value, ended_at=at, **_served(answered_at),
-                    first_response_at=func.coalesce(r.c.first_response_at, answered_at),
-                    updated_at=utcnow(), version=r.c.version + 1))
-
-    async def _close_callbacks(self, conn: AsyncConnection, changes: list[OutboxRow],
-                               contact_id: uuid.UUID, request_id: uuid.UUID, agent: Agent,
-                               at: datetime) -> None:
-        """The passenger was reached: their other open callback requests are done too."""
-        others = (await conn.execute(
-            select(r.c.id, r.c.details).where(r.c.contact_id == contact_id,
-                                              r.c.status.in_(OPEN), r.c.id != request_id)
-        )).all()
-        for other_id, details in others:
-            if (details or {}).get("callback") != "true":
-                continue
-            handling = await self._resolve(conn, other_id, agent, at, "called back",
-                                           anyone=True)
-            if handling is not None:
-                await self._announce(conn, changes, "request.resolve", other_id, None,
-                                     handling=handling)
-
-    async def _mark_callback(self, conn: AsyncConnection, request_id: uuid.UUID,
-                             event: CallEvent, started_at: datetime) -> None:
-        """Nobody answered: the request waits for a callback. Misses within the repeat
-        window fold into one callback (its count grows, its deadline stays); a miss after
-        it starts the callback over."""
-        found = (await conn.execute(
-            select(r.c.status, r.c.priority, r.c.details).where(r.c.id == request_id)
-            .with_for_update())).one()
-        details = dict(found.details or {})
-        at = event.at
-        previous = _parse_time(details.get("last_missed_at"))
-        window = timedelta(minutes=self._phone.repeat_window_minutes)
-        if details.get("callback") == "true" and previous and at - previous <= window:
-            details["missed_calls"] = str(int(details.get("missed_calls", "1")) + 1)
-        else:
-            details.update({
-                "missed_calls": "1", "missed_at": at.isoformat(),
-                "callback_due_at": (at + timedelta(minutes=self._phone.callback_due_minutes))
-                .isoformat(),
-            })
-        details["last_missed_at"] = at.isoformat()
-        details["missed_wait_s"] = str(max(0, round((at - started_at).total_seconds())))
-        values: dict[str, Any] = {"details": details}
-        if event.passenger != ANONYMOUS:
-            details.update({"callback": "true", "callback_number": event.passenger})
-            values["priority"] = max(found.priority, CALLBACK_PRIORITY)
-        if found.status == RequestStatus.RESOLVED.value:  # closed while it rang
-            values.update(status=RequestStatus.QUEUED.value, ended_at=None, queued_at=at)
-        await conn.execute(update(r).where(r.c.id == request_id).values(
-            **values, updated_at=utcnow(), version=r.c.version + 1))
 
     async def _agent_for(self, conn: AsyncConnection, event: CallEvent) -> Agent | None:
         """The agent the PBX names. A number (answering number, extension) is matched to
@@ -360,65 +248,16 @@ class CallStore:
                                if name.casefold() in (row.name.casefold(), row.login)), None)
         return await get_agent(conn, found) if found else None
 
-    async def _announce(self, conn: AsyncConnection, changes: list[OutboxRow], kind: str,
-                        request_id: uuid.UUID, call_id: uuid.UUID | None, *,
-                        profile: bool = False,
-                        handling: dict[str, Any] | None = None) -> None:
-        summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
-        event: dict[str, Any] = {"type": kind, "request": summary}
-        if call_id is not None:
-            agent = schema.agents
-            row = (await conn.execute(
-                select(k, agent.c.name.label("agent_name"))
-                .outerjoin(agent, agent.c.id == k.c.agent_id).where(k.c.id == call_id)
-            )).mappings().one()
-            event["call"] = call_json(row)
+    async def _about(self, conn: AsyncConnection, request_id: uuid.UUID,
+                     call_id: uuid.UUID, *, profile: bool = False) -> dict[str, Any]:
+        """What a call event tells consoles beside the request: the call, and on ringing
+        and answering who the caller is."""
+        agent = schema.agents
+        row = (await conn.execute(
+            select(k, agent.c.name.label("agent_name"))
+            .outerjoin(agent, agent.c.id == k.c.agent_id).where(k.c.id == call_id)
+        )).mappings().one()
+        about: dict[str, Any] = {"call": call_json(row)}
         if profile:
-            event["caller"] = await caller_profile(conn, request_id)
-        if handling is not None:
-            event["handling"] = handling
-        row_out = new_row("events", event)
-        await write_rows(conn, [row_out])
-        changes.append(row_out)
-
-
-async def _lock_passenger(conn: AsyncConnection, request_id: uuid.UUID) -> uuid.UUID:
-    """On PostgreSQL, hold the passenger and their open requests in ingest's order (see
-    hub.ingest_store): changing several of their requests must not deadlock with a message
-    threading in. Returns the passenger's contact id."""
-    contact_id: uuid.UUID = (await conn.execute(
-        select(r.c.contact_id).where(r.c.id == request_id))).scalar_one()
-    c = schema.contacts
-    await conn.execute(select(c.c.id).where(c.c.id == contact_id).with_for_update())
-    await conn.execute(select(r.c.id).where(r.c.contact_id == contact_id, r.c.status.in_(OPEN))
-                       .order_by(r.c.case_started_at).with_for_update())
-    return contact_id
-
-
-def _served(at: datetime) -> dict[str, Any]:
-    """Service starts at the first claim or answer (see dispatch.actions)."""
-    return {"service_started_at": func.coalesce(r.c.service_started_at, at),
-            "queued_at": func.coalesce(r.c.queued_at, at)}
-
-
-def _touched(agent: Agent) -> dict[str, Any]:
-    return {"last_agent_id": agent.id, "updated_at": utcnow(), "version": r.c.version + 1}
-
-
-async def _handled(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
-                   action: HandlingAction, at: datetime, note: str) -> dict[str, Any]:
-    await conn.execute(insert(schema.handling_events), {
-        "id": uuid.uuid4(), "request_id": request_id, "agent_id": agent.id,
-        "action": action.value, "target_agent_id": None, "note": note, "at": at,
-    })
-    return {"action": action.value, "agent": {"id": str(agent.id), "name": agent.name},
-            "at": at.isoformat(), "note": note}
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+            about["caller"] = await caller_profile(conn, request_id)
+        return about

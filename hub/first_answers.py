@@ -33,7 +33,7 @@ async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: s
     cache = {} if cache is None else cache
     r, c = schema.contact_requests, schema.contacts
     found = (await conn.execute(
-        select(r.c.reference, r.c.lane, r.c.details, c.c.name)
+        select(r.c.reference, r.c.lane, r.c.details, r.c.callback_due_at, c.c.name)
         .join(c, c.c.id == r.c.contact_id).where(r.c.id == request_id))).first()
     if found is None:
         return None
@@ -41,7 +41,8 @@ async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: s
     values = {"reference": found.reference, "name": found.name or ""}
     if details.get("out_of_hours") == "true":
         kind = OUT_OF_HOURS
-        values["opens"] = opens_text(details.get("callback_due_at"), language, zone)
+        due = found.callback_due_at
+        values["opens"] = opens_text(due.isoformat() if due else None, language, zone)
     elif acknowledge:
         kind = ACKNOWLEDGEMENT
         if ("wait", found.lane) not in cache:

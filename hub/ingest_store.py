@@ -20,9 +20,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from hub import schema
+from hub.callback_columns import ask_columns
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
 from hub.group_threads import group_reply_threads
+from hub.handling import reopened_by_message
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
@@ -337,14 +339,15 @@ def _plan(
     if thread is not None:
         existing = (thread.request_id, thread.reference, None)
         if thread.resolved:
-            batch.reopened.append({"b_id": thread.request_id, "queued_at": queued_at})
+            batch.reopened.append({"b_id": thread.request_id, "at": queued_at})
     if existing is None:
         placed = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
         lane: str | None = placed.lane
         open_requests[owner] = (request_id, reference, lane)
-        if placed.details.get("out_of_hours") == "true":
-            callback_due_at = placed.details.get("callback_due_at")
+        callback = placed.callback or contact.callback
+        if placed.callback is not None and placed.callback.due_at is not None:
+            callback_due_at = placed.callback.due_at.isoformat()
         batch.requests.append({
             "id": request_id, "number": next_number, "reference": reference,
             "contact_id": owner, "channel": contact.channel.value,
@@ -352,6 +355,7 @@ def _plan(
             "priority": placed.priority, "queued_at": queued_at,
             "details": {**contact.details, **placed.details}, "case_started_at": now,
             "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
+            **ask_columns(callback, now),
         })
     else:
         request_id, reference, lane = existing
@@ -440,13 +444,7 @@ def _write(conn: Connection, batch: _Batch) -> None:
             batch.touched_requests,
         )
     if batch.reopened:
-        r = schema.contact_requests
-        conn.execute(
-            update(r).where(r.c.id == bindparam("b_id")).values(
-                status=RequestStatus.QUEUED.value, ended_at=None, assigned_agent_id=None,
-                queued_at=bindparam("queued_at")),
-            batch.reopened,
-        )
+        conn.execute(reopened_by_message(), batch.reopened)
     if batch.messages:
         conn.execute(insert(schema.messages), batch.messages)
     if batch.outbox:

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.model import Channel, InboundContact
+from hub.model import CallbackAsk, Channel, InboundContact
 
 DEFAULT_LANE = "default"
 DEFAULT_PRIORITY = 0
@@ -132,11 +132,12 @@ DEFAULT = Lane(DEFAULT_LANE, "Yleinen", "General")
 @dataclass(frozen=True, slots=True)
 class Placement:
     """Where a new request waits. Outside its lane's opening hours it is a callback request
-    due at the next opening (`details` to add to the request's own)."""
+    due at the next opening (`callback`, and `details` to add to the request's own)."""
 
     lane: str
     priority: int
     details: Mapping[str, str] = field(default_factory=dict)
+    callback: CallbackAsk | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +156,8 @@ class LanePlan:
         at = contact.received_at
         if lane.opening_hours.is_open(at):
             return Placement(lane.key, lane.priority)
-        opens = lane.opening_hours.next_opening(at)
-        details = {"out_of_hours": "true", "callback": "true"}
-        if opens is not None:
-            details["callback_due_at"] = opens.isoformat()
-        if contact.phone:
-            details["callback_number"] = contact.phone
-        return Placement(lane.key, lane.priority, details)
+        return Placement(lane.key, lane.priority, {"out_of_hours": "true"},
+                         CallbackAsk(lane.opening_hours.next_opening(at), contact.phone))
 
     @property
     def default(self) -> Lane:

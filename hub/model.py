@@ -41,6 +41,33 @@ OPEN_STATUSES: frozenset[RequestStatus] = frozenset(
 )
 
 
+class CallbackState(StrEnum):
+    """A request's callback: asked for (a missed call, out of hours, a chat nobody could
+    take), then done once the passenger was reached. None: not a callback request."""
+
+    REQUESTED = "requested"
+    DONE = "done"
+
+
+class CallbackOutcome(StrEnum):
+    """What came of calling a passenger back, as the dispatcher records it."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    WRONG_NUMBER = "wrong_number"
+    LEFT_MESSAGE = "left_message"
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAsk:
+    """A new request that asks to be called back: by `due_at` (None: no deadline known),
+    on `number` (None: the passenger's own)."""
+
+    due_at: datetime | None = None
+    number: str | None = None
+
+
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
@@ -115,6 +142,8 @@ class InboundContact:
     thread_refs: tuple[str, ...] = ()
     thread_reference: str | None = None
     reference_verified: bool = False
+    # A new request from this contact asks to be called back (a chat nobody can take live).
+    callback: CallbackAsk | None = None
 
     def identities(self) -> list[tuple[IdentityKind, str]]:
         found = [

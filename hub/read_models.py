@@ -15,6 +15,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.callback_columns import COLUMNS as CALLBACK_COLUMNS
+from hub.callback_columns import details_json as callback_details
 from hub.model import Timings
 
 r = schema.contact_requests
@@ -31,6 +33,7 @@ SUMMARY_COLUMNS = (
     r.c.assigned_agent_id, assigned.c.name.label("assigned_name"),
     r.c.last_agent_id, last.c.name.label("last_name"),
     r.c.offered_agent_id, offered.c.name.label("offered_name"), r.c.offer_expires_at,
+    *CALLBACK_COLUMNS,
 )
 
 
@@ -216,7 +219,7 @@ def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
         "lane": row["lane"],
         "priority": row["priority"],
         "preview": row["preview"],
-        "details": row["details"],
+        "details": {**(row["details"] or {}), **callback_details(row)},
         "contact": {
             "id": str(row["contact_id"]),
             "name": row["contact_name"],

@@ -119,6 +119,20 @@ contact_requests = Table(
     # An open offer: only this agent (or an admin) may claim until it expires.
     Column("offered_agent_id", Uuid, ForeignKey("agents.id")),
     Column("offer_expires_at", UtcDateTime),
+    # The callback (hub.handling_callback): requested, then done once the passenger was
+    # reached; null for a request that never asked. The rest describe the current one.
+    Column("callback", String(16)),
+    Column("callback_requested_at", UtcDateTime),  # this callback began (the first miss)
+    Column("callback_due_at", UtcDateTime),
+    Column("callback_number", String(32)),  # E.164; null: the passenger's own numbers
+    Column("missed_calls", Integer, nullable=False, server_default="0"),
+    Column("last_missed_at", UtcDateTime),
+    Column("missed_wait_s", Integer),  # how long the last missed call rang
+    Column("callback_called_at", UtcDateTime),  # the last "call now"
+    Column("callback_attempts", Integer, nullable=False, server_default="0"),
+    Column("callback_outcome", String(16)),
+    Column("callback_outcome_at", UtcDateTime),
+    Column("callback_done_at", UtcDateTime),
     Index("ix_contact_requests_status_started", "status", "case_started_at"),
     Index("ix_contact_requests_offer", "offer_expires_at"),
     Index("ix_contact_requests_contact_status", "contact_id", "status"),

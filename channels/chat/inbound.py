@@ -7,7 +7,7 @@ from datetime import datetime
 
 from channels.chat.conversation import Conversations, message_key
 from hub.clock import utcnow
-from hub.model import Channel, InboundContact
+from hub.model import CallbackAsk, Channel, InboundContact
 
 
 async def chat_contact(conversations: Conversations, visitor: str, client_id: str, text: str,
@@ -24,8 +24,6 @@ async def chat_contact(conversations: Conversations, visitor: str, client_id: st
     for name in ("pickup_address", "pickup_time"):
         if name in prechat:
             details[name] = prechat[name]
-    if callback_due_at is not None:
-        details.update(callback="true", callback_due_at=callback_due_at.isoformat())
     identities: dict[str, str | None] = {"phone": None, "email": None}
     mine = await conversations.contact(visitor)
     for kind in identities:
@@ -41,4 +39,5 @@ async def chat_contact(conversations: Conversations, visitor: str, client_id: st
         channel=Channel.CHAT, idempotency_key=message_key(visitor, client_id),
         received_at=utcnow(), body=text, name=prechat.get("name"),
         phone=identities["phone"], email=identities["email"], chat_visitor=visitor,
-        details=details)
+        details=details,
+        callback=CallbackAsk(callback_due_at) if callback_due_at is not None else None)

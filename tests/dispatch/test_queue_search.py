@@ -110,11 +110,10 @@ async def test_mine_unassigned_callbacks_and_lane(
     async with agent.http.post(f"{agent.base}/api/v1/requests/{ids['emma']}/claim") as resp:
         assert resp.status == 200
     soon = datetime.now(UTC) + timedelta(minutes=10)
-    await _set(client, ids["pekka"], priority=100, details={
-        "callback": "true", "callback_due_at": soon.isoformat()})
-    await _set(client, ids["anon"], priority=100, details={
-        "callback": "true", "callback_due_at": (soon + timedelta(minutes=5)).isoformat()})
-    await _set(client, ids["aino"], details={"callback": "false"})
+    await _set(client, ids["pekka"], priority=100, callback="requested", callback_due_at=soon)
+    await _set(client, ids["anon"], priority=100, callback="requested",
+               callback_due_at=soon + timedelta(minutes=5))
+    await _set(client, ids["aino"], callback="done")
     await _set(client, ids["emma"], lane="lost-property")
 
     assert await _ids(agent, "?filter=mine") == [ids["emma"]]
@@ -148,12 +147,10 @@ async def test_priority_then_longest_waiting_and_an_overdue_callback_on_top(
 
     # A callback still in time keeps its place; past its deadline it goes above everything.
     due = datetime.now(UTC) + timedelta(minutes=10)
-    await _set(client, ids["emma"], details={"callback": "true",
-                                             "callback_due_at": due.isoformat()})
+    await _set(client, ids["emma"], callback="requested", callback_due_at=due)
     assert await _ids(agent) == [ids["pekka"], ids["aino"], ids["emma"], ids["anon"]]
     late = datetime.now(UTC) - timedelta(minutes=1)
-    await _set(client, ids["emma"], details={"callback": "true",
-                                             "callback_due_at": late.isoformat()})
+    await _set(client, ids["emma"], callback="requested", callback_due_at=late)
     assert await _ids(agent) == [ids["emma"], ids["pekka"], ids["aino"], ids["anon"]]
     assert await _ids(agent, "?filter=callbacks") == [ids["emma"]]
 
