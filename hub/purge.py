@@ -16,6 +16,7 @@ What goes, class by class (the names `taxiconnect purge` prints):
 - `sms_parts`: fragments of concatenated SMS still held.
 - `calls`: the caller's and called numbers of calls past `calls_days` (timings stay).
 - `deliveries`, `handling_events`, `audit`: rows past their retention are deleted.
+- `outbox`: events never published, older than the streams keep their entries.
 - `attachments`: files under data_dir/attachments that last arrived before `attachments_days`.
 - `stream_entries`: entries of the Redis streams (events, inbound, outbound) older than the
   shortest retention of what they carry, trimmed by time (XTRIM MINID); Redis then rewrites
@@ -75,9 +76,12 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 STREAM_PAGE = 1000
+# A process just started waits this long (or one interval, if shorter) before its first
+# purge: a fleet restarting together does not purge at once, and start-up stays light.
+FIRST_RUN_DELAY_S = 60.0
 
 CLASSES = ("recordings", "requests", "messages", "contacts", "sms_parts", "calls",
-           "deliveries", "handling_events", "audit", "attachments", "stream_entries")
+           "outbox", "deliveries", "handling_events", "audit", "attachments", "stream_entries")
 
 r, m, c, i = (schema.contact_requests, schema.messages, schema.contacts,
               schema.contact_identities)
@@ -150,9 +154,12 @@ class Purge:
 
     def _simple(self, now: datetime) -> list[tuple[str, Any, Any, ColumnElement[bool]]]:
         """Classes deleted row by row: (name, table, time column, condition)."""
-        dl, he, al, sp = (schema.deliveries, schema.handling_events, schema.audit_log,
-                          schema.sms_parts)
+        dl, he, al, sp, ob = (schema.deliveries, schema.handling_events, schema.audit_log,
+                              schema.sms_parts, schema.outbox)
+        stream_cut = now - timedelta(days=self._settings.stream_days)
         return [
+            # An event never published in all that time would only publish stale personal data.
+            ("outbox", ob, ob.c.created_at, ob.c.created_at < stream_cut),
             ("sms_parts", sp, sp.c.received_at, sp.c.received_at < self._cut("messages", now)),
             ("deliveries", dl, dl.c.created_at, dl.c.created_at < self._cut("deliveries", now)),
             ("handling_events", he, he.c.at, he.c.at < self._cut("handling", now)),
@@ -388,6 +395,9 @@ class PurgeWorker:
     async def run(self) -> None:
         if not self._interval_s:
             return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(),
+                                   min(self._interval_s, FIRST_RUN_DELAY_S))
         while not self._stopping.is_set():
             try:
                 if await self._purge.run() is not None:

@@ -15,9 +15,9 @@ from channels.email.mime import Attachment
 def store_attachment(root: Path, attachment: Attachment) -> dict[str, object]:
     digest = hashlib.sha256(attachment.data).hexdigest()
     path = root / digest[:2] / digest
-    if path.exists():
+    try:
         os.utime(path)
-    else:
+    except FileNotFoundError:  # new, or purged a moment ago
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.part")
         with partial.open("wb") as out:
