@@ -62,6 +62,7 @@ from hub.appkeys import (
     OFFERS,
     OUTBOUND,
     PRESENCE_FANOUT,
+    PURGE,
     REDIS,
     RELAY,
     REPLY_SENDERS,
@@ -89,6 +90,7 @@ from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
 from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
+from hub.purge import Purge, PurgeWorker
 from hub.redis_client import open_redis
 from hub.sessions import Sessions
 from hub.settings import Settings
@@ -132,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
         _http_client,
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
+        _background("purge", PURGE, _make_purge),
         _summary,
     ])
     app.on_shutdown.append(_close_websockets)
@@ -253,6 +256,13 @@ def _make_outbound(app: web.Application) -> OutboundWorker:
                           backoff_base_s=o.backoff_base_s, backoff_max_s=o.backoff_max_s,
                           poll_s=o.poll_s, send_timeout_s=o.send_timeout_s,
                           metrics=app[METRICS])
+
+
+def _make_purge(app: web.Application) -> PurgeWorker:
+    settings = app[SETTINGS]
+    purge = Purge(app[DATABASE], app[REDIS].client, app[KEYS], settings.retention,
+                  settings.data_dir)
+    return PurgeWorker(purge, settings.retention.purge_interval_s)
 
 
 def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:

@@ -1,4 +1,4 @@
-"""The command line: `taxiconnect serve | demo | migrate | user add`."""
+"""The command line: `taxiconnect serve | demo | migrate | user add | purge`."""
 
 from __future__ import annotations
 
@@ -73,6 +73,31 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
     return f"added {agent.role.value} user {agent.login} ({agent.id})"
 
 
+async def _purge(settings: Settings, *, dry_run: bool) -> str:
+    from hub.database import Database
+    from hub.keys import Keys
+    from hub.purge import Purge
+    from hub.redis_client import open_redis
+
+    db = Database(settings.database_url)
+    redis = None
+    try:
+        await db.migrate()
+        redis = await open_redis(settings)
+        purge = Purge(db, redis.client, Keys(settings.redis.prefix), settings.retention,
+                      settings.data_dir)
+        report = await (purge.plan() if dry_run else purge.run())
+    finally:
+        if redis is not None:
+            await redis.close()
+        await db.close()
+    if report is None:
+        raise SystemExit("taxiconnect: another process is purging now; try again later")
+    heading = "would remove" if dry_run else "removed"
+    return "\n".join([f"purge as of {report.as_of.isoformat(timespec='seconds')}: {heading}",
+                      *report.lines()])
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("Password: ")
@@ -117,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--email")
     add.add_argument("--phone")
     add.add_argument("--phone-login")
+    purge = commands.add_parser(
+        "purge", help="remove data past its retention ([retention]) once, now")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="print what the run would remove (count and oldest per class)")
     return parser
 
 
@@ -142,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
             print("database schema is up to date")
         elif args.command == "user":
             print(asyncio.run(_add_user(settings, args, _read_password())))
+        elif args.command == "purge":
+            print(asyncio.run(_purge(settings, dry_run=args.dry_run)))
     except TaxiConnectError as exc:
         raise SystemExit(f"taxiconnect: {exc}") from exc
 

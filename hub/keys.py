@@ -66,6 +66,11 @@ class Keys:
         """Lock held by the one process making offers at a time."""
         return f"{self.prefix}lock:offer-round"
 
+    @property
+    def purge_lock(self) -> str:
+        """Lock held by the one process purging data past its retention."""
+        return f"{self.prefix}lock:purge"
+
     def viewers(self, request_id: str) -> str:
         """Hash of the dispatchers who have one request open: agent id -> name, typing,
         until when."""

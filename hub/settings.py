@@ -19,6 +19,7 @@ from typing import Any
 
 from hub.errors import OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
+from hub.retention import RetentionSettings
 
 ENV_PREFIX = "TAXICONNECT_"
 
@@ -305,6 +306,7 @@ class Settings:
     chat: ChatSettings = field(default_factory=ChatSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     answers: AnswersSettings = field(default_factory=AnswersSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def database_url(self) -> str:

@@ -1,5 +1,7 @@
 """Attachments kept on disk by content hash, under the data folder: the same file mailed
-twice is stored once, and a file is written (and synced) before the mail is acknowledged."""
+twice is stored once, and a file is written (and synced) before the mail is acknowledged.
+A file that arrives again is touched: its age (the purge's measure, hub.purge) counts from
+the last mail that carried it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from channels.email.mime import Attachment
 def store_attachment(root: Path, attachment: Attachment) -> dict[str, object]:
     digest = hashlib.sha256(attachment.data).hexdigest()
     path = root / digest[:2] / digest
-    if not path.exists():
+    try:
+        os.utime(path)
+    except FileNotFoundError:  # new, or purged a moment ago
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.part")
         with partial.open("wb") as out:
