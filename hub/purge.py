@@ -304,7 +304,7 @@ class Purge:
             kept = {key: value for key, value in (row.details or {}).items()
                     if key in KEPT_DETAILS}
             await conn.execute(update(r).where(r.c.id == row.id).values(
-                contact_id=ERASED_CONTACT_ID, preview="", details=kept))
+                contact_id=ERASED_CONTACT_ID, preview="", details=kept, callback_number=None))
         return len(rows), []
 
     async def _delete_contacts(self, conn: AsyncConnection, due: Any
