@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
@@ -110,3 +110,11 @@ async def callback_outcome(conn: AsyncConnection, request_id: uuid.UUID, agent: 
     await change(conn, request_id, values, step=step)
     return await changed(conn, EventType.CALLBACK_OUTCOME, request_id, step=step,
                          extra={"outcome": outcome.value})
+
+
+async def forget_callback_numbers(conn: AsyncConnection, request_ids: list[uuid.UUID]) -> None:
+    """Retention (hub.purge): the number to call back is personal data; the callback's
+    state and times stay for the reports. No event: nobody is shown an anonymised request."""
+    if request_ids:
+        r = schema.contact_requests
+        await conn.execute(update(r).where(r.c.id.in_(request_ids)).values(callback_number=None))

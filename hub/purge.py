@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.handling_callback import forget_callback_numbers
 from hub.keys import Keys
 from hub.retention import RetentionSettings
 
@@ -304,7 +305,8 @@ class Purge:
             kept = {key: value for key, value in (row.details or {}).items()
                     if key in KEPT_DETAILS}
             await conn.execute(update(r).where(r.c.id == row.id).values(
-                contact_id=ERASED_CONTACT_ID, preview="", details=kept, callback_number=None))
+                contact_id=ERASED_CONTACT_ID, preview="", details=kept))
+        await forget_callback_numbers(conn, ids)
         return len(rows), []
 
     async def _delete_contacts(self, conn: AsyncConnection, due: Any
