@@ -37,6 +37,7 @@ from hub import schema
 from hub.clock import utcnow
 from hub.console_presence import ConsolePresence, PresenceState
 from hub.database import Database
+from hub.events import handling_event
 from hub.keys import Keys
 from hub.lane_book import LaneBook
 from hub.lanes import Lane, LanePlan, Strategy
@@ -206,7 +207,7 @@ class Offers:
             name = (await conn.execute(select(agents.c.name).where(agents.c.id == agent_id))
                     ).scalar()
             event = new_row("events", {
-                "type": f"request.{action.value}", "request": summary,
+                "type": handling_event(action), "request": summary,
                 "handling": {"action": action.value,
                              "agent": {"id": str(agent_id), "name": name or ""},
                              "at": now.isoformat(), "note": None},

@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from hub import asyncapi
+
 JSON = "application/json"
 
 # A fragment of the document's `paths`: path -> method -> operation, as OpenAPI spells it.
@@ -192,6 +194,10 @@ SPEC: dict[str, Any] = {
                              "responses": {"200": _ok("text exposition format")}}},
         "/api/openapi.json": {"get": {"summary": "this document",
                                       "responses": {"200": _ok("OpenAPI 3.1")}}},
+        "/api/v1/asyncapi.json": {"get": {
+            "summary": "the AsyncAPI 3.0 document of the console and chat websockets: every "
+                       "frame and console event, with its schema (hub.events)",
+            "responses": {"200": _ok("AsyncAPI 3.0")}}},
         "/": {"get": {"summary": "redirect to the console", "responses": {"302": _ok("")}}},
         "/console": {"get": {"summary": "the dispatcher console page",
                              "responses": {"200": _ok("HTML")}}},
@@ -621,8 +627,13 @@ def spec(fragments: Sequence[Paths]) -> dict[str, Any]:
 
 def routes(*fragments: Paths) -> list[web.RouteDef]:
     document = spec(fragments)
+    events_document = asyncapi.document()
 
     async def openapi_json(request: web.Request) -> web.Response:
         return web.json_response(document)
 
-    return [web.get("/api/openapi.json", openapi_json)]
+    async def asyncapi_json(request: web.Request) -> web.Response:
+        return web.json_response(events_document)
+
+    return [web.get("/api/openapi.json", openapi_json),
+            web.get("/api/v1/asyncapi.json", asyncapi_json)]
