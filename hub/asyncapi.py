@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from hub import events
+from hub.records import component_schemas
 
 REF = "#/components/schemas/{name}"
 
@@ -30,12 +31,6 @@ _CHANNELS: dict[str, tuple[str, dict[str, type[msgspec.Struct]],
         "binary, 1009 too big, 4400 malformed, 4408 no hello, 4429 over the rate, 1011 "
         "store failed, 1012 restart."),
 }
-
-
-def schemas(*types: Any) -> dict[str, Any]:
-    """The component schemas of `types` and all they refer to, as `#/components/schemas`."""
-    _, components = msgspec.json.schema_components(types, ref_template=REF)
-    return components
 
 
 def document() -> dict[str, Any]:
@@ -67,5 +62,6 @@ def document() -> dict[str, Any]:
                  "description": "Console events: " + ", ".join(sorted(events.EVENTS))},
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages, "schemas": schemas(*every)},
+        "components": {"messages": messages,
+                       "schemas": component_schemas(*every, ref_template=REF)},
     }

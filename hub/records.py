@@ -240,3 +240,11 @@ class Me(_Record, kw_only=True):
     email: str | None
     phone: str | None
     phone_login: str | None
+
+
+def component_schemas(*types: Any, ref_template: str = "#/components/schemas/{name}"
+                      ) -> dict[str, Any]:
+    """The JSON Schemas of `types` and of every record they hold, by name, for a document's
+    `components.schemas` (the OpenAPI's and the AsyncAPI's)."""
+    _, components = msgspec.json.schema_components(types, ref_template=ref_template)
+    return components
