@@ -63,6 +63,10 @@ class Receipt(_Body, kw_only=True):
     message_id: str
     new_request: bool
     duplicate: bool
+    # For the confirmation: the service notice in force (once per passenger) and the
+    # acknowledgement or out-of-hours answer; a resubmission gets neither again.
+    notice: str | None
+    answer: str | None
 
 
 class AgentName(_Body, kw_only=True):

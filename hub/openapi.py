@@ -84,6 +84,8 @@ def _action(summary: str, body: str | None = None) -> dict[str, Any]:
     if body:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": {
             "$ref": f"#/components/schemas/{body}"}}}}
+        operation["responses"].update({"400": ERROR, "415": ERROR,
+                                       "422": _ok("a field is invalid", "Error")})
     return operation
 
 
