@@ -1,7 +1,7 @@
 """The AsyncAPI 3.0 document of the two websockets, generated from the catalogue
 (`hub.events`): the console's `/api/v1/console/ws` and the chat widget's `/chat/ws`.
 
-Served beside the OpenAPI at /api/v1/asyncapi.json. The event types themselves are the
+Served beside the OpenAPI at /api/asyncapi.json. The event types themselves are the
 `StreamEvent` and `PresenceEvent` unions, discriminated by `type`.
 """
 

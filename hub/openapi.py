@@ -233,7 +233,7 @@ SPEC: dict[str, Any] = {
                                                       "text/plain")}}},
         "/api/openapi.json": {"get": {"summary": "this document",
                                       "responses": {"200": _ok("OpenAPI 3.1", "Document")}}},
-        "/api/v1/asyncapi.json": {"get": {
+        "/api/asyncapi.json": {"get": {
             "summary": "the AsyncAPI 3.0 document of the console and chat websockets: every "
                        "frame and console event, with its schema (hub.events)",
             "responses": {"200": _ok("AsyncAPI 3.0", "Document")}}},
@@ -404,7 +404,7 @@ SPEC: dict[str, Any] = {
                             "schema": {"type": "string"},
                             "description": "one of chat.allowed_origins"}],
             "responses": {"101": _ok("switching protocols; the frames with their schemas: "
-                                     "/api/v1/asyncapi.json (channel chat)"),
+                                     "/api/asyncapi.json (channel chat)"),
                           "403": _ok("origin not allowed", "Error"),
                           "429": _ok("too many sockets from this address; Retry-After",
                                      "Error"),
@@ -656,7 +656,7 @@ SPEC: dict[str, Any] = {
                                      "subprotocol taxiconnect.presence also presence "
                                      "{event: presence.changed | request.viewers}. Every "
                                      "frame and event with its schema: "
-                                     "/api/v1/asyncapi.json (channel console)"), "401": ERROR,
+                                     "/api/asyncapi.json (channel console)"), "401": ERROR,
                           "403": _ok("origin not allowed")}}},
     },
 }
@@ -700,4 +700,4 @@ def routes(*fragments: Paths) -> list[web.RouteDef]:
         return web.json_response(events_document)
 
     return [web.get("/api/openapi.json", openapi_json),
-            web.get("/api/v1/asyncapi.json", asyncapi_json)]
+            web.get("/api/asyncapi.json", asyncapi_json)]

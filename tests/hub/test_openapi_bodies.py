@@ -27,7 +27,7 @@ async def test_the_served_openapi_document_is_valid(hub: HubFactory) -> None:
         assert resp.status == 200
         spec = await resp.json()
     validate(spec)
-    async with client.get("/api/v1/asyncapi.json") as resp:
+    async with client.get("/api/asyncapi.json") as resp:
         assert resp.status == 200
         assert (await resp.json())["asyncapi"] == "3.0.0"
 
