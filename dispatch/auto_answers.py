@@ -37,6 +37,7 @@ from dispatch.replies import last_inbound, recipient_of, thread_of
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.events import EventType
 from hub.first_answers import first_answer
 from hub.language import guess_language
 from hub.model import Channel, DeliveryState
@@ -192,7 +193,7 @@ async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: C
     })
     summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
     rows = [new_row("outbound", {"delivery_id": str(delivery_id)}),
-            new_row("events", {"type": "request.auto_answer", "request": summary,
+            new_row("events", {"type": EventType.REQUEST_AUTO_ANSWER, "request": summary,
                                "message_id": str(message_id), "kind": kind})]
     await write_rows(conn, rows)
     return rows

@@ -17,10 +17,6 @@ def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
             "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-def _plain(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": {"type": "object"}}}}
-
-
 REFUSALS: dict[str, Any] = {
     "401": _answer("not logged in"),
     "403": _answer("a foreign origin"),
@@ -38,10 +34,11 @@ PATHS: dict[str, Any] = {
                    "enabled and the dispatcher has a phone login; otherwise a tel: link",
         "security": SESSION, "parameters": [ID_PARAM],
         "responses": {
-            "202": _plain("{via: pbx, action_id, number, request}: the PBX rings the "
-                          "dispatcher's phone"),
-            "200": _plain("{via: tel, tel: 'tel:+358...', number, request, pbx_error?}: "
-                          "open the link (pbx_error: why the PBX did not take the call)"),
+            "202": _answer("{via: pbx, action_id, number, request}: the PBX rings the "
+                           "dispatcher's phone", "CallNow"),
+            "200": _answer("{via: tel, tel: 'tel:+358...', number, request, pbx_error?}: "
+                           "open the link (pbx_error: why the PBX did not take the call)",
+                           "CallNow"),
             "422": _answer("the passenger has no phone number"),
             **REFUSALS}}},
     "/api/v1/requests/{request_id}/callback-outcome": {"post": {
@@ -56,7 +53,7 @@ PATHS: dict[str, Any] = {
                 "outcome": {"enum": [o.value for o in CallbackOutcome]},
                 "note": {"type": ["string", "null"], "maxLength": 4000}}}}}},
         "responses": {
-            "200": _plain("{request, outcome}"),
+            "200": _answer("{request, outcome}", "CallbackOutcomeResult"),
             "400": _answer("not JSON"), "415": _answer("not application/json"),
             "422": _answer("outcome or note invalid"),
             **REFUSALS}}},

@@ -30,6 +30,7 @@ from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
 from hub.appkeys import FEED, METRICS, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
 from hub.console_presence import LAPSE_S, ConsolePresence
+from hub.events import ConsoleFrameType
 from hub.model import Role
 from hub.sessions import COOKIE_NAME
 
@@ -256,5 +257,5 @@ async def _start(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscri
 
 async def _resync(ws: web.WebSocketResponse, feed: EventFeed) -> tuple[int, int]:
     newest = await feed.newest_id()
-    await ws.send_str(json.dumps({"type": "resync", "last_event_id": newest}))
+    await ws.send_str(json.dumps({"type": ConsoleFrameType.RESYNC, "last_event_id": newest}))
     return parse_id(newest)

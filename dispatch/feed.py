@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hub.events import ConsoleFrameType
 from hub.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -167,4 +168,4 @@ def frame(events: Sequence[Event]) -> str:
 
 
 def hello(last_id: str) -> str:
-    return json.dumps({"type": "hello", "last_event_id": last_id})
+    return json.dumps({"type": ConsoleFrameType.HELLO, "last_event_id": last_id})

@@ -30,7 +30,7 @@ from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, NotFound, OperatorMustAct
-from hub.handling import EventType
+from hub.events import EventType
 from hub.ingest_store import REQUEST_COUNTER, preview_of
 from hub.lanes import DEFAULT_LANE, DEFAULT_PRIORITY
 from hub.model import Agent, Channel, DeliveryState, RequestStatus
@@ -174,7 +174,8 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
     rows = [new_row("outbound", {"delivery_id": str(i)}) for i in delivery_ids]
     await write_rows(conn, rows)
     done = await handling_take.reply_sent(conn, request_id, agent, at=now,
-                                          kind=EventType.GROUP_MESSAGE, extra={"group": about})
+                                          kind=EventType.REQUEST_GROUP_MESSAGE,
+                                          extra={"group": about})
     return GroupSend(group_message_id, done.request, total, changed=True), [*rows, *done.events]
 
 

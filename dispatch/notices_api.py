@@ -15,6 +15,7 @@ from hub.agent_auth import require_centre
 from hub.appkeys import DATABASE, NOTICES, RELAY
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, NotFound
+from hub.events import EventType
 from hub.model import Channel
 from hub.notices import notice_of, unfinished
 from hub.outbox import new_row, write_rows
@@ -52,7 +53,7 @@ async def publish(request: web.Request) -> web.Response:
         notice = notice_of(values).to_json()
         await audit.record(conn, "notice.publish", agent_id=agent.id, subject=notice["id"],
                            detail={"channels": notice["channels"], "lanes": notice["lanes"]})
-        rows = [new_row("events", {"type": "notice.published", "notice": notice,
+        rows = [new_row("events", {"type": EventType.NOTICE_PUBLISHED, "notice": notice,
                                    "by": {"id": str(agent.id), "name": agent.name}})]
         await write_rows(conn, rows)
     request.app[RELAY].notify(rows)
@@ -77,7 +78,7 @@ async def end(request: web.Request) -> web.Response:
             raise Conflict("the notice has ended already")
         notice = notice_of(row).to_json()
         await audit.record(conn, "notice.end", agent_id=agent.id, subject=str(notice_id))
-        rows = [new_row("events", {"type": "notice.ended", "notice": notice,
+        rows = [new_row("events", {"type": EventType.NOTICE_ENDED, "notice": notice,
                                    "by": {"id": str(agent.id), "name": agent.name}})]
         await write_rows(conn, rows)
     request.app[RELAY].notify(rows)

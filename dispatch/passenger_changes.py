@@ -19,6 +19,7 @@ from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
+from hub.events import EventType
 from hub.model import OPEN_STATUSES, Agent
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.read_models import summaries, summary_query
@@ -74,7 +75,7 @@ class PassengerChanges:
             await audit.record(conn, "contact.rename", agent_id=agent.id,
                                subject=str(contact_id), detail={"named": name is not None})
             events, _ = await _announce(conn, contact_id, now, {
-                "type": "request.passenger_renamed",
+                "type": EventType.REQUEST_PASSENGER_RENAMED,
                 "passenger": {"id": str(contact_id), "by": _by(agent)}})
         self._relay.notify(events)
 
@@ -113,7 +114,7 @@ class PassengerChanges:
                                    "into": str(into_id), "identities": moved_identities,
                                    "requests": moved_requests})
             events, announced = await _announce(conn, into_id, None, {
-                "type": "request.passenger_merged",
+                "type": EventType.REQUEST_PASSENGER_MERGED,
                 "passenger": {"id": str(into_id), "merged": str(source_id), "by": _by(agent)}})
         self._relay.notify(events)
         return Merged(into_id, moved_identities, moved_requests, announced)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from hub import schema
 from hub.console_presence import ConsolePresence, Presence
 from hub.database import Database
+from hub.events import EventType
 from hub.keys import Keys
 from hub.model import RequestStatus, Role
 
@@ -73,7 +74,7 @@ class PresenceBoard:
         entries = await self.entries([agent_id])
         if not entries:
             return
-        data = json.dumps({"type": "presence.changed", **entries[0]}, separators=(",", ":"))
+        data = json.dumps({"type": EventType.PRESENCE_CHANGED, **entries[0]}, separators=(",", ":"))
         await self._redis.publish(self._keys.presence_changes, data)
 
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.database import Database
+from hub.events import EventType
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
 from hub.redis_client import queue_script
@@ -151,7 +152,8 @@ class Router:
             for entry_id, payload in parsed:
                 summary = current.get(payload["request_id"])
                 event = "" if summary is None else json.dumps({  # gone: acknowledge only
-                    "type": "request.queued" if payload.get("new_request") else "request.message",
+                    "type": (EventType.REQUEST_QUEUED if payload.get("new_request")
+                             else EventType.REQUEST_MESSAGE),
                     "request": summary,
                     "message_id": payload.get("message_id"),
                 }, separators=(",", ":"))

@@ -22,6 +22,7 @@ from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.errors import BadInput, NotFound
+from hub.events import EventType
 from hub.keys import Keys
 from hub.model import Agent, Role
 from hub.request_body import read_json_object
@@ -64,7 +65,7 @@ class Viewers:
             await self._redis.hdel(key, *lapsed)
         found.sort(key=lambda v: v["name"])
         await self._redis.publish(self._keys.presence_changes, json.dumps({
-            "type": "request.viewers", "request_id": str(request_id), "viewers": found,
+            "type": EventType.REQUEST_VIEWERS, "request_id": str(request_id), "viewers": found,
         }, separators=(",", ":")))
         return found
 

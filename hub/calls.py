@@ -41,7 +41,8 @@ from hub.caller_profile import caller_profile
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
-from hub.handling import EventType, announce
+from hub.events import EventType
+from hub.handling import announce
 from hub.ingest import Ingestor
 from hub.model import Agent, Channel, InboundContact
 from hub.notices import Notice, NoticeBoard

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.events import EventType
 from hub.model import (
     DELIVERY_RANK,
     Channel,
@@ -165,7 +166,7 @@ async def delivery_events(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> li
     rows = (await conn.execute(select(d).where(d.c.id.in_(list(ids))))).mappings().all()
     summaries = await summaries_by_id(conn, {row["request_id"] for row in rows})
     return [new_row("events", {
-        "type": "message.delivery", "request": summaries[str(row["request_id"])],
+        "type": EventType.MESSAGE_DELIVERY, "request": summaries[str(row["request_id"])],
         "message_id": str(row["message_id"]), "delivery": delivery_json(row),
     }) for row in rows]
 

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Update, bindparam, func, insert, select, update
@@ -32,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import Conflict, NotFound
+from hub.events import EventType
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRow, new_row, write_rows
 from hub.read_models import summaries_by_id
@@ -39,28 +39,6 @@ from hub.read_models import summaries_by_id
 r, he = schema.contact_requests, schema.handling_events
 OPEN = [s.value for s in OPEN_STATUSES]
 NO_OFFER: Mapping[str, Any] = {"offered_agent_id": None, "offer_expires_at": None}
-
-
-class EventType(StrEnum):
-    """The console events a change of request state produces."""
-
-    CLAIM = "request.claim"
-    RELEASE = "request.release"
-    TRANSFER = "request.transfer"
-    NOTE = "request.note"
-    RESOLVE = "request.resolve"
-    REOPEN = "request.reopen"
-    REPLY = "request.reply"
-    GROUP_MESSAGE = "request.group_message"
-    OFFER = "request.offer"
-    OFFER_TIMEOUT = "request.offer_timeout"
-    DECLINE = "request.decline"
-    CALLBACK = "request.callback"
-    CALLBACK_CALL = "request.callback_call"
-    CALLBACK_OUTCOME = "request.callback_outcome"
-    CALL_RINGING = "call.ringing"
-    CALL_ANSWERED = "call.answered"
-    CALL_ENDED = "call.ended"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.errors import Conflict
+from hub.events import EventType
 from hub.handling import (
-    EventType,
     Handled,
     Step,
     back_in_queue,
@@ -82,7 +82,7 @@ async def callback_call(conn: AsyncConnection, request_id: uuid.UUID, agent: Age
     await change(conn, request_id,
                  {**taken_by(agent.id, at), **first_response(at), "callback_called_at": at},
                  step=step)
-    return await changed(conn, EventType.CALLBACK_CALL, request_id, step=step)
+    return await changed(conn, EventType.REQUEST_CALLBACK_CALL, request_id, step=step)
 
 
 async def callback_outcome(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
@@ -108,7 +108,7 @@ async def callback_outcome(conn: AsyncConnection, request_id: uuid.UUID, agent: 
         values["callback_attempts"] = r.c.callback_attempts + 1
     step = Step(agent, OUTCOME_ACTIONS[outcome], at, note=note)
     await change(conn, request_id, values, step=step)
-    return await changed(conn, EventType.CALLBACK_OUTCOME, request_id, step=step,
+    return await changed(conn, EventType.REQUEST_CALLBACK_OUTCOME, request_id, step=step,
                          extra={"outcome": outcome.value})
 
 

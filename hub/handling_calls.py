@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.callback_columns import is_callback
+from hub.events import EventType
 from hub.handling import (
     OPEN,
-    EventType,
     Handled,
     Step,
     announce,
@@ -90,7 +90,7 @@ async def call_missed(conn: AsyncConnection, request_id: uuid.UUID, *, at: datet
     """An inbound call nobody answered: the request waits for a callback."""
     await mark_callback(conn, request_id, at=at, rang_from=rang_from, number=number,
                         window=window, due_in=due_in)
-    return await changed(conn, EventType.CALLBACK, request_id, extra=extra)
+    return await changed(conn, EventType.REQUEST_CALLBACK, request_id, extra=extra)
 
 
 async def _close_callbacks(conn: AsyncConnection, contact_id: uuid.UUID,
@@ -104,7 +104,7 @@ async def _close_callbacks(conn: AsyncConnection, contact_id: uuid.UUID,
     for other_id in others:
         step = Step(agent, HandlingAction.RESOLVE, at, note=CALLED_BACK)
         if await change(conn, other_id, ended(at), where=r.c.status.in_(OPEN), step=step):
-            events += (await changed(conn, EventType.RESOLVE, other_id, step=step)).events
+            events += (await changed(conn, EventType.REQUEST_RESOLVE, other_id, step=step)).events
     return events
 
 

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.errors import Conflict, NotFound
+from hub.events import EventType
 from hub.handling import (
     NO_OFFER,
-    EventType,
     Handled,
     Step,
     change,
@@ -81,7 +81,7 @@ async def may_take(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *
 
 
 async def reply_sent(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *,
-                     at: datetime, kind: EventType = EventType.REPLY,
+                     at: datetime, kind: EventType = EventType.REQUEST_REPLY,
                      extra: Mapping[str, Any] | None = None) -> Handled:
     """The agent answered the passenger (a reply, a group message on its thread): the
     request is theirs, and answered. The caller checked `may_take` (or opened the thread)."""
@@ -102,7 +102,7 @@ async def hand_back(conn: AsyncConnection, request_id: uuid.UUID, version: int, 
                         & (r.c.status == RequestStatus.CLAIMED.value)
                         & (r.c.assigned_agent_id == agent.id), step=step):
         return None
-    return await changed(conn, EventType.RELEASE, request_id, step=step)
+    return await changed(conn, EventType.REQUEST_RELEASE, request_id, step=step)
 
 
 async def offer(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
@@ -116,7 +116,7 @@ async def offer(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
                         where=(r.c.status == RequestStatus.QUEUED.value)
                         & r.c.offered_agent_id.is_(None), step=step, last_agent=False):
         return None
-    return await changed(conn, EventType.OFFER, request_id, step=step)
+    return await changed(conn, EventType.REQUEST_OFFER, request_id, step=step)
 
 
 async def withdraw_offer(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,

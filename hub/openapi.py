@@ -11,17 +11,36 @@ from typing import Any
 
 from aiohttp import web
 
+from hub import asyncapi
+from hub.bodies import BODIES
+from hub.records import component_schemas
+
 JSON = "application/json"
 
 # A fragment of the document's `paths`: path -> method -> operation, as OpenAPI spells it.
 Paths = Mapping[str, Any]
 
 
-def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
+def _ok(description: str, schema: str | None = None, media: str = JSON) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": description}
     if schema:
-        answer["content"] = {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+        answer["content"] = {media: {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
     return answer
+
+
+def _html(description: str = "HTML") -> dict[str, Any]:
+    return _ok(description, "Html", "text/html")
+
+
+def _object(description: str, **properties: Any) -> dict[str, Any]:
+    """A body documented by its top-level fields (a feature's own record, not yet typed)."""
+    return {"type": "object", "description": description, "required": list(properties),
+            "properties": properties}
+
+
+_STRING = {"type": "string"}
+_NULLABLE = {"type": ["string", "null"]}
+_LIST = {"type": "array", "items": {"type": "object"}}
 
 
 ERROR = _ok("error with a reason", "Error")
@@ -65,6 +84,8 @@ def _action(summary: str, body: str | None = None) -> dict[str, Any]:
     if body:
         operation["requestBody"] = {"required": True, "content": {JSON: {"schema": {
             "$ref": f"#/components/schemas/{body}"}}}}
+        operation["responses"].update({"400": ERROR, "415": ERROR,
+                                       "422": _ok("a field is invalid", "Error")})
     return operation
 
 
@@ -73,7 +94,8 @@ def _vonage(summary: str) -> dict[str, Any]:
             "sms.vonage.signature_secret is set",
             "responses": {"200": _ok("stored, a part kept until its message is complete, or "
                                      "a receipt applied (unknown ids too: Vonage retries "
-                                     "anything else forever)"),
+                                     "anything else forever): an empty body", "Empty",
+                                     "text/plain"),
                           "400": ERROR, "403": _ok("signature missing, wrong or stale"),
                           "422": ERROR, "503": _ok("at capacity; Retry-After", "Error")}}
 
@@ -85,7 +107,8 @@ def _generic(summary: str) -> dict[str, Any]:
                             "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of "
                                            "'<t>.' + body>"}],
             "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {"200": _ok("stored (or a retry of a stored message)"),
+            "responses": {"200": _ok("stored (or a retry of a stored message), or a report "
+                                     "recorded", "GenericSmsAnswer"),
                           "204": _ok("report applied"),
                           "400": ERROR, "403": _ok("signature missing, wrong or stale"),
                           "404": _ok("no reply with this id"), "415": ERROR, "422": ERROR,
@@ -112,32 +135,52 @@ SPEC: dict[str, Any] = {
     "components": {
         "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "tc_session"}},
         "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {
-                "error": {"type": "string"}, "fields": {"type": "object"}}},
-            "Conflict": {"type": "object", "properties": {
-                "error": {"type": "string"}, "status": {"type": "string"},
-                "held_by": {"type": ["object", "null"]}, "request": {"type": "object"}}},
+            # Generated from hub.bodies and hub.records (the console events' records):
+            # Error, Conflict, Receipt, RequestSummary, RequestDetail, ActionResult, ...
+            **component_schemas(*BODIES),
+            "Request": {"$ref": "#/components/schemas/RequestSummary"},
+            "Html": {"type": "string", "contentMediaType": "text/html"},
+            "Text": {"type": "string"},
+            "Empty": {"type": "string", "maxLength": 0},
+            "TwiML": {"type": "string", "contentMediaType": "text/xml",
+                      "description": "TwiML; empty <Response/> unless there is more to say"},
+            "JavaScript": {"type": "string", "contentMediaType": "text/javascript"},
+            "Document": {"type": "object", "description": "a JSON document (OpenAPI or "
+                         "AsyncAPI)"},
+            "Health": _object("alive", status={"const": "ok"}),
+            "Ready": _object("whether the database and Redis answer", status={
+                "enum": ["ready", "not ready"]}, checks={"type": "object"}),
+            "GenericSmsAnswer": {"type": "object", "required": ["status"], "properties": {
+                "status": {"enum": ["stored", "recorded"]}, "reference": _STRING}},
+            "CtiAnswer": {"type": "object", "description": "{} or a notice to announce",
+                          "properties": {"action": {"const": "announce"},
+                                         "notice_id": _STRING, "texts": _LIST,
+                                         "hangup": {"type": "boolean"}}},
+            "AuditList": _object("newest first", entries={"type": "array", "items": _object(
+                "one audited action", id=_STRING, at=_STRING, agent_id=_NULLABLE,
+                action=_STRING, subject=_NULLABLE, detail={"type": ["object", "null"]})}),
+            "Deleted": _object("the id of what was deleted", deleted=_STRING),
+            "RenderedReply": _object("a canned reply filled in", text=_STRING,
+                                     canned_reply={"type": "object"}, language=_STRING),
+            "ChannelStatusList": _object("per enabled adapter", at=_STRING, channels=_LIST),
+            "ContactList": _object("at most 20", contacts={"type": "array", "items": _object(
+                "a passenger found", id=_STRING, name=_NULLABLE,
+                phones={"type": "array", "items": _STRING},
+                emails={"type": "array", "items": _STRING},
+                requests_total={"type": "integer"}, last_active_at=_NULLABLE)}),
+            "ContactCard": _object("the passenger's card", contact={"type": "object"}),
+            "Timeline": _object("a page of the passenger's timeline",
+                                contact_id=_STRING, items=_LIST, next_before=_NULLABLE),
+            "MergeResult": _object("the survivor's card and what moved",
+                                   contact={"type": "object"}, merged=_object(
+                                       "what moved", id=_STRING, into=_STRING,
+                                       identities={"type": "integer"},
+                                       requests={"type": "integer"},
+                                       announced={"type": "array", "items": _STRING})),
             "Order": {"type": "object", "properties": ORDER_FIELDS,
                       "description": "phone or email, and message or pickup_address"},
-            "Receipt": {"type": "object", "properties": {
-                "id": {"type": "string", "format": "uuid"}, "reference": {"type": "string"},
-                "message_id": {"type": "string"}, "new_request": {"type": "boolean"},
-                "duplicate": {"type": "boolean"}}},
             "Login": {"type": "object", "required": ["login", "password"], "properties": {
                 "login": {"type": "string"}, "password": {"type": "string"}}},
-            "Request": {"type": "object", "description": "summary; detail adds messages "
-                        "and history", "properties": {
-                            "id": {"type": "string"}, "reference": {"type": "string"},
-                            "version": {"type": "integer", "description":
-                                        "grows with every change: keep the highest"},
-                            "status": {"enum": ["queued", "claimed", "resolved"]},
-                            "channel": {"type": "string"}, "contact": {"type": "object"},
-                            "assigned_agent": {"type": ["object", "null"]},
-                            "last_agent": {"type": ["object", "null"]},
-                            "timings": {"type": "object"}}},
-            "ActionResult": {"type": "object", "properties": {
-                "request": {"$ref": "#/components/schemas/Request"},
-                "changed": {"type": "boolean"}}},
             "Transfer": {"type": "object", "required": ["agent_id"],
                          "properties": {"agent_id": {"type": "string", "format": "uuid"}}},
             "Reply": {"type": "object", "required": ["body", "client_key"], "properties": {
@@ -148,10 +191,6 @@ SPEC: dict[str, Any] = {
                 "channel": {"enum": ["sms", "email"], "description":
                             "default: the request's own channel"},
                 "subject": {"type": "string", "maxLength": 200}}},
-            "ReplyResult": {"type": "object", "properties": {
-                "request": {"$ref": "#/components/schemas/Request"},
-                "message_id": {"type": "string", "format": "uuid"},
-                "changed": {"type": "boolean"}}},
             "Account": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "login": {"type": "string"},
                 **_ACCOUNT_FIELDS, "active": {"type": "boolean"},
@@ -185,23 +224,29 @@ SPEC: dict[str, Any] = {
         },
     },
     "paths": {
-        "/healthz": {"get": {"summary": "liveness", "responses": {"200": _ok("alive")}}},
+        "/healthz": {"get": {"summary": "liveness", "responses": {"200": _ok("alive", "Health")}}},
         "/readyz": {"get": {"summary": "database and Redis reachable",
-                            "responses": {"200": _ok("ready"), "503": _ok("not ready")}}},
+                            "responses": {"200": _ok("ready", "Ready"),
+                                          "503": _ok("not ready", "Ready")}}},
         "/metrics": {"get": {"summary": "Prometheus metrics",
-                             "responses": {"200": _ok("text exposition format")}}},
+                             "responses": {"200": _ok("text exposition format", "Text",
+                                                      "text/plain")}}},
         "/api/openapi.json": {"get": {"summary": "this document",
-                                      "responses": {"200": _ok("OpenAPI 3.1")}}},
+                                      "responses": {"200": _ok("OpenAPI 3.1", "Document")}}},
+        "/api/asyncapi.json": {"get": {
+            "summary": "the AsyncAPI 3.0 document of the console and chat websockets: every "
+                       "frame and console event, with its schema (hub.events)",
+            "responses": {"200": _ok("AsyncAPI 3.0", "Document")}}},
         "/": {"get": {"summary": "redirect to the console", "responses": {"302": _ok("")}}},
         "/console": {"get": {"summary": "the dispatcher console page",
-                             "responses": {"200": _ok("HTML")}}},
+                             "responses": {"200": _html()}}},
         "/form": {
             "get": {"summary": "the hosted taxi-order form (?lang=fi|en)",
-                    "responses": {"200": _ok("HTML")}},
+                    "responses": {"200": _html()}},
             "post": {"summary": "submit the form (form-encoded)",
                      "requestBody": {"content": {"application/x-www-form-urlencoded": {
                          "schema": {"$ref": "#/components/schemas/Order"}}}},
-                     "responses": {"201": _ok("confirmation page with the reference"),
+                     "responses": {"201": _html("confirmation page with the reference"),
                                    "413": ERROR, "415": ERROR,
                                    "422": _ok("the form again, errors marked"),
                                    "503": _ok("busy; Retry-After")}},
@@ -223,7 +268,8 @@ SPEC: dict[str, Any] = {
             "requestBody": {"content": {"application/x-www-form-urlencoded": {
                 "schema": {"type": "object", "description": "Twilio's parameters: MessageSid, "
                            "From, To, Body, NumMedia, MediaUrl{N}, ..."}}}},
-            "responses": {"200": _ok("stored (or a retry of a stored message): empty TwiML"),
+            "responses": {"200": _ok("stored (or a retry of a stored message): empty TwiML",
+                                     "TwiML", "text/xml"),
                           "400": ERROR, "403": _ok("signature missing or wrong; nothing stored"),
                           "408": ERROR, "413": ERROR, "415": ERROR, "422": ERROR,
                           "503": _ok("at capacity; Retry-After", "Error")}}},
@@ -250,21 +296,21 @@ SPEC: dict[str, Any] = {
             "summary": "log in; sets the HttpOnly session cookie",
             "requestBody": {"required": True, "content": {JSON: {"schema": {
                 "$ref": "#/components/schemas/Login"}}}},
-            "responses": {"200": _ok("logged in"), "401": ERROR,
+            "responses": {"200": _ok("logged in", "AgentResult"), "401": ERROR,
                           "429": _ok("too many failed logins; Retry-After", "Error")}}},
         "/api/v1/auth/logout": {"post": {"summary": "log out", "security": SESSION,
-                                         "responses": {"200": _ok("logged out")}}},
+                                         "responses": {"200": _ok("logged out", "Ok")}}},
         "/api/v1/me": {"get": {"summary": "the logged-in agent", "security": SESSION,
-                               "responses": {"200": _ok("agent"), "401": ERROR}}},
+                               "responses": {"200": _ok("agent", "AgentResult"), "401": ERROR}}},
         "/api/v1/agents": {"get": {"summary": "active agents", "security": SESSION,
-                                   "responses": {"200": _ok("agents"), "401": ERROR}}},
+                                   "responses": {"200": _ok("agents", "AgentList"), "401": ERROR}}},
         "/api/v1/presence": {"get": {
             "summary": "active dispatchers and admins: state (available, busy, away, "
                        "offline), online (a console is live), since, chosen_state, and "
                        "holding {count, references} of their claimed requests. Changes reach "
                        "consoles as presence.changed events",
             "security": SESSION,
-            "responses": {"200": _ok("agents"), "401": ERROR,
+            "responses": {"200": _ok("agents", "PresenceList"), "401": ERROR,
                           "403": _ok("external users", "Error")}}},
         "/api/v1/me/presence": {"put": {
             "summary": "choose one's own state; offline hands one's unanswered requests "
@@ -273,7 +319,7 @@ SPEC: dict[str, Any] = {
             "requestBody": {"required": True, "content": {JSON: {"schema": {
                 "type": "object", "required": ["state"], "properties": {"state": {
                     "type": "string", "enum": ["available", "busy", "away", "offline"]}}}}}},
-            "responses": {"200": _ok("presence, handed_back (request ids)"),
+            "responses": {"200": _ok("presence, handed_back (request ids)", "PresenceResult"),
                           "422": _ok("not a state", "Error"), "401": ERROR,
                           "403": _ok("external user, or a foreign origin", "Error")}}},
         "/api/v1/requests": {"get": {
@@ -310,7 +356,7 @@ SPEC: dict[str, Any] = {
                  "description": "next_cursor of the previous page (opaque); valid only "
                                 "with the same status, lane, filter, mine, channel, q, from "
                                 "and to; any page size"}],
-            "responses": {"200": _ok("{requests, next_cursor, next}"),
+            "responses": {"200": _ok("{requests, next_cursor, next}", "RequestList"),
                           "400": _ok("status, channel, limit, from, to or cursor invalid "
                                      "(a cursor changed, or of a list with other filters)",
                                      "Error"),
@@ -318,7 +364,8 @@ SPEC: dict[str, Any] = {
         "/api/v1/requests/{request_id}": {"get": {
             "summary": "a request with messages, handling history and timings",
             "security": SESSION, "parameters": [ID_PARAM],
-            "responses": {"200": _ok("request"), "401": ERROR, "404": ERROR}}},
+            "responses": {"200": _ok("request", "RequestResult"), "401": ERROR,
+                          "404": ERROR}}},
         "/api/v1/requests/{request_id}/claim": {"post": _action("claim (exclusive)")},
         "/api/v1/requests/{request_id}/release": {"post": _action("give back to the queue")},
         "/api/v1/requests/{request_id}/resolve": {"post": _action("resolve")},
@@ -342,7 +389,7 @@ SPEC: dict[str, Any] = {
         "/widget/chat.js": {"get": {
             "summary": "the passenger chat widget (channel chat): embed with one <script "
                        "src=\".../widget/chat.js\" data-lang=\"fi|en\" async> on an allowed site",
-            "responses": {"200": _ok("JavaScript")}}},
+            "responses": {"200": _ok("JavaScript", "JavaScript", "text/javascript")}}},
         "/chat/ws": {"get": {
             "summary": "the chat widget's websocket (channel chat). Widget frames: hello "
                        "{token, last_seen, lang}, message {id, text}, typing {on}, prechat "
@@ -356,7 +403,8 @@ SPEC: dict[str, Any] = {
             "parameters": [{"name": "Origin", "in": "header", "required": True,
                             "schema": {"type": "string"},
                             "description": "one of chat.allowed_origins"}],
-            "responses": {"101": _ok("switching protocols"),
+            "responses": {"101": _ok("switching protocols; the frames with their schemas: "
+                                     "/api/asyncapi.json (channel chat)"),
                           "403": _ok("origin not allowed", "Error"),
                           "429": _ok("too many sockets from this address; Retry-After",
                                      "Error"),
@@ -387,7 +435,8 @@ SPEC: dict[str, Any] = {
                 JSON: {"schema": {"type": "object"}},
                 "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
                 "multipart/form-data": {"schema": {"type": "object"}}}},
-            "responses": {"200": _ok("stored (a repeated event changes nothing): {}"),
+            "responses": {"200": _ok("stored (a repeated event changes nothing): {}, or a "
+                                     "notice to announce", "CtiAnswer"),
                           "400": ERROR, "401": _ok("no token; nothing stored", "Error"),
                           "403": _ok("wrong token; nothing stored", "Error"),
                           "415": ERROR,
@@ -404,7 +453,8 @@ SPEC: dict[str, Any] = {
                             "schema": {"type": "string"}}],
             "requestBody": {"content": {"application/x-www-form-urlencoded": {
                 "schema": {"type": "object"}}}},
-            "responses": {"200": _ok("applied (a repeat changes nothing): empty TwiML"),
+            "responses": {"200": _ok("applied (a repeat changes nothing): empty TwiML",
+                                     "TwiML", "text/xml"),
                           "400": ERROR, "403": _ok("signature missing or wrong"),
                           "404": _ok("a recording of a call never reported", "Error"),
                           "415": ERROR, "422": ERROR,
@@ -422,7 +472,7 @@ SPEC: dict[str, Any] = {
         "/admin": {"get": {"summary": "the admin page: accounts, canned replies, lanes and "
                                       "routing rules, channel status (admins only; it logs "
                                       "in through the API)",
-                           "responses": {"200": _ok("HTML")}}},
+                           "responses": {"200": _html()}}},
         "/api/v1/admin/agents": {
             "get": {"summary": "every account, disabled ones too (admins only)",
                     "security": SESSION,
@@ -461,7 +511,7 @@ SPEC: dict[str, Any] = {
                 {"name": "action", "in": "query", "schema": {"type": "string"},
                  "description": "entries whose action starts with this, e.g. agent."}],
             "responses": {"200": _ok("{entries: [{id, at, agent_id, action, subject, "
-                                     "detail}]}"), "400": ERROR, "401": ERROR,
+                                     "detail}]}", "AuditList"), "400": ERROR, "401": ERROR,
                           "403": ERROR}}},
         "/api/v1/admin/canned-replies": {
             "get": {"summary": "every canned reply, by position (admins only)",
@@ -486,7 +536,7 @@ SPEC: dict[str, Any] = {
                                   "403": ERROR, "404": ERROR, "415": ERROR}},
             "delete": {"summary": "delete a canned reply (admins only; in the audit trail)",
                        "security": SESSION, "parameters": [CANNED_PARAM],
-                       "responses": {"200": _ok("{deleted: id}"), "401": ERROR,
+                       "responses": {"200": _ok("{deleted: id}", "Deleted"), "401": ERROR,
                                      "403": ERROR, "404": ERROR}}},
         "/api/v1/canned-replies": {"get": {
             "summary": "canned replies for the composer's picker (not for external users)",
@@ -505,7 +555,7 @@ SPEC: dict[str, Any] = {
                 "type": "object", "properties": {"eta": {
                     "type": "string", "maxLength": 40, "description":
                     "required when the text names {eta}, e.g. \"10 min\""}}}}}},
-            "responses": {"200": _ok("{text, canned_reply, language}"),
+            "responses": {"200": _ok("{text, canned_reply, language}", "RenderedReply"),
                           "400": _ok("an eta is needed, or it is too long", "Error"),
                           "401": ERROR, "403": _ok("external users", "Error"),
                           "404": ERROR, "415": ERROR}}},
@@ -519,7 +569,8 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("{at, channels: [{name, channel, can_reply, health "
                                      "ok|warning|error, last_inbound_at, last_outbound "
                                      "{at, state, attempts, state_at}, failed_24h {count, "
-                                     "latest [{at, reason}]}, adapter, problems}]}"),
+                                     "latest [{at, reason}]}, adapter, problems}]}",
+                                     "ChannelStatusList"),
                           "401": ERROR, "403": ERROR}}},
         "/api/v1/contacts": {"get": {
             "summary": "find passengers (never merged ones) by number (however written), email "
@@ -528,7 +579,7 @@ SPEC: dict[str, Any] = {
             "parameters": [{"name": "q", "in": "query", "required": True,
                             "schema": {"type": "string", "minLength": 3, "maxLength": 320}}],
             "responses": {"200": _ok("{contacts: [{id, name, phones, emails, requests_total, "
-                                     "last_active_at}]}"),
+                                     "last_active_at}]}", "ContactList"),
                           "401": ERROR, "403": _ok("external users", "Error"),
                           "422": _ok("q too short or too long", "Error")}}},
         "/api/v1/contacts/{contact_id}": {
@@ -538,7 +589,7 @@ SPEC: dict[str, Any] = {
                                "pickup_addresses (newest 5 distinct {address, at, reference}); "
                                "a merged passenger's id redirects to the survivor",
                     "security": SESSION, "parameters": [CONTACT_PARAM],
-                    "responses": {"200": _ok("{contact}"),
+                    "responses": {"200": _ok("{contact}", "ContactCard"),
                                   "308": _ok("merged: Location is the survivor's card, "
                                              "merged_into in the body", "Error"),
                                   "401": ERROR, "403": _ok("external users", "Error"),
@@ -550,7 +601,7 @@ SPEC: dict[str, Any] = {
                           "type": "object", "required": ["name"], "properties": {"name": {
                               "type": ["string", "null"], "maxLength": 200,
                               "description": "null or empty clears it"}}}}}},
-                      "responses": {"200": _ok("{contact}: the card"), "400": ERROR,
+                      "responses": {"200": _ok("{contact}: the card", "ContactCard"), "400": ERROR,
                                     "401": ERROR, "403": _ok("external users, or a foreign "
                                                              "origin", "Error"),
                                     "404": ERROR,
@@ -572,7 +623,7 @@ SPEC: dict[str, Any] = {
                                "type": "integer", "minimum": 1, "maximum": 200,
                                "default": 50}}],
             "responses": {"200": _ok("{contact_id, items, next_before (null on the last "
-                                     "page)}"),
+                                     "page)}", "Timeline"),
                           "308": _ok("merged: Location is the survivor's timeline", "Error"),
                           "401": ERROR, "403": _ok("external users", "Error"), "404": ERROR,
                           "422": _ok("before or limit invalid", "Error")}}},
@@ -586,7 +637,7 @@ SPEC: dict[str, Any] = {
                 "type": "object", "required": ["into"], "properties": {
                     "into": {"type": "string", "format": "uuid"}}}}}},
             "responses": {"200": _ok("{contact: the survivor's card, merged {id, into, "
-                                     "identities, requests, announced}}"),
+                                     "identities, requests, announced}}", "MergeResult"),
                           "400": ERROR, "401": ERROR,
                           "403": _ok("external users, or a foreign origin", "Error"),
                           "404": _ok("no such passenger (the one merged)", "Error"),
@@ -601,10 +652,11 @@ SPEC: dict[str, Any] = {
             "parameters": [{"name": "last_event_id", "in": "query",
                             "schema": {"type": "string"},
                             "description": "resume after this event id"}],
-            "responses": {"101": _ok("frames: hello, events, resync; with the subprotocol "
-                                     "taxiconnect.presence also presence {event: "
-                                     "presence.changed {agent, state, online, since, "
-                                     "holding}}"), "401": ERROR,
+            "responses": {"101": _ok("frames: hello, events, resync, pong; with the "
+                                     "subprotocol taxiconnect.presence also presence "
+                                     "{event: presence.changed | request.viewers}. Every "
+                                     "frame and event with its schema: "
+                                     "/api/asyncapi.json (channel console)"), "401": ERROR,
                           "403": _ok("origin not allowed")}}},
     },
 }
@@ -616,13 +668,36 @@ def spec(fragments: Sequence[Paths]) -> dict[str, Any]:
     paths = dict(SPEC["paths"])
     for fragment in fragments:
         paths.update(fragment)
-    return {**SPEC, "paths": paths}
+    return {**SPEC, "paths": {path: {method: _with_error_bodies(path, operation)
+                                     for method, operation in operations.items()}
+                              for path, operations in paths.items()}}
+
+
+# Answers whose error bodies are not the JSON error: the hosted form answers in HTML.
+_HTML_ERRORS = {"/form"}
+
+
+def _with_error_bodies(path: str, operation: Any) -> Any:
+    """Every 4xx/5xx answer the middleware writes carries the one error body (`Error`):
+    the ones described only in words get its schema here."""
+    if path in _HTML_ERRORS or not isinstance(operation, dict) or "responses" not in operation:
+        return operation
+    responses = {
+        code: ({**answer, "content": ERROR["content"]}
+               if code[0] in "45" and "content" not in answer else answer)
+        for code, answer in operation["responses"].items()}
+    return {**operation, "responses": responses}
 
 
 def routes(*fragments: Paths) -> list[web.RouteDef]:
     document = spec(fragments)
+    events_document = asyncapi.document()
 
     async def openapi_json(request: web.Request) -> web.Response:
         return web.json_response(document)
 
-    return [web.get("/api/openapi.json", openapi_json)]
+    async def asyncapi_json(request: web.Request) -> web.Response:
+        return web.json_response(events_document)
+
+    return [web.get("/api/openapi.json", openapi_json),
+            web.get("/api/asyncapi.json", asyncapi_json)]

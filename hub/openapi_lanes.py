@@ -54,8 +54,12 @@ def _body(fields: dict[str, Any]) -> dict[str, Any]:
         "type": "object", "properties": fields}}}}
 
 
-def _ok(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {}}}
+def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
+    """An answer; `schema` names its body's component (hub.bodies), where it is typed."""
+    if schema is None:
+        return {"description": description, "content": {JSON: {}}}
+    return {"description": description, "content": {JSON: {"schema": {
+        "$ref": f"#/components/schemas/{schema}"}}}}
 
 
 ADMIN = {"401": ERROR, "403": ERROR}
@@ -117,7 +121,8 @@ PATHS: dict[str, Any] = {
                                 "schema": {"type": "string", "format": "uuid"}}],
                 "requestBody": {"required": False, "content": {JSON: {"schema": {
                     "type": "object", "properties": {"typing": {"type": "boolean"}}}}}},
-                "responses": {"200": _ok("{viewers: [{id, name, typing, until}], refresh_s}"),
+                "responses": {"200": _ok("{viewers: [{id, name, typing, until}], refresh_s}",
+                                         "ViewerList"),
                               "401": ERROR, "404": ERROR, "422": ERROR}},
         "delete": {"summary": "this dispatcher closed the request",
                    "security": SESSION,

@@ -24,20 +24,21 @@ PATHS: dict[str, Any] = {
     "/api/v1/notices": {
         "get": {"summary": "active and scheduled service notices, and the history",
                 "security": SESSION,
-                "responses": {"200": _ok("{active, scheduled, history}"), "401": ERROR,
-                              "403": ERROR}},
+                "responses": {"200": _ok("{active, scheduled, history}", "NoticeList"),
+                              "401": ERROR, "403": ERROR}},
         "post": {"summary": "publish a service notice (dispatchers and admins; audited): every "
                             "inbound contact it covers is answered with it once per passenger",
                  "security": SESSION,
                  "requestBody": {"required": True, "content": {JSON: {"schema": {
                      "type": "object", "required": ["text_fi", "text_en", "channels"],
                      "properties": NOTICE_FIELDS}}}},
-                 "responses": {"201": _ok("{notice}"), "401": ERROR, "403": ERROR,
+                 "responses": {"201": _ok("{notice}", "NoticeResult"), "401": ERROR, "403": ERROR,
                                "415": ERROR, "422": ERROR}}},
     "/api/v1/notices/{notice_id}/end": {"post": {
         "summary": "end a notice now (audited)", "security": SESSION,
         "parameters": [{"name": "notice_id", "in": "path", "required": True,
                         "schema": {"type": "string", "format": "uuid"}}],
-        "responses": {"200": _ok("{notice}"), "401": ERROR, "403": ERROR, "404": ERROR,
+        "responses": {"200": _ok("{notice}", "NoticeResult"), "401": ERROR, "403": ERROR,
+                      "404": ERROR,
                       "409": _ok("ended already")}}},
 }

@@ -23,6 +23,7 @@ from channels.chat.hours import OpeningHours
 from channels.chat.transcript import queue_transcript, valid_email
 from hub.clock import utcnow
 from hub.console_presence import ConsolePresence
+from hub.events import EventType
 from hub.model import DeliveryState, DeliveryUpdate
 from hub.read_models import summaries_by_id
 
@@ -72,7 +73,7 @@ class ChatContext:
             return False, "no_dispatcher"
         return True, "ok"
 
-    async def console_event(self, kind: str, request_id: uuid.UUID, **fields: Any) -> None:
+    async def console_event(self, kind: EventType, request_id: uuid.UUID, **fields: Any) -> None:
         """An ephemeral console event (typing, a closed chat): straight onto the events
         stream, not through the outbox, as it means nothing a minute later."""
         async with self.services.db.read() as conn:

@@ -43,6 +43,7 @@ from channels.chat.queue_place import queue_place
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
+from hub.events import ChatFrameType, EventType
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT_S = 10.0
@@ -173,7 +174,7 @@ class ChatSession:
             elif isinstance(frame, Close):
                 await self._close_chat(frame.email)
             elif isinstance(frame, Ping):
-                await self.send({"type": "pong"})
+                await self.send({"type": ChatFrameType.PONG})
             else:
                 await self.close(CLOSE_MALFORMED, "hello only once")
                 return
@@ -217,8 +218,9 @@ class ChatSession:
                 with services.ingestor.admission():
                     result = await services.ingest(contact)
             except RetryLater as exc:
-                await self.send({"type": "nack", "id": frame.id, "reason": exc.reason,
-                                 "retry": True, "retry_after": exc.retry_after_s})
+                await self.send({"type": ChatFrameType.NACK, "id": frame.id,
+                                 "reason": exc.reason, "retry": True,
+                                 "retry_after": exc.retry_after_s})
                 return
             except AnnouncementOnly as exc:
                 # Nothing was kept: the line fails with the notice as its reason.
@@ -228,8 +230,8 @@ class ChatSession:
             except BadInput as exc:
                 stored = await self.ctx.conversations.stored(self.visitor, frame.id)
                 if stored is None:  # not a concurrent resend: the text itself is refused
-                    await self.send({"type": "nack", "id": frame.id, "reason": exc.reason,
-                                     "retry": False})
+                    await self.send({"type": ChatFrameType.NACK, "id": frame.id,
+                                     "reason": exc.reason, "retry": False})
                     return
             else:
                 stored = (contact.received_at, result.message_id)
@@ -239,8 +241,8 @@ class ChatSession:
         self.prechat.pop("pickup_time", None)
         at, message_id = stored
         self.cursor.remember(message_id, at)  # the widget has its own line
-        await self.send({"type": "ack", "id": frame.id, "message_id": str(message_id),
-                         "at": at.isoformat()})
+        await self.send({"type": ChatFrameType.ACK, "id": frame.id,
+                         "message_id": str(message_id), "at": at.isoformat()})
         await self.ctx.fanout.publish(self.visitor)  # the visitor's other tabs
         await self._tell_queue_place()
 
@@ -252,7 +254,7 @@ class ChatSession:
         if self.request_id is None:
             self.request_id = await self.ctx.conversations.open_request(self.visitor)
         if self.request_id is not None:
-            await self.ctx.console_event("chat.typing", self.request_id, typing=on)
+            await self.ctx.console_event(EventType.CHAT_TYPING, self.request_id, typing=on)
 
     async def _prechat(self, frame: Prechat) -> None:
         settings = self.ctx.services.settings
@@ -260,7 +262,7 @@ class ChatSession:
                                            .default_region, timezone=settings.timezone,
                                            now=utcnow())
         self.prechat.update(values)
-        await self.send({"type": "prechat", "ok": not errors, "fields": errors})
+        await self.send({"type": ChatFrameType.PRECHAT, "ok": not errors, "fields": errors})
 
     async def _close_chat(self, email: str | None) -> None:
         lines = await self.ctx.conversations.lines(self.visitor, since=self.cursor.closed_at)
@@ -271,8 +273,8 @@ class ChatSession:
             ex=self.ctx.services.settings.chat.token_days * 86_400)
         self.cursor.close(now)
         if lines:
-            await self.ctx.console_event("chat.closed", lines[-1].request_id)
-        await self.send({"type": "closed", "transcript": outcome})
+            await self.ctx.console_event(EventType.CHAT_CLOSED, lines[-1].request_id)
+        await self.send({"type": ChatFrameType.CLOSED, "transcript": outcome})
         await self.ctx.fanout.publish(self.visitor, {"kind": "closed", "by": self.slot,
                                                       "at": now.timestamp()})
 
@@ -289,11 +291,11 @@ class ChatSession:
                 if kind == "wake":
                     wake = True
                 elif kind == "typing":
-                    await self.send({"type": "typing", "on": bool(item.get("on")),
+                    await self.send({"type": ChatFrameType.TYPING, "on": bool(item.get("on")),
                                      "name": str(item.get("name") or "")})
                 elif kind == "closed" and item.get("by") != self.slot:
                     self.cursor.close(datetime.fromtimestamp(float(item["at"]), UTC))
-                    await self.send({"type": "closed", "transcript": None})
+                    await self.send({"type": ChatFrameType.CLOSED, "transcript": None})
             if wake:
                 await self._catch_up()
                 await self._tell_queue_place()  # a reply: most likely someone took it
@@ -301,7 +303,7 @@ class ChatSession:
     async def _catch_up(self) -> None:
         lines = await self.ctx.conversations.lines(self.visitor, since=self.cursor.since())
         for line in self.cursor.fresh(lines):
-            await self.send({"type": "message", **line.json()})
+            await self.send({"type": ChatFrameType.MESSAGE, **line.json()})
 
     async def _queue_updates(self) -> None:
         while True:
@@ -317,7 +319,7 @@ class ChatSession:
         place = await queue_place(self.ctx.services.db, self.request_id)
         if place != self._queue_place:
             self._queue_place = place
-            await self.send({"type": "queue", **place})
+            await self.send({"type": ChatFrameType.QUEUE, **place})
 
     async def _beat(self) -> None:
         while True:
@@ -326,6 +328,6 @@ class ChatSession:
             available, reason = await self.ctx.availability()
             if (available, reason) != (self.available, self.reason):
                 self.available, self.reason = available, reason
-                await self.send({"type": "availability", "available": available,
+                await self.send({"type": ChatFrameType.AVAILABILITY, "available": available,
                                  "reason": reason})
             self.queue.put_nowait({"kind": "wake"})

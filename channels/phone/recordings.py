@@ -18,6 +18,7 @@ from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import RetryLater
+from hub.events import EventType
 from hub.model import Agent
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.read_models import recording_json, summaries_by_id
@@ -78,7 +79,7 @@ class Recordings:
                     return False
                 await conn.execute(update(rec).where(rec.c.id == found.id).values(**changes))
             rows = [new_row("events", {
-                "type": "call.recording",
+                "type": EventType.CALL_RECORDING,
                 "request": (await summaries_by_id(conn, [call.request_id]))[
                     str(call.request_id)],
                 "recording": await _recording_json(conn, recording_id),
