@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.errors import Conflict, NotFound
-from hub.events import EventType
+from hub.events import EventType, handling_event
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRow, new_row, write_rows
 from hub.read_models import summaries_by_id
@@ -212,7 +212,7 @@ async def _guarded(conn: AsyncConnection, request_id: uuid.UUID, step: Step,
     if agent.role is Role.EXTERNAL:
         where = where & (r.c.assigned_agent_id == agent.id)
     if await change(conn, request_id, values, where=where, step=step):
-        return await changed(conn, EventType(f"request.{step.action.value}"), request_id,
+        return await changed(conn, handling_event(step.action), request_id,
                              step=step)
     current = (await conn.execute(
         select(r.c.status, r.c.assigned_agent_id).where(r.c.id == request_id))).first()

@@ -119,11 +119,16 @@ async def offer(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
     return await changed(conn, EventType.REQUEST_OFFER, request_id, step=step)
 
 
+OFFER_ENDINGS = {HandlingAction.OFFER_TIMEOUT: EventType.REQUEST_OFFER_TIMEOUT,
+                 HandlingAction.DECLINE: EventType.REQUEST_DECLINE}
+
+
 async def withdraw_offer(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent,
                          action: HandlingAction, *, at: datetime) -> Handled | None:
     """End the agent's open offer (OFFER_TIMEOUT or DECLINE); None when they had none."""
+    event = OFFER_ENDINGS[action]
     step = Step(agent, action, at)
     if not await change(conn, request_id, NO_OFFER, where=r.c.offered_agent_id == agent.id,
                         step=step, last_agent=False):
         return None
-    return await changed(conn, EventType(f"request.{action.value}"), request_id, step=step)
+    return await changed(conn, event, request_id, step=step)
