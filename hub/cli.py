@@ -14,6 +14,7 @@ from aiohttp import web
 
 from hub import log_privacy
 from hub.errors import TaxiConnectError
+from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
 from hub.model import Role
 from hub.settings import Settings, load_settings
@@ -53,7 +54,8 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
 
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
                 shutdown_timeout=5, access_log=log if settings.http.access_log else None,
-                access_log_class=PrivateAccessLogger)
+                access_log_class=PrivateAccessLogger,
+                loop=new_event_loop(settings.http.event_loop))
 
 
 async def _add_user(settings: Settings, args: argparse.Namespace, password: str) -> str:

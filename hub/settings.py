@@ -57,6 +57,7 @@ class HttpSettings:
     public_url: str = ""  # how passengers and gateways reach the hub, e.g. https://hub.taxi.fi
     max_body_bytes: int = 64 * 1024
     access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
+    event_loop: str = "auto"  # auto | uvloop | asyncio (hub.event_loop)
     # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
 

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import OperatorMustAct
+from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
 from hub.settings import Settings
 
@@ -198,7 +199,7 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
                            access_log=access_log if settings.http.access_log else None,
                            access_log_class=PrivateAccessLogger)
     socks = [socket.socket(fileno=fd) for fd in fds]
-    loop = asyncio.new_event_loop()
+    loop = new_event_loop(settings.http.event_loop)
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(_run_worker(runner, socks))
