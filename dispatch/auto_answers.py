@@ -33,7 +33,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.replies import last_inbound, recipient_of, thread_of
+from dispatch.replies import last_inbound, recipient_of, sender_for, thread_of
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -169,7 +169,7 @@ class AutoAnswers:
         if channel is Channel.SMS and await opted_out(conn, [recipient]):
             return []
         return await _write_answer(conn, row.request_id, channel, recipient, body,
-                                   via=self._senders[channel][0],
+                                   via=sender_for(self._senders, channel, last),
                                    thread=thread_of(channel, last), key=key, kind=kind)
 
 async def _write_answer(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,

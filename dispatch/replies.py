@@ -68,8 +68,8 @@ class Replies:
                 request = await self._request_for(conn, request_id, agent)
                 channel = channel or await self._default_channel(conn, request)
                 _check_text(channel, body, subject)
-                via = self._sender_for(channel)
                 last = await last_inbound(conn, request_id, channel)
+                via = sender_for(self._senders, channel, last)
                 recipient = await recipient_of(conn, request, channel, last)
                 if channel is Channel.SMS:
                     await _refuse_opted_out(conn, recipient)
@@ -140,12 +140,21 @@ class Replies:
                 return channel
         raise BadInput("no enabled channel can reach this passenger", {"channel": "none"})
 
-    def _sender_for(self, channel: Channel) -> str:
-        names = self._senders.get(channel)
-        if not names:
-            raise BadInput(f"no enabled {channel.value} channel can send replies",
-                           {"channel": "not_enabled"})
-        return names[0]
+
+def sender_for(senders: Mapping[Channel, list[str]], channel: Channel, last: Any) -> str:
+    """The adapter a message to the passenger leaves through: the gateway their last message
+    on this channel came in through, when it is enabled (a Twilio account cannot send from
+    the Vonage number the passenger texted), else the channel's preferred adapter."""
+    names = senders.get(channel)
+    if not names:
+        raise BadInput(f"no enabled {channel.value} channel can send replies",
+                       {"channel": "not_enabled"})
+    gateway = (last.details or {}).get("gateway") if last is not None else None
+    if gateway:
+        for name in names:  # adapters are named after their gateway: vonage -> vonage_sms
+            if name == gateway or name.startswith(f"{gateway}_"):
+                return name
+    return names[0]
 
 
 def _check_text(channel: Channel, body: str, subject: str | None) -> None:
