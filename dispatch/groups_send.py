@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.replies import MAX_REPLY_CHARS, MAX_SUBJECT_CHARS
+from dispatch.replies import MAX_REPLY_CHARS
 from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -38,7 +38,7 @@ from hub.opt_outs import opted_out as opted_out_numbers
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
 from hub.read_models import summaries_by_id
 from hub.reference import format_reference
-from hub.text import is_storable
+from hub.text import MAX_SUBJECT_CHARS, is_storable, subject_problem
 
 GROUP_KEY_PREFIX = "group:"
 GROUP_CHANNELS = (Channel.SMS, Channel.EMAIL)
@@ -129,6 +129,9 @@ def _check(body: str, subject: str | None, key: str, channels: Sequence[Channel]
         raise BadInput("channels must be sms, email or both", {"channels": "invalid"})
     if not body:
         raise BadInput("the message is empty", {"body": "required"})
+    if problem := subject_problem(subject):
+        raise BadInput("the subject must be one line of at most "
+                       f"{MAX_SUBJECT_CHARS} characters", {"subject": problem})
     if not is_storable(body) or (subject is not None and not is_storable(subject)):
         raise BadInput("the message contains characters that cannot be sent",
                        {"body": "invalid_characters"})
@@ -136,9 +139,6 @@ def _check(body: str, subject: str | None, key: str, channels: Sequence[Channel]
     if len(body) > limit:
         raise BadInput(f"the message is at most {limit} characters on these channels",
                        {"body": "too_long"})
-    if subject is not None and len(subject) > MAX_SUBJECT_CHARS:
-        raise BadInput(f"the subject is over {MAX_SUBJECT_CHARS} characters",
-                       {"subject": "too_long"})
 
 
 async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, body: str,

@@ -26,13 +26,12 @@ from hub.model import Agent, Channel, DeliveryState, Role
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.read_models import summaries_by_id
-from hub.text import is_storable
+from hub.text import MAX_SUBJECT_CHARS, is_storable, subject_problem
 
 r = schema.contact_requests
 m = schema.messages
 
 MAX_REPLY_CHARS: Mapping[Channel, int] = {Channel.SMS: 1600, Channel.EMAIL: 100_000}
-MAX_SUBJECT_CHARS = 200
 REPLY_KEY_PREFIX = "reply:"
 
 
@@ -160,6 +159,9 @@ def sender_for(senders: Mapping[Channel, list[str]], channel: Channel, last: Any
 def _check_text(channel: Channel, body: str, subject: str | None) -> None:
     if not body:
         raise BadInput("the reply is empty", {"body": "required"})
+    if problem := subject_problem(subject):
+        raise BadInput("the subject must be one line of at most "
+                       f"{MAX_SUBJECT_CHARS} characters", {"subject": problem})
     if not is_storable(body) or (subject is not None and not is_storable(subject)):
         raise BadInput("the reply contains characters that cannot be sent",
                        {"body": "invalid_characters"})

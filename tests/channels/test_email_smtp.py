@@ -347,3 +347,23 @@ async def test_a_bounce_from_nobody_marks_the_reply_failed_and_opens_no_request(
         failed = await agent.wait_for_reply(request["id"], "failed")
         assert "5.1.1" in failed["deliveries"][0]["reason"]
         assert [r["id"] for r in await agent.open_requests()] == [request["id"]]
+
+
+async def test_a_subject_with_a_line_break_is_refused_not_stuck_queued(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """A CR/LF in the subject would end the header: 422 at the API, never a delivery that
+    fails on every retry (issue 13, item 12)."""
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        agent = await dispatcher(client)
+        await _send(_port(client), _mail("Taksi", "Taksi Kallioon."))
+        (request,) = await _requests(agent, 1)
+        for subject in ("Vahvistus\r\nBcc: kaikki@example.fi", "Rivi\nkaksi", "x" * 201):
+            status, answer = await agent.reply(request["id"], "Selvä.", f"k-{len(subject)}",
+                                               subject=subject)
+            assert status == 422 and "subject" in answer["fields"], answer
+        status, _ = await agent.reply(request["id"], "Selvä.", "k-fine", subject="Vahvistus")
+        assert status == 201
+        await agent.wait_for_reply(request["id"], "sent")
+        assert [d.message["Subject"].split(" [#")[0] for d in sink.delivered] == ["Vahvistus"]
