@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
 
 from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from hub.appkeys import DATABASE, FEED, INGESTOR, METRICS, REDIS, RELAY, ROUTER, WEBSOCKETS
+from hub.appkeys import (
+    DATABASE,
+    FEED,
+    INGESTOR,
+    METRICS,
+    REDIS,
+    RELAY,
+    ROUTER,
+    SETTINGS,
+    TRUSTED_PROXIES,
+    WEBSOCKETS,
+)
+from hub.client_address import client_address
 from hub.metrics import metrics_page
 
 CHECK_TIMEOUT_S = 2.0
@@ -36,7 +52,28 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    _may_scrape(request)
     return await metrics_page(request, request.app[METRICS], request.app[DATABASE])
+
+
+def _may_scrape(request: web.Request) -> None:
+    """A bearer token when one is set; otherwise a client on this machine (behind a trusted
+    proxy, the client the proxy names, not the proxy itself)."""
+    token = request.app[SETTINGS].http.metrics_token.reveal()
+    if token:
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+            raise web.HTTPUnauthorized(
+                text=json.dumps({"error": "send Authorization: Bearer <http.metrics_token>"}),
+                content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
+        return
+    address = client_address(request, request.app[TRUSTED_PROXIES])
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(address).is_loopback:
+            return
+    raise web.HTTPForbidden(
+        text=json.dumps({"error": "set http.metrics_token to scrape /metrics from elsewhere"}),
+        content_type="application/json")
 
 
 def live_counters(app: web.Application) -> list[tuple[str, str, float]]:

@@ -58,6 +58,9 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
     access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
     event_loop: str = "auto"  # auto | uvloop | asyncio (hub.event_loop)
+    # /metrics: with a token, a scraper sends `Authorization: Bearer <token>` from anywhere;
+    # without one, only this machine may read it (its figures describe the centre's load).
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
     # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
 

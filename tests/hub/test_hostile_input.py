@@ -5,6 +5,7 @@ takes text, and the security headers on answers aiohttp itself raises."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ import aiohttp
 import pytest
 
 from hub.model import Role
+from hub.settings import HttpSettings, Secret, Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import order
 
@@ -116,3 +118,24 @@ async def test_the_form_is_framed_only_by_the_sites_allowed_to_embed(hub: HubFac
     client = await hub()
     policy = (await client.get("/form")).headers["Content-Security-Policy"]
     assert "frame-ancestors 'self'" in policy
+
+
+async def test_metrics_need_the_token_when_one_is_set(hub: HubFactory, settings: Settings) -> None:
+    client = await hub(dataclasses.replace(settings, http=HttpSettings(
+        metrics_token=Secret("scrape-s3cret"))))
+    assert (await client.get("/metrics")).status == 401
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status == 401
+    right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-s3cret"})
+    assert right.status == 200 and "taxiconnect_ingest_committed_total" in await right.text()
+
+
+async def test_without_a_token_metrics_answer_only_this_machine(
+    hub: HubFactory, settings: Settings
+) -> None:
+    client = await hub(dataclasses.replace(settings, http=HttpSettings(
+        trusted_proxies=("127.0.0.1",))))
+    assert (await client.get("/metrics")).status == 200  # the proxy's own host, no header
+    forwarded = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.5"})
+    assert forwarded.status == 403
+    assert "metrics_token" in (await forwarded.json())["error"]
