@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub import log_privacy
+from hub.data_dir import make_private
 from hub.errors import TaxiConnectError
 from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
@@ -151,12 +152,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+PRIVATE_UMASK = 0o077  # what the hub writes (database, Redis files, attachments) is the hub's
+
+
 def main(argv: list[str] | None = None) -> None:
+    os.umask(PRIVATE_UMASK)
     args = _parser().parse_args(argv)
     try:
         config = _config_path(args.config)
         settings = load_settings(config)
         if args.command in ("serve", "demo"):
+            make_private(settings.data_dir)
             demo = args.command == "demo"
             if args.listen_fd:
                 _logging(settings, args.worker)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from hub.data_dir import make_private
 from hub.errors import OperatorMustAct
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ class Database:
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                make_private(Path(database).parent)
             self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0,
                                               hide_parameters=True)
             self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4,
