@@ -109,6 +109,7 @@ class IngestSettings:
     max_pending: int = 2000  # contacts waiting for a commit; past it new ones get 503
     max_wait_s: float = 0.5  # a contact that would wait longer for its commit gets 503
     max_in_flight: int = 256  # inbound contacts handled at once; past it new ones get 503
+    form_posts_per_address_per_minute: int = 30  # the public form, per process; 0: no limit
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,7 @@ class ChatSettings:
     max_message_chars: int = 2000
     messages_per_minute: int = 20  # per visitor; past it the socket is closed (4429)
     connections_per_address: int = 20  # open widget sockets per client address
+    handshakes_per_address_per_minute: int = 60  # new widget sockets, per process; 0: no limit
     # When dispatchers answer chat, e.g. "mo-fr 07:00-22:00, sa-su 09:00-18:00" in the
     # hub's timezone; empty: always (if a dispatcher is online).
     opening_hours: str = ""

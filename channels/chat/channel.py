@@ -31,6 +31,7 @@ from channels.chat.fanout import ChatFanout
 from channels.chat.hours import parse_hours
 from channels.chat.limits import ConnectionSlots
 from channels.chat.session import ChatSession
+from hub.address_gate import AddressGate
 from hub.agent_auth import current_agent
 from hub.appkeys import TRUSTED_PROXIES, WEBSOCKETS
 from hub.client_address import client_address
@@ -60,6 +61,7 @@ class ChatChannel:
     def __init__(self) -> None:
         self._ctx: ChatContext | None = None
         self._fanout_task: asyncio.Task[None] | None = None
+        self._handshakes = AddressGate(0, 60.0)
         self.sockets = 0
         self.sent = 0
 
@@ -74,6 +76,7 @@ class ChatChannel:
 
     async def start(self, services: HubServices) -> None:
         chat = services.settings.chat
+        self._handshakes = AddressGate(chat.handshakes_per_address_per_minute, 60.0)
         if not chat.token_secret:
             raise OperatorMustAct("chat is enabled but chat.token_secret is not set")
         for origin in chat.allowed_origins:
@@ -128,6 +131,10 @@ class ChatChannel:
             raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
                                     content_type="application/json")
         address = client_address(request, request.app[TRUSTED_PROXIES])
+        if wait_s := self._handshakes.wait_s(address):
+            raise web.HTTPTooManyRequests(
+                text=json.dumps({"error": "too many chat connections from this address"}),
+                content_type="application/json", headers={"Retry-After": str(wait_s)})
         slots = ConnectionSlots(ctx.services.redis, ctx.services.keys,
                                 chat.connections_per_address)
         slot = uuid.uuid4().hex

@@ -16,9 +16,18 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from channels.base import HubServices
-from channels.webform.page import announced_page, busy_page, form_page, thanks_page
+from channels.webform.page import (
+    announced_page,
+    busy_page,
+    form_page,
+    thanks_page,
+    too_many_page,
+)
 from channels.webform.parser import REASONS, parse_order
 from channels.webform.texts import pick_language
+from hub.address_gate import AddressGate
+from hub.appkeys import TRUSTED_PROXIES
+from hub.client_address import client_address
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
@@ -35,12 +44,15 @@ class WebFormChannel:
 
     def __init__(self) -> None:
         self._services: HubServices | None = None
+        self._gate = AddressGate(0, 60.0)
 
     def __repr__(self) -> str:
         return f"<WebFormChannel started={self._services is not None}>"
 
     async def start(self, services: HubServices) -> None:
         self._services = services
+        self._gate = AddressGate(services.settings.ingest.form_posts_per_address_per_minute,
+                                 60.0)
 
     async def stop(self) -> None:
         self._services = None
@@ -71,7 +83,14 @@ class WebFormChannel:
     async def show_form(self, request: web.Request) -> web.Response:
         return _html(form_page(self._language(request)))
 
+    def _wait_s(self, request: web.Request) -> int:
+        return self._gate.wait_s(client_address(request, request.app[TRUSTED_PROXIES]))
+
     async def post_form(self, request: web.Request) -> web.Response:
+        if wait_s := self._wait_s(request):
+            return web.Response(body=too_many_page(self._language(request)), status=429,
+                                content_type="text/html", charset="utf-8",
+                                headers={"Retry-After": str(wait_s)})
         if request.content_type not in FORM_TYPES:
             raise web.HTTPUnsupportedMediaType(text="send the form as "
                                                "application/x-www-form-urlencoded")
@@ -96,6 +115,10 @@ class WebFormChannel:
         return _html(thanks_page(lang, result.reference, notice, answer), status=201)
 
     async def post_json(self, request: web.Request) -> web.Response:
+        if wait_s := self._wait_s(request):
+            return web.json_response(
+                {"error": "too many orders from this address; try again later"}, status=429,
+                headers={"Retry-After": str(wait_s)})
         await _read_body(request)
         with self.services.ingestor.admission():  # before any parsing: overload answers fast
             data = await read_json_object(request)

@@ -125,6 +125,14 @@ def announced_page(lang: str, notice: str) -> str:
 
 
 @functools.cache
+def too_many_page(lang: str) -> bytes:
+    t = TEXTS[lang]
+    body = f"""<h1>{escape(t['too_many_title'])}</h1>
+<p>{escape(t['too_many'])}</p>
+<p>{escape(t['busy_back'])}</p>"""
+    return _page(lang, t["too_many_title"], body).encode("utf-8")
+
+
 def busy_page(lang: str) -> bytes:
     """Rendered once: past capacity, refusing must cost next to nothing."""
     t = TEXTS[lang]

@@ -46,6 +46,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_unknown_field": "ei kuulu lomakkeeseen",
         "busy": "Palvelu on juuri nyt ruuhkautunut. Yritä hetken kuluttua uudelleen.",
         "busy_title": "Ruuhkaa",
+        "too_many_title": "Liian monta tilausta",
+        "too_many": "Yhteydestäsi on lähetetty juuri nyt liian monta tilausta. "
+                    "Yritä hetken kuluttua uudelleen tai soita meille.",
         "busy_back": "Palaa selaimen Takaisin-painikkeella: vastauksesi ovat yhä lomakkeessa. "
                      "Kiireellisissä asioissa soita.",
     },
@@ -90,6 +93,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "err_unknown_field": "not part of this form",
         "busy": "The service is busy right now. Please try again in a moment.",
         "busy_title": "Busy",
+        "too_many_title": "Too many orders",
+        "too_many": "Too many orders have just been sent from your connection. "
+                    "Please try again in a moment, or call us.",
         "busy_back": "Go back with your browser's Back button: your answers are still in the "
                      "form. For anything urgent, please call.",
     },
