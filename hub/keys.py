@@ -117,6 +117,10 @@ class Keys:
         """Marks a chat reply the widget saw before its sender reported it sent."""
         return f"{self.prefix}chat:seen:{delivery_id}"
 
+    def sms_part_done(self, gateway: str, part_id: str) -> str:
+        """A long SMS's part that is in a stored message already: a resend of it is dropped."""
+        return f"{self.prefix}sms-part-done:{gateway}:{part_id}"
+
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 

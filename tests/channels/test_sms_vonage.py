@@ -290,3 +290,24 @@ async def test_refused_reply_fails_with_vonages_reason_and_is_not_retried(
         failed = await agent.wait_for_reply(request_id, "failed")
         assert failed["deliveries"][0]["reason"] == "Vonage status 3: Invalid Parameters"
         assert len(vonage.received) == 1
+
+
+async def test_a_part_resent_after_its_message_was_assembled_adds_nothing(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """Vonage resends any webhook it thinks went unanswered: a part of a message already
+    put together must not wait as a new set and come out as a phantom incomplete message
+    (issue 13, item 11)."""
+    async with FakeVonage() as vonage:
+        client = await _hub(hub, settings, vonage, concat_wait_s=0.5)
+        agent = await dispatcher(client)
+        second = _part("0G0000002", "tulossa?", "44", 2, 2)
+        assert await _post_json(client, _signed(_part("0G0000001", "Onko auto jo ", "44",
+                                                      1, 2))) == 200
+        assert await _post_json(client, _signed(second)) == 200
+        request = await _only_request(agent)
+        assert await _post_json(client, _signed(second)) == 200  # resent, late
+        await asyncio.sleep(1.5)  # past the wait: a held part would be swept out now
+        messages = (await agent.request(request["id"]))["messages"]
+        assert [m["body"] for m in messages] == ["Onko auto jo tulossa?"]
+        assert len(await agent.open_requests()) == 1
