@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dispatch.replies import MAX_REPLY_CHARS
+from dispatch.replies import MAX_REPLY_CHARS, adapter_of_gateway
 from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
@@ -83,7 +83,7 @@ class GroupMessages:
         try:
             async with self._db.write() as conn:
                 done, rows = await _write(conn, group_id, agent, body=body, key=key,
-                                          subject=subject, via=via)
+                                          subject=subject, via=via, senders=self._senders)
         except IntegrityError:
             # The same key committed by a concurrent resend: that one is the message.
             existing = await self._existing(group_id, key)
@@ -142,8 +142,8 @@ def _check(body: str, subject: str | None, key: str, channels: Sequence[Channel]
 
 
 async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, body: str,
-                 key: str, subject: str | None,
-                 via: Mapping[Channel, str]) -> tuple[GroupSend, list[OutboxRow]]:
+                 key: str, subject: str | None, via: Mapping[Channel, str],
+                 senders: Mapping[Channel, list[str]]) -> tuple[GroupSend, list[OutboxRow]]:
     group = (await conn.execute(select(schema.staff_groups)
                                 .where(schema.staff_groups.c.id == group_id))).first()
     if group is None:
@@ -161,10 +161,13 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
     opted_out = await _opted_out(conn, [x.address for x in recipients.get(Channel.SMS, [])])
     delivery_ids: list[uuid.UUID] = []
     about = {"id": str(group_id), "name": group.name, "message_id": str(group_message_id)}
+    gateways = await _gateways_of(conn, [x.address for x in recipients.get(Channel.SMS, [])])
     for channel, found in recipients.items():
         if found:
             delivery_ids += await _message(
                 conn, request_id, channel, found, body=body, key=key, via=via[channel],
+                adapters={x.address: adapter_of_gateway(senders[channel], gateways.get(
+                    x.address)) for x in found} if channel is Channel.SMS else {},
                 subject=(subject or group.name) if channel is Channel.EMAIL else None,
                 agent=agent, group=about, opted_out=opted_out, now=now)
     total = sum(len(found) for found in recipients.values())
@@ -244,8 +247,29 @@ async def _opted_out(conn: AsyncConnection, phones: list[str]) -> dict[str, str]
             for phone, row in found.items()}
 
 
+async def _gateways_of(conn: AsyncConnection, numbers: list[str]) -> dict[str, str]:
+    """The gateway each number's newest SMS to us came through: a member who texts through
+    Vonage is answered through Vonage (a gateway sends only from numbers it owns)."""
+    if not numbers:
+        return {}
+    i = schema.contact_identities
+    rows = await conn.execute(
+        select(i.c.value, m.c.details).select_from(
+            i.join(r, r.c.contact_id == i.c.contact_id).join(m, m.c.request_id == r.c.id))
+        .where(i.c.kind == "phone", i.c.value.in_(numbers), m.c.channel == Channel.SMS.value,
+               m.c.direction == "inbound")
+        .order_by(m.c.created_at.desc()))
+    found: dict[str, str] = {}
+    for number, details in rows:
+        gateway = (details or {}).get("gateway")
+        if gateway and number not in found:
+            found[number] = str(gateway)
+    return found
+
+
 async def _message(conn: AsyncConnection, request_id: uuid.UUID, channel: Channel,
                    recipients: list[_Recipient], *, body: str, key: str, via: str,
+                   adapters: Mapping[str, str],
                    subject: str | None, agent: Agent, group: dict[str, str],
                    opted_out: Mapping[str, str], now: datetime) -> list[uuid.UUID]:
     """One channel's message and its deliveries; the ids of those to send."""
@@ -266,7 +290,8 @@ async def _message(conn: AsyncConnection, request_id: uuid.UUID, channel: Channe
         refused = opted_out.get(recipient.address) if channel is Channel.SMS else None
         rows.append({
             "id": delivery_id, "message_id": message_id, "request_id": request_id,
-            "adapter": via, "recipient": recipient.address, "attempts": 0,
+            "adapter": adapters.get(recipient.address, via), "recipient": recipient.address,
+            "attempts": 0,
             "state": (DeliveryState.FAILED if refused else DeliveryState.QUEUED).value,
             "reason": refused, "next_attempt_at": None if refused else now,
             "created_at": now, "updated_at": now,

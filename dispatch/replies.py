@@ -149,6 +149,11 @@ def sender_for(senders: Mapping[Channel, list[str]], channel: Channel, last: Any
         raise BadInput(f"no enabled {channel.value} channel can send replies",
                        {"channel": "not_enabled"})
     gateway = (last.details or {}).get("gateway") if last is not None else None
+    return adapter_of_gateway(names, gateway)
+
+
+def adapter_of_gateway(names: list[str], gateway: str | None) -> str:
+    """Of a channel's adapters (the preferred first), the one of `gateway` when enabled."""
     if gateway:
         for name in names:  # adapters are named after their gateway: vonage -> vonage_sms
             if name == gateway or name.startswith(f"{gateway}_"):

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from aiohttp.test_utils import TestClient
 
 from channels.sms.twilio_signature import twilio_signature
+from hub.model import Role
 from hub.settings import (
     AnswersSettings,
     ChannelsSettings,
@@ -153,3 +154,28 @@ async def test_each_passenger_is_answered_through_their_own_gateway_and_number(
         assert _twilio_sends(twilio) == [(ON_TWILIO, TWILIO_NUMBER)] * 2
         assert _vonage_sends(vonage) == [(ON_VONAGE.removeprefix("+"), VONAGE_NUMBER)] * 2
         assert _generic_sends(generic) == [(ON_GENERIC, GENERIC_NUMBER)] * 2
+
+        # The same three as members of a staff group: each gets the group message through
+        # the gateway they text through (from its configured number: not one they texted).
+        admin = await dispatcher(client, role=Role.ADMIN)
+        async with admin.http.post(f"{admin.base}/api/v1/admin/groups",
+                                   json={"name": "Yövuoro"}) as resp:
+            group = (await resp.json())["group"]
+        csv = "\n".join(f"Kuljettaja {n};{phone};" for n, phone in
+                        enumerate((ON_TWILIO, ON_VONAGE, ON_GENERIC)))
+        async with admin.http.post(
+                f"{admin.base}/api/v1/admin/groups/{group['id']}/members/import",
+                json={"csv": csv}) as resp:
+            assert resp.status == 200, await resp.text()
+        async with agent.http.post(f"{agent.base}/api/v1/groups/{group['id']}/messages", json={
+                "body": "Lumimyrsky: autot lentoasemalle.", "channels": ["sms"],
+                "client_key": "storm-gw"}) as resp:
+            assert resp.status == 201, await resp.text()
+
+        async def all_sent() -> bool | None:
+            return True if len(twilio.received) + len(vonage.received) + len(
+                generic.received) >= 9 else None
+        await eventually(all_sent, what="the group message to all three")
+        assert [to for to, _ in _twilio_sends(twilio)] == [ON_TWILIO] * 3
+        assert [to for to, _ in _vonage_sends(vonage)] == [ON_VONAGE.removeprefix("+")] * 3
+        assert [to for to, _ in _generic_sends(generic)] == [ON_GENERIC] * 3
