@@ -297,9 +297,12 @@ async def test_calls_that_end_while_the_connection_is_down_are_ended_on_reconnec
         return lambda r: r["contact"]["phones"] == ["+358" + number[1:]]
 
     async def settled() -> list[dict[str, Any]] | None:
+        # The list reads requests and their calls in two statements: on PostgreSQL a call
+        # can be seen ended before its request is seen resolved; both must have landed.
         found = await _requests(viewer, "queued,claimed,resolved")
         ended = [c for r in found for c in r["calls"] if c["state"] == "ended"]
-        return found if len(ended) == 2 else None
+        resolved = [r for r in found if of(numbers[talked])(r) and r["status"] == "resolved"]
+        return found if len(ended) == 2 and resolved else None
     found = await eventually(settled, what="the calls ended unseen")
     [missed] = [r for r in found if of(numbers[gone])(r)]
     assert (missed["status"], missed["details"]["callback"]) == ("queued", "true")
