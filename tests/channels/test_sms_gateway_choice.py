@@ -151,6 +151,10 @@ async def test_each_passenger_is_answered_through_their_own_gateway_and_number(
             assert status == 201
             await agent.wait_for_reply(request_id, "sent")
 
+        async def two_each() -> bool | None:  # an acknowledgement and a reply, each
+            counts = (len(twilio.received), len(vonage.received), len(generic.received))
+            return True if min(counts) >= 2 else None
+        await eventually(two_each, what="two sends through each gateway")
         assert _twilio_sends(twilio) == [(ON_TWILIO, TWILIO_NUMBER)] * 2
         assert _vonage_sends(vonage) == [(ON_VONAGE.removeprefix("+"), VONAGE_NUMBER)] * 2
         assert _generic_sends(generic) == [(ON_GENERIC, GENERIC_NUMBER)] * 2
