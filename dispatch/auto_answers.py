@@ -40,8 +40,8 @@ from hub.database import Database
 from hub.events import EventType
 from hub.first_answers import first_answer
 from hub.language import guess_language
-from hub.model import Channel, DeliveryState
-from hub.notices import Notice, NoticeBoard, had_notice
+from hub.model import Channel, DeliveryState, Notice
+from hub.notices import NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 
 from hub.events import ConsoleFrameType
 from hub.keys import Keys
+from hub.redis_client import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class EventFeed:
         self._subscribers.discard(subscriber)
 
     async def newest_id(self) -> str:
-        newest = await self._redis.xrevrange(self._keys.events, count=1)
+        newest = stream_entries(await self._redis.xrevrange(self._keys.events, count=1))
         return newest[0][0] if newest else "0-0"
 
     def stop(self) -> None:
@@ -126,7 +127,7 @@ class EventFeed:
                 log.warning("event feed: %s; retrying", exc)
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
-            for _stream, entries in response or []:
+            for _stream, entries in stream_reply(response):
                 events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
                 self.last_id = events[-1].id
                 batch = Batch(events, frame(events).encode())
@@ -138,7 +139,7 @@ class EventFeed:
         """The events after `after_id`, or None when the console had better reload: some
         are no longer kept, or more than REPLAY_MAX are missing."""
         after = parse_id(after_id)
-        oldest = await self._redis.xrange(self._keys.events, count=1)
+        oldest = stream_entries(await self._redis.xrange(self._keys.events, count=1))
         newest = await self.newest_id()
         if not oldest:
             return [] if after == (0, 0) else None
@@ -149,7 +150,8 @@ class EventFeed:
         events: list[Event] = []
         start = f"({after_id}"
         while True:
-            page = await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE)
+            page = stream_entries(
+                await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE))
             events.extend(_event(entry_id, fields["data"]) for entry_id, fields in page)
             if len(events) > REPLAY_MAX:
                 return None

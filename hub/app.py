@@ -34,6 +34,17 @@ from dispatch import (
     requests_api,
     viewers,
 )
+from dispatch import live_counters as dispatch_counters
+from dispatch.appkeys import (
+    ADAPTERS,
+    FEED,
+    HANDBACK,
+    OFFERS,
+    OUTBOUND,
+    PRESENCE_FANOUT,
+    ROUTER,
+    SESSION_CHECK,
+)
 from dispatch.auto_answers import AutoAnswers
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
 from dispatch.console_ws import console_ws
@@ -47,27 +58,19 @@ from dispatch.session_check import SessionCheck
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
-    ADAPTERS,
     ANSWERS,
     DATABASE,
     DELIVERIES,
-    FEED,
-    HANDBACK,
     HTTP_CLIENT,
     INGESTOR,
     KEYS,
     LANES,
     METRICS,
     NOTICES,
-    OFFERS,
-    OUTBOUND,
-    PRESENCE_FANOUT,
     PURGE,
     REDIS,
     RELAY,
     REPLY_SENDERS,
-    ROUTER,
-    SESSION_CHECK,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -112,6 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[METRICS] = metrics
     metrics.counters(partial(health.live_counters, app))
+    metrics.counters(partial(dispatch_counters.live_counters, app))
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis.prefix)
     app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
@@ -334,7 +338,8 @@ async def _summary(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_websockets(app: web.Application) -> None:
     app[FEED].close_all()
-    for ws in list(app[WEBSOCKETS]):
+    websockets = app[WEBSOCKETS]
+    for ws in list(websockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 

@@ -14,12 +14,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.appkeys import (
     DATABASE,
-    FEED,
     INGESTOR,
     METRICS,
     REDIS,
     RELAY,
-    ROUTER,
     SETTINGS,
     TRUSTED_PROXIES,
     WEBSOCKETS,
@@ -77,10 +75,10 @@ def _may_scrape(request: web.Request) -> None:
 
 
 def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
-    """The counters the hub keeps on its own objects, under the names /metrics has always
-    given them (read at scrape time; a part not started yet reads 0)."""
+    """The counters the core keeps on its own objects, under the names /metrics has always
+    given them (read at scrape time; a part not started yet reads 0). Dispatch's are in
+    dispatch.live_counters."""
     ingestor, relay = app.get(INGESTOR), app.get(RELAY)
-    router, feed = app.get(ROUTER), app.get(FEED)
     return [
         ("taxiconnect_ingest_committed_total", "Contacts committed by ingest",
          ingestor.committed if ingestor else 0),
@@ -94,12 +92,6 @@ def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
          relay.published if relay else 0),
         ("taxiconnect_outbox_failures_total", "Failed outbox publish attempts",
          relay.failures if relay else 0),
-        ("taxiconnect_router_routed_total", "Inbound entries routed",
-         router.routed if router else 0),
-        ("taxiconnect_router_reclaimed_total", "Abandoned entries taken over",
-         router.reclaimed if router else 0),
-        ("taxiconnect_feed_events_total", "Console events read from Redis",
-         feed.delivered if feed else 0),
         ("taxiconnect_console_websockets", "Console websockets open on this process",
          len(app[WEBSOCKETS])),
     ]

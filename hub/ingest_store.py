@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,7 +173,7 @@ def _follow_merges(
     the message. A merge moves the identities too, so this is rare and one query."""
     c = schema.contacts
     for _ in range(MAX_MERGE_HOPS):
-        rows = conn.execute(
+        rows: Iterable[Any] = conn.execute(
             select(c.c.id, c.c.merged_into_id)
             .where(c.c.id.in_(set(owners.values())), c.c.merged_into_id.is_not(None))
         ) if owners else []
@@ -233,17 +233,17 @@ def _thread_targets(
     references = {c.thread_reference for c in wanted if c.thread_reference}
     by_reference: dict[str, tuple[_Thread, uuid.UUID]] = {}
     if references:
-        rows = conn.execute(select(*columns).where(r.c.reference.in_(list(references))))
-        for request_id, reference, status, contact_id in rows:
+        by_number = conn.execute(select(*columns).where(r.c.reference.in_(list(references))))
+        for request_id, reference, status, contact_id in by_number:
             resolved = status == RequestStatus.RESOLVED.value
             by_reference[reference] = (_Thread(request_id, reference, resolved), contact_id)
     targets: dict[tuple[str, str], _Thread] = {}
     for contact in wanted:
         key = (contact.channel.value, contact.idempotency_key)
         for ref in contact.thread_refs:
-            found = by_ref.get(ref) or by_ref.get(str(_uuid_of(ref)))
-            if found is not None:
-                targets[key] = found
+            answered = by_ref.get(ref) or by_ref.get(str(_uuid_of(ref)))
+            if answered is not None:
+                targets[key] = answered
                 break
         else:
             match = by_reference.get(contact.thread_reference or "")

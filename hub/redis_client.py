@@ -43,6 +43,21 @@ from hub.settings import RedisSettings, Settings
 
 log = logging.getLogger(__name__)
 
+# Stream replies as the hub's clients give them (decode_responses=True): redis-py types them
+# loosely, so they are named once here.
+StreamEntry = tuple[str, dict[str, str]]
+StreamReply = list[tuple[str, list[StreamEntry]]]
+
+
+def stream_entries(reply: object) -> list[StreamEntry]:
+    """An XRANGE / XREVRANGE / XAUTOCLAIM page."""
+    return cast(list[StreamEntry], reply or [])
+
+
+def stream_reply(reply: object) -> StreamReply:
+    """An XREAD / XREADGROUP answer (None when the block timed out)."""
+    return cast(StreamReply, reply or [])
+
 EMBEDDED_DB_FILE = "redis.rdb"
 EMBEDDED_STOP_TIMEOUT_S = 30.0  # saving a large dataset takes a while
 EMBEDDED_CLOSE_CHECKS = 10  # looks, EMBEDDED_CLOSE_CHECK_S apart, for other hubs' clients
@@ -188,7 +203,7 @@ async def queue_script(pipe: Pipeline | ClusterPipeline, script: AsyncScript,
     before the pipeline runs); on a cluster by EVAL, because a cluster pipeline loads
     nothing and a node that has not seen the script would fail the command (NOSCRIPT)."""
     if isinstance(pipe, ClusterPipeline):
-        pipe.eval(script.script, len(keys), *keys, *args)
+        pipe.eval(str(script.script), len(keys), *keys, *args)
     else:
         await script(keys=list(keys), args=list(args), client=pipe)
 
