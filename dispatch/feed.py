@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ REPLAY_PAGE = 1000
 REPLAY_MAX = 5000  # missed more than this: reloading the list is cheaper than the replay
 SUBSCRIBER_BACKLOG = 256  # batches; a console further behind is told to resync
 ERROR_BACKOFF_S = 1.0
+CLOSE_CONSOLES_AFTER_S = 3.0  # Redis out this long: consoles are told (closed)
 
 
 def parse_id(event_id: str) -> tuple[int, int]:
@@ -115,6 +117,7 @@ class EventFeed:
 
     async def run(self) -> None:
         started = False
+        failing_since: float | None = None
         while not self._stopping.is_set():
             try:
                 if not started:
@@ -125,8 +128,17 @@ class EventFeed:
                 )
             except (RedisError, OSError) as exc:
                 log.warning("event feed: %s; retrying", exc)
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= CLOSE_CONSOLES_AFTER_S and self._subscribers:
+                    # A console that hears nothing must not look live: closed, it shows
+                    # the connection as lost and resumes from its last event once it can.
+                    log.warning("event feed out for %.0f s: closing %d consoles",
+                                now - failing_since, len(self._subscribers))
+                    self.close_all()
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
+            failing_since = None
             for _stream, entries in stream_reply(response):
                 events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
                 self.last_id = events[-1].id

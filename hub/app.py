@@ -69,6 +69,7 @@ from hub.appkeys import (
     NOTICES,
     PURGE,
     REDIS,
+    REDIS_WATCH,
     RELAY,
     REPLY_SENDERS,
     SESSIONS,
@@ -95,6 +96,7 @@ from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
 from hub.purge import Purge, PurgeWorker
 from hub.redis_client import open_redis
+from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
@@ -139,6 +141,9 @@ def create_app(settings: Settings) -> web.Application:
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
         _background("purge", PURGE, _make_purge),
+        _background("redis watch", REDIS_WATCH,
+                    lambda app: RedisWatch(app[REDIS], app[SETTINGS].data_dir,
+                                           unhealthy_after_s=app[SETTINGS].redis.unhealthy_after_s)),
         _summary,
     ])
     app.on_shutdown.append(_close_websockets)

