@@ -54,7 +54,8 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         announce(settings.http.host, settings.http.port)
 
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
-                shutdown_timeout=5, access_log=log if settings.http.access_log else None,
+                shutdown_timeout=5, keepalive_timeout=settings.http.idle_timeout_s,
+                access_log=log if settings.http.access_log else None,
                 access_log_class=PrivateAccessLogger,
                 loop=new_event_loop(settings.http.event_loop))
 

@@ -58,6 +58,10 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
     access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
     event_loop: str = "auto"  # auto | uvloop | asyncio (hub.event_loop)
+    # A connection that has not sent a whole request this long after opening, or has been
+    # idle this long between requests, is closed: a slow-header client (slowloris) cannot
+    # hold sockets for long. Websockets, once open, are not affected.
+    idle_timeout_s: float = 15.0
     # /metrics: with a token, a scraper sends `Authorization: Bearer <token>` from anywhere;
     # without one, only this machine may read it (its figures describe the centre's load).
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
