@@ -26,6 +26,7 @@ from hub.events import EventType
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
 from hub.redis_client import queue_script, stream_reply
+from hub.tasks import pause
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class Router:
                 await self._read_new()
             except (RedisError, SQLAlchemyError, OSError) as exc:
                 log.warning("router %s: %s; retrying", self.consumer, exc)
-                await asyncio.sleep(ERROR_BACKOFF_S)
+                await pause(self._stopping, ERROR_BACKOFF_S)
 
     async def _read_new(self) -> None:
         """Handle new entries until reclaiming is due again."""
