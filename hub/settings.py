@@ -120,7 +120,9 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    reclaim_idle_ms: int = 15_000  # a routed entry unacknowledged this long is taken over
+    # A routed entry unacknowledged this long is taken over even from a live process (a
+    # dead one's, whose heartbeat lapsed, within seconds: dispatch.router).
+    reclaim_idle_ms: int = 15_000
     events_maxlen: int = 200_000  # console events kept for reconnecting consoles
     outbox_sweep_s: float = 5.0  # how often unpublished outbox rows are looked for
     offer_check_s: float = 0.5  # how often offers are made and expired offers moved on
