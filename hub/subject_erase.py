@@ -1,0 +1,204 @@
+"""The register's erasure: one passenger's personal data leaves the database, the data folder
+and Redis; their requests stay as nameless skeletons with their timings, so report totals
+do not change.
+
+Under the purge's lock (hub.purge), so an erasure and a purge never interleave. In order:
+
+1. one write transaction: the requests anonymised as the purge anonymises them (they point
+   at the shared erased passenger, texts and personal details gone), call numbers blanked,
+   recordings and listens deleted, deliveries' recipients blanked (one still waiting is
+   failed, never sent), group-member entries, SMS opt-outs, held SMS parts and unpublished
+   outbox rows naming them deleted, and the passenger rows with their identities;
+2. after the commit: attachment files no other message lists, and local recordings, unlinked;
+3. Redis: the stream entries that name a request, passenger, number or address deleted
+   (XDEL), the chat visitor's and the requests' own keys deleted, the append-only file
+   rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redis.asyncio import Redis
+from sqlalchemy import String, cast, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub import schema
+from hub.clock import utcnow
+from hub.database import Database
+from hub.errors import RetryLater
+from hub.keys import Keys
+from hub.model import DeliveryState
+from hub.purge import (
+    STREAM_PAGE,
+    anonymise_requests,
+    delete_contacts,
+    delete_recordings,
+    ensure_erased_contact,
+    release_lock,
+    renew_lock,
+    rewrite_append_only,
+    stream_keys,
+    take_lock,
+)
+from hub.subject import Subject
+from hub.subject_export import attachment_hashes, attachment_path
+
+log = logging.getLogger(__name__)
+
+r, m, k, dl = (schema.contact_requests, schema.messages, schema.calls, schema.deliveries)
+rec = schema.recordings
+
+LOCK_WAIT_S = 5.0  # a purge batch is short: wait this long for it before answering 503
+LOCK_POLL_S = 0.1
+
+
+@dataclass(slots=True)
+class Erased:
+    """What one erasure changed, for the audit and the answer (counts only)."""
+
+    requests: int = 0
+    messages: int = 0
+    contacts: int = 0
+    calls: int = 0
+    recordings: int = 0
+    deliveries: int = 0
+    group_members: int = 0
+    opt_outs: int = 0
+    files: int = 0
+    stream_entries: int = 0
+    redis_keys: int = 0
+    _paths: list[Path] = field(default_factory=list, repr=False)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if not name.startswith("_")}
+
+
+async def erase_subject(db: Database, redis: Redis, keys: Keys, data_dir: Path,
+                        subject: Subject) -> Erased:
+    token = uuid.uuid4().hex
+    await _wait_for_lock(redis, keys, token)
+    try:
+        erased = Erased()
+        await ensure_erased_contact(db)
+        async with db.read() as conn:
+            digests = await _attachments_of(conn, subject.request_ids)
+        async with db.write() as conn:
+            await _erase_rows(conn, subject, erased, data_dir)
+        await renew_lock(redis, keys, token)
+        async with db.read() as conn:
+            digests -= await _attachments_of(conn, None, among=digests)
+        erased._paths += [attachment_path(data_dir, digest) for digest in sorted(digests)]
+        erased.files = sum([await asyncio.to_thread(_unlink, path) for path in erased._paths])
+        await _erase_redis(redis, keys, subject, erased)
+    finally:
+        await release_lock(redis, keys, token)
+    return erased
+
+
+async def _wait_for_lock(redis: Redis, keys: Keys, token: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOCK_WAIT_S
+    while not await take_lock(redis, keys, token):
+        if loop.time() > deadline:
+            raise RetryLater("a purge or another erasure is running; try again shortly", 5)
+        await asyncio.sleep(LOCK_POLL_S)
+
+
+async def _attachments_of(conn: AsyncConnection, request_ids: Sequence[uuid.UUID] | None, *,
+                          among: set[str] | None = None) -> set[str]:
+    """Hashes of the attachments the requests' messages list; with `request_ids` None, those
+    of `among` that any message still lists (another passenger mailed the same file)."""
+    query = select(m.c.details).where(m.c.channel == "email")
+    if request_ids is not None:
+        query = query.where(m.c.request_id.in_(request_ids))
+    elif among:
+        query = query.where(or_(*(cast(m.c.details, String).contains(d) for d in among)))
+    else:
+        return set()
+    found = {digest for details in (await conn.execute(query)).scalars()
+             for digest, _name in attachment_hashes(details)}
+    return found if among is None else found & among
+
+
+async def _erase_rows(conn: AsyncConnection, subject: Subject, erased: Erased,
+                      data_dir: Path) -> None:
+    requests, contacts = list(subject.request_ids), list(subject.contact_ids)
+    addresses = [*subject.phones, *subject.emails]
+    recordings = (await conn.execute(select(rec.c.id).where(
+        rec.c.request_id.in_(requests)))).scalars().all()
+    erased.recordings, erased._paths = await delete_recordings(conn, recordings, data_dir)
+    erased.messages, _oldest = await anonymise_requests(conn, requests)
+    erased.requests = len(requests)
+    erased.calls = (await conn.execute(update(k).where(k.c.request_id.in_(requests))
+                                       .values(caller="", called=""))).rowcount
+    mine = or_(dl.c.request_id.in_(requests), dl.c.recipient.in_(addresses))
+    now = utcnow()
+    await conn.execute(update(dl).where(mine, dl.c.state == DeliveryState.QUEUED.value)
+                       .values(state="failed", next_attempt_at=None, lease_until=None,
+                               updated_at=now))
+    erased.deliveries = (await conn.execute(update(dl).where(mine).values(
+        recipient="", reason=None, provider_id=None, updated_at=now))).rowcount
+    gm, oo, sp, ob = (schema.group_members, schema.sms_opt_outs, schema.sms_parts,
+                      schema.outbox)
+    erased.group_members = (await conn.execute(delete(gm).where(or_(
+        gm.c.phone.in_(subject.phones), gm.c.email.in_(subject.emails))))).rowcount
+    erased.opt_outs = (await conn.execute(
+        delete(oo).where(oo.c.phone.in_(subject.phones)))).rowcount
+    if subject.phones:
+        await conn.execute(delete(sp).where(or_(
+            *(sp.c.set_key.startswith(phone, autoescape=True) for phone in subject.phones))))
+    needles = _needles(subject)
+    await conn.execute(delete(ob).where(or_(*(ob.c.payload.contains(n, autoescape=True)
+                                              for n in needles))))
+    erased.contacts = await delete_contacts(conn, contacts)
+
+
+def _needles(subject: Subject) -> list[str]:
+    """What marks a stream entry or outbox row as the subject's: their requests' and rows'
+    ids, numbers, addresses and chat visitor ids (names alone are not unique)."""
+    return [*map(str, subject.request_ids), *map(str, subject.contact_ids),
+            *subject.phones, *subject.emails, *subject.chat_visitors]
+
+
+async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erased) -> None:
+    needles = [n.encode() for n in _needles(subject)]
+    for stream in stream_keys(keys):
+        start = "-"
+        while True:
+            page = await redis.xrange(stream, start, "+", count=STREAM_PAGE)
+            if not page:
+                break
+            doomed = [entry_id for entry_id, fields in page
+                      if any(n in _raw(fields) for n in needles)]
+            if doomed:
+                erased.stream_entries += await redis.xdel(stream, *doomed)
+            if len(page) < STREAM_PAGE:
+                break
+            last = page[-1][0]
+            start = "(" + (last.decode() if isinstance(last, bytes) else last)
+    own = [*(keys.viewers(str(request_id)) for request_id in subject.request_ids),
+           *(keys.chat_closed(visitor) for visitor in subject.chat_visitors),
+           *(keys.chat_rate("visitor", visitor) for visitor in subject.chat_visitors)]
+    if own:
+        erased.redis_keys = int(await redis.delete(*own))
+    await rewrite_append_only(redis)
+
+
+def _raw(fields: dict[bytes | str, bytes | str]) -> bytes:
+    return b"\0".join(part if isinstance(part, bytes) else part.encode()
+                      for pair in fields.items() for part in pair)
+
+
+def _unlink(path: Path) -> int:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    return 1
