@@ -1,6 +1,7 @@
 """A data subject's rights (issue 14: 2) through the admin API and the command line: the
-export of a passenger who came in by form, SMS, email and phone holds every request, message,
-timing and stored file; erasure leaves no trace of them in any table or Redis key while the
+export of a passenger who came in by form, SMS, email, chat and phone (a CTI call and a Twilio
+voicemail someone listened to) holds every request, message, timing, recording, listen and
+stored file; erasure leaves no trace of them in any table or Redis key while the
 requests and their timings stay; both audited once; only admins may."""
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from aiohttp.test_utils import TestClient
+import pytest
+import websockets
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select
+from websockets.typing import Origin
 
 from channels.email.channel import EmailChannel
 from hub import schema
@@ -32,6 +39,7 @@ from hub.model import Role
 from hub.purge import ERASED_CONTACT_ID
 from hub.settings import (
     ChannelsSettings,
+    ChatSettings,
     EmailSettings,
     GenericSmsSettings,
     HttpSettings,
@@ -41,16 +49,19 @@ from hub.settings import (
     Settings,
     SmsSettings,
     SmtpListenerSettings,
+    TwilioSettings,
 )
+from tests.channels.test_phone_twilio_voice import ACCOUNT, AUDIO, RECORDING, TOKEN, FakeMedia
 from tests.conftest import DispatcherFactory, HubFactory, free_port
-from tests.gateways import GENERIC_TOKEN, FakeGenericGateway
-from tests.helpers import Dispatcher, eventually, submit
+from tests.gateways import GENERIC_TOKEN, FakeGenericGateway, twilio_signature
+from tests.helpers import WAIT_S, Dispatcher, eventually, submit
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANY_MAIL = "taksi@taxi.example"
 COMPANY_NUMBER = "+358451234567"
 SMS_SECRET = "whsec_subject_test"
 CTI_SECRET = "cti-subject-secret"
+CHAT_ORIGIN, CHAT_SECRET = "https://www.taksi.example", "subject-chat-secret"
 EXPORT, ERASE = "/api/v1/admin/subject/export", "/api/v1/admin/subject/erase"
 
 NAME = "Eeva Rekisteröity"
@@ -58,7 +69,8 @@ PHONE, NATIONAL = "+358401239876", "040 123 9876"
 EMAIL = "eeva.rekisteri@example.fi"
 TEXTS = {"form": "Nouto Rekisterikatu 7", "sms": "Tekstiviesti Rekisterikatu 8",
          "mail": "Sähköposti Rekisterikatu 9", "subject": "Kuitti Rekisterikatu 9",
-         "reply": "Vastaus Rekisterikatu 10", "note": "Muistio Rekisterikatu 11"}
+         "reply": "Vastaus Rekisterikatu 10", "note": "Muistio Rekisterikatu 11",
+         "chat": "Chatti Rekisterikatu 12", "voicemail": "Vastaaja Rekisterikatu 13"}
 FILE = b"%PDF receipt scan of the registered subject 4f1c"
 # A second passenger who must come through every erasure untouched.
 OTHER = {"name": "Toinen Matkustaja", "phone": "+358409998877", "text": "Nouto Muukatu 3"}
@@ -66,16 +78,33 @@ OTHER = {"name": "Toinen Matkustaja", "phone": "+358409998877", "text": "Nouto M
 Client = TestClient[Any, Any]
 
 
-def _settings(settings: Settings, port: int, gateway: FakeGenericGateway) -> Settings:
+@pytest.fixture
+async def media() -> AsyncIterator[FakeMedia]:
+    """Twilio's recording media on a local server (tests/channels/test_phone_twilio_voice)."""
+    fake = FakeMedia()
+    app = web.Application()
+    app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{sid}", fake.audio)
+    fake.server = TestServer(app, host="127.0.0.1")
+    await fake.server.start_server()
+    yield fake
+    await fake.server.close()
+
+
+def _settings(settings: Settings, port: int, gateway: FakeGenericGateway,
+              media: FakeMedia) -> Settings:
     return dataclasses.replace(
         settings,
-        channels=ChannelsSettings(enabled=("webform", "generic_sms", "email", "phone_cti")),
+        channels=ChannelsSettings(enabled=("webform", "generic_sms", "email", "phone_cti",
+                                           "twilio_voice", "chat")),
         http=HttpSettings(public_url=f"http://127.0.0.1:{port}"),
         email=EmailSettings(address=COMPANY_MAIL, reply_token_secret=Secret("subject-reply"),
                             smtp=SmtpListenerSettings(port=0, domains=("taxi.example",))),
         sms=SmsSettings(generic=GenericSmsSettings(
             signing_secret=Secret(SMS_SECRET), send_url=gateway.url + "/send",
-            send_token=Secret(GENERIC_TOKEN), from_number=COMPANY_NUMBER)),
+            send_token=Secret(GENERIC_TOKEN), from_number=COMPANY_NUMBER),
+            twilio=TwilioSettings(auth_token=Secret(TOKEN), account_sid=ACCOUNT,
+                                  api_url=media.url("").rstrip("/"))),
+        chat=ChatSettings(allowed_origins=(CHAT_ORIGIN,), token_secret=Secret(CHAT_SECRET)),
         phone=PhoneSettings(cti_secret=Secret(CTI_SECRET)),
         outbound=OutboundSettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_s=0.05,
                                   send_timeout_s=5, max_attempts=2),
@@ -119,6 +148,53 @@ async def _call(client: Client) -> None:
             assert resp.status == 200, await resp.text()
 
 
+async def _twilio(client: Client, params: list[tuple[str, str]]) -> None:
+    url = str(client.make_url("/webhooks/phone/twilio"))
+    async with client.post("/webhooks/phone/twilio", data=urlencode(params), headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": twilio_signature(TOKEN, url, params)}) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def _voicemail(client: Client, media: FakeMedia) -> None:
+    """A Twilio call nobody answered, with a voicemail and its transcription."""
+    sid = "CA" + "5" * 32
+    call = {"AccountSid": ACCOUNT, "CallSid": sid, "Direction": "inbound", "From": PHONE,
+            "To": COMPANY_NUMBER}
+    url = media.url(f"/2010-04-01/Accounts/{ACCOUNT}/Recordings/{RECORDING}")
+    recorded = [("AccountSid", ACCOUNT), ("CallSid", sid), ("RecordingSid", RECORDING),
+                ("RecordingUrl", url), ("RecordingStatus", "completed"),
+                ("RecordingDuration", "9")]
+    await _twilio(client, [*call.items(), ("CallStatus", "ringing")])
+    await _twilio(client, recorded)
+    await _twilio(client, [*call.items(), ("CallStatus", "no-answer")])
+    await _twilio(client, [*recorded[:3], ("TranscriptionSid", "TR" + "5" * 32),
+                           ("TranscriptionText", TEXTS["voicemail"]),
+                           ("TranscriptionStatus", "completed"), ("RecordingUrl", url)])
+
+
+async def _chat(client: Client) -> None:
+    url = str(client.make_url("/chat/ws")).replace("http://", "ws://")
+    async with websockets.connect(url, origin=Origin(CHAT_ORIGIN)) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": None, "last_seen": None,
+                                  "lang": "fi"}))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
+        assert welcome["type"] == "welcome", welcome
+        await ws.send(json.dumps({"type": "prechat", "phone": NATIONAL}))
+        await ws.send(json.dumps({"type": "message", "id": "subject-chat-1", "text": TEXTS["chat"]}))
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
+            if frame["type"] == "ack" and frame["id"] == "subject-chat-1":
+                return
+
+
+async def _listen(agent: Dispatcher, request_ids: list[str]) -> None:
+    for request_id in request_ids:
+        for recording in (await agent.request(request_id)).get("recordings", []):
+            async with agent.http.get(agent.base + recording["audio_url"]) as resp:
+                assert resp.status == 200 and await resp.read() == AUDIO
+
+
 async def _act(agent: Dispatcher, request_id: str, action: str, **body: Any) -> None:
     async with agent.http.post(f"{agent.base}/api/v1/requests/{request_id}/{action}",
                                json=body) as resp:
@@ -130,9 +206,11 @@ async def _rows(client: Client, query: Any) -> list[Any]:
         return list((await conn.execute(query)).all())
 
 
-async def _passenger_on_four_channels(client: Client, agent: Dispatcher) -> list[str]:
-    """Form, SMS (answered by SMS), email with an attachment, a missed call; returns the
-    passenger's request ids once every event is in Redis."""
+async def _passenger_on_five_channels(client: Client, agent: Dispatcher,
+                                      media: FakeMedia) -> list[str]:
+    """Form, SMS (answered by SMS), email with an attachment, chat, a missed CTI call and a
+    Twilio voicemail (listened to); returns the passenger's request ids once every event
+    is in Redis."""
     receipt = await submit(agent.http, agent.base, "subject-form-1", name=NAME, phone=NATIONAL,
                            email=EMAIL, message=TEXTS["form"])
     await _act(agent, receipt["id"], "claim")
@@ -155,17 +233,28 @@ async def _passenger_on_four_channels(client: Client, agent: Dispatcher) -> list
     await agent.wait_for_reply(sms_id, "sent", TEXTS["reply"])
     await _mail(client)
     await _call(client)
+    await _chat(client)
+    await _voicemail(client, media)
 
     async def all_in() -> list[str] | None:
         done = await _rows(client, select(schema.calls.c.id).where(
             schema.calls.c.state == "ended"))
         mail = await _rows(client, select(m.c.id).where(m.c.subject == TEXTS["subject"]))
-        if not done or not mail or await _rows(client, select(schema.outbox.c.id)):
+        heard = await _rows(client, select(schema.recordings.c.id).where(
+            schema.recordings.c.transcription == TEXTS["voicemail"]))
+        if len(done) < 2 or not mail or not heard \
+                or await _rows(client, select(schema.outbox.c.id)):
             return None
         return sorted(str(row[0]) for row in await _rows(client, select(r.c.id).where(mine)))
     found = await eventually(all_in, what="every contact stored and published")
+    await _listen(agent, found)
+    await eventually(lambda: _published(client), what="every event published")
     await asyncio.sleep(0.05)
     return found
+
+
+async def _published(client: Client) -> bool | None:
+    return None if await _rows(client, select(schema.outbox.c.id)) else True
 
 
 async def _everything(client: Client, raw_redis: Redis, settings: Settings) -> str:
@@ -217,14 +306,19 @@ async def _audit(client: Client) -> list[Any]:
 
 
 async def test_export_holds_everything_and_erasure_leaves_no_trace(
-    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis,
+    media: FakeMedia
 ) -> None:
     async with FakeGenericGateway() as gateway:
         port = free_port()
-        client = await hub(_settings(settings, port, gateway), port=port)
+        client = await hub(_settings(settings, port, gateway, media), port=port)
         agent = await dispatcher(client, name="Ville Välittäjä")
         admin = await dispatcher(client, role=Role.ADMIN)
-        request_ids = await _passenger_on_four_channels(client, agent)
+        request_ids = await _passenger_on_five_channels(client, agent, media)
+        i = schema.contact_identities
+        [visitor] = [row[0] for row in await _rows(client, select(i.c.value).where(
+            i.c.kind == "chat"))]
+        assert visitor in await _everything(client, raw_redis, settings)
         assert _traces(await _everything(client, raw_redis, settings)) == _traces(
             "\n".join([NAME, PHONE, EMAIL, FILE.decode(), *TEXTS.values()])), \
             "the test looks where the data is"
@@ -240,7 +334,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
 
         assert sorted(row["id"] for row in exported["requests"]) == request_ids
         assert {row["channel"] for row in exported["messages"]} == {
-            "webform", "sms", "email", "phone"}
+            "webform", "sms", "email", "phone", "chat"}
         by_id = {row["id"]: row for row in exported["requests"]}
         form = by_id[min(request_ids, key=lambda i: before[i][5])]
         assert form["timings"]["service_started_at"] and form["timings"]["ended_at"]
@@ -250,12 +344,19 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         bodies = {row["body"] for row in exported["messages"]}
         assert {TEXTS["form"], TEXTS["sms"], TEXTS["mail"], TEXTS["reply"]} <= bodies
         assert {row["direction"] for row in exported["messages"]} == {"inbound", "outbound"}
-        assert [row["caller"] for row in exported["calls"]] == [PHONE]
+        assert [row["caller"] for row in exported["calls"]] == [PHONE, PHONE]
+        [voicemail] = exported["recordings"]
+        assert (voicemail["kind"], voicemail["transcription"]) == ("voicemail",
+                                                                   TEXTS["voicemail"])
+        assert voicemail["location"].endswith(RECORDING) and "file" not in voicemail
+        [listen] = exported["recording_listens"]
+        assert (listen["recording_id"], listen["agent_name"]) == (voicemail["id"],
+                                                                  "Ville Välittäjä")
         assert [row["recipient"] for row in exported["deliveries"]] == [PHONE]
         assert {row["action"] for row in exported["handling_events"]} >= {"claim", "resolve"}
         assert TEXTS["note"] in {row["note"] for row in exported["handling_events"]}
         assert {(row["kind"], row["value"]) for row in exported["identities"]} == {
-            ("phone", PHONE), ("email", EMAIL)}
+            ("phone", PHONE), ("email", EMAIL), ("chat", visitor)}
         assert [row["name"] for row in exported["contacts"]] == [NAME]
         [mail] = [row for row in exported["messages"] if row["subject"] == TEXTS["subject"]]
         [stored] = mail["files"]
@@ -276,6 +377,8 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         everything = await _everything(client, raw_redis, settings)
         assert _traces(everything) == [], [everything[everything.find(t) - 300:][:400]
                                            for t in _traces(everything)]
+        assert visitor not in everything
+        assert not await _rows(client, select(schema.recordings.c.id))
         assert OTHER["name"] in everything and OTHER["text"] in everything
         after = await _timings(client)
         assert after == before, "request skeletons, agents and timings stay"
