@@ -181,7 +181,8 @@ async def _chat(client: Client) -> None:
         welcome = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
         assert welcome["type"] == "welcome", welcome
         await ws.send(json.dumps({"type": "prechat", "phone": NATIONAL}))
-        await ws.send(json.dumps({"type": "message", "id": "subject-chat-1", "text": TEXTS["chat"]}))
+        await ws.send(json.dumps({"type": "message", "id": "subject-chat-1",
+                                  "text": TEXTS["chat"]}))
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
             if frame["type"] == "ack" and frame["id"] == "subject-chat-1":
@@ -445,24 +446,38 @@ async def test_the_command_line_exports_and_erases(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis,
     tmp_path: Path
 ) -> None:
+    """Also across a merge: the passenger who wrote from an address was merged into the one
+    who gave the number; either finds both."""
     client = await hub(settings)
     agent = await dispatcher(client)
-    receipt = await submit(agent.http, agent.base, "subject-form-3", name=NAME, phone=NATIONAL,
-                           message=TEXTS["form"])
+    first = await submit(agent.http, agent.base, "subject-form-3", name=NAME, phone=NATIONAL,
+                         message=TEXTS["form"])
+    second = await submit(agent.http, agent.base, "subject-form-4", name="Eeva R.",
+                          email=EMAIL, phone="", message=TEXTS["sms"])
+    survivor, merged = [(await agent.request(receipt["id"]))["contact"]["id"]
+                        for receipt in (first, second)]
+    assert survivor != merged
+    async with agent.http.post(f"{agent.base}/api/v1/contacts/{merged}/merge",
+                               json={"into": survivor}) as resp:
+        assert resp.status == 200, await resp.text()
     out = tmp_path / "export.zip"
-    done = await asyncio.to_thread(_cli, settings, "export", "--phone", NATIONAL,
+    done = await asyncio.to_thread(_cli, settings, "export", "--email", EMAIL,
                                    "--out", str(out))
     assert done.returncode == 0, done.stderr
-    assert PHONE not in done.stdout and "+358***76" in done.stdout
+    assert EMAIL not in done.stdout and "***@example.fi" in done.stdout
     assert out.stat().st_mode & 0o077 == 0
     exported = json.loads(zipfile.ZipFile(out).read("export.json"))
-    assert [row["id"] for row in exported["requests"]] == [receipt["id"]]
+    assert sorted(row["id"] for row in exported["requests"]) == sorted(
+        [first["id"], second["id"]])
+    assert {row["id"]: row["merged_into_id"] for row in exported["contacts"]} == {
+        survivor: None, merged: survivor}
 
     refused = await asyncio.to_thread(_cli, settings, "erase", "--phone", NATIONAL)
     assert refused.returncode != 0 and "--yes" in refused.stderr
     done = await asyncio.to_thread(_cli, settings, "erase", "--phone", NATIONAL, "--yes")
     assert done.returncode == 0, done.stderr
-    assert NAME not in await _everything(client, raw_redis, settings)
+    assert _traces(left := await _everything(client, raw_redis, settings)) == []
+    assert "Eeva R." not in left
     missing = await asyncio.to_thread(_cli, settings, "erase", "--phone", NATIONAL, "--yes")
     assert missing.returncode != 0 and "no passenger" in missing.stderr
     entries = await _audit(client)
