@@ -18,6 +18,7 @@ Under the purge's lock (hub.purge), so an erasure and a purge never interleave. 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from collections.abc import Sequence
@@ -87,9 +88,13 @@ async def erase_subject(db: Database, redis: Redis, keys: Keys, data_dir: Path,
     try:
         erased = Erased()
         await ensure_erased_contact(db)
-        async with db.read() as conn:
-            digests = await _attachments_of(conn, subject.request_ids)
         async with db.write() as conn:
+            # The passenger's requests as of this transaction: one a message opened since
+            # the lookup goes too.
+            subject = dataclasses.replace(subject, request_ids=tuple(
+                (await conn.execute(select(r.c.id).where(
+                    r.c.contact_id.in_(subject.contact_ids)))).scalars()))
+            digests = await _attachments_of(conn, subject.request_ids)
             await _erase_rows(conn, subject, erased, data_dir)
         await renew_lock(redis, keys, token)
         async with db.read() as conn:
