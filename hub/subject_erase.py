@@ -180,14 +180,15 @@ async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erase
             page = await redis.xrange(stream, start, "+", count=STREAM_PAGE)
             if not page:
                 break
-            doomed = [entry_id for entry_id, fields in page
-                      if any(n in _raw(fields) for n in needles)]
+            doomed = [_text(entry_id) for entry_id, fields in page
+                      if entry_id is not None and fields
+                      and any(n in _raw(fields) for n in needles)]
             if doomed:
                 erased.stream_entries += await redis.xdel(stream, *doomed)
-            if len(page) < STREAM_PAGE:
-                break
             last = page[-1][0]
-            start = "(" + (last.decode() if isinstance(last, bytes) else last)
+            if len(page) < STREAM_PAGE or last is None:
+                break
+            start = "(" + _text(last)
     own = [*(keys.viewers(str(request_id)) for request_id in subject.request_ids),
            *(keys.chat_closed(visitor) for visitor in subject.chat_visitors),
            *(keys.chat_rate("visitor", visitor) for visitor in subject.chat_visitors)]
@@ -199,6 +200,10 @@ async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erase
 def _raw(fields: dict[bytes | str, bytes | str]) -> bytes:
     return b"\0".join(part if isinstance(part, bytes) else part.encode()
                       for pair in fields.items() for part in pair)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _unlink(path: Path) -> int:

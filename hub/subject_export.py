@@ -147,10 +147,10 @@ def _files(document: dict[str, Any], data_dir: Path) -> list[StoredFile]:
         if listed:
             message["files"] = listed
     for recording in document["recordings"]:
-        path = local_file(data_dir, str(recording["location"]))
-        if path is not None:
-            recording["file"] = f"files/recordings/{recording['id']}{path.suffix}"
-            files.append(StoredFile(path, recording["file"]))
+        kept = local_file(data_dir, str(recording["location"]))
+        if kept is not None:
+            recording["file"] = f"files/recordings/{recording['id']}{kept.suffix}"
+            files.append(StoredFile(kept, recording["file"]))
     return files
 
 

@@ -269,7 +269,7 @@ async def _everything(client: Client, raw_redis: Redis, settings: Settings) -> s
         kind = await raw_redis.type(key)
         if kind == "stream":
             parts += [json.dumps(fields, ensure_ascii=False)
-                      for _id, fields in await raw_redis.xrange(key)]
+                      for _id, fields in await raw_redis.xrange(key) or []]
         elif kind == "string":
             parts.append(str(await raw_redis.get(key)))
         elif kind == "hash":
