@@ -483,3 +483,46 @@ async def test_the_command_line_exports_and_erases(
     entries = await _audit(client)
     assert [(e[0], e[1], e[3]["via"]) for e in entries] == [
         ("subject.export", None, "cli"), ("subject.erase", None, "cli")]
+
+
+async def test_erasure_leaves_nothing_in_the_embedded_redis_files(
+    tmp_path: Path, dispatcher: DispatcherFactory
+) -> None:
+    """On the embedded defaults: after an erasure Redis rewrites its append-only file, and
+    neither it, the snapshot nor the database file holds the passenger any more."""
+    from hub.app import create_app
+    from hub.appkeys import REDIS
+    from hub.settings import load_settings
+
+    data_dir = tmp_path / "data"
+    embedded = load_settings(None, environ={"TAXICONNECT_DATA_DIR": str(data_dir)})
+    client: Client = TestClient(TestServer(create_app(embedded)))
+    await client.start_server()
+    try:
+        admin = await dispatcher(client, role=Role.ADMIN)
+        await submit(admin.http, admin.base, "subject-aof-1", name=NAME, phone=NATIONAL,
+                     message=TEXTS["form"])
+        await eventually(lambda: _published(client), what="every event published")
+        redis = client.app[REDIS].client
+
+        def redis_files() -> str:
+            return "\n".join(p.read_bytes().decode("latin-1")
+                             for p in data_dir.rglob("*") if p.is_file()
+                             and "redis" in p.name and not p.name.endswith(".settings"))
+        assert PHONE in await asyncio.to_thread(redis_files), "the test looks where it is"
+        async with admin.http.post(admin.base + ERASE, json={"phone": PHONE}) as resp:
+            assert resp.status == 200, await resp.text()
+
+        async def rewritten() -> bool | None:
+            info = await redis.info("persistence")
+            busy = info["aof_rewrite_in_progress"] or info["aof_rewrite_scheduled"]
+            return None if busy else True
+        await eventually(rewritten, what="the append-only file rewritten")
+        await redis.save()
+        assert _traces(await asyncio.to_thread(redis_files)) == []
+    finally:
+        await client.close()
+    # Nor the SQLite file, its free pages included, once the hub has closed it.
+    left = "\n".join(p.read_bytes().decode("utf-8", "replace")
+                     for p in data_dir.rglob("*") if p.is_file())
+    assert _traces(left) == []
