@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -29,12 +30,13 @@ from redis.asyncio import Redis
 from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import handling, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import RetryLater
+from hub.events import EventType
 from hub.keys import Keys
-from hub.model import DeliveryState
+from hub.model import OPEN_STATUSES, DeliveryState
 from hub.purge import (
     STREAM_PAGE,
     anonymise_requests,
@@ -57,6 +59,7 @@ rec = schema.recordings
 
 LOCK_WAIT_S = 5.0  # a purge batch is short: wait this long for it before answering 503
 LOCK_POLL_S = 0.1
+MAX_ANNOUNCED = 50  # open requests whose consoles are told at once; the rest on reload
 
 
 @dataclass(slots=True)
@@ -163,6 +166,17 @@ async def _erase_rows(conn: AsyncConnection, subject: Subject, erased: Erased,
     await conn.execute(delete(ob).where(or_(*(ob.c.payload.contains(n, autoescape=True)
                                               for n in needles))))
     erased.contacts = await delete_contacts(conn, contacts)
+    await _announce(conn, requests)
+
+
+async def _announce(conn: AsyncConnection, requests: Sequence[uuid.UUID]) -> None:
+    """Consoles showing an open request of the passenger take its nameless summary."""
+    opened = (await conn.execute(select(r.c.id).where(
+        r.c.id.in_(requests), r.c.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(r.c.case_started_at).limit(MAX_ANNOUNCED))).scalars().all()
+    for request_id in opened:
+        await handling.change(conn, request_id, {})
+        await handling.announce(conn, EventType.REQUEST_PASSENGER_ERASED, request_id)
 
 
 def _needles(subject: Subject) -> list[str]:
@@ -182,7 +196,7 @@ async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erase
                 break
             doomed = [_text(entry_id) for entry_id, fields in page
                       if entry_id is not None and fields
-                      and any(n in _raw(fields) for n in needles)]
+                      and any(n in _raw(fields) for n in needles) and not _announced(fields)]
             if doomed:
                 erased.stream_entries += await redis.xdel(stream, *doomed)
             last = page[-1][0]
@@ -195,6 +209,16 @@ async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erase
     if own:
         erased.redis_keys = int(await redis.delete(*own))
     await rewrite_append_only(redis)
+
+
+def _announced(fields: dict[bytes | str, bytes | str]) -> bool:
+    """The erasure's own console event: it names the request, and nothing personal."""
+    data = fields.get("data", fields.get(b"data"))
+    try:
+        event = json.loads(data) if data is not None else None
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get("type") == EventType.REQUEST_PASSENGER_ERASED
 
 
 def _raw(fields: dict[bytes | str, bytes | str]) -> bytes:

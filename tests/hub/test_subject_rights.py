@@ -380,6 +380,14 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
                                            for t in _traces(everything)]
         assert visitor not in everything
         assert not await _rows(client, select(schema.recordings.c.id))
+
+        async def announced() -> bool | None:
+            """Consoles are told: the open request now shows a nameless passenger."""
+            entries = await raw_redis.xrange(f"{settings.redis.prefix}stream:events") or []
+            return True if any('"request.passenger_erased"' in fields.get("data", "")
+                               for _id, fields in entries) else None
+        await eventually(announced, what="the erasure announced to consoles")
+        assert _traces(await _everything(client, raw_redis, settings)) == []
         assert OTHER["name"] in everything and OTHER["text"] in everything
         after = await _timings(client)
         assert after == before, "request skeletons, agents and timings stay"
