@@ -384,7 +384,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         async def announced() -> bool | None:
             """Consoles are told: the open request now shows a nameless passenger."""
             entries = await raw_redis.xrange(f"{settings.redis.prefix}stream:events") or []
-            return True if any('"request.passenger_erased"' in fields.get("data", "")
+            return True if any('"request.passenger_erased"' in (fields or {}).get("data", "")
                                for _id, fields in entries) else None
         await eventually(announced, what="the erasure announced to consoles")
         assert _traces(await _everything(client, raw_redis, settings)) == []
