@@ -2,9 +2,10 @@
 
 `export.json` holds the passenger rows (merged ones too), identities, every request with its
 timings and agents, messages in and out, calls, recordings and voice messages with their
-listens, deliveries, handling events, notice answers and SMS opt-outs; `files/` holds the
-mail attachments and the recordings the hub keeps under its data folder (a provider's
-recording stays with the provider; its address is in `export.json`).
+listens, deliveries, handling events, notice answers, SMS opt-outs and staff-group
+memberships under the same number or address; `files/` holds the mail attachments and the
+recordings the hub keeps under its data folder (a provider's recording stays with the
+provider; its address is in `export.json`).
 
 All rows are read in one read transaction; files are read after it has ended.
 """
@@ -84,6 +85,7 @@ async def _document(conn: AsyncConnection, subject: Subject) -> dict[str, Any]:
         for row in rows:
             row["agent_name"] = agents.get(row["agent_id"])
     oo, na, i = schema.sms_opt_outs, schema.notice_answers, schema.contact_identities
+    gm = schema.group_members
     deliveries = await _rows(conn, select(dl).where(or_(
         dl.c.request_id.in_(requests), dl.c.recipient.in_(subject.phones + subject.emails)))
         .order_by(dl.c.created_at))
@@ -107,6 +109,8 @@ async def _document(conn: AsyncConnection, subject: Subject) -> dict[str, Any]:
         "handling_events": handling,
         "notice_answers": await _rows(conn, select(na).where(na.c.contact_id.in_(contacts))),
         "sms_opt_outs": await _rows(conn, select(oo).where(oo.c.phone.in_(subject.phones))),
+        "group_members": await _rows(conn, select(gm).where(or_(
+            gm.c.phone.in_(subject.phones), gm.c.email.in_(subject.emails)))),
     }
 
 

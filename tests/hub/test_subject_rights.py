@@ -316,6 +316,14 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         agent = await dispatcher(client, name="Ville Välittäjä")
         admin = await dispatcher(client, role=Role.ADMIN)
         request_ids = await _passenger_on_five_channels(client, agent, media)
+        # The passenger is also on a staff group's list (a driver who rides too).
+        async with admin.http.post(admin.base + "/api/v1/admin/groups",
+                                   json={"name": "Kuljettajat"}) as resp:
+            assert resp.status == 201, await resp.text()
+            group = (await resp.json())["group"]["id"]
+        async with admin.http.post(f"{admin.base}/api/v1/admin/groups/{group}/members",
+                                   json={"name": NAME, "phone": NATIONAL}) as resp:
+            assert resp.status == 201, await resp.text()
         i = schema.contact_identities
         [visitor] = [row[0] for row in await _rows(client, select(i.c.value).where(
             i.c.kind == "chat"))]
@@ -359,6 +367,8 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         assert {(row["kind"], row["value"]) for row in exported["identities"]} == {
             ("phone", PHONE), ("email", EMAIL), ("chat", visitor)}
         assert [row["name"] for row in exported["contacts"]] == [NAME]
+        assert [(row["name"], row["phone"]) for row in exported["group_members"]] == [
+            (NAME, PHONE)]
         [mail] = [row for row in exported["messages"] if row["subject"] == TEXTS["subject"]]
         [stored] = mail["files"]
         assert archive.read(stored) == FILE
@@ -373,6 +383,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
             assert resp.status == 200, await resp.text()
             erased = (await resp.json())["erased"]
         assert erased["requests"] == len(request_ids) and erased["files"] == 1
+        assert erased["group_members"] == 1
         assert erased["stream_entries"] > 0
 
         everything = await _everything(client, raw_redis, settings)
