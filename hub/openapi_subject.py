@@ -20,7 +20,8 @@ PATHS: dict[str, Any] = {
         "summary": "everything the hub keeps about the passenger with this phone number or "
                    "email address, as a ZIP archive: export.json (passengers, identities, "
                    "requests with their timings, messages, calls, recordings and listens, "
-                   "deliveries, handling events, notice answers, SMS opt-outs) and files/ "
+                   "deliveries, handling events, notice answers, SMS opt-outs, group memberships) "
+                   "and files/ "
                    "(attachments, locally kept recordings). Admins only; audited "
                    "(subject.export)",
         "security": SESSION, "requestBody": _BODY,
