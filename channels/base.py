@@ -15,8 +15,8 @@ from hub.database import Database
 from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
 from hub.keys import Keys
-from hub.model import Channel, InboundContact, IngestResult, OutboundMessage, SendReceipt
-from hub.notices import Notice, NoticeBoard, notice_for
+from hub.model import Channel, InboundContact, IngestResult, Notice, OutboundMessage, SendReceipt
+from hub.notices import NoticeBoard, notice_for
 from hub.outbox import OutboxRelay
 from hub.settings import Settings
 

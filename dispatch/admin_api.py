@@ -11,10 +11,11 @@ import uuid
 
 from aiohttp import web
 
+from dispatch.appkeys import HANDBACK
 from dispatch.handback import NOTE_DISABLED
 from hub import agents, audit
 from hub.agent_auth import require_admin
-from hub.appkeys import DATABASE, HANDBACK, SESSIONS, SETTINGS
+from hub.appkeys import DATABASE, SESSIONS, SETTINGS
 from hub.errors import BadInput, NotFound
 from hub.middleware import CONSOLE_POLICY
 from hub.request_body import read_json_object

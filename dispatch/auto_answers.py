@@ -40,11 +40,12 @@ from hub.database import Database
 from hub.events import EventType
 from hub.first_answers import first_answer
 from hub.language import guess_language
-from hub.model import Channel, DeliveryState
-from hub.notices import Notice, NoticeBoard, had_notice
+from hub.model import Channel, DeliveryState, Notice
+from hub.notices import NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.pairs import pairs_in, wanted_rows
 from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,10 @@ class AutoAnswers:
         rows: list[OutboxRow] = []
         sent = 0
         async with self._db.write() as conn:
-            done = set((await conn.execute(select(m.c.idempotency_key).where(
-                m.c.idempotency_key.in_([job.key for job in jobs])))).scalars())
+            keys = [(job.channel.value, job.key) for job in jobs]
+            done = {key for _, key in wanted_rows(await conn.execute(
+                select(m.c.channel, m.c.idempotency_key)
+                .where(pairs_in(m.c.channel, m.c.idempotency_key, keys))), keys)}
             for job in jobs:
                 if job.key in done:
                     continue  # a retried router entry: answered already

@@ -17,9 +17,10 @@ from aiohttp import web
 
 from channels.base import CallOriginator
 from channels.registry import call_originator
+from dispatch.appkeys import ADAPTERS
 from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
 from hub.agent_auth import current_agent
-from hub.appkeys import ADAPTERS, DATABASE, RELAY
+from hub.appkeys import DATABASE, RELAY
 from hub.errors import BadInput, NotFound, RetryLater
 from hub.model import Agent
 from hub.request_body import read_json_object

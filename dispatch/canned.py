@@ -98,7 +98,7 @@ def _text(value: Any, field: str, limit: int, *, multiline: bool = False) -> str
         raise BadInput(f"{field} is at most {limit} characters (now {len(value)})")
     if not is_storable(value) or (not multiline and ("\n" in value or "\r" in value)):
         raise BadInput(f"{field} contains characters that cannot be stored")
-    return value
+    return str(value)
 
 
 def clean_eta(value: Any) -> str | None:

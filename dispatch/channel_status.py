@@ -18,9 +18,10 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dispatch.appkeys import ADAPTERS
 from hub import schema
 from hub.agent_auth import require_admin
-from hub.appkeys import ADAPTERS, DATABASE
+from hub.appkeys import DATABASE
 from hub.clock import utcnow
 from hub.model import DeliveryState
 
@@ -54,8 +55,10 @@ def _iso(at: datetime | None) -> str | None:
 
 async def _last_inbound(conn: AsyncConnection, name: str, channel: str) -> datetime | None:
     if name in CALL_PROVIDER:
-        return await conn.scalar(select(func.max(calls.c.started_at)).where(
-            calls.c.provider == CALL_PROVIDER[name], calls.c.direction == "in"))
+        last_call: datetime | None = await conn.scalar(
+            select(func.max(calls.c.started_at))
+            .where(calls.c.provider == CALL_PROVIDER[name], calls.c.direction == "in"))
+        return last_call
     query = select(func.max(m.c.created_at)).where(m.c.channel == channel,
                                                    m.c.direction == "inbound")
     if name in SMS_GATEWAY:

@@ -24,11 +24,12 @@ from prometheus_client import Histogram
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatch.appkeys import FEED, PRESENCE_FANOUT, SESSION_CHECK
 from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
-from hub.appkeys import FEED, METRICS, PRESENCE_FANOUT, SESSION_CHECK, SETTINGS, WEBSOCKETS
+from hub.appkeys import METRICS, SETTINGS, WEBSOCKETS
 from hub.console_presence import LAPSE_S, ConsolePresence
 from hub.events import ConsoleFrameType
 from hub.model import Role

@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from redis.exceptions import RedisError
 
 from hub.events import ConsoleFrameType
 from hub.keys import Keys
+from hub.redis_client import stream_entries, stream_reply
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ REPLAY_PAGE = 1000
 REPLAY_MAX = 5000  # missed more than this: reloading the list is cheaper than the replay
 SUBSCRIBER_BACKLOG = 256  # batches; a console further behind is told to resync
 ERROR_BACKOFF_S = 1.0
+CLOSE_CONSOLES_AFTER_S = 3.0  # Redis out this long: consoles are told (closed)
 
 
 def parse_id(event_id: str) -> tuple[int, int]:
@@ -106,7 +109,7 @@ class EventFeed:
         self._subscribers.discard(subscriber)
 
     async def newest_id(self) -> str:
-        newest = await self._redis.xrevrange(self._keys.events, count=1)
+        newest = stream_entries(await self._redis.xrevrange(self._keys.events, count=1))
         return newest[0][0] if newest else "0-0"
 
     def stop(self) -> None:
@@ -114,6 +117,7 @@ class EventFeed:
 
     async def run(self) -> None:
         started = False
+        failing_since: float | None = None
         while not self._stopping.is_set():
             try:
                 if not started:
@@ -124,9 +128,18 @@ class EventFeed:
                 )
             except (RedisError, OSError) as exc:
                 log.warning("event feed: %s; retrying", exc)
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if now - failing_since >= CLOSE_CONSOLES_AFTER_S and self._subscribers:
+                    # A console that hears nothing must not look live: closed, it shows
+                    # the connection as lost and resumes from its last event once it can.
+                    log.warning("event feed out for %.0f s: closing %d consoles",
+                                now - failing_since, len(self._subscribers))
+                    self.close_all()
                 await asyncio.sleep(ERROR_BACKOFF_S)
                 continue
-            for _stream, entries in response or []:
+            failing_since = None
+            for _stream, entries in stream_reply(response):
                 events = [_event(entry_id, fields["data"]) for entry_id, fields in entries]
                 self.last_id = events[-1].id
                 batch = Batch(events, frame(events).encode())
@@ -138,7 +151,7 @@ class EventFeed:
         """The events after `after_id`, or None when the console had better reload: some
         are no longer kept, or more than REPLAY_MAX are missing."""
         after = parse_id(after_id)
-        oldest = await self._redis.xrange(self._keys.events, count=1)
+        oldest = stream_entries(await self._redis.xrange(self._keys.events, count=1))
         newest = await self.newest_id()
         if not oldest:
             return [] if after == (0, 0) else None
@@ -149,7 +162,8 @@ class EventFeed:
         events: list[Event] = []
         start = f"({after_id}"
         while True:
-            page = await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE)
+            page = stream_entries(
+                await self._redis.xrange(self._keys.events, min=start, count=REPLAY_PAGE))
             events.extend(_event(entry_id, fields["data"]) for entry_id, fields in page)
             if len(events) > REPLAY_MAX:
                 return None

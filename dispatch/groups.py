@@ -131,7 +131,7 @@ def _text(value: Any, field: str, errors: dict[str, str], max_len: int) -> str |
     if len(value) > max_len or not is_storable(value):
         errors[field] = f"at most {max_len} characters of plain text"
         return None
-    return value
+    return str(value)
 
 
 # ---- groups --------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ async def import_members(db: Database, group_id: uuid.UUID, rows: Sequence[CsvMe
         fresh: list[dict[str, Any]] = []
         now = utcnow()
         for values in checked:
-            mine = {values["phone"], values["email"]} - {None}
+            mine = {str(v) for v in (values["phone"], values["email"]) if v is not None}
             if mine & known:
                 continue
             known |= mine

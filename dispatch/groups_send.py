@@ -234,7 +234,7 @@ async def _group_contact(conn: AsyncConnection, group: Any, now: datetime) -> uu
     if found is not None:
         await conn.execute(update(c).where(c.c.id == found, c.c.name != group.name)
                            .values(name=group.name, updated_at=now))
-        return found
+        return uuid.UUID(str(found))
     contact_id = uuid.uuid4()
     await conn.execute(insert(c), {"id": contact_id, "name": group.name, "created_at": now,
                                    "updated_at": now})

@@ -43,7 +43,7 @@ async def sent_messages(conn: AsyncConnection, group_id: uuid.UUID,
         .where(d.c.message_id.in_([x.id for x in messages]))
         .order_by(d.c.created_at, d.c.id)
     )).all() if messages else []
-    answers = dict((await conn.execute(
+    answers: dict[uuid.UUID, int] = dict((await conn.execute(
         select(m.c.request_id, func.count()).where(m.c.request_id.in_(request_ids),
                                                    m.c.direction == "inbound")
         .group_by(m.c.request_id)

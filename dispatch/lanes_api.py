@@ -11,10 +11,11 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dispatch.admin_api import BASE
+from dispatch.appkeys import OFFERS
 from dispatch.lane_input import lane_values, rule_values
 from hub import audit, schema
 from hub.agent_auth import current_agent, require_admin
-from hub.appkeys import DATABASE, LANES, OFFERS
+from hub.appkeys import DATABASE, LANES
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.lane_book import lane_of, lane_row

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -258,7 +258,7 @@ async def _turned_down(conn: AsyncConnection,
     return found
 
 
-async def _previous_handlers(conn: AsyncConnection, waiting: list[Any], now: datetime,
+async def _previous_handlers(conn: AsyncConnection, waiting: Sequence[Any], now: datetime,
                              plan: LanePlan) -> dict[uuid.UUID, uuid.UUID]:
     """For requests in lanes with a last-dispatcher window: the dispatcher who last handled
     the same passenger's previous request, when that was within the window."""

@@ -34,6 +34,7 @@ from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
 from hub.metrics import Metrics
 from hub.model import DeliveryState, OutboundMessage
+from hub.redis_client import stream_reply
 from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ class OutboundWorker:
             SENDER_GROUP, self.consumer, {self._keys.outbound: ">"}, count=READ_COUNT,
             block=BACKLOG_BLOCK_MS if self._backlog else max(1, int(self._poll_s * 1000)))
         found: list[uuid.UUID] = []
-        for _stream, entries in response or []:
+        for _stream, entries in stream_reply(response):
             ids = [entry_id for entry_id, _ in entries]
             # Acknowledged at once: the table, not the stream, remembers what is unsent.
             async with self._redis.pipeline(transaction=False) as pipe:

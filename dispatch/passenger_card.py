@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +112,7 @@ def _request_json(row: Any) -> dict[str, Any]:
 
 
 async def _pickup_addresses(conn: AsyncConnection, contact_id: uuid.UUID,
-                            requests: list[Any]) -> list[dict[str, Any]]:
+                            requests: Sequence[Any]) -> list[dict[str, Any]]:
     """The newest distinct pickup addresses: from web-form and chat messages (the form's and
     the chat order's `pickup_address`) and from the newest requests' own details."""
     rows = (await conn.execute(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from dispatch.appkeys import HANDBACK
 from dispatch.handback import NOTE_OFFLINE
 from dispatch.presence import PresenceBoard
 from hub.agent_auth import current_agent
-from hub.appkeys import DATABASE, HANDBACK, KEYS, REDIS
+from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.console_presence import PresenceState
 from hub.errors import BadInput, Forbidden
 from hub.model import Role

@@ -122,7 +122,8 @@ def _due() -> ColumnElement[Any]:
 
 def filter_clause(chosen: QueueFilter, agent_id: Any) -> ColumnElement[bool]:
     if chosen is QueueFilter.MINE:
-        return r.c.assigned_agent_id == agent_id
+        mine: ColumnElement[bool] = r.c.assigned_agent_id == agent_id
+        return mine
     if chosen is QueueFilter.UNASSIGNED:
         return r.c.assigned_agent_id.is_(None)
     return is_callback()

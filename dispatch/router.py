@@ -25,7 +25,7 @@ from hub.database import Database
 from hub.events import EventType
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
-from hub.redis_client import queue_script
+from hub.redis_client import queue_script, stream_reply
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Router:
                 ROUTER_GROUP, self.consumer, {self._keys.inbound: ">"},
                 count=READ_COUNT, block=BLOCK_MS,
             )
-            for _stream, entries in response or []:
+            for _stream, entries in stream_reply(response):
                 await self.handle(entries)
 
     async def _reclaim(self) -> None:

@@ -138,7 +138,7 @@ def _optional_text(value: Any, field: str, errors: dict[str, str], max_len: int)
     if len(value) > max_len or not is_storable(value):
         errors[field] = f"at most {max_len} characters of plain text"
         return None
-    return value
+    return str(value)
 
 
 def clean_fields(body: Mapping[str, Any], allowed: tuple[str, ...], *,

@@ -47,8 +47,9 @@ class AnswerBook:
         self._templates.invalidate()
 
     async def close(self) -> None:
-        for refreshing in (self._templates, *self._waits.values()):
-            await refreshing.close()
+        await self._templates.close()
+        for waits in self._waits.values():
+            await waits.close()
 
     async def first_answer(self, result: IngestResult, name: str | None, language: str, *,
                            acknowledge: bool) -> str | None:

@@ -139,7 +139,7 @@ def _body(value: Any) -> str:
                        {"body": "too_long"})
     if not is_storable(value):
         raise BadInput("body contains characters that cannot be stored", {"body": "invalid"})
-    return value
+    return str(value)
 
 
 def _braced(names: tuple[str, ...] | list[str]) -> str:

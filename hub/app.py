@@ -35,6 +35,17 @@ from dispatch import (
     subject_api,
     viewers,
 )
+from dispatch import live_counters as dispatch_counters
+from dispatch.appkeys import (
+    ADAPTERS,
+    FEED,
+    HANDBACK,
+    OFFERS,
+    OUTBOUND,
+    PRESENCE_FANOUT,
+    ROUTER,
+    SESSION_CHECK,
+)
 from dispatch.auto_answers import AutoAnswers
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
 from dispatch.console_ws import console_ws
@@ -48,27 +59,20 @@ from dispatch.session_check import SessionCheck
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
-    ADAPTERS,
     ANSWERS,
     DATABASE,
     DELIVERIES,
-    FEED,
-    HANDBACK,
     HTTP_CLIENT,
     INGESTOR,
     KEYS,
     LANES,
     METRICS,
     NOTICES,
-    OFFERS,
-    OUTBOUND,
-    PRESENCE_FANOUT,
     PURGE,
     REDIS,
+    REDIS_WATCH,
     RELAY,
     REPLY_SENDERS,
-    ROUTER,
-    SESSION_CHECK,
     SESSIONS,
     SETTINGS,
     TRUSTED_PROXIES,
@@ -94,6 +98,7 @@ from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
 from hub.purge import Purge, PurgeWorker
 from hub.redis_client import open_redis
+from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
@@ -114,6 +119,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[METRICS] = metrics
     metrics.counters(partial(health.live_counters, app))
+    metrics.counters(partial(dispatch_counters.live_counters, app))
     app[SETTINGS] = settings
     app[KEYS] = Keys(settings.redis.prefix)
     app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
@@ -137,6 +143,9 @@ def create_app(settings: Settings) -> web.Application:
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
         _background("purge", PURGE, _make_purge),
+        _background("redis watch", REDIS_WATCH,
+                    lambda app: RedisWatch(app[REDIS], app[SETTINGS].data_dir,
+                                           unhealthy_after_s=app[SETTINGS].redis.unhealthy_after_s)),
         _summary,
     ])
     app.on_shutdown.append(_close_websockets)
@@ -337,7 +346,8 @@ async def _summary(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_websockets(app: web.Application) -> None:
     app[FEED].close_all()
-    for ws in list(app[WEBSOCKETS]):
+    websockets = app[WEBSOCKETS]
+    for ws in list(websockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 

@@ -44,8 +44,8 @@ from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.events import EventType
 from hub.handling import announce
 from hub.ingest import Ingestor
-from hub.model import Agent, Channel, InboundContact
-from hub.notices import Notice, NoticeBoard
+from hub.model import Agent, Channel, InboundContact, Notice
+from hub.notices import NoticeBoard
 from hub.outbox import OutboxRelay
 from hub.read_models import call_json
 from hub.settings import PhoneSettings

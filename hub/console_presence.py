@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -152,7 +152,7 @@ class ConsolePresence:
     async def live_agents(self) -> set[str]:
         """Ids of the agents with a live console."""
         members = await self._redis.zrangebyscore(self._key, time.time(), "+inf")
-        return {_text(m).partition(":")[0] for m in members}
+        return {_text(cast(str, m)).partition(":")[0] for m in members}
 
     async def known_agents(self) -> list[str]:
         """Ids of every agent with a presence hash."""

@@ -483,7 +483,7 @@ CONSOLE_SERVER_FRAMES = _members(ConsoleServerFrame)
 CHAT_SERVER_FRAMES = _members(ChatServerFrame)
 CHAT_CLIENT_FRAMES = _members(ChatClientFrame)
 
-_decoders = {
+_decoders: dict[str, msgspec.json.Decoder[Any]] = {
     "console": msgspec.json.Decoder(ConsoleServerFrame),
     "chat": msgspec.json.Decoder(ChatServerFrame),
     "event": msgspec.json.Decoder(StreamEvent | PresenceEvent),

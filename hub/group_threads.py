@@ -94,10 +94,10 @@ def _by_member(conn: Connection, contacts: Sequence[InboundContact]) -> dict[Key
     targets: dict[Key, Target] = {}
     for contact in contacts:
         identity = identities[(contact.channel.value, contact.idempotency_key)]
-        row = latest.get(identity) if identity is not None else None
-        if row is not None and row.created_at >= contact.received_at - GROUP_REPLY_WINDOW:
+        found = latest.get(identity) if identity is not None else None
+        if found is not None and found.created_at >= contact.received_at - GROUP_REPLY_WINDOW:
             targets[(contact.channel.value, contact.idempotency_key)] = _target(
-                row.id, row.reference, row.status)
+                found.id, found.reference, found.status)
     return targets
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from hub import schema
 from hub.clock import utcnow
@@ -196,7 +197,7 @@ def back_in_queue(at: datetime) -> dict[str, Any]:
 def reopened_by_message() -> Update:
     """The passenger wrote again on a resolved request (ingest, run for a batch with
     `b_id` and `at` bound): it waits again, as `reopen` leaves it, with no handling event."""
-    at = bindparam("at")
+    at: BindParameter[datetime] = bindparam("at")
     return (update(r).where(r.c.id == bindparam("b_id"),
                             r.c.status == RequestStatus.RESOLVED.value)
             .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None, ended_at=None,

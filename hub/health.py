@@ -14,12 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.appkeys import (
     DATABASE,
-    FEED,
     INGESTOR,
     METRICS,
     REDIS,
+    REDIS_WATCH,
     RELAY,
-    ROUTER,
     SETTINGS,
     TRUSTED_PROXIES,
     WEBSOCKETS,
@@ -31,6 +30,14 @@ CHECK_TIMEOUT_S = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: 503 once Redis has been out too long for the hub to do its job (an
+    embedded server that could not be restarted, a Redis by URL that stays away), so that a
+    supervisor restarts the hub; a short outage is /readyz's business."""
+    watch = request.app.get(REDIS_WATCH)
+    if watch is not None and not watch.healthy:
+        return web.json_response(
+            {"status": "failing", "reason": f"Redis out for {watch.down_for_s():.0f} s"},
+            status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -77,10 +84,10 @@ def _may_scrape(request: web.Request) -> None:
 
 
 def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
-    """The counters the hub keeps on its own objects, under the names /metrics has always
-    given them (read at scrape time; a part not started yet reads 0)."""
+    """The counters the core keeps on its own objects, under the names /metrics has always
+    given them (read at scrape time; a part not started yet reads 0). Dispatch's are in
+    dispatch.live_counters."""
     ingestor, relay = app.get(INGESTOR), app.get(RELAY)
-    router, feed = app.get(ROUTER), app.get(FEED)
     return [
         ("taxiconnect_ingest_committed_total", "Contacts committed by ingest",
          ingestor.committed if ingestor else 0),
@@ -94,12 +101,6 @@ def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
          relay.published if relay else 0),
         ("taxiconnect_outbox_failures_total", "Failed outbox publish attempts",
          relay.failures if relay else 0),
-        ("taxiconnect_router_routed_total", "Inbound entries routed",
-         router.routed if router else 0),
-        ("taxiconnect_router_reclaimed_total", "Abandoned entries taken over",
-         router.reclaimed if router else 0),
-        ("taxiconnect_feed_events_total", "Console events read from Redis",
-         feed.delivered if feed else 0),
         ("taxiconnect_console_websockets", "Console websockets open on this process",
          len(app[WEBSOCKETS])),
     ]

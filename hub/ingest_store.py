@@ -12,12 +12,12 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from hub import schema
 from hub.callback_columns import ask_columns
@@ -28,6 +28,7 @@ from hub.handling import reopened_by_message
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
+from hub.pairs import pairs_in, wanted_rows
 from hub.reference import format_reference
 
 REQUEST_COUNTER = "request"
@@ -117,12 +118,12 @@ def _existing_messages(
     """Messages already stored under these keys, with the fingerprint of what was sent."""
     keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
     m, r = schema.messages, schema.contact_requests
-    rows = conn.execute(
+    rows = wanted_rows(conn.execute(
         select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference,
                m.c.fingerprint)
         .join(r, r.c.id == m.c.request_id)
-        .where(tuple_(m.c.channel, m.c.idempotency_key).in_(keys))
-    )
+        .where(pairs_in(m.c.channel, m.c.idempotency_key, keys))
+    ), keys)
     return {
         (channel, key): (IngestResult(request_id, reference, message_id, False, True), stored)
         for channel, key, message_id, request_id, reference, stored in rows
@@ -148,9 +149,9 @@ def _identity_owners(
     if not wanted:
         return {}
     i = schema.contact_identities
-    rows = conn.execute(
-        select(i.c.kind, i.c.value, i.c.contact_id).where(tuple_(i.c.kind, i.c.value).in_(wanted))
-    )
+    rows = wanted_rows(conn.execute(
+        select(i.c.kind, i.c.value, i.c.contact_id).where(pairs_in(i.c.kind, i.c.value, wanted))
+    ), wanted)
     return {(kind, value): contact_id for kind, value, contact_id in rows}
 
 
@@ -172,7 +173,7 @@ def _follow_merges(
     the message. A merge moves the identities too, so this is rare and one query."""
     c = schema.contacts
     for _ in range(MAX_MERGE_HOPS):
-        rows = conn.execute(
+        rows: Iterable[Any] = conn.execute(
             select(c.c.id, c.c.merged_into_id)
             .where(c.c.id.in_(set(owners.values())), c.c.merged_into_id.is_not(None))
         ) if owners else []
@@ -232,17 +233,17 @@ def _thread_targets(
     references = {c.thread_reference for c in wanted if c.thread_reference}
     by_reference: dict[str, tuple[_Thread, uuid.UUID]] = {}
     if references:
-        rows = conn.execute(select(*columns).where(r.c.reference.in_(list(references))))
-        for request_id, reference, status, contact_id in rows:
+        by_number = conn.execute(select(*columns).where(r.c.reference.in_(list(references))))
+        for request_id, reference, status, contact_id in by_number:
             resolved = status == RequestStatus.RESOLVED.value
             by_reference[reference] = (_Thread(request_id, reference, resolved), contact_id)
     targets: dict[tuple[str, str], _Thread] = {}
     for contact in wanted:
         key = (contact.channel.value, contact.idempotency_key)
         for ref in contact.thread_refs:
-            found = by_ref.get(ref) or by_ref.get(str(_uuid_of(ref)))
-            if found is not None:
-                targets[key] = found
+            answered = by_ref.get(ref) or by_ref.get(str(_uuid_of(ref)))
+            if answered is not None:
+                targets[key] = answered
                 break
         else:
             match = by_reference.get(contact.thread_reference or "")
@@ -402,9 +403,9 @@ def _give_notices(
         return results
     a = schema.notice_answers
     pairs = list({(notice.id, result.contact_id) for notice, result in wanted.values()})
-    had = {(notice_id, contact_id) for notice_id, contact_id in conn.execute(
+    had = {(notice_id, contact_id) for notice_id, contact_id in wanted_rows(conn.execute(
         select(a.c.notice_id, a.c.contact_id)
-        .where(tuple_(a.c.notice_id, a.c.contact_id).in_(pairs)))}
+        .where(pairs_in(a.c.notice_id, a.c.contact_id, pairs))), pairs)}
     given: list[dict[str, Any]] = []
     for index, (notice, result) in wanted.items():
         if (notice.id, result.contact_id) in had:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -138,8 +139,7 @@ class QueueGauges(Collector):
         yield wait
 
 
-def answer_timer(metrics: Metrics) -> Callable[[web.Request, Handler],
-                                               Awaitable[web.StreamResponse]]:
+def answer_timer(metrics: Metrics) -> Middleware:
     """Middleware timing inbound POSTs, labelled by the route's pattern (never the path
     itself, which may carry a token)."""
 

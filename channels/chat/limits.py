@@ -45,7 +45,7 @@ class ConnectionSlots:
 
     async def take(self, address: str, slot: str) -> bool:
         now = time.time()
-        taken = await self._redis.eval(  # type: ignore[misc]
+        taken = await self._redis.eval(
             TAKE_SLOT, 1, self._keys.chat_connections(address), now, now + SLOT_LAPSE_S,
             self._limit, slot, int(SLOT_LAPSE_S * 2))
         return bool(taken)
@@ -62,7 +62,7 @@ async def within_rate(redis: Redis, keys: Keys, scope: str, who: str, limit: int
     """Count one message of `who`; False (and not counted) when `limit` were sent within
     the last minute."""
     now = time.time()
-    allowed = await redis.eval(  # type: ignore[misc]
+    allowed = await redis.eval(
         COUNT_IN_WINDOW, 1, keys.chat_rate(scope, who), now, now - WINDOW_S, limit,
         uuid.uuid4().hex, int(WINDOW_S) + 1)
     return bool(allowed)

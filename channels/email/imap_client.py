@@ -291,7 +291,8 @@ class MailboxClient:
         except TimeoutError:
             pass
         finally:
-            if self._imap is imap:  # still connected: end IDLE, even when cancelled
+            still_connected = self._imap is imap
+            if still_connected:  # end IDLE, even when cancelled
                 imap.idle_done()
         await self._guarded("IDLE DONE", idle)
         queue = imap.protocol.idle_queue
@@ -436,6 +437,6 @@ def _announces_mail(push: list[bytes]) -> bool:
     return push is not STOP_WAIT_SERVER_PUSH and any(_NEWS.match(line) for line in push)
 
 
-def _retrieve(task: asyncio.Future[object]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     if not task.cancelled():
         task.exception()

@@ -21,7 +21,7 @@ from hub.errors import BadInput, OperatorMustAct, RetryLater
 
 log = logging.getLogger(__name__)
 
-Accept = Callable[[bytes, Sequence[str], bool], Awaitable[None]]
+Accept = Callable[[bytes, Sequence[str], str | None], Awaitable[None]]  # raw, to, sender
 MAX_BACKOFF_S = 300.0
 
 

@@ -15,8 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 from channels.base import HubServices
 from hub.call_events import CallDirection, CallEvent, CallKind
 from hub.calls import CallStore
-from hub.model import Channel
-from hub.notices import Notice
+from hub.model import Channel, Notice
 
 TWILIO_VOICES = {"fi": "fi-FI", "en": "en-GB"}  # <Say language> codes Twilio speaks
 

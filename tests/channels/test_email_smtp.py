@@ -19,7 +19,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.email.channel import EmailChannel
-from hub.appkeys import ADAPTERS
+from dispatch.appkeys import ADAPTERS
 from hub.settings import (
     AnswersSettings,
     ChannelsSettings,

@@ -16,9 +16,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from channels.phone.ami_protocol import AmiParser, encode_action
+from dispatch.appkeys import ADAPTERS
 from hub import schema
 from hub.agents import add_agent
-from hub.appkeys import ADAPTERS, DATABASE
+from hub.appkeys import DATABASE
 from hub.model import Agent, Role
 from hub.settings import AmiSettings, ChannelsSettings, PhoneSettings, Secret, Settings
 from tests.conftest import PASSWORD, DispatcherFactory, HubFactory

@@ -23,8 +23,9 @@ from sqlalchemy import select, update
 
 from channels.email.channel import EmailChannel
 from channels.sms.twilio_signature import twilio_signature
+from dispatch.appkeys import ADAPTERS
 from hub import schema
-from hub.appkeys import ADAPTERS, DATABASE
+from hub.appkeys import DATABASE
 from hub.group_threads import GROUP_REPLY_WINDOW
 from hub.model import Role
 from hub.settings import (

@@ -16,7 +16,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from channels.email.channel import EmailChannel
-from hub.appkeys import ADAPTERS
+from dispatch.appkeys import ADAPTERS
 from hub.model import Role
 from hub.settings import (
     ChannelsSettings,

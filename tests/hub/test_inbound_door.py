@@ -37,8 +37,9 @@ from sqlalchemy import func, select
 from websockets.typing import Origin
 
 from channels.email.channel import EmailChannel
+from dispatch.appkeys import ADAPTERS
 from hub import schema
-from hub.appkeys import ADAPTERS, DATABASE, KEYS
+from hub.appkeys import DATABASE, KEYS
 from hub.settings import (
     AmiSettings,
     ChannelsSettings,

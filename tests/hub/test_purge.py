@@ -24,8 +24,9 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from channels.email.channel import EmailChannel
+from dispatch.appkeys import ADAPTERS
 from hub import schema
-from hub.appkeys import ADAPTERS, DATABASE
+from hub.appkeys import DATABASE
 from hub.errors import OperatorMustAct
 from hub.purge import ERASED_CONTACT_ID
 from hub.retention import RetentionSettings

@@ -1,0 +1,20 @@
+"""The counters dispatch's workers keep, for /metrics (read at scrape time; a worker not
+started yet reads 0). The core's own are in hub.health.live_counters."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from dispatch.appkeys import FEED, ROUTER
+
+
+def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
+    router, feed = app.get(ROUTER), app.get(FEED)
+    return [
+        ("taxiconnect_router_routed_total", "Inbound entries routed",
+         router.routed if router else 0),
+        ("taxiconnect_router_reclaimed_total", "Abandoned entries taken over",
+         router.reclaimed if router else 0),
+        ("taxiconnect_feed_events_total", "Console events read from Redis",
+         feed.delivered if feed else 0),
+    ]
