@@ -49,6 +49,7 @@ from hub.purge import (
     stream_keys,
     take_lock,
 )
+from hub.redis_client import stream_entries
 from hub.subject import Subject
 from hub.subject_export import attachment_hashes, attachment_path
 
@@ -187,22 +188,20 @@ def _needles(subject: Subject) -> list[str]:
 
 
 async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erased) -> None:
-    needles = [n.encode() for n in _needles(subject)]
+    needles = _needles(subject)
     for stream in stream_keys(keys):
         start = "-"
         while True:
-            page = await redis.xrange(stream, start, "+", count=STREAM_PAGE)
+            page = stream_entries(await redis.xrange(stream, start, "+", count=STREAM_PAGE))
             if not page:
                 break
-            doomed = [_text(entry_id) for entry_id, fields in page
-                      if entry_id is not None and fields
-                      and any(n in _raw(fields) for n in needles) and not _announced(fields)]
+            doomed = [entry_id for entry_id, fields in page
+                      if any(n in _raw(fields) for n in needles) and not _announced(fields)]
             if doomed:
                 erased.stream_entries += await redis.xdel(stream, *doomed)
-            last = page[-1][0]
-            if len(page) < STREAM_PAGE or last is None:
+            if len(page) < STREAM_PAGE:
                 break
-            start = "(" + _text(last)
+            start = "(" + page[-1][0]
     own = [*(keys.viewers(str(request_id)) for request_id in subject.request_ids),
            *(keys.chat_closed(visitor) for visitor in subject.chat_visitors),
            *(keys.chat_rate("visitor", visitor) for visitor in subject.chat_visitors)]
@@ -211,9 +210,9 @@ async def _erase_redis(redis: Redis, keys: Keys, subject: Subject, erased: Erase
     await rewrite_append_only(redis)
 
 
-def _announced(fields: dict[bytes | str, bytes | str]) -> bool:
+def _announced(fields: dict[str, str]) -> bool:
     """The erasure's own console event: it names the request, and nothing personal."""
-    data = fields.get("data", fields.get(b"data"))
+    data = fields.get("data")
     try:
         event = json.loads(data) if data is not None else None
     except ValueError:
@@ -221,13 +220,8 @@ def _announced(fields: dict[bytes | str, bytes | str]) -> bool:
     return isinstance(event, dict) and event.get("type") == EventType.REQUEST_PASSENGER_ERASED
 
 
-def _raw(fields: dict[bytes | str, bytes | str]) -> bytes:
-    return b"\0".join(part if isinstance(part, bytes) else part.encode()
-                      for pair in fields.items() for part in pair)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _raw(fields: dict[str, str]) -> str:
+    return "\0".join(part for pair in fields.items() for part in pair)
 
 
 def _unlink(path: Path) -> int:
