@@ -33,8 +33,9 @@ from sqlalchemy import func, select
 from websockets.typing import Origin
 
 from channels.email.channel import EmailChannel
+from dispatch.appkeys import ADAPTERS
 from hub import schema
-from hub.appkeys import ADAPTERS, DATABASE
+from hub.appkeys import DATABASE
 from hub.model import Role
 from hub.purge import ERASED_CONTACT_ID
 from hub.settings import (
