@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.errors import BadInput, NotFound
-from hub.log_privacy import mask_text
 from hub.model import IdentityKind
 from hub.phone import mask_phone, to_e164
 
@@ -40,7 +39,7 @@ class Identifier:
         """For the audit and logs: never the number or address itself."""
         if self.kind is IdentityKind.PHONE:
             return f"phone {mask_phone(self.value)}"
-        return f"email {mask_text(self.value)}"
+        return f"email ***@{self.value.rpartition('@')[2]}"
 
 
 @dataclass(frozen=True, slots=True)
