@@ -8,11 +8,16 @@ Under the purge's lock (hub.purge), so an erasure and a purge never interleave. 
    at the shared erased passenger, texts and personal details gone), call numbers blanked,
    recordings and listens deleted, deliveries' recipients blanked (one still waiting is
    failed, never sent), group-member entries, SMS opt-outs, held SMS parts and unpublished
-   outbox rows naming them deleted, and the passenger rows with their identities;
+   outbox rows naming them deleted, and the passenger rows with their identities; each
+   open request's version grown through hub.handling and a `request.passenger_erased`
+   console event written, so consoles showing it drop the name;
 2. after the commit: attachment files no other message lists, and local recordings, unlinked;
 3. Redis: the stream entries that name a request, passenger, number or address deleted
-   (XDEL), the chat visitor's and the requests' own keys deleted, the append-only file
-   rewritten.
+   (XDEL; the erasure's own events stay), the chat visitor's and the requests' own keys
+   deleted, the append-only file rewritten.
+
+Not reached: entries another process writes about the passenger while the erasure runs,
+rows PostgreSQL keeps as dead tuples until its next VACUUM, and audio a provider keeps.
 """
 
 from __future__ import annotations
