@@ -1,4 +1,4 @@
-"""The command line: `taxiconnect serve | demo | migrate | user add | purge`."""
+"""The command line: `taxiconnect serve | demo | migrate | user add | purge | export | erase`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import log_privacy
+from hub import log_privacy, subject_cli
 from hub.data_dir import make_private
 from hub.errors import TaxiConnectError
 from hub.event_loop import new_event_loop
@@ -150,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="remove data past its retention ([retention]) once, now")
     purge.add_argument("--dry-run", action="store_true",
                        help="print what the run would remove (count and oldest per class)")
+    subject_cli.add_parsers(commands)
     return parser
 
 
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
             print(asyncio.run(_add_user(settings, args, _read_password())))
         elif args.command == "purge":
             print(asyncio.run(_purge(settings, dry_run=args.dry_run)))
+        elif args.command in subject_cli.COMMANDS:
+            print(asyncio.run(subject_cli.run(settings, args)))
     except TaxiConnectError as exc:
         raise SystemExit(f"taxiconnect: {exc}") from exc
 

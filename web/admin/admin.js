@@ -114,7 +114,8 @@
   const ROLES = ["team", "external", "admin"];
   const EDITABLE = ["name", "email", "phone", "phone_login"];
 
-  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups"]; // tab order
+  // tab order
+  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "subject"];
 
   const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);
