@@ -28,6 +28,8 @@ CONSOLE_POLICY = ("default-src 'self'; object-src 'none'; base-uri 'none'; "
 FORM_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Paths machines call: every error answer there is the JSON error body.
+JSON_ERROR_PREFIXES = ("/api/", "/webhooks/")
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None
@@ -65,7 +67,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # aiohttp puts the limit in its message only, not on the exception.
         limit = request.app[SETTINGS].http.max_body_bytes
         return _json(413, {"error": f"the body is over the limit of {limit} bytes"})
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith(JSON_ERROR_PREFIXES):
+            # aiohttp's own refusals (no such route, method, media type) in the API's one
+            # error body, as the OpenAPI documents them, not as text/plain.
+            own_words = exc.text and not exc.text.startswith(f"{exc.status}:")
+            headers = {k: v for k, v in exc.headers.items()
+                       if k.lower() not in ("content-type", "content-length")}
+            return _json(exc.status, {"error": exc.text if own_words else exc.reason.lower()},
+                         headers)
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -157,7 +157,7 @@ SPEC: dict[str, Any] = {
                                          "notice_id": _STRING, "texts": _LIST,
                                          "hangup": {"type": "boolean"}}},
             "AuditList": _object("newest first", entries={"type": "array", "items": _object(
-                "one audited action", id=_STRING, at=_STRING, agent_id=_NULLABLE,
+                "one audited action", id={"type": "integer"}, at=_STRING, agent_id=_NULLABLE,
                 action=_STRING, subject=_NULLABLE, detail={"type": ["object", "null"]})}),
             "Deleted": _object("the id of what was deleted", deleted=_STRING),
             "RenderedReply": _object("a canned reply filled in", text=_STRING,
@@ -247,7 +247,10 @@ SPEC: dict[str, Any] = {
                      "requestBody": {"content": {"application/x-www-form-urlencoded": {
                          "schema": {"$ref": "#/components/schemas/Order"}}}},
                      "responses": {"201": _html("confirmation page with the reference"),
-                                   "413": ERROR, "415": ERROR,
+                                   "413": ERROR,
+                                   "415": {"description": "not form-encoded",
+                                           "content": {"text/plain": {
+                                               "schema": {"type": "string"}}}},
                                    "422": _ok("the form again, errors marked"),
                                    "503": _ok("busy; Retry-After")}},
         },
@@ -297,6 +300,7 @@ SPEC: dict[str, Any] = {
             "requestBody": {"required": True, "content": {JSON: {"schema": {
                 "$ref": "#/components/schemas/Login"}}}},
             "responses": {"200": _ok("logged in", "AgentResult"), "401": ERROR,
+                          "422": _ok("login or password missing or not text", "Error"),
                           "429": _ok("too many failed logins; Retry-After", "Error")}}},
         "/api/v1/auth/logout": {"post": {"summary": "log out", "security": SESSION,
                                          "responses": {"200": _ok("logged out", "Ok")}}},
@@ -682,10 +686,22 @@ def _with_error_bodies(path: str, operation: Any) -> Any:
     the ones described only in words get its schema here."""
     if path in _HTML_ERRORS or not isinstance(operation, dict) or "responses" not in operation:
         return operation
+    answers = dict(operation["responses"])
+    if path == "/widget/chat.js":
+        answers.setdefault("404", {"description": "the chat is not enabled on this hub",
+                                   "content": {"text/plain": {"schema": {"type": "string"}}}})
+    elif path.startswith("/webhooks/"):
+        answers.setdefault("404", _ok("this channel is not enabled on this hub"))
+    elif "{" in path:
+        answers.setdefault("404", _ok("no such item"))
+    if "requestBody" in operation:
+        # receive_body (hub.request_body) refuses a body it cannot read before any handler.
+        answers.setdefault("400", _ok("the body cannot be read: not valid UTF-8, or not "
+                                      "well-formed for its content type"))
     responses = {
         code: ({**answer, "content": ERROR["content"]}
                if code[0] in "45" and "content" not in answer else answer)
-        for code, answer in operation["responses"].items()}
+        for code, answer in answers.items()}
     return {**operation, "responses": responses}
 
 
