@@ -1,4 +1,4 @@
-"""The command line: `taxiconnect serve | demo | migrate | user add | purge`."""
+"""The command line: `taxiconnect serve | demo | migrate | user add | purge | audit verify`."""
 
 from __future__ import annotations
 
@@ -149,6 +149,9 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="remove data past its retention ([retention]) once, now")
     purge.add_argument("--dry-run", action="store_true",
                        help="print what the run would remove (count and oldest per class)")
+    audit = commands.add_parser("audit", help="check the audit trail")
+    audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="walk the audit trail's hash chain; exit 1 at the first broken link")
     return parser
 
 
@@ -181,6 +184,13 @@ def main(argv: list[str] | None = None) -> None:
             print(asyncio.run(_add_user(settings, args, _read_password())))
         elif args.command == "purge":
             print(asyncio.run(_purge(settings, dry_run=args.dry_run)))
+        elif args.command == "audit":
+            from hub.audit_verify import verify
+
+            intact, summary = asyncio.run(verify(settings.database_url))
+            print(summary)
+            if not intact:
+                raise SystemExit(1)
     except TaxiConnectError as exc:
         raise SystemExit(f"taxiconnect: {exc}") from exc
 
