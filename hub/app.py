@@ -22,6 +22,7 @@ from channels.registry import adapter_class
 from dispatch import (
     admin_api,
     answer_templates_api,
+    audit_api,
     auth,
     callbacks_api,
     canned_api,
@@ -77,6 +78,7 @@ from hub.appkeys import (
     TRUSTED_PROXIES,
     WEBSOCKETS,
 )
+from hub.audit_web import audit_address
 from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
 from hub.clock import utcnow
@@ -113,7 +115,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
-        middlewares=[answer_timer(metrics), security_headers, errors_middleware],
+        middlewares=[answer_timer(metrics), security_headers, errors_middleware, audit_address],
     )
     app[METRICS] = metrics
     metrics.counters(partial(health.live_counters, app))
@@ -165,6 +167,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(callbacks_api.routes())
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())
+    app.router.add_routes(audit_api.routes())
     app.router.add_routes(passengers.routes())
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())
