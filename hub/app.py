@@ -91,6 +91,7 @@ from hub.metrics import Metrics, answer_timer
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
+from hub.openapi_audit import PATHS as AUDIT_PATHS
 from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
@@ -152,7 +153,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
-                                         GROUP_PATHS, TEMPLATE_PATHS))
+                                         GROUP_PATHS, TEMPLATE_PATHS, AUDIT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
