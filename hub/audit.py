@@ -67,3 +67,13 @@ async def _next_place(conn: AsyncConnection) -> tuple[int, str]:
     last = (await conn.execute(
         select(log.c.id, log.c.hash).order_by(log.c.id.desc()).limit(1))).first()
     return (last.id + 1, last.hash) if last else (1, GENESIS)
+
+
+async def chain_start(conn: AsyncConnection) -> dict[str, Any] | None:
+    """Where the chain now starts: the oldest entry's id and stored previous hash (None when
+    the trail is empty). The purge writes it into its own entry, so that `audit verify` can
+    tell entries purged from the start from entries deleted there by hand."""
+    log = schema.audit_log
+    first = (await conn.execute(
+        select(log.c.id, log.c.prev_hash).order_by(log.c.id).limit(1))).first()
+    return {"id": first.id, "prev_hash": first.prev_hash} if first else None

@@ -9,7 +9,11 @@ The first entry ever written has `GENESIS` as its previous hash. The purge (hub.
 deletes the oldest entries past `retention.audit_days`, always a run from the start of the
 chain, so after a purge the chain starts at the oldest entry kept: its stored `prev_hash`
 (the hash of the last entry purged) is taken as the anchor, and the check starts there. What
-a purge removed is beyond checking; the `retention.purge` entry it writes says how many.
+a purge removed is beyond checking; the `retention.purge` entry it writes says how many, and
+names the start it left (`audit_from`: id and previous hash). A chain that starts anywhere
+but GENESIS or a start some purge entry names had entries deleted from its start by other
+means, and that is reported as a break at the first entry. (A purge stopped before writing
+its entry leaves such a start too; the next purge run names it.)
 
 This module is pure: no database, no clock.
 """
@@ -25,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 GENESIS = "0" * 64  # the previous hash of the very first entry
+PURGE_ACTION = "retention.purge"  # its detail's `audit_from` names the start a purge left
 FORMAT_VERSION = 1  # part of what is hashed: a change of serialisation cannot pass as the old
 
 
@@ -81,6 +86,8 @@ class ChainWalk:
         self.anchored = False  # the chain starts after purged entries, not at GENESIS
         self.broken: Break | None = None
         self._last: Entry | None = None
+        self._start: tuple[int, str] | None = None
+        self._purge_starts: set[tuple[int, str]] = set()
 
     def feed(self, entries: Iterable[Entry]) -> None:
         for entry in entries:
@@ -88,12 +95,23 @@ class ChainWalk:
             if self.broken is None:
                 self.broken = self._check(entry)
             self._last = entry
+            start = entry.detail.get("audit_from") if entry.action == PURGE_ACTION else None
+            if isinstance(start, dict):
+                self._purge_starts.add((start.get("id"), start.get("prev_hash")))
+
+    def finish(self) -> None:
+        """After the last entry: a start after purged entries must be one a purge left."""
+        if self.anchored and self._start not in self._purge_starts:
+            self.broken = Break(self.first_id or 0, "the chain starts after entries that no "
+                                                    "purge removed: entries before it were "
+                                                    "deleted by other means")
 
     def _check(self, entry: Entry) -> Break | None:
         last = self._last
         if last is None:
             self.first_id = entry.id
             self.anchored = entry.prev_hash != GENESIS
+            self._start = (entry.id, entry.prev_hash)
         elif entry.prev_hash != last.hash:
             return Break(entry.id, f"its previous hash does not match entry {last.id}'s hash: "
                                    f"an entry between them was removed, or one was changed")

@@ -35,6 +35,7 @@ async def walk(db: Database) -> ChainWalk:
             entries = await _page(conn, after)
         chain.feed(entries)
         if len(entries) < PAGE:
+            chain.finish()
             return chain
         after = entries[-1].id
 

@@ -219,8 +219,10 @@ class Purge:
         finally:
             await self._redis.eval(RELEASE_LOCK, 1, self._keys.purge_lock, self._token)
         async with self._db.write() as conn:
+            start = await audit.chain_start(conn)
             await audit.record(conn, "retention.purge", agent_id=None,
-                               detail={"as_of": now.isoformat(), **report.counts()})
+                               detail={"as_of": now.isoformat(), **report.counts(),
+                                       "audit_from": start})
         log.info("purge as of %s: %s", now.isoformat(timespec="seconds"),
                  ", ".join(f"{n} {v}" for n, v in report.counts().items() if v) or "nothing due")
         return report

@@ -12,6 +12,7 @@ import io
 import os
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import delete, func, select, update
 
 from hub import audit, schema
-from hub.appkeys import DATABASE
+from hub.appkeys import DATABASE, KEYS, REDIS
+from hub.clock import utcnow
 from hub.database import Database
 from hub.model import Role
+from hub.purge import Purge
+from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, http_session, submit
 
@@ -166,24 +170,41 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
     assert code != 0 and f"entry {failed['id']}" in out, out
 
 
-async def test_purged_start_is_the_anchor_and_a_removed_row_breaks_the_chain(
-        hub: HubFactory, database_url: str, tmp_path: Path) -> None:
+async def test_a_purged_start_verifies_and_rows_deleted_by_hand_do_not(
+        hub: HubFactory, settings: Settings, database_url: str, tmp_path: Path) -> None:
     client: TestClient[Any, Any] = await hub()
     db = client.app[DATABASE]
-    ids = []
-    for n in range(6):
-        async with db.write() as conn:
-            ids.append(await audit.record(conn, "test.step", agent_id=None, detail={"n": n}))
-    # The purge removes from the start of the chain: what is kept still verifies.
-    async with db.write() as conn:
-        await conn.execute(delete(schema.audit_log).where(schema.audit_log.c.id <= ids[1]))
+
+    async def steps(count: int) -> list[int]:
+        ids = []
+        for n in range(count):
+            async with db.write() as conn:
+                ids.append(await audit.record(conn, "test.step", agent_id=None,
+                                              detail={"n": n}))
+        return ids
+
+    old = await steps(3)
+    await asyncio.sleep(0.01)
+    boundary = utcnow()
+    kept = await steps(4)
+    # The purge, at the moment the old entries pass their retention, removes them from the
+    # start of the chain and names the start it left: what is kept still verifies.
+    purge = Purge(db, client.app[REDIS].client, client.app[KEYS], settings.retention,
+                  settings.data_dir)
+    report = await purge.run(boundary + timedelta(days=settings.retention.audit_days))
+    assert report is not None and report.counts()["audit"] == len(old)
     code, out = await _verify(database_url, tmp_path)
-    assert code == 0 and f"starting at entry {ids[2]}" in out, out
-    # A row removed from the middle is found at the entry after it.
+    assert code == 0 and f"starting at entry {kept[0]}" in out, out
+    # One deleted from the middle is found at the entry after it.
     async with db.write() as conn:
-        await conn.execute(delete(schema.audit_log).where(schema.audit_log.c.id == ids[3]))
+        await conn.execute(delete(schema.audit_log).where(schema.audit_log.c.id == kept[2]))
     code, out = await _verify(database_url, tmp_path)
-    assert code != 0 and f"chain broken at entry {ids[4]}" in out, out
+    assert code != 0 and f"chain broken at entry {kept[3]}" in out, out
+    # The oldest kept entry deleted by hand: the start is no purge's.
+    async with db.write() as conn:
+        await conn.execute(delete(schema.audit_log).where(schema.audit_log.c.id == kept[0]))
+    code, out = await _verify(database_url, tmp_path)
+    assert code != 0 and f"chain broken at entry {kept[1]}" in out, out
 
 
 async def test_processes_appending_at_once_keep_one_chain(database_url: str,
