@@ -12,19 +12,24 @@ import io
 import os
 import sys
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
-from sqlalchemy import delete, func, select, update
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from hub import audit, schema
 from hub.appkeys import DATABASE, KEYS, REDIS
+from hub.audit_chain import GENESIS
 from hub.clock import utcnow
-from hub.database import Database
+from hub.database import MIGRATIONS, Database
 from hub.model import Role
 from hub.purge import Purge
+from hub.schema import UtcDateTime
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, http_session, submit
@@ -228,3 +233,43 @@ async def test_processes_appending_at_once_keep_one_chain(database_url: str,
     assert count == 40
     code, out = await _verify(database_url, tmp_path)
     assert code == 0 and "40 entries, chain intact" in out, out
+
+
+def _upgrade_to(conn: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+async def test_entries_from_before_the_chain_are_chained_by_the_migration(
+        database_url: str, tmp_path: Path) -> None:
+    """0011: rows written by older versions are chained in id order, a login's `remote`
+    moves to the address column, and verify passes on the upgraded database."""
+    db = Database(database_url)
+    log = sa.table("audit_log", sa.column("at", UtcDateTime()), sa.column("agent_id", sa.Uuid()),
+                   sa.column("action", sa.String()), sa.column("subject", sa.String()),
+                   sa.column("detail", sa.JSON()))
+    at = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
+    try:
+        async with db.write() as conn:
+            await conn.run_sync(_upgrade_to, "0010")
+            await conn.execute(insert(log), [
+                {"at": at, "agent_id": None, "action": "login.failed", "subject": None,
+                 "detail": {"remote": "192.0.2.7", "login": "ville"}},
+                {"at": at + timedelta(seconds=1), "agent_id": None, "action": "retention.purge",
+                 "subject": None, "detail": {"as_of": at.isoformat(), "audit": 0}},
+                {"at": at + timedelta(seconds=2), "agent_id": None, "action": "lane.add",
+                 "subject": "airport", "detail": {}}])
+        await db.migrate()
+        async with db.read() as conn:
+            rows = (await conn.execute(select(schema.audit_log)
+                                       .order_by(schema.audit_log.c.id))).all()
+    finally:
+        await db.close()
+    assert (rows[0].action, rows[0].address, rows[0].detail) == (
+        "login.failed", "192.0.2.7", {"login": "ville"})
+    assert rows[0].prev_hash == GENESIS
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+    code, out = await _verify(database_url, tmp_path)
+    assert code == 0 and "3 entries, chain intact" in out, out
