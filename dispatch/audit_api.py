@@ -83,7 +83,8 @@ async def audit_list(request: web.Request) -> web.Response:
         _, (before_id,) = decode_cursor(request.query["cursor"], _scope(chosen), CURSOR_KINDS)
     async with request.app[DATABASE].read() as conn:
         entries = await page(conn, chosen, before_id=before_id, limit=limit + 1)
-    next_cursor = next_url = None
+    next_cursor: str | None = None
+    next_url: str | None = None
     if len(entries) > limit:
         next_cursor = encode_cursor(utcnow(), _scope(chosen), [entries[limit - 1]["id"]])
         next_url = str(request.rel_url.update_query(cursor=next_cursor))

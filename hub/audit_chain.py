@@ -96,8 +96,8 @@ class ChainWalk:
                 self.broken = self._check(entry)
             self._last = entry
             start = entry.detail.get("audit_from") if entry.action == PURGE_ACTION else None
-            if isinstance(start, dict):
-                self._purge_starts.add((start.get("id"), start.get("prev_hash")))
+            if isinstance(start, dict) and isinstance(start.get("id"), int):
+                self._purge_starts.add((start["id"], str(start.get("prev_hash"))))
 
     def finish(self) -> None:
         """After the last entry: a start after purged entries must be one a purge left."""

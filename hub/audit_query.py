@@ -43,9 +43,9 @@ class AuditFilter:
 
     def as_json(self) -> dict[str, str | None]:
         """The filters as given, for a cursor's scope and the audit of reading the audit."""
-        return {"from": self.since and self.since.isoformat(),
-                "to": self.until and self.until.isoformat(),
-                "agent": self.agent_id and str(self.agent_id),
+        return {"from": self.since.isoformat() if self.since else None,
+                "to": self.until.isoformat() if self.until else None,
+                "agent": str(self.agent_id) if self.agent_id else None,
                 "action": self.action_prefix or None, "subject": self.subject or None}
 
     def scope(self) -> str:
