@@ -104,8 +104,9 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
     assert (await _call(admin, "GET", f"/api/v1/requests/{request_id}"))[0] == 200
     assert (await _call(admin, "GET", f"/api/v1/contacts/{contact_id}"))[0] == 200
     assert (await _call(admin, "GET", f"/api/v1/contacts/{contact_id}/timeline"))[0] == 200
+    # An account change; the new name is what a spreadsheet would run as a formula.
     status, _ = await _call(admin, "PATCH", f"/api/v1/admin/agents/{team.agent.id}",
-                            {"name": "Tiina Tiimi"})
+                            {"name": "=SUM(1,1)"})
     assert status == 200
     # Neither a team user nor an external one reads the trail; each refusal is in it.
     for who in (team, external):
@@ -157,6 +158,10 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
     assert any("=cmd|" in detail for detail in tried)
     cells = [cell for row in rows for cell in row.values()]
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+    status, text = await _call(admin, "GET", f"{AUDIT}.csv?agent={team.agent.id}&action=access.")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {row["action"] for row in rows} == {"access.refused"}
+    assert {row["agent_name"] for row in rows} == {"'=SUM(1,1)"}
     status, text = await _call(admin, "GET", AUDIT + ".csv")
     assert status == 200
     all_rows = list(csv.DictReader(io.StringIO(text)))
