@@ -102,7 +102,8 @@
   };
 
   function createAudit({ t, api, el, $, lang }) {
-    const state = { entries: [], next: null, agents: [], loading: false, started: false };
+    const state = { entries: [], next: null, params: null, agents: [], loading: false,
+      started: false };
 
     function locale() {
       return lang() === "fi" ? "fi-FI" : "en-GB";
@@ -137,7 +138,9 @@
     async function load(more) {
       if (state.loading) return;
       state.loading = true;
-      const params = query();
+      // "More" continues the list shown, with the filters it was searched with.
+      if (!more || !state.params) state.params = query();
+      const params = new URLSearchParams(state.params);
       params.set("limit", String(PAGE));
       if (more && state.next) params.set("cursor", state.next);
       try {
