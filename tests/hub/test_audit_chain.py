@@ -249,7 +249,7 @@ def _upgrade_to(conn: Connection, revision: str) -> None:
 
 async def test_entries_from_before_the_chain_are_chained_by_the_migration(
         database_url: str, tmp_path: Path) -> None:
-    """0011: rows written by older versions are chained in id order, a login's `remote`
+    """0012: rows written by older versions are chained in id order, a login's `remote`
     moves to the address column, and verify passes on the upgraded database."""
     db = Database(database_url)
     log = sa.table("audit_log", sa.column("at", UtcDateTime()), sa.column("agent_id", sa.Uuid()),
@@ -258,7 +258,7 @@ async def test_entries_from_before_the_chain_are_chained_by_the_migration(
     at = datetime(2026, 6, 1, 8, 0, 0, 123456, tzinfo=UTC)
     try:
         async with db.write() as conn:
-            await conn.run_sync(_upgrade_to, "0010")
+            await conn.run_sync(_upgrade_to, "0011")
             await conn.execute(insert(log), [
                 {"at": at, "agent_id": None, "action": "login.failed", "subject": None,
                  "detail": {"remote": "192.0.2.7", "login": "ville"}},

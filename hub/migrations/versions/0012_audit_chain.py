@@ -1,7 +1,7 @@
 """the audit trail as a hash chain, with each entry's client address
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 
 Every entry gains `address` (moved out of the details' `remote`, where logins kept it),
@@ -23,8 +23,8 @@ from alembic import op
 
 from hub.schema import UtcDateTime
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
