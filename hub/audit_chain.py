@@ -15,6 +15,10 @@ but GENESIS or a start some purge entry names had entries deleted from its start
 means, and that is reported as a break at the first entry. (A purge stopped before writing
 its entry leaves such a start too; the next purge run names it.)
 
+The chain shows a change to one entry; someone able to write the database could still
+recompute every hash after it. `audit verify` therefore prints the head (the newest entry's
+id and hash): noted outside the database, it shows such a rewrite at a later verify.
+
 This module is pure: no database, no clock.
 """
 
@@ -128,4 +132,7 @@ class ChainWalk:
         if self.anchored:
             start = (f", starting at entry {self.first_id} (older entries were purged past "
                      f"their retention)")
-        return f"{self.count} entries, chain intact{start}"
+        # Someone able to write the database could recompute every hash after a forged entry;
+        # the head noted outside it (a ticket, the operator's log) shows such a rewrite later.
+        head = f"; head: entry {self._last.id} {self._last.hash}" if self._last else ""
+        return f"{self.count} entries, chain intact{start}{head}"

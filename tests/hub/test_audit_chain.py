@@ -171,6 +171,10 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
 
     code, out = await _verify(database_url, tmp_path)
     assert code == 0 and "chain intact" in out, out
+    async with client.app[DATABASE].read() as conn:
+        head = (await conn.execute(select(schema.audit_log.c.id, schema.audit_log.c.hash)
+                                   .order_by(schema.audit_log.c.id.desc()).limit(1))).one()
+    assert f"head: entry {head.id} {head.hash}" in out
 
     # A forged entry: a plain UPDATE, as someone with database access would do it.
     async with client.app[DATABASE].write() as conn:
