@@ -19,6 +19,8 @@ from hub.request_body import read_json_object
 from hub.sessions import COOKIE_NAME
 from hub.text import is_storable
 
+UNSTORABLE_WINDOW_S = 60  # a login that cannot be stored is audited once a minute per address
+
 
 async def login(request: web.Request) -> web.Response:
     if not origin_allowed(request):  # login CSRF: a foreign page logging a browser in
@@ -31,18 +33,21 @@ async def login(request: web.Request) -> web.Response:
         raise BadInput("login and password are required",
                        {"login": "required", "password": "required"})
     login_name = login_name.strip().lower()[:64]
-    if not is_storable(login_name) or not is_storable(password):
-        # What was tried cannot be stored as it is; that something was tried can.
-        await record_access(request, "login.failed", agent_id=None,
-                            detail={"login": login_name if is_storable(login_name) else None,
-                                    "reason": "unstorable"})
-        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
-                                   content_type="application/json")
     limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
     remote = client_address(request, request.app[TRUSTED_PROXIES])
+    if not is_storable(login_name) or not is_storable(password):
+        # What was tried cannot be stored as it is; that something was tried can, once a
+        # minute per address.
+        if await limits.first_refusal("", remote, UNSTORABLE_WINDOW_S):
+            await record_access(request, "login.failed", agent_id=None, detail={
+                "login": login_name if is_storable(login_name) else None,
+                "reason": "unstorable"})
+        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+                                   content_type="application/json")
     if wait_s := await limits.wait_s(login_name, remote):
-        await record_access(request, "login.failed", agent_id=None,
-                            detail={"login": login_name, "reason": "throttled"})
+        if await limits.first_refusal(login_name, remote, wait_s):
+            await record_access(request, "login.failed", agent_id=None, detail={
+                "login": login_name, "reason": "throttled", "wait_s": wait_s})
         raise web.HTTPTooManyRequests(
             text=json.dumps({"error": "too many failed logins; try again later",
                              "retry_after_s": wait_s}),

@@ -184,6 +184,26 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
     assert code != 0 and f"entry {failed['id']}" in out, out
 
 
+async def test_a_guesser_hammering_through_a_wait_is_recorded_once_per_wait(
+        hub: HubFactory, dispatcher: DispatcherFactory) -> None:
+    """Every wrong password is an entry; the refusals while the guesser must wait are one
+    entry per wait, so a flood of tries cannot flood the trail (or the database)."""
+    client = await hub()
+    base = server_url(client)
+    admin = await dispatcher(client, role=Role.ADMIN)
+    statuses = []
+    async with http_session() as http:
+        for _ in range(5 + 10):  # the allowance of one login from one address, then more
+            async with http.post(f"{base}/api/v1/auth/login",
+                                 json={"login": "ville", "password": "guess"}) as resp:
+                statuses.append(resp.status)
+    assert statuses[:5] == [401] * 5 and statuses.count(429) >= 5, statuses
+    entries = await _entries(admin, "action=login.failed")
+    reasons = [e["detail"]["reason"] for e in entries if e["detail"]["login"] == "ville"]
+    assert reasons.count("wrong") == statuses.count(401)
+    assert 1 <= reasons.count("throttled") <= 2, reasons
+
+
 async def test_a_purged_start_verifies_and_rows_deleted_by_hand_do_not(
         hub: HubFactory, settings: Settings, database_url: str, tmp_path: Path) -> None:
     client: TestClient[Any, Any] = await hub()
