@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 from hub.events import ConsoleFrameType
 from hub.keys import Keys
 from hub.redis_client import stream_entries, stream_reply
+from hub.tasks import pause
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,7 @@ class EventFeed:
                     log.warning("event feed out for %.0f s: closing %d consoles",
                                 now - failing_since, len(self._subscribers))
                     self.close_all()
-                await asyncio.sleep(ERROR_BACKOFF_S)
+                await pause(self._stopping, ERROR_BACKOFF_S)
                 continue
             failing_since = None
             for _stream, entries in stream_reply(response):

@@ -35,7 +35,7 @@ from hub.keys import SENDER_GROUP, Keys
 from hub.metrics import Metrics
 from hub.model import DeliveryState, OutboundMessage
 from hub.redis_client import stream_reply
-from hub.tasks import stop_task
+from hub.tasks import pause, stop_task
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class OutboundWorker:
                         await self._lease_and_send(wanted)
                 except (RedisError, SQLAlchemyError, OSError) as exc:
                     log.warning("outbound %s: %s; retrying", self.consumer, exc)
-                    await asyncio.sleep(ERROR_BACKOFF_S)
+                    await pause(self._stopping, ERROR_BACKOFF_S)
         finally:
             if self._in_flight:
                 await asyncio.wait(self._in_flight, timeout=self._send_timeout_s)

@@ -1,8 +1,11 @@
 """The router: the consumer group that takes committed contacts off the inbound stream and
 announces them to the consoles (and, with the dispatching strategies, offers them to agents).
 
-Every hub process runs one consumer. An entry read by a consumer that dies is taken over
-(XAUTOCLAIM) once it has been idle for `reclaim_idle_ms`. Handling is idempotent: a Lua
+Every hub process runs one consumer, which keeps a heartbeat key alive in Redis while it
+runs. Entries held by a consumer whose heartbeat has lapsed (a process that died) are taken
+over within about HEARTBEAT_TTL_S; entries of a live consumer only once they have been idle
+for `reclaim_idle_ms`, so that slow work is not taken from a process still doing it.
+Handling is idempotent: a Lua
 script emits the console event once (guarded by a marker); then the automatic answers are
 written (dispatch.auto_answers, once by their keys); only then is the entry acknowledged
 and deleted. A retried entry has one effect, and the consoles never wait for the answers.
@@ -11,6 +14,7 @@ and deleted. A retried entry has one effect, and the consoles never wait for the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -25,13 +29,16 @@ from hub.database import Database
 from hub.events import EventType
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
-from hub.redis_client import queue_script, stream_reply
+from hub.redis_client import queue_script, stream_entries, stream_reply
+from hub.tasks import pause
 
 log = logging.getLogger(__name__)
 
 READ_COUNT = 256
 BLOCK_MS = 250  # also how long a stop waits for the loop to notice
 ERROR_BACKOFF_S = 1.0
+HEARTBEAT_EVERY_S = 1.0  # also how often the group is looked over for dead consumers
+HEARTBEAT_TTL_S = 3  # missed for this long, a consumer counts as dead
 
 # KEYS: marker, events stream. ARGV: ttl, maxlen, event.
 PUBLISH_ONCE = """
@@ -91,6 +98,7 @@ class Router:
             if not pending:
                 await self._redis.xgroup_delconsumer(self._keys.inbound, ROUTER_GROUP,
                                                      self.consumer)
+            await self._redis.delete(self._keys.router_alive(self.consumer))
         except (RedisError, OSError) as exc:
             log.info("router %s could not leave the group: %s", self.consumer, exc)
 
@@ -102,19 +110,67 @@ class Router:
                 await self._read_new()
             except (RedisError, SQLAlchemyError, OSError) as exc:
                 log.warning("router %s: %s; retrying", self.consumer, exc)
-                await asyncio.sleep(ERROR_BACKOFF_S)
+                await pause(self._stopping, ERROR_BACKOFF_S)
 
     async def _read_new(self) -> None:
-        """Handle new entries until reclaiming is due again."""
+        """Handle new entries until reclaiming is due again; beat and look for dead
+        consumers every HEARTBEAT_EVERY_S meanwhile."""
         loop = asyncio.get_running_loop()
         reclaim_at = loop.time() + self._reclaim_idle_ms / 1000 / 2
+        beat_at = 0.0
         while loop.time() < reclaim_at and not self._stopping.is_set():
+            if loop.time() >= beat_at:
+                await self._beat()
+                await self._take_over_the_dead()
+                beat_at = loop.time() + HEARTBEAT_EVERY_S
             response = await self._redis.xreadgroup(
                 ROUTER_GROUP, self.consumer, {self._keys.inbound: ">"},
                 count=READ_COUNT, block=BLOCK_MS,
             )
             for _stream, entries in stream_reply(response):
                 await self.handle(entries)
+
+    async def _beat(self) -> None:
+        await self._redis.set(self._keys.router_alive(self.consumer), "1", ex=HEARTBEAT_TTL_S)
+
+    async def _take_over_the_dead(self) -> None:
+        """Claim every entry held by a consumer whose heartbeat lapsed, and remove it from
+        the group. (A consumer without a heartbeat key at all, a process of a version before
+        heartbeats, is taken over too: handling is idempotent, so at worst done twice.)"""
+        consumers = await self._redis.xinfo_consumers(self._keys.inbound, ROUTER_GROUP)
+        holding = [c["name"] for c in consumers
+                   if c["name"] != self.consumer and int(c.get("pending", 0)) > 0]
+        for name in holding:
+            if await self._redis.exists(self._keys.router_alive(name)):
+                continue
+            if not await self._redis.set(self._keys.router_takeover(name), self.consumer,
+                                         nx=True, ex=HEARTBEAT_TTL_S):
+                continue  # another live process is taking this one over right now
+            await self._claim_from(name)
+
+    async def _claim_from(self, dead: str) -> None:
+        while True:
+            pending = await self._redis.xpending_range(
+                self._keys.inbound, ROUTER_GROUP, min="-", max="+", count=READ_COUNT,
+                consumername=dead)
+            if not pending:
+                break
+            ids: list[Any] = [p["message_id"] for p in pending]
+            claimed = stream_entries(await self._redis.xclaim(
+                self._keys.inbound, ROUTER_GROUP, self.consumer, min_idle_time=0,
+                message_ids=ids))
+            entries = [e for e in claimed if e and e[1]]
+            if entries:
+                self.reclaimed += len(entries)
+                log.warning("router %s took over %d entries of %s, which stopped beating",
+                            self.consumer, len(entries), dead)
+                await self.handle(entries)
+            # Entries deleted meanwhile come back empty or not at all: acknowledge them away.
+            gone = set(ids) - {entry_id for entry_id, _ in entries}
+            if gone:
+                await self._redis.xack(self._keys.inbound, ROUTER_GROUP, *gone)
+        with contextlib.suppress(RedisError):
+            await self._redis.xgroup_delconsumer(self._keys.inbound, ROUTER_GROUP, dead)
 
     async def _reclaim(self) -> None:
         start = "0-0"

@@ -33,6 +33,7 @@ from dispatch import (
     passengers,
     presence_api,
     requests_api,
+    subject_api,
     viewers,
 )
 from dispatch import live_counters as dispatch_counters
@@ -95,6 +96,7 @@ from hub.openapi_audit import PATHS as AUDIT_PATHS
 from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
+from hub.openapi_subject import PATHS as SUBJECT_PATHS
 from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.outbox import OutboxRelay
 from hub.purge import Purge, PurgeWorker
@@ -153,7 +155,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
-                                         GROUP_PATHS, TEMPLATE_PATHS, AUDIT_PATHS))
+                                         GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
+                                         AUDIT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -177,6 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(notices_api.routes())
     app.router.add_routes(groups_api.routes())
     app.router.add_routes(answer_templates_api.routes())
+    app.router.add_routes(subject_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -1,4 +1,5 @@
-"""The command line: `taxiconnect serve | demo | migrate | user add | purge | audit verify`."""
+"""The command line: `taxiconnect serve | demo | migrate | user add | purge | export |
+erase | audit verify`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import log_privacy
+from hub import log_privacy, subject_cli
 from hub.data_dir import make_private
 from hub.errors import TaxiConnectError
 from hub.event_loop import new_event_loop
@@ -54,7 +55,8 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         announce(settings.http.host, settings.http.port)
 
     web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
-                shutdown_timeout=5, access_log=log if settings.http.access_log else None,
+                shutdown_timeout=5, keepalive_timeout=settings.http.idle_timeout_s,
+                access_log=log if settings.http.access_log else None,
                 access_log_class=PrivateAccessLogger,
                 loop=new_event_loop(settings.http.event_loop))
 
@@ -149,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         "purge", help="remove data past its retention ([retention]) once, now")
     purge.add_argument("--dry-run", action="store_true",
                        help="print what the run would remove (count and oldest per class)")
+    subject_cli.add_parsers(commands)
     audit = commands.add_parser("audit", help="check the audit trail")
     audit.add_subparsers(dest="audit_command", required=True).add_parser(
         "verify", help="walk the audit trail's hash chain; exit 1 at the first broken link")
@@ -184,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             print(asyncio.run(_add_user(settings, args, _read_password())))
         elif args.command == "purge":
             print(asyncio.run(_purge(settings, dry_run=args.dry_run)))
+        elif args.command in subject_cli.COMMANDS:
+            print(asyncio.run(subject_cli.run(settings, args)))
         elif args.command == "audit":
             from hub.audit_verify import verify
 

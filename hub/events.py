@@ -60,6 +60,8 @@ class EventType(StrEnum):
     REQUEST_CALLBACK_OUTCOME = "request.callback_outcome"
     REQUEST_PASSENGER_RENAMED = "request.passenger_renamed"
     REQUEST_PASSENGER_MERGED = "request.passenger_merged"
+    # The register's erasure (hub.subject_erase): the request now shows a nameless passenger.
+    REQUEST_PASSENGER_ERASED = "request.passenger_erased"
     REQUEST_VIEWERS = "request.viewers"  # presence event: who has the request open
     CALL_RINGING = "call.ringing"
     CALL_ANSWERED = "call.answered"
@@ -233,6 +235,11 @@ class RequestPassengerMerged(_RequestEvent, tag=EventType.REQUEST_PASSENGER_MERG
     passenger: PassengerMerged
 
 
+class RequestPassengerErased(_RequestEvent, tag=EventType.REQUEST_PASSENGER_ERASED.value,
+                             kw_only=True):
+    pass
+
+
 class CallRinging(_RequestEvent, tag=EventType.CALL_RINGING.value, kw_only=True):
     call: Call
     caller: CallerProfile
@@ -290,7 +297,8 @@ StreamEvent = (
     | RequestNote | RequestResolve | RequestReopen | RequestOffer | RequestOfferTimeout
     | RequestDecline | RequestReply | RequestAutoAnswer | RequestGroupMessage | RequestCallback
     | RequestCallbackCall | RequestCallbackOutcome | RequestPassengerRenamed
-    | RequestPassengerMerged | CallRinging | CallAnswered | CallEnded | CallRecording
+    | RequestPassengerMerged | RequestPassengerErased | CallRinging | CallAnswered | CallEnded
+    | CallRecording
     | MessageDelivery | ChatTyping | ChatClosed | NoticePublished | NoticeEnded
 )
 PresenceEvent = PresenceChanged | RequestViewers

@@ -66,6 +66,15 @@ class Keys:
         """Lock held by the one process making offers at a time."""
         return f"{self.prefix}lock:offer-round"
 
+    def router_alive(self, consumer: str) -> str:
+        """Set, with a short TTL, while a router consumer is alive (its heartbeat): entries
+        held by a consumer without one are taken over at once."""
+        return f"{self.prefix}router-alive:{consumer}"
+
+    def router_takeover(self, consumer: str) -> str:
+        """Held briefly by the one live process taking over a dead consumer's entries."""
+        return f"{self.prefix}lock:router-takeover:{consumer}"
+
     @property
     def purge_lock(self) -> str:
         """Lock held by the one process purging data past its retention."""

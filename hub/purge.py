@@ -35,7 +35,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -210,14 +210,14 @@ class Purge:
 
     async def run(self, now: datetime | None = None) -> Report | None:
         """Purge once; None when another process is purging."""
-        if not await self._redis.set(self._keys.purge_lock, self._token, nx=True, px=LOCK_MS):
+        if not await take_lock(self._redis, self._keys, self._token):
             return None
         try:
             now = self._settings.reference_time(now)
             report = Report(now)
             await self._run(report)
         finally:
-            await self._redis.eval(RELEASE_LOCK, 1, self._keys.purge_lock, self._token)
+            await release_lock(self._redis, self._keys, self._token)
         async with self._db.write() as conn:
             start = await audit.chain_start(conn)
             await audit.record(conn, "retention.purge", agent_id=None,
@@ -228,7 +228,7 @@ class Purge:
         return report
 
     async def _renew(self) -> None:
-        await self._redis.eval(RENEW_LOCK, 1, self._keys.purge_lock, self._token, LOCK_MS)
+        await renew_lock(self._redis, self._keys, self._token)
 
     async def _run(self, report: Report) -> None:
         now, t = report.as_of, report.classes
@@ -274,66 +274,21 @@ class Purge:
     async def _delete_recordings(self, conn: AsyncConnection, due: Any
                                  ) -> tuple[int, list[Path]]:
         ids = [row.id for row in await conn.execute(select(rec.c.id).where(due))]
-        if not ids:
-            return 0, []
-        files = [p for (loc,) in await conn.execute(
-            select(rec.c.location).where(rec.c.id.in_(ids))) if (p := self._local(loc))]
-        await conn.execute(delete(lis).where(lis.c.recording_id.in_(ids)))
-        done = (await conn.execute(delete(rec).where(rec.c.id.in_(ids)))).rowcount
-        return done, files
-
-    def _local(self, location: str) -> Path | None:
-        """A recording's file when the hub keeps it in its own data folder; a provider's
-        URL is not the hub's to delete."""
-        if "://" in location and not location.startswith("file://"):
-            return None
-        path = Path(location.removeprefix("file://")).resolve()
-        return path if path.is_relative_to(self._data_dir) else None
+        return await delete_recordings(conn, ids, self._data_dir)
 
     async def _ensure_erased_contact(self) -> None:
-        async with self._db.read() as conn:
-            if (await conn.execute(select(c.c.id).where(c.c.id == ERASED_CONTACT_ID))).first():
-                return
-        with contextlib.suppress(SQLAlchemyError):  # another process's purge made it first
-            async with self._db.write() as conn:
-                now = utcnow()
-                await conn.execute(insert(c).values(id=ERASED_CONTACT_ID, name=None,
-                                                    created_at=now, updated_at=now))
+        await ensure_erased_contact(self._db)
 
     async def _anonymise_requests(self, conn: AsyncConnection, due: Any, t: dict[str, Tally]
                                   ) -> tuple[int, list[Path]]:
-        rows = (await conn.execute(select(r.c.id, r.c.details).where(due))).all()
-        if not rows:
-            return 0, []
-        ids = [row.id for row in rows]
-        oldest = (await conn.execute(
-            select(func.min(m.c.created_at)).where(m.c.request_id.in_(ids)))).scalar()
-        blanked = (await conn.execute(
-            update(m).where(m.c.request_id.in_(ids))
-            .values(body="", subject=None, details={}, idempotency_key=None,
-                    fingerprint=None))).rowcount
-        t["messages"].add(blanked, oldest)
-        he = schema.handling_events
-        await conn.execute(update(he).where(he.c.request_id.in_(ids)).values(note=None))
-        for row in rows:
-            kept = {key: value for key, value in (row.details or {}).items()
-                    if key in KEPT_DETAILS}
-            await conn.execute(update(r).where(r.c.id == row.id).values(
-                contact_id=ERASED_CONTACT_ID, preview="", details=kept))
-        await forget_callback_numbers(conn, ids)
-        return len(rows), []
+        ids = [row.id for row in await conn.execute(select(r.c.id).where(due))]
+        t["messages"].add(*await anonymise_requests(conn, ids))
+        return len(ids), []
 
     async def _delete_contacts(self, conn: AsyncConnection, due: Any
                                ) -> tuple[int, list[Path]]:
         ids = [row.id for row in await conn.execute(select(c.c.id).where(due))]
-        if not ids:
-            return 0, []
-        await conn.execute(update(c).where(c.c.merged_into_id.in_(ids))
-                           .values(merged_into_id=None))
-        await conn.execute(delete(i).where(i.c.contact_id.in_(ids)))
-        na = schema.notice_answers
-        await conn.execute(delete(na).where(na.c.contact_id.in_(ids)))
-        return (await conn.execute(delete(c).where(c.c.id.in_(ids)))).rowcount, []
+        return await delete_contacts(conn, ids), []
 
     async def _blank_calls(self, conn: AsyncConnection, due: Any) -> tuple[int, list[Path]]:
         return (await conn.execute(update(k).where(due).values(caller="", called=""))
@@ -358,7 +313,7 @@ class Purge:
         return count, datetime.fromtimestamp(oldest, UTC) if oldest is not None else None
 
     def _streams(self) -> tuple[str, ...]:
-        return (self._keys.events, self._keys.inbound, self._keys.outbound)
+        return stream_keys(self._keys)
 
     async def _stream_entries(self, minid: int) -> tuple[int, datetime | None]:
         """Entries older than `minid` (ms), counted page by page."""
@@ -387,11 +342,7 @@ class Purge:
         for stream in self._streams():
             trimmed += await self._redis.xtrim(stream, minid=str(minid), approximate=False)
         tally.add(trimmed, oldest)
-        try:
-            # The append-only file still holds every trimmed entry until it is rewritten.
-            await self._redis.bgrewriteaof()
-        except RedisError as exc:  # one in progress, or a managed Redis that forbids it
-            log.warning("purge: Redis did not rewrite its append-only file: %s", exc)
+        await rewrite_append_only(self._redis)
 
 
 class PurgeWorker:
@@ -425,6 +376,103 @@ class PurgeWorker:
                 log.exception("purge failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval_s)
+
+
+# -- pieces the erasure of one passenger (hub.subject_erase) shares -----------------------------
+
+async def take_lock(redis: Redis, keys: Keys, token: str) -> bool:
+    """The purge lock: one purge or erasure at a time across every hub process."""
+    return bool(await redis.set(keys.purge_lock, token, nx=True, px=LOCK_MS))
+
+
+async def renew_lock(redis: Redis, keys: Keys, token: str) -> None:
+    await redis.eval(RENEW_LOCK, 1, keys.purge_lock, token, LOCK_MS)
+
+
+async def release_lock(redis: Redis, keys: Keys, token: str) -> None:
+    await redis.eval(RELEASE_LOCK, 1, keys.purge_lock, token)
+
+
+def stream_keys(keys: Keys) -> tuple[str, ...]:
+    """The streams that carry passengers' data: events, inbound and outbound."""
+    return (keys.events, keys.inbound, keys.outbound)
+
+
+async def rewrite_append_only(redis: Redis) -> None:
+    try:
+        # The append-only file still holds every removed entry until it is rewritten.
+        await redis.bgrewriteaof()
+    except RedisError as exc:  # one in progress, or a managed Redis that forbids it
+        log.warning("purge: Redis did not rewrite its append-only file: %s", exc)
+
+
+def local_file(data_dir: Path, location: str) -> Path | None:
+    """A recording's file when the hub keeps it in its own data folder; a provider's URL
+    is not the hub's to delete."""
+    if "://" in location and not location.startswith("file://"):
+        return None
+    path = Path(location.removeprefix("file://")).resolve()
+    return path if path.is_relative_to(data_dir.resolve()) else None
+
+
+async def delete_recordings(conn: AsyncConnection, ids: Sequence[uuid.UUID], data_dir: Path
+                            ) -> tuple[int, list[Path]]:
+    """Delete recordings with their listens; the local files to unlink after the commit."""
+    if not ids:
+        return 0, []
+    files = [p for (loc,) in await conn.execute(
+        select(rec.c.location).where(rec.c.id.in_(ids))) if (p := local_file(data_dir, loc))]
+    await conn.execute(delete(lis).where(lis.c.recording_id.in_(ids)))
+    done = (await conn.execute(delete(rec).where(rec.c.id.in_(ids)))).rowcount
+    return done, files
+
+
+async def ensure_erased_contact(db: Database) -> None:
+    async with db.read() as conn:
+        if (await conn.execute(select(c.c.id).where(c.c.id == ERASED_CONTACT_ID))).first():
+            return
+    with contextlib.suppress(SQLAlchemyError):  # another process's purge made it first
+        async with db.write() as conn:
+            now = utcnow()
+            await conn.execute(insert(c).values(id=ERASED_CONTACT_ID, name=None,
+                                                created_at=now, updated_at=now))
+
+
+async def anonymise_requests(conn: AsyncConnection, ids: Sequence[uuid.UUID]
+                             ) -> tuple[int, datetime | None]:
+    """Requests keep their skeleton and timings, point at the erased passenger and lose
+    preview, personal details, callback number, message texts and handling notes.
+    Returns the messages blanked and the oldest one's time."""
+    if not ids:
+        return 0, None
+    rows = (await conn.execute(select(r.c.id, r.c.details).where(r.c.id.in_(ids)))).all()
+    oldest = (await conn.execute(
+        select(func.min(m.c.created_at)).where(m.c.request_id.in_(ids)))).scalar()
+    blanked = (await conn.execute(
+        update(m).where(m.c.request_id.in_(ids))
+        .values(body="", subject=None, details={}, idempotency_key=None,
+                fingerprint=None))).rowcount
+    he = schema.handling_events
+    await conn.execute(update(he).where(he.c.request_id.in_(ids)).values(note=None))
+    for row in rows:
+        kept = {key: value for key, value in (row.details or {}).items()
+                if key in KEPT_DETAILS}
+        await conn.execute(update(r).where(r.c.id == row.id).values(
+            contact_id=ERASED_CONTACT_ID, preview="", details=kept))
+    await forget_callback_numbers(conn, list(ids))
+    return blanked, oldest
+
+
+async def delete_contacts(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> int:
+    """Passengers with their numbers, addresses and notice answers; none may own a request."""
+    if not ids:
+        return 0
+    await conn.execute(update(c).where(c.c.merged_into_id.in_(ids))
+                       .values(merged_into_id=None))
+    await conn.execute(delete(i).where(i.c.contact_id.in_(ids)))
+    na = schema.notice_answers
+    await conn.execute(delete(na).where(na.c.contact_id.in_(ids)))
+    return int((await conn.execute(delete(c).where(c.c.id.in_(ids)))).rowcount)
 
 
 async def _count(conn: AsyncConnection, at: Any, condition: ColumnElement[bool]

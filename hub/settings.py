@@ -58,6 +58,10 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
     access_log: bool = False  # one line per HTTP request; costs a fifth of the CPU at peak
     event_loop: str = "auto"  # auto | uvloop | asyncio (hub.event_loop)
+    # A connection that has not sent a whole request this long after opening, or has been
+    # idle this long between requests, is closed: a slow-header client (slowloris) cannot
+    # hold sockets for long. Websockets, once open, are not affected.
+    idle_timeout_s: float = 15.0
     # /metrics: with a token, a scraper sends `Authorization: Bearer <token>` from anywhere;
     # without one, only this machine may read it (its figures describe the centre's load).
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
@@ -116,7 +120,9 @@ class IngestSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    reclaim_idle_ms: int = 15_000  # a routed entry unacknowledged this long is taken over
+    # A routed entry unacknowledged this long is taken over even from a live process (a
+    # dead one's, whose heartbeat lapsed, within seconds: dispatch.router).
+    reclaim_idle_ms: int = 15_000
     events_maxlen: int = 200_000  # console events kept for reconnecting consoles
     outbox_sweep_s: float = 5.0  # how often unpublished outbox rows are looked for
     offer_check_s: float = 0.5  # how often offers are made and expired offers moved on

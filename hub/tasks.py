@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -25,3 +26,10 @@ async def stop_task(task: asyncio.Task[Any] | None, timeout_s: float = 2.0) -> b
                     timeout_s)
         return False
     return True
+
+
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less when `stopping` is set meanwhile: a worker backing off from
+    an outage still stops at once (SIGTERM with Redis down took seconds per worker)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)

@@ -196,6 +196,7 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
         app.on_startup.append(seed_demo)
     app.cleanup_ctx.append(_exit_with(os.getppid()))
     runner = web.AppRunner(app, shutdown_timeout=5,
+                           keepalive_timeout=settings.http.idle_timeout_s,
                            access_log=access_log if settings.http.access_log else None,
                            access_log_class=PrivateAccessLogger)
     socks = [socket.socket(fileno=fd) for fd in fds]

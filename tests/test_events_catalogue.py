@@ -40,7 +40,7 @@ EVENT_NAME = re.compile(r"^(request|call|message|chat|notice|presence)\.[a-z_]+$
 # The catalogue and the documents made of schemas, where "type" is JSON Schema's.
 DOCUMENTS = {"events.py", "asyncapi.py", "openapi.py", "openapi_audit.py", "openapi_groups.py",
              "openapi_lanes.py", "openapi_notices.py", "openapi_templates.py",
-             "callback_openapi.py", "records.py"}
+             "callback_openapi.py", "records.py", "openapi_subject.py"}
 FILES = (".js", ".css", ".html", ".json", ".py")
 TEXT_FRAME = re.compile(r'"type":\s*"([a-z_.]+)"')
 
@@ -289,6 +289,12 @@ async def test_every_frame_and_event_sent_fits_the_catalogue(
         await seen("chat.closed")
         await _json(anna.http, "PUT", f"{api}/me/presence", {"state": "busy"})
         await seen("presence.changed")
+        # The register's erasure: the form passenger's reopened request goes nameless.
+        admin = await dispatcher(client, role=Role.ADMIN)
+        await _json(admin.http, "POST", f"{api}/admin/subject/erase",
+                    {"phone": order("")["phone"]})
+        erased = await seen("request.passenger_erased")
+        assert erased["request"]["contact"]["phones"] == []
         await chat_ws.send_str('{"type":"ping"}')  # and the console's own ping
         await ws.send_str('{"type":"ping"}')
         await console.until(lambda f: f["type"] == "pong", "console pong")

@@ -3,11 +3,15 @@ handles it once."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
+import time
 from typing import Any
 
 from redis.asyncio import Redis
 
+from dispatch.router import HEARTBEAT_TTL_S
 from hub.keys import ROUTER_GROUP, Keys
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory
@@ -102,3 +106,44 @@ async def test_a_stopped_hub_leaves_the_router_group(
     await console.close()
     await client.close()
     assert await raw_redis.xinfo_consumers(keys.inbound, ROUTER_GROUP) == []
+
+
+async def test_a_dead_consumers_entry_is_taken_over_at_once_but_a_live_ones_is_left(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis
+) -> None:
+    """With a heartbeat, a process that dies hands its entries over within seconds, not after
+    `reclaim_idle_ms` (here a minute); one that beats keeps its slow work."""
+    redis, keys = raw_redis, Keys(settings.redis.prefix)
+    await redis.xgroup_create(keys.inbound, ROUTER_GROUP, id=FAR_FUTURE_ID, mkstream=True)
+    client = await hub(dataclasses.replace(
+        settings, queue=dataclasses.replace(settings.queue, reclaim_idle_ms=60_000)))
+    agent = await dispatcher(client)
+    console = await agent.console()
+    receipt = await submit(agent.http, agent.base, "tok-slow-consumer-01")
+    entry_id, _ = await _only_entry(redis, keys.inbound)
+
+    # "slow" reads the entry and keeps beating, as a live process does while it works.
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xgroup_setid(keys.inbound, ROUTER_GROUP, id="0")
+        pipe.xreadgroup(ROUTER_GROUP, "slow", {keys.inbound: ">"}, count=1)
+        _, delivered = await pipe.execute()
+    assert delivered[0][1][0][0] == entry_id
+    beating_until = time.monotonic() + 2 * HEARTBEAT_TTL_S
+    while time.monotonic() < beating_until:
+        await redis.set(keys.router_alive("slow"), "1", ex=HEARTBEAT_TTL_S)
+        await asyncio.sleep(0.5)
+    pending = await redis.xpending(keys.inbound, ROUTER_GROUP)
+    assert pending["consumers"] == [{"name": "slow", "pending": 1}], pending
+
+    # It dies: no more beats. Taken over once its heartbeat lapses, a minute early.
+    died = time.monotonic()
+    await console.until(lambda e: e["request"]["id"] == receipt["id"],
+                        wait_s=HEARTBEAT_TTL_S + 5)
+    taken_over_after_s = time.monotonic() - died
+    assert taken_over_after_s < HEARTBEAT_TTL_S + 5
+    print(f"taken over {taken_over_after_s:.1f} s after the last heartbeat")
+
+    async def left_the_group() -> bool | None:
+        names = [c["name"] for c in await redis.xinfo_consumers(keys.inbound, ROUTER_GROUP)]
+        return True if "slow" not in names else None
+    await eventually(left_the_group, what="the dead consumer removed from the group")

@@ -28,8 +28,10 @@ from hub.appkeys import REDIS
 from hub.settings import QueueSettings, RedisSettings, Secret, Settings
 from tests.conftest import DispatcherFactory, HubFactory, free_port
 from tests.helpers import WAIT_S, eventually, order
+from tests.hub_process import kill_leftovers, start_hub
 
 RECOVERY_S = 20.0  # the watch looks every second; the sweep republishes the outbox
+STOP_BOUND_S = 8.0  # generous for a busy machine; it took 14-16 s
 
 
 def _alive(pid: int) -> bool:
@@ -153,3 +155,24 @@ async def test_a_redis_by_url_that_stays_away_closes_consoles_and_fails_healthz(
 
     found = await eventually(failing, what="/healthz to fail")
     assert "Redis" in found["reason"]
+
+
+async def test_sigterm_stops_the_hub_promptly_while_redis_is_down(
+    tmp_path: Path, settings: Settings, private_redis: Any
+) -> None:
+    """Workers backing off from the outage stop at once: the stop is not a sum of their
+    retry sleeps and grace periods (it took 14-16 s)."""
+    port, process = private_redis
+    hub_process = start_hub(settings, tmp_path, free_port(), "--workers", "2", env_settings={
+        "TAXICONNECT_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "TAXICONNECT_REDIS_PREFIX": settings.redis.prefix})
+    try:
+        await hub_process.ready()
+        process.kill()
+        process.wait()
+        await asyncio.sleep(2)  # every worker is in its retry loop
+        started = time.monotonic()
+        assert await hub_process.stop() == 0
+        assert time.monotonic() - started < STOP_BOUND_S, hub_process.tail()
+    finally:
+        kill_leftovers([hub_process], {tmp_path / "data"})

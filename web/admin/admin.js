@@ -114,7 +114,9 @@
   const ROLES = ["team", "external", "admin"];
   const EDITABLE = ["name", "email", "phone", "phone_login"];
 
-  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "audit"]; // tab order
+  // tab order
+  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "subject",
+    "audit"];
 
   const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);
