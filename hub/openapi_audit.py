@@ -17,7 +17,8 @@ FILTERS: list[dict[str, Any]] = [
     {"name": "agent", "in": "query", "schema": {"type": "string", "format": "uuid"},
      "description": "the acting agent's id"},
     {"name": "action", "in": "query", "schema": _TEXT,
-     "description": "entries whose action starts with this: agent., read., login, access."},
+     "description": "entries whose action starts with this: login, access., read., subject., "
+                    "agent."},
     {"name": "subject", "in": "query", "schema": _TEXT,
      "description": "entries about this (an id, as the entries name it)"},
 ]

@@ -8,8 +8,8 @@
 (() => {
   const PAGE = 100;
   const AUDIT = "/api/v1/admin/audit";
-  const ACTIONS = ["login", "access.", "read.", "agent.", "recording.", "contact.", "group.",
-    "lane.", "canned.", "notice.", "retention."];
+  const ACTIONS = ["login", "access.", "read.", "subject.", "agent.", "recording.", "contact.",
+    "group.", "lane.", "canned.", "notice.", "retention."];
   const WORDS = {
     fi: {
       tab_audit: "Tapahtumaloki",
@@ -46,6 +46,9 @@
       "action_read.request": "Pyyntö luettu",
       "action_read.request_search": "Pyyntöhaku",
       "action_read.audit": "Tapahtumaloki luettu",
+      "action_subject.": "Matkustajan tietojen vienti ja poisto",
+      "action_subject.export": "Matkustajan tiedot viety",
+      "action_subject.erase": "Matkustajan tiedot poistettu",
       "action_agent.": "Käyttäjätilien muutokset",
       "action_recording.": "Tallenteiden kuuntelut",
       "action_contact.": "Matkustajien muutokset",
@@ -90,6 +93,9 @@
       "action_read.request": "Request read",
       "action_read.request_search": "Request search",
       "action_read.audit": "Audit trail read",
+      "action_subject.": "Passenger data export and erasure",
+      "action_subject.export": "Passenger data exported",
+      "action_subject.erase": "Passenger data erased",
       "action_agent.": "Account changes",
       "action_recording.": "Recording listens",
       "action_contact.": "Passenger changes",
