@@ -26,6 +26,7 @@ from hub.audit_query import AuditFilter, page
 from hub.audit_web import record_access
 from hub.clock import utcnow
 from hub.errors import BadInput
+from hub.text import is_storable
 
 BASE = "/api/v1/admin/audit"
 DEFAULT_LIMIT = 100
@@ -56,9 +57,12 @@ def _filter(request: web.Request) -> AuditFilter:
             agent_id = uuid.UUID(q["agent"])
         except ValueError as exc:
             raise BadInput("agent must be an agent's id") from exc
+    action, subject = q.get("action", "").strip(), q.get("subject", "").strip()
+    for name, value in (("action", action), ("subject", subject)):
+        if not is_storable(value):  # no entry holds it; PostgreSQL would refuse the text
+            raise BadInput(f"{name} holds characters no entry can")
     return AuditFilter(since=_time(request, "from"), until=_time(request, "to"),
-                       agent_id=agent_id, action_prefix=q.get("action", "").strip() or None,
-                       subject=q.get("subject", "").strip() or None)
+                       agent_id=agent_id, action_prefix=action or None, subject=subject or None)
 
 
 def _limit(request: web.Request) -> int:

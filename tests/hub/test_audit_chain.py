@@ -144,6 +144,7 @@ async def test_audited_actions_are_listed_paged_exported_and_verified(
     newest = entries[0]["at"]
     assert await _entries(admin, f"from={newest.replace('+', '%2B')}&action=login") == []
     assert (await _call(admin, "GET", AUDIT + "?from=yesterday"))[0] == 400
+    assert (await _call(admin, "GET", AUDIT + "?subject=a%00b"))[0] == 400
     status, answer = await _call(admin, "GET", f"{AUDIT}?limit=1")
     status, answer = await _call(admin, "GET",
                                  f"{AUDIT}?limit=1&action=read.&cursor={answer['next_cursor']}")
