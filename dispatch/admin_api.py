@@ -1,4 +1,5 @@
-"""The admin pages' API: accounts (add, edit, disable, reset a password) and the audit trail.
+"""The admin pages' API: accounts (add, edit, disable, reset a password); the audit trail's
+is dispatch.audit_api.
 
 Admins only: 401 without a session, 403 for team and external users, and every write from
 the hub's own origin like the console's. The rules live in `hub.agents`; this module is HTTP.
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from dispatch.appkeys import HANDBACK
 from dispatch.handback import NOTE_DISABLED
-from hub import agents, audit
+from hub import agents
 from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
 from hub.errors import BadInput, NotFound
@@ -25,8 +26,6 @@ from web import ROOT as WEB_ROOT
 log = logging.getLogger(__name__)
 
 BASE = "/api/v1/admin"
-DEFAULT_AUDIT_LIMIT = 100
-MAX_AUDIT_LIMIT = 1000
 
 
 def _agent_id(request: web.Request) -> uuid.UUID:
@@ -89,21 +88,6 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.json_response({"agent": changed, "sessions_ended": ended})
 
 
-async def audit_trail(request: web.Request) -> web.Response:
-    """The newest audit entries first (`?limit=`, `?action=agent.` to narrow)."""
-    await require_admin(request)
-    try:
-        limit = int(request.query.get("limit", DEFAULT_AUDIT_LIMIT))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_AUDIT_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_AUDIT_LIMIT}")
-    async with request.app[DATABASE].read() as conn:
-        entries = await audit.recent(conn, limit,
-                                     action_prefix=request.query.get("action") or None)
-    return web.json_response({"entries": entries})
-
-
 async def admin_page(request: web.Request) -> web.FileResponse:
     """The admin page; it asks the API who is logged in, so it is served to anyone."""
     return web.FileResponse(WEB_ROOT / "admin" / "index.html", headers={
@@ -122,5 +106,4 @@ def routes() -> list[web.RouteDef]:
         web.post(BASE + "/agents", add_account),
         web.patch(one, change_account),
         web.post(one + "/password", reset_password),
-        web.get(BASE + "/audit", audit_trail),
     ]

@@ -8,16 +8,18 @@ import json
 from aiohttp import web
 
 from dispatch.login_limits import LoginLimits
-from hub import audit
 from hub.agent_auth import current_agent, origin_allowed
 from hub.agents import agent_json, find_login
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
+from hub.audit_web import record_access
 from hub.client_address import client_address
 from hub.errors import BadInput
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
 from hub.sessions import COOKIE_NAME
 from hub.text import is_storable
+
+UNSTORABLE_WINDOW_S = 60  # a login that cannot be stored is audited once a minute per address
 
 
 async def login(request: web.Request) -> web.Response:
@@ -31,12 +33,21 @@ async def login(request: web.Request) -> web.Response:
         raise BadInput("login and password are required",
                        {"login": "required", "password": "required"})
     login_name = login_name.strip().lower()[:64]
-    if not is_storable(login_name) or not is_storable(password):
-        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
-                                   content_type="application/json")
     limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
     remote = client_address(request, request.app[TRUSTED_PROXIES])
+    if not is_storable(login_name) or not is_storable(password):
+        # What was tried cannot be stored as it is; that something was tried can, once a
+        # minute per address.
+        if await limits.first_refusal("", remote, UNSTORABLE_WINDOW_S):
+            await record_access(request, "login.failed", agent_id=None, detail={
+                "login": login_name if is_storable(login_name) else None,
+                "reason": "unstorable"})
+        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+                                   content_type="application/json")
     if wait_s := await limits.wait_s(login_name, remote):
+        if await limits.first_refusal(login_name, remote, wait_s):
+            await record_access(request, "login.failed", agent_id=None, detail={
+                "login": login_name, "reason": "throttled", "wait_s": wait_s})
         raise web.HTTPTooManyRequests(
             text=json.dumps({"error": "too many failed logins; try again later",
                              "retry_after_s": wait_s}),
@@ -47,18 +58,18 @@ async def login(request: web.Request) -> web.Response:
     valid = await verify_password(found[1] if found else None, password)
     if not valid or found is None:
         await limits.failed(login_name, remote)
-        async with db.write() as conn:
-            await audit.record(conn, "login.failed", agent_id=found[0].id if found else None,
-                               detail={"remote": remote, "login": login_name})
+        target = found[0].id if found else None
+        await record_access(request, "login.failed", agent_id=target,
+                            subject=str(target) if target else None,
+                            detail={"login": login_name, "reason": "wrong"})
         raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
                                    content_type="application/json")
     agent = found[0]
     await limits.succeeded(login_name, remote)
     sessions = request.app[SESSIONS]
     token = await sessions.create(agent.id)
-    async with db.write() as conn:
-        await audit.record(conn, "login", agent_id=agent.id,
-                           detail={"remote": remote})
+    await record_access(request, "login", agent_id=agent.id, subject=str(agent.id),
+                        detail={"login": login_name})
     response = web.json_response({"agent": agent_json(agent)})
     settings = request.app[SETTINGS]
     response.set_cookie(
@@ -72,8 +83,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     await request.app[SESSIONS].end(request.cookies.get(COOKIE_NAME, ""))
-    async with request.app[DATABASE].write() as conn:
-        await audit.record(conn, "logout", agent_id=agent.id)
+    await record_access(request, "logout", agent_id=agent.id, subject=str(agent.id))
     response = web.json_response({"ok": True})
     response.del_cookie(COOKIE_NAME, path="/")
     return response

@@ -82,6 +82,13 @@ class LoginLimits:
             time.time(), MAX_WAIT_S, a.per_login_and_address, a.per_address, a.per_login])
         return int(waiting)
 
+    async def first_refusal(self, login: str, address: str, window_s: int) -> bool:
+        """True for the first refusal of this login from this address in `window_s`: the
+        one the audit trail records (a guesser hammering through a wait writes no more)."""
+        fresh = await self._redis.set(self._keys.login_refused(login, address), 1, nx=True,
+                                      ex=max(1, window_s))
+        return bool(fresh)
+
     async def failed(self, login: str, address: str) -> None:
         await self._failed(keys=self._keys.login_failures(login, address), args=[time.time(),
                                                                     FORGET_AFTER_S])

@@ -72,11 +72,12 @@ class PassengerChanges:
             _not_merged(contact_id, current[contact_id], "rename")
             await conn.execute(update(c).where(c.c.id == contact_id)
                                .values(name=name, updated_at=now))
-            await audit.record(conn, "contact.rename", agent_id=agent.id,
-                               subject=str(contact_id), detail={"named": name is not None})
             events, _ = await _announce(conn, contact_id, now, {
                 "type": EventType.REQUEST_PASSENGER_RENAMED,
                 "passenger": {"id": str(contact_id), "by": _by(agent)}})
+            # Last: the audit chain's lock is held from here to the commit.
+            await audit.record(conn, "contact.rename", agent_id=agent.id,
+                               subject=str(contact_id), detail={"named": name is not None})
         self._relay.notify(events)
 
     async def merge(self, source_id: uuid.UUID, into_id: uuid.UUID, agent: Agent) -> Merged:
@@ -109,13 +110,13 @@ class PassengerChanges:
                 name=into_name or source_name, updated_at=now))
             await conn.execute(update(c).where(c.c.id == source_id).values(
                 merged_into_id=into_id, updated_at=now))
+            events, announced = await _announce(conn, into_id, None, {
+                "type": EventType.REQUEST_PASSENGER_MERGED,
+                "passenger": {"id": str(into_id), "merged": str(source_id), "by": _by(agent)}})
             await audit.record(conn, "contact.merge", agent_id=agent.id,
                                subject=str(source_id), detail={
                                    "into": str(into_id), "identities": moved_identities,
                                    "requests": moved_requests})
-            events, announced = await _announce(conn, into_id, None, {
-                "type": EventType.REQUEST_PASSENGER_MERGED,
-                "passenger": {"id": str(into_id), "merged": str(source_id), "by": _by(agent)}})
         self._relay.notify(events)
         return Merged(into_id, moved_identities, moved_requests, announced)
 

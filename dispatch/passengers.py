@@ -18,20 +18,22 @@ from aiohttp import web
 from dispatch.passenger_card import SEARCH_MIN_CHARS, card, resolve, search
 from dispatch.passenger_changes import PassengerChanges, clean_name
 from dispatch.passenger_timeline import DEFAULT_LIMIT, MAX_LIMIT, Cursor, timeline
-from hub.agent_auth import current_agent
+from hub.agent_auth import current_agent, refuse
 from hub.appkeys import DATABASE, RELAY
-from hub.errors import BadInput, Forbidden, NotFound
+from hub.audit_web import record_access
+from hub.errors import BadInput, NotFound
 from hub.model import Agent, Role
 from hub.request_body import read_json_object
 
 BASE = "/api/v1/contacts"
 MAX_QUERY_CHARS = 320  # the longest identity (an email address)
+AUDITED_RESULTS = 50  # passengers a search's audit entry names (the count is always whole)
 
 
 async def _team(request: web.Request) -> Agent:
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
-        raise Forbidden("external users do not see passengers")
+        await refuse(request, agent, "external users do not see passengers")
     return agent
 
 
@@ -72,8 +74,9 @@ async def _card(request: web.Request, contact_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def search_contacts(request: web.Request) -> web.Response:
-    """`?q=`: at least three characters of a number, an email address or a name."""
-    await _team(request)
+    """`?q=`: at least three characters of a number, an email address or a name. The audit
+    names the passengers found, never what was typed (it may be a number)."""
+    agent = await _team(request)
     q = request.query.get("q", "").strip()
     if len(q) < SEARCH_MIN_CHARS:
         raise BadInput(f"q needs at least {SEARCH_MIN_CHARS} characters", {"q": "too_short"})
@@ -81,16 +84,21 @@ async def search_contacts(request: web.Request) -> web.Response:
         raise BadInput(f"q is over {MAX_QUERY_CHARS} characters", {"q": "too_long"})
     async with request.app[DATABASE].read() as conn:
         found = await search(conn, q)
+    await record_access(request, "read.contact_search", agent_id=agent.id, detail={
+        "count": len(found), "contacts": [c["id"] for c in found[:AUDITED_RESULTS]]})
     return web.json_response({"contacts": found})
 
 
 async def get_contact(request: web.Request) -> web.Response:
-    await _team(request)
-    return web.json_response({"contact": await _card(request, await _live_id(request))})
+    agent = await _team(request)
+    contact_id = await _live_id(request)
+    found = await _card(request, contact_id)
+    await record_access(request, "read.contact", agent_id=agent.id, subject=str(contact_id))
+    return web.json_response({"contact": found})
 
 
 async def get_timeline(request: web.Request) -> web.Response:
-    await _team(request)
+    agent = await _team(request)
     contact_id = await _live_id(request)
     q = request.query
     try:
@@ -109,6 +117,8 @@ async def get_timeline(request: web.Request) -> web.Response:
                            "time with its offset", {"before": "invalid"}) from exc
     async with request.app[DATABASE].read() as conn:
         page = await timeline(conn, contact_id, before=before, limit=limit)
+    await record_access(request, "read.contact_timeline", agent_id=agent.id,
+                        subject=str(contact_id), detail={"items": len(page.items)})
     return web.json_response({"contact_id": str(contact_id), "items": page.items,
                               "next_before": page.next_before})
 

@@ -34,6 +34,7 @@ from dispatch.request_search import (
 from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
+from hub.audit_web import record_access
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.model import Agent, Channel, RequestStatus, Role
@@ -44,6 +45,7 @@ PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 2000  # a page; `next_cursor` leads on past it
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+AUDITED = 50  # requests a search's audit entry names (the count is always whole)
 # Not a secret: it marks a cursor as one this list wrote and left intact, so that a damaged
 # or edited one is refused with a reason rather than read as some other place.
 CURSOR_MAC_KEY = b"taxiconnect/requests-cursor/1"
@@ -202,6 +204,10 @@ async def list_requests(request: web.Request) -> web.Response:
     next_url = None
     if next_cursor is not None:
         next_url = str(request.rel_url.update_query(cursor=next_cursor))
+    if listing.with_contact:  # a search reads passengers' data; the queue as such is not audited
+        await record_access(request, "read.request_search", agent_id=agent.id,
+                            detail={"count": len(keys[:limit]),
+                                    "requests": [str(key[-1]) for key in keys[:AUDITED]]})
     return web.json_response({"requests": [found[str(key[-1])] for key in keys[:limit]
                                            if str(key[-1]) in found],
                               "next_cursor": next_cursor, "next": next_url})
@@ -215,6 +221,7 @@ async def get_request(request: web.Request) -> web.Response:
     if found is None or (agent.role is Role.EXTERNAL and (found["assigned_agent"] or {})
                          .get("id") != str(agent.id)):
         raise NotFound("no such request")
+    await record_access(request, "read.request", agent_id=agent.id, subject=str(request_id))
     return web.json_response({"request": found})
 
 

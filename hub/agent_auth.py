@@ -8,12 +8,14 @@ in and out is dispatch's (dispatch.auth); this only reads the session it left.
 from __future__ import annotations
 
 import json
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from hub.agents import get_agent
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
+from hub.audit_web import record_access
 from hub.errors import Forbidden
 from hub.model import Agent, Role
 from hub.sessions import COOKIE_NAME
@@ -62,17 +64,26 @@ async def current_agent(request: web.Request) -> Agent:
 
 
 async def require_admin(request: web.Request) -> Agent:
-    """The logged-in agent if an admin; 403 for team and external users."""
+    """The logged-in agent if an admin; 403 for team and external users, in the audit."""
     agent = await current_agent(request)
     if agent.role is not Role.ADMIN:
-        raise Forbidden("admins only")
+        await refuse(request, agent, "admins only")
     return agent
 
 
 async def require_centre(request: web.Request, refusal: str) -> Agent:
     """The logged-in agent if one of the centre's own (team or admin); 403 with `refusal`
-    for an external user."""
+    for an external user, in the audit."""
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
-        raise Forbidden(refusal)
+        await refuse(request, agent, refusal)
     return agent
+
+
+async def refuse(request: web.Request, agent: Agent, reason: str) -> NoReturn:
+    """403 with `reason`, after an `access.refused` entry naming the agent, their role
+    and the route they tried."""
+    await record_access(request, "access.refused", agent_id=agent.id,
+                        subject=f"{request.method} {request.path}",
+                        detail={"role": agent.role.value, "reason": reason})
+    raise Forbidden(reason)

@@ -22,6 +22,7 @@ from channels.registry import adapter_class
 from dispatch import (
     admin_api,
     answer_templates_api,
+    audit_api,
     auth,
     callbacks_api,
     canned_api,
@@ -78,6 +79,7 @@ from hub.appkeys import (
     TRUSTED_PROXIES,
     WEBSOCKETS,
 )
+from hub.audit_web import audit_address
 from hub.channel_state import ChannelState
 from hub.client_address import parse_networks
 from hub.clock import utcnow
@@ -90,6 +92,7 @@ from hub.metrics import Metrics, answer_timer
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
+from hub.openapi_audit import PATHS as AUDIT_PATHS
 from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
@@ -115,7 +118,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(
         client_max_size=settings.http.max_body_bytes,
-        middlewares=[answer_timer(metrics), security_headers, errors_middleware],
+        middlewares=[answer_timer(metrics), security_headers, errors_middleware, audit_address],
     )
     app[METRICS] = metrics
     metrics.counters(partial(health.live_counters, app))
@@ -152,7 +155,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
-                                         GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS))
+                                         GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
+                                         AUDIT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -167,6 +171,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(callbacks_api.routes())
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())
+    app.router.add_routes(audit_api.routes())
     app.router.add_routes(passengers.routes())
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())

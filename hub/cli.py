@@ -1,4 +1,5 @@
-"""The command line: `taxiconnect serve | demo | migrate | user add | purge | export | erase`."""
+"""The command line: `taxiconnect serve | demo | migrate | user add | purge | export |
+erase | audit verify`."""
 
 from __future__ import annotations
 
@@ -151,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true",
                        help="print what the run would remove (count and oldest per class)")
     subject_cli.add_parsers(commands)
+    audit = commands.add_parser("audit", help="check the audit trail")
+    audit.add_subparsers(dest="audit_command", required=True).add_parser(
+        "verify", help="walk the audit trail's hash chain; exit 1 at the first broken link")
     return parser
 
 
@@ -185,6 +189,13 @@ def main(argv: list[str] | None = None) -> None:
             print(asyncio.run(_purge(settings, dry_run=args.dry_run)))
         elif args.command in subject_cli.COMMANDS:
             print(asyncio.run(subject_cli.run(settings, args)))
+        elif args.command == "audit":
+            from hub.audit_verify import verify
+
+            intact, summary = asyncio.run(verify(settings.database_url))
+            print(summary)
+            if not intact:
+                raise SystemExit(1)
     except TaxiConnectError as exc:
         raise SystemExit(f"taxiconnect: {exc}") from exc
 

@@ -139,6 +139,11 @@ class Keys:
         base = f"{self.prefix}login-failures:"
         return [f"{base}{login}:{remote}", f"{base}address:{remote}", f"{base}login:{login}"]
 
+    def login_refused(self, login: str, remote: str) -> str:
+        """Set while a refused login (throttled, or unstorable) from this address is in the
+        audit trail already: a flood of refusals is recorded once per wait, not per try."""
+        return f"{self.prefix}login-refused:{login}:{remote}"
+
     def session(self, token_hash: str) -> str:
         return f"{self.prefix}session:{token_hash}"
 

@@ -156,9 +156,6 @@ SPEC: dict[str, Any] = {
                           "properties": {"action": {"const": "announce"},
                                          "notice_id": _STRING, "texts": _LIST,
                                          "hangup": {"type": "boolean"}}},
-            "AuditList": _object("newest first", entries={"type": "array", "items": _object(
-                "one audited action", id={"type": "integer"}, at=_STRING, agent_id=_NULLABLE,
-                action=_STRING, subject=_NULLABLE, detail={"type": ["object", "null"]})}),
             "Deleted": _object("the id of what was deleted", deleted=_STRING),
             "RenderedReply": _object("a canned reply filled in", text=_STRING,
                                      canned_reply={"type": "object"}, language=_STRING),
@@ -508,15 +505,6 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("set", "AccountResult"), "400": ERROR, "401": ERROR,
                           "403": ERROR, "404": ERROR, "415": ERROR,
                           "422": _ok("too short", "Error")}}},
-        "/api/v1/admin/audit": {"get": {
-            "summary": "the audit trail, newest first (admins only)", "security": SESSION,
-            "parameters": [{"name": "limit", "in": "query", "schema": {
-                "type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                {"name": "action", "in": "query", "schema": {"type": "string"},
-                 "description": "entries whose action starts with this, e.g. agent."}],
-            "responses": {"200": _ok("{entries: [{id, at, agent_id, action, subject, "
-                                     "detail}]}", "AuditList"), "400": ERROR, "401": ERROR,
-                          "403": ERROR}}},
         "/api/v1/admin/canned-replies": {
             "get": {"summary": "every canned reply, by position (admins only)",
                     "security": SESSION,

@@ -15,7 +15,8 @@ What goes, class by class (the names `taxiconnect purge` prints):
   numbers and addresses, and the notices they were answered with.
 - `sms_parts`: fragments of concatenated SMS still held.
 - `calls`: the caller's and called numbers of calls past `calls_days` (timings stay).
-- `deliveries`, `handling_events`, `audit`: rows past their retention are deleted.
+- `deliveries`, `handling_events`, `audit`: rows past their retention are deleted (the
+  audit's from the start of its hash chain on; hub.audit_chain).
 - `outbox`: events never published, older than the streams keep their entries.
 - `attachments`: files under data_dir/attachments that last arrived before `attachments_days`.
 - `stream_entries`: entries of the Redis streams (events, inbound, outbound) older than the
@@ -165,8 +166,18 @@ class Purge:
             ("sms_parts", sp, sp.c.received_at, sp.c.received_at < self._cut("messages", now)),
             ("deliveries", dl, dl.c.created_at, dl.c.created_at < self._cut("deliveries", now)),
             ("handling_events", he, he.c.at, he.c.at < self._cut("handling", now)),
-            ("audit", al, al.c.at, al.c.at < self._cut("audit", now)),
+            ("audit", al, al.c.at, self._audit_due(now)),
         ]
+
+    def _audit_due(self, now: datetime) -> ColumnElement[bool]:
+        """Audit entries go as a run from the oldest, never from the middle of the hash
+        chain (hub.audit_chain): up to the newest past its retention. Times rise with ids
+        (taken under the chain's lock); this holds the chain whole even where hub hosts'
+        clocks disagree a little."""
+        al = schema.audit_log
+        newest_due = (select(func.max(al.c.id)).where(al.c.at < self._cut("audit", now))
+                      .scalar_subquery())
+        return al.c.id <= newest_due
 
     # -- plan ----------------------------------------------------------------------------------
 
@@ -208,8 +219,10 @@ class Purge:
         finally:
             await release_lock(self._redis, self._keys, self._token)
         async with self._db.write() as conn:
+            start = await audit.chain_start(conn)
             await audit.record(conn, "retention.purge", agent_id=None,
-                               detail={"as_of": now.isoformat(), **report.counts()})
+                               detail={"as_of": now.isoformat(), **report.counts(),
+                                       "audit_from": start})
         log.info("purge as of %s: %s", now.isoformat(timespec="seconds"),
                  ", ".join(f"{n} {v}" for n, v in report.counts().items() if v) or "nothing due")
         return report

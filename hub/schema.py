@@ -216,7 +216,13 @@ audit_log = Table(
     Column("action", String(64), nullable=False),
     Column("subject", String(200)),
     Column("detail", JSON, nullable=False),
+    Column("address", String(64)),  # the client's address, when the action came over HTTP
+    # The hash chain (hub.audit_chain): the previous entry's hash and this one's.
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_agent_id", "agent_id", "id"),
+    Index("ix_audit_log_subject", "subject", "id"),
 )
 
 # One row per recipient of an outbound message: what the sender did with it and what the

@@ -38,7 +38,7 @@ CTI_SECRET = "cti-catalogue-secret"
 EVENT_NAME = re.compile(r"^(request|call|message|chat|notice|presence)\.[a-z_]+$")
 # `"type":"x"` inside a frame written as text (dispatch/feed.py, dispatch/console_ws.py).
 # The catalogue and the documents made of schemas, where "type" is JSON Schema's.
-DOCUMENTS = {"events.py", "asyncapi.py", "openapi.py", "openapi_groups.py",
+DOCUMENTS = {"events.py", "asyncapi.py", "openapi.py", "openapi_audit.py", "openapi_groups.py",
              "openapi_lanes.py", "openapi_notices.py", "openapi_templates.py",
              "callback_openapi.py", "records.py", "openapi_subject.py"}
 FILES = (".js", ".css", ".html", ".json", ".py")

@@ -1,8 +1,8 @@
 /* TaxiConnect admin page: accounts (add, edit name, role and phones, disable or enable, set a
  * new password), and the tabs that show the other sections: canned replies (canned.js), lanes
- * and routing rules (lanes.js) and channel status (channels.js). Those register themselves in
- * globalThis.TaxiAdmin.sections before this script runs, and get this page's words, API and
- * element helpers. Plain JavaScript, nothing loaded from elsewhere; every value from the
+ * and routing rules (lanes.js), channel status (channels.js), groups (groups.js) and the audit
+ * trail (audit.js). Those register themselves in globalThis.TaxiAdmin.sections before this
+ * script runs, and get this page's words, API and element helpers. Plain JavaScript, nothing loaded from elsewhere; every value from the
  * server reaches the page as textContent or an input's value, never as markup.
  */
 "use strict";
@@ -115,7 +115,8 @@
   const EDITABLE = ["name", "email", "phone", "phone_login"];
 
   // tab order
-  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "subject"];
+  const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "subject",
+    "audit"];
 
   const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);
