@@ -29,7 +29,7 @@ FORM_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-acti
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths machines call: every error answer there is the JSON error body.
-JSON_ERROR_PREFIXES = ("/api/", "/webhooks/")
+JSON_ERROR_PREFIXES = ("/api/", "/webhooks/", "/chat/")
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None

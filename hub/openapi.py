@@ -300,7 +300,8 @@ SPEC: dict[str, Any] = {
                           "422": _ok("login or password missing or not text", "Error"),
                           "429": _ok("too many failed logins; Retry-After", "Error")}}},
         "/api/v1/auth/logout": {"post": {"summary": "log out", "security": SESSION,
-                                         "responses": {"200": _ok("logged out", "Ok")}}},
+                                         "responses": {"200": _ok("logged out", "Ok"),
+                                                       "401": ERROR}}},
         "/api/v1/me": {"get": {"summary": "the logged-in agent", "security": SESSION,
                                "responses": {"200": _ok("agent", "AgentResult"), "401": ERROR}}},
         "/api/v1/agents": {"get": {"summary": "active agents", "security": SESSION,
@@ -678,10 +679,12 @@ def _with_error_bodies(path: str, operation: Any) -> Any:
     if path == "/widget/chat.js":
         answers.setdefault("404", {"description": "the chat is not enabled on this hub",
                                    "content": {"text/plain": {"schema": {"type": "string"}}}})
-    elif path.startswith("/webhooks/"):
+    elif path.startswith(("/webhooks/", "/chat/")):
         answers.setdefault("404", _ok("this channel is not enabled on this hub"))
     elif "{" in path:
         answers.setdefault("404", _ok("no such item"))
+    if path.endswith("/ws"):
+        answers.setdefault("400", _ok("not a websocket upgrade request"))
     if "requestBody" in operation:
         # receive_body (hub.request_body) refuses a body it cannot read before any handler.
         answers.setdefault("400", _ok("the body cannot be read: not valid UTF-8, or not "
