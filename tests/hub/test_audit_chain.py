@@ -303,3 +303,20 @@ async def test_entries_from_before_the_chain_are_chained_by_the_migration(
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
     code, out = await _verify(database_url, tmp_path)
     assert code == 0 and "3 entries, chain intact" in out, out
+
+
+async def test_a_request_reloaded_by_one_dispatcher_is_one_read_in_the_trail(
+        hub: HubFactory, dispatcher: DispatcherFactory) -> None:
+    """The console reloads the open request on each of its events: one dispatcher's reloads
+    are one entry a while, another dispatcher's read is an entry of its own."""
+    client = await hub()
+    admin = await dispatcher(client, role=Role.ADMIN)
+    anna, ben = await dispatcher(client), await dispatcher(client)
+    receipt = await submit(anna.http, anna.base, "tok-audit-reloads-01")
+    for _ in range(3):
+        await anna.request(receipt["id"])
+    await ben.request(receipt["id"])
+    reads = [e for e in await _entries(admin, "action=read.request")
+             if e["subject"] == receipt["id"]]
+    assert sorted(e["agent_id"] for e in reads) == sorted([str(anna.agent.id),
+                                                          str(ben.agent.id)]), reads
