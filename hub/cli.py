@@ -20,7 +20,14 @@ from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
 from hub.model import Role
 from hub.settings import Settings, load_settings
-from hub.workers import WORKERS_HELP, announce, migrate, serve_worker, serve_workers
+from hub.workers import (
+    WORKERS_HELP,
+    announce,
+    listen_sockets,
+    migrate,
+    serve_worker,
+    serve_workers,
+)
 
 DEFAULT_CONFIG = Path("taxiconnect.toml")
 
@@ -45,6 +52,9 @@ def _logging(settings: Settings, worker: int | None = None) -> None:
 def serve(settings: Settings, *, demo: bool = False) -> None:
     from hub.app import create_app
 
+    # Bound before anything starts: a port in use is a clear error (OperatorMustAct), not a
+    # traceback after the demo has printed its login.
+    sockets = listen_sockets(settings.http.host, settings.http.port, 1)[0]
     app = create_app(settings)
     if demo:
         from hub.demo import seed_demo
@@ -54,7 +64,7 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
     def print_addresses(_: object) -> None:
         announce(settings.http.host, settings.http.port)
 
-    web.run_app(app, host=settings.http.host, port=settings.http.port, print=print_addresses,
+    web.run_app(app, sock=sockets, print=print_addresses,
                 shutdown_timeout=5, keepalive_timeout=settings.http.idle_timeout_s,
                 access_log=log if settings.http.access_log else None,
                 access_log_class=PrivateAccessLogger,

@@ -57,7 +57,7 @@ def serve_workers(settings: Settings, config: Path | None, command: str, workers
     return asyncio.run(_supervise(settings, config, command, workers))
 
 
-def _listen(host: str, port: int, workers: int) -> list[list[socket.socket]]:
+def listen_sockets(host: str, port: int, workers: int) -> list[list[socket.socket]]:
     """The listening sockets of each worker: the HTTP port bound `workers` times with
     SO_REUSEPORT, on every address the host resolves to (as aiohttp would bind it once).
 
@@ -112,7 +112,7 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    sockets = _listen(settings.http.host, settings.http.port, workers)
+    sockets = listen_sockets(settings.http.host, settings.http.port, workers)
     port = sockets[0][0].getsockname()[1]
     children: list[asyncio.subprocess.Process] = []
     redis = None
