@@ -57,7 +57,7 @@ class AnswerBook:
         the acknowledgement with the reference and estimated wait (when `acknowledge`)."""
         if not result.new_request or result.duplicate:
             return None
-        values = {"reference": result.reference, "name": name or ""}
+        values: dict[str, str | None] = {"reference": result.reference, "name": name or ""}
         if result.callback_due_at is not None:
             kind = OUT_OF_HOURS
             values["opens"] = opens_text(result.callback_due_at, language, self._zone)

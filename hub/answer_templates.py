@@ -59,6 +59,7 @@ DEFAULTS: Mapping[tuple[str, str], str] = {
 
 # A placeholder is a word in braces: letters, digits and underscores (dispatch/canned.py).
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 t = schema.answer_templates
 
@@ -76,10 +77,15 @@ def placeholders_in(body: str) -> list[str]:
     return list(dict.fromkeys(_PLACEHOLDER.findall(body)))
 
 
-def render_template(body: str, values: Mapping[str, str]) -> str:
-    """The text with its placeholders filled from `values`. One not given becomes empty, so
-    that a passenger never reads a bare "{wait}"; values are not themselves expanded."""
-    return _PLACEHOLDER.sub(lambda found: values.get(found[1], ""), body)
+def render_template(body: str, values: Mapping[str, str | None]) -> str:
+    """The text with its placeholders filled from `values`. A sentence naming one whose value
+    is None (an estimated wait nobody can give) is left out; one not given at all becomes
+    empty, so that a passenger never reads a bare "{wait}"; values are not expanded again."""
+    unknown = {name for name, value in values.items() if value is None}
+    if unknown:
+        body = " ".join(sentence for sentence in _SENTENCE_END.split(body)
+                        if not unknown & set(_PLACEHOLDER.findall(sentence)))
+    return _PLACEHOLDER.sub(lambda found: values.get(found[1]) or "", body)
 
 
 async def find_template(conn: AsyncConnection, kind: str, lane: str | None,

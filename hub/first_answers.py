@@ -38,7 +38,7 @@ async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: s
     if found is None:
         return None
     details = found.details or {}
-    values = {"reference": found.reference, "name": found.name or ""}
+    values: dict[str, str | None] = {"reference": found.reference, "name": found.name or ""}
     if details.get("out_of_hours") == "true":
         kind = OUT_OF_HOURS
         due = found.callback_due_at

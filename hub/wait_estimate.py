@@ -43,11 +43,12 @@ async def estimated_wait(conn: AsyncConnection, lane: str, now: datetime) -> tim
     return timedelta(seconds=statistics.median(samples))
 
 
-def format_wait(wait: timedelta | None, language: str) -> str:
-    """"noin 5 min" / "about 5 min"; rounded up to whole minutes, hours past 90 min."""
+def format_wait(wait: timedelta | None, language: str) -> str | None:
+    """"noin 5 min" / "about 5 min"; rounded up to whole minutes, hours past 90 min. None
+    when there is no estimate: the answer leaves its sentence out (render_template)."""
     fi = language != "en"
     if wait is None:
-        return "ei arviota" if fi else "not known"
+        return None
     minutes = -(-int(wait.total_seconds()) // 60)
     if minutes <= 1:
         return "alle minuutti" if fi else "under a minute"

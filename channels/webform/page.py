@@ -105,12 +105,17 @@ def thanks_page(lang: str, reference: str, notice: str | None = None,
                 answer: str | None = None) -> str:
     t = TEXTS[lang]
     shown = (f'<p class="notice" role="alert">{escape(notice)}</p>\n' if notice else "")
-    if answer:
-        shown += f'<p class="answer">{escape(answer)}</p>\n'
+    strong = f'<strong class="reference">{escape(reference)}</strong>'
+    if answer and reference in answer:
+        # The answer names the reference itself: shown once, in it.
+        shown += f'<p class="answer">{escape(answer).replace(escape(reference), strong, 1)}</p>\n'
+    else:
+        if answer:
+            shown += f'<p class="answer">{escape(answer)}</p>\n'
+        shown += f"<p>{escape(t['thanks_body'])} {strong}</p>\n"
 
     body = f"""<h1>{escape(t['thanks_title'])}</h1>
-{shown}<p>{escape(t['thanks_body'])} <strong class="reference">{escape(reference)}</strong></p>
-<p>{escape(t['thanks_hint'])}</p>
+{shown}<p>{escape(t['thanks_hint'])}</p>
 <p><a href="/form?lang={lang}">{escape(t['new'])}</a></p>"""
     return _page(lang, t["thanks_title"], body)
 

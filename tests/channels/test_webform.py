@@ -4,6 +4,7 @@ reason naming the field and leaves nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 
 from aiohttp.test_utils import TestClient
 
-from hub.settings import Settings
+from hub.settings import AnswersSettings, Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import http_session, order, submit
 
@@ -263,3 +264,19 @@ async def test_a_token_reused_for_a_different_order_is_refused_not_swallowed(
     assert again["reference"] == first["reference"]
     detail = await agent.request(first["id"])
     assert [m["body"] for m in detail["messages"]] == ["Taksi Kamppiin"]
+
+
+async def test_the_confirmation_names_the_reference_once_and_no_unknown_wait(
+    hub: HubFactory, settings: Settings
+) -> None:
+    """The acknowledgement already carries the reference: the page shows it once, in it; with
+    nothing yet to estimate from, it has no wait sentence ("odotusaika ei arviota")."""
+    client = await hub(dataclasses.replace(
+        settings, answers=AnswersSettings(acknowledge=("webform",))))
+    status, page = await _post_form(server_url(client), order("tok-confirm-once-01"))
+    assert status == 201, page
+    reference = REFERENCE.findall(page)
+    assert len(reference) == 1, page
+    assert page.count(reference[0]) == 1, page
+    assert "Kiitos yhteydenotostasi." in page
+    assert "odotusaika" not in page.lower() and "ei arviota" not in page

@@ -220,6 +220,10 @@ def test_render_fills_placeholders_and_leaves_no_bare_braces() -> None:
                            {"reference": "B7", "opens": "Mon 1 Dec 07:00"}) == (
         "We are closed now. We will call you back when we open (Mon 1 Dec 07:00). "
         "Reference B7.")
+    # No estimate: the sentence naming it is left out, not "odotusaika ei arviota".
+    assert render_template(DEFAULTS[("acknowledgement", "fi")],
+                           {"reference": "A12-345", "wait": None}) == (
+        "Kiitos yhteydenotostasi. Viitteesi on A12-345.")
     # A value not given is left out; a value is never expanded again; other braces stay.
     assert render_template("Hei {name}! {reference} { } {x y}", {"reference": "{name}"}) == (
         "Hei ! {name} { } {x y}")

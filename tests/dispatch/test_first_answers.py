@@ -75,7 +75,9 @@ async def test_new_requests_are_acknowledged_with_reference_and_wait_once(
                              phone="040 888 0001")
         assert taken["answer"].startswith("Kiitos yhteydenotostasi. Viitteesi on "
                                           f"{taken['reference']}.")
-        assert "ei arviota" in taken["answer"]  # nothing taken yet to estimate from
+        # Nothing taken yet to estimate from: no wait sentence, not "odotusaika ei arviota".
+        assert taken["answer"] == (f"Kiitos yhteydenotostasi. Viitteesi on "
+                                   f"{taken['reference']}.")
         await anna.wait_for_status(taken["id"], "queued")
         async with anna.http.post(f"{anna.base}/api/v1/requests/{taken['id']}/claim") as r:
             assert r.status == 200  # taken at once: the lane's waits are now short
