@@ -166,6 +166,7 @@ def create_app(settings: Settings) -> web.Application:
         web.get("/api/v1/console/ws", console_ws),
         web.get("/console", _console_page),
         web.get("/", _to_console),
+        web.get("/favicon.ico", _favicon),
     ])
     app.router.add_routes(requests_api.routes())
     app.router.add_routes(callbacks_api.routes())
@@ -354,6 +355,13 @@ async def _close_websockets(app: web.Application) -> None:
     websockets = app[WEBSOCKETS]
     for ws in list(websockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+
+async def _favicon(request: web.Request) -> web.FileResponse:
+    """Browsers ask for /favicon.ico whatever the page names: the same icon, not a 404."""
+    return web.FileResponse(WEB_ROOT / "favicon.svg",
+                            headers={"Content-Type": "image/svg+xml",
+                                     "Cache-Control": "max-age=86400"})
 
 
 async def _console_page(request: web.Request) -> web.FileResponse:

@@ -235,6 +235,9 @@ SPEC: dict[str, Any] = {
                        "frame and console event, with its schema (hub.events)",
             "responses": {"200": _ok("AsyncAPI 3.0", "Document")}}},
         "/": {"get": {"summary": "redirect to the console", "responses": {"302": _ok("")}}},
+        "/favicon.ico": {"get": {"summary": "the hub's icon (SVG)", "responses": {"200": {
+            "description": "SVG", "content": {"image/svg+xml": {"schema": {
+                "type": "string"}}}}}}},
         "/console": {"get": {"summary": "the dispatcher console page",
                              "responses": {"200": _html()}}},
         "/form": {

@@ -139,3 +139,14 @@ async def test_without_a_token_metrics_answer_only_this_machine(
     forwarded = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.5"})
     assert forwarded.status == 403
     assert "metrics_token" in (await forwarded.json())["error"]
+
+
+async def test_every_page_has_an_icon_and_favicon_ico_is_not_a_404(hub: HubFactory) -> None:
+    client = await hub()
+    icon = await client.get("/favicon.ico")
+    assert icon.status == 200 and icon.content_type == "image/svg+xml"
+    assert (await icon.text()).startswith("<svg")
+    for page in ("/console", "/admin", "/form"):
+        text = await (await client.get(page)).text()
+        assert '<link rel="icon" href="/static/favicon.svg"' in text, page
+    assert (await client.get("/static/favicon.svg")).status == 200
