@@ -31,6 +31,7 @@ from dispatch import (
     notices_api,
     passengers,
     presence_api,
+    reports_api,
     requests_api,
     subject_api,
     viewers,
@@ -54,6 +55,7 @@ from dispatch.handback import HandBack
 from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
+from dispatch.reports_openapi import PATHS as REPORT_PATHS
 from dispatch.router import Router
 from dispatch.session_check import SessionCheck
 from hub import health, openapi
@@ -152,7 +154,8 @@ def create_app(settings: Settings) -> web.Application:
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
-                                         GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS))
+                                         GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
+                                         REPORT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -176,6 +179,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(groups_api.routes())
     app.router.add_routes(answer_templates_api.routes())
     app.router.add_routes(subject_api.routes())
+    app.router.add_routes(reports_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

@@ -1,0 +1,109 @@
+"""Reports for the dispatch manager: `GET /api/v1/reports` (JSON), the same as CSV, the
+per-request timings as CSV, and the `/reports` page. Admins and dispatchers (team); an
+external user is refused (403). Figures are defined in dispatch.report_figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from dispatch.report_facts import lane_facts, request_pages
+from dispatch.report_figures import DEFAULT_SERVICE_LEVEL_S, Report, add_facts, new_report
+from dispatch.report_period import ReportAsk, parse_ask, parse_period
+from dispatch.reports_csv import report_csv, requests_head, requests_lines
+from hub.agent_auth import current_agent
+from hub.appkeys import DATABASE, SETTINGS
+from hub.clock import utcnow
+from hub.errors import Forbidden
+from hub.middleware import CONSOLE_POLICY
+from hub.model import Role
+from web import ROOT as WEB_ROOT
+
+BASE = "/api/v1/reports"
+
+
+async def _manager(request: web.Request) -> None:
+    if (await current_agent(request)).role is Role.EXTERNAL:
+        raise Forbidden("reports are for admins and dispatchers")
+
+
+async def _report(request: web.Request) -> tuple[ReportAsk, Report, dict[str, Any]]:
+    await _manager(request)
+    ask = parse_ask(request.query, request.app[SETTINGS].timezone)
+    database = request.app[DATABASE]
+    lanes = await lane_facts(database)
+    thresholds = {key: lane.target_wait_s for key, lane in lanes.items()}
+    if ask.service_level_s is not None:
+        thresholds = {}
+    default_s = (ask.service_level_s if ask.service_level_s is not None
+                 else DEFAULT_SERVICE_LEVEL_S)
+    report, now = new_report(ask.by, ask.period), utcnow()
+    async for page in request_pages(database, ask.period.start, ask.period.end):
+        add_facts(report, page, thresholds, default_s, now)
+    names = {key: {"fi": lane.name_fi, "en": lane.name_en} for key, lane in lanes.items()}
+    return ask, report, names
+
+
+def _filename(kind: str, ask_from: str, ask_to: str) -> str:
+    return f'attachment; filename="taxiconnect-{kind}-{ask_from}-{ask_to}.csv"'
+
+
+async def get_report(request: web.Request) -> web.Response:
+    """Figures per group over the period, the period's total, and first response per
+    channel."""
+    ask, report, lanes = await _report(request)
+    return web.json_response({
+        "from": ask.period.first.isoformat(), "to": ask.period.after.isoformat(),
+        "timezone": request.app[SETTINGS].timezone, "by": ask.by.value,
+        "service_level_s": ask.service_level_s,
+        "lanes": lanes,
+        "rows": [{"key": group.key, "label": group.label, **figures}
+                 for group, figures in report.rows()],
+        "totals": report.total.figures(),
+        "first_response_by_channel": {
+            channel: tally.figures()["avg_first_response_s"]
+            for channel, tally in sorted(report.by_channel.items())},
+    })
+
+
+async def get_report_csv(request: web.Request) -> web.Response:
+    ask, report, _ = await _report(request)
+    return web.Response(text=report_csv(report), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": _filename(
+                            f"report-by-{ask.by.value}", ask.period.first.isoformat(),
+                            ask.period.after.isoformat())})
+
+
+async def get_request_timings(request: web.Request) -> web.StreamResponse:
+    """Every request started in the period with its timings, a page read at a time and
+    written after its read is over."""
+    await _manager(request)
+    period = parse_period(request.query, request.app[SETTINGS].timezone)
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": _filename("requests", period.first.isoformat(),
+                                         period.after.isoformat())})
+    await response.prepare(request)
+    await response.write(requests_head().encode())
+    async for page in request_pages(request.app[DATABASE], period.start, period.end):
+        await response.write(requests_lines(page).encode())
+    await response.write_eof()
+    return response
+
+
+async def reports_page(request: web.Request) -> web.FileResponse:
+    """The page asks the API who is logged in, so it is served to anyone."""
+    return web.FileResponse(WEB_ROOT / "reports" / "index.html", headers={
+        "Content-Security-Policy": CONSOLE_POLICY, "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    })
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get(BASE, get_report),
+        web.get(BASE + ".csv", get_report_csv),
+        web.get(BASE + "/requests.csv", get_request_timings),
+        web.get("/reports", reports_page),
+    ]
