@@ -16,7 +16,7 @@ abandoned
 
     ``missed_calls``: a request with a missed inbound call (`missed_calls` > 0) none of whose
     calls, in or out, was ever answered (`calls.answered_at`) and whose callback was never
-    recorded as reached (`callback_done_at`).
+    made (below).
 
     ``unanswered_chats``: a chat request resolved without any reply to the passenger (no
     `first_response_at`). A chat still open is still being answered, not yet abandoned.
@@ -77,7 +77,7 @@ def callback_late(f: RequestFacts, now: datetime) -> bool:
 
 
 def missed_call_unanswered(f: RequestFacts) -> bool:
-    return f.missed_calls > 0 and not f.call_answered and f.callback_done_at is None
+    return f.missed_calls > 0 and not f.call_answered and callback_made_at(f) is None
 
 
 def chat_unanswered(f: RequestFacts) -> bool:
