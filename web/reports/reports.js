@@ -284,7 +284,8 @@
     $("report-total").replaceChildren(cells("td",
       [t("total"), ...FIGURES.map((name) => number(report.totals[name]))]));
     const channels = Object.entries(report.first_response_by_channel)
-      .map(([channel, seconds]) => `${t(`channel_${channel}`)} ${number(seconds)} s`);
+      .map(([channel, seconds]) => `${t(`channel_${channel}`)} `
+        + (seconds === null ? "–" : `${number(seconds)} s`));
     $("first-response").textContent = channels.length
       ? t("first_response_by_channel", { list: channels.join(", ") }) : "";
     const figure = $("report-figure").value || "contacts";
