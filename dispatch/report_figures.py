@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatch.report_facts import RequestFacts
@@ -97,6 +97,38 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 3) if values else None
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One request's part in every figure, worked out once however many tallies count it."""
+
+    answered: bool
+    missed_call: bool
+    unanswered_chat: bool
+    late_callback: bool
+    within: bool
+    wait: float | None
+    handling: float | None
+    first_response: float | None
+    callback: bool
+    callback_in_time: bool
+
+    @property
+    def abandoned(self) -> bool:
+        return self.missed_call or self.unanswered_chat or self.late_callback
+
+
+def outcome(f: RequestFacts, threshold_s: int, now: datetime) -> Outcome:
+    answered = f.service_started_at is not None
+    wait = seconds(f.queued_at, f.service_started_at) if answered else None
+    return Outcome(
+        answered=answered, missed_call=missed_call_unanswered(f),
+        unanswered_chat=chat_unanswered(f), late_callback=callback_late(f, now),
+        within=wait is not None and wait <= threshold_s, wait=wait,
+        handling=seconds(f.service_started_at, f.ended_at),
+        first_response=seconds(f.case_started_at, f.first_response_at),
+        callback=f.callback_due_at is not None, callback_in_time=callback_in_time(f))
+
+
 @dataclass
 class Tally:
     """One group's running counts and durations."""
@@ -115,30 +147,33 @@ class Tally:
     handling: list[float] = field(default_factory=list)
     first_responses: list[float] = field(default_factory=list)
 
-    def add(self, f: RequestFacts, threshold_s: int, now: datetime) -> None:
+    def add(self, o: Outcome) -> None:
         self.contacts += 1
-        answered = f.service_started_at is not None
-        kinds = (missed_call_unanswered(f), chat_unanswered(f), callback_late(f, now))
-        abandoned = any(kinds)
-        self.answered += answered
+        abandoned = o.abandoned
+        self.answered += o.answered
         self.abandoned += abandoned
-        self.missed_calls += kinds[0]
-        self.unanswered_chats += kinds[1]
-        self.late_callbacks += kinds[2]
-        self.settled += answered or abandoned
-        wait = seconds(f.queued_at, f.service_started_at)
-        if answered and wait is not None:
-            self.waits.append(wait)
-            self.answered_within += wait <= threshold_s
-        handled = seconds(f.service_started_at, f.ended_at)
-        if handled is not None:
-            self.handling.append(handled)
-        first = seconds(f.case_started_at, f.first_response_at)
-        if first is not None:
-            self.first_responses.append(first)
-        if f.callback_due_at is not None:
-            self.callbacks += 1
-            self.callbacks_in_time += callback_in_time(f)
+        self.missed_calls += o.missed_call
+        self.unanswered_chats += o.unanswered_chat
+        self.late_callbacks += o.late_callback
+        self.settled += o.answered or abandoned
+        self.answered_within += o.within
+        if o.wait is not None:
+            self.waits.append(o.wait)
+        if o.handling is not None:
+            self.handling.append(o.handling)
+        if o.first_response is not None:
+            self.first_responses.append(o.first_response)
+        self.callbacks += o.callback
+        self.callbacks_in_time += o.callback_in_time
+
+    def merge(self, other: Tally) -> None:
+        for name in ("contacts", "answered", "abandoned", "missed_calls", "unanswered_chats",
+                     "late_callbacks", "answered_within", "settled", "callbacks",
+                     "callbacks_in_time"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.waits += other.waits
+        self.handling += other.handling
+        self.first_responses += other.first_responses
 
     def figures(self) -> dict[str, int | float | None]:
         p90 = percentile(self.waits, 0.9)
@@ -167,9 +202,35 @@ class Group:
     label: str
 
 
+QUARTER_S = 900  # every timezone's offset is a whole number of quarter hours
+
+
+def _local_clock(zone: ZoneInfo) -> Callable[[datetime], datetime]:
+    """`at` in the zone, the conversion done once per quarter hour of UTC time: within one,
+    the local hour and date cannot change."""
+    seen: dict[int, datetime] = {}
+
+    def local(at: datetime) -> datetime:
+        quarter = int(at.timestamp()) // QUARTER_S
+        found = seen.get(quarter)
+        if found is None:
+            found = seen[quarter] = datetime.fromtimestamp(quarter * QUARTER_S, zone)
+        return found
+
+    return local
+
+
 def group_of(by: Dimension, zone: ZoneInfo) -> Callable[[RequestFacts], Group]:
-    def local(f: RequestFacts) -> datetime:
-        return f.case_started_at.astimezone(zone)
+    local = _local_clock(zone)
+    hours = [Group(f"{h:02d}", f"{h:02d}") for h in range(24)]
+    days: dict[date, Group] = {}
+
+    def day(f: RequestFacts) -> Group:
+        on = local(f.case_started_at).date()
+        found = days.get(on)
+        if found is None:
+            found = days[on] = Group(on.isoformat(), on.isoformat())
+        return found
 
     match by:
         case Dimension.LANE:
@@ -180,9 +241,9 @@ def group_of(by: Dimension, zone: ZoneInfo) -> Callable[[RequestFacts], Group]:
             return lambda f: (Group(str(f.last_agent_id), f.last_agent_name or "")
                               if f.last_agent_id is not None else Group("", ""))
         case Dimension.HOUR:
-            return lambda f: Group(f"{local(f).hour:02d}", f"{local(f).hour:02d}")
+            return lambda f: hours[local(f.case_started_at).hour]
         case Dimension.DAY:
-            return lambda f: Group(local(f).date().isoformat(), local(f).date().isoformat())
+            return day
 
 
 def _empty_groups(by: Dimension, period: Period) -> list[Group]:
@@ -203,8 +264,9 @@ class Report:
     by: Dimension
     period: Period
     groups: dict[Group, Tally]
-    total: Tally
-    by_channel: dict[str, Tally]
+    # Per channel only the first responses' sum and count: the one figure given per channel
+    # whatever the grouping.
+    first_responses: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def rows(self) -> list[tuple[Group, dict[str, int | float | None]]]:
         order = sorted(self.groups, key=lambda g: (
@@ -212,17 +274,34 @@ class Report:
                                                                           g.key)))
         return [(group, self.groups[group].figures()) for group in order]
 
+    def total(self) -> Tally:
+        """The whole period: every group's tally merged."""
+        merged = Tally()
+        for tally in self.groups.values():
+            merged.merge(tally)
+        return merged
+
+    def first_response_by_channel(self) -> dict[str, float | None]:
+        return {channel: round(total / count, 3) if count else None
+                for channel, (total, count) in sorted(self.first_responses.items())}
+
 
 def new_report(by: Dimension, period: Period) -> Report:
-    return Report(by, period, {g: Tally() for g in _empty_groups(by, period)}, Tally(), {})
+    return Report(by, period, {g: Tally() for g in _empty_groups(by, period)})
 
 
 def add_facts(report: Report, facts: Iterable[RequestFacts], thresholds: Mapping[str, int],
               default_s: int, now: datetime) -> None:
     """Count `facts` in: `thresholds` are the lanes' service-level seconds."""
     group = group_of(report.by, report.period.zone)
+    groups, channels = report.groups, report.first_responses
     for f in facts:
-        threshold = thresholds.get(f.lane, default_s)
-        report.groups.setdefault(group(f), Tally()).add(f, threshold, now)
-        report.total.add(f, threshold, now)
-        report.by_channel.setdefault(f.channel, Tally()).add(f, threshold, now)
+        done = outcome(f, thresholds.get(f.lane, default_s), now)
+        found = groups.get(key := group(f))
+        if found is None:
+            found = groups[key] = Tally()
+        found.add(done)
+        total, count = channels.get(f.channel, (0.0, 0))
+        if done.first_response is not None:
+            total, count = total + done.first_response, count + 1
+        channels[f.channel] = (total, count)

@@ -60,10 +60,8 @@ async def get_report(request: web.Request) -> web.Response:
         "lanes": lanes,
         "rows": [{"key": group.key, "label": group.label, **figures}
                  for group, figures in report.rows()],
-        "totals": report.total.figures(),
-        "first_response_by_channel": {
-            channel: tally.figures()["avg_first_response_s"]
-            for channel, tally in sorted(report.by_channel.items())},
+        "totals": report.total().figures(),
+        "first_response_by_channel": report.first_response_by_channel(),
     })
 
 

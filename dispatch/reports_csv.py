@@ -29,7 +29,7 @@ def report_csv(report: Report) -> str:
     """One line per group, then the period's total."""
     head = [report.by.value, "label", *FIGURES]
     body = [[group.key, group.label, *figures.values()] for group, figures in report.rows()]
-    total = ["total", "", *report.total.figures().values()]
+    total = ["total", "", *report.total().figures().values()]
     return _lines([head, *body, total])
 
 
