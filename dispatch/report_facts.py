@@ -1,7 +1,8 @@
 """The facts a report is made of: one narrow row per request started in a period, read
 page by page in case-start order (each page its own short read, nothing held between).
 
-The range on `case_started_at` is served by `ix_contact_requests_started` (migration 0014);
+The range and the order, (`case_started_at`, `id`), are served by `ix_contact_requests_started`
+(migration 0014), so each page starts where the last ended instead of sorting the rest;
 whether a call of the request was ever answered by `ix_calls_request`.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, case, exists, false, select, tuple_
 
 from hub import schema
 from hub.database import Database
@@ -50,12 +51,13 @@ class RequestFacts:
 
 def _query(start: datetime, end: datetime, after: tuple[datetime, uuid.UUID] | None,
            limit: int) -> Select[Any]:
-    answered = exists().where(calls.c.request_id == r.c.id, calls.c.answered_at.is_not(None))
+    # Asked only of a request with a missed call: no other needs it.
+    answered = case((r.c.missed_calls > 0, exists().where(
+        calls.c.request_id == r.c.id, calls.c.answered_at.is_not(None))), else_=false())
     where = [r.c.case_started_at >= start, r.c.case_started_at < end]
     if after is not None:
         at, request_id = after
-        where.append(or_(r.c.case_started_at > at,
-                         and_(r.c.case_started_at == at, r.c.id > request_id)))
+        where.append(tuple_(r.c.case_started_at, r.c.id) > tuple_(at, request_id))
     return (
         select(r.c.id, r.c.reference, r.c.channel, r.c.lane, r.c.status, r.c.case_started_at,
                r.c.queued_at, r.c.service_started_at, r.c.first_response_at, r.c.ended_at,

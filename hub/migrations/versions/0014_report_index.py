@@ -19,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_contact_requests_started", "contact_requests", ["case_started_at"])
+    op.create_index("ix_contact_requests_started", "contact_requests", ["case_started_at", "id"])
 
 
 def downgrade() -> None:
