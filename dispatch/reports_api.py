@@ -1,19 +1,24 @@
 """Reports for the dispatch manager: `GET /api/v1/reports` (JSON), the same as CSV, the
-per-request timings as CSV, and the `/reports` page. Admins and dispatchers (team); an
+per-request timings as CSV, the `/reports` page, and the live wallboard (`/wallboard`,
+`GET /api/v1/wallboard`). Admins and dispatchers (team); an
 external user is refused (403). Figures are defined in dispatch.report_figures."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from dispatch.presence import PresenceBoard
 from dispatch.report_facts import lane_facts, request_pages
 from dispatch.report_figures import DEFAULT_SERVICE_LEVEL_S, Report, add_facts, new_report
 from dispatch.report_period import ReportAsk, parse_ask, parse_period
 from dispatch.reports_csv import report_csv, requests_head, requests_lines
+from dispatch.wallboard import board
 from hub.agent_auth import current_agent
-from hub.appkeys import DATABASE, SETTINGS
+from hub.appkeys import DATABASE, KEYS, REDIS, SETTINGS
 from hub.clock import utcnow
 from hub.errors import Forbidden
 from hub.middleware import CONSOLE_POLICY
@@ -90,12 +95,24 @@ async def get_request_timings(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def reports_page(request: web.Request) -> web.FileResponse:
-    """The page asks the API who is logged in, so it is served to anyone."""
-    return web.FileResponse(WEB_ROOT / "reports" / "index.html", headers={
-        "Content-Security-Policy": CONSOLE_POLICY, "X-Frame-Options": "DENY",
-        "Cache-Control": "no-store",
-    })
+async def get_wallboard(request: web.Request) -> web.Response:
+    """Per lane the queue now, its longest wait and today's service level; who is
+    available."""
+    await _manager(request)
+    app = request.app
+    presence = PresenceBoard(app[DATABASE], app[REDIS].client, app[KEYS])
+    return web.json_response(await board(app[DATABASE], presence,
+                                         ZoneInfo(app[SETTINGS].timezone), utcnow()))
+
+
+def _page(folder: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def page(request: web.Request) -> web.FileResponse:
+        """The page asks the API who is logged in, so it is served to anyone."""
+        return web.FileResponse(WEB_ROOT / folder / "index.html", headers={
+            "Content-Security-Policy": CONSOLE_POLICY, "X-Frame-Options": "DENY",
+            "Cache-Control": "no-store",
+        })
+    return page
 
 
 def routes() -> list[web.RouteDef]:
@@ -103,5 +120,7 @@ def routes() -> list[web.RouteDef]:
         web.get(BASE, get_report),
         web.get(BASE + ".csv", get_report_csv),
         web.get(BASE + "/requests.csv", get_request_timings),
-        web.get("/reports", reports_page),
+        web.get("/api/v1/wallboard", get_wallboard),
+        web.get("/reports", _page("reports")),
+        web.get("/wallboard", _page("wallboard")),
     ]

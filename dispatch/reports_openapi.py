@@ -74,8 +74,32 @@ PATHS: dict[str, Any] = {
                    + ", ".join(REQUEST_COLUMNS) + "; no passenger's personal data",
         "security": SESSION, "parameters": PERIOD,
         "responses": {"200": _csv("the requests' timings"), **REFUSALS}}},
-    "/reports": {"get": {
-        "summary": "the reports page (asks the API who is logged in)",
+    "/api/v1/wallboard": {"get": {
+        "summary": "the wallboard: per lane the requests queued now, the longest wait (s), "
+                   "today's contacts, answered and service level (against the lane's target "
+                   "wait); the dispatchers available and online; admins and dispatchers",
+        "security": SESSION,
+        "responses": {"200": {"description": "{at, dispatchers: {available, online}, lanes}",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object", "properties": {
+                                      "at": {"type": "string", "format": "date-time"},
+                                      "dispatchers": {"type": "object", "properties": {
+                                          "available": {"type": "integer"},
+                                          "online": {"type": "integer"}}},
+                                      "lanes": {"type": "array", "items": {
+                                          "type": "object", "properties": {
+                                              "key": {"type": "string"},
+                                              "name": {"type": "object"},
+                                              "target_wait_s": {"type": "integer"},
+                                              "queued": {"type": "integer"},
+                                              "longest_wait_s": NUMBER,
+                                              "contacts_today": {"type": "integer"},
+                                              "answered_today": {"type": "integer"},
+                                              "service_level_pct": NUMBER}}}}}}}},
+                      "401": ERROR, "403": REFUSALS["403"]}}},
+    **{page: {"get": {
+        "summary": f"the {page[1:]} page (asks the API who is logged in)",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {
-            "schema": {"$ref": "#/components/schemas/Html"}}}}}}},
+            "schema": {"$ref": "#/components/schemas/Html"}}}}}}}
+       for page in ("/reports", "/wallboard")},
 }

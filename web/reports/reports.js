@@ -12,6 +12,7 @@
     fi: {
       language: "Kieli",
       to_console: "Takaisin konsoliin",
+      to_wallboard: "Seinätaulu",
       signed_in_as: "Kirjautuneena: {name}",
       not_signed_in: "Kirjaudu ensin sisään konsolissa.",
       not_for_you: "Raportit ovat ylläpitäjille ja päivystäjille.",
@@ -67,6 +68,7 @@
     en: {
       language: "Language",
       to_console: "Back to the console",
+      to_wallboard: "Wallboard",
       signed_in_as: "Signed in as {name}",
       not_signed_in: "Sign in on the console first.",
       not_for_you: "Reports are for admins and dispatchers.",
