@@ -1,6 +1,7 @@
-"""The reports page in a real browser: a dispatcher goes from the console to Reports, sees the
-day's requests per channel in the table and the chart, in Finnish and English, and the CSV
-link asks for the same report; an external user is told it is not theirs."""
+"""The reports page and the wallboard in a real browser: a dispatcher goes from the console to
+Reports, sees the day's requests per channel in the table and the chart, in Finnish and
+English, the CSV link asks for the same report, and the wallboard shows the lane's queue; an
+external user is told neither is theirs."""
 
 from __future__ import annotations
 
@@ -55,10 +56,20 @@ async def test_a_dispatcher_reads_the_day_by_channel_in_table_and_chart(
     await expect(table.locator("tbody tr td").first).to_have_text("Web form")
     await expect(chart.locator("text.label")).to_have_text(["Web form"])
 
+    # The wallboard, from the reports page: the default lane's three waiting.
+    await page.get_by_test_id("wallboard-link").click()
+    tile = page.locator('[data-testid="wall-lane"]').first
+    await expect(tile.get_by_test_id("wall-queued")).to_have_text("3")
+    await expect(tile.get_by_test_id("wall-answered")).to_have_text("0 / 3")
+    await expect(page.get_by_test_id("wall-people")).to_contain_text("Available")
+    await expect(page.get_by_test_id("wall-updated")).to_contain_text("Updated")
+
     outsider = await make_agent(client, role=Role.EXTERNAL)
     other = await _signed_in(browser, base, outsider.login, errors)
     await expect(other.get_by_test_id("connection-state")).to_be_visible()
     await expect(other.get_by_test_id("reports-link")).to_be_hidden()
     await other.goto(f"{base}/reports")
     await expect(other.get_by_test_id("reports-denied")).to_contain_text("ylläpitäjille")
+    await other.goto(f"{base}/wallboard")
+    await expect(other.get_by_test_id("wall-denied")).to_contain_text("ylläpitäjille")
     assert errors == []
