@@ -238,7 +238,7 @@ def group_of(by: Dimension, zone: ZoneInfo) -> Callable[[RequestFacts], Group]:
         case Dimension.CHANNEL:
             return lambda f: Group(f.channel, f.channel)
         case Dimension.AGENT:
-            return lambda f: (Group(str(f.last_agent_id), f.last_agent_name or "")
+            return lambda f: (Group(f.last_agent_id, f.last_agent_name or "")
                               if f.last_agent_id is not None else Group("", ""))
         case Dimension.HOUR:
             return lambda f: hours[local(f.case_started_at).hour]

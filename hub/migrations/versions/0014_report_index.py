@@ -19,7 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_contact_requests_started", "contact_requests", ["case_started_at", "id"])
+    op.create_index("ix_contact_requests_started", "contact_requests",
+                    ["case_started_at", "number"])
 
 
 def downgrade() -> None:
