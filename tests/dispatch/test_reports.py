@@ -1,8 +1,9 @@
 """Reports through GET /api/v1/reports, /api/v1/reports.csv and /api/v1/reports/requests.csv:
 a day of contacts seeded through the web form and the phone (generic CTI events), some taken
 and resolved by dispatchers, some left waiting, a missed call called back in time and one
-not; every figure checked against what the test did and against the per-request timings
-the request API gives. Runs on SQLite, and on PostgreSQL with TEST_DATABASE_URL."""
+not; chats through the widget's websocket, one closed without a reply; every figure checked
+against what the test did and against the per-request timings the request API gives. Runs
+on SQLite, and on PostgreSQL with TEST_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from hub.agents import add_agent
 from hub.appkeys import DATABASE
 from hub.model import Role
 from hub.settings import ChannelsSettings, PhoneSettings, Secret, Settings
-from tests.conftest import PASSWORD, DispatcherFactory, HubFactory
+from tests.chat_site import ORIGIN, chat_settings, open_widget
+from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, http_session, order
 
 SECRET = "cti-secret"
@@ -332,3 +334,39 @@ async def test_external_users_are_refused_and_bad_parameters_answered_with_a_rea
     status, report = await _get(team, "/api/v1/reports?from=2025-01-01&to=2026-02-05")
     assert status == 200 and len(report["rows"]) == 400  # 400 days is allowed
     assert report["totals"]["contacts"] == 0 and report["totals"]["service_level_pct"] is None
+
+
+async def test_a_chat_closed_without_a_reply_is_abandoned_and_one_answered_is_not(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await hub(chat_settings(settings))
+    agent = await dispatcher(client, name="Aino Ajaja")
+    await agent.console()  # a live console: chat is available
+    base = server_url(client)
+    ids: list[str] = []
+    async with http_session() as passenger:
+        for text in ("Onko autoja?", "Taksi Kamppiin", "Vielä odotan"):
+            widget = await open_widget(passenger, base, ORIGIN)
+            await widget.say(text)
+            await widget.next("ack")
+            await widget.close()
+            ids += [r["id"] for r in await _listed(agent) if r["id"] not in ids]
+    assert len(ids) == 3
+    unanswered, answered, waiting = ids
+    await _act(agent, unanswered, "claim")
+    await _act(agent, unanswered, "resolve")  # closed with no word to the passenger
+    status, _ = await agent.reply(answered, "Auto tulossa", "report-chat-reply")
+    assert status == 201
+    await _act(agent, answered, "resolve")
+
+    zone = ZoneInfo(settings.timezone)
+    status, report = await _get(agent, f"/api/v1/reports?{_period(zone)}&by=channel")
+    assert status == 200, report
+    [row] = report["rows"]
+    assert (row["key"], row["contacts"], row["answered"], row["abandoned"],
+            row["abandoned_chats"]) == ("chat", 3, 2, 1, 1)
+    requests = [await agent.request(i) for i in ids]
+    assert requests[2]["status"] == "queued" and waiting == requests[2]["id"]
+    _close(row, _expected(requests, {unanswered}, set(), lambda r: 120), "chat")
+    assert report["first_response_by_channel"] == {"chat": row["avg_first_response_s"]}
+    assert row["avg_first_response_s"] == requests[1]["timings"]["first_response_delay_s"]
