@@ -2,9 +2,9 @@
 page by page in case-start order (each page its own short read, nothing held between).
 
 The range and the order, (`case_started_at`, `number`), are served by
-`ix_contact_requests_started`
-(migration 0014), so each page starts where the last ended instead of sorting the rest;
-whether a call of the request was ever answered by `ix_calls_request`.
+`ix_contact_requests_started` (migration 0014), so each page starts where the last ended
+instead of sorting the rest; whether a call of the request was ever answered, by
+`ix_calls_request`.
 """
 
 from __future__ import annotations

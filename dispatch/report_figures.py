@@ -9,19 +9,19 @@ contacts
 answered
     requests whose service started (`service_started_at`: the first claim, answered call or
     call back; the hub also sets it when a request nobody took is resolved, so such a
-    request counts as answered, with no wait counted against it beyond its queue time).
+    request counts as answered, its wait running to the resolve).
 abandoned
-    requests that are any of the three below (a request counts once, in `abandoned`, and
+    requests that are any of the three below (a request counts once in `abandoned`, and
     in each kind it is):
 
-    ``missed_calls``: a request with a missed inbound call (`missed_calls` > 0) none of whose
-    calls, in or out, was ever answered (`calls.answered_at`) and whose callback was never
-    made (below).
+    ``abandoned_missed_calls``: a request with a missed inbound call (`missed_calls` > 0)
+    none of whose calls, in or out, was ever answered (`calls.answered_at`) and whose
+    callback was never made (below).
 
-    ``unanswered_chats``: a chat request resolved without any reply to the passenger (no
+    ``abandoned_chats``: a chat request resolved without any reply to the passenger (no
     `first_response_at`). A chat still open is still being answered, not yet abandoned.
 
-    ``late_callbacks``: a request that asked for a callback (a missed call, a chat or form
+    ``abandoned_late_callbacks``: a request that asked for a callback (a missed call, a chat or form
     out of hours: `callback_due_at` set) whose due time has passed by the time the report
     is read and that was not made by then. A callback is **made** at the first of the
     dispatcher's "call now" (`callback_called_at`, the last one the hub keeps) and the
@@ -30,10 +30,10 @@ speed of answer
     `queued_at` → `service_started_at` of the answered requests: average and 90th
     percentile (nearest rank), seconds.
 service level
-    answered within N seconds of being queued, as a percentage of the requests that were
-    answered or abandoned (their outcome is known). N is the `service_level_s` asked for,
-    or else each lane's own target wait (`lanes.target_wait_s`), or 60 s for a lane the hub
-    no longer has.
+    `answered_within_target`: answered within N seconds of being queued; as a percentage
+    of the requests that were answered or abandoned (their outcome is known). N is the
+    `service_level_s` asked for, or else each lane's own target wait (`lanes.target_wait_s`),
+    or 60 s for a lane the hub no longer has.
 handling time
     `service_started_at` → `ended_at` of the resolved requests, average seconds.
 callbacks, callbacks in time
