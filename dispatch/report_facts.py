@@ -56,10 +56,14 @@ def _query(start: datetime, end: datetime, after: tuple[datetime, int] | None,
     # Asked only of a request with a missed call: no other needs it.
     answered = case((r.c.missed_calls > 0, exists().where(
         calls.c.request_id == r.c.id, calls.c.answered_at.is_not(None))), else_=false())
-    where = [r.c.case_started_at >= start, r.c.case_started_at < end]
-    if after is not None:
+    if after is None:
+        where = [r.c.case_started_at >= start, r.c.case_started_at < end]
+    else:
+        # The plain lower bound is what the index seeks to; the row value then skips the
+        # few rows of that same instant already read.
         at, number = after
-        where.append(tuple_(r.c.case_started_at, r.c.number) > tuple_(at, number))
+        where = [r.c.case_started_at >= at, r.c.case_started_at < end,
+                 tuple_(r.c.case_started_at, r.c.number) > tuple_(at, number)]
     return (
         select(r.c.number, r.c.reference, r.c.channel, r.c.lane, r.c.status, r.c.case_started_at,
                r.c.queued_at, r.c.service_started_at, r.c.first_response_at, r.c.ended_at,
