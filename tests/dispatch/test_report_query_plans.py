@@ -61,4 +61,3 @@ async def test_reports_and_wallboard_read_by_index_only(
     sorted_pages = {s: _sorts(url.database or "", s, p) for s, p in statements.items()
                     if "case_started_at" in s and "ORDER BY" in s}
     assert not {s: found for s, found in sorted_pages.items() if found}
-    import sys; [print(s[-300:], sqlite3.connect(url.database).execute("EXPLAIN QUERY PLAN " + s, p or ()).fetchall(), file=sys.stderr) for s, p in statements.items() if "ORDER BY contact_requests.case_started_at" in s]
