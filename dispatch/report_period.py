@@ -13,6 +13,10 @@ from hub.errors import BadInput
 
 MAX_DAYS = 400  # a year and a bit: a year-on-year month still fits, a decade does not
 MAX_SERVICE_LEVEL_S = 86_400
+# Days a report may name: the hub has no older requests, and the ends of the calendar would
+# overflow when turned into UTC instants.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2100, 1, 1)
 
 
 class Dimension(StrEnum):
@@ -58,9 +62,12 @@ def _day(query: Mapping[str, str], name: str) -> date:
     if not text:
         raise BadInput(f"{name} is required (YYYY-MM-DD)", {name: "required"})
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise _bad(name, f"{name} must be a date, YYYY-MM-DD") from exc
+    if not EARLIEST <= day <= LATEST:
+        raise _bad(name, f"{name} must be from {EARLIEST} to {LATEST}")
+    return day
 
 
 def parse_period(query: Mapping[str, str], timezone: str) -> Period:

@@ -322,6 +322,8 @@ async def test_external_users_are_refused_and_bad_parameters_answered_with_a_rea
                          ("from=2026-01-02&to=2026-01-02", "to"),
                          ("from=2026-01-02&to=2026-01-01", "to"),
                          ("from=2025-01-01&to=2026-02-06", "to"),  # 401 days
+                         ("from=0001-01-01&to=0001-01-02", "from"),
+                         ("from=9999-12-30&to=9999-12-31", "from"),
                          (f"{period}&by=week", "by"),
                          (f"{period}&service_level_s=soon", "service_level_s"),
                          (f"{period}&service_level_s=-5", "service_level_s")):
