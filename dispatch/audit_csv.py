@@ -1,30 +1,18 @@
-"""The audit trail as CSV, safe to open in a spreadsheet.
-
-A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return would be read as a
-formula by Excel, LibreOffice or Sheets (CSV injection); such a cell is prefixed with `'`,
-which the spreadsheet shows as text and does not evaluate.
+"""The audit trail as CSV, safe to open in a spreadsheet (hub.csv_safe: a cell that would
+start a formula is prefixed with `'`, which the spreadsheet shows as text).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from hub.csv_safe import safe_cell
+
 COLUMNS = ("id", "at", "agent_id", "agent_login", "agent_name", "action", "subject",
            "address", "detail")
-
-
-def safe_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else (
-        json.dumps(value, ensure_ascii=False, sort_keys=True)
-        if isinstance(value, dict | list) else str(value))
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def csv_lines(entries: Iterable[Mapping[str, Any]], *, header: bool) -> str:

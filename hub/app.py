@@ -32,6 +32,7 @@ from dispatch import (
     notices_api,
     passengers,
     presence_api,
+    reports_api,
     requests_api,
     subject_api,
     viewers,
@@ -55,6 +56,7 @@ from dispatch.handback import HandBack
 from dispatch.offers import Offers
 from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
+from dispatch.reports_openapi import PATHS as REPORT_PATHS
 from dispatch.router import Router
 from dispatch.session_check import SessionCheck
 from hub import health, openapi
@@ -156,7 +158,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
                                          GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
-                                         AUDIT_PATHS))
+                                         AUDIT_PATHS, REPORT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -182,6 +184,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(groups_api.routes())
     app.router.add_routes(answer_templates_api.routes())
     app.router.add_routes(subject_api.routes())
+    app.router.add_routes(reports_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 

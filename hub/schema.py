@@ -146,6 +146,8 @@ contact_requests = Table(
           postgresql_where=text("offered_agent_id IS NOT NULL")),
     # A lane's recent service starts (hub.wait_estimate).
     Index("ix_contact_requests_lane_service", "lane", "service_started_at"),
+    # The requests started in a period, whatever their status (dispatch.report_facts).
+    Index("ix_contact_requests_started", "case_started_at", "number"),
 )
 # The request list in queue order, one status at a time: a page deep in a long history is
 # an index range, not a sort (dispatch/request_search.py queue_page).

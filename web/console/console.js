@@ -822,6 +822,7 @@
     if (agent.role !== "external") presence.start();
     notifier.start(); // this dispatcher's own choice of sound and notification
     $("admin-link").hidden = agent.role !== "admin"; // web/admin: accounts, admins only
+    $("reports-link").hidden = agent.role === "external"; // web/reports: admins and team
     $("queue-heading").focus();
   }
 
@@ -850,11 +851,12 @@
     colleague_holding: "{n} requests",
   });
 
-  Object.assign(TEXT.fi, { admin_link: "Käyttäjät" }); // the admin page link's words
-  Object.assign(TEXT.en, { admin_link: "Users" });
+  Object.assign(TEXT.fi, { admin_link: "Käyttäjät", reports_link: "Raportit" }); // page links
+  Object.assign(TEXT.en, { admin_link: "Users", reports_link: "Reports" });
 
   function stopConsole() {
     $("admin-link").hidden = true;
+    $("reports-link").hidden = true;
     state.wsWanted = false;
     window.clearTimeout(state.reconnectTimer);
     window.clearTimeout(state.detailTimer);

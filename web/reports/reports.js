@@ -1,0 +1,350 @@
+/* TaxiConnect reports page (dispatch/reports_api.py): pick a period of local days, a grouping
+ * (lane, channel, last agent, hour of day, day) and an optional service-level threshold; see
+ * the figures as a table and one of them as a bar chart (chart.js), and download the same as
+ * CSV, or every request's timings. Admins and dispatchers; external users are told it is not
+ * theirs. Every word from the catalogue below, Finnish and English; every value from the
+ * server reaches the page as textContent.
+ */
+"use strict";
+
+(() => {
+  const TEXT = {
+    fi: {
+      language: "Kieli",
+      to_console: "Takaisin konsoliin",
+      to_wallboard: "Seinätaulu",
+      signed_in_as: "Kirjautuneena: {name}",
+      not_signed_in: "Kirjaudu ensin sisään konsolissa.",
+      not_for_you: "Raportit ovat ylläpitäjille ja päivystäjille.",
+      reports_title: "Raportit",
+      period_from: "Alkaen (pvm)",
+      period_to: "Päättyen (pvm, mukaan lukien)",
+      group_by: "Ryhmittely",
+      by_lane: "Jono",
+      by_channel: "Kanava",
+      by_agent: "Viimeisin käsittelijä",
+      by_hour: "Kellonaika",
+      by_day: "Päivä",
+      service_level_s: "Palvelutaso: vastattu sekunnissa",
+      service_level_lanes: "jonojen tavoite",
+      chart_figure: "Kaaviossa",
+      show_report: "Näytä",
+      download_csv: "Lataa CSV",
+      download_requests_csv: "Lataa pyyntöjen ajat (CSV)",
+      loading: "Haetaan…",
+      loaded: "{n} pyyntöä {from} – {to}",
+      failed: "Raporttia ei saatu: {reason}",
+      error_network: "Yhteys palvelimeen ei toimi.",
+      bad_period: "Valitse alku- ja loppupäivä; loppu ei voi olla ennen alkua.",
+      table_title: "Luvut",
+      total: "Yhteensä",
+      nobody: "(ei käsittelijää)",
+      chart_title: "{figure} ryhmittäin: {by}",
+      f_contacts: "Yhteydenotot",
+      f_answered: "Vastatut",
+      f_abandoned: "Menetetyt",
+      f_abandoned_missed_calls: "Vastaamattomat puhelut",
+      f_abandoned_chats: "Vastaamattomat chatit",
+      f_abandoned_late_callbacks: "Myöhästyneet takaisinsoitot",
+      f_avg_speed_of_answer_s: "Vastausaika ka. (s)",
+      f_p90_speed_of_answer_s: "Vastausaika p90 (s)",
+      f_answered_within_target: "Vastattu tavoiteajassa",
+      f_service_level_pct: "Palvelutaso %",
+      f_avg_handling_time_s: "Käsittelyaika ka. (s)",
+      f_callbacks: "Takaisinsoitot",
+      f_callbacks_in_time: "Ajallaan soitetut",
+      f_avg_first_response_s: "Ensivastaus ka. (s)",
+      definitions: "Luvut koskevat jaksolla alkaneita pyyntöjä (keskuksen aikavyöhyke). "
+        + "Vastausaika: jonoon tulosta palvelun alkuun. Palvelutaso: tavoiteajassa vastatut "
+        + "vastatuista ja menetetyistä. Menetetty: vastaamaton puhelu, jota ei soitettu "
+        + "takaisin; vastaamatta suljettu chat; takaisinsoitto, jota ei tehty määräajassa.",
+      first_response_by_channel: "Ensivastaus kanavittain: {list}",
+      channel_phone: "Puhelin",
+      channel_sms: "Tekstiviesti",
+      channel_email: "Sähköposti",
+      channel_chat: "Chat",
+      channel_webform: "Verkkolomake",
+    },
+    en: {
+      language: "Language",
+      to_console: "Back to the console",
+      to_wallboard: "Wallboard",
+      signed_in_as: "Signed in as {name}",
+      not_signed_in: "Sign in on the console first.",
+      not_for_you: "Reports are for admins and dispatchers.",
+      reports_title: "Reports",
+      period_from: "From (date)",
+      period_to: "To (date, included)",
+      group_by: "Group by",
+      by_lane: "Lane",
+      by_channel: "Channel",
+      by_agent: "Last agent",
+      by_hour: "Hour of day",
+      by_day: "Day",
+      service_level_s: "Service level: answered within s",
+      service_level_lanes: "each lane's target",
+      chart_figure: "Chart",
+      show_report: "Show",
+      download_csv: "Download CSV",
+      download_requests_csv: "Download request timings (CSV)",
+      loading: "Loading…",
+      loaded: "{n} requests {from} – {to}",
+      failed: "No report: {reason}",
+      error_network: "The server cannot be reached.",
+      bad_period: "Pick a first and a last day; the last cannot be before the first.",
+      table_title: "Figures",
+      total: "Total",
+      nobody: "(no agent)",
+      chart_title: "{figure} by {by}",
+      f_contacts: "Contacts",
+      f_answered: "Answered",
+      f_abandoned: "Abandoned",
+      f_abandoned_missed_calls: "Missed calls",
+      f_abandoned_chats: "Unanswered chats",
+      f_abandoned_late_callbacks: "Late callbacks",
+      f_avg_speed_of_answer_s: "Avg speed of answer (s)",
+      f_p90_speed_of_answer_s: "p90 speed of answer (s)",
+      f_answered_within_target: "Answered within target",
+      f_service_level_pct: "Service level %",
+      f_avg_handling_time_s: "Avg handling time (s)",
+      f_callbacks: "Callbacks",
+      f_callbacks_in_time: "Callbacks in time",
+      f_avg_first_response_s: "Avg first response (s)",
+      definitions: "Figures cover the requests started in the period (the centre's "
+        + "timezone). Speed of answer: queued to service start. Service level: answered "
+        + "within the target, of those answered or abandoned. Abandoned: a missed call "
+        + "never called back, a chat closed unanswered, a callback not made by its due time.",
+      first_response_by_channel: "First response by channel: {list}",
+      channel_phone: "Phone",
+      channel_sms: "SMS",
+      channel_email: "Email",
+      channel_chat: "Chat",
+      channel_webform: "Web form",
+    },
+  };
+  const LANG_KEY = "taxiconnect.console.lang"; // shared with the console
+  const FIGURES = ["contacts", "answered", "abandoned", "abandoned_missed_calls",
+    "abandoned_chats", "abandoned_late_callbacks", "avg_speed_of_answer_s",
+    "p90_speed_of_answer_s", "answered_within_target", "service_level_pct",
+    "avg_handling_time_s", "callbacks", "callbacks_in_time", "avg_first_response_s"];
+  const CHARTED = ["contacts", "answered", "abandoned", "avg_speed_of_answer_s",
+    "p90_speed_of_answer_s", "service_level_pct", "avg_handling_time_s",
+    "avg_first_response_s"];
+
+  const state = { lang: "fi", me: null, report: null };
+  const $ = (id) => document.getElementById(id);
+
+  function t(key, values) {
+    const table = TEXT[state.lang] || TEXT.en;
+    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g,
+      (whole, name) => (name in values ? String(values[name]) : whole));
+  }
+
+  function initialLanguage() {
+    try {
+      const stored = localStorage.getItem(LANG_KEY);
+      if (stored && stored in TEXT) return stored;
+    } catch (_) { /* storage blocked */ }
+    return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
+  }
+
+  function applyStaticText() {
+    document.documentElement.lang = state.lang;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-label]")) {
+      el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    }
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
+      el.placeholder = t(el.dataset.i18nPlaceholder);
+    }
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === state.lang));
+    }
+    for (const option of $("report-by").options) option.textContent = t(`by_${option.value}`);
+    const figure = $("report-figure");
+    const chosen = figure.value || "contacts";
+    figure.replaceChildren(...CHARTED.map((name) => new Option(t(`f_${name}`), name)));
+    figure.value = chosen;
+    if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
+  }
+
+  function setLanguage(lang) {
+    if (!(lang in TEXT)) return;
+    state.lang = lang;
+    try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* used, not remembered */ }
+    applyStaticText();
+    render();
+  }
+
+  // ---- the period ------------------------------------------------------------------------
+
+  function isoDay(day) {
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
+  }
+
+  function dayAfter(text) {
+    const [y, m, d] = text.split("-").map(Number);
+    return isoDay(new Date(y, m - 1, d + 1));
+  }
+
+  /** The query the pickers describe; the page's "to" is the last day, the API's the day after. */
+  function query(withGrouping) {
+    const from = $("report-from").value;
+    const last = $("report-to").value;
+    if (!from || !last || last < from) return null;
+    const params = new URLSearchParams({ from, to: dayAfter(last) });
+    if (withGrouping) {
+      params.set("by", $("report-by").value);
+      if ($("report-level").value !== "") params.set("service_level_s", $("report-level").value);
+    }
+    return params.toString();
+  }
+
+  function updateLinks() {
+    const grouped = query(true);
+    const plain = query(false);
+    for (const [id, href] of [["report-csv", grouped && `/api/v1/reports.csv?${grouped}`],
+                              ["requests-csv", plain && `/api/v1/reports/requests.csv?${plain}`]]) {
+      if (href) $(id).href = href;
+      else $(id).removeAttribute("href");
+    }
+  }
+
+  // ---- the report ------------------------------------------------------------------------
+
+  function status(text, kind) {
+    $("report-status").textContent = text;
+    $("report-status").dataset.kind = kind || "";
+  }
+
+  async function load() {
+    updateLinks();
+    const asked = query(true);
+    if (!asked) {
+      status(t("bad_period"), "error");
+      return;
+    }
+    status(t("loading"));
+    let response;
+    try {
+      response = await fetch(`/api/v1/reports?${asked}`,
+                             { credentials: "same-origin", headers: { Accept: "application/json" } });
+    } catch (_) {
+      status(t("error_network"), "error");
+      return;
+    }
+    let body = null;
+    try { body = await response.json(); } catch (_) { body = null; }
+    if (!response.ok) {
+      status(t("failed", { reason: (body && body.error) || `HTTP ${response.status}` }), "error");
+      return;
+    }
+    state.report = body;
+    render();
+  }
+
+  function rowLabel(row, by) {
+    if (by === "channel") return t(`channel_${row.key}`);
+    if (by === "agent" && !row.key) return t("nobody");
+    if (by === "lane") {
+      const names = state.report.lanes[row.key];
+      return names ? names[state.lang] || row.key : row.key;
+    }
+    if (by === "hour") return `${row.key}:00`;
+    return row.label || row.key;
+  }
+
+  function number(value) {
+    if (value === null || value === undefined) return "–";
+    return Number(value).toLocaleString(state.lang === "fi" ? "fi-FI" : "en-GB",
+                                        { maximumFractionDigits: 1 });
+  }
+
+  function cells(tag, values) {
+    const row = document.createElement("tr");
+    for (const value of values) {
+      const cell = document.createElement(tag);
+      cell.textContent = value;
+      row.append(cell);
+    }
+    return row;
+  }
+
+  function render() {
+    const report = state.report;
+    if (!report) return;
+    const by = report.by;
+    status(t("loaded", { n: report.totals.contacts, from: report.from,
+                         to: $("report-to").value || report.to }));
+    $("report-head").replaceChildren(...cells("th", [t(`by_${by}`),
+      ...FIGURES.map((name) => t(`f_${name}`))]).childNodes);
+    $("report-rows").replaceChildren(...report.rows.map((row) => cells("td",
+      [rowLabel(row, by), ...FIGURES.map((name) => number(row[name]))])));
+    $("report-total").replaceChildren(cells("td",
+      [t("total"), ...FIGURES.map((name) => number(report.totals[name]))]));
+    const channels = Object.entries(report.first_response_by_channel)
+      .map(([channel, seconds]) => `${t(`channel_${channel}`)} `
+        + (seconds === null ? "–" : `${number(seconds)} s`));
+    $("first-response").textContent = channels.length
+      ? t("first_response_by_channel", { list: channels.join(", ") }) : "";
+    const figure = $("report-figure").value || "contacts";
+    const title = t("chart_title", { figure: t(`f_${figure}`), by: t(`by_${by}`).toLowerCase() });
+    $("chart-heading").textContent = title;
+    globalThis.TaxiReports.barChart($("report-chart"),
+      report.rows.map((row) => ({ label: rowLabel(row, by), value: row[figure] })),
+      { title, format: number });
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  function show(view, reason) {
+    $("reports-view").hidden = view !== "reports";
+    $("denied-view").hidden = view !== "denied";
+    $("whoami").hidden = !state.me;
+    if (reason) $("denied-text").textContent = t(reason);
+  }
+
+  async function start() {
+    state.lang = initialLanguage();
+    const today = new Date();
+    $("report-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6));
+    $("report-to").value = isoDay(today);
+    $("report-by").value = "day";
+    applyStaticText();
+    for (const button of document.querySelectorAll(".lang-btn")) {
+      button.addEventListener("click", () => setLanguage(button.dataset.lang));
+    }
+    $("reports-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      load();
+    });
+    for (const id of ["report-from", "report-to", "report-by", "report-level"]) {
+      $(id).addEventListener("change", updateLinks);
+    }
+    $("report-figure").addEventListener("change", render);
+    let response;
+    try {
+      response = await fetch("/api/v1/me", { credentials: "same-origin" });
+    } catch (_) {
+      show("denied", "error_network");
+      return;
+    }
+    if (!response.ok) {
+      show("denied", "not_signed_in");
+      return;
+    }
+    state.me = (await response.json()).agent;
+    applyStaticText();
+    if (state.me.role === "external") {
+      show("denied", "not_for_you");
+      return;
+    }
+    show("reports");
+    load();
+  }
+
+  start();
+})();
