@@ -44,6 +44,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -133,7 +134,7 @@ class Chaos:
         self.phases: list[Phase] = []
         self.submissions: list[Submission] = []
         self.tasks: set[asyncio.Task[None]] = set()
-        self.phone_base = secrets.randbelow(10**8)
+        self.phone_base = secrets.randbelow(10**9)
 
     # --- load ----------------------------------------------------------------------------
 
@@ -144,8 +145,9 @@ class Chaos:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             assert self.phase is not None
             channel = CHANNEL_MIX[n % len(CHANNEL_MIX)]
+            # A number of its own: a passenger's second contact would thread into the first.
             sub = Submission(f"{self.run_tag}-{channel}-{n}", channel, self.phase.name,
-                             f"+3584{self.phone_base * 10 + n:09d}"[:14])
+                             f"+3584{(self.phone_base + n) % 10**9:09d}")
             self.submissions.append(sub)
             task = asyncio.create_task(self.senders.deliver(sub))
             self.tasks.add(task)
@@ -224,8 +226,14 @@ class Chaos:
         victim = server.workers[0]
         os.kill(victim, signal.SIGKILL)
         phase.fault_at = time.monotonic()
-        status = await asyncio.to_thread(server.process.wait, WORKER_STOP_S)
-        phase.note += f"worker {victim} killed, the parent exited {status}"
+        try:
+            code = await asyncio.to_thread(server.process.wait, WORKER_STOP_S)
+        except subprocess.TimeoutExpired:
+            phase.failure = (f"worker {victim} killed, the parent still runs after "
+                             f"{WORKER_STOP_S:.0f} s")
+            await asyncio.to_thread(server.stop)
+            code = server.process.returncode
+        phase.note += f"worker {victim} killed, the parent exited {code}"
         await self.hub.start(workers=2)
 
     async def _until(self, check: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -318,7 +326,7 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
         senders.give_up_at = time.monotonic() + GIVE_UP_S
         if chaos.tasks:
             await asyncio.wait(set(chaos.tasks))
-        stored = stored_by_sid(database_url, sqlite_path, run_tag)
+        stored = await stored_by_sid(database_url, sqlite_path, run_tag)
         wanted = {ref for s in chaos.submissions if s.acked_at is not None
                   for ref in stored.get(s.sid, Stored()).references}
         complete = await wait_for_console(consoles, wanted, DRAIN_S)
@@ -335,7 +343,8 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
         await hub.stop()
         if args.redis_url:
             forget_redis_keys(args.redis_url, prefix)
-    return report(chaos, consoles, stored_by_sid(database_url, sqlite_path, run_tag), hub)
+    return report(chaos, consoles, await stored_by_sid(database_url, sqlite_path, run_tag),
+                  hub)
 
 
 def report(chaos: Chaos, consoles: Consoles, stored: dict[str, Stored], hub: Hub) -> int:

@@ -4,7 +4,6 @@ shared one), and what the hub's database holds for each submission.
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import pwd
@@ -112,12 +111,12 @@ INBOUND_QUERY = ("SELECT m.body, r.reference FROM messages m "
                  "WHERE m.direction = 'inbound' AND m.body LIKE {marker}")
 
 
-def stored_by_sid(database_url: str, sqlite_path: Path, run_tag: str) -> dict[str, Stored]:
+async def stored_by_sid(database_url: str, sqlite_path: Path, run_tag: str) -> dict[str, Stored]:
     """Every inbound message whose text carries one of this run's markers, by submission id:
     how many messages and which requests (references) hold it."""
     marker = re.compile(rf"\b({re.escape(run_tag)}-[a-z]+-\d+)\b")
     if database_url.startswith("postgresql"):
-        rows = asyncio.run(_postgres_rows(database_url, run_tag))
+        rows = await _postgres_rows(database_url, run_tag)
     else:
         with sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True) as conn:
             rows = conn.execute(INBOUND_QUERY.format(marker="?"), (f"%{run_tag}-%",)).fetchall()
