@@ -167,7 +167,7 @@ class Chaos:
         lead = self.args.seconds * LEAD_SHARE
         await asyncio.sleep(lead)
         if name != "steady":
-            print(f"# {name}: {fault}", flush=True)
+            print(f"# {name}: {fault} at {utc_now()} UTC", flush=True)
             phase.fault_at = time.monotonic()
             await getattr(self, "fault_" + name.replace("-", "_"))(phase)
             phase.recovered_at = time.monotonic()
@@ -245,16 +245,32 @@ class Chaos:
         raise RuntimeError(f"gave up waiting {RECOVERY_S:.0f} s for {what}")
 
 
+def utc_now() -> str:
+    """Wall-clock time as the hub's log writes it, to find a fault in the logs."""
+    now = time.time()
+    return time.strftime("%H:%M:%S", time.gmtime(now)) + f",{int(now % 1 * 1000):03d}"
+
+
+FAULTS = {
+    "hub-kill": "SIGKILL the hub, start it again",
+    "redis-kill": "SIGKILL the embedded redis-server",
+    "postgres-restart": "pg_ctl restart -m fast (private cluster)",
+    "worker-kill": "SIGKILL one of --workers 2",
+}
+
+
 def fault_plan(args: argparse.Namespace) -> list[tuple[str, str]]:
-    plan = [("steady", "no fault"), ("hub-kill", "SIGKILL the hub, start it again")]
-    if args.redis_url:
-        print("# redis-kill left out: the Redis by URL is not the bench's to kill", flush=True)
-    else:
-        plan.append(("redis-kill", "SIGKILL the embedded redis-server"))
-    if args.postgres_private:
-        plan.append(("postgres-restart", "pg_ctl restart -m fast (private cluster)"))
-    if not args.no_workers:
-        plan.append(("worker-kill", "SIGKILL one of --workers 2"))
+    """`steady`, then the faults asked for (--faults, in its order) that these stores allow."""
+    plan = [("steady", "no fault")]
+    for name in args.faults:
+        if name == "redis-kill" and args.redis_url:
+            print("# redis-kill left out: the Redis by URL is not the bench's to kill",
+                  flush=True)
+        elif name == "postgres-restart" and not args.postgres_private:
+            print("# postgres-restart left out: only the private cluster (--postgres-private) "
+                  "is the bench's to restart", flush=True)
+        elif not (name == "worker-kill" and args.no_workers):
+            plan.append((name, FAULTS[name]))
     return plan
 
 
@@ -379,12 +395,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "killed); default: the embedded redis-server")
     parser.add_argument("--no-workers", action="store_true",
                         help="leave out the --workers 2 phase")
+    parser.add_argument("--faults", type=lambda t: [f.strip() for f in t.split(",") if f],
+                        default=list(FAULTS), help="the faults, in order (default: "
+                        f"{','.join(FAULTS)})")
     parser.add_argument("--workdir", type=Path,
                         help="a new folder for the hub's data and logs (default: a "
                              "temporary one, deleted)")
     args = parser.parse_args(argv)
     if args.short:
         args.seconds, args.rate = SHORT_SECONDS, SHORT_RATE
+    unknown = [f for f in args.faults if f not in FAULTS]
+    if unknown:
+        parser.error(f"unknown faults {unknown}; known: {', '.join(FAULTS)}")
     if args.postgres_private and args.database_url:
         parser.error("--postgres-private and --database-url exclude each other")
     if not (1 <= args.seconds <= 600 and 0.5 <= args.rate <= 500 and 1 <= args.consoles <= 50):

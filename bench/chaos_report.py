@@ -10,6 +10,8 @@ from typing import Any
 from chaos_clients import Console, Submission
 from chaos_stores import Stored
 
+SLOW_S = 2.0  # acknowledgement -> every console; slower ones are listed
+EXAMPLES = 5  # submission ids listed per kind and phase
 COUNTS = ("submitted", "acknowledged", "stored", "lost", "duplicated", "on_console",
           "console_missed", "unanswered", "refused", "retried")
 
@@ -32,6 +34,12 @@ class Phase:
         return self.recovered_at - self.fault_at
 
 
+def _since(at: float, phase: Phase) -> str:
+    """A moment told relative to the phase's fault (or start)."""
+    origin = phase.fault_at if phase.fault_at is not None else phase.started
+    return f"{at - origin:+.1f} s from the {'fault' if phase.fault_at else 'phase start'}"
+
+
 def on_every_console(references: set[str], consoles: Sequence[Console]) -> float | None:
     """When the last console first heard of the contact (any of its requests); None when a
     console never did."""
@@ -49,6 +57,7 @@ def phase_row(phase: Phase, subs: list[Submission], stored: dict[str, Stored],
     row: dict[str, Any] = dict.fromkeys(COUNTS, 0)
     row["phase"] = phase.name
     slowest = 0.0
+    late: list[tuple[float, str]] = []  # over SLOW_S from acknowledgement to every console
     examples: dict[str, list[str]] = {"lost": [], "duplicated": [], "console_missed": [],
                                       "refused": []}
     for sub in subs:
@@ -77,10 +86,17 @@ def phase_row(phase: Phase, subs: list[Submission], stored: dict[str, Stored],
             continue
         row["on_console"] += 1
         slowest = max(slowest, heard - sub.acked_at)
+        if heard - sub.acked_at > SLOW_S:
+            late.append((heard - sub.acked_at, f"{sub.sid} {sorted(found.references)} acked "
+                         f"{_since(sub.acked_at, phase)}, on consoles after "
+                         f"{heard - sub.acked_at:.1f} s"))
     row["ack_to_console_max_s"] = round(slowest, 2)
     row["outage_s"] = None if phase.outage_s is None else round(phase.outage_s, 1)
     row["catch_up_s"] = catch_up(phase, everyone, stored, consoles)
-    row["examples"] = {k: v[:10] for k, v in examples.items() if v}
+    if late:
+        examples[f"{len(late)} over {SLOW_S:g} s to the consoles, slowest"] = [
+            text for _, text in sorted(late, reverse=True)]
+    row["examples"] = {k: v[:EXAMPLES] for k, v in examples.items() if v}
     row["note"] = phase.note
     row["failure"] = phase.failure
     return row
@@ -124,6 +140,7 @@ def print_table(phases: list[Phase], subs: list[Submission], stored: dict[str, S
     for row in rows:
         cells = ["-" if row[h] is None else str(row[h]) for h in heads]
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+    print()
     for row in rows[:-1]:
         if row["note"]:
             print(f"  {row['phase']}: {row['note']}")
