@@ -3,6 +3,7 @@ database fail, then count what was acknowledged, stored, lost, duplicated and se
 
     .venv/bin/python bench/chaos.py [--short] [--seconds 20] [--rate 30] [--consoles 2]
         [--postgres-private | --database-url URL] [--redis-url URL] [--no-workers]
+        [--faults hub-kill,redis-kill,postgres-restart,worker-kill] [--workdir DIR]
 
 What it does, all on 127.0.0.1:
 
@@ -23,7 +24,10 @@ What it does, all on 127.0.0.1:
    ours), `postgres-restart` (the private cluster restarted with `pg_ctl restart -m fast`;
    only with --postgres-private), `worker-kill` (the hub restarted gracefully with
    `--workers 2`, one worker SIGKILLed: the parent stops the other and exits 1, and the
-   bench starts the service again; --no-workers leaves it out).
+   bench starts the service again; --no-workers leaves it out). --faults picks and orders
+   them (a fault named twice runs twice). When the hub does not recover from a fault by
+   itself, the bench does what a supervisor would once /healthz fails (restarts it), and
+   the phase fails.
 5. Afterwards it waits for every acknowledged contact on every console, reads the hub's
    database for the contacts' text markers, and prints per phase and in total: submitted,
    acknowledged (2xx / chat ack), stored, lost (acknowledged, not stored), duplicated
@@ -156,8 +160,11 @@ class Chaos:
 
     # --- phases --------------------------------------------------------------------------
 
-    def begin(self, name: str, fault: str) -> None:
-        self.phase = Phase(name, fault, started=time.monotonic())
+    def begin(self, kind: str, fault: str) -> None:
+        """A phase of this kind of fault; a repeated one is named kind#2, kind#3..."""
+        repeat = sum(p.kind == kind for p in self.phases) + 1
+        name = kind if repeat == 1 else f"{kind}#{repeat}"
+        self.phase = Phase(name, fault, started=time.monotonic(), kind=kind)
         self.phases.append(self.phase)
 
     async def run_phase(self) -> None:
@@ -169,7 +176,7 @@ class Chaos:
         if name != "steady":
             print(f"# {name}: {fault} at {utc_now()} UTC", flush=True)
             phase.fault_at = time.monotonic()
-            await getattr(self, "fault_" + name.replace("-", "_"))(phase)
+            await getattr(self, "fault_" + phase.kind.replace("-", "_"))(phase)
             phase.recovered_at = time.monotonic()
             print(f"#   recovered after {phase.recovered_at - phase.fault_at:.1f} s", flush=True)
         await asyncio.sleep(self.args.seconds - lead)

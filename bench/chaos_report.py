@@ -26,6 +26,7 @@ class Phase:
     ended: float = 0.0
     note: str = ""
     failure: str = ""  # the fault was not recovered from as the hub promises
+    kind: str = ""  # the fault's name in chaos.FAULTS; "steady" for none
 
     @property
     def outage_s(self) -> float | None:
