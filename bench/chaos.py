@@ -53,7 +53,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -94,9 +94,13 @@ class Hub:
     server: Server | None = None
     starts: int = 0
     workers: int = 1
+    # Every embedded redis-server seen, kept as processes: a pid reused later is not ours.
+    redis_servers: dict[int, psutil.Process] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.redis_pids: set[int] = set()
+    def note_redis(self, pids: list[int]) -> None:
+        for pid in pids:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.redis_servers.setdefault(pid, psutil.Process(pid))
 
     async def start(self, workers: int = 1) -> None:
         self.starts += 1
@@ -104,7 +108,7 @@ class Hub:
         log = self.folder / f"hub-{self.starts}.log"
         self.server = await asyncio.to_thread(
             start_hub, self.env, log, hub_command(python=self.python, workers=workers))
-        self.redis_pids.update(self.server.helpers)
+        self.note_redis(self.server.helpers)
 
     @property
     def current(self) -> Server:
@@ -121,10 +125,9 @@ class Hub:
     async def stop(self) -> None:
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
-        for pid in self.redis_pids:  # embedded servers a killed hub left behind
+        for process in self.redis_servers.values():  # what a killed hub left behind
             with contextlib.suppress(psutil.NoSuchProcess, psutil.TimeoutExpired):
-                process = psutil.Process(pid)
-                if "redis-server" in " ".join(process.cmdline()):
+                if process.is_running():
                     process.kill()
                     process.wait(10)
 
@@ -200,7 +203,7 @@ class Chaos:
         while time.monotonic() < deadline:
             pid = self.hub.embedded_redis_pid()
             if pid is not None and pid != old and psutil.pid_exists(pid):
-                self.hub.redis_pids.add(pid)
+                self.hub.note_redis([pid])
                 if await ready(self.hub.current.port):
                     return
             elif await status(self.hub.current.port, "/healthz") not in (200, 0):
@@ -345,7 +348,8 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
                 loader = asyncio.create_task(chaos.load(stop_load))
             await chaos.run_phase()
         stop_load.set()
-        await loader
+        if loader is not None:
+            await loader
         senders.give_up_at = time.monotonic() + GIVE_UP_S
         if chaos.tasks:
             await asyncio.wait(set(chaos.tasks))
