@@ -35,6 +35,7 @@ from dispatch import (
     requests_api,
     subject_api,
     viewers,
+    webhooks_api,
 )
 from dispatch import live_counters as dispatch_counters
 from dispatch.appkeys import (
@@ -46,6 +47,7 @@ from dispatch.appkeys import (
     PRESENCE_FANOUT,
     ROUTER,
     SESSION_CHECK,
+    WEBHOOKS,
 )
 from dispatch.auto_answers import AutoAnswers
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
@@ -57,6 +59,7 @@ from dispatch.outbound import OutboundWorker
 from dispatch.presence import PresenceFanout
 from dispatch.router import Router
 from dispatch.session_check import SessionCheck
+from dispatch.webhooks import Webhooks
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
@@ -105,6 +108,7 @@ from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
+from hub.webhook_log import WebhookLog
 from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)
@@ -151,6 +155,9 @@ def create_app(settings: Settings) -> web.Application:
                                            unhealthy_after_s=app[SETTINGS].redis.unhealthy_after_s)),
         _summary,
     ])
+    if settings.webhooks.endpoints:  # nothing leaves for an endpoint nobody configured
+        app.cleanup_ctx.insert(len(app.cleanup_ctx) - 1,
+                               _background("webhooks", WEBHOOKS, _make_webhooks))
     app.on_shutdown.append(_close_websockets)
 
     app.router.add_routes(health.routes())
@@ -182,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(groups_api.routes())
     app.router.add_routes(answer_templates_api.routes())
     app.router.add_routes(subject_api.routes())
+    app.router.add_routes(webhooks_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 
@@ -281,6 +289,12 @@ def _make_purge(app: web.Application) -> PurgeWorker:
     purge = Purge(app[DATABASE], app[REDIS].client, app[KEYS], settings.retention,
                   settings.data_dir)
     return PurgeWorker(purge, settings.retention.purge_interval_s)
+
+
+def _make_webhooks(app: web.Application) -> Webhooks:
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
+    return Webhooks(app[SETTINGS].webhooks, app[REDIS].client, app[KEYS],
+                    WebhookLog(app[DATABASE]), consumer)
 
 
 def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:

@@ -1,0 +1,49 @@
+"""The outbound webhooks' delivery log for admins: `GET /api/v1/admin/webhooks/deliveries`.
+
+Newest first, a page at a time: `?limit=` (1-500, default 100), `?before=<seq>` continues
+after a page's last row (`next_before` in the answer, null on the last page), `?endpoint=` and
+`?state=pending|delivered|failed` narrow it. Admins only: 401 without a session, 403 for team
+and external users. Rows carry no body and no URL.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hub.agent_auth import require_admin
+from hub.appkeys import DATABASE
+from hub.errors import BadInput
+from hub.webhook_log import WebhookLog, WebhookState
+
+PATH = "/api/v1/admin/webhooks/deliveries"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+
+
+def _whole(request: web.Request, name: str, default: int | None) -> int | None:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit():
+        raise BadInput(f"{name} must be a whole number", {name: "invalid"})
+    return int(text)
+
+
+async def deliveries(request: web.Request) -> web.Response:
+    await require_admin(request)
+    limit = _whole(request, "limit", DEFAULT_LIMIT) or 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": "invalid"})
+    before = _whole(request, "before", None)
+    state = request.query.get("state")
+    if state is not None and state not in {s.value for s in WebhookState}:
+        raise BadInput("state must be pending, delivered or failed", {"state": "invalid"})
+    rows = await WebhookLog(request.app[DATABASE]).page(
+        limit=limit, before=before, endpoint=request.query.get("endpoint"),
+        state=WebhookState(state) if state else None)
+    next_before = rows[-1]["seq"] if len(rows) == limit else None
+    return web.json_response({"deliveries": rows, "next_before": next_before})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get(PATH, deliveries)]
