@@ -101,6 +101,7 @@ from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
 from hub.openapi_subject import PATHS as SUBJECT_PATHS
 from hub.openapi_templates import PATHS as TEMPLATE_PATHS
+from hub.openapi_webhooks import PATHS as WEBHOOK_PATHS
 from hub.outbox import OutboxRelay
 from hub.purge import Purge, PurgeWorker
 from hub.redis_client import open_redis
@@ -163,7 +164,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
                                          GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
-                                         AUDIT_PATHS))
+                                         AUDIT_PATHS, WEBHOOK_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
