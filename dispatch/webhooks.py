@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -123,7 +124,7 @@ class EndpointWorker:
                     reclaim_at = loop.time() + self._settings.reclaim_idle_ms / 1000 / 2
                     self._start(await self._reclaim(room))
                     continue
-                response = await self._redis.xreadgroup(
+                response: Any = await self._redis.xreadgroup(
                     self._group, self.consumer, {self._stream: ">"}, count=room,
                     block=BLOCK_MS)
                 for _stream, entries in response or []:
@@ -158,7 +159,10 @@ class EndpointWorker:
                 continue
             task = asyncio.create_task(self._deliver_entry(entry_id, fields.get("data", "")))
             self._tasks[entry_id] = task
-            task.add_done_callback(lambda _t, key=entry_id: self._tasks.pop(key, None))
+            task.add_done_callback(partial(self._done, entry_id))
+
+    def _done(self, entry_id: str, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(entry_id, None)
 
     async def _deliver_entry(self, entry_id: str, data: str) -> None:
         try:

@@ -432,9 +432,9 @@ def _build(cls: type[Any], raw: Mapping[str, Any], environ: Mapping[str, str],
 def _table_list(hint: Any) -> type[Any] | None:
     """The dataclass of a `tuple[SomeSettings, ...]` field (an array of TOML tables)."""
     args = typing.get_args(hint)
-    if typing.get_origin(hint) is tuple and args and dataclasses.is_dataclass(args[0]):
-        found: type[Any] = args[0]
-        return found
+    if typing.get_origin(hint) is tuple and args and isinstance(args[0], type) \
+            and dataclasses.is_dataclass(args[0]):
+        return args[0]
     return None
 
 
