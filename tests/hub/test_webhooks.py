@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -143,10 +144,21 @@ async def deliveries(agent: Dispatcher, **query: str) -> tuple[int, dict[str, An
         return resp.status, await resp.json()
 
 
+def assert_logs_keep_it_private(caplog: pytest.LogCaptureFixture) -> None:
+    """The hub's log lines name no secret, no URL query and no passenger's data (the
+    receivers' own access log lines, which show their URL, are not the hub's)."""
+    hub_lines = "\n".join(r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
+    assert "webhook" in hub_lines
+    for private in (SECRET, "secret-in-query", "Virtanen", "Heino", "Mannerheimintie",
+                    "4321"):
+        assert private not in hub_lines
+
+
 async def test_each_event_arrives_once_signed_with_the_order_only_in_order_ready(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
-    receiver: Callable[..., Awaitable[Receiver]],
+    receiver: Callable[..., Awaitable[Receiver]], caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     sink = await receiver()
     client = await hub(hooked(settings, sink.url))
     agent = await dispatcher(client)
@@ -190,6 +202,7 @@ async def test_each_event_arrives_once_signed_with_the_order_only_in_order_ready
             assert b"Virtanen" not in arrival.body and b"Mannerheimintie" not in arrival.body
     plain = [e for e in events if e["request"]["id"] != ordered]
     assert [e["type"] for e in plain] == ["request.created"]
+    assert_logs_keep_it_private(caplog)
 
 
 async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_and_the_log_shows_it(
@@ -261,7 +274,9 @@ def example_receiver() -> ModuleType:
 
 async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_it_was_down(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO)
     example = example_receiver()
     handled: list[dict[str, Any]] = []
     arrivals: list[bytes] = []
@@ -320,6 +335,7 @@ async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_
         assert sorted(r["state"] for r in answer["deliveries"]) == ["delivered"] * 3
         assert all(r["attempts"] >= 2 for r in answer["deliveries"]
                    if r["event_id"] != handled[0]["id"])
+        assert_logs_keep_it_private(caplog)
     finally:
         await server.close()
 
