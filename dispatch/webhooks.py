@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 BLOCK_MS = 250  # also how long a stop waits for a reading loop to notice
 ERROR_BACKOFF_S = 1.0
+# A consumer holding nothing and silent for this many reclaim_idle_ms is a dead process's
+# (a live one reads every BLOCK_MS).
+DEAD_CONSUMER_IDLES = 10
 
 # Touch an entry (reset its idle time) only while this consumer still holds it.
 # KEYS: stream. ARGV: group, consumer, entry id.
@@ -73,6 +76,7 @@ class EndpointWorker:
         self._touch = redis.register_script(TOUCH_IF_MINE)
         self._stopping = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cursor = "0-0"  # where the next XAUTOCLAIM goes on looking
         self.delivered = 0
         self.failed = 0
         self.retried = 0
@@ -136,9 +140,9 @@ class EndpointWorker:
 
     async def _reclaim(self, room: int) -> list[Entry]:
         """Entries a dead process left pending (and those trimmed away, acknowledged)."""
-        _next, entries, *rest = await self._redis.xautoclaim(
+        self._cursor, entries, *rest = await self._redis.xautoclaim(
             self._stream, self._group, self.consumer,
-            min_idle_time=self._settings.reclaim_idle_ms, start_id="0-0", count=room)
+            min_idle_time=self._settings.reclaim_idle_ms, start_id=self._cursor, count=room)
         trimmed = [e[0] for e in entries if not (e and e[1])]
         if rest and rest[0]:
             trimmed += list(rest[0])
@@ -151,7 +155,19 @@ class EndpointWorker:
             self.reclaimed += len(found)
             log.info("webhooks %s: %s took over %d abandoned events", self.endpoint.name,
                      self.consumer, len(found))
+        if self._cursor == "0-0":  # a whole pass over the pending entries is done
+            await self._forget_dead_consumers()
         return found
+
+    async def _forget_dead_consumers(self) -> None:
+        """Remove consumers of processes that died holding entries, once those entries were
+        taken over: without it every crash would leave one behind in the group."""
+        dead_after_ms = DEAD_CONSUMER_IDLES * self._settings.reclaim_idle_ms
+        for consumer in await self._redis.xinfo_consumers(self._stream, self._group):
+            if consumer["name"] != self.consumer and consumer["pending"] == 0 \
+                    and consumer["idle"] > dead_after_ms:
+                await self._redis.xgroup_delconsumer(self._stream, self._group,
+                                                     consumer["name"])
 
     def _start(self, entries: Sequence[Entry]) -> None:
         for entry_id, fields in entries:

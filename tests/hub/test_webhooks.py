@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 
 from hub.model import Role
 from hub.settings import Secret, Settings, WebhookEndpoint, WebhooksSettings
@@ -274,7 +275,7 @@ def example_receiver() -> ModuleType:
 
 async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_it_was_down(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, raw_redis: Redis,
 ) -> None:
     caplog.set_level(logging.INFO)
     example = example_receiver()
@@ -336,6 +337,10 @@ async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_
         assert all(r["attempts"] >= 2 for r in answer["deliveries"]
                    if r["event_id"] != handled[0]["id"])
         assert_logs_keep_it_private(caplog)
+        # Nothing left pending in the endpoint's consumer group: every event acknowledged.
+        group = await raw_redis.xpending(f"{settings.redis.prefix}stream:events",
+                                         "webhooks:dispatch")
+        assert group["pending"] == 0
     finally:
         await server.close()
 
