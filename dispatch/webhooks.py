@@ -198,6 +198,12 @@ class EndpointWorker:
             # reclaim_idle_ms, here or in another process.
             log.warning("webhooks %s: event %s set aside: %s", self.endpoint.name, entry_id,
                         type(exc).__name__)
+        except Exception as exc:
+            # A fault of ours: the entry stays pending and is retried after reclaim_idle_ms;
+            # the loop and the other events go on. Only the exception's type is logged: its
+            # message could quote the body or the URL.
+            log.error("webhooks %s: event %s set aside after an unexpected %s",
+                      self.endpoint.name, entry_id, type(exc).__name__)
 
     async def _deliver(self, entry_id: str, event: WebhookEvent) -> bool:
         """Send until a 2xx, a refusal or the last attempt; False when the entry was taken

@@ -338,6 +338,11 @@ class WebhooksSettings:
         names = [e.name for e in self.endpoints]
         if len(set(names)) != len(names):
             raise OperatorMustAct("webhooks.endpoints: each endpoint needs a name of its own")
+        if min(self.max_attempts, self.in_flight) < 1 or min(
+                self.backoff_base_s, self.backoff_max_s, self.timeout_s) <= 0 \
+                or self.reclaim_idle_ms < 100:
+            raise OperatorMustAct("webhooks: max_attempts and in_flight must be at least 1, "
+                                  "the times above 0, reclaim_idle_ms at least 100")
 
 
 @dataclass(frozen=True)
