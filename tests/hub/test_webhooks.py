@@ -347,3 +347,20 @@ async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_
 
 async def _some(condition: bool) -> bool | None:
     return True if condition else None
+
+
+async def test_two_hub_processes_share_an_endpoint_and_send_each_event_once(
+    hub: HubFactory, settings: Settings, receiver: Callable[..., Awaitable[Receiver]],
+) -> None:
+    sink = await receiver([503, 503, 503])
+    hooked_settings = hooked(settings, sink.url, events=("request.created",))
+    clients = [await hub(hooked_settings), await hub(hooked_settings)]
+    for n in range(6):
+        await form_post(clients[n % 2], f"hooks-shared-{n}", phone=f"050 222 334{n}")
+    arrivals = await arrived(sink, 9)
+    assert len(arrivals) == 9  # three refused with 503, each of those sent once more
+    assert len({a.event["id"] for a in arrivals}) == 6
+    accepted: dict[str, int] = {}
+    for arrival in arrivals:
+        accepted[arrival.event["id"]] = accepted.get(arrival.event["id"], 0) + 1
+    assert sorted(accepted.values()) == [1, 1, 1, 2, 2, 2]
