@@ -358,9 +358,6 @@ async def test_two_hub_processes_share_an_endpoint_and_send_each_event_once(
     for n in range(6):
         await form_post(clients[n % 2], f"hooks-shared-{n}", phone=f"050 222 334{n}")
     arrivals = await arrived(sink, 9)
-    assert len(arrivals) == 9  # three refused with 503, each of those sent once more
-    assert len({a.event["id"] for a in arrivals}) == 6
-    accepted: dict[str, int] = {}
-    for arrival in arrivals:
-        accepted[arrival.event["id"]] = accepted.get(arrival.event["id"], 0) + 1
-    assert sorted(accepted.values()) == [1, 1, 1, 2, 2, 2]
+    assert len(arrivals) == 9  # three answered 503 (the first three), each retried
+    accepted = sorted(a.event["id"] for a in arrivals[3:])  # the script ran out: all 200
+    assert len(set(accepted)) == len(accepted) == 6
