@@ -8,6 +8,7 @@ and external users. Rows carry no body and no URL.
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 
 from hub.agent_auth import require_admin
@@ -38,11 +39,10 @@ async def deliveries(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in {s.value for s in WebhookState}:
         raise BadInput("state must be pending, delivered or failed", {"state": "invalid"})
-    rows = await WebhookLog(request.app[DATABASE]).page(
+    page = await WebhookLog(request.app[DATABASE]).page(
         limit=limit, before=before, endpoint=request.query.get("endpoint"),
         state=WebhookState(state) if state else None)
-    next_before = rows[-1]["seq"] if len(rows) == limit else None
-    return web.json_response({"deliveries": rows, "next_before": next_before})
+    return web.Response(body=msgspec.json.encode(page), content_type="application/json")
 
 
 def routes() -> list[web.RouteDef]:

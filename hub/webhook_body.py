@@ -43,7 +43,7 @@ class _Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
 
-class RequestPart(_Body, kw_only=True):
+class WebhookRequest(_Body, kw_only=True):
     id: str
     reference: str
     channel: str
@@ -53,14 +53,14 @@ class RequestPart(_Body, kw_only=True):
     timings: Timings
 
 
-class Order(_Body, kw_only=True):
+class WebhookOrder(_Body, kw_only=True):
     pickup_address: str
     pickup_time: str  # ISO 8601 with the offset
     destination: str | None
     passengers: int | None
 
 
-class Passenger(_Body, kw_only=True):
+class WebhookPassenger(_Body, kw_only=True):
     name: str | None
     phone: str | None  # E.164
 
@@ -72,9 +72,9 @@ class WebhookBody(_Body, kw_only=True):
     id: str  # the event's stable id; also the Idempotency-Key header
     type: WebhookEventType
     occurred_at: datetime
-    request: RequestPart
-    order: Order | msgspec.UnsetType = msgspec.UNSET  # order.ready only
-    passenger: Passenger | msgspec.UnsetType = msgspec.UNSET  # order.ready only
+    request: WebhookRequest
+    order: WebhookOrder | msgspec.UnsetType = msgspec.UNSET  # order.ready only
+    passenger: WebhookPassenger | msgspec.UnsetType = msgspec.UNSET  # order.ready only
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ def webhook_events(data: str | bytes) -> list[WebhookEvent]:
     return [_event(_BY_ACTION[handling.action], summary, handling.at)]
 
 
-def order_of(details: dict[str, Any] | None) -> Order | None:
+def order_of(details: dict[str, Any] | None) -> WebhookOrder | None:
     """The order a request's details carry, when they name a pickup address and time."""
     details = details or {}
     address, time = details.get("pickup_address"), details.get("pickup_time")
@@ -130,7 +130,7 @@ def order_of(details: dict[str, Any] | None) -> Order | None:
         return None
     destination = details.get("destination")
     passengers = str(details.get("passengers") or "")
-    return Order(pickup_address=address, pickup_time=time,
+    return WebhookOrder(pickup_address=address, pickup_time=time,
                  destination=destination if isinstance(destination, str) else None,
                  passengers=int(passengers) if passengers.isdigit() else None)
 
@@ -140,11 +140,11 @@ def event_id(request_id: str, version: int, kind: WebhookEventType) -> str:
 
 
 def _event(kind: WebhookEventType, summary: RequestSummary, at: datetime, *,
-           order: Order | None = None) -> WebhookEvent:
+           order: WebhookOrder | None = None) -> WebhookEvent:
     found_id = event_id(summary.id, summary.version, kind)
     body = WebhookBody(
         version=BODY_VERSION, id=found_id, type=kind, occurred_at=at,
-        request=RequestPart(id=summary.id, reference=summary.reference,
+        request=WebhookRequest(id=summary.id, reference=summary.reference,
                             channel=summary.channel, lane=summary.lane,
                             status=summary.status, version=summary.version,
                             timings=summary.timings),
@@ -152,7 +152,7 @@ def _event(kind: WebhookEventType, summary: RequestSummary, at: datetime, *,
     if order is not None:
         phones = summary.contact.phones
         body.order = order
-        body.passenger = Passenger(name=summary.contact.name,
+        body.passenger = WebhookPassenger(name=summary.contact.name,
                                    phone=phones[0] if phones else None)
     return WebhookEvent(found_id, kind, summary.id, _encode.encode(body))
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -42,6 +43,28 @@ class Attempt:
     status: int | None
     error: str | None
     state: WebhookState
+
+
+class DeliveryRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One event's delivery to one endpoint, as the admins' log shows it."""
+
+    seq: int  # orders the log; `before=` continues after it
+    endpoint: str
+    event_id: str
+    event_type: str
+    request_id: str
+    state: WebhookState
+    attempts: int
+    last_status: int | None  # the receiver's last HTTP status, if it answered
+    last_error: str | None  # why the last attempt failed: "timeout", "http 503", …
+    created_at: datetime
+    last_attempt_at: datetime | None
+    finished_at: datetime | None  # delivered or given up
+
+
+class DeliveryPage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    deliveries: list[DeliveryRow]
+    next_before: int | None  # null on the last page
 
 
 class WebhookLog:
@@ -79,7 +102,7 @@ class WebhookLog:
 
     async def page(self, *, limit: int, before: int | None = None,
                    endpoint: str | None = None, state: WebhookState | None = None
-                   ) -> list[dict[str, Any]]:
+                   ) -> DeliveryPage:
         """Newest first; `before` (a row's `seq`) continues after a page's last row."""
         query = select(w).order_by(w.c.id.desc()).limit(limit)
         if before is not None:
@@ -89,19 +112,16 @@ class WebhookLog:
         if state is not None:
             query = query.where(w.c.state == state.value)
         async with self._db.read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_json(row) for row in rows]
+            rows = [_row(row) for row in (await conn.execute(query)).mappings()]
+        return DeliveryPage(deliveries=rows,
+                            next_before=rows[-1].seq if len(rows) == limit else None)
 
 
-def _json(row: Any) -> dict[str, Any]:
-    def iso(at: datetime | None) -> str | None:
-        return at.isoformat() if at is not None else None
-
-    return {
-        "seq": row["id"], "endpoint": row["endpoint"], "event_id": row["event_id"],
-        "event_type": row["event_type"], "request_id": str(row["request_id"]),
-        "state": row["state"], "attempts": row["attempts"],
-        "last_status": row["last_status"], "last_error": row["last_error"],
-        "created_at": iso(row["created_at"]), "last_attempt_at": iso(row["last_attempt_at"]),
-        "finished_at": iso(row["finished_at"]),
-    }
+def _row(row: Any) -> DeliveryRow:
+    return DeliveryRow(
+        seq=row["id"], endpoint=row["endpoint"], event_id=row["event_id"],
+        event_type=row["event_type"], request_id=str(row["request_id"]),
+        state=WebhookState(row["state"]), attempts=row["attempts"],
+        last_status=row["last_status"], last_error=row["last_error"],
+        created_at=row["created_at"], last_attempt_at=row["last_attempt_at"],
+        finished_at=row["finished_at"])

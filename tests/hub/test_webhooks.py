@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jsonschema
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -145,6 +146,18 @@ async def deliveries(agent: Dispatcher, **query: str) -> tuple[int, dict[str, An
         return resp.status, await resp.json()
 
 
+async def documented(client: TestClient[Any, Any], name: str) -> Callable[[Any], None]:
+    """A check that a document fits the served OpenAPI's schema `name`."""
+    async with client.get("/api/openapi.json") as resp:
+        spec = await resp.json()
+
+    def check(document: Any) -> None:
+        jsonschema.validate(document, {"$ref": f"#/components/schemas/{name}",
+                                       "components": spec["components"]},
+                            cls=jsonschema.Draft202012Validator)
+    return check
+
+
 def assert_logs_keep_it_private(caplog: pytest.LogCaptureFixture) -> None:
     """The hub's log lines name no secret, no URL query and no passenger's data (the
     receivers' own access log lines, which show their URL, are not the hub's)."""
@@ -203,6 +216,9 @@ async def test_each_event_arrives_once_signed_with_the_order_only_in_order_ready
             assert b"Virtanen" not in arrival.body and b"Mannerheimintie" not in arrival.body
     plain = [e for e in events if e["request"]["id"] != ordered]
     assert [e["type"] for e in plain] == ["request.created"]
+    fits = await documented(client, "WebhookBody")
+    for found in events:
+        fits(found)
     assert_logs_keep_it_private(caplog)
 
 
@@ -224,6 +240,7 @@ async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_and_
 
     status, answer = await deliveries(admin)
     assert status == 200, answer
+    (await documented(client, "DeliveryPage"))(answer)
     [row] = answer["deliveries"]
     assert row["event_id"] == arrivals[0].event["id"]
     assert row["endpoint"] == "dispatch" and row["event_type"] == "request.created"
