@@ -5,6 +5,7 @@ and the versioned JSON body each one carries. Pure: no I/O.
     request.queued                                    request.created
       … whose request carries pickup address and time order.ready (as well)
     any event recording a `claim` handling action     request.claimed
+      … or a reply that took an unheld request
     any event recording a `resolve` handling action   request.resolved
 
 A webhook event's id is derived from the request, its version after the change and the
@@ -29,7 +30,7 @@ from hub.records import RequestSummary, Timings
 BODY_VERSION = 1
 # Fixed forever: event ids are uuid5 names under it, and receivers keep them.
 ID_NAMESPACE = uuid.UUID("6f1d2b8e-5a47-4c1e-9d0a-7e3c52b1f4a9")
-ORDER_FIELDS = ("pickup_address", "pickup_time", "destination", "passengers")
+SAME_INSTANT_S = 0.002
 
 
 class WebhookEventType(StrEnum):
@@ -95,7 +96,7 @@ _encode = msgspec.json.Encoder()
 # Console events that can record a claim or a resolve (others are skipped undecoded).
 _MAY_HANDLE = frozenset({
     EventType.REQUEST_CLAIM, EventType.REQUEST_RESOLVE, EventType.CALL_ANSWERED,
-    EventType.CALL_ENDED,
+    EventType.CALL_ENDED, EventType.REQUEST_REPLY, EventType.REQUEST_GROUP_MESSAGE,
 })
 _BY_ACTION = {"claim": WebhookEventType.REQUEST_CLAIMED,
               "resolve": WebhookEventType.REQUEST_RESOLVED}
@@ -117,7 +118,13 @@ def webhook_events(data: str | bytes) -> list[WebhookEvent]:
             found.append(_event(WebhookEventType.ORDER_READY, summary, at, order=order))
         return found
     handling = getattr(event, "handling", msgspec.UNSET)
-    if handling is msgspec.UNSET or handling.action not in _BY_ACTION:
+    if handling is msgspec.UNSET:
+        return []
+    if handling.action == "reply" and _same_instant(summary.timings.service_started_at,
+                                                    handling.at):
+        # Replying to a request nobody holds takes it: this reply started its service.
+        return [_event(WebhookEventType.REQUEST_CLAIMED, summary, handling.at)]
+    if handling.action not in _BY_ACTION:
         return []
     return [_event(_BY_ACTION[handling.action], summary, handling.at)]
 
@@ -155,6 +162,11 @@ def _event(kind: WebhookEventType, summary: RequestSummary, at: datetime, *,
         body.passenger = WebhookPassenger(name=summary.contact.name,
                                    phone=phones[0] if phones else None)
     return WebhookEvent(found_id, kind, summary.id, _encode.encode(body))
+
+
+def _same_instant(a: datetime | None, b: datetime) -> bool:
+    # One `at` written twice; a store may keep it to the microsecond or the millisecond.
+    return a is not None and abs((a - b).total_seconds()) < SAME_INSTANT_S
 
 
 def _never() -> datetime:

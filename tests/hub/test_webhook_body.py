@@ -64,7 +64,7 @@ def test_no_order_without_both_address_and_time(details: dict[str, Any] | None) 
 
 
 def test_claims_and_resolves_by_their_handling_action_whatever_event_records_them() -> None:
-    claim = {"action": "claim", "agent": AGENT, "at": "2026-12-07T08:01:00+00:00"}
+    claim = {"action": "claim", "agent": AGENT, "at": "2026-12-07T08:01:00Z"}
     resolve = {**claim, "action": "resolve"}
     reply = {**claim, "action": "reply"}
     assert [e.type for e in webhook_events(event(
@@ -75,6 +75,11 @@ def test_claims_and_resolves_by_their_handling_action_whatever_event_records_the
         == [WebhookEventType.REQUEST_RESOLVED]
     assert webhook_events(event("request.reply", request=summary(2, "claimed"),
                                 handling=reply, message_id="m")) == []
+    took = summary(2, "claimed")
+    took["timings"] = {**TIMINGS, "service_started_at": reply["at"]}
+    assert [e.type for e in webhook_events(event(
+        "request.reply", request=took, handling=reply, message_id="m"))] \
+        == [WebhookEventType.REQUEST_CLAIMED]
     assert webhook_events(event("chat.typing", request=summary(), typing=True)) == []
 
 

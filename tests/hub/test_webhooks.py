@@ -28,8 +28,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from hub.model import Role
-from hub.settings import Secret, Settings, WebhookEndpoint, WebhooksSettings
+from hub.settings import (
+    ChannelsSettings,
+    HttpSettings,
+    Secret,
+    Settings,
+    SmsSettings,
+    TwilioSettings,
+    WebhookEndpoint,
+    WebhooksSettings,
+)
 from tests.conftest import DispatcherFactory, HubFactory, free_port
+from tests.gateways import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, FakeTwilio
 from tests.helpers import Dispatcher, eventually
 
 SECRET = "whsec-test-receiver-secret"
@@ -378,3 +388,30 @@ async def test_two_hub_processes_share_an_endpoint_and_send_each_event_once(
     assert len(arrivals) == 9  # three answered 503 (the first three), each retried
     accepted = sorted(a.event["id"] for a in arrivals[3:])  # the script ran out: all 200
     assert len(set(accepted)) == len(accepted) == 6
+
+
+async def test_a_reply_that_takes_an_unheld_request_is_a_claim(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
+    receiver: Callable[..., Awaitable[Receiver]],
+) -> None:
+    sink = await receiver()
+    async with FakeTwilio() as twilio:
+        port = free_port()
+        client = await hub(dataclasses.replace(
+            hooked(settings, sink.url, events=("request.created", "request.claimed")),
+            channels=ChannelsSettings(enabled=("webform", "twilio_sms")),
+            http=HttpSettings(public_url=f"http://127.0.0.1:{port}"),
+            sms=SmsSettings(twilio=TwilioSettings(
+                auth_token=Secret(TWILIO_AUTH_TOKEN), account_sid=TWILIO_ACCOUNT_SID,
+                from_number="+358451234567", api_url=twilio.url))), port=port)
+        agent = await dispatcher(client)
+        await form_post(client, "hooks-reply-1")
+        [created] = await arrived(sink, 1)
+        request_id = created.event["request"]["id"]
+        status, answer = await agent.reply(request_id, "Auto tulossa", "hooks-reply-k1")
+        assert status == 201, answer
+        status, answer = await agent.reply(request_id, "5 min", "hooks-reply-k2")
+        assert status == 201, answer
+        arrivals = await arrived(sink, 2)
+    assert [a.event["type"] for a in arrivals] == ["request.created", "request.claimed"]
+    assert arrivals[1].event["request"]["status"] == "claimed"
