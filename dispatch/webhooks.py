@@ -87,6 +87,10 @@ class EndpointWorker:
                 f"delivered={self.delivered} retried={self.retried} failed={self.failed} "
                 f"reclaimed={self.reclaimed}>")
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
     def stop(self) -> None:
         self._stopping.set()
 
@@ -287,6 +291,14 @@ class Webhooks:
 
     def __repr__(self) -> str:
         return f"<Webhooks {self.workers!r}>"
+
+    def total(self, counter: str) -> int:
+        """A counter of every endpoint's worker added up (delivered, retried, failed)."""
+        return sum(int(getattr(worker, counter)) for worker in self.workers)
+
+    @property
+    def in_flight(self) -> int:
+        return sum(worker.in_flight for worker in self.workers)
 
     def stop(self) -> None:
         for worker in self.workers:

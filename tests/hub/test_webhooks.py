@@ -258,6 +258,12 @@ async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_and_
     assert row["finished_at"] and row["created_at"]
     assert "body" not in row and "url" not in json.dumps(row)
 
+    async with client.get("/metrics") as resp:
+        metrics = await resp.text()
+    assert "taxiconnect_webhooks_delivered_total 1.0" in metrics
+    assert "taxiconnect_webhooks_retried_total 2.0" in metrics
+    assert "taxiconnect_webhooks_failed_total 0.0" in metrics
+
     status, answer = await deliveries(team)
     assert status == 403, answer
     async with client.get("/api/v1/admin/webhooks/deliveries") as resp:
