@@ -70,7 +70,7 @@ class Arrival:
 
 class Receiver:
     """A local HTTP receiver: records every POST, answers each in turn from `script` (a
-    status), then 200. Can be stopped and started again on the same port."""
+    status), then 200."""
 
     def __init__(self, script: list[int] | None = None) -> None:
         self.script = list(script or [])
@@ -102,11 +102,10 @@ class Receiver:
 async def receiver() -> AsyncIterator[Callable[..., Awaitable[Receiver]]]:
     made: list[Receiver] = []
 
-    async def make(script: list[int] | None = None, *, up: bool = True) -> Receiver:
+    async def make(script: list[int] | None = None) -> Receiver:
         found = Receiver(script)
         made.append(found)
-        if up:
-            await found.start()
+        await found.start()
         return found
 
     yield make
