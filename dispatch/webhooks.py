@@ -28,6 +28,7 @@ import msgspec
 from aiohttp import ClientSession, ClientTimeout
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import StreamIdT
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.webhook_attempt import backoff_s, post
@@ -100,10 +101,12 @@ class EndpointWorker:
             await self._read_until_stopped()
         finally:
             keeper.cancel()
+            in_hand = list(self._tasks)
             tasks = [keeper, *self._tasks.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self._hand_back(in_hand)
             await self._leave_group()
 
     async def ensure_group(self) -> None:
@@ -263,6 +266,20 @@ class EndpointWorker:
             for entry_id in list(self._tasks):
                 with contextlib.suppress(RedisError, OSError):
                     await self._mine(entry_id)
+
+    async def _hand_back(self, entry_ids: list[str]) -> None:
+        """On a stop, make the entries in hand look abandoned at once (their idle time set
+        past reclaim_idle_ms), so that the next process, or this one restarted, resumes them
+        without waiting; their attempts so far are in the log."""
+        if not entry_ids:
+            return
+        try:
+            ids: list[StreamIdT] = list(entry_ids)
+            await self._redis.xclaim(self._stream, self._group, self.consumer, 0, ids,
+                                     idle=self._settings.reclaim_idle_ms, justid=True)
+        except (RedisError, OSError) as exc:
+            log.info("webhooks %s: could not hand back %d events: %s", self.endpoint.name,
+                     len(entry_ids), exc)
 
     async def _leave_group(self) -> None:
         """Remove this consumer unless it still holds entries (another process takes those
