@@ -4,11 +4,12 @@ operator configured (`[webhooks]`), e.g. the company's taxi dispatch system.
 Each endpoint reads the events stream through a consumer group of its own (`webhooks:<name>`),
 so every hub process shares its work and each endpoint keeps its own place. A stream entry
 is acknowledged only once each webhook event it gives (hub.webhook_body) has been answered
-with a 2xx, or has failed for good; until then it stays pending in the group, and if its
-process dies another takes it over (XAUTOCLAIM) once it has been left untouched for
-`reclaim_idle_ms`. A live process touches the entries it works on well within that time, and
-checks before each attempt that an entry is still its own, so two live processes never send
-the same event. The delivery log (hub.webhook_log) carries the attempts across processes and
+with a 2xx, or has failed for good; until then it stays pending in the group. If its process
+dies, another takes it over (XAUTOCLAIM) once it has been left untouched for
+`reclaim_idle_ms`; a process that stops cleanly hands its entries back, to be taken over at
+once. A live process touches the entries it works on well within that time, and checks
+before each attempt that an entry is still its own, so two live processes never send the
+same event. The delivery log (hub.webhook_log) carries the attempts across processes and
 restarts, and tells a process taking over an entry what was delivered already. What is left
 is the instant between a receiver's 2xx and the log's commit: a crash there sends the event
 again, with the same id, which the receiver de-duplicates (Idempotency-Key).
