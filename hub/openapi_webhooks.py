@@ -58,9 +58,11 @@ PATHS: dict[str, Any] = {
         "security": SESSION,
         "parameters": [
             _query("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
-            _query("before", {"type": "integer"}, "a row's seq: the rows after it (the "
-                   "answer's next_before continues a page)"),
-            _query("endpoint", {"type": "string"}, "one endpoint's rows"),
+            _query("before", {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                   "a row's seq: the rows after it (the answer's next_before continues a "
+                   "page)"),
+            _query("endpoint", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
+                   "one endpoint's rows"),
             _query("state", {"enum": ["pending", "delivered", "failed"]}, "rows in one state"),
         ],
         "responses": {"200": _ok("a page of the log", "DeliveryPage"),

@@ -294,8 +294,10 @@ async def test_a_refusing_receiver_is_not_retried_and_the_log_pages_newest_first
         (1, 400, "http 400")
     status, only = await deliveries(admin, state="failed")
     assert [r["seq"] for r in only["deliveries"]] == [failed["seq"]]
-    status, _ = await deliveries(admin, limit="0")
-    assert status == 422
+    for wrong in ({"limit": "0"}, {"limit": "x"}, {"before": str(2**64)}, {"before": "-1"},
+                  {"state": "lost"}, {"endpoint": "a\x00b"}):
+        status, _ = await deliveries(admin, **wrong)
+        assert status == 422, wrong
 
 
 def example_receiver() -> ModuleType:
