@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from dispatch.presence import PresenceFanout
     from dispatch.router import Router
     from dispatch.session_check import SessionCheck
+    from dispatch.webhooks import Webhooks
 
 ROUTER: web.AppKey[Router] = web.AppKey("router")
 FEED: web.AppKey[EventFeed] = web.AppKey("feed")
@@ -24,3 +25,4 @@ HANDBACK: web.AppKey[HandBack] = web.AppKey("handback")
 PRESENCE_FANOUT: web.AppKey[PresenceFanout] = web.AppKey("presence_fanout")
 OFFERS: web.AppKey[Offers] = web.AppKey("offers")
 SESSION_CHECK: web.AppKey[SessionCheck] = web.AppKey("session_check")
+WEBHOOKS: web.AppKey[Webhooks] = web.AppKey("webhooks")

@@ -36,6 +36,7 @@ from dispatch import (
     requests_api,
     subject_api,
     viewers,
+    webhooks_api,
 )
 from dispatch import live_counters as dispatch_counters
 from dispatch.appkeys import (
@@ -47,6 +48,7 @@ from dispatch.appkeys import (
     PRESENCE_FANOUT,
     ROUTER,
     SESSION_CHECK,
+    WEBHOOKS,
 )
 from dispatch.auto_answers import AutoAnswers
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
@@ -59,6 +61,7 @@ from dispatch.presence import PresenceFanout
 from dispatch.reports_openapi import PATHS as REPORT_PATHS
 from dispatch.router import Router
 from dispatch.session_check import SessionCheck
+from dispatch.webhooks import Webhooks
 from hub import health, openapi
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
@@ -100,6 +103,7 @@ from hub.openapi_lanes import PATHS as LANE_PATHS
 from hub.openapi_notices import PATHS as NOTICE_PATHS
 from hub.openapi_subject import PATHS as SUBJECT_PATHS
 from hub.openapi_templates import PATHS as TEMPLATE_PATHS
+from hub.openapi_webhooks import PATHS as WEBHOOK_PATHS
 from hub.outbox import OutboxRelay
 from hub.purge import Purge, PurgeWorker
 from hub.redis_client import open_redis
@@ -107,6 +111,7 @@ from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
+from hub.webhook_log import WebhookLog
 from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)
@@ -153,12 +158,15 @@ def create_app(settings: Settings) -> web.Application:
                                            unhealthy_after_s=app[SETTINGS].redis.unhealthy_after_s)),
         _summary,
     ])
+    if settings.webhooks.endpoints:  # nothing leaves for an endpoint nobody configured
+        app.cleanup_ctx.insert(len(app.cleanup_ctx) - 1,
+                               _background("webhooks", WEBHOOKS, _make_webhooks))
     app.on_shutdown.append(_close_websockets)
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
                                          GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
-                                         AUDIT_PATHS, REPORT_PATHS))
+                                         AUDIT_PATHS, REPORT_PATHS, WEBHOOK_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes([
@@ -185,6 +193,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(answer_templates_api.routes())
     app.router.add_routes(subject_api.routes())
     app.router.add_routes(reports_api.routes())
+    app.router.add_routes(webhooks_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
 
@@ -284,6 +293,12 @@ def _make_purge(app: web.Application) -> PurgeWorker:
     purge = Purge(app[DATABASE], app[REDIS].client, app[KEYS], settings.retention,
                   settings.data_dir)
     return PurgeWorker(purge, settings.retention.purge_interval_s)
+
+
+def _make_webhooks(app: web.Application) -> Webhooks:
+    consumer = f"{socket.gethostname()}-{os.getpid()}-{id(app):x}"
+    return Webhooks(app[SETTINGS].webhooks, app[REDIS].client, app[KEYS],
+                    WebhookLog(app[DATABASE]), consumer)
 
 
 def _reply_senders(adapters: list[ChannelAdapter]) -> dict[Channel, list[str]]:

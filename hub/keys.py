@@ -13,6 +13,13 @@ from dataclasses import dataclass
 ROUTER_GROUP = "router"
 SENDER_GROUP = "senders"
 
+
+def webhook_group(endpoint: str) -> str:
+    """The consumer group on the events stream through which one webhook endpoint gets its
+    events: its own cursor and pending entries, shared by every hub process."""
+    return f"webhooks:{endpoint}"
+
+
 # A publish-once marker must outlive every retry of the same outbox row or stream entry;
 # the outbox sweeper retries within minutes, so a day is generous.
 PUBLISHED_MARK_TTL_S = 24 * 3600

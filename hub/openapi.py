@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from hub import asyncapi
+from hub import openapi_webhooks as webhook_openapi
 from hub.bodies import BODIES
 from hub.records import component_schemas
 
@@ -664,9 +665,16 @@ def spec(fragments: Sequence[Paths]) -> dict[str, Any]:
     paths = dict(SPEC["paths"])
     for fragment in fragments:
         paths.update(fragment)
-    return {**SPEC, "paths": {path: {method: _with_error_bodies(path, operation)
-                                     for method, operation in operations.items()}
-                              for path, operations in paths.items()}}
+    schemas = SPEC["components"]["schemas"]
+    clash = {name for name, schema in webhook_openapi.SCHEMAS.items()
+             if schema != schemas.get(name, schema)}
+    if clash:
+        raise ValueError(f"two schemas named {sorted(clash)}")
+    components = {**SPEC["components"], "schemas": {**schemas, **webhook_openapi.SCHEMAS}}
+    return {**SPEC, "components": components, "webhooks": webhook_openapi.WEBHOOKS,
+            "paths": {path: {method: _with_error_bodies(path, operation)
+                             for method, operation in operations.items()}
+                      for path, operations in paths.items()}}
 
 
 # Answers whose error bodies are not the JSON error: the hosted form answers in HTML.

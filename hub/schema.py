@@ -250,6 +250,27 @@ deliveries = Table(
     Index("ix_deliveries_due", "state", "next_attempt_at"),
 )
 
+# One row per outbound webhook event and endpoint: how its delivery went. Never the body
+# (it holds the passenger's order) nor the endpoint's URL; `id` orders the admin's log.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("endpoint", String(40), nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("request_id", Uuid, nullable=False),  # no foreign key: the log outlives a purge
+    Column("state", String(16), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_status", Integer),  # the receiver's last HTTP status, if it answered
+    Column("last_error", String(64)),  # why the last attempt failed: timeout, connection, …
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_attempt_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),  # delivered or given up
+    UniqueConstraint("endpoint", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+)
+
 # Numbers that texted an opt-out keyword: no SMS is sent to them until they opt back in.
 sms_opt_outs = Table(
     "sms_opt_outs",

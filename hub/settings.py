@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -20,8 +21,10 @@ from typing import Any, cast
 from hub.errors import OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
 from hub.retention import RetentionSettings
+from hub.webhook_body import WebhookEventType
 
 ENV_PREFIX = "TAXICONNECT_"
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 class Secret:
@@ -289,6 +292,59 @@ class OutboundSettings:
     send_timeout_s: float = 30.0  # one attempt's limit; the gateway's answer counts as lost
 
 
+WEBHOOK_EVENTS = tuple(t.value for t in WebhookEventType)  # an endpoint's default: all
+
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """One receiver of the hub's outbound webhooks, e.g. the company's taxi dispatch system."""
+
+    # Names its consumer group and its rows in the delivery log: keep it when the URL moves.
+    name: str = ""
+    url: str = ""  # http(s); its query string is never logged
+    secret: Secret = field(default_factory=_secret)  # signs every body (hub.signature)
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+
+    def __post_init__(self) -> None:
+        if not NAME.match(self.name):
+            raise OperatorMustAct(
+                f"webhooks.endpoints: name {self.name!r} must be 1-40 letters, digits, - or _")
+        if not self.url.startswith(("http://", "https://")):
+            raise OperatorMustAct(f"webhooks.endpoints {self.name}: url must be http(s)")
+        if not self.secret:
+            raise OperatorMustAct(f"webhooks.endpoints {self.name}: a secret is required")
+        unknown = set(self.events) - set(WEBHOOK_EVENTS)
+        if unknown:
+            raise OperatorMustAct(
+                f"webhooks.endpoints {self.name}: unknown event(s) {sorted(unknown)}; "
+                f"known: {list(WEBHOOK_EVENTS)}")
+
+
+@dataclass(frozen=True)
+class WebhooksSettings:
+    """Outbound webhooks: nothing is sent unless an endpoint is configured here."""
+
+    endpoints: tuple[WebhookEndpoint, ...] = ()
+    max_attempts: int = 10  # then the delivery is marked failed and left
+    backoff_base_s: float = 2.0  # wait before the 2nd attempt; doubles, with jitter
+    backoff_max_s: float = 300.0
+    timeout_s: float = 10.0  # one attempt's limit, connect to last byte
+    in_flight: int = 16  # events each process delivers at once, per endpoint
+    # An event a process took and has not touched for this long is taken over by another
+    # (its process died); a live process touches its events well within it.
+    reclaim_idle_ms: int = 60_000
+
+    def __post_init__(self) -> None:
+        names = [e.name for e in self.endpoints]
+        if len(set(names)) != len(names):
+            raise OperatorMustAct("webhooks.endpoints: each endpoint needs a name of its own")
+        if min(self.max_attempts, self.in_flight) < 1 or min(
+                self.backoff_base_s, self.backoff_max_s, self.timeout_s) <= 0 \
+                or self.reclaim_idle_ms < 100:
+            raise OperatorMustAct("webhooks: max_attempts and in_flight must be at least 1, "
+                                  "the times above 0, reclaim_idle_ms at least 100")
+
+
 @dataclass(frozen=True)
 class AnswersSettings:
     # New requests on these channels get an automatic acknowledgement with their reference
@@ -320,6 +376,7 @@ class Settings:
     chat: ChatSettings = field(default_factory=ChatSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     answers: AnswersSettings = field(default_factory=AnswersSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
@@ -367,11 +424,34 @@ def _build(cls: type[Any], raw: Mapping[str, Any], environ: Mapping[str, str],
                 raise OperatorMustAct(f"[{f.name}] must be a table")
             values[f.name] = _build(cast(type[Any], hint), section, environ, f"{env_name}_",
                                     f.name)
+        elif _table_list(hint) is not None:
+            values[f.name] = _build_list(_table_list(hint), raw.get(f.name, []), environ,
+                                         f"{env_name}_", f"{where}.{f.name}".lstrip("."))
         elif env_name in environ:
             values[f.name] = _convert(hint, environ[env_name], env_name, from_env=True)
         elif f.name in raw:
             values[f.name] = _convert(hint, raw[f.name], f"{where}.{f.name}", from_env=False)
     return cls(**values)
+
+
+def _table_list(hint: Any) -> type[Any] | None:
+    """The dataclass of a `tuple[SomeSettings, ...]` field (an array of TOML tables)."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and args and isinstance(args[0], type) \
+            and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
+def _build_list(cls: type[Any] | None, raw: Any, environ: Mapping[str, str], env_prefix: str,
+                where: str) -> tuple[Any, ...]:
+    """Each table of an array in the file; the environment overrides a key of the table at
+    an index (`TAXICONNECT_WEBHOOKS_ENDPOINTS_0_SECRET`), so a secret can stay out of it."""
+    assert cls is not None
+    if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+        raise OperatorMustAct(f"[[{where}]] must be an array of tables")
+    return tuple(_build(cls, item, environ, f"{env_prefix}{i}_", f"{where}[{i}]")
+                 for i, item in enumerate(raw))
 
 
 def _convert(hint: Any, value: Any, name: str, *, from_env: bool) -> Any:

@@ -67,13 +67,12 @@ TaxiConnect refuses a request whose t is more than 300 seconds away from its own
 a recorded request cannot be replayed later.
 To change the secret without downtime, send one v1= per secret
 (`t=…,v1=<with old>,v1=<with new>`); a request is accepted when any v1 matches.
+(hub.signature holds the scheme; the hub's outbound webhooks are signed the same way.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,10 +80,13 @@ from typing import Any
 from channels.sms.delivery import DeliveryState, DeliveryUpdate
 from hub.errors import BadInput
 from hub.phone import to_e164
+from hub.signature import HEADER, TOLERANCE_S, sign, verify
 from hub.text import is_storable
 
-HEADER = "X-TaxiConnect-Signature"
-TOLERANCE_S = 300.0
+# The signature scheme is the hub's (hub.signature), named here too for the gateway's side.
+__all__ = ["HEADER", "TOLERANCE_S", "GenericInbound", "parse_inbound", "parse_status",
+           "sign", "verify"]
+
 MAX_ID_CHARS = 100
 MAX_TEXT_CHARS = 1600
 MAX_ERROR_CHARS = 200
@@ -101,30 +103,6 @@ class GenericInbound:
     to: str
     text: str
     received_at: datetime
-
-
-def sign(raw_body: bytes, secret: str, t: int) -> str:
-    """The X-TaxiConnect-Signature value for `raw_body` signed at unix time `t`."""
-    return f"t={t},v1={_digest(raw_body, secret, str(t))}"
-
-
-def verify(raw_body: bytes, header: str, secrets: Sequence[str], now: float, *,
-           tolerance_s: float = TOLERANCE_S) -> bool:
-    """Whether `header` signs `raw_body` with one of `secrets`, at a time close to `now`."""
-    t = ""
-    given: list[bytes] = []
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t":
-            t = value
-        elif key == "v1":
-            given.append(value.lower().encode("utf-8"))
-    if not given or not (t.isascii() and t.isdigit()) or abs(now - int(t)) > tolerance_s:
-        return False
-    expected = [_digest(raw_body, secret, t).encode("ascii") for secret in secrets if secret]
-    # Every pair is compared, so the time taken does not tell which secret matched.
-    matches = [hmac.compare_digest(e, g) for e in expected for g in given]
-    return any(matches)
 
 
 def parse_inbound(obj: Mapping[str, Any], *, default_region: str,
@@ -163,11 +141,6 @@ def parse_status(obj: Mapping[str, Any]) -> DeliveryUpdate:
     reason = error if error is not None else ("failed" if state is DeliveryState.FAILED
                                               else None)
     return DeliveryUpdate(provider_id=message_id, state=state, reason=reason)
-
-
-def _digest(raw_body: bytes, secret: str, t: str) -> str:
-    return hmac.new(secret.encode("utf-8"), t.encode("ascii") + b"." + raw_body,
-                    hashlib.sha256).hexdigest()
 
 
 def _text(obj: Mapping[str, Any], name: str, max_chars: int, *,
