@@ -41,7 +41,8 @@ EVENT_NAME = re.compile(r"^(request|call|message|chat|notice|presence)\.[a-z_]+$
 # The catalogue and the documents made of schemas, where "type" is JSON Schema's.
 DOCUMENTS = {"events.py", "asyncapi.py", "openapi.py", "openapi_audit.py", "openapi_groups.py",
              "openapi_lanes.py", "openapi_notices.py", "openapi_templates.py",
-             "openapi_webhooks.py", "callback_openapi.py", "records.py", "openapi_subject.py"}
+             "openapi_webhooks.py", "callback_openapi.py", "records.py", "openapi_subject.py",
+             "reports_openapi.py"}
 FILES = (".js", ".css", ".html", ".json", ".py")
 TEXT_FRAME = re.compile(r'"type":\s*"([a-z_.]+)"')
 
