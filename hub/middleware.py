@@ -68,7 +68,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         limit = request.app[SETTINGS].http.max_body_bytes
         return _json(413, {"error": f"the body is over the limit of {limit} bytes"})
     except web.HTTPException as exc:
-        if exc.status >= 400 and request.path.startswith(JSON_ERROR_PREFIXES):
+        if (exc.status >= 400 and request.path.startswith(JSON_ERROR_PREFIXES)
+                and exc.content_type != "application/json"):
             # aiohttp's own refusals (no such route, method, media type) in the API's one
             # error body, as the OpenAPI documents them, not as text/plain.
             own_words = exc.text and not exc.text.startswith(f"{exc.status}:")
