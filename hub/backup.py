@@ -89,6 +89,9 @@ class BackupReport:
 def backup(settings: Settings, folder: Path, *, config: Path | None,
            include_config: bool = True) -> BackupReport:
     """Write a backup of the embedded stores into `folder` (new or empty). Blocking."""
+    if folder.resolve().is_relative_to(settings.data_dir.resolve()):
+        raise OperatorMustAct(f"{folder} is inside the data folder {settings.data_dir}: a "
+                              "backup goes elsewhere (ideally another disk or machine)")
     _new_private_folder(folder)
     report = BackupReport(folder)
     sqlite_path = sqlite_file(settings)

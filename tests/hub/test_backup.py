@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import shutil
 import smtplib
 import stat
@@ -26,14 +27,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from hub.backup import mask_config, secret_keys
 from hub.settings import load_settings
 from tests.conftest import PASSWORD, free_port
 from tests.helpers import eventually, http_session, order
-from tests.hub_process import START_S, HubProcess, kill_leftovers, start_hub
+from tests.hub_process import REPO, START_S, HubProcess, kill_leftovers, start_hub
 from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.smtp_sink import SmtpSink
 
-pytestmark = pytest.mark.skipif(
+embedded_only = pytest.mark.skipif(
     bool(TEST_DATABASE_URL or TEST_REDIS_URL),
     reason="backs up the embedded stores; PostgreSQL and an external Redis are backed up "
            "with pg_dump and Redis's own persistence (docs/operations.md)")
@@ -146,6 +148,7 @@ def _private(folder: Path) -> list[str]:
             if p.stat().st_mode & 0o077]
 
 
+@embedded_only
 async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         tmp_path: Path) -> None:
     first, second = tmp_path / "first", tmp_path / "second"
@@ -208,6 +211,9 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         assert "# The company's hub" in saved_config
         code, out = await _cli(hub, "backup", str(backup))
         assert code != 0 and "not empty" in out, out
+        # Stopped, the embedded Redis's files are copied as they are.
+        code, out = await _cli(hub, "backup", str(tmp_path / "offline"))
+        assert code == 0 and "no server running" in out, out
 
         # A backup damaged in one file is refused, naming the file; nothing is written.
         damaged = tmp_path / "damaged"
@@ -255,3 +261,34 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         assert await restored.stop() == 0
     finally:
         kill_leftovers(started, {first / "data", second / "data"})
+
+
+async def test_external_stores_are_left_to_their_own_tools(tmp_path: Path) -> None:
+    """PostgreSQL and a Redis by URL: the backup says so and prints their procedure; the
+    files of the data folder are still backed up. No connection is made to either."""
+    data = tmp_path / "data"
+    (data / "attachments" / "ab").mkdir(parents=True)
+    (data / "attachments" / "ab" / "abcdef").write_bytes(RECEIPT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXICONNECT_")}
+    env.update({"TAXICONNECT_DATA_DIR": str(data),
+                "TAXICONNECT_DATABASE_URL": "postgresql+asyncpg://tc:pw@db.invalid/tc",
+                "TAXICONNECT_REDIS_URL": "redis://redis.invalid:6379/0"})
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "hub.cli", "backup", str(tmp_path / "b")],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=START_S, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "pg_dump" in done.stdout and "Redis is external" in done.stdout
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert [(f["path"], f["role"]) for f in manifest["files"]] == [
+        ("data/attachments/ab/abcdef", "data")]
+    assert manifest["database"].startswith("external") and manifest["schema_revision"] is None
+
+
+def test_every_secret_of_the_configuration_is_masked_or_the_file_left_out() -> None:
+    assert secret_keys() >= {("email", "reply_token_secret"), ("database", "url"),
+                             ("redis", "url"), ("http", "metrics_token")}
+    masked = mask_config('[redis]\nurl = "redis://:pw@h/0"  # shared\nprefix = "tc:"\n')
+    assert masked == '[redis]\nurl = "********"\nprefix = "tc:"\n'
+    # A form the line-by-line masking does not reach: left out rather than leaked.
+    assert mask_config('redis = { url = "redis://:pw@h/0" }\n') is None
+    assert mask_config('[email]\nreply_token_secret = """\nlong\n"""\n') is None
