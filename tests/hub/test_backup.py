@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.backup import mask_config, secret_keys
+from hub.backup_config import mask_config, secret_keys
 from hub.settings import load_settings
 from tests.conftest import PASSWORD, free_port
 from tests.helpers import eventually, http_session, order
