@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,7 +84,18 @@ def backup(settings: Settings, folder: Path, *, config: Path | None,
     if folder.resolve().is_relative_to(settings.data_dir.resolve()):
         raise OperatorMustAct(f"{folder} is inside the data folder {settings.data_dir}: a "
                               "backup goes elsewhere (ideally another disk or machine)")
+    created = not folder.exists()
     _new_private_folder(folder)
+    try:
+        return _write(settings, folder, config, include_config)
+    except BaseException:
+        # Ours alone, and unfinished (no manifest): gone, so the same command can be rerun.
+        _clear(folder, remove=created)
+        raise
+
+
+def _write(settings: Settings, folder: Path, config: Path | None, include_config: bool
+           ) -> BackupReport:
     report = BackupReport(folder)
     sqlite_path = sqlite_file(settings)
     revision: str | None = None
@@ -122,8 +134,9 @@ def backup(settings: Settings, folder: Path, *, config: Path | None,
 
 
 POSTGRESQL_PROCEDURE = """\
-the database is PostgreSQL: not in this backup. Back it up with its own tools, e.g.
-  pg_dump --format=custom --file=taxiconnect.dump "$DATABASE_URL"   (consistent, online)
+the database is PostgreSQL: not in this backup. Back it up with its own tools, first
+(before Redis), e.g. with the database URL written without "+asyncpg":
+  pg_dump --format=custom --file=taxiconnect.dump postgresql://USER@HOST/DB  (online)
 and restore with pg_restore into an empty database (docs/operations.md)."""
 
 EXTERNAL_REDIS_PROCEDURE = """\
@@ -243,6 +256,17 @@ def _new_private_folder(folder: Path) -> None:
         folder.chmod(0o700)
     else:
         folder.mkdir(mode=0o700, parents=True)
+
+
+def _clear(folder: Path, *, remove: bool) -> None:
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for path in folder.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _touch_private(path: Path) -> None:

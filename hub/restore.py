@@ -24,6 +24,7 @@ from hub.backup import (
     REDIS_DIR,
     BackedUp,
     copy_private,
+    hub_version,
     sqlite_file,
 )
 from hub.errors import OperatorMustAct
@@ -67,6 +68,11 @@ def restore(settings: Settings, folder: Path) -> list[str]:
     """Restore the backup in `folder` into the (empty) data folder; the lines to print.
     Blocking."""
     manifest = read_manifest(folder)
+    if manifest.schema_revision and manifest.schema_revision not in known_revisions():
+        raise OperatorMustAct(
+            f"the backup's schema revision {manifest.schema_revision} (hub "
+            f"{manifest.hub_version}) is unknown to this hub ({hub_version()}): restore it "
+            "with that version or a newer one")
     data_dir = settings.data_dir
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise OperatorMustAct(f"the data folder {data_dir} is not empty: restore goes into "
@@ -103,6 +109,18 @@ def restore(settings: Settings, folder: Path) -> list[str]:
         notes.append(f"the configuration is in {folder} with its secrets masked: not "
                      "restored; put it back by hand with the secrets filled in")
     return notes
+
+
+def known_revisions() -> set[str]:
+    """The schema revisions this hub's migrations know."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from hub.database import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
 def _target(entry: BackedUp, staging: Path, data_dir: Path, database: Path | None

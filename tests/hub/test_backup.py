@@ -273,6 +273,13 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         assert code != 0 and attachment in out and "corrupted" in out, out
         assert not (tmp_path / "elsewhere").exists() or not any(
             (tmp_path / "elsewhere").iterdir())
+        # A backup from a newer hub, whose schema this one does not know, is refused.
+        newer = tmp_path / "newer"
+        shutil.copytree(backup, newer)
+        (newer / "manifest.json").write_text(json.dumps({**manifest,
+                                                         "schema_revision": "9999"}))
+        code, out = await _cli(hub, "restore", str(newer), data_dir=tmp_path / "elsewhere")
+        assert code != 0 and "9999" in out, out
         # A data folder in use is never overwritten.
         code, out = await _cli(hub, "restore", str(backup))
         assert code != 0 and "not empty" in out, out
@@ -317,19 +324,33 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         kill_leftovers(started, {first / "data", second / "data"})
 
 
+def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=START_S, check=False)
+
+
+def _env(data: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXICONNECT_")}
+    return {**env, "TAXICONNECT_DATA_DIR": str(data), **settings}
+
+
+async def test_a_backup_that_fails_leaves_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # a data folder with no database in it
+    done = await asyncio.to_thread(_run_cli, _env(tmp_path / "data"), "backup",
+                                   str(tmp_path / "b"))
+    assert done.returncode != 0 and "no database" in done.stderr, done.stderr
+    assert not (tmp_path / "b").exists()
+
+
 async def test_external_stores_are_left_to_their_own_tools(tmp_path: Path) -> None:
     """PostgreSQL and a Redis by URL: the backup says so and prints their procedure; the
     files of the data folder are still backed up. No connection is made to either."""
     data = tmp_path / "data"
     (data / "attachments" / "ab").mkdir(parents=True)
     (data / "attachments" / "ab" / "abcdef").write_bytes(RECEIPT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAXICONNECT_")}
-    env.update({"TAXICONNECT_DATA_DIR": str(data),
-                "TAXICONNECT_DATABASE_URL": "postgresql+asyncpg://tc:pw@db.invalid/tc",
-                "TAXICONNECT_REDIS_URL": "redis://redis.invalid:6379/0"})
-    done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "hub.cli", "backup", str(tmp_path / "b")],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=START_S, check=False)
+    env = _env(data, TAXICONNECT_DATABASE_URL="postgresql+asyncpg://tc:pw@db.invalid/tc",
+               TAXICONNECT_REDIS_URL="redis://redis.invalid:6379/0")
+    done = await asyncio.to_thread(_run_cli, env, "backup", str(tmp_path / "b"))
     assert done.returncode == 0, done.stderr
     assert "pg_dump" in done.stdout and "Redis is external" in done.stdout
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
