@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +53,17 @@ def persist(socket: str) -> tuple[Path, str]:
             # opened, every command in it whole but perhaps the last, which Redis's
             # aof-load-truncated drops on loading.
             return directory / config["appendfilename"], "append-only file rewritten, copied"
-        before = int(client.lastsave().timestamp())
-        _start(client, "BGSAVE", "SCHEDULE")
-        _wait(client, ("rdb_bgsave_in_progress",), "rdb_last_bgsave_status",
-              lambda info: int(info["rdb_last_save_time"]) >= before)
+        # A snapshot already under way began before the database was copied: it would miss
+        # what was published since, so ours starts after it.
+        while True:
+            _wait(client, ("rdb_bgsave_in_progress", "aof_rewrite_in_progress"))
+            try:
+                client.bgsave()
+                break
+            except redis.ResponseError as exc:
+                if "in progress" not in str(exc):
+                    raise
+        _wait(client, ("rdb_bgsave_in_progress",), "rdb_last_bgsave_status")
         return directory / config["dbfilename"], "snapshot saved (BGSAVE), copied"
     except redis.RedisError as exc:
         raise OperatorMustAct(f"the embedded Redis ({socket}) could not save: {exc}") from exc
@@ -69,17 +75,18 @@ def _start(client: redis.Redis, *command: str) -> None:
     try:
         client.execute_command(*command)  # type: ignore[no-untyped-call]
     except redis.ResponseError as exc:
-        if "in progress" not in str(exc):  # one already under way (a purge's) does as well
+        # A rewrite already under way (a purge's) does as well: appends go on after it.
+        if "in progress" not in str(exc):
             raise
 
 
-def _wait(client: redis.Redis, busy: tuple[str, ...], status: str,
-          done: Callable[[dict[str, Any]], bool] = lambda info: True) -> None:
+def _wait(client: redis.Redis, busy: tuple[str, ...], status: str | None = None) -> None:
+    """Until none of the `busy` flags is set; then the `status` of what finished."""
     deadline = time.monotonic() + REDIS_WAIT_S
     while time.monotonic() < deadline:
         info: dict[str, Any] = client.info("persistence")
-        if not any(int(info[name]) for name in busy) and done(info):
-            if info[status] != "ok":
+        if not any(int(info[name]) for name in busy):
+            if status is not None and info[status] != "ok":
                 raise OperatorMustAct(f"the embedded Redis could not save: {status} "
                                       f"{info[status]} (see its log)")
             return
