@@ -232,6 +232,7 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
                 # Passengers go on ordering while the backup is taken.
                 stop, acknowledged = asyncio.Event(), []
                 load = asyncio.create_task(_load(hub, stop, acknowledged))
+
                 async def under_way() -> bool | None:
                     return True if len(acknowledged) >= 5 else None
 
@@ -273,6 +274,10 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         assert code != 0 and attachment in out and "corrupted" in out, out
         assert not (tmp_path / "elsewhere").exists() or not any(
             (tmp_path / "elsewhere").iterdir())
+        # One without its manifest (a backup cut short) is not taken for a finished one.
+        (damaged / "manifest.json").unlink()
+        code, out = await _cli(hub, "restore", str(damaged), data_dir=tmp_path / "elsewhere")
+        assert code != 0 and "not a finished backup" in out, out
         # A backup from a newer hub, whose schema this one does not know, is refused.
         newer = tmp_path / "newer"
         shutil.copytree(backup, newer)
