@@ -369,6 +369,15 @@ def test_every_secret_of_the_configuration_is_masked_or_the_file_left_out() -> N
                              ("redis", "url"), ("http", "metrics_token")}
     masked = mask_config('[redis]\nurl = "redis://:pw@h/0"  # shared\nprefix = "tc:"\n')
     assert masked == '[redis]\nurl = "********"\nprefix = "tc:"\n'
+    # Arrays of tables: each webhook endpoint's secret.
+    hooks = ('[[webhooks.endpoints]]\nname = "a"\nurl = "https://a.example/"\n'
+             'secret = "hook-secret-1"\n\n[[webhooks.endpoints]]\nname = "b"\n'
+             'url = "https://b.example/"\nsecret = "hook-secret-2"\n')
+    masked_hooks = mask_config(hooks)
+    assert masked_hooks is not None and "hook-secret" not in masked_hooks
+    assert masked_hooks.count('secret = "********"') == 2
     # A form the line-by-line masking does not reach: left out rather than leaked.
+    assert mask_config('[webhooks]\nendpoints = [{name = "a", url = "https://a.example/", '
+                       'secret = "hook-secret-1"}]\n') is None
     assert mask_config('redis = { url = "redis://:pw@h/0" }\n') is None
     assert mask_config('[email]\nreply_token_secret = """\nlong\n"""\n') is None
