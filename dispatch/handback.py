@@ -47,6 +47,7 @@ r, m, he = schema.contact_requests, schema.messages, schema.handling_events
 NOTE_CONSOLE_GONE = "palautettu jonoon: konsoli suljettu / handed back: console gone"
 NOTE_OFFLINE = "palautettu jonoon: poissa / handed back: went offline"
 NOTE_DISABLED = "palautettu jonoon: tunnus suljettu / handed back: account disabled"
+HAND_BACK_ATTEMPTS = 3  # reads of what is due, when a request changed under the first
 
 
 def held_query(agent_id: uuid.UUID) -> Any:
@@ -136,23 +137,28 @@ class HandBack:
         hold) to the queue; the ids handed back."""
         query = held_query(agent_id) if answered_too else unanswered_query(agent_id)
         async with self._db.read() as conn:
-            due = (await conn.execute(query)).all()
-        if not due:
-            return []
-        async with self._db.read() as conn:
             agent = await get_agent(conn, agent_id)
         if agent is None:
             return []
         now = utcnow()
         done: list[str] = []
         rows: list[OutboxRow] = []
-        async with self._db.write() as conn:
-            for request_id, version in due:
-                handed = await handling_take.hand_back(conn, request_id, version, agent, note,
-                                                       at=now)
-                if handed is not None:
-                    rows += handed.events
-                    done.append(str(request_id))
+        # A request changed between the read and the write (its version moved on: an
+        # automatic answer, an event of its own) is read again and handed back then; one
+        # no longer held or answered meanwhile drops out of the query.
+        for _ in range(HAND_BACK_ATTEMPTS):
+            async with self._db.read() as conn:
+                due = [(request_id, version) for request_id, version
+                       in (await conn.execute(query)).all() if str(request_id) not in done]
+            if not due:
+                break
+            async with self._db.write() as conn:
+                for request_id, version in due:
+                    handed = await handling_take.hand_back(conn, request_id, version, agent,
+                                                           note, at=now)
+                    if handed is not None:
+                        rows += handed.events
+                        done.append(str(request_id))
         if rows:
             self._relay.notify(rows)
             self.handed_back += len(rows)
