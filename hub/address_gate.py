@@ -10,10 +10,11 @@ Each process counts its own: with N processes an address gets up to N times the 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
+
+from hub.client_address import is_loopback
 
 MAX_ADDRESSES = 10_000  # the oldest-seen addresses are forgotten past this many
 
@@ -31,7 +32,7 @@ class AddressGate:
 
     def wait_s(self, address: str) -> int:
         """0 when `address` may go ahead (counted), else the seconds until it may."""
-        if self.allowed <= 0 or _loopback(address):
+        if self.allowed <= 0 or is_loopback(address):
             return 0
         now = time.monotonic()
         times = self._seen.pop(address, None) or deque()
@@ -45,10 +46,3 @@ class AddressGate:
             return max(1, math.ceil(times[0] + self.per_s - now))
         times.append(now)
         return 0
-
-
-def _loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False

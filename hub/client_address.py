@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -30,6 +31,16 @@ def client_address(request: web.Request, trusted: tuple[Network, ...]) -> str:
         if not _within(hop, trusted):
             return hop
     return remote
+
+
+@functools.lru_cache(maxsize=4096)
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8 and ::1. Asked on every request (the address gate, /metrics), so
+    the parse is cached: a passenger's address repeats for the whole of their visit."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _within(address: str, networks: tuple[Network, ...]) -> bool:

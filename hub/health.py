@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import ipaddress
 import json
 
 from aiohttp import web
@@ -23,7 +21,7 @@ from hub.appkeys import (
     TRUSTED_PROXIES,
     WEBSOCKETS,
 )
-from hub.client_address import client_address
+from hub.client_address import client_address, is_loopback
 from hub.metrics import metrics_page
 
 CHECK_TIMEOUT_S = 2.0
@@ -75,9 +73,8 @@ def _may_scrape(request: web.Request) -> None:
                 content_type="application/json", headers={"WWW-Authenticate": "Bearer"})
         return
     address = client_address(request, request.app[TRUSTED_PROXIES])
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(address).is_loopback:
-            return
+    if is_loopback(address):
+        return
     raise web.HTTPForbidden(
         text=json.dumps({"error": "set http.metrics_token to scrape /metrics from elsewhere"}),
         content_type="application/json")
