@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import shutil
 import socket
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from hub.agents import add_agent
 from hub.app import create_app
 from hub.appkeys import DATABASE
+from hub.log_privacy import PrivateAccessLogger
 from hub.model import Agent, Role
 from hub.settings import (
     AnswersSettings,
@@ -28,9 +30,38 @@ from hub.settings import (
     load_settings,
 )
 from tests.helpers import Dispatcher, http_session
+from tests.log_scan import PROCESS_LOGS, SuiteLog, harvest_literals
 from tests.services import TEST_REDIS_URL, embedded_redis, fresh_database
 
 PASSWORD = "correct horse battery"
+
+_suite_log: SuiteLog | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _suite_log
+    _suite_log = SuiteLog()
+    _suite_log.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails when its log carries what the tests fed the hub (tests/log_scan.py)."""
+    if _suite_log is None:
+        return
+    _suite_log.stop()
+    leaks = _suite_log.leaks(harvest_literals(), PROCESS_LOGS)
+    if not leaks:
+        _suite_log.path.unlink(missing_ok=True)
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"personal data or a secret in the log: {leak.kind} at {leak.source}:{leak.line}"
+             for leak in leaks[:50]]
+    lines.append(f"(the in-process log is kept at {_suite_log.path})")
+    if reporter is not None:
+        reporter.section("log privacy", sep="=", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -83,7 +114,11 @@ async def hub(settings: Settings) -> AsyncIterator[HubFactory]:
     async def start(override: Settings | None = None,
                     port: int | None = None) -> TestClient[Any, Any]:
         app = create_app(override or settings)
-        client: TestClient[Any, Any] = TestClient(TestServer(app, port=port))
+        # The access log on, written by the hub's own access logger, as `serve` writes it
+        # with http.access_log (the suite's log is searched for personal data at the end).
+        server = TestServer(app, port=port, access_log=logging.getLogger("hub.access"),
+                            access_log_class=PrivateAccessLogger)
+        client: TestClient[Any, Any] = TestClient(server)
         await client.start_server()
         clients.append(client)
         return client

@@ -22,6 +22,7 @@ import psutil
 
 from hub.settings import Settings
 from tests.helpers import eventually
+from tests.log_scan import PROCESS_LOGS
 from tests.services import TEST_REDIS_URL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,9 @@ def hub_env(settings: Settings, data_dir: Path, port: int) -> dict[str, str]:
         "TAXICONNECT_DATABASE_URL": settings.database.url.reveal(),
         "TAXICONNECT_HTTP_HOST": "127.0.0.1",
         "TAXICONNECT_HTTP_PORT": str(port),
+        # On, as an operator debugging a site would have it: the suite's log scan reads it.
+        "TAXICONNECT_HTTP_ACCESS_LOG": "true",
+        "TAXICONNECT_LOG_LEVEL": "info",
     })
     if TEST_REDIS_URL:
         env["TAXICONNECT_REDIS_URL"] = settings.redis.url.reveal()
@@ -118,6 +122,7 @@ def start_hub(settings: Settings, folder: Path, port: int, *args: str,
     """`python -m hub.cli serve ARGS` with its data in `folder`/data; not waited for.
     `env_settings`: more `TAXICONNECT_*` settings, as an operator's environment gives them."""
     log = folder / f"hub-{port}.log"
+    PROCESS_LOGS.append(log)
     env = {**hub_env(settings, folder / "data", port), **(env_settings or {})}
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", *args],
