@@ -65,7 +65,7 @@ class Bundle:
     notes: list[str] = field(default_factory=list)
 
     def add(self, name: str, text: str) -> None:
-        self.files[f"{ROOT}/{name}"] = mask_text(text).encode("utf-8")
+        self.files[f"{ROOT}/{mask_text(name)}"] = mask_text(text).encode("utf-8")
 
     def add_json(self, name: str, value: object) -> None:
         self.add(name, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n")

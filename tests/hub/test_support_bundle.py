@@ -204,19 +204,21 @@ async def test_the_bundle_holds_the_facts_and_no_passenger_data(
         assert needle not in own_log, f"{needle!r} in the hub's log at DEBUG"
 
 
-async def test_a_log_that_cannot_be_read_is_refused_and_nothing_written(
+async def test_an_unreadable_log_or_an_existing_output_is_refused_and_nothing_written(
     tmp_path: Path, settings: Settings
 ) -> None:
     env = hub_env(settings, tmp_path / "data", free_port())
-    archive = tmp_path / "bundle.tar.gz"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub.cli", "support-bundle", "--output", str(archive), "--log",
-        str(tmp_path / "missing.log"), env=env, cwd=REPO,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    _, err = await asyncio.wait_for(process.communicate(), WAIT_S * 3)
-    assert process.returncode == 1
-    assert b"cannot read log file" in err and b"Traceback" not in err
-    assert not archive.exists()
+    archive, taken = tmp_path / "bundle.tar.gz", tmp_path / "taken.tar.gz"
+    taken.write_bytes(b"an earlier bundle")
+    for output, log, reason in ((archive, tmp_path / "missing.log", b"cannot read log file"),
+                                (taken, None, b"exists already")):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hub.cli", "support-bundle", "--output", str(output),
+            *(["--log", str(log)] if log else []), env=env, cwd=REPO,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(process.communicate(), WAIT_S * 3)
+        assert process.returncode == 1 and reason in err and b"Traceback" not in err, err
+    assert not archive.exists() and taken.read_bytes() == b"an earlier bundle"
 
 
 @pytest.mark.parametrize(("line", "masked"), [
