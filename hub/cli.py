@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import backup_cli, log_privacy, subject_cli
+from hub import backup_cli, log_privacy, subject_cli, support_cli
 from hub.data_dir import make_private
 from hub.errors import TaxiConnectError
 from hub.event_loop import new_event_loop
@@ -163,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="print what the run would remove (count and oldest per class)")
     subject_cli.add_parsers(commands)
     backup_cli.add_parsers(commands)
+    support_cli.add_parsers(commands)
     audit = commands.add_parser("audit", help="check the audit trail")
     audit.add_subparsers(dest="audit_command", required=True).add_parser(
         "verify", help="walk the audit trail's hash chain; exit 1 at the first broken link")
@@ -202,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
             print(asyncio.run(subject_cli.run(settings, args)))
         elif args.command in backup_cli.COMMANDS:
             print(backup_cli.run(settings, args, config))
+        elif args.command in support_cli.COMMANDS:
+            print(support_cli.run(settings, args, config))
         elif args.command == "audit":
             from hub.audit_verify import verify
 

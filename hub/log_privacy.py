@@ -5,9 +5,12 @@ Two guards, installed by the command line before anything logs:
 - `PrivateAccessLogger`: the opt-in access log writes the path without its query string
   (a PBX's `?token=`, a dispatcher's search by number or name) and never a header.
 - `MaskingFilter` on every root handler: what any logger formats, a library's included, is
-  rewritten with addresses and numbers masked, as `hub.phone.mask_phone` masks our own.
-  (aiosmtpd's `mail.log`, which names each sender at INFO, says warnings only:
-  channels/email/smtp_server.py.)
+  rewritten with addresses and numbers masked, as `hub.phone.mask_phone` masks our own, and
+  the user and password of any URL (a DSN) cut out.
+  Libraries whose lines below WARNING carry the data itself (`QUIET_LOGGERS`: aiosqlite
+  logs every statement with its parameters at DEBUG, names and texts a pattern cannot
+  recognise) say warnings only there. (aiosmtpd's `mail.log` also does so at its own
+  logger: channels/email/smtp_server.py.)
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ EMAIL = re.compile(r"[\w.+-]+@([\w-]+\.)+[\w-]{2,}")
 PHONE = re.compile(r"(?<![\w.:])(?:\+|0)\d[\d \-()]{4,}\d(?![\w:])")
 
 
+# A URL's user and password (a DSN's `postgres:pw@`, Redis's `:pw@`): the whole userinfo,
+# up to the last "@" before the path.
+CREDENTIALS = re.compile(r"(?<=://)[^\s/?#]*@")
+
+# Loggers (and their children) that write passengers' data below WARNING, and what.
+QUIET_LOGGERS = {
+    "aiosqlite": "every statement with its parameters, at DEBUG",
+    "mail": "aiosmtpd: each envelope's addresses at INFO, each SMTP line at DEBUG",
+}
+
+
 def mask_text(text: str) -> str:
+    text = CREDENTIALS.sub("***@", text)
     text = EMAIL.sub(lambda m: "***@" + m.group(0).rpartition("@")[2], text)
     return PHONE.sub(_mask_number, text)
 
@@ -38,9 +53,12 @@ def _mask_number(match: re.Match[str]) -> str:
 
 
 class MaskingFilter(logging.Filter):
-    """Masks the formatted message (and any exception text) of every record it sees."""
+    """Drops what `QUIET_LOGGERS` say below WARNING; masks the formatted message (and any
+    exception text) of every other record it sees."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and _quiet(record.name):
+            return False
         message = record.getMessage()
         masked = mask_text(message)
         if masked != message:
@@ -50,6 +68,10 @@ class MaskingFilter(logging.Filter):
         elif record.exc_text:
             record.exc_text = mask_text(record.exc_text)
         return True
+
+
+def _quiet(name: str) -> bool:
+    return any(name == quiet or name.startswith(quiet + ".") for quiet in QUIET_LOGGERS)
 
 
 def install() -> None:
