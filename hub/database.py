@@ -114,15 +114,19 @@ class Database:
         async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest migration; safe when several processes start at once."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (or to `revision`: tests of the upgrade
+        path); safe when several processes start at once."""
         try:
+            if self._batch_writer is not None and self._batch_thread is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._batch_thread, _upgrade_sqlite, self._batch_writer, revision)
+                return
             async with self.write() as conn:
-                if not self.is_sqlite:
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
-                    )
-                await conn.run_sync(_upgrade_to_head)
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+                await conn.run_sync(_upgrade, revision)
         except SQLAlchemyError as exc:
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
 
@@ -136,11 +140,32 @@ class Database:
             await self.reader.dispose()
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
+
+
+def _upgrade_sqlite(engine: Engine, revision: str) -> None:
+    """SQLite alters a table by rebuilding it (copy, drop, rename); with foreign keys
+    enforced, the drop fails once another table's rows refer to it (0007 on any database with
+    messages in it). So they are off for the migration, which is possible only outside a
+    transaction, and the whole database is checked before the migration commits. BEGIN
+    IMMEDIATE keeps a second process out until then."""
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                _upgrade(conn, revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise OperatorMustAct(
+                        f"database migration left a dangling reference in table {broken[0]}")
+        finally:
+            dbapi.execute("PRAGMA foreign_keys=ON")
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:

@@ -16,10 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
 
 from hub.cli import main
 from hub.database import MIGRATIONS, Database
@@ -64,13 +61,6 @@ def _revisions() -> tuple[str, str]:
     return head.revision, head.down_revision
 
 
-def _upgrade(conn: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
-    command.upgrade(config, revision)
-
-
 @pytest.mark.usefixtures("cli_env")
 def test_check_fails_on_a_fresh_database_and_passes_once_migrated(
         tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,8 +85,7 @@ async def test_check_names_both_revisions_when_the_database_is_behind(
     head, previous = _revisions()
     db = Database(database_url)
     try:
-        async with db.write() as conn:
-            await conn.run_sync(_upgrade, previous)
+        await db.migrate(previous)
     finally:
         await db.close()
 
