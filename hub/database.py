@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -127,7 +128,7 @@ class Database:
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
                 await conn.run_sync(_upgrade, revision)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, CommandError) as exc:  # CommandError: a revision unknown here
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
 
     async def close(self) -> None:

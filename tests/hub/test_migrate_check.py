@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 from hub.cli import main
 from hub.database import MIGRATIONS, Database
@@ -95,6 +96,32 @@ async def test_check_names_both_revisions_when_the_database_is_behind(
         f"taxiconnect: the database is at revision {previous}, behind the head revision "
         f"{head}: back it up, then run `taxiconnect migrate`"]
     assert (await schema_revision(database_url)).current == previous  # nothing changed
+
+
+@pytest.mark.usefixtures("cli_env")
+async def test_a_database_from_a_newer_version_is_named_and_left_alone(
+        database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """After the software was rolled back without restoring the backup: the check says so,
+    and `migrate` refuses with one line instead of a traceback."""
+    head, _ = _revisions()
+    db = Database(database_url)
+    try:
+        await db.migrate()
+        async with db.write() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        await db.close()
+
+    code, said = await asyncio.to_thread(_check, capsys)
+    assert code != 0
+    assert said.splitlines() == [
+        f"taxiconnect: the database is at revision 9999, which this version does not know "
+        f"(its head is {head}): was it migrated by a newer TaxiConnect?"]
+    with pytest.raises(SystemExit) as refused:
+        await asyncio.to_thread(main, ["migrate"])
+    assert str(refused.value.code).startswith("taxiconnect: database migration failed on ")
+    assert "9999" in str(refused.value.code) and "\n" not in str(refused.value.code)
+    assert (await schema_revision(database_url)).current == "9999"
 
 
 async def test_two_processes_migrating_at_once_both_succeed(

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,12 +235,13 @@ def _check_rows(conn: Connection, rows: list[Row], revision: str) -> None:
 
 
 @pytest.fixture
-def cli_database(database_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+def cli_database(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                  ) -> Iterator[None]:
     """`main()` run in this process reads the test's database; its umask is given back."""
+    for name in [n for n in os.environ if n.startswith("TAXICONNECT_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("TAXICONNECT_DATABASE_URL", database_url)
     monkeypatch.setenv("TAXICONNECT_DATA_DIR", str(tmp_path / "cli-data"))
-    monkeypatch.delenv("TAXICONNECT_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     umask = os.umask(0o022)
     os.umask(umask)
