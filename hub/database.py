@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -152,16 +153,19 @@ def _upgrade_sqlite(engine: Engine, revision: str) -> None:
     """SQLite alters a table by rebuilding it (copy, drop, rename); with foreign keys
     enforced, the drop fails once another table's rows refer to it (0007 on any database with
     messages in it). So they are off for the migration, which is possible only outside a
-    transaction, and the whole database is checked before the migration commits. BEGIN
-    IMMEDIATE keeps a second process out until then."""
+    transaction, and the whole database is checked before a migration that ran commits
+    (not at every start). BEGIN IMMEDIATE keeps a second process out until then."""
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         dbapi.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
+                before = MigrationContext.configure(conn).get_current_revision()
                 _upgrade(conn, revision)
-                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                after = MigrationContext.configure(conn).get_current_revision()
+                broken = None if after == before else conn.exec_driver_sql(
+                    "PRAGMA foreign_key_check").first()
                 if broken is not None:
                     raise OperatorMustAct(
                         f"database migration left a dangling reference in table {broken[0]}")

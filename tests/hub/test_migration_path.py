@@ -18,8 +18,10 @@ takes a new contact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +32,13 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Table, and_, func, insert, inspect, select, update
+from sqlalchemy.engine import make_url
 
 from hub import schema
 from hub.appkeys import DATABASE
 from hub.cli import main
 from hub.database import MIGRATIONS, Database
+from hub.migrate_check import schema_revision
 from hub.model import Channel
 from hub.passwords import hash_password
 from hub.reference import format_reference
@@ -330,3 +334,30 @@ async def test_data_from_every_revision_survives_the_upgrade_and_is_served(
     assert int(new_reference[:-1]) == newest + 1
 
     await asyncio.to_thread(main, ["audit", "verify"])  # exits 1 on a broken chain
+
+
+@pytest.mark.usefixtures("cli_database")
+async def test_sqlite_refuses_an_upgrade_that_would_keep_a_dangling_reference(
+        database_url: str) -> None:
+    """SQLite migrates with foreign keys off (a table rebuild drops the table others refer
+    to); the references are checked before the upgrade commits, and a broken one is named."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL alters tables in place, foreign keys on")
+    db = Database(database_url)
+    try:
+        await db.migrate(CHAIN[-2])
+    finally:
+        await db.close()
+    at = START.isoformat()
+    with contextlib.closing(sqlite3.connect(make_url(database_url).database or "")) as raw:
+        raw.execute("PRAGMA foreign_keys=OFF")  # as a hand edit or an old bug might have
+        raw.execute("INSERT INTO messages (id, request_id, channel, direction, body, details, "
+                    "created_at) VALUES (?, ?, 'sms', 'inbound', 'x', '{}', ?)",
+                    (uuid.uuid4().hex, uuid.uuid4().hex, at))
+        raw.commit()
+
+    with pytest.raises(SystemExit) as refused:
+        await asyncio.to_thread(main, ["migrate"])
+    assert refused.value.code == ("taxiconnect: database migration left a dangling reference "
+                                  "in table messages")
+    assert (await schema_revision(database_url)).current == CHAIN[-2]  # rolled back whole
