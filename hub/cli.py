@@ -147,7 +147,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _serve_parser(commands, "serve", "run the hub")
     _serve_parser(commands, "demo", "run the hub with demo data and a demo dispatcher")
-    commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate_ = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate_.add_argument("--check", action="store_true",
+                          help="change nothing: exit 0 if the schema is at the head revision, "
+                               "1 with the current and head revisions if not")
     user = commands.add_parser("user", help="manage agent accounts")
     user_commands = user.add_subparsers(dest="user_command", required=True)
     add = user_commands.add_parser("add", help="add an agent; the password is read from stdin")
@@ -192,7 +195,14 @@ def main(argv: list[str] | None = None) -> None:
                 return
             raise SystemExit(serve_workers(settings, config, args.command, args.workers))
         _logging(settings)
-        if args.command == "migrate":
+        if args.command == "migrate" and args.check:
+            from hub.migrate_check import schema_revision
+
+            revision = asyncio.run(schema_revision(settings.database_url))
+            if not revision.at_head:
+                raise SystemExit(f"taxiconnect: {revision.describe()}")
+            print(revision.describe())
+        elif args.command == "migrate":
             asyncio.run(migrate(settings))
             print("database schema is up to date")
         elif args.command == "user":

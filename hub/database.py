@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -114,16 +116,20 @@ class Database:
         async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest migration; safe when several processes start at once."""
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (or to `revision`: tests of the upgrade
+        path); safe when several processes start at once."""
         try:
+            if self._batch_writer is not None and self._batch_thread is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._batch_thread, _upgrade_sqlite, self._batch_writer, revision)
+                return
             async with self.write() as conn:
-                if not self.is_sqlite:
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
-                    )
-                await conn.run_sync(_upgrade_to_head)
-        except SQLAlchemyError as exc:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+                await conn.run_sync(_upgrade, revision)
+        except (SQLAlchemyError, CommandError) as exc:  # CommandError: a revision unknown here
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
 
     async def close(self) -> None:
@@ -136,11 +142,35 @@ class Database:
             await self.reader.dispose()
 
 
-def _upgrade_to_head(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
+
+
+def _upgrade_sqlite(engine: Engine, revision: str) -> None:
+    """SQLite alters a table by rebuilding it (copy, drop, rename); with foreign keys
+    enforced, the drop fails once another table's rows refer to it (0007 on any database with
+    messages in it). So they are off for the migration, which is possible only outside a
+    transaction, and the whole database is checked before a migration that ran commits
+    (not at every start). BEGIN IMMEDIATE keeps a second process out until then."""
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                before = MigrationContext.configure(conn).get_current_revision()
+                _upgrade(conn, revision)
+                after = MigrationContext.configure(conn).get_current_revision()
+                broken = None if after == before else conn.exec_driver_sql(
+                    "PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise OperatorMustAct(
+                        f"database migration left a dangling reference in table {broken[0]}")
+        finally:
+            dbapi.execute("PRAGMA foreign_keys=ON")
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
