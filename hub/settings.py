@@ -183,6 +183,10 @@ class ConsoleSettings:
 class AmiSettings:
     host: str = ""  # empty: no Asterisk connection
     port: int = 5038
+    # Asterisk's AMI over TLS (manager.conf tlsenable, usually port 5039): the server's
+    # certificate is checked against ca_file (empty: the system's CAs) and its name.
+    tls: bool = False
+    ca_file: str = ""
     user: str = ""
     secret: Secret = field(default_factory=lambda: Secret(""))
     # "Call now" (dispatch.callbacks_api): the hub's Originate rings the dispatcher's own
@@ -214,6 +218,10 @@ def _secret() -> Secret:
     return Secret("")
 
 
+TWILIO_DEFAULT_API = "https://api.twilio.com"
+TWILIO_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")  # a region (ie1) or an edge (sao-paulo)
+
+
 @dataclass(frozen=True)
 class TwilioSettings:
     # The account's auth token: Twilio signs every webhook with it, and it authenticates sends.
@@ -221,7 +229,25 @@ class TwilioSettings:
     account_sid: str = ""
     from_number: str = ""  # sender of replies when the passenger's message names none
     messaging_service_sid: str = ""  # used instead of from_number when set
-    api_url: str = "https://api.twilio.com"
+    # Where the account's data is processed and kept: Twilio's region (e.g. "ie1", Ireland,
+    # for the EU) reached through an edge location (e.g. "dublin"). Both empty: the default
+    # US1 region. They make the API host api.{edge}.{region}.twilio.com, as Twilio documents.
+    region: str = ""
+    edge: str = ""
+    api_url: str = ""  # set: this base URL, whatever region and edge say (tests, a proxy)
+
+    def __post_init__(self) -> None:
+        if self.api_url:
+            return
+        region, edge = self.region.strip().lower(), self.edge.strip().lower()
+        if not region and not edge:
+            url = TWILIO_DEFAULT_API
+        elif not (TWILIO_NAME.match(region) and TWILIO_NAME.match(edge)):
+            raise OperatorMustAct("sms.twilio: set region and edge together, e.g. "
+                                  'region = "ie1" and edge = "dublin"')
+        else:
+            url = f"https://api.{edge}.{region}.twilio.com"
+        object.__setattr__(self, "api_url", url)
 
 
 @dataclass(frozen=True)
