@@ -1,7 +1,11 @@
 """The hub serves HTTPS itself when given a certificate (issue 14, item 7): `serve` and
 `serve --workers N` started as an operator starts them, with a certificate made on the fly
 by a CA only the test trusts. Answers carry HSTS, the session cookie is Secure, plain HTTP
-gets nothing, and a certificate that cannot be read stops the start-up with one line."""
+gets nothing, and a certificate that cannot be read stops the start-up with one line.
+
+The listener does not depend on the stores, and a hub process takes seconds to start: each
+serve path runs in one setup only (`serve` in the embedded one, `--workers` with
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -94,6 +98,8 @@ async def _get(port: int, tls: ssl.SSLContext, path: str,
     return int(lines[0].split()[1]), headers, worker
 
 
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the listener does not depend on the "
+                    "stores: the single-process case runs once, in the embedded setup")
 async def test_serve_answers_over_https_with_hsts(
     tmp_path: Path, settings: Settings, certificates: Certificates
 ) -> None:
