@@ -75,7 +75,8 @@ async def login(request: web.Request) -> web.Response:
     response.set_cookie(
         COOKIE_NAME, token, httponly=True, samesite="Strict", path="/",
         max_age=sessions.ttl_s,
-        secure=settings.console.cookie_secure or settings.http.public_url.startswith("https:"),
+        secure=settings.console.cookie_secure or settings.http.tls
+        or settings.http.public_url.startswith("https:"),
     )
     return response
 

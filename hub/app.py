@@ -111,6 +111,7 @@ from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.tasks import stop_task
+from hub.tls import install_hsts
 from hub.webhook_log import WebhookLog
 from web import ROOT as WEB_ROOT
 
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> web.Application:
         app.cleanup_ctx.insert(len(app.cleanup_ctx) - 1,
                                _background("webhooks", WEBHOOKS, _make_webhooks))
     app.on_shutdown.append(_close_websockets)
+    install_hsts(app, settings.http)
 
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,

@@ -20,6 +20,7 @@ from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
 from hub.model import Role
 from hub.settings import Settings, load_settings
+from hub.tls import server_context
 from hub.workers import (
     WORKERS_HELP,
     announce,
@@ -52,8 +53,9 @@ def _logging(settings: Settings, worker: int | None = None) -> None:
 def serve(settings: Settings, *, demo: bool = False) -> None:
     from hub.app import create_app
 
-    # Bound before anything starts: a port in use is a clear error (OperatorMustAct), not a
-    # traceback after the demo has printed its login.
+    # Bound before anything starts: a port in use or an unreadable certificate is a clear
+    # error (OperatorMustAct), not a traceback after the demo has printed its login.
+    tls = server_context(settings.http)
     sockets = listen_sockets(settings.http.host, settings.http.port, 1)[0]
     app = create_app(settings)
     if demo:
@@ -62,9 +64,9 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         app.on_startup.append(seed_demo)
 
     def print_addresses(_: object) -> None:
-        announce(settings.http.host, settings.http.port)
+        announce(settings.http.host, settings.http.port, settings.http.scheme)
 
-    web.run_app(app, sock=sockets, print=print_addresses,
+    web.run_app(app, sock=sockets, print=print_addresses, ssl_context=tls,
                 shutdown_timeout=5, keepalive_timeout=settings.http.idle_timeout_s,
                 access_log=log if settings.http.access_log else None,
                 access_log_class=PrivateAccessLogger,

@@ -10,6 +10,7 @@ a bounded wait (POOL_TIMEOUT_S).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -21,12 +22,13 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from hub.data_dir import make_private
 from hub.errors import OperatorMustAct
+from hub.tls import client_context
 
 T = TypeVar("T")
 
@@ -69,8 +71,10 @@ class Database:
             self._batch_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-writer")
         else:
+            self.url, tls = _libpq_tls(self.url)
             pool: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
-                                    "pool_timeout": POOL_TIMEOUT_S, "hide_parameters": True}
+                                    "pool_timeout": POOL_TIMEOUT_S, "hide_parameters": True,
+                                    "connect_args": tls}
             self.writer = create_async_engine(self.url, echo=echo, **pool)
             self.reader = create_async_engine(self.url, echo=echo, **pool)
             self._batch_writer = None
@@ -129,7 +133,8 @@ class Database:
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
                 await conn.run_sync(_upgrade, revision)
-        except (SQLAlchemyError, CommandError) as exc:  # CommandError: a revision unknown here
+        # CommandError: a revision unknown here; OSError: unreachable, TLS refused
+        except (SQLAlchemyError, CommandError, OSError) as exc:
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
 
     async def close(self) -> None:
@@ -140,6 +145,31 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+def _libpq_tls(url: URL) -> tuple[URL, dict[str, Any]]:
+    """libpq's `sslmode` and `sslrootcert` in the URL (from `[database]` or written there
+    by the operator) as asyncpg's `ssl`, which takes neither name: what is left of the URL,
+    and the connect arguments."""
+    mode = str(url.query.get("sslmode", ""))
+    ca_file = str(url.query.get("sslrootcert", ""))
+    if not mode and not ca_file:
+        return url, {}
+    rest = url.difference_update_query(["sslmode", "sslrootcert"])
+    mode = mode or "verify-full"  # a CA named: it is there to be checked against
+    if mode not in ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"):
+        raise OperatorMustAct(f"database sslmode {mode!r}: disable, require, verify-ca or "
+                              "verify-full")
+    if mode == "disable":
+        return rest, {"ssl": False}
+    if mode in ("allow", "prefer"):
+        return rest, {"ssl": mode}  # asyncpg's own: TLS if the server offers it, unverified
+    context = client_context("database.ssl_ca_file", ca_file)
+    if mode != "verify-full":
+        context.check_hostname = False
+    if mode == "require":
+        context.verify_mode = ssl.CERT_NONE
+    return rest, {"ssl": context}
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 
 from hub.errors import OperatorMustAct
 from hub.settings import RedisSettings, Settings
+from hub.tls import check_readable
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,8 @@ def _cluster_client(settings: RedisSettings) -> aioredis.Redis:
     cluster = RedisCluster(
         startup_nodes=[ClusterNode(host, port) for host, port in parts.hosts],
         username=parts.username, password=parts.password, ssl=parts.tls,
-        decode_responses=True, max_connections=CLUSTER_MAX_CONNECTIONS)
+        decode_responses=True, max_connections=CLUSTER_MAX_CONNECTIONS,
+        **(_tls_options(settings) if parts.tls else {}))
     return cast(aioredis.Redis, cluster)
 
 
@@ -186,8 +188,17 @@ def _sentinel_client(settings: RedisSettings) -> tuple[aioredis.Redis, Sentinel]
     sentinel = Sentinel(parts.hosts, sentinel_kwargs={"decode_responses": True})
     client = sentinel.master_for(service, db=int(db), username=parts.username,
                                  password=parts.password, ssl=parts.tls,
-                                 decode_responses=True)
+                                 decode_responses=True,
+                                 **(_tls_options(settings) if parts.tls else {}))
     return client, sentinel
+
+
+def _tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """The CA a `rediss` server's certificate is checked against, when not the system's."""
+    if not settings.ca_file:
+        return {}
+    check_readable("redis.ca_file", settings.ca_file)
+    return {"ssl_ca_certs": settings.ca_file}
 
 
 async def open_redis(settings: Settings) -> RedisConnection:
@@ -200,9 +211,10 @@ async def open_redis(settings: Settings) -> RedisConnection:
         where = f"Redis Sentinel {_safe_url(settings.redis.url.reveal())}"
     elif settings.redis.url:
         url = settings.redis.url.reveal()
+        tls = _tls_options(settings.redis) if settings.redis.scheme == "rediss" else {}
         client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
             url, decode_responses=True, max_connections=POOL_MAX_CONNECTIONS,
-            timeout=POOL_TIMEOUT_S))
+            timeout=POOL_TIMEOUT_S, **tls))
         where = _safe_url(url)
     else:
         server = await asyncio.to_thread(_start_embedded, settings.data_dir)

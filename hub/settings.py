@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from hub.errors import OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
@@ -70,12 +71,43 @@ class HttpSettings:
     metrics_token: Secret = field(default_factory=lambda: Secret(""))
     # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
+    # PEM files: with both set the hub serves HTTPS itself (TLS 1.2+), hub.tls.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # With TLS on, browsers are told to come back over HTTPS only this long; 0: no HSTS.
+    hsts_max_age_s: int = 31_536_000
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise OperatorMustAct("http.tls_cert and http.tls_key are set together or not at all")
+        if self.hsts_max_age_s < 0:
+            raise OperatorMustAct("http.hsts_max_age_s must be 0 (no HSTS) or more")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+
+SSLMODES = ("", "disable", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: Secret = field(default_factory=lambda: Secret(""))  # empty: SQLite in data_dir
     echo: bool = False
+    # PostgreSQL over TLS (libpq's names; hub.database): sslmode disable, require (encrypted,
+    # server not verified), verify-ca or verify-full (its certificate checked against
+    # ssl_ca_file, empty: the system's CAs; verify-full also its name). Empty: as the URL says.
+    sslmode: str = ""
+    ssl_ca_file: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sslmode not in SSLMODES:
+            raise OperatorMustAct(f"database.sslmode {self.sslmode!r}: one of {list(SSLMODES)}")
 
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
@@ -94,6 +126,9 @@ class RedisSettings:
     # On a cluster a prefix without a hash tag gets one ("tc:" -> "{tc}:"), so that every
     # key shares a slot: `prefix` is always the one in effect.
     prefix: str = DEFAULT_PREFIX
+    # With a `rediss` URL: the PEM file of the CA that signed the server's certificate
+    # (empty: the system's CAs); the server's name is checked too.
+    ca_file: str = ""
 
     def __post_init__(self) -> None:
         if self.cluster and not has_hash_tag(self.prefix):
@@ -148,6 +183,10 @@ class ConsoleSettings:
 class AmiSettings:
     host: str = ""  # empty: no Asterisk connection
     port: int = 5038
+    # Asterisk's AMI over TLS (manager.conf tlsenable, usually port 5039): the server's
+    # certificate is checked against ca_file (empty: the system's CAs) and its name.
+    tls: bool = False
+    ca_file: str = ""
     user: str = ""
     secret: Secret = field(default_factory=lambda: Secret(""))
     # "Call now" (dispatch.callbacks_api): the hub's Originate rings the dispatcher's own
@@ -179,6 +218,10 @@ def _secret() -> Secret:
     return Secret("")
 
 
+TWILIO_DEFAULT_API = "https://api.twilio.com"
+TWILIO_NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")  # a region (ie1) or an edge (sao-paulo)
+
+
 @dataclass(frozen=True)
 class TwilioSettings:
     # The account's auth token: Twilio signs every webhook with it, and it authenticates sends.
@@ -186,7 +229,25 @@ class TwilioSettings:
     account_sid: str = ""
     from_number: str = ""  # sender of replies when the passenger's message names none
     messaging_service_sid: str = ""  # used instead of from_number when set
-    api_url: str = "https://api.twilio.com"
+    # Where the account's data is processed and kept: Twilio's region (e.g. "ie1", Ireland,
+    # for the EU) reached through an edge location (e.g. "dublin"). Both empty: the default
+    # US1 region. They make the API host api.{edge}.{region}.twilio.com, as Twilio documents.
+    region: str = ""
+    edge: str = ""
+    api_url: str = ""  # set: this base URL, whatever region and edge say (tests, a proxy)
+
+    def __post_init__(self) -> None:
+        if self.api_url:
+            return
+        region, edge = self.region.strip().lower(), self.edge.strip().lower()
+        if not region and not edge:
+            url = TWILIO_DEFAULT_API
+        elif not (TWILIO_NAME.match(region) and TWILIO_NAME.match(edge)):
+            raise OperatorMustAct("sms.twilio: set region and edge together, e.g. "
+                                  'region = "ie1" and edge = "dublin"')
+        else:
+            url = f"https://api.{edge}.{region}.twilio.com"
+        object.__setattr__(self, "api_url", url)
 
 
 @dataclass(frozen=True)
@@ -381,8 +442,15 @@ class Settings:
 
     @property
     def database_url(self) -> str:
+        """The URL every database connection is made with; `[database] sslmode` and
+        `ssl_ca_file` ride along in libpq's query names, which hub.database reads."""
         default = f"sqlite+aiosqlite:///{self.data_dir / 'taxiconnect.db'}"
-        return self.database.url.reveal() or default
+        url = self.database.url.reveal() or default
+        tls = {"sslmode": self.database.sslmode, "sslrootcert": self.database.ssl_ca_file}
+        query = urlencode({name: value for name, value in tls.items() if value})
+        if query and not url.startswith("sqlite"):
+            url += ("&" if "?" in url else "?") + query
+        return url
 
     @property
     def embedded_redis(self) -> bool:

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from hub.errors import OperatorMustAct
 from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
 from hub.settings import Settings
+from hub.tls import server_context
 
 LISTEN_BACKLOG = 128  # aiohttp's own default for the port it binds
 WORKER_STOP_TIMEOUT_S = 30.0  # a worker's graceful stop: open requests, then every store
@@ -54,6 +56,7 @@ handles (one writer, one batch writer, up to 8 readers).
 
 def serve_workers(settings: Settings, config: Path | None, command: str, workers: int) -> int:
     """Run `workers` hub processes on one listening port; the exit status."""
+    server_context(settings.http)  # a certificate the workers cannot load stops us here
     return asyncio.run(_supervise(settings, config, command, workers))
 
 
@@ -132,7 +135,7 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
         if not stop.is_set():
             supervisor_log.info("%d workers on port %d: pids %s", len(children), port,
                                 ",".join(str(c.pid) for c in children))
-            announce(settings.http.host, port)
+            announce(settings.http.host, port, settings.http.scheme)
         return await _watch(children, stop)
     finally:
         for sock in (s for mine in sockets for s in mine):
@@ -200,10 +203,11 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
                            access_log=access_log if settings.http.access_log else None,
                            access_log_class=PrivateAccessLogger)
     socks = [socket.socket(fileno=fd) for fd in fds]
+    tls = server_context(settings.http)
     loop = new_event_loop(settings.http.event_loop)
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_run_worker(runner, socks))
+        loop.run_until_complete(_run_worker(runner, socks, tls))
     finally:
         _cancel_leftovers(loop)
         loop.run_until_complete(loop.shutdown_asyncgens())
@@ -212,7 +216,8 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
         loop.close()
 
 
-async def _run_worker(runner: web.AppRunner, socks: list[socket.socket]) -> None:
+async def _run_worker(runner: web.AppRunner, socks: list[socket.socket],
+                      tls: ssl.SSLContext | None) -> None:
     # Not web.run_app: it leaves the cleanup contexts that did start running when a later
     # one fails, then waits for their tasks without bound, so a worker that cannot start
     # would hang instead of exiting and being noticed by the parent.
@@ -225,7 +230,7 @@ async def _run_worker(runner: web.AppRunner, socks: list[socket.socket]) -> None
     try:
         await runner.setup()
         for sock in socks:
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=tls).start()
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -263,10 +268,10 @@ def _exit_with(parent: int) -> Callable[[web.Application], AsyncIterator[None]]:
     return context
 
 
-def announce(host: str, port: int) -> None:
+def announce(host: str, port: int, scheme: str = "http") -> None:
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host
-    print(f"TaxiConnect console: http://{shown}:{port}/console", flush=True)
-    print(f"Passenger form:      http://{shown}:{port}/form", flush=True)
+    print(f"TaxiConnect console: {scheme}://{shown}:{port}/console", flush=True)
+    print(f"Passenger form:      {scheme}://{shown}:{port}/form", flush=True)
 
 
 async def migrate(settings: Settings) -> None:

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import itertools
 import re
+import ssl
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -47,7 +48,8 @@ class _Session:
 
 
 class FakeAmi:
-    def __init__(self, username: str, secret: str) -> None:
+    def __init__(self, username: str, secret: str, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls  # a server context: AMI over TLS, as Asterisk's tlsenable offers it
         self.username = username
         self.secret = secret
         self.port = 0
@@ -69,7 +71,7 @@ class FakeAmi:
                 f"logins={self.logins} failed={self.failed_logins}>")
 
     async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

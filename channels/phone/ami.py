@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import uuid
 from typing import ClassVar
 
@@ -124,7 +125,8 @@ class AsteriskAmiChannel:
         assert self._settings is not None
         ami = self._settings
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(ami.host, ami.port), CONNECT_TIMEOUT_S)
+            asyncio.open_connection(ami.host, ami.port, ssl=ssl.create_default_context(
+                cafile=ami.ca_file or None) if ami.tls else None), CONNECT_TIMEOUT_S)
         self.connects += 1
         parser, login_id = AmiParser(), f"login-{uuid.uuid4().hex[:12]}"
         self._writer = writer
