@@ -118,6 +118,14 @@ class AsteriskAmiChannel:
         if self._spool is not None:
             await self._spool.stop()
 
+    @property
+    def recordings_kept(self) -> int:
+        return self._spool.kept if self._spool is not None else 0
+
+    @property
+    def recordings_lost(self) -> int:
+        return self._spool.lost if self._spool is not None else 0
+
     async def audio(self, request: web.Request) -> web.StreamResponse:
         """Play a recording (recordings_api), for every phone adapter's recordings."""
         services, recordings = self._services, self._recordings
