@@ -6,9 +6,10 @@ before its `MixMonitorStop` event (Asterisk 18+); a recording the channel's `Han
 closed by MixMonitor's own thread a moment later, so that file is not `settled` yet.
 `VoiceMail()` names the message it records in `VM_MESSAGEFILE` (without a suffix: one file
 per configured format); the message is complete when `VMSTATUS` is set (`FAILED`: none was
-left) or the channel hangs up. (docs.asterisk.org: MixMonitor(), AMI Events/MixMonitorStop and VarSet, VoiceMail
-channel variables.) Each belongs to the call of the channel's `Linkedid`, and is done at the
-event's `Timestamp` (manager.conf timestampevents=yes), else when the hub hears of it.
+left) or the channel hangs up. (docs.asterisk.org: MixMonitor(), AMI Events/MixMonitorStop
+and VarSet, VoiceMail channel variables.) Each belongs to the call of the channel's
+`Linkedid`, and is done at the event's `Timestamp` (manager.conf timestampevents=yes), else
+when the hub hears of it.
 """
 
 from __future__ import annotations
