@@ -59,10 +59,12 @@ class SpoolKeeper:
     async def _keep(self, found: SpoolFile) -> None:
         try:
             outcome = await self._store(found)
-        except Exception:
-            log.exception("Asterisk %s of call %s could not be kept", found.kind,
-                          found.call_key)
-            outcome = "failed"
+        except OSError as exc:  # its message would name the file: the caller's number, often
+            outcome = f"the file could not be read ({exc.strerror or type(exc).__name__})"
+        except (RuntimeError, ValueError) as exc:  # a symbolic link loop; a NUL in the name
+            outcome = f"the file's path is unusable ({type(exc).__name__})"
+        except Exception as exc:  # the type only: a message could carry the path
+            outcome = f"failed ({type(exc).__name__})"
         if outcome == "kept":
             self.kept += 1
             log.info("Asterisk %s of call %s kept", found.kind, found.call_key)

@@ -98,7 +98,7 @@ async def fetch(http: ClientSession, url: str, data_dir: Path, *, token: str,
                 out.flush()
                 os.fsync(out.fileno())
         partial.replace(target)
-    except (ClientError, TimeoutError) as exc:
+    except (ClientError, TimeoutError, OSError) as exc:  # OSError: the data folder's disk
         raise RetryLater(f"the recording could not be fetched: {type(exc).__name__}",
                          retry_after_s=30) from exc
     finally:
