@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from aiohttp import web
+
 from channels.base import CallOriginator, ChannelAdapter
 from channels.chat import ChatChannel
 from channels.email.channel import EmailChannel
 from channels.phone.ami import AsteriskAmiChannel
 from channels.phone.cti import CtiPhoneChannel
+from channels.phone.recordings_api import PATH as RECORDING_AUDIO
+from channels.phone.recordings_api import RecordingPlayer
 from channels.phone.twilio_voice import TwilioVoiceChannel
 from channels.sms.generic import GenericSmsChannel
 from channels.sms.twilio import TwilioSmsChannel
@@ -44,3 +48,12 @@ def call_originator(enabled: Iterable[ChannelAdapter]) -> CallOriginator | None:
         if isinstance(adapter, CallOriginator):
             return adapter
     return None
+
+
+def recording_routes(enabled: Iterable[ChannelAdapter]) -> list[web.RouteDef]:
+    """The route that plays recordings, served by the first enabled phone adapter that can:
+    every phone adapter keeps recordings, one route has one owner."""
+    for adapter in enabled:
+        if isinstance(adapter, RecordingPlayer):
+            return [web.get(RECORDING_AUDIO, adapter.audio)]
+    return []

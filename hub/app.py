@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
 from channels.base import ChannelAdapter, HubServices, Sender
-from channels.registry import adapter_class
+from channels.registry import adapter_class, recording_routes
 from dispatch import (
     admin_api,
     answer_templates_api,
@@ -171,6 +171,7 @@ def create_app(settings: Settings) -> web.Application:
                                          AUDIT_PATHS, REPORT_PATHS, WEBHOOK_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
+    app.router.add_routes(recording_routes(adapters))
     app.router.add_routes([
         web.post("/api/v1/auth/login", auth.login),
         web.post("/api/v1/auth/logout", auth.logout),

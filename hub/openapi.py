@@ -430,7 +430,10 @@ SPEC: dict[str, Any] = {
                        "fields): event newCall|answer|hangup, callId, from, to, direction "
                        "in|out, user / user[], answeringNumber, cause (hangup: normalClearing, "
                        "cancel, noAnswer, busy, congestion, notFound, forwarded), queue. A "
-                       "call nobody answered becomes a callback request",
+                       "call nobody answered becomes a callback request. Event recording|"
+                       "voicemail: callId, url (on an origin in phone.recording_sources; the "
+                       "hub fetches it), recordingId, duration, completedAt, transcription "
+                       "(docs/generic-cti.md)",
             "parameters": [
                 {"name": "X-CTI-Token", "in": "header", "required": False,
                  "schema": {"type": "string"}, "description": "phone.cti_secret"},
@@ -446,8 +449,10 @@ SPEC: dict[str, Any] = {
                           "400": ERROR, "401": _ok("no token; nothing stored", "Error"),
                           "403": _ok("wrong token; nothing stored", "Error"),
                           "415": ERROR,
+                          "404": _ok("a recording of a call never reported", "Error"),
                           "422": _ok("e.g. {\"error\": \"Invalid direction!\"}", "Error"),
-                          "503": _ok("at capacity; Retry-After", "Error")}}},
+                          "503": _ok("at capacity, or the recording server away; "
+                                     "Retry-After", "Error")}}},
         "/webhooks/phone/twilio": {"post": {
             "summary": "Twilio voice callbacks (channel twilio_voice): call status (CallSid, "
                        "CallStatus, From, To, Direction, ParentCallSid for a leg dialled to "
@@ -466,8 +471,9 @@ SPEC: dict[str, Any] = {
                           "415": ERROR, "422": ERROR,
                           "503": _ok("at capacity; Retry-After", "Error")}}},
         "/api/v1/recordings/{recording_id}/audio": {"get": {
-            "summary": "play a call recording or voice message (channel twilio_voice): the "
-                       "audio is streamed from the provider and the listen recorded",
+            "summary": "play a call recording or voice message (any phone channel): the "
+                       "audio is streamed from the provider or the hub's data folder and "
+                       "the listen recorded",
             "security": SESSION,
             "parameters": [{"name": "recording_id", "in": "path", "required": True,
                             "schema": {"type": "string", "format": "uuid"}}],

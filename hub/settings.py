@@ -197,6 +197,11 @@ class AmiSettings:
     originate_caller_id: str = ""  # the centre's number the passenger sees; empty: the PBX's
     originate_number_format: str = "e164"  # Exten as the context dials it: e164 or national
     originate_timeout_s: int = 30  # how long the dispatcher's phone rings
+    # Recordings (MixMonitor) and voice messages (VoiceMail) are read from Asterisk's spool
+    # mounted here on the hub (read-only is enough); empty: none are taken. A path Asterisk
+    # names under recordings_pbx_dir is read at the same place under recordings_dir.
+    recordings_dir: str = ""
+    recordings_pbx_dir: str = "/var/spool/asterisk"
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,12 @@ class PhoneSettings:
     # Twilio Voice URL: after the service notice, the call continues here (the company's
     # IVR or queue TwiML); empty: the hub's answer ends with the notice.
     twilio_flow_url: str = ""
+    # Generic CTI recording events: the hub fetches the audio only from these origins
+    # (scheme://host[:port]), so it stays on servers the operator chose; empty: none.
+    recording_sources: tuple[str, ...] = ()
+    # Sent as `Authorization: Bearer ...` when the hub fetches a recording; empty: none.
+    recording_fetch_token: Secret = field(default_factory=lambda: Secret(""))
+    recording_max_bytes: int = 100 * 1024 * 1024  # a larger file is refused
     ami: AmiSettings = field(default_factory=AmiSettings)
 
 

@@ -22,6 +22,14 @@ Actions/CoreShowChannels, Events/CoreShowChannel and CoreShowChannelsComplete):
 `CoreShowChannel` event per entry of `channels` (the test keeps that list as the PBX's
 channels are: each a channel snapshot's fields), then `CoreShowChannelsComplete` with
 `EventList: Complete` and `ListItems`, all with the action's ActionID.
+
+Recordings and voice messages (docs.asterisk.org, MixMonitor(), AMI Events/VarSet,
+MixMonitorStart, MixMonitorStop; VoiceMail channel variables): `mixmonitor` sends what
+MixMonitor() on a channel sends (`VarSet` of MIXMONITOR_FILENAME, the absolute path, then
+`MixMonitorStart`), `stop_mixmonitor` what StopMixMonitor() sends (`MixMonitorStop`), and
+`voicemail` what VoiceMail() sends (`VarSet` of VM_MESSAGEFILE, the path without a suffix,
+then of VMSTATUS). `at` adds the `Timestamp` Asterisk writes after `Privilege` with
+manager.conf timestampevents=yes.
 """
 
 from __future__ import annotations
@@ -94,6 +102,24 @@ class FakeAmi:
             if session.logged_in:
                 session.writer.write(raw)
                 await session.writer.drain()
+
+    async def mixmonitor(self, snapshot: str, filename: str, *, at: float | None = None
+                         ) -> None:
+        """MixMonitor() starts on the channel `snapshot` (its event fields) describes."""
+        await self.send(event("VarSet", f"{snapshot}Variable: MIXMONITOR_FILENAME\n"
+                              f"Value: {filename}\n", privilege="dialplan,all", at=at)
+                        + event("MixMonitorStart", snapshot, at=at))
+
+    async def stop_mixmonitor(self, snapshot: str, *, at: float | None = None) -> None:
+        await self.send(event("MixMonitorStop", snapshot, at=at))
+
+    async def voicemail(self, snapshot: str, message_file: str, status: str = "SUCCESS", *,
+                        at: float | None = None) -> None:
+        """VoiceMail() records a message on the channel and returns with `status`."""
+        await self.send(event("VarSet", f"{snapshot}Variable: VM_MESSAGEFILE\n"
+                              f"Value: {message_file}\n", privilege="dialplan,all", at=at)
+                        + event("VarSet", f"{snapshot}Variable: VMSTATUS\nValue: {status}\n",
+                                privilege="dialplan,all", at=at))
 
     async def drop(self) -> None:
         """Close every connection, as an Asterisk restart would."""
@@ -222,6 +248,13 @@ class FakeAmi:
         return (answer + event("Hangup", snapshot("Ringing", 5)
                                + "Cause: 19\r\nCause-txt: No answer\r\n")
                 + outcome("Failure", 3))
+
+
+def event(name: str, body: str, *, privilege: str = "call,all",
+          at: float | None = None) -> str:
+    """An event as Asterisk writes it; `body` is its fields' lines."""
+    stamp = f"Timestamp: {at:.6f}\n" if at is not None else ""
+    return f"Event: {name}\nPrivilege: {privilege}\n{stamp}{body}\n"
 
 
 async def _read_packet(reader: asyncio.StreamReader) -> dict[str, str] | None:

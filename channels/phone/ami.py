@@ -5,6 +5,8 @@ are up and ends the calls that ended while it was away (channels.phone.ami_recon
 dropped or refused connection is tried again with exponential backoff; a quiet one is asked
 for a Ping, and given up if it stays silent.
 `originate` places a dispatcher's callback through the PBX (channels.phone.ami_originate).
+With `phone.ami.recordings_dir` set, the recordings and voice messages its events finish
+(channels.phone.ami_recordings) are taken from the mounted spool (channels.phone.ami_spool).
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from typing import ClassVar
 from aiohttp import web
 
 from channels.base import HubServices
+from channels.phone import recordings_api
 from channels.phone.ami_calls import PROVIDER, AmiCalls
 from channels.phone.ami_originate import check_settings, originate_fields
 from channels.phone.ami_protocol import AmiParser, AmiProtocolError, Packet, encode_action
 from channels.phone.ami_reconcile import ACTION as LIST_CHANNELS
 from channels.phone.ami_reconcile import ChannelList
+from channels.phone.ami_recordings import AmiRecordings
+from channels.phone.ami_spool import SpoolKeeper
+from channels.phone.recordings import Recordings
 from hub.call_events import CallEvent
 from hub.calls import CallStore
 from hub.clock import utcnow
@@ -58,6 +64,10 @@ class AsteriskAmiChannel:
         self._settings: AmiSettings | None = None
         self._store: CallStore | None = None
         self._calls: AmiCalls | None = None
+        self._services: HubServices | None = None
+        self._recordings: Recordings | None = None
+        self._files = AmiRecordings()
+        self._spool: SpoolKeeper | None = None
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._answers: dict[str, asyncio.Future[Packet]] = {}  # ActionID -> its Response
@@ -76,7 +86,7 @@ class AsteriskAmiChannel:
         return (f"<AsteriskAmiChannel {where} logged_in={self.logged_in} "
                 f"connects={self.connects} logins={self.logins} events={self.events} "
                 f"lost={self.lost} ended_unseen={self.ended_unseen} "
-                f"originated={self.originated} {self._calls!r}>")
+                f"originated={self.originated} {self._calls!r} {self._spool!r}>")
 
     def routes(self) -> list[web.RouteDef]:
         return []
@@ -95,12 +105,36 @@ class AsteriskAmiChannel:
         self._store = CallStore(services.db, services.ingestor, services.relay,
                                 services.settings.phone, services.notices)
         self._calls = AmiCalls(services.settings.phone.default_region)
+        self._services = services
+        self._recordings = Recordings(services.db, services.relay)
+        if ami.recordings_dir:
+            self._spool = SpoolKeeper(ami, self._recordings, services.settings.data_dir,
+                                      services.settings.phone.recording_max_bytes)
         self._task = asyncio.create_task(self._run(), name="asterisk-ami")
 
     async def stop(self) -> None:
         if self._task is not None:
             await stop_task(self._task)
         self._task = None
+        if self._spool is not None:
+            await self._spool.stop()
+
+    @property
+    def recordings_kept(self) -> int:
+        return self._spool.kept if self._spool is not None else 0
+
+    @property
+    def recordings_lost(self) -> int:
+        return self._spool.lost if self._spool is not None else 0
+
+    async def audio(self, request: web.Request) -> web.StreamResponse:
+        """Play a recording (recordings_api), for every phone adapter's recordings."""
+        services, recordings = self._services, self._recordings
+        if services is None or recordings is None:
+            raise RetryLater("the hub is starting")
+        return await recordings_api.serve_audio(request, recordings, services.http,
+                                                services.settings.sms.twilio,
+                                                services.settings.data_dir)
 
     async def _run(self) -> None:
         backoff = INITIAL_BACKOFF_S
@@ -190,9 +224,13 @@ class AsteriskAmiChannel:
                      packet.get("Response", "?"), packet.get("Reason", "?"))
         if not self.logged_in or "Event" not in packet or self._calls is None:
             return
-        event = self._calls.translate(packet, utcnow())
+        now = utcnow()
+        event = self._calls.translate(packet, now)
         if event is not None:
             await self._record(event)
+        if self._spool is not None:
+            for finished in self._files.translate(packet, now):
+                self._spool.keep(finished)  # after its call's hang-up is stored
 
     async def _list_channels(self) -> None:
         """Ask which channels are up; the answer arrives as packets (see _packet)."""

@@ -66,7 +66,7 @@ class AmiCalls:
         name, linked = packet.get("Event", ""), packet.get("Linkedid", "")
         if not linked:
             return None
-        at = _timestamp(packet) or now
+        at = event_time(packet) or now
         caller_channel = packet.get("Uniqueid") == linked
         call = self._calls.get(linked)
         if call is None and (name in ("QueueCallerJoin", "AgentConnect", "QueueCallerAbandon")
@@ -138,7 +138,7 @@ class AmiCalls:
                          missed=missed, request_reference=call.reference)
 
 
-def _timestamp(packet: Packet) -> datetime | None:
+def event_time(packet: Packet) -> datetime | None:
     """`Timestamp: 1700000000.123456`, sent when manager.conf has timestampevents=yes."""
     try:
         return datetime.fromtimestamp(float(packet["Timestamp"]), UTC)

@@ -38,6 +38,9 @@ class RecordingReport:
     duration_s: int | None
     completed_at: datetime | None
     transcription: str | None = None
+    # `recording` or `voicemail` when the provider says which; else a message left while
+    # nobody had answered is a voice message.
+    kind: str | None = None
 
 
 class Recordings:
@@ -88,6 +91,26 @@ class Recordings:
         self._relay.notify(rows)
         return True
 
+    async def call_known(self, provider: str, call_keys: tuple[str, ...]) -> bool:
+        """Whether a call with one of these provider keys is stored."""
+        try:
+            async with self._db.read() as conn:
+                found = (await conn.execute(select(k.c.id).where(
+                    k.c.provider == provider, k.c.call_key.in_(call_keys)).limit(1))).first()
+        except (SQLAlchemyError, OSError) as exc:
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
+        return found is not None
+
+    async def location_of(self, provider: str, provider_id: str) -> str | None:
+        """Where the stored recording with this provider id is kept; None: none stored."""
+        try:
+            async with self._db.read() as conn:
+                found = (await conn.execute(select(rec.c.location).where(
+                    rec.c.provider == provider, rec.c.provider_id == provider_id))).scalar()
+        except (SQLAlchemyError, OSError) as exc:
+            raise RetryLater("the database is not available", retry_after_s=5) from exc
+        return None if found is None else str(found)
+
     async def get(self, recording_id: uuid.UUID) -> dict[str, Any] | None:
         """A recording with the agent its request is assigned to (`assigned_agent_id`)."""
         r = schema.contact_requests
@@ -121,7 +144,8 @@ class Recordings:
                 await conn.execute(insert(rec), {
                     "id": recording_id, "call_id": call.id, "request_id": call.request_id,
                     # A message left while nobody had answered is a voice message.
-                    "kind": "recording" if call.answered_at is not None else "voicemail",
+                    "kind": report.kind or ("recording" if call.answered_at is not None
+                                            else "voicemail"),
                     "provider": report.provider, "provider_id": report.provider_id,
                     "location": report.location, "duration_s": report.duration_s,
                     "completed_at": report.completed_at,

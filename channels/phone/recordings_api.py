@@ -1,20 +1,29 @@
 """`GET /api/v1/recordings/{recording_id}/audio`: a console plays a recording or voice
-message. The audio is fetched from where the provider keeps it and streamed through; the
-listen (who, when, its own id, answered in `X-Listen-Id`) is recorded once the provider has
-answered with the audio, so a failed fetch is not counted as a listen.
+message. The audio is fetched from where the provider keeps it and streamed through, or
+served from the hub's data folder when the hub keeps it (channels.phone.recording_files);
+the listen (who, when, its own id, answered in `X-Listen-Id`) is recorded once the audio is
+there to send, so a failed fetch is not counted as a listen.
+
+One enabled phone adapter serves the route for every adapter's recordings
+(channels.registry.recording_player).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import ClientError, ClientSession, web
 
+from channels.phone.recording_files import audio_type
 from channels.phone.recordings import Recordings
 from hub.agent_auth import current_agent
 from hub.errors import NotFound, RetryLater
-from hub.model import Role
+from hub.model import Agent, Role
+from hub.purge import local_file
 from hub.settings import TwilioSettings
 
 PATH = "/api/v1/recordings/{recording_id}/audio"
@@ -23,8 +32,16 @@ CHUNK_BYTES = 64 * 1024
 LISTEN_HEADER = "X-Listen-Id"
 
 
+@runtime_checkable
+class RecordingPlayer(Protocol):
+    """A phone adapter that can serve `PATH` (any adapter's recordings: they share a table)."""
+
+    async def audio(self, request: web.Request) -> web.StreamResponse:
+        ...
+
+
 async def serve_audio(request: web.Request, recordings: Recordings, http: ClientSession,
-                      twilio: TwilioSettings) -> web.StreamResponse:
+                      twilio: TwilioSettings, data_dir: Path) -> web.StreamResponse:
     """Stream one recording to a logged-in agent (an external user: only on a request
     assigned to them) and record the listen."""
     agent = await current_agent(request)
@@ -37,6 +54,9 @@ async def serve_audio(request: web.Request, recordings: Recordings, http: Client
                              and recording["assigned_agent_id"] != agent.id):
         raise NotFound("no such recording")
     location = str(recording["location"])
+    kept = local_file(data_dir, location)
+    if kept is not None:
+        return await _serve_file(kept, recording, recordings, agent)
     if not location.startswith(("https://", "http://")):
         raise NotFound("this recording's audio is not reachable from the hub")
     try:
@@ -60,6 +80,16 @@ async def serve_audio(request: web.Request, recordings: Recordings, http: Client
             return response
     except (ClientError, TimeoutError) as exc:
         raise RetryLater(f"the recording could not be fetched: {type(exc).__name__}") from exc
+
+
+async def _serve_file(path: Path, recording: dict[str, Any], recordings: Recordings,
+                      agent: Agent) -> web.StreamResponse:
+    if not await asyncio.to_thread(path.is_file):
+        raise NotFound("this recording's audio is no longer kept")
+    listen_id = await recordings.listen(recording, agent)
+    return web.FileResponse(path, chunk_size=CHUNK_BYTES, headers={
+        "Content-Type": audio_type(path), "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff", LISTEN_HEADER: str(listen_id)})
 
 
 def _credentials(location: str, twilio: TwilioSettings) -> dict[str, str]:

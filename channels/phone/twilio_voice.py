@@ -6,8 +6,7 @@ Configured as the number's Voice URL too, a new call's answer speaks the active 
 notice (channels/phone/announce.py) and then redirects to the company's own call flow
 (`phone.twilio_flow_url`); every other callback is answered with empty TwiML.
 
-Recordings come from this adapter only, so it serves their audio: with two phone
-adapters enabled, one route still has one owner.
+It can serve the recordings' audio for every phone adapter (channels.registry.recording_routes).
 """
 
 from __future__ import annotations
@@ -55,7 +54,7 @@ class TwilioVoiceChannel:
                 f"received={self.received} announced={self.announced}>")
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(PATH, self.callback), web.get(recordings_api.PATH, self.audio)]
+        return [web.post(PATH, self.callback)]
 
     async def start(self, services: HubServices) -> None:
         if not services.settings.sms.twilio.auth_token:
@@ -99,7 +98,8 @@ class TwilioVoiceChannel:
     async def audio(self, request: web.Request) -> web.StreamResponse:
         services, _, recordings = self._started()
         return await recordings_api.serve_audio(request, recordings, services.http,
-                                                services.settings.sms.twilio)
+                                                services.settings.sms.twilio,
+                                                services.settings.data_dir)
 
     def _started(self) -> tuple[HubServices, CallStore, Recordings]:
         if self._services is None or self._store is None or self._recordings is None:

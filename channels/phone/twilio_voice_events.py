@@ -10,7 +10,9 @@ call (`outbound-api`, a dispatcher calling back) is answered when it goes `in-pr
 An inbound call that ends with nobody having answered is missed, whatever its status.
 
 Recording and transcription callbacks (`RecordingSid`, `RecordingUrl`, `RecordingStatus`,
-`RecordingDuration`, `TranscriptionText`, `TranscriptionStatus`) become a `RecordingReport`.
+`RecordingDuration`, `RecordingStartTime`, `TranscriptionText`, `TranscriptionStatus`) become
+a `RecordingReport`, completed when Twilio says it started plus its duration (else at the
+callback's `Timestamp`, else when the hub hears of it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from channels.phone.recordings import RecordingReport
@@ -56,7 +58,7 @@ def parse_voice(params: Mapping[str, str], *, default_region: str,
     if params.get("RecordingSid") or params.get("TranscriptionSid"):
         if params.get("RecordingStatus", "completed").lower() != "completed":
             return VoiceCallback()  # still recording, or nothing was recorded ("absent")
-        recording = _recording(params, call_sid, now)
+        recording = _recording(params, call_sid, at)
         # A <Record action> callback carries the call as well: it may be the first word of it.
         call = (_call(params, call_sid, CallKind.NEW, default_region, at)
                 if params.get("From") and not params.get("ParentCallSid") else None)
@@ -106,6 +108,9 @@ def _recording(params: Mapping[str, str], call_sid: str, now: datetime) -> Recor
     if params.get("TranscriptionStatus", "").lower() == "completed":
         transcription = params.get("TranscriptionText", "")[:MAX_TRANSCRIPTION_CHARS] or None
     duration = params.get("RecordingDuration", "")
+    started = _timestamp(params.get("RecordingStartTime"))
+    if started is not None and duration.isdigit():
+        now = started + timedelta(seconds=int(duration))
     location = params.get("RecordingUrl") or None
     if location and not location.startswith(("https://", "http://")):
         raise BadInput("RecordingUrl is not a URL", {"RecordingUrl": "invalid"})

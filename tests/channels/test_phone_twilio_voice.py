@@ -166,7 +166,8 @@ async def test_missed_call_with_voicemail_and_transcription_is_a_callback_reques
     recorded = [("AccountSid", ACCOUNT), ("CallSid", sid), ("RecordingSid", RECORDING),
                 ("RecordingUrl", recording_url), ("RecordingStatus", "completed"),
                 ("RecordingDuration", "12"), ("RecordingChannels", "1"),
-                ("RecordingSource", "RecordVerb")]
+                ("RecordingSource", "RecordVerb"),
+                ("RecordingStartTime", "Mon, 07 Dec 2026 10:15:30 +0000")]
 
     assert await _twilio(client, _call(sid, "ringing")) == 200
     assert await _twilio(client, _call(sid, "in-progress")) == 200
@@ -189,7 +190,9 @@ async def test_missed_call_with_voicemail_and_transcription_is_a_callback_reques
         == ("voicemail", RECORDING, 12)
     assert voicemail["transcription"] == "Taksi Kamppiin heti, kiitos"
     assert voicemail["call_id"] == detail["calls"][0]["id"]
-    assert voicemail["completed_at"] is not None and voicemail["listens"] == 0
+    # Twilio's time: when the recording started plus its duration.
+    assert voicemail["completed_at"] == "2026-12-07T10:15:42+00:00"
+    assert voicemail["listens"] == 0
     assert "location" not in voicemail  # played through the hub, never fetched around it
 
 
