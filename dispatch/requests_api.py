@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -132,6 +132,17 @@ def _time(q: Any, name: str) -> datetime | None:
     return at.astimezone(UTC)
 
 
+def _agent_id(q: Mapping[str, str]) -> uuid.UUID | None:
+    """`agent`: requests whose last handling agent this is (the search across all requests:
+    what did this dispatcher handle yesterday)."""
+    if not q.get("agent"):
+        return None
+    try:
+        return uuid.UUID(q["agent"])
+    except ValueError as exc:
+        raise BadInput("agent must be an agent's id") from exc
+
+
 def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
     """The list the query asks for, and its scope: what a cursor must have been made for."""
     q = request.query
@@ -148,6 +159,9 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
             raise BadInput(f"channel must be one of {[c.value for c in Channel]}") from exc
     if q.get("lane"):
         conditions.append(r.c.lane == q["lane"])
+    handled_by = _agent_id(q)
+    if handled_by is not None:
+        conditions.append(r.c.last_agent_id == handled_by)
     chosen = parse_filter(q.get("filter", ""))
     if chosen is not None:
         conditions.append(filter_clause(chosen, agent.id))
@@ -162,7 +176,8 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
     if until is not None:
         conditions.append(r.c.case_started_at < until)
     scope = json.dumps([statuses, channel, q.get("lane"), chosen, mine, q.get("q", "").strip(),
-                        since and since.isoformat(), until and until.isoformat()])
+                        since and since.isoformat(), until and until.isoformat(),
+                        handled_by and str(handled_by)])
     listing = Listing(tuple(statuses) or OPEN, tuple(conditions), bool(words), chosen)
     return listing, hashlib.sha256(scope.encode()).hexdigest()[:12]
 
@@ -181,8 +196,9 @@ async def list_requests(request: web.Request) -> web.Response:
     """Open requests in queue order, a page at a time. `q` searches (number in any form,
     name, reference, message text), `lane` picks a lane, `filter` is mine, unassigned or
     callbacks, `status` a comma-separated list (default: every open status), `channel` one
-    channel, `from` and `to` bound the case start. `next_cursor` (null on the last page)
-    given back as `cursor`, with the same filters, brings the next page."""
+    channel, `agent` the last handling agent, `from` and `to` bound the case start.
+    `next_cursor` (null on the last page) given back as `cursor`, with the same filters,
+    brings the next page."""
     agent = await current_agent(request)
     listing, scope = _listing(request, agent)
     limit = _limit(request)

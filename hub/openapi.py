@@ -347,6 +347,8 @@ SPEC: dict[str, Any] = {
                 {"name": "status", "in": "query", "schema": {"type": "string"},
                  "description": "comma-separated: queued,claimed,resolved"},
                 {"name": "channel", "in": "query", "schema": {"type": "string"}},
+                {"name": "agent", "in": "query", "schema": {"type": "string", "format": "uuid"},
+                 "description": "requests whose last handling agent this is"},
                 {"name": "mine", "in": "query", "schema": {"type": "boolean"},
                  "description": "the same as filter=mine"},
                 {"name": "from", "in": "query", "schema": {"type": "string",
@@ -360,10 +362,10 @@ SPEC: dict[str, Any] = {
                  "description": "requests per page"},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"},
                  "description": "next_cursor of the previous page (opaque); valid only "
-                                "with the same status, lane, filter, mine, channel, q, from "
-                                "and to; any page size"}],
+                                "with the same status, lane, filter, mine, channel, agent, q, "
+                                "from and to; any page size"}],
             "responses": {"200": _ok("{requests, next_cursor, next}", "RequestList"),
-                          "400": _ok("status, channel, limit, from, to or cursor invalid "
+                          "400": _ok("status, channel, agent, limit, from, to or cursor invalid "
                                      "(a cursor changed, or of a list with other filters)",
                                      "Error"),
                           "401": ERROR, "422": _ok("q or filter invalid", "Error")}}},

@@ -165,3 +165,29 @@ def _quote(text: str) -> str:
     from urllib.parse import quote
 
     return quote(text, safe="")
+
+
+async def test_every_request_is_searched_by_status_date_and_the_agent_who_handled_it(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    """Yesterday's passenger calls back: the dispatcher finds the resolved request among all,
+    by number, by day, and by who handled it."""
+    client = await hub()
+    agent, colleague = await dispatcher(client), await dispatcher(client)
+    ids = await _queue(client)
+    for request_id, who in ((ids["aino"], agent), (ids["pekka"], colleague)):
+        for action in ("claim", "resolve"):
+            async with who.http.post(f"{who.base}/api/v1/requests/{request_id}/{action}") as r_:
+                assert r_.status == 200, await r_.text()
+    every = "status=queued,claimed,resolved"
+
+    assert await _ids(agent, "?q=0401234567") == []  # resolved: not in the open queue
+    assert await _ids(agent, f"?{every}&q=040%20123%204567") == [ids["aino"]]
+    assert await _ids(agent, f"?{every}&agent={agent.agent.id}") == [ids["aino"]]
+    assert await _ids(agent, f"?status=resolved&agent={colleague.agent.id}") == [ids["pekka"]]
+    assert await _ids(agent, f"?{every}&agent={uuid.uuid4()}") == []
+    since = _quote((datetime.now(UTC) - timedelta(minutes=25)).isoformat())
+    assert sorted(await _ids(agent, f"?{every}&from={since}")) == sorted(
+        [ids["anon"], ids["pekka"]])
+    refused = await _ids(agent, f"?{every}&agent=nobody", status=400)
+    assert "agent" in refused["error"]
