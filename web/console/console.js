@@ -2133,6 +2133,10 @@
     }) || null;
     groups = window.TaxiConnect.createGroups?.({ t, api, el, addWords, me, announce,
       open: (id) => { if (state.me) openDetail(id); } }) || null;
+    window.TaxiConnect.createHistory?.({
+      t, api, el, addWords, me, lang: () => state.lang, channelLabel, statusLabel,
+      passengerLabel, formatDateTime, open: (id) => { if (state.me) openDetail(id); },
+    });
     notifier = window.TaxiConnect.createNotifier({
       t, now, me, addWords, passengerLabel, channelLabel,
       open: (id) => { if (state.me) openDetail(id); },
