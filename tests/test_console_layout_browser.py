@@ -15,6 +15,7 @@ One hub and one browser serve the whole module, to keep it fast.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -33,6 +34,7 @@ from hub import schema
 from hub.agents import add_agent
 from hub.app import create_app
 from hub.appkeys import DATABASE, INGESTOR
+from hub.log_privacy import PrivateAccessLogger
 from hub.model import Agent, Channel, InboundContact, Role
 from hub.settings import (
     AnswersSettings,
@@ -187,7 +189,11 @@ async def shift(module_settings: Settings) -> AsyncIterator[Shift]:
 
 
 async def _shift(settings: Settings) -> AsyncIterator[Shift]:
-    client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+    # The access log on, through the hub's own logger, as the hub fixture has it (the suite's
+    # log is searched for personal data at the end).
+    client: TestClient[Any, Any] = TestClient(TestServer(
+        create_app(settings), access_log=logging.getLogger("hub.access"),
+        access_log_class=PrivateAccessLogger))
     await client.start_server()
     try:
         base = server_url(client)
