@@ -106,6 +106,11 @@ def queue_row(page: Page, reference: str) -> Any:
     return page.locator(f'[data-testid="queue-row"][data-reference="{reference}"]')
 
 
+def offer_item(page: Page, reference: str) -> Any:
+    """An offer to me in the dock under the queue, with its countdown and buttons."""
+    return page.locator(f'[data-testid="offer-item"][data-reference="{reference}"]')
+
+
 async def test_dispatcher_claims_and_resolves_a_live_web_form_request(
     hub: HubFactory, make_agent: Any, page: Page
 ) -> None:
@@ -160,7 +165,7 @@ async def test_dispatcher_claims_and_resolves_a_live_web_form_request(
     await expect(page.get_by_test_id("detail-reference")).to_have_text(reference)
     await expect(page.get_by_test_id("detail-status")).to_have_text("Jonossa")
     await expect(page.get_by_test_id("passenger-name")).to_have_text("Ville Live")
-    await expect(page.get_by_test_id("passenger-phones")).to_have_text("+358407654321")
+    await expect(page.get_by_test_id("passenger-phones")).to_have_text("040 765 4321")
     await expect(page.get_by_test_id("detail-facts")).to_contain_text("Pasilan asema")
     await expect(page.get_by_test_id("timeline-message")).to_contain_text("kaksi matkalaukkua")
 

@@ -63,6 +63,7 @@ CTI_SECRET = "cti-console-secret"
 TOKEN = "twilio-voice-console-token"
 ACCOUNT = "AC" + "3" * 32
 PASSENGER = "+358401234567"
+PASSENGER_SHOWN = "040 123 4567"  # as the console shows it (phone.js)
 COMPANY = "+358912345678"
 RECORDING = "RE" + "8" * 32
 
@@ -160,7 +161,8 @@ def _due_text(iso: str, *, overdue: bool) -> str:
     """The due time as the Finnish console words it (fi-FI writes 9.05 and 14.35)."""
     local = datetime.fromisoformat(iso).astimezone(ZoneInfo(TIMEZONE))
     time = f"{local.hour}.{local.minute:02d}"
-    return f"myöhässä: piti soittaa {time}" if overdue else f"soita viimeistään {time}"
+    return (f"myöhässä: piti soittaa klo {time}" if overdue
+            else f"soita viimeistään klo {time}")
 
 
 # ---- generic CTI -------------------------------------------------------------------------------
@@ -196,7 +198,7 @@ async def test_a_recognised_caller_rings_and_the_missed_call_waits_as_a_callback
     notice = page.get_by_test_id("caller-notice")
     await expect(notice).to_have_count(1)
     await expect(notice.get_by_test_id("caller-text")).to_have_text(
-        f"Soittaa: Ville Virtanen · {PASSENGER} · 1 aiempi pyyntö · "
+        f"Soittaa: Ville Virtanen · {PASSENGER_SHOWN} · 1 aiempi pyyntö · "
         "viimeisimmät osoitteet: Kampinkuja 2, Helsinki")
     await expect(page.get_by_test_id("caller-notices")).to_have_attribute("aria-live", "polite")
     await expect(notice).to_have_attribute("role", "group")
@@ -223,7 +225,7 @@ async def test_a_recognised_caller_rings_and_the_missed_call_waits_as_a_callback
     await expect(row.locator(".channel")).to_have_text("Puhelin")
     await expect(row.locator(".channel svg")).to_have_attribute("aria-hidden", "true")
     await expect(row.get_by_test_id("queue-callback")).to_have_text("Soittopyyntö")
-    await expect(row.get_by_test_id("callback-number")).to_have_text(PASSENGER)
+    await expect(row.get_by_test_id("callback-number")).to_have_text(PASSENGER_SHOWN)
     await expect(row.get_by_test_id("callback-missed")).to_have_text("1 vastaamaton puhelu")
     due = row.get_by_test_id("callback-due")
     await expect(due).to_have_text(_due_text(due_at, overdue=False))
@@ -234,16 +236,17 @@ async def test_a_recognised_caller_rings_and_the_missed_call_waits_as_a_callback
     await expect(missed).to_have_attribute("data-missed", "true")
     await expect(missed.get_by_test_id("call-outcome")).to_have_text(re.compile(
         r"^vastaamaton: soittaja katkaisi ennen vastausta · soi 00:0\d$"))
-    await expect(missed.locator(".entry-head")).to_contain_text(f"Saapuva puhelu · {PASSENGER}")
+    await expect(missed.locator(".entry-head")).to_contain_text(
+        f"Saapuva puhelu · {PASSENGER_SHOWN}")
     box = page.get_by_test_id("callback-box")
     await expect(box).to_be_visible()
     await expect(box.get_by_test_id("callback-due")).to_have_text(
         _due_text(due_at, overdue=False))
     link = page.get_by_test_id("callback-call")
     await expect(link).to_have_attribute("href", f"tel:{PASSENGER}")
-    await expect(link).to_have_text(f"Soita {PASSENGER}")
+    await expect(link).to_have_text(f"Soita {PASSENGER_SHOWN}")
     await page.get_by_test_id("lang-en").click()
-    await expect(link).to_have_text(f"Call {PASSENGER}")
+    await expect(link).to_have_text(f"Call {PASSENGER_SHOWN}")
     await expect(missed.get_by_test_id("call-outcome")).to_have_text(re.compile(
         r"^missed: the caller hung up before an answer · rang 00:0\d$"))
     await expect(row.get_by_test_id("queue-callback")).to_have_text("Callback")
@@ -298,7 +301,7 @@ async def test_a_voice_message_is_played_from_the_console_and_each_listen_record
     await _twilio(client, _status(sid, "ringing"))
     notice = page.get_by_test_id("caller-notice")
     await expect(notice.get_by_test_id("caller-text")).to_have_text(
-        f"Soittaa: {PASSENGER} · ei aiempia pyyntöjä")
+        f"Soittaa: {PASSENGER_SHOWN} · ei aiempia pyyntöjä")
     await _twilio(client, _status(sid, "in-progress"))
     await _twilio(client, recorded)
     await _twilio(client, _status(sid, "completed"))

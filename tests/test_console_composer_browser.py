@@ -56,6 +56,7 @@ VIEWPORT = {"width": 1366, "height": 768}  # the dispatchers' laptops
 TOKEN = "twilio-test-auth-token"
 ACCOUNT = "AC" + "1" * 32
 PASSENGER = "+358401112233"
+PASSENGER_SHOWN = "040 111 2233"  # as the console shows it (phone.js)
 COMPANY_NUMBER = "+358451234567"
 REPLIES = "**/api/v1/requests/*/replies"
 
@@ -166,7 +167,7 @@ async def test_dispatcher_answers_an_sms_and_sees_it_delivered(
         await expect(page.get_by_test_id("timeline-message")).to_contain_text("Kamppiin")
         await expect(page.get_by_test_id("composer-channel")).to_have_value("sms")
         await expect(page.get_by_test_id("composer-to")).to_have_text(
-            f"Vastaanottaja: {PASSENGER}")
+            f"Vastaanottaja: {PASSENGER_SHOWN}")
         await expect(page.get_by_test_id("composer-subject")).to_be_hidden()
         text = page.get_by_test_id("composer-text")
         counter = page.get_by_test_id("composer-counter")

@@ -34,7 +34,7 @@ from tests.conftest import (
     require_chromium,
     server_url,
 )
-from tests.test_console_browser import VIEWPORT, queue_row, sign_in, submit_form
+from tests.test_console_browser import VIEWPORT, offer_item, queue_row, sign_in, submit_form
 
 OFFER_MS = 15_000
 
@@ -262,14 +262,16 @@ async def test_offers_show_to_whom_and_the_offered_dispatcher_accepts_or_decline
     mine = await submit_form(client, {"phone": "040 111 4444", "message": "Taksi satamaan"})
     row = queue_row(page, mine)
     await expect(row).to_have_attribute("data-offer", "mine", timeout=OFFER_MS)
-    assert (await _refs(page))[0] == mine  # an offer to me heads the queue
-    countdown = row.get_by_test_id("offer-countdown")
+    # An offer keeps its row's place (issue 15: 4) and is answered in the dock under the table.
+    assert (await _refs(page))[-1] == mine
+    offer = offer_item(page, mine)
+    countdown = offer.get_by_test_id("offer-countdown")
     await expect(countdown).to_have_text(re.compile(r"^0:[345]\d jäljellä$"))
     shown = await countdown.text_content()
     await expect(countdown).not_to_have_text(shown or "", timeout=3000)  # it counts down
     await expect(queue_row(page, older)).to_have_attribute("data-offer", "none")
 
-    await row.get_by_test_id("offer-accept").click()
+    await offer.get_by_test_id("offer-accept").click()
     await expect(page.get_by_test_id("detail-reference")).to_have_text(mine)
     await expect(row).to_have_attribute("data-status", "claimed")
     await expect(row.locator("td.col-agent")).to_have_text("Aino Välittäjä")
@@ -279,7 +281,7 @@ async def test_offers_show_to_whom_and_the_offered_dispatcher_accepts_or_decline
     declined = await submit_form(client, {"phone": "040 111 5555", "message": "Taksi"})
     row = queue_row(page, declined)
     await expect(row).to_have_attribute("data-offer", "mine")
-    await row.get_by_test_id("offer-decline").click()
+    await offer_item(page, declined).get_by_test_id("offer-decline").click()
     await expect(row).not_to_have_attribute("data-offer", "mine")
     await expect(row.locator("td.col-agent")).not_to_have_text("Aino Välittäjä")
 

@@ -25,7 +25,7 @@ from hub.appkeys import INGESTOR
 from hub.model import Channel, InboundContact, Role
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
-from tests.test_console_browser import VIEWPORT, queue_row, sign_in, submit_form
+from tests.test_console_browser import VIEWPORT, offer_item, queue_row, sign_in, submit_form
 
 BURST = 200
 ORDERS = {"key": "orders", "name_fi": "Tilaukset", "name_en": "Orders", "strategy": "offer",
@@ -180,7 +180,7 @@ async def test_an_offer_is_accepted_while_a_burst_arrives(
     try:
         lanes_all = page.get_by_test_id("lane-all").get_by_test_id("lane-count")
         await expect(lanes_all).not_to_have_text("1")  # the burst has begun to arrive
-        await row.get_by_test_id("offer-accept").click()
+        await offer_item(page, offered).get_by_test_id("offer-accept").click()
         await expect(page.get_by_test_id("detail-reference")).to_have_text(offered)
         await expect(row).to_have_attribute("data-status", "claimed")
         await expect(row.locator("td.col-agent")).to_have_text("Aino Välittäjä")
@@ -199,7 +199,7 @@ async def test_an_offer_is_accepted_while_a_burst_arrives(
     second = await submit_form(client, {"phone": "040 111 5555", "message": "Taksi"})
     row = queue_row(page, second)
     await expect(row).to_have_attribute("data-offer", "mine")
-    await row.get_by_test_id("offer-decline").click()
+    await offer_item(page, second).get_by_test_id("offer-decline").click()
     await expect(row).not_to_have_attribute("data-offer", "mine")
     await row.locator(".row-open").click()
     await expect(page.get_by_test_id("detail-reference")).to_have_text(second)

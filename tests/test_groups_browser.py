@@ -158,7 +158,7 @@ async def test_a_group_message_from_the_console_and_its_deliveries_live(
         await _text_in(client, "+358403000005", "OK, matkalla")
         answer = console.locator('[data-testid="timeline-message"][data-direction="inbound"]')
         await expect(answer).to_contain_text("OK, matkalla")
-        await expect(answer).to_contain_text("Kuljettaja 05 (+358403000005)")
+        await expect(answer).to_contain_text("Kuljettaja 05 (040 300 0005)")
         await expect(listed).to_have_count(MEMBERS)
         if os.environ.get("TAXICONNECT_SCREENSHOTS") == "1":
             SCREENSHOT.parent.mkdir(exist_ok=True)

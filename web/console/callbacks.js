@@ -170,7 +170,7 @@
       try {
         const { data } = await api("POST", `/api/v1/requests/${encodeURIComponent(id)}/call`);
         if (id !== state.requestId) return;
-        const number = data.number;
+        const number = window.TaxiConnect.formatPhone(data.number);
         state.called = true;
         if (data.via === "pbx") {
           state.status = { key: "cb_via_pbx", values: { number } };

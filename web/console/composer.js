@@ -217,7 +217,7 @@
       const offered = channelsOf(request);
       const channel = chosenChannel();
       renderChannels(offered, channel);
-      const to = channel ? recipientOf(request, channel) : "";
+      const to = channel ? window.TaxiConnect.formatPhone(recipientOf(request, channel)) : "";
       $("composer-to").textContent = channel === "chat" ? t("composer_to_chat")
         : to ? t("composer_to", { to }) : "";
 

@@ -191,8 +191,11 @@
       callback: "Soittopyyntö",
       callback_missed_one: "1 vastaamaton puhelu",
       callback_missed: "{n} vastaamatonta puhelua",
-      callback_due: "soita viimeistään {time}",
-      callback_overdue: "myöhässä: piti soittaa {time}",
+      // A no-break space keeps "klo" with its time when the line wraps.
+      callback_due: "soita viimeistään klo\u00a0{time}",
+      callback_due_day: "soita viimeistään {date} klo\u00a0{time}",
+      callback_overdue: "myöhässä: piti soittaa klo\u00a0{time}",
+      callback_overdue_day: "myöhässä: piti soittaa {date} klo\u00a0{time}",
       callback_no_number: "Numero ei tiedossa",
       callback_call: "Soita",
       call_in: "Saapuva puhelu",
@@ -405,7 +408,9 @@
       callback_missed_one: "1 missed call",
       callback_missed: "{n} missed calls",
       callback_due: "call back by {time}",
+      callback_due_day: "call back by {time} on {date}",
       callback_overdue: "overdue: due {time}",
+      callback_overdue_day: "overdue: due {time} on {date}",
       callback_no_number: "No number known",
       callback_call: "Call",
       call_in: "Incoming call",
@@ -565,6 +570,17 @@
       (whole, name) => (name in values ? String(values[name]) : whole));
   }
 
+  /** The words of `key` as nodes, each value in a <bdi> of its own: a name with an unclosed
+   * right-to-left mark cannot turn the words around it, and a long one can break. */
+  function tIsolated(key, values) {
+    const table = TEXT[state.lang] || TEXT.en;
+    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
+    return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+      const name = /^\{(\w+)\}$/.exec(part)?.[1];
+      return name && name in values ? el("bdi", {}, String(values[name])) : part;
+    });
+  }
+
   function initialLanguage() {
     try {
       const stored = localStorage.getItem(LANG_KEY);
@@ -625,8 +641,14 @@
 
   function passengerLabel(request) {
     const contact = request.contact || {};
-    return contact.name || (contact.phones || [])[0] || (contact.emails || [])[0]
+    const phone = (contact.phones || [])[0];
+    return contact.name || (phone && formatPhone(phone)) || (contact.emails || [])[0]
       || t("unknown_passenger");
+  }
+
+  /** A number as dispatchers read it (phone.js: one formatter for the whole console). */
+  function formatPhone(number) {
+    return window.TaxiConnect.formatPhone(number);
   }
 
   // ---- time ------------------------------------------------------------------------------
@@ -668,13 +690,17 @@
     }).format(when);
   }
 
-  /** Hours and minutes, with the date when it is not today: a deadline's precision. */
-  function formatDue(iso) {
+  /** A callback's deadline in words: hours and minutes, with the date when it is not today
+   * (a deadline's precision); the words around them ("klo") are the catalogue's. */
+  function dueWords(iso, overdue) {
+    const key = overdue ? "callback_overdue" : "callback_due";
     const when = new Date(iso);
-    if (Number.isNaN(when.getTime())) return String(iso);
-    const today = new Date(now()).toDateString() === when.toDateString();
-    const options = today ? { timeStyle: "short" } : { dateStyle: "short", timeStyle: "short" };
-    return new Intl.DateTimeFormat(LOCALES[state.lang], options).format(when);
+    if (Number.isNaN(when.getTime())) return t(key, { time: String(iso) });
+    const locale = LOCALES[state.lang];
+    const time = new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(when);
+    if (new Date(now()).toDateString() === when.toDateString()) return t(key, { time });
+    const date = new Intl.DateTimeFormat(locale, { dateStyle: "short" }).format(when);
+    return t(`${key}_day`, { date, time });
   }
 
   function formatClock(iso) {
@@ -695,7 +721,7 @@
       if (name === "className") node.className = value;
       else node.setAttribute(name, value === true ? "" : String(value));
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -1107,8 +1133,8 @@
     const nodes = [];
     const add = (node) => nodes.push(...(nodes.length ? [" · "] : []), node);
     if (callback.number) {
-      add(el("span", { className: "callback-number num", "data-testid": "callback-number" },
-        callback.number));
+      add(el("bdi", { className: "callback-number num", "data-testid": "callback-number" },
+        formatPhone(callback.number)));
     }
     if (callback.missed > 0) {
       add(el("span", { "data-testid": "callback-missed" }, callback.missed === 1
@@ -1132,8 +1158,7 @@
   /** The due time, red and worded as overdue once it has passed on an open request. */
   function paintDue(node, callback, open) {
     const overdue = open && now() > callback.due;
-    const text = t(overdue ? "callback_overdue" : "callback_due",
-      { time: formatDue(callback.dueIso) });
+    const text = dueWords(callback.dueIso, overdue);
     if (node.textContent !== text) node.textContent = text;
     node.classList.toggle("overdue", overdue);
     node.dataset.overdue = String(overdue);
@@ -1155,7 +1180,7 @@
     $("callback-call").replaceChildren(callback.number
       ? el("a", { className: "call-link", href: `tel:${callback.number}`,
         "data-testid": "callback-call" }, channelIcon("phone"), t("callback_call"), " ",
-      el("span", { className: "num" }, callback.number))
+      el("span", { className: "num" }, formatPhone(callback.number)))
       : "");
     callbacks?.show(request, callback);
   }
@@ -1215,6 +1240,7 @@
   }
 
   function dropRow(id, row) {
+    queueView.dropOffer(row); // its item in the offer dock goes with it
     row.tr.remove();
     screenWatch?.unobserve(row.tr);
     nearScreen.delete(row);
@@ -1228,15 +1254,12 @@
       channel: el("td", { className: "col-channel" }),
       ref: el("td", { className: "col-ref" }, open),
       name: el("td", { className: "col-name" }),
-      // The offer's buttons (queue.js) in a slot of their own: a re-render of the text
-      // never takes a button away from under a click.
-      offer: el("span", { className: "offer-slot" }),
       text: el("span", { className: "preview-text" }),
       status: el("td", { className: "col-status" }),
       agent: el("td", { className: "col-agent" }),
       open,
     };
-    cells.preview = el("td", { className: "col-preview" }, cells.offer, cells.text);
+    cells.preview = el("td", { className: "col-preview" }, cells.text);
     const tr = el("tr", { "data-testid": "queue-row", "data-request-id": id },
       cells.wait, cells.channel, cells.ref, cells.name, cells.preview, cells.status,
       cells.agent);
@@ -1288,7 +1311,7 @@
       }, channelIcon(request.channel), channelLabel(request.channel, true)));
     }
     const name = passengerLabel(request);
-    setText(cells.name, name);
+    setText(cells.name, name); // isolated (console.css): a name's own direction stays in it
     setTitle(cells.name, name);
     const callback = callbackOf(request);
     row.due = null;
@@ -1592,7 +1615,7 @@
   function renderPassenger(contact) {
     $("passenger-name").textContent = contact.name || t("unknown_passenger");
     $("passenger-phones").replaceChildren(...(contact.phones || []).map((phone) => el("li", {},
-      TEL.test(phone) ? el("a", { href: `tel:${phone}` }, phone) : phone)));
+      TEL.test(phone) ? el("a", { href: `tel:${phone}` }, formatPhone(phone)) : phone)));
     $("passenger-emails").replaceChildren(...(contact.emails || []).map((email) => el("li",
       { title: email }, el("a", { href: `mailto:${email}` }, email))));
   }
@@ -1775,12 +1798,12 @@
 
   function historyItem(event) {
     const target = event.target_agent?.name || t("nobody");
-    const action = TEXT.en[`act_${event.action}`] ? t(`act_${event.action}`, { target })
-      : event.action;
+    const action = TEXT.en[`act_${event.action}`]
+      ? tIsolated(`act_${event.action}`, { target }) : event.action;
     return el("li", { className: `entry handling action-${event.action}`,
       "data-testid": "timeline-handling" },
     el("p", { className: "entry-head" },
-      el("strong", {}, event.agent?.name || t("from_agent")), ` ${action} · `,
+      el("strong", {}, event.agent?.name || t("from_agent")), " ", action, " · ",
       timeEl(event.at, formatClock(event.at))),
     event.note ? el("p", { className: "body note" }, event.note) : null);
   }
@@ -1797,10 +1820,11 @@
   /** How the call went, in words: {text, missed}. */
   function callOutcome(call, inbound, recordings) {
     const parts = [];
-    if (!inbound && call.agent?.name) parts.push(t("call_by", { name: call.agent.name }));
+    if (!inbound && call.agent?.name) parts.push(tIsolated("call_by", { name: call.agent.name }));
     if (call.state === "ringing") return { text: [...parts, t("call_ringing")], missed: false };
     if (call.answered_at || call.state === "answered") {
-      parts.push(inbound && call.agent?.name ? t("call_answered_by", { name: call.agent.name })
+      parts.push(inbound && call.agent?.name
+        ? tIsolated("call_answered_by", { name: call.agent.name })
         : t("call_answered"));
       if (call.state === "answered") parts.push(t("call_in_progress"));
       return { text: parts, missed: false };
@@ -1832,10 +1856,10 @@
     "data-state": call.state, "data-missed": String(outcome.missed) },
     el("p", { className: "entry-head" }, channelIcon("phone"),
       el("strong", {}, t(inbound ? "call_in" : "call_out")), " · ",
-      el("span", { className: "num" }, shown), " · ",
+      el("bdi", { className: "num" }, formatPhone(shown)), " · ",
       timeEl(call.started_at, formatClock(call.started_at))),
     el("p", { className: `body call-outcome${outcome.missed ? " missed" : ""}`,
-      "data-testid": "call-outcome" }, text.join(" · ")),
+      "data-testid": "call-outcome" }, text.flatMap((part, n) => (n ? [" · ", part] : [part]))),
     recordings.length ? el("ul", { className: "recordings" }, recordings.map(recordingItem))
       : null);
   }
@@ -1923,7 +1947,7 @@
   }
 
   function callerNotice(id, { call, request, caller }) {
-    const number = call.caller && call.caller !== "anonymous" ? call.caller : "";
+    const number = call.caller && call.caller !== "anonymous" ? formatPhone(call.caller) : "";
     const who = caller.name || number || t("caller_anonymous");
     const parts = [];
     if (caller.name && number) parts.push(number);
@@ -1947,7 +1971,8 @@
       "data-request-id": request.id },
     channelIcon("phone"),
     el("p", { className: "caller-text", "data-testid": "caller-text" },
-      el("strong", {}, t("caller_calling", { who })), parts.flatMap((part) => [" · ", part])),
+      el("strong", {}, tIsolated("caller_calling", { who })),
+      parts.flatMap((part) => [" · ", el("bdi", {}, part)])),
     open, dismiss);
   }
 
@@ -2120,7 +2145,7 @@
     queueView = window.TaxiConnect.createQueue({
       t, api, now, el, me, addWords, announce, lang: () => state.lang,
       changed: () => { if (state.me) renderQueue(); },
-      open: openDetail,
+      open: openDetail, passengerLabel, tIsolated,
     });
     callbacks = window.TaxiConnect.createCallbacks?.({
       t, api, el, addWords, me, announce,

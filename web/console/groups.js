@@ -271,8 +271,9 @@
       `${t(`delivery_${s}`)} ${counts.get(s)}`));
       const row = (delivery) => el("li", { className: "group-recipient",
         "data-testid": "group-recipient", "data-state": delivery.state },
-      el("span", { className: "group-recipient-name" }, names[delivery.recipient] || ""),
-      el("span", { className: "group-recipient-address num" }, delivery.recipient || ""),
+      el("bdi", { className: "group-recipient-name" }, names[delivery.recipient] || ""),
+      el("bdi", { className: "group-recipient-address num" },
+        window.TaxiConnect.formatPhone(delivery.recipient || "")),
       el("ul", { className: "deliveries" }, item(delivery)));
       const ordered = [...list].sort((a, b) => (STATES.indexOf(a.state) - STATES.indexOf(b.state))
         || String(names[a.recipient] || "").localeCompare(String(names[b.recipient] || "")));
@@ -297,16 +298,18 @@
     }
 
     /** Who an answer in a group thread came from: the member's name by their number or
-     * address, as the group message listed them; null outside group threads. */
+     * address, as the group message listed them, as nodes (the name isolated in its <bdi>);
+     * null outside group threads. */
     function sender(request, message) {
       if (message.direction === "outbound" || !request.details?.group_id) return null;
       const from = message.details?.from;
       if (!from) return null;
+      const shown = window.TaxiConnect.formatPhone(String(from));
       for (const sent of request.messages || []) {
         const name = sent.details?.group && sent.details.recipients?.[from];
-        if (name) return `${name} (${from})`;
+        if (name) return [el("bdi", {}, name), ` (${shown})`];
       }
-      return String(from);
+      return shown;
     }
 
     return { deliveries, sender };

@@ -170,8 +170,14 @@
     return `/api/v1/contacts/${encodeURIComponent(id)}${rest}`;
   }
 
+  /** A number as dispatchers read it: phone.js, the console's one formatter. */
+  function formatPhone(number) {
+    return window.TaxiConnect.formatPhone(number);
+  }
+
   function who(contact) {
-    return contact.name || (contact.phones || [])[0] || (contact.emails || [])[0]
+    const phone = (contact.phones || [])[0];
+    return contact.name || (phone && formatPhone(phone)) || (contact.emails || [])[0]
       || tt("unnamed");
   }
 
@@ -486,7 +492,8 @@
     ui.mergeNote.textContent = results === null
       ? tt("merge_min", { n: SEARCH_MIN_CHARS }) : results.length ? "" : tt("merge_none");
     ui.mergeResults.replaceChildren(...(results || []).map((found) => {
-      const numbers = [...(found.phones || []), ...(found.emails || [])].join(", ");
+      const numbers = [...(found.phones || []).map(formatPhone), ...(found.emails || [])]
+        .join(", ");
       const count = found.requests_total === 1 ? tt("merge_requests_one")
         : tt("merge_requests", { n: found.requests_total || 0 });
       const button = el("button", { type: "button", "data-testid": "passenger-merge-choose" },
@@ -610,7 +617,7 @@
       : (message.agent?.name || t("from_agent"));
     const recipient = inbound ? null : message.deliveries?.[0]?.recipient;
     head.prepend(el("strong", {}, author), recipient && item.channel !== "chat"
-      ? ` ${tt("to", { who: recipient })}` : "", " · ");
+      ? ` ${tt("to", { who: formatPhone(recipient) })}` : "", " · ");
     return el("li", { ...attrs, className: `entry message ${inbound ? "inbound" : "outbound"}`,
       "data-direction": inbound ? "inbound" : "outbound" }, head,
     message.subject ? el("p", { className: "subject" }, message.subject) : null,
@@ -629,7 +636,7 @@
     const number = inbound ? call.caller : call.called;
     head.prepend(el("strong", {}, t(inbound ? "call_in" : "call_out")), " · ",
       number && number !== "anonymous" ? (TEL.test(number)
-        ? el("a", { href: `tel:${number}`, className: "num" }, number) : number)
+        ? el("a", { href: `tel:${number}`, className: "num" }, formatPhone(number)) : number)
         : t("caller_anonymous"), " · ");
     const answered = Boolean(call.answered_at);
     const outcome = call.state === "ringing" ? t("call_ringing")

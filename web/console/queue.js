@@ -46,6 +46,10 @@
       wait_warn: "odotus lähellä tavoitetta ({target})",
       wait_alert: "odotus yli tavoitteen ({target})",
       offer_to_me: "Tarjottu sinulle",
+      offer_dock_label: "Sinulle tarjotut pyynnöt",
+      offer_item_label: "Tarjous: pyyntö {ref}",
+      offer_accept_key: "Hyväksy (A)",
+      offer_decline_key: "Hylkää (X)",
       offer_to: "Tarjottu: {name}",
       offer_accept: "Hyväksy",
       offer_decline: "Hylkää",
@@ -72,6 +76,10 @@
       wait_warn: "waiting close to the target ({target})",
       wait_alert: "waiting beyond the target ({target})",
       offer_to_me: "Offered to you",
+      offer_dock_label: "Requests offered to you",
+      offer_item_label: "Offer: request {ref}",
+      offer_accept_key: "Accept (A)",
+      offer_decline_key: "Decline (X)",
       offer_to: "Offered to {name}",
       offer_accept: "Accept",
       offer_decline: "Decline",
@@ -108,7 +116,8 @@
   /** Make the queue view. `t`, `api`, `now`, `el` and `channelIcon` are console.js's;
    * `lang()` the language shown, `me()` the signed-in agent, `changed()` re-renders the queue,
    * `open(id)` opens a request, `announce(text)` speaks to screen readers. */
-  function createQueue({ t, api, now, el, lang, me, changed, open, announce, addWords }) {
+  function createQueue({ t, api, now, el, lang, me, changed, open, announce, addWords,
+    passengerLabel, tIsolated }) {
     addWords(WORDS);
     const $ = (id) => document.getElementById(id);
     const laneTabs = new Map(); // lane key ("all" too) -> {button, name, closed, count}
@@ -221,10 +230,12 @@
       return due !== null && due !== Number.POSITIVE_INFINITY && at > due;
     }
 
-    /** An offer to me first (it times out), then an overdue callback, then priority and the
-     * longest waiting; the callbacks view goes by deadline. The hub orders the same way. */
+    /** An overdue callback first, then priority and the longest waiting; the callbacks view
+     * goes by deadline. An offer does not move its row (issue 15: 4): a row jumping to the
+     * top as offers rotate put another row's buttons under a click; the offer dock below
+     * the table answers it instead. */
     function compare(a, b) {
-      return b.mine - a.mine || b.late - a.late || (a.byDue - b.byDue || 0)
+      return b.late - a.late || (a.byDue - b.byDue || 0)
         || b.priority - a.priority || a.started - b.started
         || (a.request.id < b.request.id ? -1 : a.request.id > b.request.id ? 1 : 0);
     }
@@ -264,8 +275,7 @@
         if (!inLane(request) || !inFilter(request, view.filter)) continue;
         if (view.words.length && !(server?.has(request.id) || textMatch(request))) continue;
         const { due, started } = timesOf(request);
-        list.push({ request, mine: Number(Boolean(offerOf(request, at)?.mine)),
-          late: Number(overdue(request, at)), byDue: byDue ? due ?? Infinity : 0,
+        list.push({ request, late: Number(overdue(request, at)), byDue: byDue ? due ?? Infinity : 0,
           priority: request.priority || 0, started });
       }
       return list.sort(compare).map((entry) => entry.request);
@@ -429,37 +439,68 @@
     }
 
     /** Fill the offer parts of a row (console.js fillRow calls this last, then ticks it;
-     * `row.request` is the summary it shows). An offer's bar is made once and kept while the
-     * offer stands, so its buttons stay under the pointer while the queue changes. */
+     * `row.request` is the summary it shows). The row only says to whom it is offered, on
+     * its one line: its height and place never change with an offer. An offer to me gets
+     * an item in the offer dock under the table, with the countdown and the Accept and
+     * Decline buttons, made once and kept while the offer stands; nothing in the table
+     * moves when it comes or goes. */
     function fill(row, request) {
       const offer = offerOf(request);
       const { tr, cells } = row;
       tr.classList.toggle("offer-mine", Boolean(offer?.mine));
       tr.dataset.offer = offer ? (offer.mine ? "mine" : "other") : "none";
-      if (offer && !offer.mine) {
+      if (offer) {
+        const words = offer.mine ? t("offer_to_me") : t("offer_to", { name: offer.name });
         cells.agent.replaceChildren(el("span", { className: "offer-other",
-          "data-testid": "offer-other" }, t("offer_to", { name: offer.name })));
-        cells.agent.title = cells.agent.textContent;
+          "data-testid": offer.mine ? "offer-mine" : "offer-other" }, offer.mine ? words
+          : tIsolated("offer_to", { name: offer.name })));
+        cells.agent.title = words;
       }
       const key = offer?.mine ? `${request.id} ${request.offer.expires_at} ${lang()}` : null;
-      if (row.offer?.key === key) return;
-      row.offer = null;
-      if (!key) {
-        cells.offer.replaceChildren();
+      if (row.offer?.key === key) {
+        if (row.offer) setText(row.offer.who, passengerLabel(request));
         return;
       }
+      dropOffer(row);
+      if (!key) return;
       const left = el("span", { className: "offer-left num", "data-testid": "offer-countdown" });
       const accept = el("button", { type: "button", className: "primary offer-accept",
         "data-testid": "offer-accept", "aria-label": t("offer_accept_label",
-          { ref: request.reference }) }, t("offer_accept"));
+          { ref: request.reference }), title: t("offer_accept_key") }, t("offer_accept"));
       const decline = el("button", { type: "button", className: "offer-decline",
         "data-testid": "offer-decline", "aria-label": t("offer_decline_label",
-          { ref: request.reference }) }, t("offer_decline"));
-      row.offer = { key, left };
+          { ref: request.reference }), title: t("offer_decline_key") }, t("offer_decline"));
+      const who = el("bdi", { className: "offer-who" }, passengerLabel(request));
+      const ref = el("button", { type: "button", className: "row-open offer-ref",
+        "aria-label": t("offer_item_label", { ref: request.reference }) }, request.reference);
+      ref.addEventListener("click", () => open(row.request.id));
       accept.addEventListener("click", (event) => answerOffer(event, row.request, "claim"));
       decline.addEventListener("click", (event) => answerOffer(event, row.request, "decline"));
-      cells.offer.replaceChildren(el("span", { className: "offer-bar", "data-testid": "offer-bar" },
-        el("strong", {}, t("offer_to_me")), " · ", left, " ", accept, " ", decline), " ");
+      const item = el("div", { className: "offer-item", role: "group",
+        "aria-label": t("offer_item_label", { ref: request.reference }),
+        "data-testid": "offer-item", "data-reference": request.reference,
+        "data-request-id": request.id },
+      el("span", { className: "offer-text" }, el("strong", {}, t("offer_to_me")), " ", ref,
+        " · ", who, " · ", left),
+      el("span", { className: "offer-buttons" }, accept, decline));
+      row.offer = { key, left, who, item };
+      dock.append(item);
+      paintDock();
+    }
+
+    /** The row's item leaves the dock: its offer was answered, ran out or moved on. */
+    function dropOffer(row) {
+      if (!row.offer) return;
+      const hadFocus = row.offer.item.contains(document.activeElement);
+      row.offer.item.remove();
+      row.offer = null;
+      paintDock();
+      if (hadFocus) row.cells.open.focus({ preventScroll: true }); // never strand the keyboard
+    }
+
+    function paintDock() {
+      const hidden = !dock.childElementCount;
+      if (dock.hidden !== hidden) dock.hidden = hidden;
     }
 
     /** The row's offer countdown and overdue mark, every second; true when the queue needs
@@ -494,6 +535,7 @@
 
     // ---- wiring ----------------------------------------------------------------------------
 
+    const dock = $("offer-dock");
     const input = $("queue-search");
     input.addEventListener("input", () => setQuery(input.value));
     input.addEventListener("keydown", (event) => {
@@ -526,7 +568,7 @@
     }
 
     return {
-      loadLanes, visible, renderHead, fill, tick, paintWait, offerOf, reset,
+      loadLanes, visible, renderHead, fill, tick, paintWait, offerOf, reset, dropOffer,
       isMine, focusSearch: () => { input.focus(); input.select(); },
       filter: () => view.filter,
       refreshSearch: () => scheduleSearch(0),

@@ -14,6 +14,8 @@
     [["k", "ArrowUp"], "up", "keys_up"],
     [["Enter"], "open", "keys_open"],
     [["c"], "claim", "keys_claim"],
+    [["a"], "accept", "keys_accept"],
+    [["x"], "decline", "keys_decline"],
     [["r"], "reply", "keys_reply"],
     [["e"], "resolve", "keys_resolve"],
     [["n"], "next", "keys_next"],
@@ -34,6 +36,8 @@
       keys_up: "Edellinen rivi jonossa",
       keys_open: "Avaa valittu pyyntö",
       keys_claim: "Ota pyyntö käsittelyyn (myös sinulle tarjottu)",
+      keys_accept: "Hyväksy sinulle tarjottu pyyntö (vanhin ensin)",
+      keys_decline: "Hylkää sinulle tarjottu pyyntö (vanhin ensin)",
       keys_reply: "Kirjoita vastaus",
       keys_resolve: "Merkitse avoin pyyntö ratkaistuksi",
       keys_next: "Seuraava vapaa pyyntö",
@@ -51,6 +55,8 @@
       keys_up: "Previous row in the queue",
       keys_open: "Open the chosen request",
       keys_claim: "Claim the request (an offer to you too)",
+      keys_accept: "Accept a request offered to you (the oldest first)",
+      keys_decline: "Decline a request offered to you (the oldest first)",
       keys_reply: "Write a reply",
       keys_resolve: "Resolve the open request",
       keys_next: "Next unassigned request",
@@ -158,7 +164,19 @@
       resolve: () => perform("resolve", selected()),
       next,
       search: () => { focusSearch(); return true; },
+      accept: () => answerOffer("offer-accept"),
+      decline: () => answerOffer("offer-decline"),
     };
+
+    /** The first offer in the dock under the queue (queue.js), answered by its own button:
+     * the same request and the same path as a click, wherever the focus is. */
+    function answerOffer(testid) {
+      const button = document.querySelector(
+        `#offer-dock [data-testid="${testid}"]:not(:disabled)`);
+      if (!button) return false;
+      button.click();
+      return true;
+    }
 
     function kbd(key) {
       return el("kbd", {}, SHOWN[key] || key);

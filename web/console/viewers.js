@@ -86,8 +86,16 @@
       const others = (byRequest.get(shown) || [])
         .filter((v) => v.id !== mine && Number(v.until) > now);
       box.hidden = others.length === 0;
-      box.textContent = others.length === 0 ? "" : `${t("viewers_also")} ${others
-        .map((v) => (v.typing ? `${v.name} (${t("viewers_typing")})` : v.name)).join(", ")}`;
+      // Each name in a <bdi> of its own: a name's direction stays inside it.
+      const names = others.flatMap((v, n) => [n ? ", " : "", bdi(v.name),
+        v.typing ? ` (${t("viewers_typing")})` : ""]);
+      box.replaceChildren(...(others.length === 0 ? [] : [`${t("viewers_also")} `, ...names]));
+    }
+
+    function bdi(text) {
+      const node = document.createElement("bdi");
+      node.textContent = String(text ?? "");
+      return node;
     }
 
     document.addEventListener("input", onInput);
