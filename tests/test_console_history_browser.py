@@ -124,7 +124,8 @@ async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
 
     # In English, the words follow the language.
     await page.locator('.lang-btn[data-lang="en"]').click()
-    await expect(page.get_by_test_id("history-open")).to_have_text("Search all")
+    await expect(page.get_by_test_id("history-open")).to_have_attribute(
+        "aria-label", "Search all")
     await page.get_by_test_id("history-open").click()
     await page.get_by_test_id("history-search").click()
     await expect(page.get_by_test_id("history-summary")).to_have_text("1 result")

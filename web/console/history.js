@@ -78,6 +78,19 @@
   const CHANNELS = ["phone", "sms", "email", "chat", "webform"];
   const PAGE = 50;
   const WATCH_MS = 1000;
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  function searchIcon() {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    for (const [name, value] of [["viewBox", "0 0 24 24"], ["aria-hidden", "true"],
+      ["focusable", "false"], ["class", "icon"]]) svg.setAttribute(name, value);
+    const path = document.createElementNS(SVG_NS, "path");
+    // A magnifier over a clock's hands: a search that reaches back in time.
+    path.setAttribute("d", "M10.5 17a6.5 6.5 0 1 0 0-13 6.5 6.5 0 0 0 0 13zM15.2 15.2 21 21"
+      + "M10.5 7.5v3.2l2.2 1.5");
+    svg.append(path);
+    return svg;
+  }
 
   function createHistory({ t, api, el, addWords, me, open, lang, channelLabel, statusLabel,
     passengerLabel, formatDateTime }) {
@@ -88,10 +101,14 @@
     const state = { query: null, cursor: null, results: [], searching: false, error: null,
       agentsLoaded: false };
 
-    const openButton = el("button", { type: "button", className: "quiet history-open",
+    // Like the group button: a pictogram (named for screen readers and on hover) where the
+    // header is full, its name too on a wider screen; it never makes the header wrap.
+    const openButton = el("button", { type: "button", className: "quiet icon-button history-open",
       id: "history-open", hidden: true, "aria-haspopup": "dialog", "data-testid": "history-open",
-      "data-i18n": "history_open", "data-i18n-title": "history_open_title",
-      title: t("history_open_title") }, t("history_open"));
+      "data-i18n-label": "history_open", "data-i18n-title": "history_open_title",
+      "aria-label": t("history_open"), title: t("history_open_title") }, searchIcon(),
+    el("span", { className: "history-open-label", "data-i18n": "history_open" },
+      t("history_open")));
     document.querySelector(".topbar-end")?.prepend(openButton);
 
     const label = (id, key) => el("label", { for: id, "data-i18n": key }, t(key));
