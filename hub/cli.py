@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub import backup_cli, log_privacy, subject_cli, support_cli
+from hub import backup_cli, log_format, log_privacy, subject_cli, support_cli
 from hub.data_dir import make_private
 from hub.errors import TaxiConnectError
 from hub.event_loop import new_event_loop
@@ -42,9 +42,12 @@ def _config_path(config: Path | None) -> Path | None:
 
 
 def _logging(settings: Settings, worker: int | None = None) -> None:
-    who = "" if worker is None else f"worker {worker} "
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format=f"%(asctime)s {who}%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(log_format.formatter(settings.log_format, worker))
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
+    if settings.log_format == "json":
+        # A library's warning would otherwise be a bare line among the JSON objects.
+        logging.captureWarnings(True)
     # Alembic narrates every plugin it loads at INFO; its warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     log_privacy.install()
@@ -64,7 +67,8 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         app.on_startup.append(seed_demo)
 
     def print_addresses(_: object) -> None:
-        announce(settings.http.host, settings.http.port, settings.http.scheme)
+        announce(settings.http.host, settings.http.port, settings.http.scheme,
+                 as_log=settings.log_format == "json")
 
     web.run_app(app, sock=sockets, print=print_addresses, ssl_context=tls,
                 shutdown_timeout=5, keepalive_timeout=settings.http.idle_timeout_s,

@@ -430,10 +430,14 @@ class ChannelsSettings:
     enabled: tuple[str, ...] = ("webform",)
 
 
+LOG_FORMATS = ("text", "json")  # hub.log_format: a line for people, or a JSON object
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")
     log_level: str = "INFO"
+    log_format: str = "text"
     timezone: str = "Europe/Helsinki"  # the taxi company's local time, for pickup times
     http: HttpSettings = field(default_factory=HttpSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -450,6 +454,10 @@ class Settings:
     answers: AnswersSettings = field(default_factory=AnswersSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise OperatorMustAct(f"log_format {self.log_format!r}: one of {list(LOG_FORMATS)}")
 
     @property
     def database_url(self) -> str:

@@ -135,7 +135,8 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
         if not stop.is_set():
             supervisor_log.info("%d workers on port %d: pids %s", len(children), port,
                                 ",".join(str(c.pid) for c in children))
-            announce(settings.http.host, port, settings.http.scheme)
+            announce(settings.http.host, port, settings.http.scheme,
+                     as_log=settings.log_format == "json")
         return await _watch(children, stop)
     finally:
         for sock in (s for mine in sockets for s in mine):
@@ -268,10 +269,17 @@ def _exit_with(parent: int) -> Callable[[web.Application], AsyncIterator[None]]:
     return context
 
 
-def announce(host: str, port: int, scheme: str = "http") -> None:
+def announce(host: str, port: int, scheme: str = "http", *, as_log: bool = False) -> None:
+    """Where the console and the form are; a log line (`as_log`) when every line written
+    must be one of the log's JSON objects."""
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host
-    print(f"TaxiConnect console: {scheme}://{shown}:{port}/console", flush=True)
-    print(f"Passenger form:      {scheme}://{shown}:{port}/form", flush=True)
+    lines = (f"TaxiConnect console: {scheme}://{shown}:{port}/console",
+             f"Passenger form:      {scheme}://{shown}:{port}/form")
+    for line in lines:
+        if as_log:
+            supervisor_log.info("%s", line)
+        else:
+            print(line, flush=True)
 
 
 async def migrate(settings: Settings) -> None:
