@@ -48,15 +48,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The run fails when its log carries what the tests fed the hub (tests/log_scan.py)."""
     if _suite_log is None:
         return
-    _suite_log.stop()
-    leaks = _suite_log.leaks(harvest_literals(), PROCESS_LOGS)
+    _suite_log.stop(PROCESS_LOGS)
+    if not _suite_log.owner:
+        return  # an xdist worker: the controller reads every worker's log at its end
+    leaks = _suite_log.leaks(harvest_literals())
     if not leaks:
-        _suite_log.path.unlink(missing_ok=True)
+        shutil.rmtree(_suite_log.folder, ignore_errors=True)
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = [f"personal data or a secret in the log: {leak.kind} at {leak.source}:{leak.line}"
              for leak in leaks[:50]]
-    lines.append(f"(the in-process log is kept at {_suite_log.path})")
+    lines.append(f"(the run's logs are kept in {_suite_log.folder})")
     if reporter is not None:
         reporter.section("log privacy", sep="=", red=True)
         for line in lines:

@@ -33,6 +33,7 @@ _EMAIL_LITERAL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNOR
 _SECRET_LITERAL = re.compile(
     r"^\s*[A-Z_]*(?:SECRET|TOKEN|PASSWORD|API_KEY)[A-Z_]*\s*=\s*\"([^\"]{6,})\"", re.MULTILINE)
 _TEXT_LITERAL = re.compile(r"\"(?:message|body|text|Body|subject)\":\s*\"([^\"\\]{12,})\"")
+FOLDER_VARIABLE = "TESTS_SUITE_LOG_DIR"  # not TAXICONNECT_*: no setting of the hub
 # Digits as a log line might carry a number: with the separators people type.
 _DIGITS_IN_LINE = re.compile(r"\+?\d[\d \-()]{5,}\d")
 # Numbers compare on their last 9 digits: "+358 40 123 4567" and "040 1234567" are one.
@@ -98,13 +99,21 @@ def _alternation(literals: frozenset[str]) -> re.Pattern[str] | None:
 
 
 class SuiteLog:
-    """The in-process log of the run, and the hub processes' log files to read with it."""
+    """This process's share of the run's log, in a folder all processes of the run share.
+
+    Under pytest-xdist each worker is a process of its own: the folder is made by the first
+    process (the controller), named in the environment the workers inherit, and read whole by
+    that process once every worker has finished."""
 
     def __init__(self) -> None:
-        handle, name = tempfile.mkstemp(prefix="taxiconnect-suite-", suffix=".log")
-        os.close(handle)
-        self.path = Path(name)
-        self._handler = logging.FileHandler(self.path, encoding="utf-8")
+        named = os.environ.get(FOLDER_VARIABLE)
+        self.owner = not named
+        if not named:
+            named = tempfile.mkdtemp(prefix="taxiconnect-suite-log-")
+            os.environ[FOLDER_VARIABLE] = named
+        self.folder = Path(named)
+        self.path = self.folder / f"{os.getpid()}.log"
+        self._handler = logging.FileHandler(self.path, encoding="utf-8", delay=True)
         self._handler.setFormatter(logging.Formatter(FORMAT))
         self._handler.setLevel(logging.INFO)
         self._handler.addFilter(MaskingFilter())
@@ -118,13 +127,21 @@ class SuiteLog:
         if root.level > logging.INFO or root.level == logging.NOTSET:
             root.setLevel(logging.INFO)
 
-    def stop(self) -> None:
+    def stop(self, process_logs: Iterable[Path]) -> None:
+        """Close this process's log and name the hub processes' logs it started."""
         logging.getLogger().removeHandler(self._handler)
         self._handler.close()
+        (self.folder / f"{os.getpid()}.hubs").write_text(
+            "".join(f"{path}\n" for path in process_logs), encoding="utf-8")
 
-    def leaks(self, literals: Literals, process_logs: Iterable[Path]) -> list[Leak]:
+    def leaks(self, literals: Literals) -> list[Leak]:
+        """Every process's log and every hub process's log of the run (the owner's job)."""
         found: list[Leak] = []
-        for path, source in [(self.path, "in-process"), *((p, str(p)) for p in process_logs)]:
+        hubs = [Path(line) for listing in sorted(self.folder.glob("*.hubs"))
+                for line in listing.read_text(encoding="utf-8").splitlines() if line]
+        sources = [(path, f"in-process ({path.name})") for path in sorted(
+            self.folder.glob("*.log"))] + [(path, str(path)) for path in hubs]
+        for path, source in sources:
             if path.exists():
                 lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
                 found += literals.leaks_in(lines, source)
