@@ -6,8 +6,9 @@
 - The documented installation, in a temporary folder: the configuration file of step 3, the
   commands of step 5 with the outcomes the section states, then the unit's own `ExecStart`
   command line in the unit's working folder: the hub gets ready, the administrator logs in,
-  the Containerfile's HEALTHCHECK passes against it, and SIGTERM stops it, exit 0, within
-  the unit's TimeoutStopSec.
+  the backup unit's commands make a backup of it and delete those past the retention, the
+  Containerfile's HEALTHCHECK passes against it, and SIGTERM stops it, exit 0, within the
+  unit's TimeoutStopSec.
 - The Containerfile copies only files the repository has and the build context keeps, and
   runs the unit's command through the package's console script. `.ci/container-check`
   builds and runs the image where a container tool and a registry are at hand.
@@ -27,6 +28,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -41,7 +43,10 @@ from tests.services import TEST_DATABASE_URL
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 UNIT = DEPLOY / "taxiconnect.service"
-UNITS = [UNIT, DEPLOY / "taxiconnect-backup.service", DEPLOY / "taxiconnect-backup.timer"]
+BACKUP_UNIT = DEPLOY / "taxiconnect-backup.service"
+UNITS = [UNIT, BACKUP_UNIT, DEPLOY / "taxiconnect-backup.timer"]
+BACKUPS = "/var/backups/taxiconnect"  # where the docs keep the nightly backups
+KEPT_DAYS = 90  # backups kept (docs/operations.md, Backups and retention)
 CONTAINERFILE = DEPLOY / "Containerfile"
 DOCS = REPO / "docs" / "operations.md"
 INSTALLED = "/opt/taxiconnect/.venv"  # where the docs install the package
@@ -177,6 +182,18 @@ async def _cli(args: str, config: Path, folder: Path, env: dict[str, str],
     return process.returncode, out.decode(errors="replace")
 
 
+def _backup_commands(config: Path, backups: Path) -> list[list[str]]:
+    """The backup unit's ExecStart and ExecStartPost, as this machine runs them."""
+    unit = _directives(BACKUP_UNIT)
+    commands = []
+    for line in unit["ExecStart"] + unit["ExecStartPost"]:
+        for installed, ours in {f"{INSTALLED}/bin/taxiconnect": str(SCRIPT), CONFIG: str(config),
+                                BACKUPS: str(backups), "%%": "%"}.items():
+            line = line.replace(installed, ours)
+        commands.append(shlex.split(line))
+    return commands
+
+
 def _start_unit(config: Path, state: Path, env: dict[str, str], port: int) -> HubProcess:
     """The unit's ExecStart in its WorkingDirectory, as systemd starts it; not waited for."""
     log = state.parent / "serve.log"
@@ -229,6 +246,24 @@ async def test_the_documented_installation_serves_and_stops(tmp_path: Path) -> N
                                  json={"login": "admin", "password": ADMIN_SECRET}) as login:
                 assert login.status == 200, await login.text()
                 assert (await login.json())["agent"]["role"] == "admin"
+
+        # The nightly backup, as its unit runs it: a new dated folder with its manifest,
+        # and the folders past the retention gone.
+        backups = tmp_path / "backups"
+        backups.mkdir(mode=0o700)
+        expired, recent = backups / "20260101-0315", backups / "20260102-0315"
+        for folder, age_days in ((expired, KEPT_DAYS + 1), (recent, KEPT_DAYS - 2)):
+            folder.mkdir()
+            then = time.time() - age_days * 86400
+            os.utime(folder, (then, then))
+        for command in _backup_commands(config, backups):
+            run = await asyncio.to_thread(subprocess.run, command, cwd=state, env=env,
+                                          capture_output=True, text=True, timeout=CLI_S)
+            assert run.returncode == 0, run.stdout + run.stderr
+        made = sorted(set(backups.iterdir()) - {expired, recent})
+        assert [re.fullmatch(r"\d{8}-\d{4}", m.name) is not None for m in made] == [True]
+        assert (made[0] / "manifest.json").is_file()
+        assert not expired.exists() and recent.exists()
 
         # The image's HEALTHCHECK, run by this interpreter against this hub.
         check = _exec_form(_instructions(), "HEALTHCHECK")
