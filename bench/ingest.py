@@ -91,6 +91,7 @@ from report import (
     Phase,
     header,
     markdown_table,
+    print_hub_histograms,
     print_probes,
     print_summary,
     print_table,
@@ -656,6 +657,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print_table(baseline + hub)
+    print_hub_histograms(hub)
     print_probes(hub)
     summary = print_summary(hub, baseline, connected, args.consoles)
     took = round(time.monotonic() - began, 1)

@@ -46,6 +46,9 @@ class Phase:
     waited_for_quiet_s: float = 0.0
     hub_batches: int | None = None
     hub_batch_mean: float | None = None
+    # From the hub's own /metrics histograms over the phase (one process's under --workers):
+    # where the end-to-end time goes inside the hub.
+    hub_histograms: dict[str, float | None] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)  # with --probe: inside the hub
 
     @property
@@ -121,6 +124,45 @@ def score_batches(phase: Phase, before: dict[str, float], after: dict[str, float
     phase.hub_batches = int(batches)
     if batches:
         phase.hub_batch_mean = round(delta("taxiconnect_ingest_committed_total") / batches, 1)
+    for label, metric in HUB_HISTOGRAMS:
+        for q in (50, 99):
+            phase.hub_histograms[f"{label} p{q}"] = _ms(
+                histogram_quantile(before, after, metric, q / 100))
+
+
+# The hub's histograms the bench reads (hub/metrics.py): (column, metric name).
+HUB_HISTOGRAMS = (
+    ("answer", "taxiconnect_http_answer_seconds"),  # arrival to answer, every inbound route
+    ("commit", "taxiconnect_ingest_commit_seconds"),  # one ingest batch's transaction
+    ("fan-out", "taxiconnect_event_fanout_seconds"),  # stream entry to a console socket
+)
+
+
+def histogram_quantile(before: dict[str, float], after: dict[str, float], metric: str,
+                       q: float) -> float | None:
+    """The q-quantile of what a Prometheus histogram observed between two scrapes, summed
+    over its labels, interpolated inside its bucket (as PromQL's histogram_quantile)."""
+    counts: dict[float, float] = {}
+    prefix = metric + "_bucket{"
+    for name, value in after.items():
+        if not name.startswith(prefix):
+            continue
+        bound = name.split('le="', 1)[1].split('"', 1)[0]
+        edge = float("inf") if bound == "+Inf" else float(bound)
+        counts[edge] = counts.get(edge, 0.0) + value - before.get(name, 0.0)
+    edges = sorted(counts)
+    if not edges or counts[edges[-1]] <= 0:
+        return None
+    wanted = q * counts[edges[-1]]
+    lower, below = 0.0, 0.0
+    for edge in edges:
+        if counts[edge] >= wanted:
+            if edge == float("inf"):
+                return lower
+            inside = counts[edge] - below
+            return lower + (edge - lower) * ((wanted - below) / inside if inside else 1.0)
+        lower, below = edge, counts[edge]
+    return lower
 
 
 COLUMNS = ("target", "load", "sent", "ok/s", "e2e/s", "503", "503p99", "err", "t/o",
@@ -173,6 +215,20 @@ def print_table(phases: list[Phase]) -> None:
     for phase in phases:
         print(row(phase))
     print(LEGEND)
+
+
+def print_hub_histograms(hub: list[Phase]) -> None:
+    measured = [p for p in hub if any(v is not None for v in p.hub_histograms.values())]
+    if not measured:
+        return
+    names = list(measured[0].hub_histograms)
+    print("\ninside the hub (its /metrics histograms, ms; answer: arrival to answer of an "
+          "inbound POST, commit: one ingest batch, fan-out: stream entry to console socket):")
+    print(" ".join(["load".rjust(10), *(n.rjust(max(8, len(n))) for n in names)]))
+    for p in measured:
+        print(" ".join([p.label.rjust(10),
+                        *(_cell(p.hub_histograms.get(n)).rjust(max(8, len(n)))
+                          for n in names)]))
 
 
 def print_probes(hub: list[Phase]) -> None:
