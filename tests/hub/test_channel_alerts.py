@@ -1,0 +1,249 @@
+"""Channel alerts, raised and cleared through what an admin and the on-call staff see: the
+alerts API, the admin console's websocket, /metrics, and the on-call group's SMS at a fake
+gateway. A real Dovecot refuses the login once its password changes; a fake Asterisk drops
+the AMI link and refuses the login; an SMS channel stays quiet past its window, the clock
+moved by configuration ([alerts] clock_offset_s) on a restarted hub."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from dispatch.appkeys import ADAPTERS
+from dispatch.channel_alerts import ALERT_WATCH
+from hub import events
+from hub.channel_alerts import AlertsSettings, QuietWindow
+from hub.model import Role
+from hub.settings import (
+    AmiSettings,
+    ChannelsSettings,
+    EmailSettings,
+    GenericSmsSettings,
+    HttpSettings,
+    ImapSettings,
+    OutboundSettings,
+    PhoneSettings,
+    Secret,
+    Settings,
+    SmsSettings,
+)
+from tests.conftest import DispatcherFactory, HubFactory, free_port
+from tests.dovecot import SEARCH_PATH, Dovecot, MailUser, find_dovecot
+from tests.fake_ami import FakeAmi
+from tests.gateways import GENERIC_TOKEN, FakeGenericGateway
+from tests.helpers import Console, Dispatcher, eventually
+
+Client = TestClient[Any, Any]
+FAST = AlertsSettings(check_s=0.2, link_down_s=0.5)
+AMI_USER, AMI_SECRET = "taxiconnect", "ami-secret"
+SMS_SECRET = "whsec_alerts_test"
+ONCALL_PHONE = "+358401230001"
+
+
+async def _alerts(agent: Dispatcher) -> list[dict[str, Any]]:
+    async with agent.http.get(f"{agent.base}/api/v1/alerts") as resp:
+        assert resp.status == 200, await resp.text()
+        found: list[dict[str, Any]] = (await resp.json())["alerts"]
+        return found
+
+
+async def _gauge(client: Client, adapter: str, kind: str) -> float:
+    async with client.get("/metrics") as resp:
+        text = await resp.text()
+    found = re.search(rf'^taxiconnect_channel_alert\{{channel="{adapter}",kind="{kind}"\}} '
+                      r"(\S+)$", text, re.M)
+    assert found, text
+    return float(found[1])
+
+
+async def _alert_event(console: Console, state: str, adapter: str, kind: str
+                       ) -> dict[str, Any]:
+    """The console's next `channel.alert` with this state, checked against the catalogue."""
+    def wanted(event: dict[str, Any]) -> bool:
+        return (event["type"] == "channel.alert" and event["state"] == state
+                and event["alert"]["adapter"] == adapter and event["alert"]["kind"] == kind)
+    got = await console.until(wanted)
+    events.check("event", json.dumps(got[-1]))
+    return got[-1]
+
+
+async def _raised_and_cleared(client: Client, admin: Dispatcher, console: Console,
+                              adapter: str, kind: str, *, raised: bool) -> None:
+    state = "raised" if raised else "cleared"
+    event = await _alert_event(console, state, adapter, kind)
+    assert event["alert"]["kind"] == kind
+    alerts = await _alerts(admin)
+    assert ([a for a in alerts if a["adapter"] == adapter and a["kind"] == kind] != []) is raised
+    # The gauge as of the watcher's next look.
+    value = 1.0 if raised else 0.0
+    async def gauge() -> bool | None:
+        return True if await _gauge(client, adapter, kind) == value else None
+    await eventually(gauge, what=f"taxiconnect_channel_alert {adapter} {kind} = {value}")
+
+
+# ---- IMAP: a real Dovecot that starts refusing the login ------------------------------------
+
+
+@pytest.fixture
+def own_dovecot() -> Iterator[Dovecot]:
+    """A Dovecot of this test's own: its password changes under it."""
+    if find_dovecot() is None:
+        pytest.skip("dovecot not found (apt-get install dovecot-imapd)")
+    with Dovecot(tls=False) as server:
+        yield server
+
+
+def _set_password(server: Dovecot, old: str, new: str) -> None:
+    """Change the one password the server takes, reload it, and end the open sessions."""
+    server.conf.write_text(server.conf.read_text().replace(f"password={old}",
+                                                           f"password={new}"))
+    doveadm = shutil.which("doveadm", path=SEARCH_PATH) or "doveadm"
+    subprocess.run([doveadm, "-c", str(server.conf), "reload"], check=True,
+                   capture_output=True)
+
+
+async def test_imap_login_refused_raises_down_and_restored_clears(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, own_dovecot: Dovecot
+) -> None:
+    mail: MailUser = own_dovecot.add_user()
+    client = await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "email")), alerts=FAST,
+        email=EmailSettings(
+            address="tilaukset@taxi.example", reply_token_secret=Secret("alerts-secret"),
+            imap=ImapSettings(host=mail.host, port=mail.port, security="none", user=mail.user,
+                              password=Secret(mail.password), poll_s=0.3))))
+    admin = await dispatcher(client, role=Role.ADMIN)
+    console = await admin.console()
+    await eventually(lambda: _connected(client), what="the IMAP poller connected")
+    assert await _alerts(admin) == []
+
+    _set_password(own_dovecot, mail.password, "changed-by-the-provider")
+    own_dovecot.kick(mail.user)
+    await _raised_and_cleared(client, admin, console, "email", "down", raised=True)
+
+    _set_password(own_dovecot, "changed-by-the-provider", mail.password)
+    await _raised_and_cleared(client, admin, console, "email", "down", raised=False)
+
+
+async def _connected(client: Client) -> bool | None:
+    poller = client.app[ADAPTERS]["email"].poller
+    return True if poller is not None and poller.connected else None
+
+
+# ---- Asterisk AMI: the link drops and the login is refused ----------------------------------
+
+
+@pytest.fixture
+async def fake_ami() -> AsyncIterator[FakeAmi]:
+    async with FakeAmi(AMI_USER, AMI_SECRET) as fake:
+        yield fake
+
+
+async def test_ami_link_down_past_the_window_raises_and_reconnect_clears(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, fake_ami: FakeAmi
+) -> None:
+    client = await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "asterisk_ami")),
+        alerts=dataclasses.replace(FAST, link_down_s=1.0),
+        phone=PhoneSettings(ami=AmiSettings(host="127.0.0.1", port=fake_ami.port,
+                                            user=AMI_USER, secret=Secret(AMI_SECRET)))))
+    admin = await dispatcher(client, role=Role.ADMIN)
+    console = await admin.console()
+    await fake_ami.wait_for_logins(1)
+
+    fake_ami.secret = "rotated-on-the-pbx"  # every login from now on is refused
+    dropped = time.monotonic()
+    await fake_ami.drop()
+    await _raised_and_cleared(client, admin, console, "asterisk_ami", "down", raised=True)
+    assert time.monotonic() - dropped >= 1.0  # not before the window
+    [alert] = await _alerts(admin)
+    assert alert["channel"] == "phone"
+
+    fake_ami.secret = AMI_SECRET
+    await _raised_and_cleared(client, admin, console, "asterisk_ami", "down", raised=False)
+
+
+# ---- SMS: quiet past its window, and the on-call group told --------------------------------
+
+
+def _signed(raw: bytes) -> str:
+    t = int(time.time())
+    digest = hmac.new(SMS_SECRET.encode(), str(t).encode() + b"." + raw, hashlib.sha256)
+    return f"t={t},v1={digest.hexdigest()}"
+
+
+def _sms_settings(settings: Settings, gateway: FakeGenericGateway, port: int,
+                  alerts: AlertsSettings) -> Settings:
+    return dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "generic_sms")), alerts=alerts,
+        http=HttpSettings(public_url=f"http://127.0.0.1:{port}"),
+        sms=SmsSettings(generic=GenericSmsSettings(
+            signing_secret=Secret(SMS_SECRET), send_url=gateway.url + "/send",
+            send_token=Secret(GENERIC_TOKEN), from_number="+358450000000")),
+        outbound=OutboundSettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_s=0.05,
+                                  send_timeout_s=5, max_attempts=2))
+
+
+async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_told(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    window = QuietWindow(adapter="generic_sms", after_min=30)
+    alerts = dataclasses.replace(FAST, oncall_group="Päivystys", quiet=(window,))
+    async with FakeGenericGateway() as gateway:
+        port = free_port()
+        first = await hub(_sms_settings(settings, gateway, port, alerts), port=port)
+        admin = await dispatcher(first, role=Role.ADMIN)
+        async with admin.http.post(f"{admin.base}/api/v1/admin/groups",
+                                   json={"name": "Päivystys"}) as resp:
+            assert resp.status == 201, await resp.text()
+            group = (await resp.json())["group"]
+        async with admin.http.post(
+                f"{admin.base}/api/v1/admin/groups/{group['id']}/members",
+                json={"name": "Päivystäjä", "phone": ONCALL_PHONE}) as resp:
+            assert resp.status == 201, await resp.text()
+        await eventually(lambda: _looked(first), what="the watcher's first look")
+        assert await _alerts(admin) == []  # a fresh hub waits the window out
+        await first.close()
+
+        # The same hub 31 minutes on (its clock moved by configuration).
+        moved = dataclasses.replace(alerts, clock_offset_s=31 * 60)
+        port = free_port()
+        client = await hub(_sms_settings(settings, gateway, port, moved), port=port)
+        admin.base = f"http://127.0.0.1:{port}"
+        console = await admin.console()
+        await _raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=True)
+        told = await eventually(lambda: _sent_to(gateway, ONCALL_PHONE, 1),
+                                what="the on-call SMS of the alert")
+        assert "generic_sms" in told[0] and "TaxiConnect-hälytys" in told[0]
+        assert "TaxiConnect alert" in told[0]
+
+        raw = json.dumps({"message_id": "gw-alert-1", "from": "+358401112233",
+                          "to": "+358451234567", "text": "Taksi Kamppiin"}).encode()
+        async with admin.http.post(f"{admin.base}/webhooks/sms/generic", data=raw, headers={
+                "Content-Type": "application/json",
+                "X-TaxiConnect-Signature": _signed(raw)}) as resp:
+            assert resp.status == 200, await resp.text()
+        await _raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=False)
+        told = await eventually(lambda: _sent_to(gateway, ONCALL_PHONE, 2),
+                                what="the on-call SMS of the recovery")
+        assert "tulee taas" in told[1] and "arrive on generic_sms again" in told[1]
+
+
+async def _looked(client: Client) -> bool | None:
+    return True if client.app[ALERT_WATCH].looks > 0 else None
+
+
+async def _sent_to(gateway: FakeGenericGateway, number: str, count: int) -> list[str] | None:
+    texts = [m.text for m in gateway.messages.values() if m.to == number]
+    return texts if len(texts) >= count else None
