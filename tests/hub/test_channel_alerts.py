@@ -118,7 +118,9 @@ async def test_imap_login_refused_raises_down_and_restored_clears(
 ) -> None:
     mail: MailUser = own_dovecot.add_user()
     client = await hub(dataclasses.replace(
-        settings, channels=ChannelsSettings(enabled=("webform", "email")), alerts=FAST,
+        settings, channels=ChannelsSettings(enabled=("webform", "email")),
+        # Longer than the poller's first retry: a dropped session alone raises nothing.
+        alerts=dataclasses.replace(FAST, link_down_s=1.5),
         email=EmailSettings(
             address="tilaukset@taxi.example", reply_token_secret=Secret("alerts-secret"),
             imap=ImapSettings(host=mail.host, port=mail.port, security="none", user=mail.user,
@@ -131,6 +133,9 @@ async def test_imap_login_refused_raises_down_and_restored_clears(
     _set_password(own_dovecot, mail.password, "changed-by-the-provider")
     own_dovecot.kick(mail.user)
     await _raised_and_cleared(client, admin, console, "email", "down", raised=True)
+    async with admin.http.get(f"{admin.base}/api/v1/admin/channels") as resp:
+        [status] = [c for c in (await resp.json())["channels"] if c["name"] == "email"]
+    assert "LOGIN" in status["adapter"]["imap"]["last_error"]  # refused, not just dropped
 
     _set_password(own_dovecot, "changed-by-the-provider", mail.password)
     await _raised_and_cleared(client, admin, console, "email", "down", raised=False)
