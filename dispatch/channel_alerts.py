@@ -135,7 +135,9 @@ class AlertWatch:
         """The oldest of the last `failed_in_row` deliveries, if every one of them failed."""
         async with self._db.read() as conn:
             rows = (await conn.execute(
-                select(d.c.state, d.c.updated_at).where(d.c.adapter == name)
+                select(d.c.state, d.c.updated_at)
+                # Settled ones: a delivery still queued says nothing yet.
+                .where(d.c.adapter == name, d.c.state != DeliveryState.QUEUED.value)
                 .order_by(d.c.updated_at.desc()).limit(self._settings.failed_in_row))).all()
         if len(rows) < self._settings.failed_in_row or any(
                 row.state != DeliveryState.FAILED.value for row in rows):

@@ -196,16 +196,43 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
         assert "generic_sms" in told[0] and "TaxiConnect-hälytys" in told[0]
         assert "TaxiConnect alert" in told[0]
 
-        raw = json.dumps({"message_id": "gw-alert-1", "from": "+358401112233",
-                          "to": "+358451234567", "text": "Taksi Kamppiin"}).encode()
-        async with admin.http.post(f"{admin.base}/webhooks/sms/generic", data=raw, headers={
-                "Content-Type": "application/json",
-                "X-TaxiConnect-Signature": _signed(raw)}) as resp:
-            assert resp.status == 200, await resp.text()
+        await _inbound_sms(admin, "gw-alert-1")
         await raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=False)
         told = await eventually(lambda: _sent_to(gateway, ONCALL_PHONE, 2),
                                 what="the on-call SMS of the recovery")
         assert "tulee taas" in told[1] and "arrive on generic_sms again" in told[1]
+
+
+async def test_deliveries_failing_in_a_row_raise_and_one_that_goes_through_clears(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    alerts = dataclasses.replace(FAST, failed_in_row=2)
+    async with FakeGenericGateway() as gateway:
+        port = free_port()
+        client = await hub(_sms_settings(settings, gateway, port, alerts), port=port)
+        admin = await dispatcher(client, role=Role.ADMIN)
+        console = await admin.console()
+        await _inbound_sms(admin, "gw-fail-1")
+        [request] = await eventually(admin.open_requests, what="the SMS request")
+
+        refusal = (400, {"error": "number blocked at the operator"})
+        gateway.script = [refusal, refusal]
+        assert (await admin.reply(request["id"], "Auto tulossa", "k-1"))[0] == 201
+        await admin.wait_for_reply(request["id"], "failed", "Auto tulossa")
+        assert await _alerts(admin) == []  # one failure is not yet a row
+        assert (await admin.reply(request["id"], "Auto tulossa 5 min", "k-2"))[0] == 201
+        await raised_and_cleared(client, admin, console, "generic_sms", "failing", raised=True)
+
+        assert (await admin.reply(request["id"], "Auto on perillä", "k-3"))[0] == 201
+        await raised_and_cleared(client, admin, console, "generic_sms", "failing", raised=False)
+
+
+async def _inbound_sms(agent: Dispatcher, message_id: str) -> None:
+    raw = json.dumps({"message_id": message_id, "from": "+358401112233",
+                      "to": "+358451234567", "text": "Taksi Kamppiin"}).encode()
+    async with agent.http.post(f"{agent.base}/webhooks/sms/generic", data=raw, headers={
+            "Content-Type": "application/json", "X-TaxiConnect-Signature": _signed(raw)}) as resp:
+        assert resp.status == 200, await resp.text()
 
 
 async def _looked(client: Client) -> bool | None:
