@@ -140,6 +140,7 @@ def create_app(settings: Settings) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
     app[ADAPTERS] = {a.name: a for a in adapters}
+    settings.alerts.check_adapters(a.name for a in adapters)
     app[REPLY_SENDERS] = _reply_senders(adapters)
 
     app.cleanup_ctx.extend([

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
@@ -84,6 +85,15 @@ class AlertsSettings:
         if self.check_s <= 0 or self.link_down_s < 0 or self.failed_in_row < 0:
             raise OperatorMustAct("configuration alerts: check_s must be more than 0, "
                                   "link_down_s and failed_in_row 0 or more")
+
+    def check_adapters(self, enabled: Iterable[str]) -> None:
+        """At start-up: a quiet window for an adapter that is not enabled would never
+        raise; say so rather than watch nothing."""
+        known = sorted(enabled)
+        unknown = sorted({w.adapter for w in self.quiet} - set(known))
+        if unknown:
+            raise OperatorMustAct(f"configuration alerts.quiet names {unknown}, not enabled; "
+                                  f"enabled adapters: {known}")
 
 
 @dataclass(frozen=True, slots=True)

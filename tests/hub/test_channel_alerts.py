@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from dispatch.appkeys import ADAPTERS
 from dispatch.channel_alerts import ALERT_WATCH
 from hub import events
 from hub.channel_alerts import AlertsSettings, QuietWindow
+from hub.errors import OperatorMustAct
 from hub.model import Role
 from hub.settings import (
     ChannelsSettings,
@@ -35,6 +37,7 @@ from hub.settings import (
     Secret,
     Settings,
     SmsSettings,
+    load_settings,
 )
 from tests.conftest import DispatcherFactory, HubFactory, free_port
 from tests.dovecot import SEARCH_PATH, Dovecot, MailUser, find_dovecot
@@ -135,6 +138,7 @@ async def test_imap_login_refused_raises_down_and_restored_clears(
 
     _set_password(own_dovecot, "changed-by-the-provider", mail.password)
     await raised_and_cleared(client, admin, console, "email", "down", raised=False)
+    await client.close()  # before Dovecot stops: it would wait on the poller's session
 
 
 async def _connected(client: Client) -> bool | None:
@@ -233,6 +237,20 @@ async def _inbound_sms(agent: Dispatcher, message_id: str) -> None:
     async with agent.http.post(f"{agent.base}/webhooks/sms/generic", data=raw, headers={
             "Content-Type": "application/json", "X-TaxiConnect-Signature": _signed(raw)}) as resp:
         assert resp.status == 200, await resp.text()
+
+
+async def test_a_window_that_cannot_be_read_or_names_no_enabled_adapter_stops_start_up(
+    hub: HubFactory, settings: Settings, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[[alerts.quiet]]\nadapter = "twilio_sms"\nhours = "7-22"\n')
+    with pytest.raises(OperatorMustAct, match=re.escape("hours '7-22': write e.g. '07:00-")):
+        load_settings(config, environ={})
+    config.write_text('[[alerts.quiet]]\nadapter = "twilio_sms"\n')
+    wrong = dataclasses.replace(settings, alerts=load_settings(config, environ={}).alerts)
+    with pytest.raises(OperatorMustAct, match=re.escape(
+            "alerts.quiet names ['twilio_sms'], not enabled; enabled adapters: ['webform']")):
+        await hub(wrong)
 
 
 async def _looked(client: Client) -> bool | None:
