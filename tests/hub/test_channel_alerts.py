@@ -6,6 +6,7 @@ restarted hub. The AMI link's alert, seen in Chromium too: test_channel_alerts_b
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
@@ -205,6 +206,8 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
         told = await eventually(lambda: _sent_to(gateway, ONCALL_PHONE, 2),
                                 what="the on-call SMS of the recovery")
         assert "tulee taas" in told[1] and "arrive on generic_sms again" in told[1]
+        await asyncio.sleep(FAST.check_s * 3)  # a few more looks tell nobody again
+        assert len(await _sent_to(gateway, ONCALL_PHONE, 2) or []) == 2
 
 
 async def test_deliveries_failing_in_a_row_raise_and_one_that_goes_through_clears(
