@@ -26,6 +26,7 @@ from dispatch import (
     auth,
     callbacks_api,
     canned_api,
+    channel_alerts,
     channel_status,
     groups_api,
     lanes_api,
@@ -52,6 +53,7 @@ from dispatch.appkeys import (
 )
 from dispatch.auto_answers import AutoAnswers
 from dispatch.callback_openapi import PATHS as CALLBACK_PATHS
+from dispatch.channel_alerts import ALERT_WATCH, make_watch
 from dispatch.console_ws import console_ws
 from dispatch.feed import EventFeed
 from dispatch.handback import HandBack
@@ -97,6 +99,7 @@ from hub.metrics import Metrics, answer_timer
 from hub.middleware import errors_middleware, security_headers
 from hub.model import Channel
 from hub.notices import NoticeBoard
+from hub.openapi_alerts import PATHS as ALERT_PATHS
 from hub.openapi_audit import PATHS as AUDIT_PATHS
 from hub.openapi_groups import PATHS as GROUP_PATHS
 from hub.openapi_lanes import PATHS as LANE_PATHS
@@ -137,6 +140,7 @@ def create_app(settings: Settings) -> web.Application:
     app[WEBSOCKETS] = weakref.WeakSet()
     adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
     app[ADAPTERS] = {a.name: a for a in adapters}
+    settings.alerts.check_adapters(a.name for a in adapters)
     app[REPLY_SENDERS] = _reply_senders(adapters)
 
     app.cleanup_ctx.extend([
@@ -154,6 +158,7 @@ def create_app(settings: Settings) -> web.Application:
         _channels(adapters),
         _background("outbound", OUTBOUND, _make_outbound),
         _background("purge", PURGE, _make_purge),
+        _background("channel alerts", ALERT_WATCH, make_watch),
         _background("redis watch", REDIS_WATCH,
                     lambda app: RedisWatch(app[REDIS], app[SETTINGS].data_dir,
                                            unhealthy_after_s=app[SETTINGS].redis.unhealthy_after_s)),
@@ -168,7 +173,8 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(health.routes())
     app.router.add_routes(openapi.routes(LANE_PATHS, CALLBACK_PATHS, NOTICE_PATHS,
                                          GROUP_PATHS, TEMPLATE_PATHS, SUBJECT_PATHS,
-                                         AUDIT_PATHS, REPORT_PATHS, WEBHOOK_PATHS))
+                                         AUDIT_PATHS, REPORT_PATHS, WEBHOOK_PATHS,
+                                         ALERT_PATHS))
     for adapter in adapters:
         app.router.add_routes(adapter.routes())
     app.router.add_routes(recording_routes(adapters))
@@ -189,6 +195,7 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(passengers.routes())
     app.router.add_routes(canned_api.routes())
     app.router.add_routes(channel_status.routes())
+    app.router.add_routes(channel_alerts.routes())
     app.router.add_routes(lanes_api.routes())
     app.router.add_routes(viewers.routes())
     app.router.add_routes(notices_api.routes())

@@ -73,6 +73,7 @@ class EventType(StrEnum):
     NOTICE_PUBLISHED = "notice.published"
     NOTICE_ENDED = "notice.ended"
     PRESENCE_CHANGED = "presence.changed"  # presence event
+    CHANNEL_ALERT = "channel.alert"  # a channel's alert raised or cleared (dispatch.channel_alerts)
 
 
 # The handling actions whose console event is `request.<action>`.
@@ -283,6 +284,19 @@ class NoticeEnded(_StreamEvent, tag=EventType.NOTICE_ENDED.value, kw_only=True):
     by: AgentRef
 
 
+class ChannelAlertInfo(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    adapter: str  # the channel adapter, e.g. "twilio_sms"
+    channel: str  # its channel: phone, sms, email, chat, webform
+    kind: Literal["down", "failing", "quiet"]
+    since: datetime
+
+
+class ChannelAlert(_StreamEvent, tag=EventType.CHANNEL_ALERT.value, kw_only=True):
+    state: Literal["raised", "cleared"]
+    alert: ChannelAlertInfo
+    at: datetime
+
+
 class PresenceChanged(Presence, _Event, tag=EventType.PRESENCE_CHANGED.value, kw_only=True):
     pass
 
@@ -299,7 +313,7 @@ StreamEvent = (
     | RequestCallbackCall | RequestCallbackOutcome | RequestPassengerRenamed
     | RequestPassengerMerged | RequestPassengerErased | CallRinging | CallAnswered | CallEnded
     | CallRecording
-    | MessageDelivery | ChatTyping | ChatClosed | NoticePublished | NoticeEnded
+    | MessageDelivery | ChatTyping | ChatClosed | NoticePublished | NoticeEnded | ChannelAlert
 )
 PresenceEvent = PresenceChanged | RequestViewers
 

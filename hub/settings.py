@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from hub.channel_alerts import AlertsSettings
 from hub.errors import OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
 from hub.retention import RetentionSettings
@@ -454,6 +455,7 @@ class Settings:
     answers: AnswersSettings = field(default_factory=AnswersSettings)
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:

@@ -1,0 +1,79 @@
+"""The AMI link's alert seen by an admin in Chromium (Debian's, driven by Playwright): a
+fake Asterisk drops the link and refuses the login; past the window the admin's console
+shows a banner, in the console's language, and the alert is on the API, the console's
+websocket and /metrics; once the login works again the banner goes. A team console never
+shows it."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from hub.model import Role
+from hub.settings import AmiSettings, ChannelsSettings, PhoneSettings, Secret, Settings
+from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
+from tests.fake_ami import FakeAmi
+from tests.hub.test_channel_alerts import FAST, raised_and_cleared
+
+AMI_USER, AMI_SECRET = "taxiconnect", "ami-secret"
+ASKS_EVERY_MS = 5_000  # web/console/alerts.js ALERTS_EVERY_MS
+
+
+@pytest.fixture
+async def fake_ami() -> AsyncIterator[FakeAmi]:
+    async with FakeAmi(AMI_USER, AMI_SECRET) as fake:
+        yield fake
+
+
+async def _console(browser: Browser, base: str, login: str) -> Page:
+    context = await browser.new_context(locale="en-GB", timezone_id="Europe/Helsinki")
+    page = await context.new_page()
+    await page.clock.install()  # time runs, and the banner's next look can be brought on
+    await page.goto(f"{base}/console")
+    await page.get_by_test_id("login-user").fill(login)
+    await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.get_by_test_id("login-password").press("Enter")
+    await expect(page.get_by_test_id("connection-state")).to_have_attribute(
+        "data-state", "live")
+    return page
+
+
+async def test_ami_link_down_past_the_window_raises_and_reconnect_clears(
+    hub: HubFactory, dispatcher: DispatcherFactory, make_agent: Any, settings: Settings,
+    fake_ami: FakeAmi, browser: Browser
+) -> None:
+    client = await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "asterisk_ami")),
+        alerts=dataclasses.replace(FAST, link_down_s=1.0),
+        phone=PhoneSettings(ami=AmiSettings(host="127.0.0.1", port=fake_ami.port,
+                                            user=AMI_USER, secret=Secret(AMI_SECRET)))))
+    admin = await dispatcher(client, role=Role.ADMIN)
+    console = await admin.console()
+    page = await _console(browser, server_url(client), admin.agent.login)
+    team = await make_agent(client)
+    colleague = await _console(browser, server_url(client), team.login)
+    await page.get_by_test_id("lang-en").click()
+    await fake_ami.wait_for_logins(1)
+    banner = page.get_by_test_id("channel-alert-asterisk_ami-down")
+
+    fake_ami.secret = "rotated-on-the-pbx"  # every login from now on is refused
+    dropped = time.monotonic()
+    await fake_ami.drop()
+    await raised_and_cleared(client, admin, console, "asterisk_ami", "down", raised=True)
+    assert time.monotonic() - dropped >= 1.0  # not before the window
+    await page.clock.fast_forward(ASKS_EVERY_MS)
+    await expect(banner).to_contain_text("asterisk_ami: link down since")
+    await page.get_by_test_id("lang-fi").click()
+    await expect(banner).to_contain_text("asterisk_ami: yhteys poikki")
+
+    fake_ami.secret = AMI_SECRET
+    await raised_and_cleared(client, admin, console, "asterisk_ami", "down", raised=False)
+    await page.clock.fast_forward(ASKS_EVERY_MS)
+    await expect(page.get_by_test_id("channel-alerts")).to_be_hidden()
+    await colleague.clock.fast_forward(ASKS_EVERY_MS)
+    await expect(colleague.get_by_test_id("channel-alerts")).to_have_count(0)
