@@ -31,11 +31,23 @@ from hub.settings import (
 )
 from tests.helpers import Dispatcher, http_session
 from tests.log_scan import PROCESS_LOGS, SuiteLog, harvest_literals
-from tests.services import TEST_REDIS_URL, embedded_redis, fresh_database
+from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL, embedded_redis, fresh_database
 
 PASSWORD = "correct horse battery"
 
 _suite_log: SuiteLog | None = None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """CI runs the suite twice, on the embedded stores and on Redis + PostgreSQL. What does
+    not depend on the stores (types, layers, parsers, the HTTP listener, log formats) runs
+    on the first pass only: the second would spend minutes proving the same thing."""
+    if not TEST_DATABASE_URL:
+        return
+    once = pytest.mark.skip(reason="store-independent: run on the embedded pass")
+    for item in items:
+        if item.get_closest_marker("store_independent") is not None:
+            item.add_marker(once)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

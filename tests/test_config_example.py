@@ -11,6 +11,9 @@ import pytest
 from hub.errors import OperatorMustAct
 from hub.settings import Secret, Settings, load_settings
 
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
 
 

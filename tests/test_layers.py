@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 ROOT = Path(__file__).resolve().parents[1]
 # The `lint-imports` command, run by this interpreter: no script path to find, and the same
 # environment as the tests. No cache: it would be written into the checkout.

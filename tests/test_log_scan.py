@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.log_scan import Literals
+
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
 
 SOURCE = '''
 TWILIO_TOKEN = "twilio-log-scan-token"

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +29,9 @@ from channels.sms.twilio_inbound import parse_inbound as parse_twilio
 from channels.sms.vonage_inbound import parse_inbound as parse_vonage
 from channels.webform.parser import parse_order
 from hub.errors import BadInput
+
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 REGION = "FI"

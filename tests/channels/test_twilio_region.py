@@ -14,6 +14,9 @@ import pytest
 from hub.errors import OperatorMustAct
 from hub.settings import load_settings
 
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 EU = """
 [sms.twilio]
 account_sid = "AC00000000000000000000000000000000"

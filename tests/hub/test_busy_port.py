@@ -13,6 +13,9 @@ import pytest
 from hub.settings import Settings
 from tests.hub_process import hub_env
 
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 START_S = 60.0
 
 

@@ -9,9 +9,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import HubFactory
+
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / \
     "taxiconnect-dashboard.json"

@@ -23,6 +23,9 @@ from hub.settings import Settings
 from tests.conftest import free_port
 from tests.hub_process import REPO, HubProcess, hub_env, kill_leftovers, start_hub
 
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 PHONE = "+358 40 765 4777"
 EMAIL = "kaisa.lokinen@example.fi"
 FIELDS = {"time", "level", "logger", "message"}

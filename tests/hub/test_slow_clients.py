@@ -14,6 +14,9 @@ from hub.settings import Settings
 from tests.conftest import free_port
 from tests.hub_process import kill_leftovers, start_hub
 
+# Nothing here touches the stores: the PostgreSQL pass would only repeat it.
+pytestmark = pytest.mark.store_independent
+
 IDLE_TIMEOUT_S = 2.0
 SOCKETS = 20
 
