@@ -45,6 +45,9 @@ ERROR_BACKOFF_S = 1.0
 # With more due than fit (a group message to hundreds), the next round starts as soon as a
 # send finishes instead of after a whole poll interval.
 BACKLOG_BLOCK_MS = 10
+# The longest one read of the stream blocks: also how long a stop waits for the worker to
+# notice (a stop cannot cut a blocked XREADGROUP short). The table is polled every poll_s.
+STREAM_BLOCK_MS = 250
 
 Outcome = tuple[uuid.UUID, dict[str, Any]]
 
@@ -84,6 +87,7 @@ class OutboundWorker:
 
     async def run(self) -> None:
         recorder = asyncio.create_task(self._record_outcomes(), name="outbound-recorder")
+        poll_at = 0.0
         try:
             while not self._stopping.is_set():
                 try:
@@ -94,7 +98,10 @@ class OutboundWorker:
                             await asyncio.wait_for(self._room.wait(), self._poll_s)
                     wanted = set(await self._read_stream())
                     room = MAX_IN_FLIGHT - len(self._in_flight)
-                    if room > 0:
+                    # The table holds retries coming due and whatever the stream lost: read
+                    # it each poll_s, and at once while a backlog or new entries are there.
+                    if room > 0 and (wanted or self._backlog or time.monotonic() >= poll_at):
+                        poll_at = time.monotonic() + self._poll_s
                         due = await self._deliveries.due(MAX_IN_FLIGHT)
                         wanted.update(due)
                         self._backlog = len(wanted) > room or len(due) >= MAX_IN_FLIGHT
@@ -119,7 +126,8 @@ class OutboundWorker:
     async def _read_stream(self) -> list[uuid.UUID]:
         response = await self._redis.xreadgroup(
             SENDER_GROUP, self.consumer, {self._keys.outbound: ">"}, count=READ_COUNT,
-            block=BACKLOG_BLOCK_MS if self._backlog else max(1, int(self._poll_s * 1000)))
+            block=BACKLOG_BLOCK_MS if self._backlog else max(
+                1, min(STREAM_BLOCK_MS, int(self._poll_s * 1000))))
         found: list[uuid.UUID] = []
         for _stream, entries in stream_reply(response):
             ids = [entry_id for entry_id, _ in entries]

@@ -27,7 +27,7 @@ from hub.model import RequestStatus, Role
 
 log = logging.getLogger(__name__)
 
-FANOUT_READ_S = 1.0  # also how long a stop waits for the fan-out to notice
+FANOUT_READ_S = 0.25  # also how long a stop waits for the fan-out to notice
 FANOUT_RETRY_S = 1.0
 
 
