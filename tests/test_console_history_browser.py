@@ -113,6 +113,7 @@ async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
     await page.get_by_test_id("history-words").fill("Virtanen")
     await page.get_by_test_id("history-search").click()
     await expect(items).to_have_count(1)
+    await expect(items.first).to_contain_text("Maija Virtanen")  # not the last search's row
     box = await dialog.bounding_box()
     assert box is not None
     assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORT["width"]
