@@ -259,7 +259,8 @@ def score_cpu(phase: Phase, server: Server, before: dict[int, float], client_cpu
 
 @contextlib.contextmanager
 def _profiler(run: Run, server: Server, phase: Phase) -> Iterator[None]:
-    """With --py-spy DIR: the hub's stacks (GIL holder) during the phase's load, folded (one
+    """With --py-spy DIR: the hub's stacks (GIL holder; with --py-spy-all every busy thread,
+    also in C code that let the GIL go: SQLite, zlib) during the phase's load, folded (one
     line a stack and its count: `flamegraph.pl` draws it, `sort -k2` ranks it)."""
     folder = run.args.py_spy
     if folder is None or server.name != "hub":
@@ -267,7 +268,8 @@ def _profiler(run: Run, server: Server, phase: Phase) -> Iterator[None]:
         return
     name = phase.label.replace("/", "-per-").replace(" ", "-")
     recorder = subprocess.Popen(
-        [run.args.py_spy_path, "record", "--pid", str(server.process.pid), "--gil", "--rate", "100",
+        [run.args.py_spy_path, "record", "--pid", str(server.process.pid),
+         *([] if run.args.py_spy_all else ["--gil"]), "--threads", "--rate", "100",
          "--duration", str(math.ceil(phase.seconds)), "--nonblocking", "--format", "raw",
          "-o", str(folder / f"hub-{name}.folded")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -498,6 +500,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="experiment: the hub's sys.setswitchinterval (implies --probe)")
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
                         help="record a py-spy flame graph of the hub for each phase")
+    parser.add_argument("--py-spy-all", action="store_true",
+                        help="with --py-spy: every busy thread, not only the GIL holder")
     parser.add_argument("--profile", choices=PROFILES, default="realistic",
                         help="realistic: every channel, a notice, an offer lane with 10 "
                              "dispatchers, 2,000 open requests (bench/profile.py); bare: "
