@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from dispatch.audit_csv import csv_lines
+from dispatch.query_params import instant, page_limit
 from dispatch.requests_api import decode_cursor, encode_cursor
 from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE
@@ -36,19 +36,6 @@ MAX_CSV_ENTRIES = 200_000  # a download this long is a sign to narrow the dates
 CURSOR_KINDS = "i"  # the last entry's id
 
 
-def _time(request: web.Request, name: str) -> datetime | None:
-    value = request.query.get(name)
-    if not value:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        at = None
-    if at is None or at.tzinfo is None:
-        raise BadInput(f"{name} must be an ISO 8601 time with its offset")
-    return at.astimezone(UTC)
-
-
 def _filter(request: web.Request) -> AuditFilter:
     q = request.query
     agent_id = None
@@ -61,18 +48,8 @@ def _filter(request: web.Request) -> AuditFilter:
     for name, value in (("action", action), ("subject", subject)):
         if not is_storable(value):  # no entry holds it; PostgreSQL would refuse the text
             raise BadInput(f"{name} holds characters no entry can")
-    return AuditFilter(since=_time(request, "from"), until=_time(request, "to"),
+    return AuditFilter(since=instant(request.query, "from"), until=instant(request.query, "to"),
                        agent_id=agent_id, action_prefix=action or None, subject=subject or None)
-
-
-def _limit(request: web.Request) -> int:
-    try:
-        limit = int(request.query.get("limit", DEFAULT_LIMIT))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return limit
 
 
 def _scope(chosen: AuditFilter) -> str:
@@ -81,7 +58,7 @@ def _scope(chosen: AuditFilter) -> str:
 
 async def audit_list(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    chosen, limit = _filter(request), _limit(request)
+    chosen, limit = _filter(request), page_limit(request.query, DEFAULT_LIMIT, MAX_LIMIT)
     before_id = None
     if request.query.get("cursor"):
         _, (before_id,) = decode_cursor(request.query["cursor"], _scope(chosen), CURSOR_KINDS)

@@ -19,6 +19,7 @@ from dispatch.admin_api import BASE as ADMIN_BASE
 from dispatch.groups_csv import parse_members
 from dispatch.groups_send import GroupMessages
 from dispatch.groups_sent import sent_messages
+from dispatch.query_params import page_limit
 from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
 from hub.errors import BadInput, NotFound
@@ -91,12 +92,7 @@ async def list_messages(request: web.Request) -> web.Response:
     and the recipients it did not reach, with the reason."""
     await require_centre(request, "external users do not message staff groups")
     group_id = _id(request, "group_id", "group")
-    try:
-        limit = int(request.query.get("limit", DEFAULT_SENT_LIMIT))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_SENT_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_SENT_LIMIT}")
+    limit = page_limit(request.query, DEFAULT_SENT_LIMIT, MAX_SENT_LIMIT)
     async with request.app[DATABASE].read() as conn:
         group = await groups.get_group(conn, group_id)
         found = await sent_messages(conn, group_id, limit)

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, select
 
 from dispatch.actions import Actions, Outcome
+from dispatch.query_params import instant, page_limit
 from dispatch.replies import Replies
 from dispatch.request_search import (
     OPEN,
@@ -120,18 +121,6 @@ def decode_cursor(text: str, scope: str, kinds: str) -> tuple[datetime, tuple[An
     return EPOCH + timedelta(microseconds=as_of), place
 
 
-def _time(q: Any, name: str) -> datetime | None:
-    if not q.get(name):
-        return None
-    try:
-        at = datetime.fromisoformat(q[name])
-    except ValueError:
-        at = None
-    if at is None or at.tzinfo is None:
-        raise BadInput(f"{name} must be an ISO 8601 time with its offset")
-    return at.astimezone(UTC)
-
-
 def _agent_id(q: Mapping[str, str]) -> uuid.UUID | None:
     """`agent`: requests whose last handling agent this is (the search across all requests:
     what did this dispatcher handle yesterday)."""
@@ -170,7 +159,7 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
         conditions.append(r.c.assigned_agent_id == agent.id)
     words = parse_query(q.get("q", ""), request.app[SETTINGS].phone.default_region)
     conditions += [word_matches(word) for word in words]
-    since, until = _time(q, "from"), _time(q, "to")
+    since, until = instant(q, "from"), instant(q, "to")
     if since is not None:
         conditions.append(r.c.case_started_at >= since)
     if until is not None:
@@ -182,16 +171,6 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
     return listing, hashlib.sha256(scope.encode()).hexdigest()[:12]
 
 
-def _limit(request: web.Request) -> int:
-    try:
-        limit = int(request.query.get("limit", DEFAULT_LIMIT))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return limit
-
-
 async def list_requests(request: web.Request) -> web.Response:
     """Open requests in queue order, a page at a time. `q` searches (number in any form,
     name, reference, message text), `lane` picks a lane, `filter` is mine, unassigned or
@@ -201,7 +180,7 @@ async def list_requests(request: web.Request) -> web.Response:
     brings the next page."""
     agent = await current_agent(request)
     listing, scope = _listing(request, agent)
-    limit = _limit(request)
+    limit = page_limit(request.query, DEFAULT_LIMIT, MAX_LIMIT)
     callbacks = listing.chosen is QueueFilter.CALLBACKS
     kinds = CALLBACK_KEY_KINDS if callbacks else QUEUE_KEY_KINDS
     as_of, after = utcnow(), None
