@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Page, async_playwright
 from redis.asyncio import Redis
 
 from hub.agents import add_agent
@@ -195,6 +196,23 @@ async def raw_redis(settings: Settings) -> AsyncIterator[Redis]:
 
 def chromium_available() -> bool:
     return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+
+
+LAPTOP = {"width": 1366, "height": 768}  # the dispatchers' laptops
+
+
+@pytest.fixture
+async def laptop_page() -> AsyncIterator[Page]:
+    """A page in its own headless Chromium, Finnish, at a dispatcher's laptop size."""
+    require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM,
+                                                   args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = await browser.new_context(locale="fi-FI", viewport=LAPTOP)
+            yield await context.new_page()
+        finally:
+            await browser.close()
 
 
 def require_chromium() -> None:

@@ -5,19 +5,15 @@ refusals (a taken key, a lane with open requests) are shown in words."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from hub.model import Role
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
-    require_chromium,
     server_url,
 )
 
@@ -25,16 +21,8 @@ VIEWPORT = {"width": 1366, "height": 768}
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        browser: Browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = await browser.new_context(locale="fi-FI", viewport=VIEWPORT)
-            yield await context.new_page()
-        finally:
-            await browser.close()
+def page(laptop_page: Page) -> Page:
+    return laptop_page
 
 
 async def _fetch(page: Page, method: str, path: str, body: Any = None) -> Any:

@@ -5,38 +5,26 @@ handled it and by day, then opens it (issue 15: search across all requests)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Page, expect
 
 from hub.appkeys import INGESTOR
 from hub.model import Channel, InboundContact
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DispatcherFactory,
     HubFactory,
-    require_chromium,
     server_url,
 )
 from tests.test_console_browser import VIEWPORT, sign_in
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        browser: Browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = await browser.new_context(locale="fi-FI", viewport=VIEWPORT)
-            yield await context.new_page()
-        finally:
-            await browser.close()
+def page(laptop_page: Page) -> Page:
+    return laptop_page
 
 
 async def _ingest(client: TestClient[Any, Any], hours_ago: float, **fields: Any) -> str:
