@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import text
@@ -42,6 +43,14 @@ pytestmark = [
 ]
 
 
+def _missing(reason: str) -> NoReturn:
+    """A server the test needs is not here: skipped on a developer's machine, a failure in
+    CI, whose machine installs them all."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must provide it")
+    pytest.skip(reason)
+
+
 def _private_postgres() -> type:
     sys.path.insert(0, str(ROOT / "bench"))
     try:
@@ -49,7 +58,7 @@ def _private_postgres() -> type:
     finally:
         sys.path.remove(str(ROOT / "bench"))
     if pg_binary("initdb") is None or pg_binary("pg_ctl") is None:
-        pytest.skip("PostgreSQL's initdb and pg_ctl are not installed")
+        _missing("PostgreSQL's initdb and pg_ctl are not installed")
 
     class TlsPostgres(PrivatePostgres):  # type: ignore[misc, valid-type]
         """The chaos bench's private cluster, with ssl on and the test's certificate."""
@@ -83,14 +92,14 @@ def _start_redis(binary: str, port: int, certs: Certificates, folder: Path,
 async def tls_redis(tmp_path: Path, certificates: Certificates) -> AsyncIterator[int]:
     """A redis-server with its plain port closed and a TLS port open; yields the port."""
     if REDIS_SERVER is None:
-        pytest.skip("no redis-server on this machine")
+        _missing("no redis-server on this machine")
     port = free_port()
     log = tmp_path / "redis-tls.log"
     server = _start_redis(REDIS_SERVER, port, certificates, tmp_path, log)
     try:
         async def listening() -> bool | None:
             if server.poll() is not None:
-                pytest.skip(f"redis-server without TLS: {log.read_text()[-300:]}")
+                _missing(f"redis-server without TLS: {log.read_text()[-300:]}")
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
