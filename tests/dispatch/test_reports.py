@@ -31,8 +31,9 @@ from tests.helpers import Dispatcher, http_session, order
 SECRET = "cti-secret"
 FORMULA_NAME = "=HYPERLINK(\"http://evil.example\",\"x\")"
 ALL = "status=queued,claimed,resolved&limit=2000"
-SLOW_S = 1.2  # one request waits this long before it is taken
-THRESHOLD_S = 1  # the service level asked for: the slow one misses it
+SLOW_S = 3.5  # one request waits this long before it is taken
+THRESHOLD_S = 3  # the service level asked for: the slow one misses it; the set-up before the
+# first claims (six forms, three calls) took over a second on a loaded CI machine
 
 
 def _phone(settings: Settings, due_minutes: int) -> Settings:
