@@ -30,6 +30,7 @@ from hub.settings import (
     Settings,
     load_settings,
 )
+from tests.connection_origins import record_connection_origins
 from tests.helpers import Dispatcher, http_session
 from tests.log_scan import PROCESS_LOGS, SuiteLog, harvest_literals
 from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL, embedded_redis, fresh_database
@@ -53,6 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _suite_log
+    if TEST_DATABASE_URL:
+        record_connection_origins()
     _suite_log = SuiteLog()
     _suite_log.start()
 
