@@ -7,37 +7,38 @@ from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
 from aiohttp import ClientSession, web
-from redis.asyncio import Redis
 
 from hub.answer_book import AnswerBook
+from hub.calls import CallStore
 from hub.channel_state import ChannelState
-from hub.database import Database
+from hub.chat_live import ChatLive
 from hub.deliveries import Deliveries
 from hub.ingest import Ingestor
-from hub.keys import Keys
 from hub.model import Channel, InboundContact, IngestResult, Notice, OutboundMessage, SendReceipt
-from hub.notices import NoticeBoard, notice_for
-from hub.outbox import OutboxRelay
+from hub.passenger_notices import PassengerNotices
+from hub.recordings import Recordings
 from hub.settings import Settings
+from hub.sms_part_marks import SmsPartMarks
 
 
 @dataclass(frozen=True, slots=True)
 class HubServices:
     """What the hub lends an adapter: settings, the way in, delivery reports, the state it
-    keeps across restarts, and one HTTP client session for calling gateways."""
+    keeps across restarts, and one HTTP client session for calling gateways. Channels with
+    live state of their own get the core's narrow services for it (calls and recordings for
+    the phone, the chat's live side, the marks of stored SMS parts), never a database or
+    Redis handle: the composition root builds these."""
 
     settings: Settings
     ingestor: Ingestor
     deliveries: Deliveries
     state: ChannelState
     http: ClientSession
-    # For channels with live state of their own (calls, chat conversations): the stores,
-    # the outbox relay for their console events, and Redis for live fan-out.
-    db: Database
-    relay: OutboxRelay
-    redis: Redis
-    keys: Keys
-    notices: NoticeBoard | None = None
+    calls: CallStore
+    recordings: Recordings
+    chat: ChatLive
+    sms_parts: SmsPartMarks
+    notices: PassengerNotices | None = None
     answers: AnswerBook | None = None
 
     async def ingest(self, contact: InboundContact) -> IngestResult:
@@ -48,7 +49,7 @@ class HubServices:
         once per passenger (None: no notice, or they have had it)."""
         if self.notices is None:
             return None
-        return await notice_for(self.db, self.notices, channel, request_id)
+        return await self.notices.once(channel, request_id)
 
     async def first_answer(self, channel: Channel, result: IngestResult, name: str | None,
                            language: str) -> str | None:

@@ -87,7 +87,9 @@ from hub.appkeys import (
     WEBSOCKETS,
 )
 from hub.audit_web import audit_address
+from hub.calls import CallStore
 from hub.channel_state import ChannelState
+from hub.chat_live import ChatLive
 from hub.client_address import parse_networks
 from hub.clock import utcnow
 from hub.database import Database
@@ -108,11 +110,14 @@ from hub.openapi_subject import PATHS as SUBJECT_PATHS
 from hub.openapi_templates import PATHS as TEMPLATE_PATHS
 from hub.openapi_webhooks import PATHS as WEBHOOK_PATHS
 from hub.outbox import OutboxRelay
+from hub.passenger_notices import PassengerNotices
 from hub.purge import Purge, PurgeWorker
+from hub.recordings import Recordings
 from hub.redis_client import open_redis
 from hub.redis_watch import RedisWatch
 from hub.sessions import Sessions
 from hub.settings import Settings
+from hub.sms_part_marks import SmsPartMarks
 from hub.tasks import stop_task
 from hub.tls import install_hsts
 from hub.webhook_log import WebhookLog
@@ -362,10 +367,17 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        services = HubServices(app[SETTINGS], app[INGESTOR], app[DELIVERIES],
-                               ChannelState(app[DATABASE]), app[HTTP_CLIENT], app[DATABASE],
-                               app[RELAY], app[REDIS].client, app[KEYS], app[NOTICES],
-                               app[ANSWERS])
+        settings, db, relay = app[SETTINGS], app[DATABASE], app[RELAY]
+        redis, keys = app[REDIS].client, app[KEYS]
+        # Each channel gets the narrow services of the core it needs, never these handles.
+        services = HubServices(
+            settings, app[INGESTOR], app[DELIVERIES], ChannelState(db), app[HTTP_CLIENT],
+            calls=CallStore(db, app[INGESTOR], relay, settings.phone, app[NOTICES]),
+            recordings=Recordings(db, relay),
+            chat=ChatLive(db, redis, keys, relay, events_maxlen=settings.queue.events_maxlen,
+                          connections_per_address=settings.chat.connections_per_address),
+            sms_parts=SmsPartMarks(redis, keys),
+            notices=PassengerNotices(db, app[NOTICES]), answers=app[ANSWERS])
         for adapter in adapters:
             await adapter.start(services)
         yield

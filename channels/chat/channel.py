@@ -21,15 +21,10 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import HubServices
 from channels.chat.context import ChatContext
-from channels.chat.conversation import Conversations
-from channels.chat.fanout import ChatFanout
 from channels.chat.hours import parse_hours
-from channels.chat.limits import ConnectionSlots
 from channels.chat.session import ChatSession
 from hub.address_gate import AddressGate
 from hub.agent_auth import current_agent
@@ -38,6 +33,7 @@ from hub.client_address import client_address
 from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, DeliveryState, OutboundMessage, Role, SendReceipt
 from hub.request_body import read_json_object
+from hub.store_errors import REDIS_ERRORS, STORE_ERRORS
 from web import ROOT as WEB_ROOT
 
 log = logging.getLogger(__name__)
@@ -88,10 +84,9 @@ class ChatChannel:
             log.warning("chat is enabled but chat.allowed_origins is empty: every widget "
                         "socket will be refused")
         hours = parse_hours(chat.opening_hours, services.settings.timezone)
-        fanout = ChatFanout(services.redis, services.keys)
-        self._ctx = ChatContext(services, fanout, Conversations(services.db), hours,
-                                adapter=self.name, email_sender=_email_sender(services))
-        self._fanout_task = asyncio.create_task(fanout.run(), name="chat-fanout")
+        self._ctx = ChatContext(services, hours, adapter=self.name,
+                                email_sender=_email_sender(services))
+        self._fanout_task = asyncio.create_task(services.chat.fanout.run(), name="chat-fanout")
 
     async def stop(self) -> None:
         ctx, self._ctx = self._ctx, None
@@ -135,8 +130,7 @@ class ChatChannel:
             raise web.HTTPTooManyRequests(
                 text=json.dumps({"error": "too many chat connections from this address"}),
                 content_type="application/json", headers={"Retry-After": str(wait_s)})
-        slots = ConnectionSlots(ctx.services.redis, ctx.services.keys,
-                                chat.connections_per_address)
+        slots = ctx.live.slots
         slot = uuid.uuid4().hex
         try:
             if not await slots.take(address, slot):
@@ -145,7 +139,7 @@ class ChatChannel:
                     content_type="application/json", headers={"Retry-After": "30"})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.fanout.ready.wait(), READY_WAIT_S)
-        except RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise RetryLater("chat is not available right now", retry_after_s=5) from exc
         ws = web.WebSocketResponse(
             heartbeat=HEARTBEAT_S, compress=False,
@@ -158,7 +152,7 @@ class ChatChannel:
             sockets.add(ws)
             self.sockets += 1
             await ChatSession(ctx, ws, address, slot, slots).run()
-        except (RedisError, SQLAlchemyError, OSError) as exc:
+        except STORE_ERRORS as exc:
             log.warning("chat socket ended: %s", type(exc).__name__)
             if ws.prepared and not ws.closed:
                 await ws.close(code=1011, message=b"try again")
@@ -166,7 +160,7 @@ class ChatChannel:
             if ws.prepared:
                 self.sockets -= 1
             sockets.discard(ws)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(*REDIS_ERRORS, OSError):
                 await slots.release(address, slot)
         return ws
 
@@ -198,9 +192,8 @@ class ChatChannel:
         ctx = self.ctx
         try:
             await ctx.fanout.publish(message.recipient)
-            seen = await ctx.services.redis.delete(
-                ctx.services.keys.chat_seen(str(message.delivery_id)))
-        except RedisError as exc:
+            seen = await ctx.live.take_seen(message.delivery_id)
+        except REDIS_ERRORS as exc:
             raise RetryLater(f"Redis: {exc}") from exc
         self.sent += 1
         state = DeliveryState.DELIVERED if seen else DeliveryState.SENT

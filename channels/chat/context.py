@@ -1,11 +1,10 @@
-"""What every chat socket of one hub process shares: the hub's services, the fan-out, the
-stored conversations, and the few actions that reach beyond the socket (availability,
-console events, delivery reports, transcripts)."""
+"""What every chat socket of one hub process shares: the hub's services, its chat side
+(hub.chat_live: the fan-out, the stored conversations, limits and marks), and the few
+actions that reach beyond the socket (availability, delivery reports, transcripts)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Coroutine, Sequence
@@ -13,19 +12,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
-
 from channels.base import HubServices
-from channels.chat.conversation import Conversations, Line
-from channels.chat.fanout import ChatFanout
 from channels.chat.hours import OpeningHours
-from channels.chat.transcript import queue_transcript, valid_email
+from channels.chat.transcript import transcript_email, valid_email
+from hub.chat_conversations import Conversations, Line
+from hub.chat_fanout import ChatFanout
+from hub.chat_live import ChatLive
 from hub.clock import utcnow
-from hub.console_presence import ConsolePresence
-from hub.events import EventType
 from hub.model import DeliveryState, DeliveryUpdate
-from hub.read_models import summaries_by_id
+from hub.store_errors import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +33,22 @@ SEEN_MARK_TTL_S = 24 * 3600
 @dataclass(slots=True)
 class ChatContext:
     services: HubServices
-    fanout: ChatFanout
-    conversations: Conversations
     hours: OpeningHours
     adapter: str  # the chat adapter's name, on its deliveries
     email_sender: str | None  # the enabled adapter that sends email, for transcripts
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def live(self) -> ChatLive:
+        return self.services.chat
+
+    @property
+    def fanout(self) -> ChatFanout:
+        return self.services.chat.fanout
+
+    @property
+    def conversations(self) -> Conversations:
+        return self.services.chat.conversations
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` beyond the socket that asked for it (it is short)."""
@@ -68,22 +73,9 @@ class ChatContext:
         """Whether a passenger can expect a live answer now, and why not."""
         if not self.hours.is_open(utcnow()):
             return False, "closed_hours"
-        presence = ConsolePresence(self.services.redis, self.services.keys)
-        if await presence.dispatchers_online() == 0:
+        if await self.live.dispatchers_online() == 0:
             return False, "no_dispatcher"
         return True, "ok"
-
-    async def console_event(self, kind: EventType, request_id: uuid.UUID, **fields: Any) -> None:
-        """An ephemeral console event (typing, a closed chat): straight onto the events
-        stream, not through the outbox, as it means nothing a minute later."""
-        async with self.services.db.read() as conn:
-            summary = (await summaries_by_id(conn, [request_id])).get(str(request_id))
-        if summary is None:
-            return
-        data = json.dumps({"type": kind, "request": summary, **fields}, separators=(",", ":"))
-        await self.services.redis.xadd(self.services.keys.events, {"data": data},
-                                       maxlen=self.services.settings.queue.events_maxlen,
-                                       approximate=True)
 
     async def report_seen(self, visitor: str, message_id: uuid.UUID) -> None:
         """The widget showed a reply: its delivery becomes delivered."""
@@ -95,13 +87,12 @@ class ChatContext:
             for wait in SEEN_WAITS_S:
                 if state != DeliveryState.QUEUED.value:
                     break
-                await self.services.redis.set(self.services.keys.chat_seen(str(delivery_id)),
-                                              "1", ex=SEEN_MARK_TTL_S)
+                await self.live.mark_seen(delivery_id, ttl_s=SEEN_MARK_TTL_S)
                 await asyncio.sleep(wait)
                 state = await self.conversations.delivery_state(delivery_id) or state
             await self.services.deliveries.report(self.adapter, DeliveryUpdate(
                 provider_id=str(delivery_id), state=DeliveryState.DELIVERED, at=utcnow()))
-        except (RedisError, SQLAlchemyError, OSError) as exc:
+        except STORE_ERRORS as exc:
             log.warning("chat: a seen report was lost: %s", type(exc).__name__)
 
     async def transcript(self, visitor: str, email: str | None, lines: Sequence[Line],
@@ -115,7 +106,8 @@ class ChatContext:
             return "unavailable"
         if not lines:
             return "empty"
-        await queue_transcript(self.services.db, self.services.relay,
-                               adapter=self.email_sender, email=email.lower(), visitor=visitor,
-                               lines=lines, lang=lang, timezone=self.services.settings.timezone)
+        await self.live.queue_transcript(
+            adapter=self.email_sender, email=email.lower(), visitor=visitor, lines=lines,
+            compose=transcript_email(lines, lang=lang,
+                                     timezone=self.services.settings.timezone))
         return "queued"

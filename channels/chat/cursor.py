@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from channels.chat.conversation import Line, Position
+from hub.chat_conversations import Line, Position
 
 SLACK = timedelta(seconds=5)
 

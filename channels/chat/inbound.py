@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from channels.chat.conversation import Conversations, message_key
+from hub.chat_conversations import Conversations, message_key
 from hub.clock import utcnow
 from hub.model import CallbackAsk, Channel, InboundContact
 

@@ -37,10 +37,10 @@ from channels.chat.frames import (
     parse_frame,
 )
 from channels.chat.inbound import chat_contact
-from channels.chat.limits import ConnectionSlots, within_rate
 from channels.chat.prechat import normalise_prechat
-from channels.chat.queue_place import queue_place
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
+from hub.chat_limits import ConnectionSlots
+from hub.chat_queue_place import QueuePlace
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.events import ChatFrameType, EventType
@@ -75,7 +75,7 @@ class ChatSession:
         self._typing_at = 0.0
         self._typing_on = False
         self._seen: set[uuid.UUID] = set()
-        self._queue_place: dict[str, Any] = {}
+        self._queue_place: QueuePlace | None = None
 
     async def run(self) -> None:
         hello = await self._hello()
@@ -140,9 +140,7 @@ class ChatSession:
 
     async def _welcome(self, hello: Hello) -> None:
         conversations = self.ctx.conversations
-        closed = await self.ctx.services.redis.get(self.ctx.services.keys.chat_closed(
-            self.visitor))
-        self.cursor = Cursor(datetime.fromtimestamp(float(closed), UTC) if closed else None)
+        self.cursor = Cursor(await self.ctx.live.closed_at(self.visitor))
         self.available, self.reason = await self.ctx.availability()
         seen = (await conversations.position(self.visitor, hello.last_seen)
                 if hello.last_seen is not None else None)
@@ -199,12 +197,11 @@ class ChatSession:
         return len(self._frames) <= FRAMES_PER_MINUTE
 
     async def _message(self, frame: ChatMessage) -> None:
-        services, settings = self.ctx.services, self.ctx.services.settings.chat
+        services, live = self.ctx.services, self.ctx.live
+        settings = services.settings.chat
         per_address = settings.messages_per_minute * settings.connections_per_address
-        if not (await within_rate(services.redis, services.keys, "visitor", self.visitor,
-                                  settings.messages_per_minute)
-                and await within_rate(services.redis, services.keys, "address", self.address,
-                                      per_address)):
+        if not (await live.within_rate("visitor", self.visitor, settings.messages_per_minute)
+                and await live.within_rate("address", self.address, per_address)):
             await self.close(CLOSE_TOO_MANY,
                              f"more than {settings.messages_per_minute} messages a minute")
             return
@@ -254,7 +251,7 @@ class ChatSession:
         if self.request_id is None:
             self.request_id = await self.ctx.conversations.open_request(self.visitor)
         if self.request_id is not None:
-            await self.ctx.console_event(EventType.CHAT_TYPING, self.request_id, typing=on)
+            await self.ctx.live.console_event(EventType.CHAT_TYPING, self.request_id, typing=on)
 
     async def _prechat(self, frame: Prechat) -> None:
         settings = self.ctx.services.settings
@@ -268,12 +265,11 @@ class ChatSession:
         lines = await self.ctx.conversations.lines(self.visitor, since=self.cursor.closed_at)
         outcome = await self.ctx.transcript(self.visitor, email, lines, self.lang)
         now = utcnow()
-        await self.ctx.services.redis.set(
-            self.ctx.services.keys.chat_closed(self.visitor), now.timestamp(),
-            ex=self.ctx.services.settings.chat.token_days * 86_400)
+        await self.ctx.live.mark_closed(
+            self.visitor, now, ttl_s=self.ctx.services.settings.chat.token_days * 86_400)
         self.cursor.close(now)
         if lines:
-            await self.ctx.console_event(EventType.CHAT_CLOSED, lines[-1].request_id)
+            await self.ctx.live.console_event(EventType.CHAT_CLOSED, lines[-1].request_id)
         await self.send({"type": ChatFrameType.CLOSED, "transcript": outcome})
         await self.ctx.fanout.publish(self.visitor, {"kind": "closed", "by": self.slot,
                                                       "at": now.timestamp()})
@@ -316,10 +312,10 @@ class ChatSession:
             self.request_id = await self.ctx.conversations.open_request(self.visitor)
             if self.request_id is None:
                 return
-        place = await queue_place(self.ctx.services.db, self.request_id)
+        place = await self.ctx.live.queue_place(self.request_id)
         if place != self._queue_place:
             self._queue_place = place
-            await self.send({"type": ChatFrameType.QUEUE, **place})
+            await self.send({"type": ChatFrameType.QUEUE, **_queue_frame(place)})
 
     async def _beat(self) -> None:
         while True:
@@ -331,3 +327,9 @@ class ChatSession:
                 await self.send({"type": ChatFrameType.AVAILABILITY, "available": available,
                                  "reason": reason})
             self.queue.put_nowait({"kind": "wake"})
+
+
+def _queue_frame(place: QueuePlace) -> dict[str, Any]:
+    if place.position is None:
+        return {"position": None}
+    return {"position": place.position, "wait_s": place.wait_s}

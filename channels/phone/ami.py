@@ -29,13 +29,13 @@ from channels.phone.ami_reconcile import ACTION as LIST_CHANNELS
 from channels.phone.ami_reconcile import ChannelList
 from channels.phone.ami_recordings import AmiRecordings
 from channels.phone.ami_spool import SpoolKeeper
-from channels.phone.recordings import Recordings
 from hub.call_events import CallEvent
 from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.model import Channel
 from hub.phone import mask_phone
+from hub.recordings import Recordings
 from hub.settings import AmiSettings
 from hub.tasks import stop_task
 
@@ -102,11 +102,10 @@ class AsteriskAmiChannel:
             raise OperatorMustAct(str(exc)) from exc
         self._settings = ami
         self._region = services.settings.phone.default_region
-        self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone, services.notices)
+        self._store = services.calls
         self._calls = AmiCalls(services.settings.phone.default_region)
         self._services = services
-        self._recordings = Recordings(services.db, services.relay)
+        self._recordings = services.recordings
         if ami.recordings_dir:
             self._spool = SpoolKeeper(ami, self._recordings, services.settings.data_dir,
                                       services.settings.phone.recording_max_bytes)

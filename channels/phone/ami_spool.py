@@ -18,8 +18,8 @@ from pathlib import Path
 from channels.phone import recording_files
 from channels.phone.ami_calls import PROVIDER
 from channels.phone.ami_recordings import VOICEMAIL, SpoolFile
-from channels.phone.recordings import RecordingReport, Recordings
 from hub.errors import BadInput, RetryLater
+from hub.recordings import RecordingReport, Recordings
 from hub.settings import AmiSettings
 
 log = logging.getLogger(__name__)

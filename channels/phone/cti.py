@@ -21,13 +21,13 @@ from channels.base import HubServices
 from channels.phone import recording_files, recordings_api
 from channels.phone.announce import announce_only, cti_answer, greeting
 from channels.phone.cti_events import PROVIDER, is_recording, parse_cti, parse_cti_recording
-from channels.phone.recordings import RecordingReport, Recordings
 from channels.sms.webhooks import FORM_TYPE, JSON_TYPE, forbidden, form_pairs, unsupported_media
 from hub.call_events import CallKind
 from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel
+from hub.recordings import RecordingReport, Recordings
 from hub.request_body import BODY_TIMEOUT_S, receive_body
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,8 @@ class CtiPhoneChannel:
         if not services.settings.phone.cti_secret:
             raise OperatorMustAct("phone_cti is enabled but phone.cti_secret is not set")
         self._services = services
-        self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone, services.notices)
-        self._recordings = Recordings(services.db, services.relay)
+        self._store = services.calls
+        self._recordings = services.recordings
 
     async def stop(self) -> None:
         self._services = self._store = self._recordings = None

@@ -14,16 +14,16 @@ import asyncio
 import base64
 import uuid
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from aiohttp import ClientError, ClientSession, web
 
 from channels.phone.recording_files import audio_type
-from channels.phone.recordings import Recordings
 from hub.agent_auth import current_agent
 from hub.errors import NotFound, RetryLater
 from hub.model import Agent, Role
 from hub.purge import local_file
+from hub.recordings import Recordings, StoredRecording
 from hub.settings import TwilioSettings
 
 PATH = "/api/v1/recordings/{recording_id}/audio"
@@ -51,9 +51,9 @@ async def serve_audio(request: web.Request, recordings: Recordings, http: Client
         raise NotFound("no such recording") from None
     recording = await recordings.get(recording_id)
     if recording is None or (agent.role is Role.EXTERNAL
-                             and recording["assigned_agent_id"] != agent.id):
+                             and recording.assigned_agent_id != agent.id):
         raise NotFound("no such recording")
-    location = str(recording["location"])
+    location = recording.location
     kept = local_file(data_dir, location)
     if kept is not None:
         return await _serve_file(kept, recording, recordings, agent)
@@ -82,7 +82,7 @@ async def serve_audio(request: web.Request, recordings: Recordings, http: Client
         raise RetryLater(f"the recording could not be fetched: {type(exc).__name__}") from exc
 
 
-async def _serve_file(path: Path, recording: dict[str, Any], recordings: Recordings,
+async def _serve_file(path: Path, recording: StoredRecording, recordings: Recordings,
                       agent: Agent) -> web.StreamResponse:
     if not await asyncio.to_thread(path.is_file):
         raise NotFound("this recording's audio is no longer kept")

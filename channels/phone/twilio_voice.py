@@ -19,7 +19,6 @@ from aiohttp import web
 from channels.base import HubServices
 from channels.phone import recordings_api
 from channels.phone.announce import Announcement, announce_only, greeting, twiml
-from channels.phone.recordings import RecordingReport, Recordings
 from channels.phone.twilio_voice_events import parse_voice
 from channels.sms.twilio import _called_url
 from channels.sms.twilio_signature import is_valid
@@ -29,6 +28,7 @@ from hub.calls import CallStore
 from hub.clock import utcnow
 from hub.errors import NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel
+from hub.recordings import RecordingReport, Recordings
 from hub.request_body import receive_body
 
 PATH = "/webhooks/phone/twilio"
@@ -60,9 +60,8 @@ class TwilioVoiceChannel:
         if not services.settings.sms.twilio.auth_token:
             raise OperatorMustAct("twilio_voice is enabled but sms.twilio.auth_token is not set")
         self._services = services
-        self._store = CallStore(services.db, services.ingestor, services.relay,
-                                services.settings.phone, services.notices)
-        self._recordings = Recordings(services.db, services.relay)
+        self._store = services.calls
+        self._recordings = services.recordings
 
     async def stop(self) -> None:
         self._services = self._store = self._recordings = None

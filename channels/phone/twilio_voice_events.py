@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from channels.phone.recordings import RecordingReport
 from hub.call_events import CallDirection, CallEvent, CallKind, normalise_number
 from hub.errors import BadInput
+from hub.recordings import RecordingReport
 from hub.text import is_storable
 
 PROVIDER = "twilio"

@@ -52,7 +52,6 @@ from hub.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
-PART_DONE_TTL_S = 24 * 3600
 GATEWAY = "vonage"  # the name parts are kept under in the channel state
 INBOUND_PATH = "/webhooks/sms/vonage"
 DLR_PATH = "/webhooks/sms/vonage/dlr"
@@ -146,7 +145,7 @@ class VonageSmsChannel:
                          concat: ConcatPart) -> None:
         if len(concat.ref) > MAX_REF_CHARS:
             raise BadInput("concat-ref is too long", {"concat-ref": "invalid"})
-        if await services.redis.exists(services.keys.sms_part_done(GATEWAY, sms.message_id)):
+        if await services.sms_parts.is_done(GATEWAY, sms.message_id):
             return  # a resend of a part whose message is stored: held, it would be a phantom
         # The wait runs from the part's arrival here, not from Vonage's timestamp: a part
         # Vonage retried for minutes must not make its set look overdue at once.
@@ -167,22 +166,14 @@ class VonageSmsChannel:
         except AnnouncementOnly:  # the parts held for it go: nothing of it is kept
             await services.state.drop_sms_parts(GATEWAY, parts)
             return
-        await self._remember_done(services, parts)
+        # Vonage resends a webhook it thinks unanswered, for up to a day: the parts are
+        # remembered once their message is stored, before they are let go.
+        await services.sms_parts.mark_done(GATEWAY, [part.part_id for part in parts])
         await services.state.drop_sms_parts(GATEWAY, parts)
         if not result.duplicate:
             self.received += 1
             if "incomplete" in contact.details:
                 self.incomplete += 1
-
-    @staticmethod
-    async def _remember_done(services: HubServices, parts: list[SmsPart]) -> None:
-        """Vonage resends a webhook it thinks unanswered, for up to a day: its parts are
-        remembered that long, after the message is stored and before they are let go."""
-        async with services.redis.pipeline(transaction=False) as pipe:
-            for part in parts:
-                pipe.set(services.keys.sms_part_done(GATEWAY, part.part_id), "1",
-                         ex=PART_DONE_TTL_S)
-            await pipe.execute()
 
     async def _sweep(self, services: HubServices) -> None:
         wait_s = services.settings.sms.concat_wait_s

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels.chat.conversation import Line
 from channels.chat.cursor import SLACK, Cursor
 from channels.chat.frames import (
     CLOSE_MALFORMED,
@@ -26,6 +25,7 @@ from channels.chat.frames import (
 from channels.chat.hours import parse_hours
 from channels.chat.prechat import normalise_prechat, pickup_time
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
+from hub.chat_conversations import Line
 from hub.errors import OperatorMustAct
 from hub.keys import Keys
 

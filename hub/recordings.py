@@ -43,6 +43,18 @@ class RecordingReport:
     kind: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StoredRecording:
+    """A stored recording, as a console's player needs it: where its audio is, and the agent
+    its request is assigned to."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    kind: str
+    location: str
+    assigned_agent_id: uuid.UUID | None
+
+
 class Recordings:
     def __init__(self, db: Database, relay: OutboxRelay) -> None:
         self._db = db
@@ -111,26 +123,29 @@ class Recordings:
             raise RetryLater("the database is not available", retry_after_s=5) from exc
         return None if found is None else str(found)
 
-    async def get(self, recording_id: uuid.UUID) -> dict[str, Any] | None:
-        """A recording with the agent its request is assigned to (`assigned_agent_id`)."""
+    async def get(self, recording_id: uuid.UUID) -> StoredRecording | None:
         r = schema.contact_requests
         async with self._db.read() as conn:
             row = (await conn.execute(
-                select(rec, r.c.assigned_agent_id).join(r, r.c.id == rec.c.request_id)
-                .where(rec.c.id == recording_id))).mappings().first()
-        return dict(row) if row else None
+                select(rec.c.id, rec.c.request_id, rec.c.kind, rec.c.location,
+                       r.c.assigned_agent_id).join(r, r.c.id == rec.c.request_id)
+                .where(rec.c.id == recording_id))).first()
+        if row is None:
+            return None
+        return StoredRecording(row.id, row.request_id, row.kind, row.location,
+                               row.assigned_agent_id)
 
-    async def listen(self, recording: dict[str, Any], agent: Agent) -> uuid.UUID:
+    async def listen(self, recording: StoredRecording, agent: Agent) -> uuid.UUID:
         """Record that `agent` plays the recording now; returns the listen's own id."""
         listen_id, now = uuid.uuid4(), utcnow()
         async with self._db.write() as conn:
             await conn.execute(insert(schema.recording_listens), {
-                "id": listen_id, "recording_id": recording["id"], "agent_id": agent.id,
+                "id": listen_id, "recording_id": recording.id, "agent_id": agent.id,
                 "at": now})
             await audit.record(conn, "recording.listen", agent_id=agent.id,
-                               subject=str(recording["id"]),
-                               detail={"listen_id": str(listen_id), "kind": recording["kind"],
-                                       "request_id": str(recording["request_id"])})
+                               subject=str(recording.id),
+                               detail={"listen_id": str(listen_id), "kind": recording.kind,
+                                       "request_id": str(recording.request_id)})
         return listen_id
 
     @staticmethod
