@@ -55,6 +55,7 @@ def _logging(settings: Settings, worker: int | None = None) -> None:
 
 def serve(settings: Settings, *, demo: bool = False) -> None:
     from hub.app import create_app
+    from hub.heap import settle_heap
 
     # Bound before anything starts: a port in use or an unreadable certificate is a clear
     # error (OperatorMustAct), not a traceback after the demo has printed its login.
@@ -65,6 +66,7 @@ def serve(settings: Settings, *, demo: bool = False) -> None:
         from hub.demo import seed_demo
 
         app.on_startup.append(seed_demo)
+    app.on_startup.append(settle_heap)
 
     def print_addresses(_: object) -> None:
         announce(settings.http.host, settings.http.port, settings.http.scheme,

@@ -192,6 +192,7 @@ async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
 def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) -> None:
     """One worker of `serve --workers N`: the hub on the sockets the parent bound for it."""
     from hub.app import create_app
+    from hub.heap import settle_heap
 
     app = create_app(settings)
     if demo and index == 0:  # one worker seeds, the others would only race it
@@ -199,6 +200,7 @@ def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) 
 
         app.on_startup.append(seed_demo)
     app.cleanup_ctx.append(_exit_with(os.getppid()))
+    app.on_startup.append(settle_heap)
     runner = web.AppRunner(app, shutdown_timeout=5,
                            keepalive_timeout=settings.http.idle_timeout_s,
                            access_log=access_log if settings.http.access_log else None,
