@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from channels.chat.conversation import Line
-from hub import schema
+from hub import catalogue, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.model import Channel, DeliveryState
@@ -27,13 +27,6 @@ from hub.outbox import OutboxRelay, new_row, write_rows
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 KEY_PREFIX = "chat-transcript:"
 
-WORDS = {
-    "fi": {"subject": "Taksikeskustelusi {reference}", "you": "Sinä",
-           "dispatcher": "Välittäjä",
-           "intro": "Tässä keskustelusi taksivälityksen kanssa (viite {reference})."},
-    "en": {"subject": "Your taxi chat {reference}", "you": "You", "dispatcher": "Dispatcher",
-           "intro": "Here is your chat with the taxi dispatch centre (reference {reference})."},
-}
 
 
 def valid_email(text: str) -> bool:
@@ -42,12 +35,12 @@ def valid_email(text: str) -> bool:
 
 def transcript_text(lines: Sequence[Line], *, reference: str, lang: str,
                     timezone: str) -> str:
-    words = WORDS.get(lang, WORDS["fi"])
+    lang = catalogue.supported(lang)
     zone = ZoneInfo(timezone)
-    out = [words["intro"].format(reference=reference), ""]
+    out = [catalogue.text(lang, "transcript.intro", reference=reference), ""]
     for line in lines:
-        who = words["you"] if line.author == "passenger" else (line.agent
-                                                               or words["dispatcher"])
+        who = (catalogue.text(lang, "transcript.you") if line.author == "passenger"
+               else line.agent or catalogue.text(lang, "transcript.dispatcher"))
         out.append(f"[{line.at.astimezone(zone):%d.%m. %H:%M}] {who}: {line.text}")
     return "\n".join(out) + "\n"
 
@@ -66,11 +59,11 @@ async def queue_transcript(db: Database, relay: OutboxRelay, *, adapter: str, em
     try:
         async with db.write() as conn:
             reference = await conn.scalar(select(r.c.reference).where(r.c.id == request_id))
-            words = WORDS.get(lang, WORDS["fi"])
             await conn.execute(insert(schema.messages), {
                 "id": message_id, "request_id": request_id, "channel": Channel.EMAIL.value,
                 "direction": "outbound", "idempotency_key": key,
-                "subject": words["subject"].format(reference=reference),
+                "subject": catalogue.text(catalogue.supported(lang), "transcript.subject",
+                                          reference=reference),
                 "body": transcript_text(lines, reference=str(reference), lang=lang,
                                         timezone=timezone),
                 "agent_id": None, "created_at": now,

@@ -27,6 +27,7 @@
       tpl_col_actions: "Toiminnot",
       tpl_every_lane: "Kaikki jonot",
       tpl_language_fi: "Suomi",
+      tpl_language_sv: "Ruotsi",
       tpl_language_en: "Englanti",
       tpl_default: "oletusteksti",
       tpl_customize: "Mukauta",
@@ -77,6 +78,7 @@
       tpl_col_actions: "Actions",
       tpl_every_lane: "Every lane",
       tpl_language_fi: "Finnish",
+      tpl_language_sv: "Swedish",
       tpl_language_en: "English",
       tpl_default: "built-in text",
       tpl_customize: "Customise",
@@ -112,7 +114,7 @@
   };
   const BASE = "/api/v1/admin/answer-templates";
   const KINDS = ["acknowledgement", "out_of_hours"];
-  const LANGUAGES = ["fi", "en"];
+  const LANGUAGES = ["fi", "sv", "en"];
   // hub/answer_templates.py FILLED and MAX_BODY; the hub sends its own with the list.
   const FILLED = { acknowledgement: ["reference", "name", "wait"],
     out_of_hours: ["reference", "name", "opens"] };
