@@ -45,12 +45,12 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await expect(page.get_by_test_id("tab-templates")).to_have_attribute("aria-current", "page")
     await expect(page.get_by_test_id("tab-templates")).to_have_text("Automaattiset vastaukset")
 
-    # Nothing written yet: the four built-in texts, acknowledgements first.
+    # Nothing written yet: the six built-in texts (fi, sv, en), acknowledgements first.
     defaults = page.get_by_test_id("template-default-row")
-    await expect(defaults).to_have_count(4)
+    await expect(defaults).to_have_count(6)
     await expect(defaults.first.get_by_test_id("template-text")).to_contain_text(ACK_FI)
     await page.get_by_test_id("templates-filter-out_of_hours").click()
-    await expect(defaults).to_have_count(2)
+    await expect(defaults).to_have_count(3)
     await expect(defaults.first).to_contain_text("Olemme nyt kiinni.")
     await page.get_by_test_id("templates-filter-all").click()
 
@@ -66,7 +66,7 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await expect(page.get_by_test_id("templates-status")).to_have_text("Teksti lisätty.")
     rows = page.get_by_test_id("template-row")
     await expect(rows).to_have_count(1)
-    await expect(defaults).to_have_count(3)
+    await expect(defaults).to_have_count(5)
     await expect(rows.first).to_contain_text("Pää Käyttäjä")
 
     # One for the lost-property lane: {opens} is no acknowledgement's, said before saving.
@@ -109,7 +109,7 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await ack.get_by_test_id("template-delete").click()
     await ack.get_by_test_id("template-confirm-delete").click()
     await expect(rows).to_have_count(1)
-    await expect(defaults).to_have_count(4)
+    await expect(defaults).to_have_count(6)
     await expect(page.get_by_test_id("templates-status")).to_have_text("Teksti poistettu.")
 
     # In English, the words follow.
