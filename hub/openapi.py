@@ -56,7 +56,7 @@ CANNED_PARAM = {"name": "canned_id", "in": "path", "required": True,
                 "schema": {"type": "string", "format": "uuid"}}
 _CANNED_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 100},
-    "language": {"enum": ["fi", "en"]},
+    "language": {"enum": ["fi", "sv", "en"]},
     "body": {"type": "string", "maxLength": 4000, "description":
              "placeholders {reference}, {name} (a polite neutral form when the passenger "
              "left none), {eta} (typed in when inserting), {agent} (the dispatcher's name); "
@@ -565,7 +565,7 @@ SPEC: dict[str, Any] = {
             "parameters": [
                 {"name": "lane", "in": "query", "schema": {"type": "string"},
                  "description": "that lane's replies and those for every lane"},
-                {"name": "language", "in": "query", "schema": {"enum": ["fi", "en"]}}],
+                {"name": "language", "in": "query", "schema": {"enum": ["fi", "sv", "en"]}}],
             "responses": {"200": _ok("canned replies", "CannedReplyList"), "400": ERROR,
                           "401": ERROR, "403": _ok("external users", "Error")}}},
         "/api/v1/requests/{request_id}/canned-replies/{canned_id}/render": {"post": {
