@@ -66,11 +66,13 @@ def _words(lang: str) -> Mapping[str, str]:
 
 
 def _switch(lang: str) -> str:
-    """Links to the form in the other languages, each named in its own language."""
+    """The form in each language, each named in its own; the page's own is marked current."""
+    current = ' aria-current="page"'
     links = "".join(
-        f'<li><a href="/form?lang={other}" hreflang="{other}" lang="{other}">'
+        f'<li><a href="/form?lang={other}" hreflang="{other}" lang="{other}"'
+        f'{current if other == lang else ""}>'
         f"{escape(_words(other)['language_name'])}</a></li>"
-        for other in catalogue.LANGUAGES if other != lang)
+        for other in catalogue.LANGUAGES)
     return (f'<nav class="lang" aria-label="{escape(_words(lang)["language_switch"])}">'
             f"<ul>{links}</ul></nav>")
 

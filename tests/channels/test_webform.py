@@ -304,12 +304,13 @@ async def test_the_form_speaks_swedish_from_the_catalogue(
     for key in ("title", "intro", "name", "phone", "pickup_address", "passengers", "submit"):
         assert html.escape(str(sv[key])) in page, key
     assert "Tilaa taksi" not in page and "Order a taxi" not in page
-    # The switch offers the two others, each named in its own language; none to itself.
-    switch = re.findall(r'<a href="/form\?lang=(\w+)" hreflang="\w+" lang="\w+">([^<]+)</a>',
-                        page)
-    assert switch == [("fi", "Suomeksi"), ("en", "In English")]
-    assert ("sv", "På svenska") in re.findall(
-        r'<a href="/form\?lang=(\w+)" hreflang="\w+" lang="\w+">([^<]+)</a>', finnish)
+    # The switch offers fi / sv / en, each named in its own language, this page's marked.
+    link = re.compile(r'<a href="/form\?lang=(\w+)" hreflang="\w+" lang="\w+"'
+                      r'( aria-current="page")?>([^<]+)</a>')
+    assert link.findall(page) == [("fi", "", "Suomeksi"),
+                                  ("sv", ' aria-current="page"', "På svenska"),
+                                  ("en", "", "In English")]
+    assert link.findall(finnish)[0] == ("fi", ' aria-current="page"', "Suomeksi")
 
     bad = {**order("tok-form-sv-01", phone="12"), "language": "sv"}
     status, page = await _post_form(base, bad)

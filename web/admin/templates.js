@@ -121,6 +121,9 @@
   const MAX_BODY = 1000;
   const PLACEHOLDER = /\{(\w+)\}/gu;
   const SAMPLE_REFERENCE = "12345";
+  // A template's preview is in its own language; Swedish is no language of this page.
+  const SAMPLES_SV = { tpl_sample_name: "Aino Virtanen", tpl_sample_wait: "cirka 5 min",
+    tpl_sample_opens: "mån 7.00" };
   const HEADS = ["tpl_col_kind", "tpl_col_lane", "tpl_col_language", "tpl_col_text",
     "tpl_col_updated", "tpl_col_actions"];
 
@@ -370,7 +373,8 @@
      * named at once (the hub refuses them too). */
     function showPreview() {
       const text = body.value.trim();
-      const words = WORDS[language.value] || WORDS.en;
+      const words = WORDS[language.value]
+        || (language.value === "sv" ? SAMPLES_SV : WORDS.en);
       const values = { reference: SAMPLE_REFERENCE, name: words.tpl_sample_name,
         wait: words.tpl_sample_wait, opens: words.tpl_sample_opens };
       const filled = state.filled[kind.value] || [];
