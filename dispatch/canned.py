@@ -23,7 +23,7 @@ from hub.errors import BadInput
 from hub.text import is_storable
 
 PLACEHOLDERS = ("reference", "name", "eta", "agent")
-LANGUAGES = ("fi", "en")
+LANGUAGES = ("fi", "sv", "en")  # a reply is in the passenger's language
 MAX_TITLE = 100
 # The longest reply a chat takes (dispatch/replies.py); SMS replies are cut shorter there.
 MAX_BODY = 4000
@@ -31,7 +31,8 @@ MAX_ETA = 40
 MAX_POSITION = 100_000
 # What {name} becomes when the passenger left no name: polite, and reads in any template
 # ("Hei {name}, ..." -> "Hei hyvä asiakas, ...").
-NEUTRAL_NAME: Mapping[str, str] = {"fi": "hyvä asiakas", "en": "dear customer"}
+NEUTRAL_NAME: Mapping[str, str] = {"fi": "hyvä asiakas", "sv": "bästa kund",
+                                   "en": "dear customer"}
 FIELDS = ("title", "language", "body", "lane", "position")
 
 # A placeholder is a word in braces: letters, digits and underscores, nothing else.

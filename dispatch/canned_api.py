@@ -73,7 +73,7 @@ async def admin_delete(request: web.Request) -> web.Response:
 
 
 async def dispatcher_list(request: web.Request) -> web.Response:
-    """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|en`."""
+    """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|sv|en`."""
     await require_centre(request, "canned replies are for the centre's dispatchers")
     lane = request.query.get("lane") or None
     language = request.query.get("language") or None

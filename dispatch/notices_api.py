@@ -88,6 +88,11 @@ async def end(request: web.Request) -> web.Response:
 
 async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
     texts = {lang: _text(body, f"text_{lang}") for lang in ("fi", "en")}
+    swedish = body.get("text_sv")
+    if swedish is not None and not isinstance(swedish, str):
+        raise BadInput("text_sv must be text, or empty or null for none", {"text_sv": "invalid"})
+    # Optional: without it, Swedish-speaking passengers are given the Finnish text.
+    text_sv = _text(body, "text_sv") if swedish and swedish.strip() else None
     channels = body.get("channels")
     known = {c.value for c in Channel}
     if (not isinstance(channels, list) or not channels
@@ -119,7 +124,8 @@ async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
     if (valid_until or valid_from + MAX_DURATION) - valid_from > MAX_DURATION:
         raise BadInput("a notice lasts at most 31 days; publish a new one after that",
                        {"valid_until": "too_long"})
-    return {"text_fi": texts["fi"], "text_en": texts["en"], "channels": sorted(set(channels)),
+    return {"text_fi": texts["fi"], "text_en": texts["en"], "text_sv": text_sv,
+            "channels": sorted(set(channels)),
             "lanes": sorted(set(lanes)), "announcement_only": announcement_only,
             "valid_from": valid_from, "valid_until": valid_until}
 
@@ -127,7 +133,8 @@ async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise BadInput(f"{name} is required (the notice is given in Finnish and English)",
+        raise BadInput(f"{name} is required (the notice is given in Finnish and English; "
+                       "Swedish is optional)",
                        {name: "required"})
     value = value.strip()
     if len(value) > MAX_TEXT_CHARS or not is_storable(value):

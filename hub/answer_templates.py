@@ -9,7 +9,7 @@ Two kinds, each filling its own placeholders (`dispatch.auto_answers` sends them
     {reference}   the request's reference
     {name}        the passenger's name ("" when the hub has none: write around it)
     {wait}        the estimated wait, such as "noin 5 min" (`hub.wait_estimate.format_wait`)
-    {opens}       the lane's next opening, such as "ma 7.00"
+    {opens}       the lane's next opening, such as "ma 1.12. klo 7.00"
 
 A template naming any other `{word}`, or a placeholder its kind does not fill, is refused when
 it is saved (the same rule as canned replies, `dispatch.canned`), so that a typo never
@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import catalogue, schema
 from hub.errors import BadInput
 from hub.text import is_storable
 
 KINDS = ("acknowledgement", "out_of_hours")
-LANGUAGES = ("fi", "en")
+LANGUAGES = catalogue.LANGUAGES
 PLACEHOLDERS = ("reference", "name", "wait", "opens")
 FILLED: Mapping[str, tuple[str, ...]] = {
     "acknowledgement": ("reference", "name", "wait"),
@@ -45,16 +45,10 @@ FILLED: Mapping[str, tuple[str, ...]] = {
 MAX_BODY = 1000
 FIELDS = ("kind", "lane", "language", "body")
 
+# The built-in texts, from the passenger catalogue (`answer.<kind>` in each language).
 DEFAULTS: Mapping[tuple[str, str], str] = {
-    ("acknowledgement", "fi"):
-        "Kiitos yhteydenotostasi. Viitteesi on {reference}. Arvioitu odotusaika {wait}.",
-    ("acknowledgement", "en"):
-        "Thank you for contacting us. Your reference is {reference}. Estimated wait {wait}.",
-    ("out_of_hours", "fi"):
-        "Olemme nyt kiinni. Soitamme sinulle, kun avaamme ({opens}). Viite {reference}.",
-    ("out_of_hours", "en"):
-        "We are closed now. We will call you back when we open ({opens}). "
-        "Reference {reference}.",
+    (kind, language): str(catalogue.entries(language)[f"answer.{kind}"])
+    for kind in KINDS for language in LANGUAGES
 }
 
 # A placeholder is a word in braces: letters, digits and underscores (dispatch/canned.py).

@@ -437,7 +437,7 @@ class ChatPong(_Frame, tag=ChatFrameType.PONG.value, kw_only=True):
 class ChatHello(_Frame, tag=ChatFrameType.HELLO.value, kw_only=True):
     token: str | None = None
     last_seen: str | None = None
-    lang: Literal["fi", "en"] | None = None
+    lang: Literal["fi", "sv", "en"] | None = None
 
 
 class ChatSend(_Frame, tag=ChatFrameType.MESSAGE.value, kw_only=True):

@@ -13,13 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import catalogue, schema
 from hub.answer_templates import find_template, render_template
 from hub.clock import utcnow
 from hub.wait_estimate import estimated_wait, format_wait
 
-FI_DAYS = ("ma", "ti", "ke", "to", "pe", "la", "su")
-EN_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 OUT_OF_HOURS = "out_of_hours"
 ACKNOWLEDGEMENT = "acknowledgement"
 
@@ -58,11 +56,12 @@ async def first_answer(conn: AsyncConnection, request_id: uuid.UUID, language: s
 
 
 def opens_text(due: str | None, language: str, zone: ZoneInfo) -> str:
-    """The next opening as a passenger reads it: "ma 1.12. klo 7.00" / "Mon 1 Dec 07:00"."""
+    """The next opening as a passenger reads it: "ma 1.12. klo 7.00", "mån 1.12. kl. 7.00",
+    "Mon 1 Dec 07:00" (the passenger catalogue's `answer.opens`)."""
     try:
         at = datetime.fromisoformat(due or "").astimezone(zone)
     except ValueError:
         return "—"
-    if language == "en":
-        return f"{EN_DAYS[at.weekday()]} {at.day} {at:%b %H:%M}"
-    return f"{FI_DAYS[at.weekday()]} {at.day}.{at.month}. klo {at.hour}.{at.minute:02d}"
+    language = catalogue.supported(language)
+    day, date, time = catalogue.format_moment(language, at)
+    return catalogue.text(language, "answer.opens", day=day, date=date, time=time)

@@ -1,9 +1,16 @@
 """Which language to answer a passenger in, when they did not say: Finnish unless the text
-reads as English (the two languages the console and the answers speak)."""
+reads as Swedish or English (the languages of the passenger catalogue, `hub.catalogue`).
+
+Letters decide first: `ä`/`ö` are in both Finnish and Swedish, but `å` is Swedish only, so
+`å` with neither of the others reads as Swedish. Otherwise common short words are counted:
+Swedish wins when its words outnumber both others' (a Swedish street name in a Finnish
+message does not make it Swedish), and any of `äöå` still reads as Finnish before English."""
 
 from __future__ import annotations
 
 import re
+
+from hub.catalogue import LANGUAGES
 
 _WORDS = re.compile(r"[a-zåäö']+")
 _ENGLISH = frozenset((
@@ -16,15 +23,26 @@ _FINNISH = frozenset((
     "taksi", "taksin", "tarvitsen", "tilaan", "lentokentälle", "asemalle", "kotiin", "missä",
     "milloin", "voisitteko", "onko", "klo",
 ))
+_SWEDISH = frozenset((
+    "jag", "och", "är", "en", "ett", "till", "från", "med", "behöver", "vill", "beställa",
+    "kan", "ni", "du", "mig", "min", "mitt", "hej", "tack", "nu", "genast", "kl",
+    "flygplatsen", "stationen", "hem", "hemma", "vid", "på", "det", "som", "inte", "var",
+    "när", "hämta", "bil", "skulle", "vänligen", "adress", "god", "morgon", "dag",
+))
 
 
 def guess_language(text: str, stated: str | None = None) -> str:
-    if stated in ("fi", "en"):
+    if stated in LANGUAGES:
         return stated
     lowered = text.lower()
-    if re.search("[äöå]", lowered):
-        return "fi"
+    if "å" in lowered and not re.search("[äö]", lowered):
+        return "sv"
     words = _WORDS.findall(lowered)
     english = sum(w in _ENGLISH for w in words)
     finnish = sum(w in _FINNISH for w in words)
+    swedish = sum(w in _SWEDISH for w in words)
+    if swedish > max(english, finnish):
+        return "sv"
+    if re.search("[äöå]", lowered):
+        return "fi"
     return "en" if english > finnish else "fi"

@@ -332,6 +332,7 @@ class Notice:
     valid_from: datetime
     valid_until: datetime | None = None
     ended_at: datetime | None = None
+    text_sv: str | None = None  # optional: Swedish-speaking passengers get Finnish without it
 
     def active(self, at: datetime) -> bool:
         return (self.ended_at is None and self.valid_from <= at
@@ -344,11 +345,16 @@ class Notice:
                                              or lane in self.lanes)
 
     def text(self, language: str) -> str:
-        return self.text_en if language == "en" else self.text_fi
+        if language == "en":
+            return self.text_en
+        if language == "sv" and self.text_sv:
+            return self.text_sv
+        return self.text_fi
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": str(self.id), "text": {"fi": self.text_fi, "en": self.text_en},
+            "id": str(self.id),
+            "text": {"fi": self.text_fi, "sv": self.text_sv, "en": self.text_en},
             "channels": sorted(c.value for c in self.channels), "lanes": sorted(self.lanes),
             "announcement_only": self.announcement_only,
             "valid_from": self.valid_from.isoformat(),

@@ -2,7 +2,8 @@
 
 A notice is active from `valid_from` until `valid_until` (open-ended when None) unless ended
 early. It covers some channels and lanes (no lanes: all); every inbound contact it covers is
-answered with it once per passenger (`notice_answers`).
+answered with it once per passenger (`notice_answers`), in Finnish, English, or Swedish when
+the notice has a Swedish text (Finnish otherwise: `Notice.text`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ REFRESH_S = 2.0  # a notice published on another process is in force within this
 
 def notice_of(row: Any) -> Notice:
     return Notice(
-        id=row["id"], text_fi=row["text_fi"], text_en=row["text_en"],
+        id=row["id"], text_fi=row["text_fi"], text_en=row["text_en"], text_sv=row["text_sv"],
         channels=frozenset(Channel(c) for c in row["channels"]),
         lanes=frozenset(row["lanes"] or ()), announcement_only=row["announcement_only"],
         valid_from=row["valid_from"], valid_until=row["valid_until"],

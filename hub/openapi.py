@@ -56,7 +56,7 @@ CANNED_PARAM = {"name": "canned_id", "in": "path", "required": True,
                 "schema": {"type": "string", "format": "uuid"}}
 _CANNED_FIELDS: dict[str, Any] = {
     "title": {"type": "string", "maxLength": 100},
-    "language": {"enum": ["fi", "en"]},
+    "language": {"enum": ["fi", "sv", "en"]},
     "body": {"type": "string", "maxLength": 4000, "description":
              "placeholders {reference}, {name} (a polite neutral form when the passenger "
              "left none), {eta} (typed in when inserting), {agent} (the dispatcher's name); "
@@ -146,6 +146,12 @@ SPEC: dict[str, Any] = {
             "TwiML": {"type": "string", "contentMediaType": "text/xml",
                       "description": "TwiML; empty <Response/> unless there is more to say"},
             "JavaScript": {"type": "string", "contentMediaType": "text/javascript"},
+            "WidgetWords": {"type": "object", "required": ["lang", "words"], "properties": {
+                "lang": {"enum": ["fi", "sv", "en"]},
+                "words": {"type": "object", "additionalProperties": {"oneOf": [
+                    {"type": "string"},
+                    {"type": "object", "additionalProperties": {"type": "string"},
+                     "description": "plural forms by CLDR category (one, other)"}]}}}},
             "Document": {"type": "object", "description": "a JSON document (OpenAPI or "
                          "AsyncAPI)"},
             "Health": _object("alive", status={"const": "ok"}),
@@ -242,7 +248,7 @@ SPEC: dict[str, Any] = {
         "/console": {"get": {"summary": "the dispatcher console page",
                              "responses": {"200": _html()}}},
         "/form": {
-            "get": {"summary": "the hosted taxi-order form (?lang=fi|en)",
+            "get": {"summary": "the hosted taxi-order form (?lang=fi|sv|en)",
                     "responses": {"200": _html()}},
             "post": {"summary": "submit the form (form-encoded)",
                      "requestBody": {"content": {"application/x-www-form-urlencoded": {
@@ -396,8 +402,18 @@ SPEC: dict[str, Any] = {
                                      "or the number opted out", "Error")}}},
         "/widget/chat.js": {"get": {
             "summary": "the passenger chat widget (channel chat): embed with one <script "
-                       "src=\".../widget/chat.js\" data-lang=\"fi|en\" async> on an allowed site",
+                       "src=\".../widget/chat.js\" data-lang=\"fi|sv|en\" async> on an allowed "
+                       "site",
             "responses": {"200": _ok("JavaScript", "JavaScript", "text/javascript")}}},
+        "/widget/words.json": {"get": {
+            "summary": "the chat widget's words in one language, from the passenger catalogue "
+                       "(channel webform): {lang, words: {key: text | {one, other}}}; readable "
+                       "from any origin",
+            "parameters": [{"name": "lang", "in": "query",
+                            "schema": {"enum": ["fi", "sv", "en"]},
+                            "description": "default and unknown: fi"}],
+            "responses": {"200": _ok("the words", "WidgetWords"),
+                          "304": {"description": "not modified (If-None-Match)"}}}},
         "/chat/ws": {"get": {
             "summary": "the chat widget's websocket (channel chat). Widget frames: hello "
                        "{token, last_seen, lang}, message {id, text}, typing {on}, prechat "
@@ -549,7 +565,7 @@ SPEC: dict[str, Any] = {
             "parameters": [
                 {"name": "lane", "in": "query", "schema": {"type": "string"},
                  "description": "that lane's replies and those for every lane"},
-                {"name": "language", "in": "query", "schema": {"enum": ["fi", "en"]}}],
+                {"name": "language", "in": "query", "schema": {"enum": ["fi", "sv", "en"]}}],
             "responses": {"200": _ok("canned replies", "CannedReplyList"), "400": ERROR,
                           "401": ERROR, "403": _ok("external users", "Error")}}},
         "/api/v1/requests/{request_id}/canned-replies/{canned_id}/render": {"post": {

@@ -9,6 +9,8 @@ from hub.openapi_lanes import ERROR, JSON, SESSION, _ok
 NOTICE_FIELDS: dict[str, Any] = {
     "text_fi": {"type": "string", "maxLength": 1000},
     "text_en": {"type": "string", "maxLength": 1000},
+    "text_sv": {"type": ["string", "null"], "maxLength": 1000, "description":
+                "optional; Swedish-speaking passengers get text_fi when it is empty"},
     "channels": {"type": "array", "items": {"enum": ["phone", "sms", "email", "chat",
                                                      "webform"]}},
     "lanes": {"type": "array", "items": {"type": "string"}, "description": "empty: every lane"},

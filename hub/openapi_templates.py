@@ -12,7 +12,7 @@ TEMPLATE_FIELDS: dict[str, Any] = {
     "kind": {"enum": ["acknowledgement", "out_of_hours"]},
     "lane": {"type": ["string", "null"],
              "description": "a lane's key; null: every lane without a template of its own"},
-    "language": {"enum": ["fi", "en"]},
+    "language": {"enum": ["fi", "sv", "en"]},
     "body": {"type": "string", "maxLength": 1000, "description":
              "placeholders {reference}, {name}, and {wait} (acknowledgement: the estimated "
              "wait, e.g. \"noin 5 min\") or {opens} (out_of_hours: the next opening, e.g. "

@@ -187,6 +187,7 @@ class CallerProfile(_Record, kw_only=True):
 class NoticeText(_Record, kw_only=True):
     fi: str
     en: str
+    sv: str | None = None  # optional: Swedish-speaking passengers get `fi` without it
 
 
 class Notice(_Record, kw_only=True):

@@ -419,6 +419,7 @@ notices = Table(
     Column("id", Uuid, primary_key=True),
     Column("text_fi", Text, nullable=False),
     Column("text_en", Text, nullable=False),
+    Column("text_sv", Text),  # optional: Finnish is given to Swedish speakers without it
     Column("channels", JSON, nullable=False),
     Column("lanes", JSON, nullable=False),  # empty: every lane
     # Phone: answer with the notice and store nothing about the caller.

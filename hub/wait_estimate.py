@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub import schema
+from hub import catalogue, schema
 from hub.model import RequestStatus
 
 WINDOW = timedelta(hours=2)
@@ -44,15 +44,15 @@ async def estimated_wait(conn: AsyncConnection, lane: str, now: datetime) -> tim
 
 
 def format_wait(wait: timedelta | None, language: str) -> str | None:
-    """"noin 5 min" / "about 5 min"; rounded up to whole minutes, hours past 90 min. None
-    when there is no estimate: the answer leaves its sentence out (render_template)."""
-    fi = language != "en"
+    """"noin 5 min" / "cirka 5 min" / "about 5 min"; rounded up to whole minutes, hours past
+    90 min. None when there is no estimate: the answer leaves its sentence out
+    (render_template)."""
     if wait is None:
         return None
+    language = catalogue.supported(language)
     minutes = -(-int(wait.total_seconds()) // 60)
     if minutes <= 1:
-        return "alle minuutti" if fi else "under a minute"
+        return catalogue.text(language, "answer.wait_under_minute")
     if minutes <= 90:
-        return f"noin {minutes} min" if fi else f"about {minutes} min"
-    hours = round(minutes / 60)
-    return f"noin {hours} h" if fi else f"about {hours} h"
+        return catalogue.text(language, "answer.wait_minutes", n=minutes)
+    return catalogue.text(language, "answer.wait_hours", n=round(minutes / 60))

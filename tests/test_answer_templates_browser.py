@@ -45,12 +45,12 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await expect(page.get_by_test_id("tab-templates")).to_have_attribute("aria-current", "page")
     await expect(page.get_by_test_id("tab-templates")).to_have_text("Automaattiset vastaukset")
 
-    # Nothing written yet: the four built-in texts, acknowledgements first.
+    # Nothing written yet: the six built-in texts (fi, sv, en), acknowledgements first.
     defaults = page.get_by_test_id("template-default-row")
-    await expect(defaults).to_have_count(4)
+    await expect(defaults).to_have_count(6)
     await expect(defaults.first.get_by_test_id("template-text")).to_contain_text(ACK_FI)
     await page.get_by_test_id("templates-filter-out_of_hours").click()
-    await expect(defaults).to_have_count(2)
+    await expect(defaults).to_have_count(3)
     await expect(defaults.first).to_contain_text("Olemme nyt kiinni.")
     await page.get_by_test_id("templates-filter-all").click()
 
@@ -66,7 +66,7 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await expect(page.get_by_test_id("templates-status")).to_have_text("Teksti lisätty.")
     rows = page.get_by_test_id("template-row")
     await expect(rows).to_have_count(1)
-    await expect(defaults).to_have_count(3)
+    await expect(defaults).to_have_count(5)
     await expect(rows.first).to_contain_text("Pää Käyttäjä")
 
     # One for the lost-property lane: {opens} is no acknowledgement's, said before saving.
@@ -109,11 +109,26 @@ async def test_an_admin_customises_deletes_and_is_kept_to_one_template_per_place
     await ack.get_by_test_id("template-delete").click()
     await ack.get_by_test_id("template-confirm-delete").click()
     await expect(rows).to_have_count(1)
-    await expect(defaults).to_have_count(4)
+    await expect(defaults).to_have_count(6)
     await expect(page.get_by_test_id("templates-status")).to_have_text("Teksti poistettu.")
+
+    # A Swedish acknowledgement for every lane: previewed in Swedish, kept by the hub.
+    await page.get_by_test_id("template-kind").select_option("acknowledgement")
+    await page.get_by_test_id("template-lane").select_option("")
+    await page.get_by_test_id("template-language").select_option("sv")
+    await body.fill("Tack! Referens {reference}, väntetid {wait}.")
+    await expect(page.get_by_test_id("template-preview")).to_have_text(
+        "Tack! Referens 12345, väntetid cirka 5 min.")
+    await page.get_by_test_id("template-submit").click()
+    await expect(page.get_by_test_id("templates-status")).to_have_text("Teksti lisätty.")
+    await expect(rows.filter(has_text="Tack! Referens")).to_have_count(1)
+    async with db.read() as conn:
+        assert await find_template(conn, "acknowledgement", "orders", "sv") == (
+            "Tack! Referens {reference}, väntetid {wait}.")
 
     # In English, the words follow.
     await page.get_by_test_id("lang-en").click()
-    await expect(rows.first).to_contain_text("Out of hours")
-    await expect(rows.first).to_contain_text("Lost property")
+    lost = rows.filter(has_text="Löytötavarat")
+    await expect(lost).to_contain_text("Out of hours")
+    await expect(lost).to_contain_text("Lost property")
     assert errors == []

@@ -12,6 +12,7 @@ With TAXICONNECT_SCREENSHOTS=1 the test also saves docs/chat-widget.png for the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
-from hub.settings import Settings
+from hub.settings import AnswersSettings, Settings
 from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import (
     PASSWORD,
@@ -240,6 +241,40 @@ async def test_a_page_on_an_origin_not_allowed_cannot_connect(
                 "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="
         }) as resp:
             assert resp.status == 403
+    assert errors == []
+
+
+async def test_the_widget_on_a_swedish_page_speaks_swedish(
+    hub: HubFactory, settings: Settings, browser: Browser
+) -> None:
+    """Its words come from the hub's catalogue (fetched across origins), and the hub's own
+    answer to the passenger is Swedish too."""
+    errors: list[str] = []
+    async with ChatSite(lang="sv") as site:
+        client = await hub(dataclasses.replace(
+            chat_settings(settings, allowed_origins=(site.origin,)),
+            answers=AnswersSettings(acknowledge=("chat",))))
+        site.hub = server_url(client)
+        page = await _page(browser, errors)
+        await page.goto(site.url)
+        launcher = page.get_by_test_id("chat-launcher")
+        await expect(launcher).to_have_text("Chatt")
+        await launcher.click()
+        await expect(page.get_by_test_id("chat-panel")).to_have_attribute("lang", "sv")
+        await expect(page.get_by_test_id("chat-status")).to_have_text("Ansluten")
+        await expect(page.get_by_test_id("chat-notice")).to_have_text(
+            re.compile(r"^Ingen förmedlare är på plats just nu\."))
+        text = page.get_by_test_id("chat-text")
+        await expect(text).to_have_attribute("placeholder", "Skriv ett meddelande…")
+        await expect(page.get_by_test_id("chat-send")).to_have_text("Skicka")
+        await text.fill("Hej, en taxi till Tölö")
+        await text.press("Enter")
+        lines = page.get_by_test_id("chat-line")
+        await expect(lines).to_have_count(2, timeout=LIVE_MS)
+        await expect(lines.nth(0)).to_contain_text("Du")
+        await expect(lines.nth(1)).to_contain_text("Förmedlare")
+        await expect(lines.nth(1)).to_contain_text(
+            "Tack för att du kontaktade oss. Ditt referensnummer är")
     assert errors == []
 
 

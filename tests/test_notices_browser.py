@@ -34,6 +34,7 @@ ZONE = "Europe/Helsinki"
 LIVE_MS = 10_000  # across the hub: outbox, Redis stream, the other console's socket
 TEXT_FI = "Lumimyrsky: odotusajat ovat tavallista pidempiä. Tilaa taksi mieluiten netistä."
 TEXT_EN = "Snowstorm: waiting times are longer than usual. Please order online if you can."
+TEXT_SV = "Snöstorm: väntetiderna är längre än vanligt. Beställ helst på nätet."
 SECOND = {"text_fi": "Maksupäätteissä on häiriö: käteinen ja sovellus toimivat.",
           "text_en": "Card terminals are down: cash and the app work.",
           "channels": ["sms", "chat"], "lanes": []}
@@ -109,6 +110,9 @@ async def test_a_dispatcher_publishes_a_notice_colleagues_see_it_live_and_end_it
         "Kirjoita tiedote suomeksi ja englanniksi.")
     await expect(mine.get_by_test_id("notice-text-en")).to_be_focused()
     await mine.get_by_test_id("notice-text-en").fill(TEXT_EN)
+    await mine.get_by_test_id("notice-text-sv").fill(TEXT_SV)  # optional
+    await expect(mine.get_by_test_id("notice-count-sv")).to_have_text(
+        f"{len(TEXT_SV)} / 1000 merkkiä · 1 tekstiviesti")
     await mine.get_by_test_id("notice-publish").click()
     await expect(dialog).to_be_hidden()
 
@@ -118,7 +122,8 @@ async def test_a_dispatcher_publishes_a_notice_colleagues_see_it_live_and_end_it
     assert answer.status == 200
     active = (await answer.json())["active"]
     assert [(n["text"], n["channels"], n["lanes"], n["announcement_only"]) for n in active] == [
-        ({"fi": TEXT_FI, "en": TEXT_EN}, ["chat", "phone", "sms", "webform"], ["orders"], True)]
+        ({"fi": TEXT_FI, "sv": TEXT_SV, "en": TEXT_EN}, ["chat", "phone", "sms", "webform"],
+         ["orders"], True)]
     first_id = active[0]["id"]
     until = datetime.fromisoformat(active[0]["valid_until"]).astimezone(ZoneInfo(ZONE))
     offered = datetime.fromisoformat(end_value).replace(tzinfo=ZoneInfo(ZONE))

@@ -2,7 +2,7 @@
 
 From the widget (JSON text frames):
 
-    hello    {token: str|null, last_seen: message id|null, lang: "fi"|"en"|null}   first, once
+    hello    {token: str|null, last_seen: message id|null, lang: "fi"|"sv"|"en"|null}  first
     message  {id: client id, text}          a passenger message; answered `ack` once stored
     typing   {on: bool}
     prechat  {name?, phone?, email?, pickup_address?, pickup_time?}
@@ -38,6 +38,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hub import catalogue
+
 CLOSE_UNSUPPORTED = 1003  # binary frames: the protocol is JSON text
 CLOSE_TOO_BIG = 1009
 CLOSE_MALFORMED = 4400  # private use: a frame the hub cannot understand
@@ -46,7 +48,7 @@ CLOSE_NO_HELLO = 4408  # private use: no hello in time
 CLOSE_RESTART = 1012  # the hub is restarting or lost its fan-out: reconnect and catch up
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-LANGUAGES = ("fi", "en")
+LANGUAGES = catalogue.LANGUAGES
 PRECHAT_LIMITS = {"name": 200, "phone": 40, "email": 320, "pickup_address": 300,
                   "pickup_time": 40}
 

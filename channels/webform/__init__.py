@@ -1,8 +1,9 @@
 """The web form channel: the hosted taxi-order form and its JSON twin.
 
-    GET  /form                     the hosted form (Finnish or English)
+    GET  /form                     the hosted form (Finnish, Swedish or English)
     POST /form                     form-encoded submission, answered with a page
     POST /api/v1/contact-requests  JSON submission, answered with JSON
+    GET  /widget/words.json        the chat widget's words (`channels.webform.widget_words`)
 
 A submission token (hidden in the hosted form; `submission_token` or the `Idempotency-Key`
 header in JSON) makes a resubmission return the same request instead of a second one.
@@ -16,6 +17,8 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from channels.base import HubServices
+from channels.webform import widget_words
+from channels.webform.language import pick_language
 from channels.webform.page import (
     announced_page,
     busy_page,
@@ -24,9 +27,9 @@ from channels.webform.page import (
     too_many_page,
 )
 from channels.webform.parser import REASONS, parse_order
-from channels.webform.texts import pick_language
 from hub.address_gate import AddressGate
 from hub.appkeys import TRUSTED_PROXIES
+from hub.catalogue import supported
 from hub.client_address import client_address
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
@@ -62,6 +65,7 @@ class WebFormChannel:
             web.get("/form", self.show_form),
             web.post("/form", self.post_form),
             web.post("/api/v1/contact-requests", self.post_json),
+            *widget_words.routes(),
         ]
 
     @property
@@ -105,7 +109,7 @@ class WebFormChannel:
                     return _html(form_page(lang, values=fields, errors=exc.field_errors),
                                  status=422)
                 except AnnouncementOnly as exc:
-                    return _html(announced_page(lang, exc.notice.text(_lang(lang))))
+                    return _html(announced_page(lang, exc.notice.text(lang)))
         except RetryLater as exc:
             # A ready page: the browser's Back button still holds the passenger's answers.
             return web.Response(body=busy_page(self._language(request)), status=503,
@@ -132,7 +136,7 @@ class WebFormChannel:
                           for f, c in exc.field_errors.items()}
                 return web.json_response({"error": exc.reason, "fields": fields}, status=422)
             except AnnouncementOnly as exc:  # nothing kept: no reference to give
-                lang = _lang(str(data.get("language") or "fi"))
+                lang = supported(str(data.get("language") or "fi"))
                 return web.json_response({"status": "announced", "reference": None,
                                           "notice": exc.notice.text(lang), "answer": None})
         receipt = _receipt(result)
@@ -147,13 +151,9 @@ class WebFormChannel:
         confirmation; a resubmission gets neither again."""
         if result.duplicate:
             return None, None
-        lang = "en" if lang == "en" else "fi"
+        lang = supported(lang)
         answer = await self.services.first_answer(Channel.WEBFORM, result, name, lang)
         return (result.notice.text(lang) if result.notice is not None else None), answer
-
-
-def _lang(lang: str) -> str:
-    return "en" if lang == "en" else "fi"
 
 
 def _text(value: Any) -> str | None:

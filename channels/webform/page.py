@@ -1,4 +1,5 @@
-"""The hosted taxi-order form and its confirmation, rendered as accessible HTML."""
+"""The hosted taxi-order form and its confirmation, rendered as accessible HTML in the
+passenger's language: its words are the passenger catalogue's `form.*` (`hub.catalogue`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import secrets
 from collections.abc import Mapping
 from html import escape
 
-from channels.webform.texts import TEXTS
+from hub import catalogue
 
 STYLE = "/static/form/form.css"
 
@@ -59,13 +60,29 @@ def _field(name: str, t: Mapping[str, str], values: Mapping[str, str],
             f"{hint_html}{control}{error_html}</div>")
 
 
+@functools.cache
+def _words(lang: str) -> Mapping[str, str]:
+    return {key: str(value) for key, value in catalogue.words(lang, "form").items()}
+
+
+def _switch(lang: str) -> str:
+    """The form in each language, each named in its own; the page's own is marked current."""
+    current = ' aria-current="page"'
+    links = "".join(
+        f'<li><a href="/form?lang={other}" hreflang="{other}" lang="{other}"'
+        f'{current if other == lang else ""}>'
+        f"{escape(_words(other)['language_name'])}</a></li>"
+        for other in catalogue.LANGUAGES)
+    return (f'<nav class="lang" aria-label="{escape(_words(lang)["language_switch"])}">'
+            f"<ul>{links}</ul></nav>")
+
+
 def form_page(lang: str, *, values: Mapping[str, str] | None = None,
               errors: Mapping[str, str] | None = None) -> str:
-    t = TEXTS[lang]
+    t = _words(lang)
     values = dict(values or {})
     errors = dict(errors or {})
     token = values.get("submission_token") or secrets.token_urlsafe(18)
-    other = "en" if lang == "fi" else "fi"
     summary = ""
     if errors:
         items = "".join(
@@ -88,8 +105,7 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
                extra=' min="1" max="16" inputmode="numeric"'),
         _field("message", t, values, errors, kind="textarea"),
     ])
-    body = f"""<p class="lang"><a href="/form?lang={other}" hreflang="{other}"
- lang="{other}">{escape(t['other_language'])}</a></p>
+    body = f"""{_switch(lang)}
 <h1>{escape(t['title'])}</h1>
 <p>{escape(t['intro'])}</p>
 {summary}
@@ -104,7 +120,7 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
 
 def thanks_page(lang: str, reference: str, notice: str | None = None,
                 answer: str | None = None) -> str:
-    t = TEXTS[lang]
+    t = _words(lang)
     shown = (f'<p class="notice" role="alert">{escape(notice)}</p>\n' if notice else "")
     strong = f'<strong class="reference">{escape(reference)}</strong>'
     if answer and reference in answer:
@@ -123,7 +139,7 @@ def thanks_page(lang: str, reference: str, notice: str | None = None,
 
 def announced_page(lang: str, notice: str) -> str:
     """An announcement-only notice answered the form: nothing was kept, no reference."""
-    t = TEXTS[lang]
+    t = _words(lang)
     body = f"""<h1>{escape(t['announced_title'])}</h1>
 <p class="notice" role="alert">{escape(notice)}</p>
 <p>{escape(t['announced_body'])}</p>"""
@@ -132,7 +148,7 @@ def announced_page(lang: str, notice: str) -> str:
 
 @functools.cache
 def too_many_page(lang: str) -> bytes:
-    t = TEXTS[lang]
+    t = _words(lang)
     body = f"""<h1>{escape(t['too_many_title'])}</h1>
 <p>{escape(t['too_many'])}</p>
 <p>{escape(t['busy_back'])}</p>"""
@@ -141,7 +157,7 @@ def too_many_page(lang: str) -> bytes:
 
 def busy_page(lang: str) -> bytes:
     """Rendered once: past capacity, refusing must cost next to nothing."""
-    t = TEXTS[lang]
+    t = _words(lang)
     body = f"""<h1>{escape(t['busy_title'])}</h1>
 <p>{escape(t['busy'])}</p>
 <p>{escape(t['busy_back'])}</p>"""

@@ -5,6 +5,7 @@ messages acknowledged only once stored, and the size and rate limits' close code
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from channels.chat.token import issue
-from hub.settings import Settings
+from hub import catalogue
+from hub.settings import AnswersSettings, Settings
 from tests.chat_site import ORIGIN, SECRET, Widget, chat_settings, open_widget
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, eventually, http_session
@@ -272,3 +274,47 @@ async def test_the_widget_script_is_served_for_any_site(
     async with passenger.get(f"{server_url(client)}/widget/chat.js",
                              headers={"If-None-Match": etag}) as resp:
         assert resp.status == 304
+
+
+async def test_the_widget_words_are_served_from_the_catalogue_for_any_site(
+    hub: HubFactory, settings: Settings, dispatcher: DispatcherFactory,
+    passenger: aiohttp.ClientSession
+) -> None:
+    client, _ = await _start(hub, settings, dispatcher)
+    url = f"{server_url(client)}/widget/words.json"
+    async with passenger.get(url, params={"lang": "sv"},
+                             headers={"Origin": "https://anyone.example"}) as resp:
+        assert resp.status == 200 and resp.content_type == "application/json"
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert resp.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+        body = await resp.json()
+        etag = resp.headers["ETag"]
+    assert body["lang"] == "sv"
+    assert body["words"] == catalogue.words("sv", "widget")
+    assert body["words"]["send"] == "Skicka"
+    assert body["words"]["launcher_unread"] == {"one": "Chatt, {n} nytt meddelande",
+                                                "other": "Chatt, {n} nya meddelanden"}
+    async with passenger.get(url, params={"lang": "sv"},
+                             headers={"If-None-Match": etag}) as resp:
+        assert resp.status == 304
+    async with passenger.get(url, params={"lang": "de"}) as resp:
+        assert (await resp.json())["lang"] == "fi"  # unknown: the hub's Finnish
+
+
+async def test_a_swedish_widget_gets_its_automatic_answer_in_swedish(
+    hub: HubFactory, settings: Settings, dispatcher: DispatcherFactory,
+    passenger: aiohttp.ClientSession
+) -> None:
+    acknowledging = dataclasses.replace(settings,
+                                        answers=AnswersSettings(acknowledge=("chat",)))
+    client, agent = await _start(hub, acknowledging, dispatcher)
+    widget = await open_widget(passenger, server_url(client), ORIGIN, lang="sv")
+    # Written in Finnish on a Swedish page: the page's language is the passenger's.
+    await widget.say("Taksi Kamppiin")
+    await widget.next("ack")
+    answer = await widget.next("message")
+    request = await _request_of(agent)
+    assert answer["from"] == "dispatcher"
+    assert answer["text"] == (f"Tack för att du kontaktade oss. Ditt referensnummer är "
+                              f"{request['reference']}.")
+    await widget.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import html
 import json
 import re
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from urllib.parse import urlencode
 
 from aiohttp.test_utils import TestClient
 
+from hub import catalogue
 from hub.settings import AnswersSettings, Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import http_session, order, submit
@@ -280,3 +282,46 @@ async def test_the_confirmation_names_the_reference_once_and_no_unknown_wait(
     assert page.count(reference[0]) == 1, page
     assert "Kiitos yhteydenotostasi." in page
     assert "odotusaika" not in page.lower() and "ei arviota" not in page
+
+
+async def test_the_form_speaks_swedish_from_the_catalogue(
+    hub: HubFactory, settings: Settings
+) -> None:
+    """Asked for Swedish (the switch's link, or a Finland-Swedish browser), the page, its
+    errors and its confirmation are in Swedish, every word from the sv catalogue."""
+    client = await hub(dataclasses.replace(
+        settings, answers=AnswersSettings(acknowledge=("webform",))))
+    base = server_url(client)
+    sv = catalogue.words("sv", "form")
+    async with http_session() as http:
+        async with http.get(f"{base}/form", headers={"Accept-Language": "sv-FI,fi;q=0.8"}) \
+                as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        async with http.get(f"{base}/form?lang=fi") as resp:
+            finnish = await resp.text()
+    assert '<html lang="sv">' in page
+    for key in ("title", "intro", "name", "phone", "pickup_address", "passengers", "submit"):
+        assert html.escape(str(sv[key])) in page, key
+    assert "Tilaa taksi" not in page and "Order a taxi" not in page
+    # The switch offers fi / sv / en, each named in its own language, this page's marked.
+    link = re.compile(r'<a href="/form\?lang=(\w+)" hreflang="\w+" lang="\w+"'
+                      r'( aria-current="page")?>([^<]+)</a>')
+    assert link.findall(page) == [("fi", "", "Suomeksi"),
+                                  ("sv", ' aria-current="page"', "På svenska"),
+                                  ("en", "", "In English")]
+    assert link.findall(finnish)[0] == ("fi", ' aria-current="page"', "Suomeksi")
+
+    bad = {**order("tok-form-sv-01", phone="12"), "language": "sv"}
+    status, page = await _post_form(base, bad)
+    assert status == 422
+    assert '<html lang="sv">' in page
+    assert f"{sv['errors_title']}</h2>" in page
+    assert f"{sv['phone']}: {sv['err_invalid_phone']}" in page  # "är inte ett giltigt ..."
+
+    status, page = await _post_form(base, {**order("tok-form-sv-02"), "language": "sv"})
+    assert status == 201, page
+    assert html.escape(str(sv["thanks_title"])) in page
+    [reference] = REFERENCE.findall(page)
+    assert (f"Tack för att du kontaktade oss. Ditt referensnummer är "
+            f'<strong class="reference">{reference}</strong>.') in page

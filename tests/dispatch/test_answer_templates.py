@@ -150,7 +150,7 @@ async def test_one_template_per_kind_lane_and_language(
      "{wait} is not filled in out_of_hours answers; they fill {reference}, {name}, {opens}"),
     ({"kind": "greeting"}, {"kind": "invalid"},
      "kind must be one of acknowledgement, out_of_hours"),
-    ({"language": "sv"}, {"language": "invalid"}, "language must be one of fi, en"),
+    ({"language": "de"}, {"language": "invalid"}, "language must be one of fi, sv, en"),
     ({"lane": "nowhere"}, {"lane": "unknown"},
      "no lane 'nowhere': choose an existing lane, or none for every lane"),
     ({"lane": 7}, {"lane": "invalid"}, "lane must be a lane's key, or null for every lane"),
@@ -195,7 +195,12 @@ async def test_find_template_prefers_the_lanes_own_then_every_lane_then_the_defa
     assert await find("out_of_hours", "lost", "en") == (
         "We are closed now. We will call you back when we open ({opens}). "
         "Reference {reference}.")
-    assert await find("acknowledgement", "orders", "sv") is None
+    assert await find("acknowledgement", "orders", "sv") == (
+        "Tack för att du kontaktade oss. Ditt referensnummer är {reference}. "
+        "Beräknad väntetid {wait}.")
+    assert await find("out_of_hours", "lost", "sv") == (
+        "Vi har stängt nu. Vi ringer upp dig när vi öppnar ({opens}). Referens {reference}.")
+    assert await find("acknowledgement", "orders", "de") is None
     assert await find("greeting", "orders", "fi") is None
 
     every = await _add(admin, body="Kaikki jonot {reference}.")
@@ -205,6 +210,9 @@ async def test_find_template_prefers_the_lanes_own_then_every_lane_then_the_defa
     assert await find("acknowledgement", "lost", "fi") == "Kaikki jonot {reference}."
     assert await find("acknowledgement", None, "fi") == "Kaikki jonot {reference}."
     assert await find("acknowledgement", "lost", "en") == "Lost property {reference}."
+    await _add(admin, lane="orders", language="sv", body="Beställningar {reference}.")
+    assert await find("acknowledgement", "orders", "sv") == "Beställningar {reference}."
+    assert await find("acknowledgement", "lost", "sv") == DEFAULTS[("acknowledgement", "sv")]
     assert await find("acknowledgement", "orders", "en") == DEFAULTS[("acknowledgement", "en")]
     assert await find("out_of_hours", "orders", "fi") == DEFAULTS[("out_of_hours", "fi")]
 

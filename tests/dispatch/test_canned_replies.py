@@ -132,7 +132,7 @@ async def test_fields_are_checked_and_unknown_placeholders_refused_by_name(
         ({"title": "  "}, "title is required"),
         ({"title": "x" * 101}, "title is at most 100 characters (now 101)"),
         ({"title": "kaksi\nriviä"}, "title contains characters that cannot be stored"),
-        ({"language": "sv"}, "language must be one of fi, en"),
+        ({"language": "de"}, "language must be one of fi, sv, en"),
         ({"body": ""}, "body is required"),
         ({"body": 42}, "body must be text"),
         ({"body": "x" * 4001}, "body is at most 4000 characters (now 4001)"),
@@ -167,7 +167,7 @@ async def test_fields_are_checked_and_unknown_placeholders_refused_by_name(
     assert [r["id"] for r in picked["canned_replies"]] == [added["id"]]
     status, picked = await _call(admin, "GET", PICKER)
     assert [r["id"] for r in picked["canned_replies"]] == [added["id"], lost["id"], en["id"]]
-    assert (await _call(admin, "GET", PICKER + "?language=sv"))[0] == 400
+    assert (await _call(admin, "GET", PICKER + "?language=de"))[0] == 400
 
 
 async def test_render_fills_in_the_request_and_the_eta(
@@ -199,6 +199,11 @@ async def test_render_fills_in_the_request_and_the_eta(
     assert (status, rendered["text"]) == (200, "Hello dear customer, your taxi "
                                                f"({nameless['reference']}) is on its way.")
     assert "None" not in rendered["text"]
+    sv = await _add(admin, language="sv", title="På väg",
+                    body="Hej {name}, din taxi ({reference}) är på väg.")
+    status, rendered = await _render(team, nameless["id"], sv["id"])
+    assert (status, rendered["text"]) == (200, "Hej bästa kund, din taxi "
+                                               f"({nameless['reference']}) är på väg.")
 
     # An {eta} reply needs one, of one short line; unknown requests and replies are 404.
     for body, reason in [

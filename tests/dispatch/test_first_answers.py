@@ -139,6 +139,43 @@ async def test_out_of_hours_contact_gets_the_answer_and_becomes_a_callback(
         assert form["answer"].startswith("Olemme nyt kiinni.")
 
 
+async def test_swedish_passengers_are_answered_in_swedish(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """A message written in Swedish gets the Swedish acknowledgement, and, with the lane
+    closed, the Swedish out-of-hours answer with the opening as a Finland-Swede reads it."""
+    async with FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN) as twilio, \
+            http_session() as passenger:
+        client, public = await _hub(hub, settings, twilio)
+        admin = await dispatcher(client, role=Role.ADMIN, name="Admin")
+        await _sms(passenger, public, "SM" + "d" * 32, "+358408880006",
+                   "Hej! Jag behöver en taxi till flygplatsen genast.")
+        [ack] = await _texts_to(twilio, "+358408880006", 1)
+        request = next(r for r in await admin.open_requests() if r["channel"] == "sms")
+        assert ack == (f"Tack för att du kontaktade oss. Ditt referensnummer är "
+                       f"{request['reference']}.")  # nothing taken yet: no wait sentence
+        form = await submit(passenger, server_url(client), "ack-swedish-1",
+                            phone="040 888 0007", language="sv")
+        assert form["answer"] == (f"Tack för att du kontaktade oss. Ditt referensnummer är "
+                                  f"{form['reference']}.")
+
+        today = datetime.now(HELSINKI).date()
+        tomorrow = today + timedelta(days=1)
+        every_day = {day: [["07:00", "22:00"]]
+                     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+        await _close_default_lane(admin, {"timezone": "Europe/Helsinki", "week": every_day,
+                                          "closed_dates": [today.isoformat()]})
+        await _sms(passenger, public, "SM" + "e" * 32, "+358408880008",
+                   "Kan ni hämta mig på Åbovägen i morgon?")
+        [closed] = await _texts_to(twilio, "+358408880008", 1)
+        day = ("mån", "tis", "ons", "tors", "fre", "lör", "sön")[tomorrow.weekday()]
+        later = next(r for r in await admin.open_requests()
+                     if r["channel"] == "sms" and r["id"] != request["id"])
+        assert closed == (f"Vi har stängt nu. Vi ringer upp dig när vi öppnar "
+                          f"({day} {tomorrow.day}.{tomorrow.month}. kl. 7.00). "
+                          f"Referens {later['reference']}.")
+
+
 async def _close_default_lane(admin: Dispatcher, hours: dict[str, Any]) -> None:
     lane = {"name_fi": "Yleinen", "name_en": "General", "opening_hours": hours}
     async with admin.http.put(f"{admin.base}/api/v1/admin/lanes/default", json=lane) as resp:

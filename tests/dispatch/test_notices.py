@@ -156,6 +156,52 @@ async def test_an_active_notice_answers_every_channel_once_per_passenger(
         assert listed["active"] == [] and listed["history"][0]["ended_at"] is not None
 
 
+async def test_swedish_speakers_get_the_swedish_text_or_the_finnish_without_one(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN) as twilio, \
+            SmtpSink() as sink, http_session() as passenger:
+        client, public = await _hub(hub, settings, twilio, sink)
+        base = server_url(client)
+        anna = await dispatcher(client, name="Anna")
+        swedish = "Snöstorm: väntetiderna är längre än vanligt."
+        notice = await _publish(anna, {**NOTICE, "text_sv": swedish})
+        assert notice["text"] == {"fi": NOTICE["text_fi"], "sv": swedish,
+                                  "en": NOTICE["text_en"]}
+
+        # The hosted form in Swedish shows it on the Swedish confirmation page.
+        async with passenger.post(f"{base}/form", data={
+                "submission_token": "notice-sv-form-1", "phone": "040 777 0101",
+                "message": "Taxi till Tölö", "language": "sv"}) as resp:
+            assert resp.status == 201
+            page = await resp.text()
+        assert f'<p class="notice" role="alert">{swedish}</p>' in page
+        assert '<html lang="sv">' in page
+        # The chat widget of a Swedish page gets it over its socket.
+        widget = await open_widget(passenger, base, ORIGIN, lang="sv")
+        await widget.say("Hej, jag behöver en taxi")
+        assert (await widget.next("message"))["text"] == swedish
+        await widget.close()
+        # An SMS written in Swedish gets it by SMS.
+        await _sms(passenger, public, "SM" + "5" * 32, "+358407770102",
+                   "Hej, jag behöver en taxi till Tölö")
+
+        async def sms_to(number: str) -> Any:
+            return next((m for m in twilio.messages.values() if m.to == number), None)
+        assert (await eventually(lambda: sms_to("+358407770102"),
+                                 what="the Swedish notice")).text == swedish
+
+        # Without a Swedish text, Swedish speakers read the Finnish one.
+        async with anna.http.post(f"{anna.base}/api/v1/notices/{notice['id']}/end") as resp:
+            assert resp.status == 200
+        plain = await _publish(anna, {**NOTICE, "text_sv": ""})
+        assert plain["text"]["sv"] is None
+        await _sms(passenger, public, "SM" + "6" * 32, "+358407770103",
+                   "Hej, jag behöver en taxi till Tölö")
+        assert (await eventually(lambda: sms_to("+358407770103"),
+                                 what="the Finnish notice")).text == NOTICE["text_fi"]
+
+
 async def test_publishing_checks_its_input_and_external_users_cannot(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
 ) -> None:
@@ -166,6 +212,7 @@ async def test_publishing_checks_its_input_and_external_users_cannot(
         assert resp.status == 403
     for change, field in (({"text_en": ""}, "text_en"), ({"channels": ["fax"]}, "channels"),
                           ({"announcement_only": True}, "announcement_only"),
+                          ({"text_sv": 7}, "text_sv"), ({"text_sv": "x" * 1001}, "text_sv"),
                           ({"lanes": ["nowhere"]}, "lanes"),
                           ({"valid_from": "2026-12-24T18:00"}, "valid_from"),
                           ({"valid_from": "2026-12-24T18:00+02:00",

@@ -27,6 +27,7 @@
       tpl_col_actions: "Toiminnot",
       tpl_every_lane: "Kaikki jonot",
       tpl_language_fi: "Suomi",
+      tpl_language_sv: "Ruotsi",
       tpl_language_en: "Englanti",
       tpl_default: "oletusteksti",
       tpl_customize: "Mukauta",
@@ -77,6 +78,7 @@
       tpl_col_actions: "Actions",
       tpl_every_lane: "Every lane",
       tpl_language_fi: "Finnish",
+      tpl_language_sv: "Swedish",
       tpl_language_en: "English",
       tpl_default: "built-in text",
       tpl_customize: "Customise",
@@ -112,13 +114,16 @@
   };
   const BASE = "/api/v1/admin/answer-templates";
   const KINDS = ["acknowledgement", "out_of_hours"];
-  const LANGUAGES = ["fi", "en"];
+  const LANGUAGES = ["fi", "sv", "en"];
   // hub/answer_templates.py FILLED and MAX_BODY; the hub sends its own with the list.
   const FILLED = { acknowledgement: ["reference", "name", "wait"],
     out_of_hours: ["reference", "name", "opens"] };
   const MAX_BODY = 1000;
   const PLACEHOLDER = /\{(\w+)\}/gu;
   const SAMPLE_REFERENCE = "12345";
+  // A template's preview is in its own language; Swedish is no language of this page.
+  const SAMPLES_SV = { tpl_sample_name: "Aino Virtanen", tpl_sample_wait: "cirka 5 min",
+    tpl_sample_opens: "mån 7.00" };
   const HEADS = ["tpl_col_kind", "tpl_col_lane", "tpl_col_language", "tpl_col_text",
     "tpl_col_updated", "tpl_col_actions"];
 
@@ -368,7 +373,8 @@
      * named at once (the hub refuses them too). */
     function showPreview() {
       const text = body.value.trim();
-      const words = WORDS[language.value] || WORDS.en;
+      const words = WORDS[language.value]
+        || (language.value === "sv" ? SAMPLES_SV : WORDS.en);
       const values = { reference: SAMPLE_REFERENCE, name: words.tpl_sample_name,
         wait: words.tpl_sample_wait, opens: words.tpl_sample_opens };
       const filled = state.filled[kind.value] || [];

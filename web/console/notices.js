@@ -39,6 +39,7 @@
       notice_close: "Sulje",
       notice_text_fi: "Teksti suomeksi",
       notice_text_en: "Teksti englanniksi",
+      notice_text_sv: "Teksti ruotsiksi (valinnainen: ilman sitä ruotsinkieliset saavat suomenkielisen)",
       notice_count: "{n} / {max} merkkiä",
       notice_sms_one: "1 tekstiviesti",
       notice_sms: "{n} tekstiviestiä",
@@ -96,6 +97,7 @@
       notice_close: "Close",
       notice_text_fi: "Text in Finnish",
       notice_text_en: "Text in English",
+      notice_text_sv: "Text in Swedish (optional: without it Swedish speakers get the Finnish one)",
       notice_count: "{n} / {max} characters",
       notice_sms_one: "1 SMS",
       notice_sms: "{n} SMS",
@@ -208,8 +210,8 @@
     const counter = (lang) => el("p", { className: "notice-count", id: `notice-count-${lang}`,
       "data-testid": `notice-count-${lang}` });
     const ui = {
-      textFi: textArea("fi"), textEn: textArea("en"), countFi: counter("fi"),
-      countEn: counter("en"),
+      textFi: textArea("fi"), textEn: textArea("en"), textSv: textArea("sv"),
+      countFi: counter("fi"), countEn: counter("en"), countSv: counter("sv"),
       channels: new Map(CHANNELS.map((channel) => [channel, el("input", { type: "checkbox",
         value: channel, checked: true, "data-testid": `notice-channel-${channel}` })])),
       lanes: el("div", { className: "notice-checks", "data-testid": "notice-lanes" }),
@@ -236,6 +238,7 @@
       "data-testid": "notice-form" },
     field("notice-text-fi", "notice_text_fi", ui.textFi, ui.countFi),
     field("notice-text-en", "notice_text_en", ui.textEn, ui.countEn),
+    field("notice-text-sv", "notice_text_sv", ui.textSv, ui.countSv),
     el("fieldset", { className: "notice-fieldset" },
       el("legend", { "data-i18n": "notice_channels" }, t("notice_channels")),
       el("div", { className: "notice-checks" }, [...ui.channels].map(([channel, box]) =>
@@ -495,7 +498,8 @@
 
     function renderCounts() {
       const count = window.TaxiConnect.countSegments;
-      for (const [area, box] of [[ui.textFi, ui.countFi], [ui.textEn, ui.countEn]]) {
+      for (const [area, box] of [[ui.textFi, ui.countFi], [ui.textEn, ui.countEn],
+        [ui.textSv, ui.countSv]]) {
         const text = area.value.trim();
         const parts = [t("notice_count", { n: [...text].length, max: MAX_TEXT })];
         const sms = count && text && ui.channels.get("sms").checked ? count(text).count : 0;
@@ -569,6 +573,7 @@
       if (state.busy) return;
       const body = {
         text_fi: ui.textFi.value.trim(), text_en: ui.textEn.value.trim(),
+        text_sv: ui.textSv.value.trim() || null,
         channels: CHANNELS.filter((channel) => ui.channels.get(channel).checked),
         lanes: [...ui.lanes.querySelectorAll("input:checked")].map((box) => box.value),
         announcement_only: ui.announcement.checked && ui.channels.get("phone").checked,

@@ -2,6 +2,11 @@
  *
  *   <script src="https://hub.example/widget/chat.js" data-lang="fi" async></script>
  *
+ * data-lang is fi, sv or en (else the page's own lang). The widget's words are the hub's
+ * passenger catalogue, fetched from <hub>/widget/words.json before the widget is drawn: a
+ * site with a Content-Security-Policy allows the hub in connect-src (https: for the words,
+ * wss: for the socket).
+ *
  * A launcher button and a chat panel in a shadow root of their own (the site's styles do not
  * reach in, ours do not leak out). The hub's address comes from this script's own src. The
  * visitor token the hub signs is kept in the site's localStorage, so a reload resumes the
@@ -28,60 +33,9 @@
   const PONG_WAIT_MS = 10000;
   const FLOOD_ATTEMPT = 5; // after a 4429 the next try waits 16-32 s: the hub counts a minute
 
-  const TEXT = {
-    fi: {
-      launcher: "Chat", launcher_unread: "Chat, {n} uutta viestiä", title: "Taksivälitys",
-      queue_place: "Olet jonossa sijalla {n}.",
-      queue_place_wait: "Olet jonossa sijalla {n}. Arvioitu odotus noin {min} min.",
-      minimise: "Pienennä chat", end: "Lopeta", message_label: "Viesti",
-      placeholder: "Kirjoita viesti…", send: "Lähetä", you: "Sinä", dispatcher: "Välittäjä",
-      sending: "lähetetään…", failed: "ei lähetetty", typing: "{name} kirjoittaa…",
-      connecting: "Yhdistetään…", live: "Yhteydessä", offline: "Ei verkkoyhteyttä – viestit lähtevät, kun yhteys palaa.",
-      reconnecting: "Yhteys katkesi – yhdistetään uudelleen…",
-      unreachable: "Chat ei saa yhteyttä välitykseen. Yritämme uudelleen; kiireellisissä asioissa soita.",
-      no_dispatcher: "Yksikään välittäjä ei ole juuri nyt paikalla. Jätä viesti ja puhelinnumero tai sähköposti, niin otamme sinuun yhteyttä.",
-      closed_hours: "Chat on nyt suljettu. Jätä viesti ja puhelinnumero tai sähköposti, niin otamme sinuun yhteyttä.",
-      callback_thanks: "Kiitos! Viestisi on vastaanotettu, otamme yhteyttä mahdollisimman pian.",
-      details: "Yhteystietosi (valinnainen)", name: "Nimi", phone: "Puhelin", email: "Sähköposti",
-      order: "Tilaa taksi", pickup_address: "Nouto-osoite", pickup_time: "Aika (tyhjä = heti)",
-      order_send: "Lähetä tilaus", order_text: "Taksitilaus: {address}, {time}", now: "heti",
-      end_title: "Lopetetaanko keskustelu?", end_email: "Keskustelu sähköpostiisi (valinnainen)",
-      end_confirm: "Lopeta keskustelu", cancel: "Peruuta",
-      ended: "Keskustelu päättyi. Uusi viesti aloittaa uuden keskustelun.",
-      transcript_queued: "Keskustelu lähetetään sähköpostiisi.",
-      transcript_unavailable: "Sähköpostia ei voi nyt lähettää, joten keskustelua ei lähetetty.",
-      transcript_invalid: "Sähköpostiosoite ei kelpaa, joten keskustelua ei lähetetty.",
-      transcript_empty: "Keskustelussa ei ollut lähetettävää.",
-      too_long: "Viesti on liian pitkä ({n}/{max}).", invalid_field: "Tarkista kenttä: {field}.",
-      too_many: "Liian monta viestiä lyhyessä ajassa – odota hetki, viestit lähtevät sitten.",
-    },
-    en: {
-      launcher: "Chat", launcher_unread: "Chat, {n} new messages", title: "Taxi dispatch",
-      queue_place: "You are number {n} in the queue.",
-      queue_place_wait: "You are number {n} in the queue. Estimated wait about {min} min.",
-      minimise: "Minimise chat", end: "End", message_label: "Message",
-      placeholder: "Write a message…", send: "Send", you: "You", dispatcher: "Dispatcher",
-      sending: "sending…", failed: "not sent", typing: "{name} is typing…",
-      connecting: "Connecting…", live: "Connected", offline: "No network – messages will go when it is back.",
-      reconnecting: "Connection lost – reconnecting…",
-      unreachable: "The chat cannot connect to dispatch. We keep trying; if it is urgent, please call.",
-      no_dispatcher: "No dispatcher is available right now. Leave a message and a phone number or email and we will contact you.",
-      closed_hours: "The chat is closed now. Leave a message and a phone number or email and we will contact you.",
-      callback_thanks: "Thank you! We have your message and will contact you as soon as we can.",
-      details: "Your details (optional)", name: "Name", phone: "Phone", email: "Email",
-      order: "Order a taxi", pickup_address: "Pickup address", pickup_time: "Time (empty = now)",
-      order_send: "Send order", order_text: "Taxi order: {address}, {time}", now: "now",
-      end_title: "End the chat?", end_email: "Email me the transcript (optional)",
-      end_confirm: "End chat", cancel: "Cancel",
-      ended: "The chat has ended. A new message starts a new chat.",
-      transcript_queued: "The transcript will be emailed to you.",
-      transcript_unavailable: "Email cannot be sent right now, so no transcript was sent.",
-      transcript_invalid: "That email address is not valid, so no transcript was sent.",
-      transcript_empty: "There was nothing to send.",
-      too_long: "The message is too long ({n}/{max}).", invalid_field: "Please check: {field}.",
-      too_many: "Too many messages in a short time – wait a moment, they will go then.",
-    },
-  };
+  const LANGUAGES = ["fi", "sv", "en"]; // the hub's passenger catalogue
+  const WORDS_URL = `${BASE}/widget/words.json`;
+  let WORDS = {}; // key -> text, or plural forms by Intl.PluralRules category
 
   const CSS = `
 :host { all: initial; }
@@ -139,574 +93,593 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
 
   const lang = pickLanguage(script.dataset.lang || document.documentElement.lang
     || navigator.language || "fi");
-  const t = (key, vars = {}) => (TEXT[lang][key] || key)
-    .replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  const plurals = new Intl.PluralRules(lang);
+  function t(key, vars = {}) {
+    let text = WORDS[key] ?? key;
+    if (typeof text === "object") text = text[plurals.select(Number(vars.n))] ?? text.other;
+    return String(text).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  }
 
   function pickLanguage(text) {
     const code = String(text).toLowerCase().slice(0, 2);
-    return TEXT[code] ? code : "en";
+    return LANGUAGES.includes(code) ? code : "en";
   }
 
-  // --- storage: the token and unsent messages survive a reload -------------------------
-  const memory = {};
-  function load() {
-    try { return JSON.parse(localStorage.getItem(STORE_KEY) || "{}") || {}; }
-    catch { return memory; }
+  // The words come from the hub (one catalogue for every passenger page), before anything
+  // is drawn; a hub that cannot be reached is asked again, as the socket would be.
+  function loadWords(attempt = 0) {
+    fetch(`${WORDS_URL}?lang=${lang}`, { credentials: "omit", mode: "cors" })
+      .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(String(resp.status)))))
+      .then((body) => { WORDS = body.words || {}; start(); })
+      .catch(() => setTimeout(() => loadWords(attempt + 1),
+        Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt)));
   }
-  function save(data) {
-    try { localStorage.setItem(STORE_KEY, JSON.stringify(data)); }
-    catch { Object.assign(memory, data); }
-  }
-  const stored = load();
+  window.taxiConnectChat = { loading: true }; // one widget even if the tag is there twice
+  loadWords();
 
-  const state = {
-    token: typeof stored.token === "string" ? stored.token : null,
-    pending: Array.isArray(stored.pending) ? stored.pending.filter((p) => p && p.id && p.text) : [],
-    lines: new Map(), // message id -> element
-    clientLines: new Map(), // client id -> element (the passenger's own)
-    last: null, // {id, at}: the newest line the widget has
-    seenSent: new Set(),
-    prechat: {}, prechatSent: false,
-    ws: null, live: false, attempt: 0, everOpened: false, timer: null,
-    available: true, reason: "ok", maxChars: 2000, open: false, unread: 0,
-    typingSentAt: 0, typingOff: null, typingShown: null, pingTimer: null, pongTimer: null,
-  };
+  function start() {
 
-  // --- the DOM ---------------------------------------------------------------------------
-  const host = document.createElement("div");
-  host.setAttribute("data-taxiconnect-chat", "");
-  const shadow = host.attachShadow({ mode: "open" });
-  const id = (name) => `tc-chat-${name}`;
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === false || value === null || value === undefined) continue;
-      if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value === true ? "" : value);
+    // --- storage: the token and unsent messages survive a reload -------------------------
+    const memory = {};
+    function load() {
+      try { return JSON.parse(localStorage.getItem(STORE_KEY) || "{}") || {}; }
+      catch { return memory; }
     }
-    node.append(...children);
-    return node;
-  }
-
-  function field(name, type, extra = {}) {
-    const input = el("input", { id: id(name), name, type, "data-testid": `chat-${name}`, ...extra });
-    return [el("label", { for: id(name), text: t(name) }), input];
-  }
-
-  const launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false",
-    "aria-controls": id("panel"), "data-testid": "chat-launcher", text: t("launcher") });
-  const status = el("p", { class: "status", role: "status", "data-testid": "chat-status",
-    "data-state": "connecting", text: t("connecting") });
-  const notice = el("p", { class: "notice", "data-testid": "chat-notice", hidden: true });
-  const queueLine = el("p", { class: "queue", role: "status", "data-testid": "chat-queue",
-    hidden: true });
-  const log = el("ol", { class: "log", role: "log", "aria-live": "polite",
-    "aria-label": t("title"), "data-testid": "chat-log" });
-  const typing = el("p", { class: "typing", "aria-live": "polite", "data-testid": "chat-typing" });
-  const error = el("p", { class: "error", role: "alert", "data-testid": "chat-error" });
-  const textarea = el("textarea", { id: id("text"), rows: "2", placeholder: t("placeholder"),
-    "data-testid": "chat-text" });
-  const sendButton = el("button", { type: "submit", class: "send", "data-testid": "chat-send",
-    text: t("send") });
-  const composer = el("form", { class: "composer", novalidate: true },
-    el("label", { for: id("text"), class: "visually-hidden", text: t("message_label") }),
-    textarea, sendButton);
-  const [nameLabel, nameInput] = field("name", "text", { autocomplete: "name", maxlength: "200" });
-  const [phoneLabel, phoneInput] = field("phone", "tel", { autocomplete: "tel", maxlength: "40" });
-  const [emailLabel, emailInput] = field("email", "email", { autocomplete: "email", maxlength: "320" });
-  const details = el("details", { "data-testid": "chat-details" },
-    el("summary", { text: t("details") }), nameLabel, nameInput, phoneLabel, phoneInput,
-    emailLabel, emailInput);
-  const [pickupLabel, pickupInput] = field("pickup_address", "text",
-    { autocomplete: "street-address", maxlength: "300" });
-  const [timeLabel, timeInput] = field("pickup_time", "time");
-  const orderButton = el("button", { type: "submit", "data-testid": "chat-order-send",
-    text: t("order_send") });
-  const orderForm = el("form", { novalidate: true }, pickupLabel, pickupInput, timeLabel,
-    timeInput, el("p", {}, orderButton));
-  const order = el("details", { "data-testid": "chat-order" },
-    el("summary", { text: t("order") }), orderForm);
-  const [endEmailLabel, endEmail] = field("end_email", "email", { autocomplete: "email" });
-  const endForm = el("form", { class: "end-form", novalidate: true, hidden: true,
-    "data-testid": "chat-end-form" },
-  el("strong", { text: t("end_title") }), endEmailLabel, endEmail,
-  el("div", { class: "row" },
-    el("button", { type: "submit", "data-testid": "chat-end-confirm", text: t("end_confirm") }),
-    el("button", { type: "button", "data-action": "cancel-end", text: t("cancel") })));
-  const endButton = el("button", { type: "button", "data-testid": "chat-end", text: t("end") });
-  const minimise = el("button", { type: "button", "aria-label": t("minimise"),
-    "data-testid": "chat-minimise", text: "×" });
-  const panel = el("section", { id: id("panel"), class: "panel", role: "dialog",
-    "aria-labelledby": id("title"), "data-testid": "chat-panel", hidden: true, lang },
-  el("div", { class: "head" }, el("h2", { id: id("title"), text: t("title") }), endButton, minimise),
-  status, notice, queueLine, el("div", { class: "body" }, details, order, log), typing, error,
-  composer, endForm);
-  const root = el("div", { class: "root" }, panel, launcher);
-
-  if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function") {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS); // constructed: not inline style, so a strict page CSP allows it
-    shadow.adoptedStyleSheets = [sheet];
-  } else {
-    shadow.append(el("style", { text: CSS }));
-  }
-  shadow.append(root);
-
-  // --- rendering -------------------------------------------------------------------------
-  function setStatus(kind) {
-    status.dataset.state = kind;
-    status.textContent = t(kind);
-  }
-
-  function showNotice(text) {
-    notice.textContent = text || "";
-    notice.hidden = !text;
-  }
-
-  /** The passenger's place in the queue and the estimated wait, while nobody has taken it. */
-  function showQueue(frame) {
-    const position = Number(frame.position);
-    if (!frame.position || !Number.isFinite(position)) {
-      queueLine.hidden = true;
-      queueLine.textContent = "";
-      return;
+    function save(data) {
+      try { localStorage.setItem(STORE_KEY, JSON.stringify(data)); }
+      catch { Object.assign(memory, data); }
     }
-    const minutes = Number.isFinite(Number(frame.wait_s)) && frame.wait_s !== null
-      ? Math.max(1, Math.ceil(Number(frame.wait_s) / 60)) : null;
-    queueLine.textContent = minutes === null ? t("queue_place", { n: position })
-      : t("queue_place_wait", { n: position, min: minutes });
-    queueLine.hidden = false;
-  }
+    const stored = load();
 
-  function showAvailability() {
-    const away = !state.available;
-    showNotice(away ? t(state.reason === "closed_hours" ? "closed_hours" : "no_dispatcher") : "");
-    if (away) details.open = true;
-  }
-
-  function lineElement(from, text, agent) {
-    const who = from === "passenger" ? t("you") : (agent || t("dispatcher"));
-    return el("li", { class: "line", "data-from": from, "data-testid": "chat-line" },
-      el("span", { class: "who", "data-testid": "chat-who", text: who }),
-      el("span", { class: "text", "data-testid": "chat-text-body", text }),
-      el("span", { class: "state", "data-testid": "chat-state" }));
-  }
-
-  function setLineState(node, value) {
-    node.dataset.state = value;
-    node.querySelector(".state").textContent = value === "sent" ? "" : t(value);
-  }
-
-  function noteLast(messageId, at) {
-    const when = Date.parse(at) || 0;
-    if (!state.last || when > state.last.when
-        || (when === state.last.when && messageId > state.last.id)) {
-      state.last = { id: messageId, when };
-    }
-  }
-
-  function addLine(line) {
-    noteLast(line.id, line.at);
-    if (state.lines.has(line.id)) return;
-    let node = line.client_id ? state.clientLines.get(line.client_id) : null;
-    if (node) {
-      setLineState(node, "sent");
-      dropPending(line.client_id);
-    } else {
-      node = lineElement(line.from, line.text, line.agent);
-      setLineState(node, "sent");
-      log.append(node);
-      if (line.client_id) state.clientLines.set(line.client_id, node);
-    }
-    node.dataset.messageId = line.id;
-    state.lines.set(line.id, node);
-    if (line.from === "dispatcher") {
-      hideTyping();
-      markSeen(line.id);
-      if (!state.open) setUnread(state.unread + 1);
-    }
-    scrollDown();
-  }
-
-  function scrollDown() {
-    const body = log.parentElement;
-    body.scrollTop = body.scrollHeight;
-  }
-
-  function setUnread(count) {
-    state.unread = count;
-    launcher.textContent = count ? `${t("launcher")} (${count})` : t("launcher");
-    launcher.setAttribute("aria-label", count ? t("launcher_unread", { n: count }) : t("launcher"));
-  }
-
-  function showTyping(name) {
-    typing.textContent = t("typing", { name: name || t("dispatcher") });
-    clearTimeout(state.typingShown);
-    state.typingShown = setTimeout(hideTyping, DISPATCHER_TYPING_MS);
-  }
-
-  function hideTyping() {
-    clearTimeout(state.typingShown);
-    typing.textContent = "";
-  }
-
-  function clearConversation() {
-    log.replaceChildren();
-    state.lines.clear();
-    state.clientLines.clear();
-    state.last = null;
-    for (const item of state.pending) state.clientLines.set(item.id, pendingLine(item));
-  }
-
-  // --- the socket ------------------------------------------------------------------------
-  function send(frame) {
-    if (state.ws && state.live) state.ws.send(JSON.stringify(frame));
-  }
-
-  function connect() {
-    clearTimeout(state.timer);
-    if (state.ws) return;
-    if (navigator.onLine === false) { // "online" reconnects; this is in case it never fires
-      setStatus("offline");
-      state.timer = setTimeout(connect, BACKOFF_MS[1]);
-      return;
-    }
-    let ws;
-    try { ws = new WebSocket(SOCKET_URL); } catch { scheduleReconnect(); return; }
-    state.ws = ws;
-    let opened = false;
-    ws.onopen = () => {
-      opened = true;
-      ws.send(JSON.stringify({ type: "hello", token: state.token,
-        last_seen: state.last ? state.last.id : null, lang }));
+    const state = {
+      token: typeof stored.token === "string" ? stored.token : null,
+      pending: Array.isArray(stored.pending) ? stored.pending.filter((p) => p && p.id && p.text) : [],
+      lines: new Map(), // message id -> element
+      clientLines: new Map(), // client id -> element (the passenger's own)
+      last: null, // {id, at}: the newest line the widget has
+      seenSent: new Set(),
+      prechat: {}, prechatSent: false,
+      ws: null, live: false, attempt: 0, everOpened: false, timer: null,
+      available: true, reason: "ok", maxChars: 2000, open: false, unread: 0,
+      typingSentAt: 0, typingOff: null, typingShown: null, pingTimer: null, pongTimer: null,
     };
-    ws.onmessage = (event) => {
-      let frame;
-      try { frame = JSON.parse(event.data); } catch { return; }
-      if (frame && typeof frame === "object") receive(frame);
-    };
-    ws.onclose = (event) => {
-      if (state.ws !== ws) return;
-      state.ws = null;
-      state.live = false;
-      stopPing();
-      if (!opened && !state.everOpened) setStatus("unreachable");
-      else if (navigator.onLine === false) setStatus("offline");
-      else setStatus("reconnecting");
-      if (event.code === 1009 || event.code === 4400) failPendingHead(event.reason);
-      if (event.code === 4429) {
-        error.textContent = t("too_many");
-        state.attempt = Math.max(state.attempt, FLOOD_ATTEMPT);
+
+    // --- the DOM ---------------------------------------------------------------------------
+    const host = document.createElement("div");
+    host.setAttribute("data-taxiconnect-chat", "");
+    const shadow = host.attachShadow({ mode: "open" });
+    const id = (name) => `tc-chat-${name}`;
+
+    function el(tag, attrs = {}, ...children) {
+      const node = document.createElement(tag);
+      for (const [key, value] of Object.entries(attrs)) {
+        if (value === false || value === null || value === undefined) continue;
+        if (key === "text") node.textContent = value;
+        else node.setAttribute(key, value === true ? "" : value);
       }
-      scheduleReconnect();
-    };
-  }
-
-  function scheduleReconnect() {
-    clearTimeout(state.timer);
-    const [first, longest] = BACKOFF_MS;
-    const ceiling = Math.min(longest, first * 2 ** state.attempt);
-    state.attempt += 1;
-    // Full jitter: a hub restart must not see every passenger come back in the same second.
-    state.timer = setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
-  }
-
-  function drop() {
-    if (state.ws) {
-      const ws = state.ws;
-      state.ws = null;
-      state.live = false;
-      stopPing();
-      try { ws.close(); } catch { /* already closing */ }
+      node.append(...children);
+      return node;
     }
-  }
 
-  function startPing() {
-    stopPing();
-    state.pingTimer = setInterval(() => {
-      send({ type: "ping" });
-      clearTimeout(state.pongTimer);
-      state.pongTimer = setTimeout(() => { drop(); setStatus("reconnecting"); scheduleReconnect(); },
-        PONG_WAIT_MS);
-    }, PING_EVERY_MS);
-  }
-
-  function stopPing() {
-    clearInterval(state.pingTimer);
-    clearTimeout(state.pongTimer);
-  }
-
-  function receive(frame) {
-    clearTimeout(state.pongTimer);
-    switch (frame.type) {
-      case "welcome": return welcome(frame);
-      case "message": return addLine(frame);
-      case "ack": return acked(frame);
-      case "nack": return nacked(frame);
-      case "typing": return frame.on ? showTyping(frame.name) : hideTyping();
-      case "availability":
-        state.available = !!frame.available;
-        state.reason = frame.reason;
-        return showAvailability();
-      case "prechat":
-        if (!frame.ok) {
-          const names = Object.keys(frame.fields || {}).map((key) => t(key)).join(", ");
-          error.textContent = t("invalid_field", { field: names });
-        }
-        return undefined;
-      case "closed": return ended(frame.transcript);
-      case "queue": return showQueue(frame);
-      default: return undefined;
+    function field(name, type, extra = {}) {
+      const input = el("input", { id: id(name), name, type, "data-testid": `chat-${name}`, ...extra });
+      return [el("label", { for: id(name), text: t(name) }), input];
     }
-  }
 
-  function welcome(frame) {
-    state.live = true;
-    state.everOpened = true;
-    state.attempt = 0;
-    state.token = frame.token;
-    state.available = !!frame.available;
-    state.reason = frame.reason;
-    state.maxChars = frame.max_chars || state.maxChars;
-    persist();
-    setStatus("live");
-    showAvailability();
-    for (const line of frame.messages || []) addLine(line);
-    for (const item of state.pending) { // unsent ones come after the history
-      const node = state.clientLines.get(item.id);
-      if (node) log.append(node);
-    }
-    startPing();
-    state.prechatSent = false;
-    for (const item of state.pending) sendItem(item);
-    markAllSeen();
-  }
+    const launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false",
+      "aria-controls": id("panel"), "data-testid": "chat-launcher", text: t("launcher") });
+    const status = el("p", { class: "status", role: "status", "data-testid": "chat-status",
+      "data-state": "connecting", text: t("connecting") });
+    const notice = el("p", { class: "notice", "data-testid": "chat-notice", hidden: true });
+    const queueLine = el("p", { class: "queue", role: "status", "data-testid": "chat-queue",
+      hidden: true });
+    const log = el("ol", { class: "log", role: "log", "aria-live": "polite",
+      "aria-label": t("title"), "data-testid": "chat-log" });
+    const typing = el("p", { class: "typing", "aria-live": "polite", "data-testid": "chat-typing" });
+    const error = el("p", { class: "error", role: "alert", "data-testid": "chat-error" });
+    const textarea = el("textarea", { id: id("text"), rows: "2", placeholder: t("placeholder"),
+      "data-testid": "chat-text" });
+    const sendButton = el("button", { type: "submit", class: "send", "data-testid": "chat-send",
+      text: t("send") });
+    const composer = el("form", { class: "composer", novalidate: true },
+      el("label", { for: id("text"), class: "visually-hidden", text: t("message_label") }),
+      textarea, sendButton);
+    const [nameLabel, nameInput] = field("name", "text", { autocomplete: "name", maxlength: "200" });
+    const [phoneLabel, phoneInput] = field("phone", "tel", { autocomplete: "tel", maxlength: "40" });
+    const [emailLabel, emailInput] = field("email", "email", { autocomplete: "email", maxlength: "320" });
+    const details = el("details", { "data-testid": "chat-details" },
+      el("summary", { text: t("details") }), nameLabel, nameInput, phoneLabel, phoneInput,
+      emailLabel, emailInput);
+    const [pickupLabel, pickupInput] = field("pickup_address", "text",
+      { autocomplete: "street-address", maxlength: "300" });
+    const [timeLabel, timeInput] = field("pickup_time", "time");
+    const orderButton = el("button", { type: "submit", "data-testid": "chat-order-send",
+      text: t("order_send") });
+    const orderForm = el("form", { novalidate: true }, pickupLabel, pickupInput, timeLabel,
+      timeInput, el("p", {}, orderButton));
+    const order = el("details", { "data-testid": "chat-order" },
+      el("summary", { text: t("order") }), orderForm);
+    const [endEmailLabel, endEmail] = field("end_email", "email", { autocomplete: "email" });
+    const endForm = el("form", { class: "end-form", novalidate: true, hidden: true,
+      "data-testid": "chat-end-form" },
+    el("strong", { text: t("end_title") }), endEmailLabel, endEmail,
+    el("div", { class: "row" },
+      el("button", { type: "submit", "data-testid": "chat-end-confirm", text: t("end_confirm") }),
+      el("button", { type: "button", "data-action": "cancel-end", text: t("cancel") })));
+    const endButton = el("button", { type: "button", "data-testid": "chat-end", text: t("end") });
+    const minimise = el("button", { type: "button", "aria-label": t("minimise"),
+      "data-testid": "chat-minimise", text: "×" });
+    const panel = el("section", { id: id("panel"), class: "panel", role: "dialog",
+      "aria-labelledby": id("title"), "data-testid": "chat-panel", hidden: true, lang },
+    el("div", { class: "head" }, el("h2", { id: id("title"), text: t("title") }), endButton, minimise),
+    status, notice, queueLine, el("div", { class: "body" }, details, order, log), typing, error,
+    composer, endForm);
+    const root = el("div", { class: "root" }, panel, launcher);
 
-  function markAllSeen() {
-    for (const [messageId, node] of state.lines) {
-      if (node.dataset.from === "dispatcher") markSeen(messageId);
-    }
-  }
-
-  function persist() {
-    save({ token: state.token,
-      pending: state.pending.map(({ id: i, text, extra }) => ({ id: i, text, extra })) });
-  }
-
-  function acked(frame) {
-    const node = state.clientLines.get(frame.id);
-    if (node) {
-      setLineState(node, "sent");
-      node.dataset.messageId = frame.message_id;
-      state.lines.set(frame.message_id, node);
-    }
-    noteLast(frame.message_id, frame.at);
-    const item = state.pending.find((p) => p.id === frame.id);
-    dropPending(frame.id);
-    if (item && item.offline) showNotice(t("callback_thanks"));
-  }
-
-  function nacked(frame) {
-    const item = state.pending.find((p) => p.id === frame.id);
-    if (!item) return;
-    if (frame.retry) {
-      setTimeout(() => send({ type: "message", id: item.id, text: item.text }),
-        1000 * (frame.retry_after || 1));
+    if ("adoptedStyleSheets" in shadow && typeof CSSStyleSheet === "function") {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS); // constructed: not inline style, so a strict page CSP allows it
+      shadow.adoptedStyleSheets = [sheet];
     } else {
-      failPending(item.id, frame.reason);
+      shadow.append(el("style", { text: CSS }));
     }
-  }
+    shadow.append(root);
 
-  function failPendingHead(reason) {
-    if (state.pending.length) failPending(state.pending[0].id, reason);
-  }
+    // --- rendering -------------------------------------------------------------------------
+    function setStatus(kind) {
+      status.dataset.state = kind;
+      status.textContent = t(kind);
+    }
 
-  function failPending(clientId, reason) {
-    const node = state.clientLines.get(clientId);
-    if (node) setLineState(node, "failed");
-    if (reason) error.textContent = reason;
-    dropPending(clientId);
-  }
+    function showNotice(text) {
+      notice.textContent = text || "";
+      notice.hidden = !text;
+    }
 
-  function dropPending(clientId) {
-    const before = state.pending.length;
-    state.pending = state.pending.filter((p) => p.id !== clientId);
-    if (state.pending.length !== before) persist();
-  }
+    /** The passenger's place in the queue and the estimated wait, while nobody has taken it. */
+    function showQueue(frame) {
+      const position = Number(frame.position);
+      if (!frame.position || !Number.isFinite(position)) {
+        queueLine.hidden = true;
+        queueLine.textContent = "";
+        return;
+      }
+      const minutes = Number.isFinite(Number(frame.wait_s)) && frame.wait_s !== null
+        ? Math.max(1, Math.ceil(Number(frame.wait_s) / 60)) : null;
+      queueLine.textContent = minutes === null ? t("queue_place", { n: position })
+        : t("queue_place_wait", { n: position, min: minutes });
+      queueLine.hidden = false;
+    }
 
-  function ended(transcript) {
-    clearConversation();
-    endForm.hidden = true;
-    composer.hidden = false;
-    const outcome = transcript && transcript !== "none" ? ` ${t(`transcript_${transcript}`)}` : "";
-    showNotice(t("ended") + outcome);
-    textarea.focus();
-  }
+    function showAvailability() {
+      const away = !state.available;
+      showNotice(away ? t(state.reason === "closed_hours" ? "closed_hours" : "no_dispatcher") : "");
+      if (away) details.open = true;
+    }
 
-  function markSeen(messageId) {
-    if (!state.open || document.visibilityState === "hidden" || state.seenSent.has(messageId)) return;
-    if (!state.live) return;
-    state.seenSent.add(messageId);
-    send({ type: "seen", message_id: messageId });
-  }
+    function lineElement(from, text, agent) {
+      const who = from === "passenger" ? t("you") : (agent || t("dispatcher"));
+      return el("li", { class: "line", "data-from": from, "data-testid": "chat-line" },
+        el("span", { class: "who", "data-testid": "chat-who", text: who }),
+        el("span", { class: "text", "data-testid": "chat-text-body", text }),
+        el("span", { class: "state", "data-testid": "chat-state" }));
+    }
 
-  // --- the passenger's actions -----------------------------------------------------------
-  function newId() {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    return Array.from(crypto.getRandomValues(new Uint8Array(16)),
-      (b) => b.toString(16).padStart(2, "0")).join("");
-  }
+    function setLineState(node, value) {
+      node.dataset.state = value;
+      node.querySelector(".state").textContent = value === "sent" ? "" : t(value);
+    }
 
-  function pendingLine(item) {
-    const node = lineElement("passenger", item.text, null);
-    setLineState(node, "sending");
-    log.append(node);
-    scrollDown();
-    return node;
-  }
+    function noteLast(messageId, at) {
+      const when = Date.parse(at) || 0;
+      if (!state.last || when > state.last.when
+          || (when === state.last.when && messageId > state.last.id)) {
+        state.last = { id: messageId, when };
+      }
+    }
 
-  function sendPrechat() {
-    if (state.prechatSent) return;
-    const values = {};
-    for (const [key, value] of Object.entries(state.prechat)) if (value) values[key] = value;
-    if (Object.keys(values).length) send({ type: "prechat", ...values });
-    state.prechatSent = true;
-  }
+    function addLine(line) {
+      noteLast(line.id, line.at);
+      if (state.lines.has(line.id)) return;
+      let node = line.client_id ? state.clientLines.get(line.client_id) : null;
+      if (node) {
+        setLineState(node, "sent");
+        dropPending(line.client_id);
+      } else {
+        node = lineElement(line.from, line.text, line.agent);
+        setLineState(node, "sent");
+        log.append(node);
+        if (line.client_id) state.clientLines.set(line.client_id, node);
+      }
+      node.dataset.messageId = line.id;
+      state.lines.set(line.id, node);
+      if (line.from === "dispatcher") {
+        hideTyping();
+        markSeen(line.id);
+        if (!state.open) setUnread(state.unread + 1);
+      }
+      scrollDown();
+    }
 
-  function readPrechat() {
-    const next = { name: nameInput.value.trim(), phone: phoneInput.value.trim(),
-      email: emailInput.value.trim() };
-    if (JSON.stringify(next) !== JSON.stringify(state.prechat)) {
-      state.prechat = next;
+    function scrollDown() {
+      const body = log.parentElement;
+      body.scrollTop = body.scrollHeight;
+    }
+
+    function setUnread(count) {
+      state.unread = count;
+      launcher.textContent = count ? `${t("launcher")} (${count})` : t("launcher");
+      launcher.setAttribute("aria-label", count ? t("launcher_unread", { n: count }) : t("launcher"));
+    }
+
+    function showTyping(name) {
+      typing.textContent = t("typing", { name: name || t("dispatcher") });
+      clearTimeout(state.typingShown);
+      state.typingShown = setTimeout(hideTyping, DISPATCHER_TYPING_MS);
+    }
+
+    function hideTyping() {
+      clearTimeout(state.typingShown);
+      typing.textContent = "";
+    }
+
+    function clearConversation() {
+      log.replaceChildren();
+      state.lines.clear();
+      state.clientLines.clear();
+      state.last = null;
+      for (const item of state.pending) state.clientLines.set(item.id, pendingLine(item));
+    }
+
+    // --- the socket ------------------------------------------------------------------------
+    function send(frame) {
+      if (state.ws && state.live) state.ws.send(JSON.stringify(frame));
+    }
+
+    function connect() {
+      clearTimeout(state.timer);
+      if (state.ws) return;
+      if (navigator.onLine === false) { // "online" reconnects; this is in case it never fires
+        setStatus("offline");
+        state.timer = setTimeout(connect, BACKOFF_MS[1]);
+        return;
+      }
+      let ws;
+      try { ws = new WebSocket(SOCKET_URL); } catch { scheduleReconnect(); return; }
+      state.ws = ws;
+      let opened = false;
+      ws.onopen = () => {
+        opened = true;
+        ws.send(JSON.stringify({ type: "hello", token: state.token,
+          last_seen: state.last ? state.last.id : null, lang }));
+      };
+      ws.onmessage = (event) => {
+        let frame;
+        try { frame = JSON.parse(event.data); } catch { return; }
+        if (frame && typeof frame === "object") receive(frame);
+      };
+      ws.onclose = (event) => {
+        if (state.ws !== ws) return;
+        state.ws = null;
+        state.live = false;
+        stopPing();
+        if (!opened && !state.everOpened) setStatus("unreachable");
+        else if (navigator.onLine === false) setStatus("offline");
+        else setStatus("reconnecting");
+        if (event.code === 1009 || event.code === 4400) failPendingHead(event.reason);
+        if (event.code === 4429) {
+          error.textContent = t("too_many");
+          state.attempt = Math.max(state.attempt, FLOOD_ATTEMPT);
+        }
+        scheduleReconnect();
+      };
+    }
+
+    function scheduleReconnect() {
+      clearTimeout(state.timer);
+      const [first, longest] = BACKOFF_MS;
+      const ceiling = Math.min(longest, first * 2 ** state.attempt);
+      state.attempt += 1;
+      // Full jitter: a hub restart must not see every passenger come back in the same second.
+      state.timer = setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
+    }
+
+    function drop() {
+      if (state.ws) {
+        const ws = state.ws;
+        state.ws = null;
+        state.live = false;
+        stopPing();
+        try { ws.close(); } catch { /* already closing */ }
+      }
+    }
+
+    function startPing() {
+      stopPing();
+      state.pingTimer = setInterval(() => {
+        send({ type: "ping" });
+        clearTimeout(state.pongTimer);
+        state.pongTimer = setTimeout(() => { drop(); setStatus("reconnecting"); scheduleReconnect(); },
+          PONG_WAIT_MS);
+      }, PING_EVERY_MS);
+    }
+
+    function stopPing() {
+      clearInterval(state.pingTimer);
+      clearTimeout(state.pongTimer);
+    }
+
+    function receive(frame) {
+      clearTimeout(state.pongTimer);
+      switch (frame.type) {
+        case "welcome": return welcome(frame);
+        case "message": return addLine(frame);
+        case "ack": return acked(frame);
+        case "nack": return nacked(frame);
+        case "typing": return frame.on ? showTyping(frame.name) : hideTyping();
+        case "availability":
+          state.available = !!frame.available;
+          state.reason = frame.reason;
+          return showAvailability();
+        case "prechat":
+          if (!frame.ok) {
+            const names = Object.keys(frame.fields || {}).map((key) => t(key)).join(", ");
+            error.textContent = t("invalid_field", { field: names });
+          }
+          return undefined;
+        case "closed": return ended(frame.transcript);
+        case "queue": return showQueue(frame);
+        default: return undefined;
+      }
+    }
+
+    function welcome(frame) {
+      state.live = true;
+      state.everOpened = true;
+      state.attempt = 0;
+      state.token = frame.token;
+      state.available = !!frame.available;
+      state.reason = frame.reason;
+      state.maxChars = frame.max_chars || state.maxChars;
+      persist();
+      setStatus("live");
+      showAvailability();
+      for (const line of frame.messages || []) addLine(line);
+      for (const item of state.pending) { // unsent ones come after the history
+        const node = state.clientLines.get(item.id);
+        if (node) log.append(node);
+      }
+      startPing();
       state.prechatSent = false;
+      for (const item of state.pending) sendItem(item);
+      markAllSeen();
     }
-  }
 
-  function submit(text, extra) {
-    error.textContent = "";
-    if (text.length > state.maxChars) {
-      error.textContent = t("too_long", { n: text.length, max: state.maxChars });
-      return false;
+    function markAllSeen() {
+      for (const [messageId, node] of state.lines) {
+        if (node.dataset.from === "dispatcher") markSeen(messageId);
+      }
     }
-    readPrechat();
-    const item = { id: newId(), text, extra, offline: !state.available };
-    state.pending.push(item);
-    persist();
-    state.clientLines.set(item.id, pendingLine(item));
-    stopTyping();
-    sendItem(item);
-    if (!state.ws) connect();
-    return true;
-  }
 
-  /** The passenger's details, the order's pickup (it belongs to this message), the text. */
-  function sendItem(item) {
-    sendPrechat();
-    if (item.extra) send({ type: "prechat", ...item.extra });
-    send({ type: "message", id: item.id, text: item.text });
-  }
-
-  composer.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = textarea.value.trim();
-    if (text && submit(text)) textarea.value = "";
-    textarea.focus();
-  });
-  textarea.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      composer.requestSubmit();
+    function persist() {
+      save({ token: state.token,
+        pending: state.pending.map(({ id: i, text, extra }) => ({ id: i, text, extra })) });
     }
-  });
-  textarea.addEventListener("input", () => {
-    const now = Date.now();
-    if (now - state.typingSentAt >= TYPING_EVERY_MS) {
-      state.typingSentAt = now;
-      send({ type: "typing", on: true });
+
+    function acked(frame) {
+      const node = state.clientLines.get(frame.id);
+      if (node) {
+        setLineState(node, "sent");
+        node.dataset.messageId = frame.message_id;
+        state.lines.set(frame.message_id, node);
+      }
+      noteLast(frame.message_id, frame.at);
+      const item = state.pending.find((p) => p.id === frame.id);
+      dropPending(frame.id);
+      if (item && item.offline) showNotice(t("callback_thanks"));
     }
-    clearTimeout(state.typingOff);
-    state.typingOff = setTimeout(stopTyping, TYPING_OFF_MS);
-  });
 
-  function stopTyping() {
-    clearTimeout(state.typingOff);
-    if (state.typingSentAt) send({ type: "typing", on: false });
-    state.typingSentAt = 0;
-  }
+    function nacked(frame) {
+      const item = state.pending.find((p) => p.id === frame.id);
+      if (!item) return;
+      if (frame.retry) {
+        setTimeout(() => send({ type: "message", id: item.id, text: item.text }),
+          1000 * (frame.retry_after || 1));
+      } else {
+        failPending(item.id, frame.reason);
+      }
+    }
 
-  orderForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const address = pickupInput.value.trim();
-    if (!address) { pickupInput.focus(); return; }
-    const time = timeInput.value;
-    const text = t("order_text", { address, time: time || t("now") });
-    const extra = time ? { pickup_address: address, pickup_time: time } : { pickup_address: address };
-    if (submit(text, extra)) {
-      pickupInput.value = "";
-      timeInput.value = "";
-      order.open = false;
+    function failPendingHead(reason) {
+      if (state.pending.length) failPending(state.pending[0].id, reason);
+    }
+
+    function failPending(clientId, reason) {
+      const node = state.clientLines.get(clientId);
+      if (node) setLineState(node, "failed");
+      if (reason) error.textContent = reason;
+      dropPending(clientId);
+    }
+
+    function dropPending(clientId) {
+      const before = state.pending.length;
+      state.pending = state.pending.filter((p) => p.id !== clientId);
+      if (state.pending.length !== before) persist();
+    }
+
+    function ended(transcript) {
+      clearConversation();
+      endForm.hidden = true;
+      composer.hidden = false;
+      const outcome = transcript && transcript !== "none" ? ` ${t(`transcript_${transcript}`)}` : "";
+      showNotice(t("ended") + outcome);
       textarea.focus();
     }
-  });
 
-  endButton.addEventListener("click", () => {
-    endForm.hidden = false;
-    composer.hidden = true;
-    endEmail.value = emailInput.value;
-    endEmail.focus();
-  });
-  endForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const email = endEmail.value.trim();
-    send(email ? { type: "close", email } : { type: "close" });
-  });
-  endForm.querySelector("[data-action=cancel-end]").addEventListener("click", () => {
-    endForm.hidden = true;
-    composer.hidden = false;
-    endButton.focus();
-  });
+    function markSeen(messageId) {
+      if (!state.open || document.visibilityState === "hidden" || state.seenSent.has(messageId)) return;
+      if (!state.live) return;
+      state.seenSent.add(messageId);
+      send({ type: "seen", message_id: messageId });
+    }
 
-  function openPanel() {
-    if (!state.ws && !state.live) connect();
-    state.open = true;
-    panel.hidden = false;
-    launcher.setAttribute("aria-expanded", "true");
-    setUnread(0);
-    markAllSeen();
-    scrollDown();
-    textarea.focus();
-  }
+    // --- the passenger's actions -----------------------------------------------------------
+    function newId() {
+      if (crypto.randomUUID) return crypto.randomUUID();
+      return Array.from(crypto.getRandomValues(new Uint8Array(16)),
+        (b) => b.toString(16).padStart(2, "0")).join("");
+    }
 
-  function closePanel() {
-    state.open = false;
-    panel.hidden = true;
-    launcher.setAttribute("aria-expanded", "false");
-    launcher.focus();
-  }
+    function pendingLine(item) {
+      const node = lineElement("passenger", item.text, null);
+      setLineState(node, "sending");
+      log.append(node);
+      scrollDown();
+      return node;
+    }
 
-  launcher.addEventListener("click", () => (state.open ? closePanel() : openPanel()));
-  minimise.addEventListener("click", closePanel);
-  panel.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    event.stopPropagation();
-    if (!endForm.hidden) {
+    function sendPrechat() {
+      if (state.prechatSent) return;
+      const values = {};
+      for (const [key, value] of Object.entries(state.prechat)) if (value) values[key] = value;
+      if (Object.keys(values).length) send({ type: "prechat", ...values });
+      state.prechatSent = true;
+    }
+
+    function readPrechat() {
+      const next = { name: nameInput.value.trim(), phone: phoneInput.value.trim(),
+        email: emailInput.value.trim() };
+      if (JSON.stringify(next) !== JSON.stringify(state.prechat)) {
+        state.prechat = next;
+        state.prechatSent = false;
+      }
+    }
+
+    function submit(text, extra) {
+      error.textContent = "";
+      if (text.length > state.maxChars) {
+        error.textContent = t("too_long", { n: text.length, max: state.maxChars });
+        return false;
+      }
+      readPrechat();
+      const item = { id: newId(), text, extra, offline: !state.available };
+      state.pending.push(item);
+      persist();
+      state.clientLines.set(item.id, pendingLine(item));
+      stopTyping();
+      sendItem(item);
+      if (!state.ws) connect();
+      return true;
+    }
+
+    /** The passenger's details, the order's pickup (it belongs to this message), the text. */
+    function sendItem(item) {
+      sendPrechat();
+      if (item.extra) send({ type: "prechat", ...item.extra });
+      send({ type: "message", id: item.id, text: item.text });
+    }
+
+    composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = textarea.value.trim();
+      if (text && submit(text)) textarea.value = "";
+      textarea.focus();
+    });
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        composer.requestSubmit();
+      }
+    });
+    textarea.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - state.typingSentAt >= TYPING_EVERY_MS) {
+        state.typingSentAt = now;
+        send({ type: "typing", on: true });
+      }
+      clearTimeout(state.typingOff);
+      state.typingOff = setTimeout(stopTyping, TYPING_OFF_MS);
+    });
+
+    function stopTyping() {
+      clearTimeout(state.typingOff);
+      if (state.typingSentAt) send({ type: "typing", on: false });
+      state.typingSentAt = 0;
+    }
+
+    orderForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const address = pickupInput.value.trim();
+      if (!address) { pickupInput.focus(); return; }
+      const time = timeInput.value;
+      const text = t("order_text", { address, time: time || t("now") });
+      const extra = time ? { pickup_address: address, pickup_time: time } : { pickup_address: address };
+      if (submit(text, extra)) {
+        pickupInput.value = "";
+        timeInput.value = "";
+        order.open = false;
+        textarea.focus();
+      }
+    });
+
+    endButton.addEventListener("click", () => {
+      endForm.hidden = false;
+      composer.hidden = true;
+      endEmail.value = emailInput.value;
+      endEmail.focus();
+    });
+    endForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const email = endEmail.value.trim();
+      send(email ? { type: "close", email } : { type: "close" });
+    });
+    endForm.querySelector("[data-action=cancel-end]").addEventListener("click", () => {
       endForm.hidden = true;
       composer.hidden = false;
       endButton.focus();
-    } else {
-      closePanel();
+    });
+
+    function openPanel() {
+      if (!state.ws && !state.live) connect();
+      state.open = true;
+      panel.hidden = false;
+      launcher.setAttribute("aria-expanded", "true");
+      setUnread(0);
+      markAllSeen();
+      scrollDown();
+      textarea.focus();
     }
-  });
 
-  window.addEventListener("offline", () => { drop(); setStatus("offline"); });
-  window.addEventListener("online", () => { state.attempt = 0; connect(); });
-  document.addEventListener("visibilitychange", markAllSeen);
+    function closePanel() {
+      state.open = false;
+      panel.hidden = true;
+      launcher.setAttribute("aria-expanded", "false");
+      launcher.focus();
+    }
 
-  window.taxiConnectChat = { open: openPanel, close: closePanel };
-  for (const item of state.pending) state.clientLines.set(item.id, pendingLine(item));
-  (document.body || document.documentElement).append(host);
-  // A page view alone opens no socket: only a passenger with a conversation (a reply may
-  // be waiting) or one who opens the chat.
-  if (state.token || state.pending.length) connect();
+    launcher.addEventListener("click", () => (state.open ? closePanel() : openPanel()));
+    minimise.addEventListener("click", closePanel);
+    panel.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      event.stopPropagation();
+      if (!endForm.hidden) {
+        endForm.hidden = true;
+        composer.hidden = false;
+        endButton.focus();
+      } else {
+        closePanel();
+      }
+    });
+
+    window.addEventListener("offline", () => { drop(); setStatus("offline"); });
+    window.addEventListener("online", () => { state.attempt = 0; connect(); });
+    document.addEventListener("visibilitychange", markAllSeen);
+
+    window.taxiConnectChat = { open: openPanel, close: closePanel };
+    for (const item of state.pending) state.clientLines.set(item.id, pendingLine(item));
+    (document.body || document.documentElement).append(host);
+    // A page view alone opens no socket: only a passenger with a conversation (a reply may
+    // be waiting) or one who opens the chat.
+    if (state.token || state.pending.length) connect();
+  }
 })();
