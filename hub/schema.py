@@ -269,6 +269,8 @@ webhook_deliveries = Table(
     Column("last_attempt_at", UtcDateTime),
     Column("finished_at", UtcDateTime),  # delivered or given up
     UniqueConstraint("endpoint", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    # One request's deliveries of one type (the console's order status).
+    Index("ix_webhook_deliveries_request", "request_id", "event_type", "id"),
 )
 
 # Numbers that texted an opt-out keyword: no SMS is sent to them until they opt back in.
