@@ -44,6 +44,7 @@ class Attempt:
     status: int | None
     error: str | None
     state: WebhookState
+    next_at: datetime | None = None  # when the next attempt is due, if there is one
 
 
 class DeliveryRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -62,6 +63,7 @@ class DeliveryRow(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     created_at: datetime
     last_attempt_at: datetime | None
     finished_at: datetime | None  # delivered or given up
+    next_attempt_at: datetime | None  # while failing: when it is tried again
 
 
 class DeliveryPage(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -100,7 +102,8 @@ class WebhookLog:
                 update(w).where(w.c.endpoint == endpoint, w.c.event_id == event_id)
                 .values(attempts=w.c.attempts + 1, last_status=attempt.status,
                         last_error=attempt.error, last_attempt_at=attempt.at,
-                        state=attempt.state.value, finished_at=finished))
+                        state=attempt.state.value, finished_at=finished,
+                        next_attempt_at=attempt.next_at))
 
     async def page(self, *, limit: int, before: int | None = None,
                    endpoint: str | None = None, state: WebhookState | None = None,
@@ -144,4 +147,4 @@ def _row(row: Any) -> DeliveryRow:
         state=WebhookState(row["state"]), attempts=row["attempts"],
         last_status=row["last_status"], last_error=row["last_error"],
         created_at=row["created_at"], last_attempt_at=row["last_attempt_at"],
-        finished_at=row["finished_at"])
+        finished_at=row["finished_at"], next_attempt_at=row["next_attempt_at"])
