@@ -8,8 +8,9 @@ way every webhook event goes: once per endpoint, signed, retried with backoff, i
 delivery log. Each press is an event of its own (its id comes from the request's new
 version); a receiver de-duplicates retries of one press by its Idempotency-Key.
 
-`GET /api/v1/requests/{id}/order` answers how the request's orders reached the endpoints,
-newest first, so that a console shows whether the order was delivered.
+`GET /api/v1/requests/{id}/order` answers which endpoints take orders and how the request's
+orders reached them, newest first, so that a console offers the action only where it can be
+done and shows whether the order was delivered.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class OrderSent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class OrderDeliveries(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    endpoints: list[str]  # those that take orders now; none: there is nowhere to send one
     deliveries: list[DeliveryRow]  # newest first
 
 
@@ -49,6 +51,11 @@ def _request_id(request: web.Request) -> uuid.UUID:
         return uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
         raise NotFound("no such request") from exc
+
+
+def _takers(request: web.Request) -> list[str]:
+    """The endpoints subscribed to order.ready."""
+    return [e.name for e in request.app[SETTINGS].webhooks.endpoints if ORDER in e.events]
 
 
 async def _visible(request: web.Request, agent: Agent, request_id: uuid.UUID
@@ -65,7 +72,7 @@ async def send_order(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     request_id = _request_id(request)
     found = await _visible(request, agent, request_id)
-    endpoints = [e.name for e in request.app[SETTINGS].webhooks.endpoints if ORDER in e.events]
+    endpoints = _takers(request)
     if not endpoints:
         raise Conflict("no webhook endpoint takes orders (order.ready): nothing to send to",
                        {"code": "no_endpoint"})
@@ -91,8 +98,8 @@ async def order_deliveries(request: web.Request) -> web.Response:
     request_id = _request_id(request)
     await _visible(request, agent, request_id)
     rows = await WebhookLog(request.app[DATABASE]).of_request(str(request_id), ORDER)
-    return web.Response(body=msgspec.json.encode(OrderDeliveries(deliveries=rows)),
-                        content_type="application/json")
+    answer = OrderDeliveries(endpoints=_takers(request), deliveries=rows)
+    return web.Response(body=msgspec.json.encode(answer), content_type="application/json")
 
 
 def routes() -> list[web.RouteDef]:

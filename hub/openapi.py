@@ -409,15 +409,20 @@ SPEC: dict[str, Any] = {
                                "code no_order: the request has no pickup address and time",
                                "Conflict")}},
             "get": {
-                "summary": "how the request's orders (order.ready) reached each endpoint, "
-                           "newest first: state pending, delivered or failed, attempts, the "
-                           "receiver's last status",
+                "summary": "the endpoints that take orders, and how the request's orders "
+                           "(order.ready) reached each, newest first: state pending, delivered "
+                           "or failed, attempts, the receiver's last status",
                 "security": SESSION, "parameters": [ID_PARAM],
                 "responses": {
-                    "200": {"description": "{deliveries}", "content": {JSON: {"schema": {
-                        "type": "object", "required": ["deliveries"],
-                        "properties": {"deliveries": {"type": "array", "items": {
-                            "$ref": "#/components/schemas/DeliveryRow"}}}}}}},
+                    "200": {"description": "{endpoints, deliveries}", "content": {JSON: {
+                        "schema": {
+                            "type": "object", "required": ["endpoints", "deliveries"],
+                            "properties": {
+                                "endpoints": {"type": "array", "items": {"type": "string"},
+                                              "description": "those taking orders; none: "
+                                                             "nowhere to send one"},
+                                "deliveries": {"type": "array", "items": {
+                                    "$ref": "#/components/schemas/DeliveryRow"}}}}}}},
                     "401": ERROR, "404": ERROR}}},
         "/api/v1/requests/{request_id}/replies": {"post": {
             "summary": "reply to the passenger over the request's channel (or another); "

@@ -85,6 +85,7 @@ async def test_send_order_delivers_it_once_signed_and_the_console_can_see_it_del
     async def delivered() -> list[dict[str, Any]] | None:
         status, answer = await _call(agent, "GET", request_id)
         assert status == 200, answer
+        assert answer["endpoints"] == ["dispatch"]
         rows: list[dict[str, Any]] = answer["deliveries"]
         return rows if rows and rows[0]["state"] == "delivered" else None
     rows = await eventually(delivered, what="the order delivered in the log")
@@ -140,4 +141,5 @@ async def test_send_order_without_an_endpoint_taking_orders_is_refused(
     status, answer = await _call(agent, "POST", request_id)
     assert status == 409 and answer["code"] == "no_endpoint", answer
     assert "order.ready" in answer["error"]
+    assert await _call(agent, "GET", request_id) == (200, {"endpoints": [], "deliveries": []})
     assert (await agent.request(request_id))["history"] == []
