@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import jsonschema
 import pytest
 
 from hub.model import Role
@@ -48,6 +49,16 @@ async def _arrivals(sink: Receiver, count: int) -> None:
     await eventually(probe, what=f"{count} webhook arrivals")
 
 
+async def _fits(agent: Dispatcher, method: str, status: int, body: Any) -> None:
+    """`body` fits what the served OpenAPI documents for this answer."""
+    async with agent.http.get(f"{agent.base}/api/openapi.json") as resp:
+        spec = await resp.json()
+    answer = spec["paths"]["/api/v1/requests/{request_id}/order"][method]["responses"]
+    schema = answer[str(status)]["content"]["application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": spec["components"]},
+                        cls=jsonschema.Draft202012Validator)
+
+
 async def _newest(agent: Dispatcher) -> dict[str, Any]:
     async with agent.http.get(f"{agent.base}/api/v1/requests?status=queued&order=newest"
                               "&limit=1") as resp:
@@ -69,6 +80,7 @@ async def test_send_order_delivers_it_once_signed_and_the_console_can_see_it_del
     status, sent = await _call(agent, "POST", request_id)
     assert status == 202, sent
     assert sent["endpoints"] == ["dispatch"] and sent["request"]["id"] == request_id
+    await _fits(agent, "post", 202, sent)
     await _arrivals(sink, 2)
     await asyncio.sleep(SETTLE_S)
     assert len(sink.arrivals) == 2  # exactly once
@@ -89,6 +101,7 @@ async def test_send_order_delivers_it_once_signed_and_the_console_can_see_it_del
         rows: list[dict[str, Any]] = answer["deliveries"]
         return rows if rows and rows[0]["state"] == "delivered" else None
     rows = await eventually(delivered, what="the order delivered in the log")
+    await _fits(agent, "get", 200, (await _call(agent, "GET", request_id))[1])
     assert [row["event_id"] for row in rows] == [sent["event_id"],
                                                  sink.arrivals[0].event["id"]]
     assert rows[0]["reference"] == sent["request"]["reference"]
@@ -116,6 +129,7 @@ async def test_send_order_is_refused_with_a_reason_when_nothing_can_be_sent(
 
     status, answer = await _call(agent, "POST", plain)
     assert status == 409 and answer["code"] == "no_order", answer
+    await _fits(agent, "post", 409, answer)
     assert "pickup address" in answer["error"]
     for unknown in (str(uuid.uuid4()), "not-an-id"):
         assert (await _call(agent, "POST", unknown))[0] == 404
