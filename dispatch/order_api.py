@@ -26,7 +26,7 @@ from hub.appkeys import DATABASE, RELAY, SETTINGS
 from hub.clock import utcnow
 from hub.errors import Conflict, NotFound
 from hub.model import Agent, Role
-from hub.read_models import detail
+from hub.read_models import summaries_by_id
 from hub.webhook_body import WebhookEventType, event_id, order_of
 from hub.webhook_log import DeliveryRow, WebhookLog
 
@@ -60,8 +60,9 @@ def _takers(request: web.Request) -> list[str]:
 
 async def _visible(request: web.Request, agent: Agent, request_id: uuid.UUID
                    ) -> dict[str, object]:
+    """The request's summary, if this agent may see it (an external user: only one held)."""
     async with request.app[DATABASE].read() as conn:
-        found = await detail(conn, request_id)
+        found = (await summaries_by_id(conn, [request_id])).get(str(request_id))
     if found is None or (agent.role is Role.EXTERNAL and (found["assigned_agent"] or {})
                          .get("id") != str(agent.id)):
         raise NotFound("no such request")
