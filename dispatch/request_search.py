@@ -235,6 +235,25 @@ async def queue_page(conn: AsyncConnection, listing: Listing, now: datetime,
     return keys
 
 
+# Newest first (the search across all requests): case start descending, then the request's
+# number, along ix_contact_requests_started read backwards whatever the statuses asked.
+NewestKey = tuple[datetime, int, uuid.UUID]  # case start, number, id
+
+
+async def newest_page(conn: AsyncConnection, listing: Listing, after: NewestKey | None,
+                      fetch: int) -> list[NewestKey]:
+    """The keys of the first `fetch` requests after `after`, newest case start first."""
+    query = (select(r.c.case_started_at, r.c.number, r.c.id).select_from(listing.source())
+             .where(*listing.conditions, r.c.status.in_(listing.statuses))
+             .order_by(r.c.case_started_at.desc(), r.c.number.desc()).limit(fetch))
+    if after is not None:
+        started, number, _id = after
+        query = query.where(or_(r.c.case_started_at < started,
+                                and_(r.c.case_started_at == started, r.c.number < number)))
+    rows = await conn.execute(query)
+    return [(started, int(number), id_) for started, number, id_ in rows]
+
+
 CallbackKey = tuple[int, int, datetime | None, int, datetime, uuid.UUID]
 
 

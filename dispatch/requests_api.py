@@ -15,6 +15,7 @@ from typing import Any, cast
 from aiohttp import web
 from sqlalchemy import ColumnElement, select
 
+from dispatch import order_api
 from dispatch.actions import Actions, Outcome
 from dispatch.query_params import instant, page_limit
 from dispatch.replies import Replies
@@ -22,10 +23,12 @@ from dispatch.request_search import (
     OPEN,
     CallbackKey,
     Listing,
+    NewestKey,
     QueueFilter,
     QueueKey,
     callback_page,
     filter_clause,
+    newest_page,
     parse_filter,
     parse_query,
     queue_page,
@@ -54,6 +57,8 @@ CURSOR_MAC_KEY = b"taxiconnect/requests-cursor/1"
 # the epoch), T time or null, u uuid (hex).
 QUEUE_KEY_KINDS = "iitu"
 CALLBACK_KEY_KINDS = "iiTitu"
+NEWEST_KEY_KINDS = "tiu"
+ORDERS = ("queue", "newest")  # ?order=: the queue's own order (default), or newest first
 
 
 def _request_id(request: web.Request) -> uuid.UUID:
@@ -110,14 +115,19 @@ def decode_cursor(text: str, scope: str, kinds: str) -> tuple[datetime, tuple[An
     try:
         version, as_of, its_scope, keys = json.loads(
             base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
-        if version != 1 or type(as_of) is not int or len(keys) != len(kinds):
+        if version != 1 or type(as_of) is not int or not isinstance(keys, list):
             raise ValueError("not a cursor of this version")
-        place = tuple(_read_key(kind, key) for kind, key in zip(kinds, keys, strict=True))
     except (ValueError, TypeError, binascii.Error) as exc:
         raise BadInput("cursor is not one this list gave") from exc
     if its_scope != scope:
         raise BadInput("cursor belongs to a list with other filters: keep status, lane, "
-                       "filter, channel, q, from and to as they were")
+                       "filter, channel, q, from, to and order as they were")
+    try:
+        if len(keys) != len(kinds):
+            raise ValueError("not a cursor of this list")
+        place = tuple(_read_key(kind, key) for kind, key in zip(kinds, keys, strict=True))
+    except (ValueError, TypeError) as exc:
+        raise BadInput("cursor is not one this list gave") from exc
     return EPOCH + timedelta(microseconds=as_of), place
 
 
@@ -164,31 +174,38 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
         conditions.append(r.c.case_started_at >= since)
     if until is not None:
         conditions.append(r.c.case_started_at < until)
+    order = q.get("order") or "queue"
+    if order not in ORDERS:
+        raise BadInput(f"order must be one of {list(ORDERS)}", {"order": "invalid"})
     scope = json.dumps([statuses, channel, q.get("lane"), chosen, mine, q.get("q", "").strip(),
                         since and since.isoformat(), until and until.isoformat(),
-                        handled_by and str(handled_by)])
+                        handled_by and str(handled_by)]
+                       + ([order] if order != "queue" else []))
     listing = Listing(tuple(statuses) or OPEN, tuple(conditions), bool(words), chosen)
     return listing, hashlib.sha256(scope.encode()).hexdigest()[:12]
 
 
 async def list_requests(request: web.Request) -> web.Response:
-    """Open requests in queue order, a page at a time. `q` searches (number in any form,
-    name, reference, message text), `lane` picks a lane, `filter` is mine, unassigned or
-    callbacks, `status` a comma-separated list (default: every open status), `channel` one
-    channel, `agent` the last handling agent, `from` and `to` bound the case start.
-    `next_cursor` (null on the last page) given back as `cursor`, with the same filters,
-    brings the next page."""
+    """Open requests in queue order (or, with `order=newest`, newest case start first), a
+    page at a time. `q` searches (number in any form, name, reference, message text), `lane`
+    picks a lane, `filter` is mine, unassigned or callbacks, `status` a comma-separated list
+    (default: every open status), `channel` one channel, `agent` the last handling agent,
+    `from` and `to` bound the case start. `next_cursor` (null on the last page) given back
+    as `cursor`, with the same filters, brings the next page."""
     agent = await current_agent(request)
     listing, scope = _listing(request, agent)
     limit = page_limit(request.query, DEFAULT_LIMIT, MAX_LIMIT)
-    callbacks = listing.chosen is QueueFilter.CALLBACKS
-    kinds = CALLBACK_KEY_KINDS if callbacks else QUEUE_KEY_KINDS
+    newest = request.query.get("order") == "newest"
+    callbacks = listing.chosen is QueueFilter.CALLBACKS and not newest
+    kinds = NEWEST_KEY_KINDS if newest else CALLBACK_KEY_KINDS if callbacks else QUEUE_KEY_KINDS
     as_of, after = utcnow(), None
     if request.query.get("cursor"):
         as_of, after = decode_cursor(request.query["cursor"], scope, kinds)
     async with request.app[DATABASE].read() as conn:
         keys: Sequence[tuple[Any, ...]]
-        if callbacks:
+        if newest:
+            keys = await newest_page(conn, listing, cast(NewestKey | None, after), limit + 1)
+        elif callbacks:
             keys = await callback_page(conn, listing, as_of, cast(CallbackKey | None, after),
                                        limit + 1)
         else:
@@ -304,5 +321,6 @@ def routes() -> list[web.RouteDef]:
         web.post(base + "/{request_id}/transfer", transfer),
         web.post(base + "/{request_id}/notes", add_note),
         web.post(base + "/{request_id}/replies", add_reply),
+        *order_api.routes(),
         web.get("/api/v1/agents", list_agents),
     ]

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -233,8 +234,15 @@ class EndpointWorker:
                 state = WebhookState.PENDING
             else:
                 state = WebhookState.FAILED
-            await self._log.record(name, event.id, Attempt(utcnow(), answer.status,
-                                                           answer.error, state))
+            wait = 0.0
+            if state is WebhookState.PENDING:
+                wait = backoff_s(attempts, base_s=self._settings.backoff_base_s,
+                                 max_s=self._settings.backoff_max_s,
+                                 retry_after_s=answer.retry_after_s)
+            at = utcnow()
+            next_at = at + timedelta(seconds=wait) if state is WebhookState.PENDING else None
+            await self._log.record(name, event.id, Attempt(at, answer.status, answer.error,
+                                                           state, next_at))
             if state is WebhookState.DELIVERED:
                 self.delivered += 1
                 log.info("webhook %s %s delivered to %s (attempt %d)", event.type.value,
@@ -245,9 +253,6 @@ class EndpointWorker:
                             event.type.value, event.id, name, attempts, answer.error)
             else:
                 self.retried += 1
-                wait = backoff_s(attempts, base_s=self._settings.backoff_base_s,
-                                 max_s=self._settings.backoff_max_s,
-                                 retry_after_s=answer.retry_after_s)
                 log.info("webhook %s %s to %s: %s; attempt %d in %.1f s", event.type.value,
                          event.id, name, answer.error, attempts + 1, wait)
                 await asyncio.sleep(wait)

@@ -2,7 +2,8 @@
 
 Newest first, a page at a time: `?limit=` (1-500, default 100), `?before=<seq>` continues
 after a page's last row (`next_before` in the answer, null on the last page), `?endpoint=` and
-`?state=pending|delivered|failed` narrow it. Admins only: 401 without a session, 403 for team
+`?state=pending|delivered|failed` and `?event=<type>` (request.created, order.ready, …)
+narrow it. Admins only: 401 without a session, 403 for team
 and external users. Rows carry no body and no URL.
 """
 
@@ -15,6 +16,7 @@ from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE
 from hub.errors import BadInput
 from hub.settings import NAME
+from hub.webhook_body import WebhookEventType
 from hub.webhook_log import WebhookLog, WebhookState
 
 PATH = "/api/v1/admin/webhooks/deliveries"
@@ -45,9 +47,13 @@ async def deliveries(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in {s.value for s in WebhookState}:
         raise BadInput("state must be pending, delivered or failed", {"state": "invalid"})
+    event = request.query.get("event")
+    if event is not None and event not in {t.value for t in WebhookEventType}:
+        raise BadInput("event must be one of "
+                       + ", ".join(t.value for t in WebhookEventType), {"event": "invalid"})
     page = await WebhookLog(request.app[DATABASE]).page(
         limit=limit, before=before, endpoint=endpoint,
-        state=WebhookState(state) if state else None)
+        state=WebhookState(state) if state else None, event_type=event)
     return web.Response(body=msgspec.json.encode(page), content_type="application/json")
 
 

@@ -22,6 +22,11 @@ Bodies are JSON, `version` 1: `id`, `type` (request.created, request.claimed,
 request.resolved, order.ready), `occurred_at`, `request` (id, reference, channel, lane,
 status, version, timings); `order.ready` adds `order` (pickup_address, pickup_time,
 destination, passengers) and `passenger` (name, phone).
+
+A request can give more than one `order.ready`: a dispatcher's "Send order" sends its order
+again as a new event (a new id, a higher `request.version`), for instance after the passenger
+called to change it. Keep one ride per `request.id` and update it with the newest version;
+`create_ride` below only logs.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ class EventType(StrEnum):
     REQUEST_NOTE = "request.note"
     REQUEST_RESOLVE = "request.resolve"
     REQUEST_REOPEN = "request.reopen"
+    REQUEST_ORDER = "request.order"  # the order sent on (dispatch.order_api)
     # Offers to one dispatcher at a time (dispatch.offers).
     REQUEST_OFFER = "request.offer"
     REQUEST_OFFER_TIMEOUT = "request.offer_timeout"
@@ -81,6 +82,7 @@ _HANDLING_EVENTS = {
     HandlingAction.CLAIM, HandlingAction.RELEASE, HandlingAction.TRANSFER,
     HandlingAction.NOTE, HandlingAction.RESOLVE, HandlingAction.REOPEN,
     HandlingAction.OFFER, HandlingAction.OFFER_TIMEOUT, HandlingAction.DECLINE,
+    HandlingAction.ORDER,
 }
 
 
@@ -167,6 +169,10 @@ class RequestNote(_Handled, tag=EventType.REQUEST_NOTE.value, kw_only=True):
 
 
 class RequestResolve(_Handled, tag=EventType.REQUEST_RESOLVE.value, kw_only=True):
+    pass
+
+
+class RequestOrder(_Handled, tag=EventType.REQUEST_ORDER.value, kw_only=True):
     pass
 
 
@@ -308,9 +314,10 @@ class RequestViewers(_Event, tag=EventType.REQUEST_VIEWERS.value, kw_only=True):
 
 StreamEvent = (
     RequestQueued | RequestMessage | RequestClaim | RequestRelease | RequestTransfer
-    | RequestNote | RequestResolve | RequestReopen | RequestOffer | RequestOfferTimeout
-    | RequestDecline | RequestReply | RequestAutoAnswer | RequestGroupMessage | RequestCallback
-    | RequestCallbackCall | RequestCallbackOutcome | RequestPassengerRenamed
+    | RequestNote | RequestResolve | RequestReopen | RequestOrder | RequestOffer
+    | RequestOfferTimeout | RequestDecline | RequestReply | RequestAutoAnswer
+    | RequestGroupMessage | RequestCallback | RequestCallbackCall | RequestCallbackOutcome
+    | RequestPassengerRenamed
     | RequestPassengerMerged | RequestPassengerErased | CallRinging | CallAnswered | CallEnded
     | CallRecording
     | MessageDelivery | ChatTyping | ChatClosed | NoticePublished | NoticeEnded | ChannelAlert

@@ -181,6 +181,14 @@ async def note(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, text:
                           r.c.id.is_not(None), {})
 
 
+async def order(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *,
+                at: datetime) -> Handled:
+    """The order sent to the company's dispatch system, whatever the request's state: its
+    console event gives the webhook `order.ready`, under the version this grows."""
+    return await _guarded(conn, request_id, Step(agent, HandlingAction.ORDER, at),
+                          r.c.id.is_not(None), {})
+
+
 def ended(at: datetime) -> dict[str, Any]:
     """Resolved at `at`: nobody holds it, no offer stands, service (if never started) too."""
     return {"status": RequestStatus.RESOLVED.value, "assigned_agent_id": None, "ended_at": at,

@@ -109,6 +109,7 @@ class HandlingAction(StrEnum):
     OFFER = "offer"  # offered to one dispatcher, who alone may take it until it expires
     OFFER_TIMEOUT = "offer_timeout"  # not taken in time (or the dispatcher left)
     DECLINE = "decline"  # the offered dispatcher turned it down
+    ORDER = "order"  # the order sent to the company's dispatch system (webhook order.ready)
     CALLBACK_CALL = "callback_call"  # "call now": the dispatcher called the passenger back
     # What came of calling back, as the dispatcher recorded it (dispatch.callback_actions).
     CALLBACK_REACHED = "cb_reached"

@@ -366,15 +366,19 @@ SPEC: dict[str, Any] = {
                 {"name": "limit", "in": "query", "schema": {
                     "type": "integer", "minimum": 1, "maximum": 2000, "default": 500},
                  "description": "requests per page"},
+                {"name": "order", "in": "query", "schema": {
+                    "type": "string", "enum": ["queue", "newest"], "default": "queue"},
+                 "description": "newest: by case start, newest first, whatever the status "
+                                "(the search across all requests)"},
                 {"name": "cursor", "in": "query", "schema": {"type": "string"},
                  "description": "next_cursor of the previous page (opaque); valid only "
                                 "with the same status, lane, filter, mine, channel, agent, q, "
-                                "from and to; any page size"}],
+                                "from, to and order; any page size"}],
             "responses": {"200": _ok("{requests, next_cursor, next}", "RequestList"),
                           "400": _ok("status, channel, agent, limit, from, to or cursor invalid "
                                      "(a cursor changed, or of a list with other filters)",
                                      "Error"),
-                          "401": ERROR, "422": _ok("q or filter invalid", "Error")}}},
+                          "401": ERROR, "422": _ok("q, filter or order invalid", "Error")}}},
         "/api/v1/requests/{request_id}": {"get": {
             "summary": "a request with messages, handling history and timings",
             "security": SESSION, "parameters": [ID_PARAM],
@@ -388,6 +392,44 @@ SPEC: dict[str, Any] = {
                                                                    "Transfer")},
         "/api/v1/requests/{request_id}/notes": {"post": _action("add an internal note",
                                                                 "Note")},
+        "/api/v1/requests/{request_id}/order": {
+            "post": {
+                "summary": "send the request's order (details pickup_address and pickup_time, "
+                           "destination, passengers) to the company's dispatch system now: "
+                           "the webhook order.ready to every endpoint subscribed to it, "
+                           "signed and retried as every webhook; recorded in the request's "
+                           "history (action order) and the audit trail. Each call is an "
+                           "event of its own",
+                "security": SESSION, "parameters": [ID_PARAM],
+                "responses": {
+                    "202": {"description": "on its way", "content": {JSON: {"schema": {
+                        "type": "object", "required": ["request", "event_id", "endpoints"],
+                        "properties": {
+                            "request": {"$ref": "#/components/schemas/RequestSummary"},
+                            "event_id": {"type": "string", "format": "uuid",
+                                         "description": "the order.ready event's id and "
+                                                        "Idempotency-Key"},
+                            "endpoints": {"type": "array", "items": {"type": "string"}}}}}}},
+                    "401": ERROR, "404": ERROR,
+                    "409": _ok("code no_endpoint: no webhook endpoint takes order.ready; "
+                               "code no_order: the request has no pickup address and time",
+                               "Conflict")}},
+            "get": {
+                "summary": "the endpoints that take orders, and how the request's orders "
+                           "(order.ready) reached each, newest first: state pending, delivered "
+                           "or failed, attempts, the receiver's last status",
+                "security": SESSION, "parameters": [ID_PARAM],
+                "responses": {
+                    "200": {"description": "{endpoints, deliveries}", "content": {JSON: {
+                        "schema": {
+                            "type": "object", "required": ["endpoints", "deliveries"],
+                            "properties": {
+                                "endpoints": {"type": "array", "items": {"type": "string"},
+                                              "description": "those taking orders; none: "
+                                                             "nowhere to send one"},
+                                "deliveries": {"type": "array", "items": {
+                                    "$ref": "#/components/schemas/DeliveryRow"}}}}}}},
+                    "401": ERROR, "404": ERROR}}},
         "/api/v1/requests/{request_id}/replies": {"post": {
             "summary": "reply to the passenger over the request's channel (or another); "
                        "takes a request nobody holds",

@@ -64,6 +64,8 @@ PATHS: dict[str, Any] = {
             _query("endpoint", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
                    "one endpoint's rows"),
             _query("state", {"enum": ["pending", "delivered", "failed"]}, "rows in one state"),
+            _query("event", {"enum": [t.value for t in WebhookEventType]},
+                   "rows of one event type"),
         ],
         "responses": {"200": _ok("a page of the log", "DeliveryPage"),
                       "422": ERROR, **ADMIN}}},

@@ -268,7 +268,10 @@ webhook_deliveries = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_attempt_at", UtcDateTime),
     Column("finished_at", UtcDateTime),  # delivered or given up
+    Column("next_attempt_at", UtcDateTime),  # a failing one's next attempt (about: jitter)
     UniqueConstraint("endpoint", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    # One request's deliveries of one type (the console's order status).
+    Index("ix_webhook_deliveries_request", "request_id", "event_type", "id"),
 )
 
 # Numbers that texted an opt-out keyword: no SMS is sent to them until they opt back in.

@@ -7,6 +7,7 @@ and the versioned JSON body each one carries. Pure: no I/O.
     any event recording a `claim` handling action     request.claimed
       … or a reply that took an unheld request
     any event recording a `resolve` handling action   request.resolved
+    request.order (a dispatcher's "Send order")       order.ready, if it carries the fields
 
 A webhook event's id is derived from the request, its version after the change and the
 webhook type, so it stays the same however often the console event is read (a retry, a
@@ -97,6 +98,7 @@ _encode = msgspec.json.Encoder()
 _MAY_HANDLE = frozenset({
     EventType.REQUEST_CLAIM, EventType.REQUEST_RESOLVE, EventType.CALL_ANSWERED,
     EventType.CALL_ENDED, EventType.REQUEST_REPLY, EventType.REQUEST_GROUP_MESSAGE,
+    EventType.REQUEST_ORDER,
 })
 _BY_ACTION = {"claim": WebhookEventType.REQUEST_CLAIMED,
               "resolve": WebhookEventType.REQUEST_RESOLVED}
@@ -124,6 +126,10 @@ def webhook_events(data: str | bytes) -> list[WebhookEvent]:
                                                     handling.at):
         # Replying to a request nobody holds takes it: this reply started its service.
         return [_event(WebhookEventType.REQUEST_CLAIMED, summary, handling.at)]
+    if handling.action == "order":
+        order = order_of(summary.details)
+        return [] if order is None else [
+            _event(WebhookEventType.ORDER_READY, summary, handling.at, order=order)]
     if handling.action not in _BY_ACTION:
         return []
     return [_event(_BY_ACTION[handling.action], summary, handling.at)]

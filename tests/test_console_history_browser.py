@@ -95,6 +95,15 @@ async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
     await expect(page.get_by_test_id("history-summary")).to_have_text(
         "Alkupäivä on loppupäivän jälkeen.")
 
+    # Every request, newest case first: today's before yesterday's (the queue's order would
+    # put the longest waiting first).
+    await page.get_by_test_id("history-from").fill("")
+    await page.get_by_test_id("history-to").fill("")
+    await page.get_by_test_id("history-search").click()
+    await expect(items).to_have_count(2)
+    await expect(items.nth(0)).to_contain_text("Emma Smith")
+    await expect(items.nth(1)).to_contain_text("Maija Virtanen")
+
     # The dialog fits the laptop's screen, and a result opens its request.
     await page.get_by_test_id("history-from").fill("")
     await page.get_by_test_id("history-to").fill("")

@@ -26,10 +26,17 @@ import msgspec
 from hub import events
 from hub.events import EventType
 from hub.model import HandlingAction, Role
-from hub.settings import ChannelsSettings, PhoneSettings, Secret, Settings
+from hub.settings import (
+    ChannelsSettings,
+    PhoneSettings,
+    Secret,
+    Settings,
+    WebhookEndpoint,
+    WebhooksSettings,
+)
 from hub.webhook_body import WebhookEventType
 from tests.chat_site import ORIGIN, chat_settings
-from tests.conftest import DispatcherFactory, HubFactory, server_url
+from tests.conftest import DispatcherFactory, HubFactory, free_port, server_url
 from tests.helpers import eventually, http_session, order
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +200,11 @@ async def test_every_frame_and_event_sent_fits_the_catalogue(
     client = await hub(dataclasses.replace(
         chat_settings(settings),
         channels=ChannelsSettings(enabled=("webform", "chat", "phone_cti")),
-        phone=PhoneSettings(cti_secret=Secret(CTI_SECRET))))
+        phone=PhoneSettings(cti_secret=Secret(CTI_SECRET)),
+        # Somewhere to send an order to (nothing listens: the order is sent all the same).
+        webhooks=WebhooksSettings(endpoints=(WebhookEndpoint(
+            name="dispatch", url=f"http://127.0.0.1:{free_port()}/hooks",
+            secret=Secret("whsec-catalogue"), events=("order.ready",)),))))
     base = server_url(client)
     anna = await dispatcher(client, name="Anna Ajaja")
     ville = await dispatcher(client, role=Role.TEAM, name="Ville Välittäjä")
@@ -226,6 +237,13 @@ async def test_every_frame_and_event_sent_fits_the_catalogue(
         await _json(anna.http, "POST", f"{request}/reopen")
         for kind in ("claim", "note", "transfer", "release", "resolve", "reopen"):
             await seen(f"request.{kind}")
+
+        # An order sent on to the company's dispatch system.
+        ordered = await _json(passenger, "POST", f"{api}/contact-requests", order(
+            "tok-cat-order", phone="040 333 4444", pickup_address="Kampinkuja 2",
+            pickup_time="2026-12-24T18:00:00+02:00"))
+        await _json(anna.http, "POST", f"{api}/requests/{ordered['id']}/order")
+        await seen("request.order")
 
         # Passengers renamed and merged.
         contact_id = (await anna.request(first["id"]))["contact"]["id"]

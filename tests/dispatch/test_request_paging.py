@@ -150,3 +150,49 @@ async def test_an_edited_or_foreign_cursor_is_refused_with_a_reason(
     # Another page size is the same list.
     status, body = await _page(anna, f"status=queued&limit=3&cursor={quote(cursor)}")
     assert status == 200 and len(body["requests"]) == 3 and body["next_cursor"] is None
+
+
+async def test_newest_first_pages_every_status_by_case_start_descending(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    client = await hub()
+    anna = await dispatcher(client)
+    now = datetime.now(UTC)
+    # Two cases start at the very same instant: the request's number breaks the tie, so a
+    # page boundary between them neither skips nor repeats one.
+    same = now - timedelta(hours=2)
+    started = [now - timedelta(hours=5, minutes=n) for n in range(4)] + [same, same] + [
+        now - timedelta(minutes=n) for n in range(5)]
+    made = [(at, await _ingest(client, at, f"+35840400{n:04d}"))
+            for n, at in enumerate(started)]
+    oldest = sorted(made)[:3]
+    for _at, request_id in oldest:  # the oldest resolved, the newest held
+        async with anna.http.post(f"{anna.base}/api/v1/requests/{request_id}/resolve") as r:
+            assert r.status == 200, await r.text()
+    async with anna.http.post(f"{anna.base}/api/v1/requests/{made[-1][1]}/claim") as r:
+        assert r.status == 200, await r.text()
+
+    everything = "status=queued,claimed,resolved&order=newest"
+    for size in (1, 2, 3, 5):
+        ids, pages = await _walk(anna, everything, size)
+        assert len(ids) == len(made) and len(set(ids)) == len(made)
+        assert pages == -(-len(made) // size)
+        status, body = await _page(anna, f"{everything}&limit=50")
+        listed = [(datetime.fromisoformat(found["timings"]["case_started_at"]), found["id"])
+                  for found in body["requests"]]
+        assert [i for _, i in listed] == ids
+        assert [at for at, _ in listed] == sorted((at for at, _ in listed), reverse=True)
+    assert ids[-3:] == [i for _, i in reversed(oldest)]
+    # Only the resolved ones, newest of them first; a date range bounds it as ever.
+    resolved, _ = await _walk(anna, "status=resolved&order=newest", 2)
+    assert resolved == [i for _, i in reversed(oldest)]
+    split = quote((now - timedelta(hours=1)).isoformat())
+    recent, _ = await _walk(anna, f"{everything}&from={split}", 2)
+    assert recent == [i for _, i in made[-5:]]  # started a minute apart, newest first
+    # A cursor of the newest-first list does not page the queue's order, nor the reverse.
+    status, body = await _page(anna, f"{everything}&limit=2")
+    status, refused = await _page(
+        anna, f"status=queued,claimed,resolved&limit=2&cursor={quote(body['next_cursor'])}")
+    assert status == 400 and "other filters" in refused["error"]
+    status, refused = await _page(anna, "order=oldest")
+    assert status == 422 and refused["fields"] == {"order": "invalid"}

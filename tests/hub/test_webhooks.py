@@ -255,6 +255,7 @@ async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_and_
     assert row["event_id"] == arrivals[0].event["id"]
     assert row["endpoint"] == "dispatch" and row["event_type"] == "request.created"
     assert (row["state"], row["attempts"], row["last_status"]) == ("delivered", 3, 200)
+    assert row["next_attempt_at"] is None  # due only while failing
     assert row["finished_at"] and row["created_at"]
     assert "body" not in row and "url" not in json.dumps(row)
 
@@ -292,10 +293,15 @@ async def test_a_refusing_receiver_is_not_retried_and_the_log_pages_newest_first
     failed = next(r for r in rows if r["state"] == "failed")
     assert (failed["attempts"], failed["last_status"], failed["last_error"]) == \
         (1, 400, "http 400")
+    assert failed["next_attempt_at"] is None and failed["reference"]
     status, only = await deliveries(admin, state="failed")
     assert [r["seq"] for r in only["deliveries"]] == [failed["seq"]]
+    status, created = await deliveries(admin, event="request.created")
+    assert [r["seq"] for r in created["deliveries"]] == [r["seq"] for r in rows]
+    status, orders = await deliveries(admin, event="order.ready")
+    assert (status, orders["deliveries"]) == (200, [])
     for wrong in ({"limit": "0"}, {"limit": "x"}, {"before": str(2**64)}, {"before": "-1"},
-                  {"state": "lost"}, {"endpoint": "a\x00b"}):
+                  {"state": "lost"}, {"endpoint": "a\x00b"}, {"event": "request.lost"}):
         status, _ = await deliveries(admin, **wrong)
         assert status == 422, wrong
 

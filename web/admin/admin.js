@@ -1,9 +1,10 @@
 /* TaxiConnect admin page: accounts (add, edit name, role and phones, disable or enable, set a
  * new password), and the tabs that show the other sections: canned replies (canned.js), lanes
- * and routing rules (lanes.js), channel status (channels.js), groups (groups.js) and the audit
- * trail (audit.js). Those register themselves in globalThis.TaxiAdmin.sections before this
- * script runs, and get this page's words, API and element helpers. Plain JavaScript, nothing loaded from elsewhere; every value from the
- * server reaches the page as textContent or an input's value, never as markup.
+ * and routing rules (lanes.js), channel status (channels.js), groups (groups.js), the audit
+ * trail (audit.js) and the outbound webhooks' delivery log (webhooks.js). Those register
+ * themselves in globalThis.TaxiAdmin.sections before this script runs, and get this page's
+ * words, API and element helpers. Plain JavaScript, nothing loaded from elsewhere; every value
+ * from the server reaches the page as textContent or an input's value, never as markup.
  */
 "use strict";
 
@@ -116,7 +117,7 @@
 
   // tab order
   const SECTIONS = ["users", "canned", "templates", "lanes", "channels", "groups", "subject",
-    "audit"];
+    "audit", "webhooks"];
 
   const state = { lang: "fi", me: null, users: [], section: null };
   const $ = (id) => document.getElementById(id);

@@ -548,6 +548,7 @@
   let notifier = null; // notify.js: sound and desktop notifications
   let groups = null; // groups.js: the group message dialog, group deliveries in brief
   let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
+  let order = null; // order.js: "Send order" under the request's details
   let notices = null; // notices.js: service notice banners, publishing one, the history
   // A page of the open queue (dispatch/requests_api.py): each answer stays small and fast
   // whatever the queue holds, and next_cursor leads on until the last open request.
@@ -1591,6 +1592,7 @@
       $("detail-reference").textContent = "";
       $("detail-status").textContent = t("detail_loading");
       composer.show(null);
+      order?.show(null);
       return;
     }
     $("detail-reference").textContent = request.reference;
@@ -1604,6 +1606,7 @@
     renderPassenger(request.contact || {});
     window.TaxiConnect.passenger?.show(request, { t, api, open: openDetail, icon: channelIcon });
     renderFacts(request);
+    order?.show(request);
     renderTimings(request.timings || {});
     renderTimeline(request);
     renderTyping();
@@ -2156,6 +2159,7 @@
         if (state.selectedId) refreshDetail();
       },
     }) || null;
+    order = window.TaxiConnect.createOrder?.({ t, api, el, addWords, formatDateTime }) || null;
     groups = window.TaxiConnect.createGroups?.({ t, api, el, addWords, me, announce,
       open: (id) => { if (state.me) openDetail(id); } }) || null;
     window.TaxiConnect.createHistory?.({

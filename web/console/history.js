@@ -3,9 +3,10 @@
  *
  * The header's "Hae kaikista / Search all" button opens a dialog: words (a number as Finns
  * type it, a name, a reference, a word of any message), a date range, open/resolved, channel
- * and the agent who handled the request last. The hub answers a page at a time
- * (GET /api/v1/requests with status, from, to, channel, agent and q; "more" follows
- * next_cursor); a result opens the request in the detail pane as a queue row does.
+ * and the agent who handled the request last. The hub answers a page at a time, newest case
+ * first (GET /api/v1/requests with order=newest, status, from, to, channel, agent and q;
+ * "more" follows next_cursor); a result opens the request in the detail pane as a queue row
+ * does.
  */
 "use strict";
 
@@ -181,7 +182,7 @@
 
     function queryOf() {
       const params = new URLSearchParams({ status: STATUSES[status.value] || STATUSES.any,
-        limit: String(PAGE) });
+        order: "newest", limit: String(PAGE) });
       if (words.value.trim()) params.set("q", words.value.trim());
       if (from.value) params.set("from", dayStart(from.value));
       if (to.value) params.set("to", dayStart(to.value, 1)); // the whole last day
