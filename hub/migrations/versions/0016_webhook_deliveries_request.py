@@ -4,8 +4,8 @@ The admins' log shows when a failing delivery is tried again; the console asks, 
 request on screen, how its order.ready deliveries went (without the index that read scans
 the whole log).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
