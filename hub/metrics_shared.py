@@ -62,7 +62,7 @@ def fresh_folder(data_dir: Path, port: int) -> Path:
     except OSError as exc:
         raise OperatorMustAct(f"cannot prepare the workers' metrics folder {folder}: {exc}") \
             from exc
-    return folder
+    return folder.resolve()
 
 
 def remove_folder(folder: Path) -> None:
