@@ -20,6 +20,7 @@ from aiohttp import web
 from hub.errors import OperatorMustAct
 from hub.event_loop import new_event_loop
 from hub.log_privacy import PrivateAccessLogger
+from hub.metrics_shared import FOLDER_ENV, fresh_folder, mirror_context, remove_folder, worker_gone
 from hub.settings import Settings
 from hub.tls import server_context
 
@@ -39,6 +40,9 @@ under the advisory lock), starts the embedded Redis once when no Redis URL is co
 then starts N workers (`python -m hub.cli serve`), each serving on its socket. Every
 worker runs the whole hub, background loops included; they share the work through Redis
 consumer groups, leases and locks, and a console on any worker sees every event.
+/metrics on the port answers for all the workers, whichever one takes the scrape: they
+write their metrics to files in DATA_DIR/metrics/PORT (prometheus-client's multiprocess
+mode), a private folder the parent empties at start and removes at exit.
 
 SIGTERM or SIGINT to the parent stops every worker gracefully and the parent exits 0
 (a worker still running after {WORKER_STOP_TIMEOUT_S:.0f} s is killed). No worker is restarted
@@ -100,6 +104,10 @@ def listen_sockets(host: str, port: int, workers: int) -> list[list[socket.socke
     return bound
 
 
+def _worker_env(metrics: Path) -> dict[str, str]:
+    return {**os.environ, FOLDER_ENV: str(metrics)}
+
+
 def _worker_command(config: Path | None, command: str, fds: list[int], index: int) -> list[str]:
     line = [sys.executable, "-m", "hub.cli"]
     if config is not None:
@@ -119,7 +127,9 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
     port = sockets[0][0].getsockname()[1]
     children: list[asyncio.subprocess.Process] = []
     redis = None
+    metrics: Path | None = None
     try:
+        metrics = fresh_folder(settings.data_dir, port)
         # Started here, the embedded server is started once (workers starting together
         # could each start one on the same files) and outlives any single worker.
         redis = None if settings.redis.url else await open_redis(settings)
@@ -129,7 +139,8 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
                 break
             fds = [s.fileno() for s in mine]
             children.append(await asyncio.create_subprocess_exec(
-                *_worker_command(config, command, fds, index), pass_fds=fds))
+                *_worker_command(config, command, fds, index), pass_fds=fds,
+                env=_worker_env(metrics)))
             for sock in mine:
                 sock.close()  # the worker holds it now, and alone: it closes when it exits
         if not stop.is_set():
@@ -137,20 +148,29 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
                                 ",".join(str(c.pid) for c in children))
             announce(settings.http.host, port, settings.http.scheme,
                      as_log=settings.log_format == "json")
-        return await _watch(children, stop)
+        return await _watch(children, stop, metrics)
     finally:
         for sock in (s for mine in sockets for s in mine):
             sock.close()
         await _stop_children(children)
+        if metrics is not None:
+            remove_folder(metrics)
         if redis is not None:
             await redis.close()
 
 
-async def _watch(children: list[asyncio.subprocess.Process], stop: asyncio.Event) -> int:
+async def _watch(children: list[asyncio.subprocess.Process], stop: asyncio.Event,
+                 metrics: Path) -> int:
     """Wait for a stop signal or for a worker to exit; the service's exit status."""
     if not children:
         return 0
-    exits = [asyncio.ensure_future(c.wait()) for c in children]
+
+    async def exit_of(child: asyncio.subprocess.Process) -> int:
+        status = await child.wait()
+        worker_gone(metrics, child.pid)  # while the others still answer scrapes
+        return status
+
+    exits = [asyncio.ensure_future(exit_of(c)) for c in children]
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait([*exits, stopping], return_when=asyncio.FIRST_COMPLETED)
     stopping.cancel()
@@ -192,9 +212,13 @@ async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:
 def serve_worker(settings: Settings, fds: list[int], index: int, *, demo: bool) -> None:
     """One worker of `serve --workers N`: the hub on the sockets the parent bound for it."""
     from hub.app import create_app
+    from hub.appkeys import METRICS
     from hub.heap import settle_heap
 
     app = create_app(settings)
+    shared = os.environ.get(FOLDER_ENV)
+    if shared:  # the parent's folder: this worker's /metrics answers for all of them
+        app.cleanup_ctx.append(mirror_context(app[METRICS].share(Path(shared))))
     if demo and index == 0:  # one worker seeds, the others would only race it
         from hub.demo import seed_demo
 
