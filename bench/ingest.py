@@ -517,7 +517,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the checkout whose hub is measured (default: this one)")
     parser.add_argument("--workers", type=int, default=1,
                         help="hub processes (taxiconnect serve --workers N); the hub's CPU "
-                             "figure adds them up, /metrics figures are one worker's")
+                             "figure adds them up, as /metrics does")
     parser.add_argument("--hub-python", default="",
                         help="its interpreter (default: HUB_DIR/.venv/bin/python if there, "
                              "else this one)")
