@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from hub.data_dir import make_private
+from hub.data_dir import make_database_private
 from hub.errors import OperatorMustAct
 from hub.tls import client_context
 
@@ -55,7 +55,7 @@ class Database:
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
-                make_private(Path(database).parent)
+                make_database_private(Path(database))
             self.writer = create_async_engine(self.url, echo=echo, pool_size=1, max_overflow=0,
                                               hide_parameters=True)
             self.reader = create_async_engine(self.url, echo=echo, pool_size=4, max_overflow=4,
