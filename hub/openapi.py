@@ -407,7 +407,7 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("JavaScript", "JavaScript", "text/javascript")}}},
         "/widget/words.json": {"get": {
             "summary": "the chat widget's words in one language, from the passenger catalogue "
-                       "(channel webform): {lang, words: {key: text | {one, other}}}; readable "
+                       "(channel chat): {lang, words: {key: text | {one, other}}}; readable "
                        "from any origin",
             "parameters": [{"name": "lang", "in": "query",
                             "schema": {"enum": ["fi", "sv", "en"]},
