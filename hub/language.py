@@ -34,6 +34,12 @@ _SWEDISH = frozenset((
 def guess_language(text: str, stated: str | None = None) -> str:
     if stated in LANGUAGES:
         return stated
+    return read_language(text) or "fi"
+
+
+def read_language(text: str) -> str | None:
+    """The language the text reads as, or None when it gives no clue (no word of the lists,
+    no `å`): where an answer can be in several languages, no clue is not Finnish."""
     lowered = text.lower()
     if "å" in lowered and not re.search("[äö]", lowered):
         return "sv"
@@ -41,6 +47,8 @@ def guess_language(text: str, stated: str | None = None) -> str:
     english = sum(w in _ENGLISH for w in words)
     finnish = sum(w in _FINNISH for w in words)
     swedish = sum(w in _SWEDISH for w in words)
+    if not english + finnish + swedish:
+        return None
     if swedish > max(english, finnish):
         return "sv"
     if re.search("[äöå]", lowered):

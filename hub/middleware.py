@@ -56,9 +56,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _json(403, {"error": str(exc) or "forbidden"})
     except AnnouncementOnly as exc:
         # A success: the gateway must not retry what the notice has already answered.
+        # "sv" is what a Swedish speaker is told: the Finnish text when there is no Swedish.
         notice = exc.notice
-        return _json(200, {"status": "announced",
-                           "notice": {"fi": notice.text_fi, "en": notice.text_en}})
+        return _json(200, {"status": "announced", "notice": {
+            "fi": notice.text_fi, "sv": notice.text("sv"), "en": notice.text_en}})
     except RetryLater as exc:
         return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
     except PoolTimeout:  # every database connection busy for POOL_TIMEOUT_S: fail fast

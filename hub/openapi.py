@@ -29,6 +29,15 @@ def _ok(description: str, schema: str | None = None, media: str = JSON) -> dict[
     return answer
 
 
+def _ok_or_announced(description: str, schema: str) -> dict[str, Any]:
+    """A 200 that is either `schema` or, while an announcement-only notice keeps the contact
+    out, the notice in every language (hub.middleware's answer)."""
+    return {"description": description + "; or the announcement-only notice, nothing stored",
+            "content": {JSON: {"schema": {"oneOf": [
+                {"$ref": f"#/components/schemas/{schema}"},
+                {"$ref": "#/components/schemas/Announced"}]}}}}
+
+
 def _html(description: str = "HTML") -> dict[str, Any]:
     return _ok(description, "Html", "text/html")
 
@@ -108,8 +117,8 @@ def _generic(summary: str) -> dict[str, Any]:
                             "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of "
                                            "'<t>.' + body>"}],
             "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object"}}}},
-            "responses": {"200": _ok("stored (or a retry of a stored message), or a report "
-                                     "recorded", "GenericSmsAnswer"),
+            "responses": {"200": _ok_or_announced("stored (or a retry of a stored message), "
+                                                  "or a report recorded", "GenericSmsAnswer"),
                           "204": _ok("report applied"),
                           "400": ERROR, "403": _ok("signature missing, wrong or stale"),
                           "404": _ok("no reply with this id"), "415": ERROR, "422": ERROR,
@@ -159,6 +168,15 @@ SPEC: dict[str, Any] = {
                 "enum": ["ready", "not ready"]}, checks={"type": "object"}),
             "GenericSmsAnswer": {"type": "object", "required": ["status"], "properties": {
                 "status": {"enum": ["stored", "recorded"]}, "reference": _STRING}},
+            "Announced": {
+                "type": "object", "required": ["status", "notice"],
+                "description": "an announcement-only service notice kept the contact out: "
+                               "nothing is stored, and it is not to be sent again",
+                "properties": {"status": {"const": "announced"}, "notice": {
+                    "type": "object", "required": ["fi", "sv", "en"], "properties": {
+                        "fi": _STRING, "en": _STRING,
+                        "sv": {"type": "string", "description": "the Swedish text, or the "
+                               "Finnish one when the notice has none"}}}}},
             "CtiAnswer": {"type": "object", "description": "{} or a notice to announce",
                           "properties": {"action": {"const": "announce"},
                                          "notice_id": _STRING, "texts": _LIST,
@@ -449,7 +467,7 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("JavaScript", "JavaScript", "text/javascript")}}},
         "/widget/words.json": {"get": {
             "summary": "the chat widget's words in one language, from the passenger catalogue "
-                       "(channel webform): {lang, words: {key: text | {one, other}}}; readable "
+                       "(channel chat): {lang, words: {key: text | {one, other}}}; readable "
                        "from any origin",
             "parameters": [{"name": "lang", "in": "query",
                             "schema": {"enum": ["fi", "sv", "en"]},

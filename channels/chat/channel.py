@@ -1,6 +1,7 @@
 """The chat channel: the passenger's widget on the company's website, live with dispatchers.
 
     GET  /widget/chat.js                     the widget; one script tag embeds it
+    GET  /widget/words.json                  its words in one language (widget_words.py)
     GET  /chat/ws                            the widget's websocket (see session.py)
     POST /api/v1/requests/{id}/typing        a dispatcher is writing: {"on": bool}
 
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from channels.base import HubServices
+from channels.chat import widget_words
 from channels.chat.context import ChatContext
 from channels.chat.hours import parse_hours
 from channels.chat.session import ChatSession
@@ -67,6 +69,7 @@ class ChatChannel:
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/widget/chat.js", self.widget),
+                *widget_words.routes(),
                 web.get("/chat/ws", self.socket),
                 web.post("/api/v1/requests/{request_id}/typing", self.dispatcher_typing)]
 

@@ -1,7 +1,10 @@
 """Service notices on the phone: what a call is told before anyone answers.
 
-An inbound call's first event gets the active phone notice, once per passenger, in Finnish
-and English (Finnish first for a Finnish number). In **announcement-only** mode the call is
+An inbound call's first event gets the active phone notice, once per passenger, in each
+language it is written in: a caller's language is not known, so a Finnish or local number
+hears Finnish, Swedish, then English (as a bilingual Finnish company announces), a Swedish
+number Swedish first, any other English first. A notice without a Swedish text is not read
+in Finnish by the Swedish voice: Swedish is left out. In **announcement-only** mode the call is
 answered with the notice and hung up, and nothing about it is stored: not the call, not the
 number, not a request; events of calls the hub does not know are dropped while such a
 notice is active (calls already in progress when it was published go on being recorded).
@@ -17,7 +20,8 @@ from hub.call_events import CallDirection, CallEvent, CallKind
 from hub.calls import CallStore
 from hub.model import Channel, Notice
 
-TWILIO_VOICES = {"fi": "fi-FI", "en": "en-GB"}  # <Say language> codes Twilio speaks
+# The <Say language> codes Twilio speaks.
+TWILIO_VOICES = {"fi": "fi-FI", "sv": "sv-SE", "en": "en-GB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +31,17 @@ class Announcement:
     hang_up: bool  # announcement-only: nothing was stored, the call ends after the notice
 
     def texts(self) -> list[tuple[str, str]]:
-        return [(language, self.notice.text(language)) for language in self.languages]
+        return [(language, self.notice.text(language)) for language in self.languages
+                if language != "sv" or self.notice.text_sv]
 
 
 def languages_for(number: str) -> tuple[str, ...]:
-    return ("fi", "en") if number.startswith("+358") or not number.startswith("+") \
-        else ("en", "fi")
+    """The order to speak the notice in, by the caller's number (a national one is local)."""
+    if number.startswith("+358") or not number.startswith("+"):
+        return ("fi", "sv", "en")
+    if number.startswith("+46"):
+        return ("sv", "fi", "en")
+    return ("en", "fi", "sv")
 
 
 async def announce_only(services: HubServices, store: CallStore,

@@ -77,8 +77,9 @@ class TwilioSmsChannel:
             except AnnouncementOnly as exc:
                 # Nothing was kept; the reply in the answer costs no delivery row. An opt-out
                 # (kept at the door) gets no text.
-                opted_out = contact.details.get("sms_opt") == "out"
-                return _twiml(None if opted_out else announcement(exc.notice, contact.phone))
+                if contact.details.get("sms_opt") == "out":
+                    return _twiml(None)
+                return _twiml(announcement(exc.notice, contact.phone, contact.body))
         self.received += 1
         return _twiml(None)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hub.deliveries import Deliveries
 from hub.errors import BadInput
+from hub.language import read_language
 from hub.model import DeliveryUpdate, Notice
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -49,7 +50,12 @@ async def report_when_known(deliveries: Deliveries, adapter: str, update: Delive
     return False
 
 
-def announcement(notice: Notice, phone: str | None) -> str:
-    """An announcement-only notice as one SMS answer: Finnish first for a Finnish number."""
+def announcement(notice: Notice, phone: str | None, text: str) -> str:
+    """An announcement-only notice as one SMS answer: in the language the sender's text reads
+    as (Swedish gets the Finnish text when the notice has no Swedish one); when it gives no
+    clue, Finnish and English, Finnish first for a Finnish number."""
+    language = read_language(text)
+    if language is not None:
+        return notice.text(language)
     first, second = ("fi", "en") if (phone or "").startswith("+358") else ("en", "fi")
     return f"{notice.text(first)}\n\n{notice.text(second)}"

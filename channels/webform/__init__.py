@@ -3,7 +3,6 @@
     GET  /form                     the hosted form (Finnish, Swedish or English)
     POST /form                     form-encoded submission, answered with a page
     POST /api/v1/contact-requests  JSON submission, answered with JSON
-    GET  /widget/words.json        the chat widget's words (`channels.webform.widget_words`)
 
 A submission token (hidden in the hosted form; `submission_token` or the `Idempotency-Key`
 header in JSON) makes a resubmission return the same request instead of a second one.
@@ -17,7 +16,6 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from channels.base import HubServices
-from channels.webform import widget_words
 from channels.webform.language import pick_language
 from channels.webform.page import (
     announced_page,
@@ -65,7 +63,6 @@ class WebFormChannel:
             web.get("/form", self.show_form),
             web.post("/form", self.post_form),
             web.post("/api/v1/contact-requests", self.post_json),
-            *widget_words.routes(),
         ]
 
     @property

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from channels.chat.token import issue
 from hub import catalogue
-from hub.settings import AnswersSettings, Settings
+from hub.settings import AnswersSettings, ChannelsSettings, Settings
 from tests.chat_site import ORIGIN, SECRET, Widget, chat_settings, open_widget
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, eventually, http_session
@@ -299,6 +299,22 @@ async def test_the_widget_words_are_served_from_the_catalogue_for_any_site(
         assert resp.status == 304
     async with passenger.get(url, params={"lang": "de"}) as resp:
         assert (await resp.json())["lang"] == "fi"  # unknown: the hub's Finnish
+
+
+async def test_a_hub_with_only_the_chat_channel_serves_the_widget_words(
+    hub: HubFactory, settings: Settings, passenger: aiohttp.ClientSession
+) -> None:
+    chat_only = chat_settings(settings)
+    client = await hub(dataclasses.replace(chat_only,
+                                           channels=ChannelsSettings(enabled=("chat",))))
+    base = server_url(client)
+    async with passenger.get(f"{base}/form") as resp:
+        assert resp.status == 404  # no web form on this hub
+    async with passenger.get(f"{base}/widget/words.json", params={"lang": "en"}) as resp:
+        assert resp.status == 200, await resp.text()
+        body = await resp.json()
+    assert body == {"lang": "en", "words": catalogue.words("en", "widget")}
+    assert body["words"]["send"] == "Send"
 
 
 async def test_a_swedish_widget_gets_its_automatic_answer_in_swedish(

@@ -1,7 +1,8 @@
 """Service notices on the phone: a Twilio call's Voice URL answer speaks the notice in
-Finnish and English once per passenger, then continues to the company's call flow; in
-announcement-only mode the call hears it and hangs up, and nothing about it is stored. The
-generic CTI webhook answers newCall with the notice for the PBX to play."""
+Finnish, Swedish (when the notice has it) and English once per passenger, then continues to
+the company's call flow; in announcement-only mode the call hears it and hangs up, and
+nothing about it is stored. The generic CTI webhook answers newCall with the notice for the
+PBX to play."""
 
 from __future__ import annotations
 
@@ -155,3 +156,42 @@ async def test_generic_cti_gets_the_notice_on_new_call_once(
     assert answer["texts"][0] == {"language": "fi", "text": NOTICE["text_fi"]}
     status, answer = await _cti(client, event="newCall", callId="cti-notice-2", **call)
     assert (status, answer) == (200, {})
+
+
+SWEDISH = "Systemfel: beställningar endast per telefon."
+
+
+async def test_a_notice_in_swedish_too_is_spoken_finnish_swedish_english(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await _hub(hub, settings)
+    anna = await dispatcher(client, name="Anna")
+    await _publish(anna, text_sv=SWEDISH)
+    finnish = await _call(client, "CA" + "7" * 32, "ringing", "+358401110010")
+    assert _said(finnish) == [("fi-FI", NOTICE["text_fi"]), ("sv-SE", SWEDISH),
+                              ("en-GB", NOTICE["text_en"])]
+    assert finnish.findtext("Redirect") == FLOW
+    swede = await _call(client, "CA" + "8" * 32, "ringing", "+46701234567")
+    assert [lang for lang, _ in _said(swede)] == ["sv-SE", "fi-FI", "en-GB"]
+    foreign = await _call(client, "CA" + "9" * 32, "ringing", "+447700900011")
+    assert [lang for lang, _ in _said(foreign)] == ["en-GB", "fi-FI", "sv-SE"]
+
+    status, cti = await _cti(client, event="newCall", callId="cti-notice-sv",
+                             **{"from": "0401110012", "to": "0912345678", "direction": "in"})
+    assert status == 200 and cti["action"] == "announce"
+    assert cti["texts"] == [{"language": "fi", "text": NOTICE["text_fi"]},
+                            {"language": "sv", "text": SWEDISH},
+                            {"language": "en", "text": NOTICE["text_en"]}]
+
+
+async def test_announcement_only_in_swedish_too_hangs_up_after_the_three(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    client = await _hub(hub, settings)
+    anna = await dispatcher(client, name="Anna")
+    await _publish(anna, text_sv=SWEDISH, announcement_only=True)
+    answer = await _call(client, "CA" + "a" * 32, "ringing", "+358401110013")
+    assert _said(answer) == [("fi-FI", NOTICE["text_fi"]), ("sv-SE", SWEDISH),
+                             ("en-GB", NOTICE["text_en"])]
+    assert answer.find("Hangup") is not None and answer.find("Redirect") is None
+    assert await _count(client, schema.calls) == 0

@@ -4,10 +4,8 @@
 
 An unknown or missing `lang` gets Finnish (the `lang` in the answer says which). The widget
 is embedded on the company's own site, so the words are readable from any origin: they are
-the same public words every passenger sees, and no cookie is sent or read.
-
-Served here, with the form's routes, for now: its place is beside `/widget/chat.js` in the
-chat channel's routes.
+the same public words every passenger sees, and no cookie is sent or read. Served beside
+`/widget/chat.js` by the chat channel, so they exist wherever the widget does.
 """
 
 from __future__ import annotations
