@@ -130,8 +130,8 @@ async def run(count: int, url: str, python: bool) -> None:
             await _fill(db, count)
             print(f"filled {count:,} requests in {time.perf_counter() - began:.1f} s")
             period = Period(date(2026, 1, 1), date(2027, 1, 1), ZONE)
-            counted, seconds = await _baseline(db, period)
-            print(f"baseline  count(*) {counted:>9,} rows {seconds:7.2f} s")
+            rows, seconds = await _baseline(db, period)
+            print(f"baseline  count(*) {rows:>9,} rows {seconds:7.2f} s")
             now = datetime.now(UTC)
             for by in (Dimension.DAY, Dimension.AGENT):
                 counted, took = await _counted(db, by, period, now)
