@@ -1,4 +1,7 @@
-"""A report's figures, computed from the requests' facts (dispatch.report_facts): pure.
+"""A report's figures: their definitions, the tallies they are read from, and the count in
+Python over the requests' facts (dispatch.report_facts): pure. The API's reports are counted
+by the database to these same definitions (dispatch.report_counts); the Python count is the
+reference it is tested against, and counts the wallboard's one day.
 
 Every figure is over the requests whose **case started** in the period, grouped by the
 request's lane, its channel, its last handling agent, or the local hour or day of its case
@@ -41,11 +44,14 @@ callbacks, callbacks in time
 first response
     `case_started_at` → `first_response_at` (the first reply or answered call), average
     seconds; the report also gives it per channel over the whole period.
+
+Durations are counted in whole microseconds (as stored), so sums and the comparison with N
+are exact on every path; averages and the percentile are then given in seconds to the
+millisecond.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -57,8 +63,16 @@ from dispatch.report_period import Dimension, Period
 DEFAULT_SERVICE_LEVEL_S = 60
 
 
+US = 1_000_000  # durations are counted in whole microseconds: exact sums on every path
+
+
 def seconds(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if start is not None and end is not None else None
+
+
+def micros(start: datetime | None, end: datetime | None) -> int | None:
+    return ((end - start) // timedelta(microseconds=1)
+            if start is not None and end is not None else None)
 
 
 def callback_made_at(f: RequestFacts) -> datetime | None:
@@ -84,17 +98,22 @@ def chat_unanswered(f: RequestFacts) -> bool:
     return f.channel == "chat" and f.first_response_at is None and f.status == "resolved"
 
 
-def percentile(values: list[float], share: float) -> float | None:
+def nearest_rank(count: int, share_tenths: int = 9) -> int:
+    """The 1-based rank of the nearest-rank percentile among `count` values: the smallest
+    rank with at least that share of them at or below it (integers: no float edge)."""
+    return max(1, (share_tenths * count + 9) // 10)
+
+
+def percentile(values: list[int], share_tenths: int = 9) -> int | None:
     """Nearest-rank percentile: the smallest value with at least `share` of them at or
     below it."""
     if not values:
         return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+    return sorted(values)[nearest_rank(len(values), share_tenths) - 1]
 
 
-def _mean(values: list[float]) -> float | None:
-    return round(sum(values) / len(values), 3) if values else None
+def _mean(total_us: int, count: int) -> float | None:
+    return round(total_us / count / US, 3) if count else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +125,9 @@ class Outcome:
     unanswered_chat: bool
     late_callback: bool
     within: bool
-    wait: float | None
-    handling: float | None
-    first_response: float | None
+    wait_us: int | None
+    handling_us: int | None
+    first_response_us: int | None
     callback: bool
     callback_in_time: bool
 
@@ -119,19 +138,25 @@ class Outcome:
 
 def outcome(f: RequestFacts, threshold_s: int, now: datetime) -> Outcome:
     answered = f.service_started_at is not None
-    wait = seconds(f.queued_at, f.service_started_at) if answered else None
+    wait = micros(f.queued_at, f.service_started_at) if answered else None
     return Outcome(
         answered=answered, missed_call=missed_call_unanswered(f),
         unanswered_chat=chat_unanswered(f), late_callback=callback_late(f, now),
-        within=wait is not None and wait <= threshold_s, wait=wait,
-        handling=seconds(f.service_started_at, f.ended_at),
-        first_response=seconds(f.case_started_at, f.first_response_at),
+        within=wait is not None and wait <= threshold_s * US, wait_us=wait,
+        handling_us=micros(f.service_started_at, f.ended_at),
+        first_response_us=micros(f.case_started_at, f.first_response_at),
         callback=f.callback_due_at is not None, callback_in_time=callback_in_time(f))
+
+
+COUNTS = ("contacts", "answered", "abandoned", "missed_calls", "unanswered_chats",
+          "late_callbacks", "answered_within", "settled", "callbacks", "callbacks_in_time",
+          "wait_us", "waited", "handling_us", "handled", "first_response_us",
+          "first_responded")
 
 
 @dataclass
 class Tally:
-    """One group's running counts and durations."""
+    """One group's running counts and durations (sums of microseconds and how many)."""
 
     contacts: int = 0
     answered: int = 0
@@ -143,9 +168,15 @@ class Tally:
     settled: int = 0  # answered or abandoned: the service level's denominator
     callbacks: int = 0
     callbacks_in_time: int = 0
-    waits: list[float] = field(default_factory=list)
-    handling: list[float] = field(default_factory=list)
-    first_responses: list[float] = field(default_factory=list)
+    wait_us: int = 0
+    waited: int = 0
+    handling_us: int = 0
+    handled: int = 0
+    first_response_us: int = 0
+    first_responded: int = 0
+    waits: list[int] = field(default_factory=list)  # counted in Python: every wait, us
+    # Counted by the database (dispatch.report_counts): the 90th percentile wait it found.
+    p90_wait_us: int | None = None
 
     def add(self, o: Outcome) -> None:
         self.contacts += 1
@@ -157,39 +188,42 @@ class Tally:
         self.late_callbacks += o.late_callback
         self.settled += o.answered or abandoned
         self.answered_within += o.within
-        if o.wait is not None:
-            self.waits.append(o.wait)
-        if o.handling is not None:
-            self.handling.append(o.handling)
-        if o.first_response is not None:
-            self.first_responses.append(o.first_response)
+        if o.wait_us is not None:
+            self.waits.append(o.wait_us)
+            self.wait_us += o.wait_us
+            self.waited += 1
+        if o.handling_us is not None:
+            self.handling_us += o.handling_us
+            self.handled += 1
+        if o.first_response_us is not None:
+            self.first_response_us += o.first_response_us
+            self.first_responded += 1
         self.callbacks += o.callback
         self.callbacks_in_time += o.callback_in_time
 
     def merge(self, other: Tally) -> None:
-        for name in ("contacts", "answered", "abandoned", "missed_calls", "unanswered_chats",
-                     "late_callbacks", "answered_within", "settled", "callbacks",
-                     "callbacks_in_time"):
+        """Add `other` in; a percentile found by the database does not merge (the report
+        counted by the database carries its total's own)."""
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.waits += other.waits
-        self.handling += other.handling
-        self.first_responses += other.first_responses
+        self.p90_wait_us = None
 
     def figures(self) -> dict[str, int | float | None]:
-        p90 = percentile(self.waits, 0.9)
+        p90 = self.p90_wait_us if self.p90_wait_us is not None else percentile(self.waits)
         return {
             "contacts": self.contacts, "answered": self.answered, "abandoned": self.abandoned,
             "abandoned_missed_calls": self.missed_calls,
             "abandoned_chats": self.unanswered_chats,
             "abandoned_late_callbacks": self.late_callbacks,
-            "avg_speed_of_answer_s": _mean(self.waits),
-            "p90_speed_of_answer_s": round(p90, 3) if p90 is not None else None,
+            "avg_speed_of_answer_s": _mean(self.wait_us, self.waited),
+            "p90_speed_of_answer_s": _mean(p90, 1) if p90 is not None else None,
             "answered_within_target": self.answered_within,
             "service_level_pct": (round(100 * self.answered_within / self.settled, 1)
                                   if self.settled else None),
-            "avg_handling_time_s": _mean(self.handling),
+            "avg_handling_time_s": _mean(self.handling_us, self.handled),
             "callbacks": self.callbacks, "callbacks_in_time": self.callbacks_in_time,
-            "avg_first_response_s": _mean(self.first_responses),
+            "avg_first_response_s": _mean(self.first_response_us, self.first_responded),
         }
 
 
@@ -264,9 +298,11 @@ class Report:
     by: Dimension
     period: Period
     groups: dict[Group, Tally]
-    # Per channel only the first responses' sum and count: the one figure given per channel
-    # whatever the grouping.
-    first_responses: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # Per channel only the first responses' sum (us) and count: the one figure given per
+    # channel whatever the grouping.
+    first_responses: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Counted by the database: the whole period, with its own 90th percentile.
+    counted_total: Tally | None = None
 
     def rows(self) -> list[tuple[Group, dict[str, int | float | None]]]:
         order = sorted(self.groups, key=lambda g: (
@@ -275,14 +311,16 @@ class Report:
         return [(group, self.groups[group].figures()) for group in order]
 
     def total(self) -> Tally:
-        """The whole period: every group's tally merged."""
+        """The whole period: every group's tally merged (or the database's own count)."""
+        if self.counted_total is not None:
+            return self.counted_total
         merged = Tally()
         for tally in self.groups.values():
             merged.merge(tally)
         return merged
 
     def first_response_by_channel(self) -> dict[str, float | None]:
-        return {channel: round(total / count, 3) if count else None
+        return {channel: _mean(total, count)
                 for channel, (total, count) in sorted(self.first_responses.items())}
 
 
@@ -301,7 +339,7 @@ def add_facts(report: Report, facts: Iterable[RequestFacts], thresholds: Mapping
         if found is None:
             found = groups[key] = Tally()
         found.add(done)
-        total, count = channels.get(f.channel, (0.0, 0))
-        if done.first_response is not None:
-            total, count = total + done.first_response, count + 1
+        total, count = channels.get(f.channel, (0, 0))
+        if done.first_response_us is not None:
+            total, count = total + done.first_response_us, count + 1
         channels[f.channel] = (total, count)

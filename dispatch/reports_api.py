@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from dispatch.presence import PresenceBoard
+from dispatch.report_counts import counted_report
 from dispatch.report_facts import lane_facts, request_pages
-from dispatch.report_figures import DEFAULT_SERVICE_LEVEL_S, Report, add_facts, new_report
+from dispatch.report_figures import DEFAULT_SERVICE_LEVEL_S, Report
 from dispatch.report_period import ReportAsk, parse_ask, parse_period
 from dispatch.reports_csv import report_csv, requests_head, requests_lines
 from dispatch.wallboard import board
@@ -43,9 +44,8 @@ async def _report(request: web.Request) -> tuple[ReportAsk, Report, dict[str, An
         thresholds = {}
     default_s = (ask.service_level_s if ask.service_level_s is not None
                  else DEFAULT_SERVICE_LEVEL_S)
-    report, now = new_report(ask.by, ask.period), utcnow()
-    async for page in request_pages(database, ask.period.start, ask.period.end):
-        add_facts(report, page, thresholds, default_s, now)
+    report = await counted_report(database, ask.by, ask.period, thresholds, default_s,
+                                  utcnow())
     names = {key: {"fi": lane.name_fi, "en": lane.name_en} for key, lane in lanes.items()}
     return ask, report, names
 
