@@ -546,12 +546,14 @@ SPEC: dict[str, Any] = {
             "responses": {"200": {"description": "the file; Content-Disposition names it "
                                                  "(RFC 6266, filename* in UTF-8)",
                                   "content": {"image/*": {}, "application/octet-stream": {}}},
+                          "206": {"description": "the part a Range asked for"},
                           "304": {"description": "not modified (If-None-Match, "
                                                  "If-Modified-Since)"},
                           "401": ERROR,
                           "404": _ok("no such request or message (or not the external "
                                      "user's), a hash the message does not list, or a file "
-                                     "no longer kept", "Error")}}},
+                                     "no longer kept", "Error"),
+                          "416": {"description": "a Range outside the file"}}}},
         "/api/v1/recordings/{recording_id}/audio": {"get": {
             "summary": "play a call recording or voice message (any phone channel): the "
                        "audio is streamed from the provider or the hub's data folder and "

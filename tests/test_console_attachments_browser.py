@@ -1,7 +1,8 @@
 """Mailed files in the console, in a real browser: a passenger mails a photo of the pickup
 spot and a receipt (a real SMTP session); the dispatcher opening the request sees the photo
 as a thumbnail the browser decoded, which opens full size, and the receipt as a download
-link, each with its name, type and size (issue 15: attachments)."""
+link, each with its name, type and size; the passenger's next mail brings its files into
+the open request as it arrives (issue 15: attachments)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ async def test_the_photo_is_a_thumbnail_and_the_pdf_a_download(
     await expect(chips.nth(0)).to_contain_text("nouto.png")
     await expect(chips.nth(0)).to_contain_text(f"image/png · {len(PNG)} t")
     await expect(chips.nth(1)).to_contain_text("kuitti.pdf")
-    await expect(chips.nth(1)).to_contain_text("application/pdf · 12 kB")
+    await expect(chips.nth(1)).to_contain_text("application/pdf · 12 kt")
 
     thumb = page.get_by_test_id("attachment-thumb")
     await expect(thumb).to_have_attribute("alt", "nouto.png")
@@ -76,4 +77,11 @@ async def test_the_photo_is_a_thumbnail_and_the_pdf_a_download(
 
     await page.get_by_test_id("lang-en").click()
     await expect(chips.nth(0)).to_contain_text(f"image/png · {len(PNG)} B")
+    await expect(chips.nth(1)).to_contain_text("application/pdf · 12 kB")
+
+    # The passenger's next mail, while the request is open: its files appear with it.
+    await send_mail(client, photo_mail("Vielä yksi", receipt=PDF + b"%" + b"1" * 1_200_000,
+                                       receipt_name="iso.pdf"))
+    await expect(chips).to_have_count(4)
+    await expect(chips.nth(3)).to_contain_text("application/pdf · 1.2 MB")
     assert not errors

@@ -157,6 +157,7 @@ async def test_dispatchers_see_the_photo_and_download_the_pdf_and_nothing_else(
     other_id = other["messages"][0]["id"]
     unlisted = hashlib.sha256(b"not mailed").hexdigest()
     for path in (url(request, message_id, unlisted),
+                 url(other, other_id, files["fake.png"]["sha256"]),  # on disk, not listed
                  url(other, message_id, photo["sha256"]),
                  url(request, other_id, photo["sha256"]),
                  url(request, str(uuid.uuid4()), photo["sha256"]),

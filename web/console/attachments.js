@@ -14,13 +14,17 @@
       attachments: "Liitteet",
       attachment_open: "Avaa {name} täysikokoisena",
       attachment_download: "Lataa {name}",
-      attachment_unit_b: "t",
+      attachment_unit_b: "t", // tavua
+      attachment_unit_kb: "kt",
+      attachment_unit_mb: "Mt",
     },
     en: {
       attachments: "Attachments",
       attachment_open: "Open {name} full size",
       attachment_download: "Download {name}",
       attachment_unit_b: "B",
+      attachment_unit_kb: "kB",
+      attachment_unit_mb: "MB",
     },
   };
   // What the hub shows as an image (dispatch/attachments_api.py INLINE_IMAGES).
@@ -42,14 +46,14 @@
     document.head.append(el("link", { rel: "stylesheet",
       href: "/static/console/attachments.css" }));
 
-    /** "840 B", "12 kB", "3,4 MB" (decimal units, the reader's decimal mark). */
+    /** "840 B", "12 kB", "3.4 MB" ("3,4 Mt" in Finnish): decimal units, the reader's mark. */
     function humanSize(bytes) {
       const size = Number(bytes) || 0;
       if (size < 1000) return `${size} ${t("attachment_unit_b")}`;
-      const [value, unit] = size < 1e6 ? [size / 1e3, "kB"] : [size / 1e6, "MB"];
+      const [value, unit] = size < 1e6 ? [size / 1e3, "kb"] : [size / 1e6, "mb"];
       const digits = value < 10 ? 1 : 0;
       return `${new Intl.NumberFormat(lang(), { maximumFractionDigits: digits })
-        .format(value)} ${unit}`;
+        .format(value)} ${t(`attachment_unit_${unit}`)}`;
     }
 
     function chip(request, message, file) {
