@@ -22,6 +22,7 @@ from channels.registry import adapter_class, recording_routes
 from dispatch import (
     admin_api,
     answer_templates_api,
+    attachments_api,
     audit_api,
     auth,
     callbacks_api,
@@ -197,6 +198,7 @@ def create_app(settings: Settings) -> web.Application:
         web.get("/favicon.ico", _favicon),
     ])
     app.router.add_routes(requests_api.routes())
+    app.router.add_routes(attachments_api.routes())
     app.router.add_routes(callbacks_api.routes())
     app.router.add_routes(presence_api.routes())
     app.router.add_routes(admin_api.routes())

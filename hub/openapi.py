@@ -548,6 +548,30 @@ SPEC: dict[str, Any] = {
                           "404": _ok("a recording of a call never reported", "Error"),
                           "415": ERROR, "422": ERROR,
                           "503": _ok("at capacity; Retry-After", "Error")}}},
+        "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}": {"get": {
+            "summary": "a file the passenger mailed in, by the hash the message's "
+                       "details.attachments list; a safe image (png, jpeg, gif, webp whose "
+                       "bytes are that image) is answered as itself for a thumbnail, anything "
+                       "else as application/octet-stream with Content-Disposition: "
+                       "attachment; always nosniff and a sandboxing CSP; the read is audited "
+                       "(external users: only on a request assigned to them)",
+            "security": SESSION,
+            "parameters": [ID_PARAM,
+                           {"name": "message_id", "in": "path", "required": True,
+                            "schema": {"type": "string", "format": "uuid"}},
+                           {"name": "sha256", "in": "path", "required": True,
+                            "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": {"description": "the file; Content-Disposition names it "
+                                                 "(RFC 6266, filename* in UTF-8)",
+                                  "content": {"image/*": {}, "application/octet-stream": {}}},
+                          "206": {"description": "the part a Range asked for"},
+                          "304": {"description": "not modified (If-None-Match, "
+                                                 "If-Modified-Since)"},
+                          "401": ERROR,
+                          "404": _ok("no such request or message (or not the external "
+                                     "user's), a hash the message does not list, or a file "
+                                     "no longer kept", "Error"),
+                          "416": {"description": "a Range outside the file"}}}},
         "/api/v1/recordings/{recording_id}/audio": {"get": {
             "summary": "play a call recording or voice message (any phone channel): the "
                        "audio is streamed from the provider or the hub's data folder and "

@@ -80,6 +80,8 @@ OTHER_PARAMS = {
     "group_id": "a staff group (admins keep them, dispatchers message them)",
     "member_id": "a staff group's member (admins)",
     "template_id": "an automatic answer's template (admins)",
+    "message_id": "a message, only ever beside its request_id",
+    "sha256": "a mailed file's hash, only ever beside its message's request_id",
 }
 
 
@@ -90,13 +92,15 @@ class Ids:
     request: str
     contact: str
     recordings: tuple[str, ...] = ()
+    message: str = str(uuid.UUID(int=3))
 
     def paths(self, template: str) -> list[str]:
         """The route's path for this request: one per recording for a recording's route
         (none when the request has no recording)."""
         filled = (template.replace("{request_id}", self.request)
                   .replace("{contact_id}", self.contact)
-                  .replace("{canned_id}", str(uuid.UUID(int=1))))
+                  .replace("{canned_id}", str(uuid.UUID(int=1)))
+                  .replace("{message_id}", self.message).replace("{sha256}", "0" * 64))
         if "{recording_id}" in filled:
             return [filled.replace("{recording_id}", r) for r in self.recordings]
         return [filled]
@@ -146,6 +150,10 @@ ROUTES: dict[Route, Probe] = {
         200, lambda ids, partner: {"typing": True}),
     ("DELETE", "/api/v1/requests/{request_id}/viewers/me"): Probe(200),
     ("GET", "/api/v1/recordings/{recording_id}/audio"): Probe(200),
+    # This world mails nothing: a hash no message lists (tests/dispatch/test_attachments.py
+    # fetches real ones).
+    ("GET", "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}"):
+        Probe(404),
     # Passenger cards and timelines are the centre's own: external users get none.
     ("GET", "/api/v1/contacts/{contact_id}"): Probe(403),
     ("PATCH", "/api/v1/contacts/{contact_id}"): Probe(
@@ -380,7 +388,8 @@ async def _found(team: Dispatcher, what: str,
 
 def _ids(detail: dict[str, Any]) -> Ids:
     return Ids(detail["id"], detail["contact"]["id"],
-               tuple(r["id"] for r in detail["recordings"]))
+               tuple(r["id"] for r in detail["recordings"]),
+               *(m["id"] for m in detail["messages"][:1]))
 
 
 @dataclass

@@ -549,6 +549,7 @@
   let groups = null; // groups.js: the group message dialog, group deliveries in brief
   let callbacks = null; // callbacks.js: "call now" and the outcome on the callback box
   let order = null; // order.js: "Send order" under the request's details
+  let attachments = null; // attachments.js: mailed files under their message
   let notices = null; // notices.js: service notice banners, publishing one, the history
   // A page of the open queue (dispatch/requests_api.py): each answer stays small and fast
   // whatever the queue holds, and next_cursor leads on until the last open request.
@@ -1710,6 +1711,7 @@
       " · ", timeEl(message.created_at, formatClock(message.created_at))),
     message.subject ? el("p", { className: "subject" }, message.subject) : null,
     el("p", { className: "body" }, message.body || ""),
+    attachments?.list(request, message),
     inbound ? null : groups?.deliveries(message, deliveryItem)
       ?? deliveryList(message.deliveries || []));
   }
@@ -2160,6 +2162,8 @@
       },
     }) || null;
     order = window.TaxiConnect.createOrder?.({ t, api, el, addWords, formatDateTime }) || null;
+    attachments = window.TaxiConnect.createAttachments?.({ t, el, addWords,
+      lang: () => state.lang }) || null;
     groups = window.TaxiConnect.createGroups?.({ t, api, el, addWords, me, announce,
       open: (id) => { if (state.me) openDetail(id); } }) || null;
     window.TaxiConnect.createHistory?.({

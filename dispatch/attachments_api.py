@@ -1,0 +1,155 @@
+"""`GET /api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}`: a console
+shows a file a passenger mailed in (channels.email.attachments keeps it by content hash).
+
+Only a hash the message's details list is served, so a hash seen elsewhere opens nothing.
+The file comes from a stranger: a safe image type whose bytes are that image is answered
+as itself, for a thumbnail; anything else is a download (`application/octet-stream`,
+`Content-Disposition: attachment`), never rendered by the hub's origin. Every answer says
+`nosniff` and carries a sandboxing CSP, so even a file opened by hand runs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hub import schema
+from hub.agent_auth import current_agent
+from hub.appkeys import DATABASE, SETTINGS
+from hub.audit_web import record_access
+from hub.errors import NotFound
+from hub.model import Role
+from hub.subject_export import attachment_path
+
+PATH = "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}"
+CHUNK_BYTES = 64 * 1024
+# Image types a browser shows in an <img> and never runs, with the bytes each starts with:
+# a file declared as one whose bytes are something else is only downloaded.
+INLINE_IMAGES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
+}
+DOWNLOAD_TYPE = "application/octet-stream"
+SAFETY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    # The file changes never (its name is its hash), but each read must reach the hub to be
+    # audited and refused after the request is no longer the reader's: revalidate each time.
+    "Cache-Control": "private, no-cache",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
+MAX_NAME_CHARS = 150
+
+
+@dataclass(frozen=True, slots=True)
+class ListedAttachment:
+    """One entry of a message's `details.attachments` (channels.email.attachments)."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def listed_attachments(details: Any) -> tuple[ListedAttachment, ...]:
+    """The attachments a message's details list; nothing for a message with none or a list
+    that is not one."""
+    listed = details.get("attachments") if isinstance(details, dict) else None
+    try:
+        entries = json.loads(listed) if isinstance(listed, str) else listed
+    except ValueError:
+        return ()
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        ListedAttachment(name=str(e.get("name") or "attachment"),
+                         content_type=str(e.get("type") or DOWNLOAD_TYPE),
+                         size=int(e["size"]) if isinstance(e.get("size"), int) else 0,
+                         sha256=str(e["sha256"]))
+        for e in entries
+        if isinstance(e, dict) and _SHA256.fullmatch(str(e.get("sha256"))))
+
+
+def safe_filename(name: str) -> str:
+    """The name as a browser may save it: no path, no control or reserved characters, not
+    empty, not hidden, not endless."""
+    name = unicodedata.normalize("NFC", name).rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    name = _UNSAFE_NAME.sub("_", name).strip(" .")
+    return name[:MAX_NAME_CHARS] or "attachment"
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """RFC 6266 with an RFC 5987 UTF-8 name, and a plain ASCII one for old clients."""
+    safe = safe_filename(name)
+    ascii_name = safe.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(safe, safe='')}"
+
+
+def _is_image(path: Path, content_type: str) -> bool:
+    """Whether the file's first bytes are the image type it was declared as."""
+    starts = INLINE_IMAGES.get(content_type)
+    if starts is None:
+        return False
+    with path.open("rb") as f:
+        head = f.read(12)
+    if content_type == "image/webp" and head[8:12] != b"WEBP":
+        return False
+    return head.startswith(starts)
+
+
+def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"no such {what}") from None
+
+
+async def serve_attachment(request: web.Request) -> web.StreamResponse:
+    """One attachment of one message, to an agent who may read the request (an external
+    user: only one assigned to them); the read is audited."""
+    agent = await current_agent(request)
+    request_id = _uuid(request, "request_id", "request")
+    message_id = _uuid(request, "message_id", "attachment")
+    digest = request.match_info["sha256"].lower()
+    m, r = schema.messages, schema.contact_requests
+    async with request.app[DATABASE].read() as conn:
+        row = (await conn.execute(
+            select(m.c.details, r.c.assigned_agent_id).join(r, r.c.id == m.c.request_id)
+            .where(m.c.id == message_id, m.c.request_id == request_id))).first()
+    if row is None or (agent.role is Role.EXTERNAL and row.assigned_agent_id != agent.id):
+        raise NotFound("no such request")
+    found = next((a for a in listed_attachments(row.details) if a.sha256 == digest), None)
+    if found is None:
+        raise NotFound("no such attachment")
+    path = attachment_path(request.app[SETTINGS].data_dir, digest)
+    try:
+        image = await asyncio.to_thread(_is_image, path, found.content_type)
+    except FileNotFoundError:
+        raise NotFound("this attachment is no longer kept") from None
+    await record_access(request, "read.attachment", agent_id=agent.id,
+                        subject=str(request_id),
+                        detail={"message_id": str(message_id), "sha256": digest,
+                                "type": found.content_type})
+    headers = {**SAFETY_HEADERS,
+               "Content-Type": found.content_type if image else DOWNLOAD_TYPE,
+               "Content-Disposition": content_disposition(
+                   "inline" if image else "attachment", found.name)}
+    return web.FileResponse(path, chunk_size=CHUNK_BYTES, headers=headers)
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get(PATH, serve_attachment)]
