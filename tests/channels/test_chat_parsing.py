@@ -103,7 +103,7 @@ def test_frames_parse_into_their_kinds() -> None:
                        max_chars=10) == Hello(None, None, "en")
     assert parse_frame('{"type":"hello","token":"t","last_seen":"' + message_id
                        + '","lang":"sv"}', max_chars=10) == Hello("t", uuid.UUID(message_id),
-                                                                  "fi")
+                                                                  "sv")
     assert parse_frame('{"type":"message","id":"abcd-1234","text":"  hei \\n"}',
                        max_chars=10) == ChatMessage("abcd-1234", "hei")
     assert parse_frame('{"type":"typing","on":false}', max_chars=10) == Typing(False)

@@ -150,6 +150,9 @@ ROUTES: dict[Route, Probe] = {
         200, lambda ids, partner: {"typing": True}),
     ("DELETE", "/api/v1/requests/{request_id}/viewers/me"): Probe(200),
     ("GET", "/api/v1/recordings/{recording_id}/audio"): Probe(200),
+    # This world has no webhook endpoint taking orders: sending one is refused as such.
+    ("POST", "/api/v1/requests/{request_id}/order"): Probe(409),
+    ("GET", "/api/v1/requests/{request_id}/order"): Probe(200),
     # This world mails nothing: a hash no message lists (tests/dispatch/test_attachments.py
     # fetches real ones).
     ("GET", "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}"):
