@@ -98,7 +98,7 @@ def live_counters(app: web.Application) -> list[tuple[str, str, float]]:
          relay.published if relay else 0),
         ("taxiconnect_outbox_failures_total", "Failed outbox publish attempts",
          relay.failures if relay else 0),
-        ("taxiconnect_console_websockets", "Console websockets open (under serve --workers, on all workers)",
+        ("taxiconnect_console_websockets", "Console websockets open (on every worker)",
          len(app[WEBSOCKETS])),
     ]
 
