@@ -1,0 +1,148 @@
+"""axe-core over the page states a dispatcher, an admin and a passenger meet, in a real
+browser: none may show a serious or critical violation (issue 15). Minor and moderate
+findings are let through; tests/accessibility.py says how axe is run.
+
+The console walk: the login form, the queue with requests, a claimed request open with its
+composer, the keyboard help and the search-all dialog; then every admin tab, the reports
+page and the wallboard. The passenger walk: the form in Finnish and Swedish, its error state
+and its thanks page, and the chat widget open on a company's page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Browser, Page, expect
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+from hub.model import Role
+from hub.settings import Settings
+from tests.accessibility import assert_accessible
+from tests.chat_site import ChatSite, chat_settings
+from tests.conftest import PASSWORD, HubFactory, server_url
+from tests.helpers import submit
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+UNRENDERED = """() => ![...document.querySelectorAll(
+  ".admin-section:not([hidden]) :is(button, label, h2):empty:not([aria-label])")]
+  .some((node) => node.checkVisibility())"""
+ADMIN_TABS = ("users", "canned", "templates", "lanes", "channels", "groups", "subject",
+              "audit", "webhooks")
+
+
+async def _page(browser: Browser, viewport: dict[str, int], errors: list[str]) -> Page:
+    context = await browser.new_context(locale="fi-FI", viewport=viewport)
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page
+
+
+async def _rendered(page: Page) -> None:
+    """A tab's script fills its words in once its data has come: until then, wait (a while)
+    for the shown section to have no unnamed control; axe then says what is still missing."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        await page.wait_for_function(UNRENDERED, timeout=5000)
+
+
+async def test_the_console_admin_reports_and_wallboard_have_no_serious_violations(
+    hub: HubFactory, make_agent: Any, browser: Browser
+) -> None:
+    client = await hub()
+    base = server_url(client)
+    admin = await make_agent(client, login="paakayttaja", role=Role.ADMIN, name="Pää Käyttäjä")
+    await make_agent(client, login="aino.v", name="Aino Välittäjä")  # one to transfer to
+    errors: list[str] = []
+    page = await _page(browser, LAPTOP, errors)
+
+    await page.goto(f"{base}/console")
+    await expect(page.get_by_test_id("login-submit")).to_have_text("Kirjaudu")
+    await assert_accessible(page, "console login")
+    await page.get_by_test_id("login-user").fill(admin.login)
+    await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.get_by_test_id("login-submit").click()
+    await expect(page.get_by_test_id("connection-state")).to_have_attribute(
+        "data-state", "live")
+    async with aiohttp.ClientSession() as http:
+        for i in range(2):
+            await submit(http, base, f"browser-axe-{i}", phone=f"040 555 02{i:02d}",
+                         name=f"Matkustaja {i}", message="Taksi asemalle")
+    rows = page.get_by_test_id("queue-row")
+    await expect(rows).to_have_count(2)
+    await assert_accessible(page, "console queue")
+
+    await rows.first.click()
+    await page.get_by_test_id("action-claim").click()
+    await expect(page.get_by_test_id("composer")).to_be_visible()
+    await page.get_by_test_id("composer-text").fill("Auto on matkalla")
+    await assert_accessible(page, "console request with composer")
+    await page.emulate_media(color_scheme="dark")
+    await assert_accessible(page, "console request with composer, dark")
+    await page.emulate_media(color_scheme="light")
+
+    await page.get_by_test_id("keys-toggle").click()
+    await expect(page.get_by_test_id("keys-help")).to_be_visible()
+    await assert_accessible(page, "console keyboard help")
+    await page.get_by_test_id("keys-close").click()
+
+    await page.get_by_test_id("history-open").click()
+    await expect(page.get_by_test_id("history-dialog")).to_be_visible()
+    await page.get_by_test_id("history-words").fill("040 555")
+    await page.get_by_test_id("history-search").click()
+    await expect(page.get_by_test_id("history-item")).to_have_count(2)
+    await assert_accessible(page, "console search-all dialog")
+    await page.keyboard.press("Escape")
+
+    await page.goto(f"{base}/admin")
+    for tab in ADMIN_TABS:
+        await page.get_by_test_id(f"tab-{tab}").click()
+        await expect(page.get_by_test_id(f"tab-{tab}")).to_have_attribute(
+            "aria-current", "page")
+        await _rendered(page)
+        await assert_accessible(page, f"admin {tab}")
+
+    await page.goto(f"{base}/reports")
+    await expect(page.get_by_test_id("report-status")).to_contain_text("2 pyyntöä")
+    await assert_accessible(page, "reports")
+    await page.goto(f"{base}/wallboard")
+    await expect(page.locator('[data-testid="wall-lane"]').first.get_by_test_id(
+        "wall-queued")).to_have_text("1")
+    await assert_accessible(page, "wallboard")
+    assert errors == []
+
+
+async def test_the_passenger_form_and_chat_widget_have_no_serious_violations(
+    hub: HubFactory, settings: Settings, browser: Browser
+) -> None:
+    errors: list[str] = []
+    async with ChatSite(lang="fi") as site:
+        client = await hub(chat_settings(settings, allowed_origins=(site.origin,)))
+        base = site.hub = server_url(client)
+        page = await _page(browser, PHONE, errors)
+
+        await page.goto(f"{base}/form?lang=sv")
+        await expect(page.locator("html")).to_have_attribute("lang", "sv")
+        await assert_accessible(page, "form sv")
+        await page.goto(f"{base}/form?lang=fi")
+        await assert_accessible(page, "form fi")
+        await page.locator("button[type=submit]").click()
+        await expect(page.locator("#errors")).to_be_visible()
+        await assert_accessible(page, "form fi with errors")
+        await page.locator("#phone").fill("040 555 0300")
+        await page.locator("#message").fill("Taksi asemalle")
+        await page.locator("button[type=submit]").click()
+        await expect(page.locator(".reference")).to_be_visible()
+        await assert_accessible(page, "form fi thanks")
+
+        await page.goto(site.url)
+        await page.get_by_test_id("chat-launcher").click()
+        await expect(page.get_by_test_id("chat-panel")).to_be_visible()
+        await expect(page.get_by_test_id("chat-status")).to_have_attribute("data-state", "live")
+        await assert_accessible(page, "chat widget open")
+        await page.get_by_test_id("chat-text").fill("Hei! Taksi Kamppiin.")
+        await page.get_by_test_id("chat-text").press("Enter")
+        await expect(page.get_by_test_id("chat-line")).to_have_count(1)
+        await assert_accessible(page, "chat widget with a message")
+    assert errors == []
