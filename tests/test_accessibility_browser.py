@@ -2,10 +2,11 @@
 browser: none may show a serious or critical violation (issue 15). Minor and moderate
 findings are let through; tests/accessibility.py says how axe is run.
 
-The console walk: the login form, the queue with requests, a claimed request open with its
-composer, the keyboard help and the search-all dialog; then every admin tab, the reports
-page and the wallboard. The passenger walk: the form in Finnish and Swedish, its error state
-and its thanks page, and the chat widget open on a company's page.
+The console walk: the login form and its refusal, the queue with requests, a claimed request
+open with its composer (light and dark, then after Send in English at phone width), the
+keyboard help and the search-all dialog; then every admin tab, the reports page and the
+wallboard. The passenger walk: the form in Swedish and Finnish, its error state and its
+thanks page, and the chat widget open on a company's page, before and after a message.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await expect(page.get_by_test_id("login-submit")).to_have_text("Kirjaudu")
     await assert_accessible(page, "console login")
     await page.get_by_test_id("login-user").fill(admin.login)
+    await page.get_by_test_id("login-password").fill("not the password")
+    await page.get_by_test_id("login-submit").click()
+    await expect(page.get_by_test_id("login-error")).not_to_be_empty()
+    await assert_accessible(page, "console login refused")
+    await page.get_by_test_id("login-user").fill(admin.login)
     await page.get_by_test_id("login-password").fill(PASSWORD)
     await page.get_by_test_id("login-submit").click()
     await expect(page.get_by_test_id("connection-state")).to_have_attribute(
@@ -81,6 +87,15 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await page.emulate_media(color_scheme="dark")
     await assert_accessible(page, "console request with composer, dark")
     await page.emulate_media(color_scheme="light")
+    await page.get_by_test_id("composer-send").click()
+    await expect(page.locator("#composer-status:not(:empty), #composer-error:not(:empty)")
+                 ).to_have_count(1)
+    await page.get_by_test_id("lang-en").click()
+    await page.set_viewport_size(PHONE)
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await assert_accessible(page, "console after Send, in English, at phone width")
+    await page.set_viewport_size(LAPTOP)
+    await page.get_by_test_id("lang-fi").click()
 
     await page.get_by_test_id("keys-toggle").click()
     await expect(page.get_by_test_id("keys-help")).to_be_visible()
