@@ -4,18 +4,20 @@ findings are let through; tests/accessibility.py says how axe is run.
 
 The console walk: the login form and its refusal, the queue with requests, a claimed request
 open with its composer (light and dark, then after Send in English at phone width), the
-keyboard help and the search-all dialog; then every admin tab, the reports page and the
-wallboard. The passenger walk: the form in Swedish and Finnish, its error state and its
-thanks page, and the chat widget open on a company's page, before and after a message.
+keyboard help and the search-all dialog; then every admin tab (while loading, and loaded),
+the reports page and the wallboard. The passenger walk: the form in Swedish and Finnish, its
+error state and its thanks page, and the chat widget open on a company's page, before and
+after a message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from hub.model import Role
@@ -110,11 +112,23 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await assert_accessible(page, "console search-all dialog")
     await page.keyboard.press("Escape")
 
+    # Each tab twice: while its data is held back (the words must not wait for it), then
+    # rendered.
+    answers = asyncio.Event()
+
+    async def held(route: Route) -> None:
+        await answers.wait()
+        await route.continue_()
+
     await page.goto(f"{base}/admin")
+    await page.route("**/api/v1/admin/**", held)
     for tab in ADMIN_TABS:
+        answers.clear()
         await page.get_by_test_id(f"tab-{tab}").click()
         await expect(page.get_by_test_id(f"tab-{tab}")).to_have_attribute(
             "aria-current", "page")
+        await assert_accessible(page, f"admin {tab} loading")
+        answers.set()
         await _rendered(page)
         await assert_accessible(page, f"admin {tab}")
 
