@@ -5,9 +5,9 @@ findings are let through; tests/accessibility.py says how axe is run.
 The console walk: the login form and its refusal, the queue with requests, a claimed request
 open with its composer (light and dark, then after Send in English at phone width), the
 keyboard help and the search-all dialog; then every admin tab (while loading, and loaded),
-the reports page and the wallboard. The passenger walk: the form in Swedish and Finnish, its
-error state and its thanks page, and the chat widget open on a company's page, before and
-after a message.
+the reports page and the wallboard (both also while loading). The passenger walk: the form
+in Swedish and Finnish, its error state and its thanks page, and the chat widget open on a
+company's page, before and after a message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from hub.model import Role
@@ -112,13 +113,14 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await assert_accessible(page, "console search-all dialog")
     await page.keyboard.press("Escape")
 
-    # Each tab twice: while its data is held back (the words must not wait for it), then
-    # rendered.
+    # Each admin tab, the reports and the wallboard twice: while their data is held back
+    # (their words must not wait for it), then rendered.
     answers = asyncio.Event()
 
     async def held(route: Route) -> None:
         await answers.wait()
-        await route.continue_()
+        with contextlib.suppress(PlaywrightError):  # the page has moved on meanwhile
+            await route.continue_()
 
     await page.goto(f"{base}/admin")
     await page.route("**/api/v1/admin/**", held)
@@ -132,10 +134,19 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
         await _rendered(page)
         await assert_accessible(page, f"admin {tab}")
 
+    await page.unroute("**/api/v1/admin/**")
+    answers.clear()
+    await page.route("**/api/v1/reports?*", held)
+    await page.route("**/api/v1/wallboard", held)
     await page.goto(f"{base}/reports")
+    await assert_accessible(page, "reports loading")
+    answers.set()
     await expect(page.get_by_test_id("report-status")).to_contain_text("2 pyyntöä")
     await assert_accessible(page, "reports")
+    answers.clear()
     await page.goto(f"{base}/wallboard")
+    await assert_accessible(page, "wallboard loading")
+    answers.set()
     await expect(page.locator('[data-testid="wall-lane"]').first.get_by_test_id(
         "wall-queued")).to_have_text("1")
     await assert_accessible(page, "wallboard")
