@@ -2,12 +2,13 @@
 browser: none may show a serious or critical violation (issue 15). Minor and moderate
 findings are let through; tests/accessibility.py says how axe is run.
 
-The console walk: the login form and its refusal, the queue with requests, a claimed request
-open with its composer (light and dark, then after Send in English at phone width), the
-keyboard help and the search-all dialog; then every admin tab (while loading, and loaded),
-the reports page and the wallboard (both also while loading). The passenger walk: the form
-in Swedish and Finnish, its error state and its thanks page, and the chat widget open on a
-company's page, before and after a message.
+The console walk: the login form and its refusal, the console while its queue loads, the
+queue with requests, a claimed request open with its composer (light and dark, then after
+Send in English at phone width), the keyboard help and the search-all dialog (before and
+after a search); then every admin tab (while loading, and loaded), the reports page and the
+wallboard (both also while loading). The passenger walk: the form in Swedish and Finnish,
+its error state and its thanks page, and the chat widget open on a company's page, before
+and after a message.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await make_agent(client, login="aino.v", name="Aino Välittäjä")  # one to transfer to
     errors: list[str] = []
     page = await _page(browser, LAPTOP, errors)
+    answers = asyncio.Event()  # set: held requests go on
+
+    async def held(route: Route) -> None:
+        await answers.wait()
+        with contextlib.suppress(PlaywrightError):  # the page has moved on meanwhile
+            await route.continue_()
 
     await page.goto(f"{base}/console")
     await expect(page.get_by_test_id("login-submit")).to_have_text("Kirjaudu")
@@ -71,7 +78,12 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
     await assert_accessible(page, "console login refused")
     await page.get_by_test_id("login-user").fill(admin.login)
     await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.route("**/api/v1/requests?*", held)
     await page.get_by_test_id("login-submit").click()
+    await expect(page.locator("#console-view")).to_be_visible()
+    await assert_accessible(page, "console loading")
+    answers.set()
+    await page.unroute("**/api/v1/requests?*")
     await expect(page.get_by_test_id("connection-state")).to_have_attribute(
         "data-state", "live")
     async with aiohttp.ClientSession() as http:
@@ -107,6 +119,7 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
 
     await page.get_by_test_id("history-open").click()
     await expect(page.get_by_test_id("history-dialog")).to_be_visible()
+    await assert_accessible(page, "console search-all dialog, before a search")
     await page.get_by_test_id("history-words").fill("040 555")
     await page.get_by_test_id("history-search").click()
     await expect(page.get_by_test_id("history-item")).to_have_count(2)
@@ -115,13 +128,6 @@ async def test_the_console_admin_reports_and_wallboard_have_no_serious_violation
 
     # Each admin tab, the reports and the wallboard twice: while their data is held back
     # (their words must not wait for it), then rendered.
-    answers = asyncio.Event()
-
-    async def held(route: Route) -> None:
-        await answers.wait()
-        with contextlib.suppress(PlaywrightError):  # the page has moved on meanwhile
-            await route.continue_()
-
     await page.goto(f"{base}/admin")
     await page.route("**/api/v1/admin/**", held)
     for tab in ADMIN_TABS:
