@@ -205,6 +205,7 @@
     }
 
     async function activate() {
+      renderWords();
       try {
         const [listed, lanes] = await Promise.all([api("GET", BASE),
           api("GET", "/api/v1/admin/lanes").catch(() => ({ lanes: [] }))]);
@@ -234,6 +235,13 @@
     }
 
     function render() {
+      renderWords();
+      renderList();
+      renderForm();
+    }
+
+    /** The section's own words, shown before its data comes so no control is unnamed. */
+    function renderWords() {
       title.textContent = t("tpl_title");
       intro.textContent = t("tpl_intro");
       filters.setAttribute("aria-label", t("tpl_filter"));
@@ -249,8 +257,11 @@
       placeholderLabel.textContent = t("tpl_placeholders");
       previewLabel.textContent = t("tpl_preview");
       cancel.textContent = t("tpl_cancel");
-      renderList();
-      renderForm();
+      for (const button of filters.children) {
+        button.textContent = button.dataset.kind ? t(`tpl_kind_${button.dataset.kind}`)
+          : t("tpl_all");
+      }
+      if (!submit.textContent) submit.textContent = t("tpl_add");
     }
 
     /** Each kind's templates, every lane's first, with the built-in text where a language

@@ -293,6 +293,7 @@
     const figure = $("report-figure").value || "contacts";
     const title = t("chart_title", { figure: t(`f_${figure}`), by: t(`by_${by}`).toLowerCase() });
     $("chart-heading").textContent = title;
+    $("chart-card").hidden = false; // hidden until it has a title: no nameless region
     globalThis.TaxiReports.barChart($("report-chart"),
       report.rows.map((row) => ({ label: rowLabel(row, by), value: row[figure] })),
       { title, format: number });

@@ -173,7 +173,8 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     const notice = el("p", { class: "notice", "data-testid": "chat-notice", hidden: true });
     const queueLine = el("p", { class: "queue", role: "status", "data-testid": "chat-queue",
       hidden: true });
-    const log = el("ol", { class: "log", role: "log", "aria-live": "polite",
+    // A log, not a list: role="log" on an <ol> would leave its items outside any list.
+    const log = el("div", { class: "log", role: "log", "aria-live": "polite",
       "aria-label": t("title"), "data-testid": "chat-log" });
     const typing = el("p", { class: "typing", "aria-live": "polite", "data-testid": "chat-typing" });
     const error = el("p", { class: "error", role: "alert", "data-testid": "chat-error" });
@@ -259,7 +260,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
 
     function lineElement(from, text, agent) {
       const who = from === "passenger" ? t("you") : (agent || t("dispatcher"));
-      return el("li", { class: "line", "data-from": from, "data-testid": "chat-line" },
+      return el("div", { class: "line", "data-from": from, "data-testid": "chat-line" },
         el("span", { class: "who", "data-testid": "chat-who", text: who }),
         el("span", { class: "text", "data-testid": "chat-text-body", text }),
         el("span", { class: "state", "data-testid": "chat-state" }));
