@@ -795,7 +795,7 @@ def _with_error_bodies(path: str, operation: Any) -> Any:
     if path in _HTML_ERRORS or not isinstance(operation, dict) or "responses" not in operation:
         return operation
     answers = dict(operation["responses"])
-    if path == "/widget/chat.js":
+    if path in ("/widget/chat.js", "/widget/words.json"):
         answers.setdefault("404", {"description": "the chat is not enabled on this hub",
                                    "content": {"text/plain": {"schema": {"type": "string"}}}})
     elif path.startswith(("/webhooks/", "/chat/")):
