@@ -31,6 +31,7 @@ from hub.keys import Keys
 from hub.model import FileRef
 
 PATH = "/api/v1/requests/{request_id}/attachments"
+LIMITS_PATH = "/api/v1/attachment-limits"
 # How long an upload waits for the reply that sends it: a dispatcher's working day.
 UPLOAD_TTL_S = 24 * 3600
 CHUNK_BYTES = 64 * 1024
@@ -123,5 +124,14 @@ async def uploaded_files(redis: Redis, keys: Keys, request_id: uuid.UUID,
     return tuple(refs)
 
 
+async def upload_limits(request: web.Request) -> web.Response:
+    """What the composer tells before a file is chosen: the size and the types allowed."""
+    await current_agent(request)
+    email = request.app[SETTINGS].email
+    return web.json_response({"max_bytes": email.attachment_max_bytes,
+                              "types": list(email.attachment_types),
+                              "max_files": MAX_ATTACHMENTS})
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.post(PATH, upload_attachment)]
+    return [web.post(PATH, upload_attachment), web.get(LIMITS_PATH, upload_limits)]

@@ -217,6 +217,12 @@ SPEC: dict[str, Any] = {
                     "type": "string", "pattern": "^[0-9a-f]{64}$"}, "description":
                     "email replies only: the sha256 of files uploaded for this request "
                     "(POST .../attachments) within a day"}}},
+            "AttachmentLimits": {"type": "object",
+                                 "required": ["max_bytes", "types", "max_files"],
+                                 "properties": {
+                "max_bytes": {"type": "integer"},
+                "types": {"type": "array", "items": {"type": "string"}},
+                "max_files": {"type": "integer"}}},
             "UploadedFile": {"type": "object", "required": ["name", "type", "size", "sha256"],
                              "properties": {
                 "name": {"type": "string", "description": "the file name, made safe"},
@@ -472,6 +478,12 @@ SPEC: dict[str, Any] = {
                                      "the number opted out, or attachments not uploaded "
                                      "for this request or on a reply that is not an "
                                      "email", "Error")}}},
+        "/api/v1/attachment-limits": {"get": {
+            "summary": "what a file attached to an email reply may be: max_bytes "
+                       "(email.attachment_max_bytes), types (email.attachment_types), "
+                       "max_files (in one reply)",
+            "security": SESSION,
+            "responses": {"200": _ok("the limits", "AttachmentLimits"), "401": ERROR}}},
         "/api/v1/requests/{request_id}/attachments": {"post": {
             "summary": "upload a file to attach to an email reply on this request (as one "
                        "who may reply on it); list its sha256 in the reply's attachments "

@@ -342,7 +342,7 @@ class EmailSettings:
     reply_token_secret: Secret = field(default_factory=_secret)
     max_attachment_bytes: int = 5 * 1024 * 1024
     # A file a dispatcher attaches to an email reply: at most this big, of these types.
-    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_bytes: int = 10_000_000  # 10 MB, as the console counts (decimal)
     attachment_types: tuple[str, ...] = REPLY_ATTACHMENT_TYPES
     smtp: SmtpListenerSettings = field(default_factory=SmtpListenerSettings)
     relay: SmtpRelaySettings = field(default_factory=SmtpRelaySettings)
