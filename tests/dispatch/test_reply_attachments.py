@@ -143,6 +143,13 @@ async def test_uploads_are_refused_over_the_limits_with_a_reason(
         assert status == 422 and body["fields"] == {"attachments": "email_only"}
         status, body = await team.reply(rid, "Liite.", "att-4", attachments="abc")
         assert status == 422 and body["fields"] == {"attachments": "invalid"}
+
+        # Who may not reply may not upload: a colleague's request answers as a reply would.
+        async with team.http.post(f"{team.base}/api/v1/requests/{rid}/claim") as resp:
+            assert resp.status == 200
+        colleague = await dispatcher(client)
+        status, body = await upload(colleague, rid, b"x", "muistio.txt", "text/plain")
+        assert status == 409 and "held by" in body["error"]
         assert sink.delivered == []
 
 

@@ -494,9 +494,11 @@
         if (request) for (const file of chosen) upload(request.id, file);
       });
 
+      /** Decimal units as attachments.js shows them ("12 kt" in Finnish). */
       function size(bytes) {
-        const [value, unit] = bytes < 1e6 ? [bytes / 1e3, "kB"] : [bytes / 1e6, "MB"];
         const fi = document.documentElement.lang === "fi";
+        if (bytes < 1000) return `${bytes} ${fi ? "t" : "B"}`;
+        const [value, unit] = bytes < 1e6 ? [bytes / 1e3, "kB"] : [bytes / 1e6, "MB"];
         return `${new Intl.NumberFormat(fi ? "fi" : "en", { maximumFractionDigits: 1 })
           .format(value)} ${fi ? unit.replace("B", "t") : unit}`;
       }
