@@ -47,7 +47,8 @@ async def test_a_dispatcher_attaches_a_file_removes_another_and_sends(
 
         attach = page.get_by_test_id("composer-attach")
         await expect(attach).to_have_text("Liitä tiedosto")
-        await expect(page.locator("#composer-attach-limits")).to_contain_text("Enintään 10 Mt")
+        await expect(page.locator("#composer-attach-limits")).to_contain_text(
+            "Enintään 10 Mt / tiedosto: PDF, PNG, JPEG, GIF, WebP, TXT, Word, Excel, ODT")
         await page.get_by_test_id("composer-file").set_input_files([
             {"name": "kuitti äö.pdf", "mimeType": "application/pdf", "buffer": PDF},
             {"name": "kartta.png", "mimeType": "image/png", "buffer": PNG}])

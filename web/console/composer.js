@@ -49,7 +49,7 @@
   const WORDS = {
     fi: {
       attach_file: "Liitä tiedosto",
-      attach_limits: "Enintään {size} / tiedosto: PDF, kuvat, teksti, Word, Excel, ODT",
+      attach_limits: "Enintään {size} / tiedosto: {types}",
       attach_uploading: "Ladataan {name}…",
       attach_remove: "Poista liite {name}",
       attach_error: "Liitettä ei voitu lisätä",
@@ -61,7 +61,7 @@
     },
     en: {
       attach_file: "Attach file",
-      attach_limits: "Up to {size} a file: PDF, images, text, Word, Excel, ODT",
+      attach_limits: "Up to {size} a file: {types}",
       attach_uploading: "Uploading {name}…",
       attach_remove: "Remove attachment {name}",
       attach_error: "The file could not be attached",
@@ -135,6 +135,15 @@
    * deps: t(key, values), api(method, path, body) -> {data} or throws {status, body},
    * channelLabel(channel), onSent(requestId, answer), onRefused(requestId).
    */
+  // The allowed types ([email] attachment_types) as a dispatcher knows them.
+  const TYPE_NAMES = {
+    "application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF",
+    "image/webp": "WebP", "text/plain": "TXT",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+    "application/vnd.oasis.opendocument.text": "ODT",
+  };
+
   function createComposer({ t, api, channelLabel, addWords, onSent, onRefused }) {
     addWords?.(WORDS);
     const $ = (id) => document.getElementById(id);
@@ -577,7 +586,8 @@
         button.textContent = t("attach_file");
         button.disabled = draft.sending;
         note.textContent = [
-          limits ? t("attach_limits", { size: size(limits.max_bytes) }) : "",
+          limits ? t("attach_limits", { size: size(limits.max_bytes),
+            types: limits.types.map((type) => TYPE_NAMES[type] || type).join(", ") }) : "",
           ...draft.uploading.map((name) => t("attach_uploading", { name })),
         ].filter(Boolean).join(" · ");
         if (limits) input.accept = limits.types.join(",");
