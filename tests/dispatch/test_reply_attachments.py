@@ -163,3 +163,26 @@ def _plain_mail(subject: str, sender: str = "maija.meikalainen@example.fi") -> A
     mail["Message-ID"] = make_msgid(domain="example.fi")
     mail.set_content("Voisitteko lähettää kuitin?")
     return mail
+
+
+async def test_a_file_purged_before_the_send_fails_the_reply_with_a_reason(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    async with SmtpSink() as sink:
+        client = await _hub(hub, settings, sink)
+        team = await dispatcher(client)
+        await send_mail(client, _plain_mail("Purettu"))
+        request = await mailed_request(team, "Purettu")
+        status, pdf = await upload(team, request["id"], PDF, "kuitti.pdf", "application/pdf")
+        assert status == 201
+        # The purge takes the file (it goes by the file's age) before the reply is sent:
+        # the reply fails with a reason, never goes out without it, and is not retried.
+        kept = settings.data_dir / "attachments" / pdf["sha256"][:2] / pdf["sha256"]
+        kept.unlink()
+        status, _ = await team.reply(request["id"], "Kuitti liitteenä.", "att-5",
+                                     attachments=[pdf["sha256"]])
+        assert status == 201
+        failed = await team.wait_for_reply(request["id"], "failed")
+        assert "no longer kept" in failed["deliveries"][0]["reason"]
+        assert failed["deliveries"][0]["attempts"] == 1
+        assert sink.attempts == 0
