@@ -8,8 +8,9 @@ holds answers 409 naming the holder.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import handling_take, schema
+from hub.attachment_store import file_record
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, NotFound
 from hub.handling_take import Holding
-from hub.model import Agent, Channel, DeliveryState, Role
+from hub.model import Agent, Channel, DeliveryState, FileRef, Role
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.read_models import summaries_by_id
@@ -53,7 +55,10 @@ class Replies:
         self._senders = senders
 
     async def reply(self, request_id: uuid.UUID, agent: Agent, *, body: str, key: str,
-                    channel: Channel | None = None, subject: str | None = None) -> Reply:
+                    channel: Channel | None = None, subject: str | None = None,
+                    attachments: Sequence[FileRef] = ()) -> Reply:
+        """`attachments`: files uploaded for this request (dispatch.upload_api), sent with
+        an email reply and listed in its details as a mailed-in message lists its own."""
         body = body.strip()
         if not key or len(key) > 100:
             raise BadInput("a reply needs a client key of 1 to 100 characters",
@@ -67,6 +72,9 @@ class Replies:
                 request = await self._request_for(conn, request_id, agent)
                 channel = channel or await self._default_channel(conn, request)
                 _check_text(channel, body, subject)
+                if attachments and channel is not Channel.EMAIL:
+                    raise BadInput(f"only an email reply carries files, not {channel.value}",
+                                   {"attachments": "email_only"})
                 last = await last_inbound(conn, request_id, channel)
                 via = sender_for(self._senders, channel, last)
                 recipient = await recipient_of(conn, request, channel, last)
@@ -74,11 +82,15 @@ class Replies:
                     await _refuse_opted_out(conn, recipient)
                 message_id, delivery_id = uuid.uuid4(), uuid.uuid4()
                 thread = thread_of(channel, last)
+                details: dict[str, Any] = {"to": recipient, "via": via, "thread": thread}
+                if attachments:
+                    # A JSON text, as a mailed-in message's details list its files.
+                    details["attachments"] = json.dumps([file_record(f) for f in attachments])
                 await conn.execute(insert(m), {
                     "id": message_id, "request_id": request_id, "channel": channel.value,
                     "direction": "outbound", "idempotency_key": REPLY_KEY_PREFIX + key,
                     "subject": subject, "body": body, "agent_id": agent.id, "created_at": now,
-                    "details": {"to": recipient, "via": via, "thread": thread},
+                    "details": details,
                 })
                 await conn.execute(insert(schema.deliveries), {
                     "id": delivery_id, "message_id": message_id, "request_id": request_id,

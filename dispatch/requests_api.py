@@ -15,7 +15,7 @@ from typing import Any, cast
 from aiohttp import web
 from sqlalchemy import ColumnElement, select
 
-from dispatch import order_api
+from dispatch import order_api, upload_api
 from dispatch.actions import Actions, Outcome
 from dispatch.query_params import instant, page_limit
 from dispatch.replies import Replies
@@ -37,7 +37,7 @@ from dispatch.request_search import (
 )
 from hub import schema
 from hub.agent_auth import current_agent
-from hub.appkeys import DATABASE, LANES, RELAY, REPLY_SENDERS, SETTINGS
+from hub.appkeys import DATABASE, KEYS, LANES, REDIS, RELAY, REPLY_SENDERS, SETTINGS
 from hub.audit_web import record_access
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
@@ -290,9 +290,13 @@ async def add_reply(request: web.Request) -> web.Response:
         except ValueError as exc:
             raise BadInput(f"channel must be one of {[c.value for c in Channel]}",
                            {"channel": "invalid"}) from exc
+    request_id = _request_id(request)
+    # Read from Redis before the reply's transaction opens: nothing is awaited inside it.
+    files = await upload_api.uploaded_files(request.app[REDIS].client, request.app[KEYS],
+                                            request_id, body.get("attachments"))
     replies = Replies(request.app[DATABASE], request.app[RELAY], request.app[REPLY_SENDERS])
-    done = await replies.reply(_request_id(request), agent, body=text, key=key,
-                               channel=channel, subject=subject)
+    done = await replies.reply(request_id, agent, body=text, key=key,
+                               channel=channel, subject=subject, attachments=files)
     return web.json_response(
         {"request": done.request, "message_id": str(done.message_id), "changed": done.changed},
         status=201 if done.changed else 200)
@@ -322,5 +326,6 @@ def routes() -> list[web.RouteDef]:
         web.post(base + "/{request_id}/notes", add_note),
         web.post(base + "/{request_id}/replies", add_reply),
         *order_api.routes(),
+        *upload_api.routes(),
         web.get("/api/v1/agents", list_agents),
     ]

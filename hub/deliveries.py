@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.attachment_store import file_refs
 from hub.clock import utcnow
 from hub.database import Database
 from hub.events import EventType
@@ -179,6 +180,7 @@ def _message(row: Any) -> OutboundMessage:
         recipient=row["recipient"], body=row["body"], attempt=row["attempts"],
         subject=row["subject"], agent_name=row["agent_name"],
         thread={k: str(v) for k, v in (details.get("thread") or {}).items()},
+        attachments=file_refs(details),
     )
 
 

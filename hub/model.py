@@ -221,6 +221,16 @@ class DeliveryUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRef:
+    """A file a message carries, kept by content hash under the data folder."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One reply to send to one recipient, as the outbound worker hands it to an adapter.
 
@@ -239,6 +249,7 @@ class OutboundMessage:
     subject: str | None = None
     agent_name: str | None = None
     thread: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[FileRef, ...] = ()  # email only: sent as MIME parts
 
 
 @dataclass(frozen=True, slots=True)

@@ -212,7 +212,23 @@ SPEC: dict[str, Any] = {
                                "an Idempotency-Key header)"},
                 "channel": {"enum": ["sms", "email"], "description":
                             "default: the request's own channel"},
-                "subject": {"type": "string", "maxLength": 200}}},
+                "subject": {"type": "string", "maxLength": 200},
+                "attachments": {"type": "array", "maxItems": 10, "items": {
+                    "type": "string", "pattern": "^[0-9a-f]{64}$"}, "description":
+                    "email replies only: the sha256 of files uploaded for this request "
+                    "(POST .../attachments) within a day"}}},
+            "AttachmentLimits": {"type": "object",
+                                 "required": ["max_bytes", "types", "max_files"],
+                                 "properties": {
+                "max_bytes": {"type": "integer"},
+                "types": {"type": "array", "items": {"type": "string"}},
+                "max_files": {"type": "integer"}}},
+            "UploadedFile": {"type": "object", "required": ["name", "type", "size", "sha256"],
+                             "properties": {
+                "name": {"type": "string", "description": "the file name, made safe"},
+                "type": {"type": "string", "description": "one of email.attachment_types"},
+                "size": {"type": "integer", "description": "bytes"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
             "Account": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "login": {"type": "string"},
                 **_ACCOUNT_FIELDS, "active": {"type": "boolean"},
@@ -459,7 +475,33 @@ SPEC: dict[str, Any] = {
                           "400": ERROR, "401": ERROR, "404": ERROR,
                           "409": _ok("another agent holds it, or it is resolved", "Conflict"),
                           "422": _ok("empty, too long, no channel reaches the passenger, "
-                                     "or the number opted out", "Error")}}},
+                                     "the number opted out, or attachments not uploaded "
+                                     "for this request or on a reply that is not an "
+                                     "email", "Error")}}},
+        "/api/v1/attachment-limits": {"get": {
+            "summary": "what a file attached to an email reply may be: max_bytes "
+                       "(email.attachment_max_bytes), types (email.attachment_types), "
+                       "max_files (in one reply)",
+            "security": SESSION,
+            "responses": {"200": _ok("the limits", "AttachmentLimits"), "401": ERROR}}},
+        "/api/v1/requests/{request_id}/attachments": {"post": {
+            "summary": "upload a file to attach to an email reply on this request (as one "
+                       "who may reply on it); list its sha256 in the reply's attachments "
+                       "within a day. At most email.attachment_max_bytes, of a type in "
+                       "email.attachment_types",
+            "security": SESSION, "parameters": [ID_PARAM],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary", "description":
+                             "one file, with its file name and Content-Type"}}}}}},
+            "responses": {"201": _ok("stored", "UploadedFile"),
+                          "401": ERROR, "404": ERROR,
+                          "409": _ok("another agent holds it, or it is resolved", "Conflict"),
+                          "413": _ok("over email.attachment_max_bytes", "Error"),
+                          "415": _ok("not multipart/form-data, or a type not in "
+                                     "email.attachment_types", "Error"),
+                          "422": _ok("no file part, an empty file, or an image or PDF "
+                                     "whose bytes are not one", "Error")}}},
         "/widget/chat.js": {"get": {
             "summary": "the passenger chat widget (channel chat): embed with one <script "
                        "src=\".../widget/chat.js\" data-lang=\"fi|sv|en\" async> on an allowed "

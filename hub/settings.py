@@ -326,6 +326,14 @@ class ImapSettings:
     poll_s: float = 60.0  # between polls when the server has no IDLE
 
 
+REPLY_ATTACHMENT_TYPES = (
+    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text",
+)
+
+
 @dataclass(frozen=True)
 class EmailSettings:
     address: str = ""  # the company's address replies come from, e.g. taksi@taxi.example
@@ -333,6 +341,9 @@ class EmailSettings:
     # hub process and across restarts, or older replies thread by headers and subject only.
     reply_token_secret: Secret = field(default_factory=_secret)
     max_attachment_bytes: int = 5 * 1024 * 1024
+    # A file a dispatcher attaches to an email reply: at most this big, of these types.
+    attachment_max_bytes: int = 10_000_000  # 10 MB, as the console counts (decimal)
+    attachment_types: tuple[str, ...] = REPLY_ATTACHMENT_TYPES
     smtp: SmtpListenerSettings = field(default_factory=SmtpListenerSettings)
     relay: SmtpRelaySettings = field(default_factory=SmtpRelaySettings)
     imap: ImapSettings = field(default_factory=ImapSettings)

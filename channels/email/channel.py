@@ -27,7 +27,7 @@ from channels.email.inbound import MAX_BODY_CHARS, to_contact
 from channels.email.loops import AutoKind
 from channels.email.mime import ParsedMail, parse_mail
 from channels.email.reply_address import reply_address
-from channels.email.send import build_reply, send_mail
+from channels.email.send import build_reply, read_files, send_mail
 from channels.email.smtp_server import InboundMailHandler
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, OperatorMustAct, RetryLater
@@ -179,10 +179,12 @@ class EmailChannel:
             raise RetryLater("email is not started")
         email = services.settings.email
         domain = email.address.rpartition("@")[2]
+        files = await asyncio.to_thread(
+            read_files, services.settings.data_dir / "attachments", message.attachments)
         mail = build_reply(
             message, from_address=email.address, from_name=message.agent_name or "",
             reply_to=reply_address(email.reply_token_secret.reveal(),
-                                   message.request_reference, domain))
+                                   message.request_reference, domain), files=files)
         mail["X-Loop"] = _loop_marker(email.address)
         receipt = await send_mail(email.relay, mail)
         self.sent += 1

@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
+from hub.attachment_store import file_path
 from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct, RetryLater
-from hub.model import DeliveryState, OutboundMessage, SendReceipt
+from hub.model import DeliveryState, FileRef, OutboundMessage, SendReceipt
 from hub.settings import SmtpRelaySettings
 
 TIMEOUT_S = 30
@@ -33,7 +36,9 @@ def reply_message_id(message: OutboundMessage, domain: str) -> str:
 
 
 def build_reply(message: OutboundMessage, *, from_address: str, from_name: str,
-                reply_to: str) -> EmailMessage:
+                reply_to: str, files: Sequence[tuple[FileRef, bytes]] = ()) -> EmailMessage:
+    """The reply as a mail; `files` (each with its bytes, read by `read_files`) become
+    base64 attachment parts with an RFC 2231 UTF-8 file name."""
     domain = from_address.rpartition("@")[2]
     mail = EmailMessage()
     mail["From"] = Address(from_name, addr_spec=from_address)
@@ -50,7 +55,22 @@ def build_reply(message: OutboundMessage, *, from_address: str, from_name: str,
     if message.thread.get("auto_submitted"):  # RFC 3834: automatic answers say so
         mail["Auto-Submitted"] = message.thread["auto_submitted"]
     mail.set_content(message.body, charset="utf-8")
+    for ref, data in files:
+        maintype, _, subtype = ref.content_type.partition("/")
+        # The policy writes a non-ASCII name as RFC 2231 filename*=utf-8''...; bytes go
+        # out base64.
+        mail.add_attachment(data, maintype=maintype or "application",
+                            subtype=subtype or "octet-stream", filename=ref.name)
     return mail
+
+
+def read_files(root: Path, refs: Sequence[FileRef]) -> list[tuple[FileRef, bytes]]:
+    """The bytes of each file a reply carries (blocking: run it in a thread). A file the
+    purge removed meanwhile fails the delivery, with a reason, rather than mail without it."""
+    try:
+        return [(ref, file_path(root, ref.sha256).read_bytes()) for ref in refs]
+    except FileNotFoundError as exc:
+        raise BadInput("a file attached to the reply is no longer kept") from exc
 
 
 def _subject(message: OutboundMessage) -> str:

@@ -157,6 +157,10 @@ ROUTES: dict[Route, Probe] = {
     # fetches real ones).
     ("GET", "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}"):
         Probe(404),
+    # Uploading a file for a reply: whoever may reply may upload. Past that check, a body
+    # that is no multipart is refused as such (tests/dispatch/test_reply_attachments.py
+    # uploads real files).
+    ("POST", "/api/v1/requests/{request_id}/attachments"): Probe(415),
     # Passenger cards and timelines are the centre's own: external users get none.
     ("GET", "/api/v1/contacts/{contact_id}"): Probe(403),
     ("PATCH", "/api/v1/contacts/{contact_id}"): Probe(

@@ -41,6 +41,36 @@
     "channel.unreachable": "reply_error_no_channel",
     "channel.none": "reply_error_no_channel",
     "channel.not_enabled": "reply_error_no_channel",
+    "attachments.not_uploaded": "attach_error_gone",
+    "attachments.email_only": "attach_error_email_only",
+  };
+  // Files attached to an email reply: POST /api/v1/requests/{id}/attachments
+  // (dispatch/upload_api.py) takes each as it is chosen; the reply lists their hashes.
+  const WORDS = {
+    fi: {
+      attach_file: "Liitä tiedosto",
+      attach_limits: "Enintään {size} / tiedosto: {types}",
+      attach_uploading: "Ladataan {name}…",
+      attach_remove: "Poista liite {name}",
+      attach_error: "Liitettä ei voitu lisätä",
+      attach_error_size: "{name} on yli {size}",
+      attach_error_many: "Vastauksessa voi olla enintään {n} liitettä",
+      attach_error_gone: "Liite on vanhentunut: liitä se uudelleen",
+      attach_error_email_only: "Liitteitä voi lähettää vain sähköpostilla",
+      attach_files: "Liitteet",
+    },
+    en: {
+      attach_file: "Attach file",
+      attach_limits: "Up to {size} a file: {types}",
+      attach_uploading: "Uploading {name}…",
+      attach_remove: "Remove attachment {name}",
+      attach_error: "The file could not be attached",
+      attach_error_size: "{name} is over {size}",
+      attach_error_many: "A reply carries at most {n} files",
+      attach_error_gone: "The attachment expired: attach it again",
+      attach_error_email_only: "Only an email reply carries files",
+      attach_files: "Attachments",
+    },
   };
 
   function strip(text) {
@@ -105,7 +135,17 @@
    * deps: t(key, values), api(method, path, body) -> {data} or throws {status, body},
    * channelLabel(channel), onSent(requestId, answer), onRefused(requestId).
    */
-  function createComposer({ t, api, channelLabel, onSent, onRefused }) {
+  // The allowed types ([email] attachment_types) as a dispatcher knows them.
+  const TYPE_NAMES = {
+    "application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF",
+    "image/webp": "WebP", "text/plain": "TXT",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel",
+    "application/vnd.oasis.opendocument.text": "ODT",
+  };
+
+  function createComposer({ t, api, channelLabel, addWords, onSent, onRefused }) {
+    addWords?.(WORDS);
     const $ = (id) => document.getElementById(id);
     const section = $("composer");
     const textarea = $("composer-text");
@@ -121,11 +161,14 @@
     const canned = globalThis.TaxiConnect.createCannedPicker?.({
       api, textarea, current: () => request }) ?? null;
 
+    const files = createFiles();
+
     function draftOf(id) {
       let draft = drafts.get(id);
       if (!draft) {
         draft = { text: "", subject: "", subjectTouched: false, channel: null, key: null,
-          keyBody: null, sending: false, resending: false, error: null, done: "" };
+          keyBody: null, sending: false, resending: false, error: null, done: "",
+          files: [], uploading: [] };
         drafts.set(id, draft);
       }
       return draft;
@@ -198,7 +241,7 @@
       if (error.local) return t(error.local, error.values);
       const body = error.body || {};
       const detail = error.status !== 0 && typeof body.error === "string" ? body.error : "";
-      let lead = "reply_error";
+      let lead = error.attach ? "attach_error" : "reply_error";
       if (error.status === 0) lead = "reply_error_network";
       else if (error.status === 409) {
         lead = body.status === "resolved" ? "reply_error_resolved" : "reply_error_held";
@@ -222,6 +265,7 @@
         : to ? t("composer_to", { to }) : "";
 
       $("composer-subject-field").hidden = channel !== "email";
+      files.render(draft, channel === "email");
       if (channel === "email" && !draft.subjectTouched) {
         draft.subject = subjectFor(request);
         if (subject.value !== draft.subject) subject.value = draft.subject;
@@ -255,7 +299,7 @@
 
       textarea.readOnly = draft.sending;
       subject.readOnly = draft.sending;
-      send.disabled = !channel || resolved || over;
+      send.disabled = !channel || resolved || over || draft.uploading.length > 0;
       // Not `disabled` while sending: a focused button that is disabled loses the focus.
       send.setAttribute("aria-disabled", String(draft.sending));
       send.textContent = t(draft.sending ? "composer_sending" : "composer_send");
@@ -313,6 +357,9 @@
       const payload = { body: text, client_key: draft.key, channel };
       const subjectText = strip(subject.value);
       if (channel === "email" && subjectText) payload.subject = subjectText;
+      if (channel === "email" && draft.files.length) {
+        payload.attachments = draft.files.map((file) => file.sha256);
+      }
       draft.sending = true;
       draft.error = null;
       render();
@@ -428,6 +475,127 @@
       textarea.value = "";
       subject.value = "";
       section.hidden = true;
+    }
+
+    /** The "Attach file" button, the limits and the chosen files' chips with remove. */
+    function createFiles() {
+      let limits = null; // GET /api/v1/attachment-limits, once
+      const input = Object.assign(document.createElement("input"), {
+        type: "file", multiple: true, hidden: true, id: "composer-file" });
+      input.dataset.testid = "composer-file";
+      const button = Object.assign(document.createElement("button"), {
+        type: "button", className: "composer-attach" });
+      button.dataset.testid = "composer-attach";
+      const note = Object.assign(document.createElement("span"), {
+        className: "composer-attach-limits", id: "composer-attach-limits" });
+      button.setAttribute("aria-describedby", note.id);
+      const chips = Object.assign(document.createElement("ul"), {
+        className: "attachments composer-files" });
+      chips.dataset.testid = "composer-files";
+      const field = Object.assign(document.createElement("div"), {
+        className: "composer-attach-field", hidden: true });
+      field.append(button, note, input, chips);
+      $("composer-subject-field").after(field);
+      button.addEventListener("click", () => input.click());
+      input.addEventListener("change", () => {
+        const chosen = [...input.files];
+        input.value = "";
+        if (request) for (const file of chosen) upload(request.id, file);
+      });
+
+      /** Decimal units as attachments.js shows them ("12 kt" in Finnish). */
+      function size(bytes) {
+        const fi = document.documentElement.lang === "fi";
+        if (bytes < 1000) return `${bytes} ${fi ? "t" : "B"}`;
+        const [value, unit] = bytes < 1e6 ? [bytes / 1e3, "kB"] : [bytes / 1e6, "MB"];
+        return `${new Intl.NumberFormat(fi ? "fi" : "en", { maximumFractionDigits: 1 })
+          .format(value)} ${fi ? unit.replace("B", "t") : unit}`;
+      }
+
+      async function loadLimits() {
+        if (limits) return limits;
+        try {
+          limits = (await api("GET", "/api/v1/attachment-limits")).data;
+        } catch (_) { /* shown without limits; the hub still refuses with a reason */ }
+        if (request) render();
+        return limits;
+      }
+
+      async function upload(id, file) {
+        const draft = draftOf(id);
+        const known = await loadLimits();
+        let local = null;
+        if (known && file.size > known.max_bytes) {
+          local = { local: "attach_error_size", values: { name: file.name,
+            size: size(known.max_bytes) } };
+        } else if (known && draft.files.length + draft.uploading.length >= known.max_files) {
+          local = { local: "attach_error_many", values: { n: known.max_files } };
+        }
+        if (local) {
+          draft.error = local;
+          render();
+          return;
+        }
+        draft.uploading.push(file.name);
+        draft.error = null;
+        render();
+        const form = new FormData();
+        form.append("file", file, file.name);
+        try {
+          const response = await fetch(
+            `/api/v1/requests/${encodeURIComponent(id)}/attachments`,
+            { method: "POST", credentials: "same-origin", body: form,
+              headers: { Accept: "application/json" } });
+          let body = null;
+          try { body = await response.json(); } catch (_) { body = null; }
+          if (response.ok) draft.files.push(body);
+          else draft.error = { status: response.status, body, attach: true };
+        } catch (_) {
+          draft.error = { status: 0, body: null, attach: true };
+        } finally {
+          draft.uploading.splice(draft.uploading.indexOf(file.name), 1);
+          if (request && request.id === id) render();
+        }
+      }
+
+      function chip(draft, file) {
+        const remove = Object.assign(document.createElement("button"), {
+          type: "button", className: "composer-file-remove", textContent: "×" });
+        remove.dataset.testid = "composer-file-remove";
+        remove.setAttribute("aria-label", t("attach_remove", { name: file.name }));
+        remove.addEventListener("click", () => {
+          draft.files = draft.files.filter((f) => f !== file);
+          render();
+          button.focus();
+        });
+        const name = Object.assign(document.createElement("bdi"), {
+          className: "attachment-name", textContent: file.name });
+        const meta = Object.assign(document.createElement("span"), {
+          className: "attachment-meta", textContent: size(file.size) });
+        const item = Object.assign(document.createElement("li"), {
+          className: "attachment composer-file" });
+        item.dataset.testid = "composer-file-chip";
+        item.append(name, " ", meta, remove);
+        return item;
+      }
+
+      function renderFiles(draft, shown) {
+        field.hidden = !shown;
+        if (!shown) return;
+        if (!limits) loadLimits();
+        button.textContent = t("attach_file");
+        button.disabled = draft.sending;
+        note.textContent = [
+          limits ? t("attach_limits", { size: size(limits.max_bytes),
+            types: limits.types.map((type) => TYPE_NAMES[type] || type).join(", ") }) : "",
+          ...draft.uploading.map((name) => t("attach_uploading", { name })),
+        ].filter(Boolean).join(" · ");
+        if (limits) input.accept = limits.types.join(",");
+        chips.setAttribute("aria-label", t("attach_files"));
+        chips.replaceChildren(...draft.files.map((file) => chip(draft, file)));
+      }
+
+      return { render: renderFiles };
     }
 
     return { show, render, forget };

@@ -2184,7 +2184,7 @@
       focusSearch: queueView.focusSearch,
     });
     composer = window.TaxiConnect.createComposer({
-      t, api, channelLabel,
+      t, api, channelLabel, addWords,
       onSent: onReplySent,
       onRefused: (id) => { if (id === state.selectedId) refreshDetail(); },
     });
