@@ -11,13 +11,10 @@ as itself, for a thumbnail; anything else is a download (`application/octet-stre
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import unicodedata
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,10 +23,10 @@ from sqlalchemy import select
 from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, SETTINGS
+from hub.attachment_store import file_refs, stored_path
 from hub.audit_web import record_access
 from hub.errors import NotFound
 from hub.model import Role
-from hub.subject_export import attachment_path
 
 PATH = "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}"
 CHUNK_BYTES = 64 * 1024
@@ -50,38 +47,8 @@ SAFETY_HEADERS = {
     "Cache-Control": "private, no-cache",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
 MAX_NAME_CHARS = 150
-
-
-@dataclass(frozen=True, slots=True)
-class ListedAttachment:
-    """One entry of a message's `details.attachments` (channels.email.attachments)."""
-
-    name: str
-    content_type: str
-    size: int
-    sha256: str
-
-
-def listed_attachments(details: Any) -> tuple[ListedAttachment, ...]:
-    """The attachments a message's details list; nothing for a message with none or a list
-    that is not one."""
-    listed = details.get("attachments") if isinstance(details, dict) else None
-    try:
-        entries = json.loads(listed) if isinstance(listed, str) else listed
-    except ValueError:
-        return ()
-    if not isinstance(entries, list):
-        return ()
-    return tuple(
-        ListedAttachment(name=str(e.get("name") or "attachment"),
-                         content_type=str(e.get("type") or DOWNLOAD_TYPE),
-                         size=int(e["size"]) if isinstance(e.get("size"), int) else 0,
-                         sha256=str(e["sha256"]))
-        for e in entries
-        if isinstance(e, dict) and _SHA256.fullmatch(str(e.get("sha256"))))
 
 
 def safe_filename(name: str) -> str:
@@ -132,10 +99,10 @@ async def serve_attachment(request: web.Request) -> web.StreamResponse:
             .where(m.c.id == message_id, m.c.request_id == request_id))).first()
     if row is None or (agent.role is Role.EXTERNAL and row.assigned_agent_id != agent.id):
         raise NotFound("no such request")
-    found = next((a for a in listed_attachments(row.details) if a.sha256 == digest), None)
+    found = next((a for a in file_refs(row.details) if a.sha256 == digest), None)
     if found is None:
         raise NotFound("no such attachment")
-    path = attachment_path(request.app[SETTINGS].data_dir, digest)
+    path = stored_path(request.app[SETTINGS].data_dir, digest)
     try:
         image = await asyncio.to_thread(_is_image, path, found.content_type)
     except FileNotFoundError:

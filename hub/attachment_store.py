@@ -14,6 +14,7 @@ from typing import Any
 
 from hub.model import FileRef
 
+FOLDER = "attachments"  # under the data folder
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -36,6 +37,11 @@ def store_file(root: Path, data: bytes) -> str:
 
 def file_path(root: Path, digest: str) -> Path:
     return root / digest[:2] / digest
+
+
+def stored_path(data_dir: Path, digest: str) -> Path:
+    """Where the hub keeps the file with this SHA-256 (hex), under its data folder."""
+    return file_path(data_dir / FOLDER, digest)
 
 
 def file_refs(details: Any) -> tuple[FileRef, ...]:

@@ -36,6 +36,7 @@ from sqlalchemy import String, cast, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import handling, schema
+from hub.attachment_store import stored_path
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import RetryLater
@@ -56,7 +57,7 @@ from hub.purge import (
 )
 from hub.redis_client import stream_entries
 from hub.subject import Subject
-from hub.subject_export import attachment_hashes, attachment_path
+from hub.subject_export import attachment_hashes
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ async def erase_subject(db: Database, redis: Redis, keys: Keys, data_dir: Path,
         await renew_lock(redis, keys, token)
         async with db.read() as conn:
             digests -= await _attachments_of(conn, None, among=digests)
-        erased._paths += [attachment_path(data_dir, digest) for digest in sorted(digests)]
+        erased._paths += [stored_path(data_dir, digest) for digest in sorted(digests)]
         erased.files = sum([await asyncio.to_thread(_unlink, path) for path in erased._paths])
         await _erase_redis(redis, keys, subject, erased)
     finally:

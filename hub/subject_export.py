@@ -27,6 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.attachment_store import file_refs, stored_path
 from hub.clock import utcnow
 from hub.database import Database
 from hub.model import Timings
@@ -120,20 +121,7 @@ async def _rows(conn: AsyncConnection, query: Any) -> list[dict[str, Any]]:
 
 def attachment_hashes(details: Any) -> list[tuple[str, str]]:
     """(sha256, file name) of each attachment a message's details list."""
-    listed = (details or {}).get("attachments") if isinstance(details, dict) else None
-    if not listed:
-        return []
-    try:
-        entries = json.loads(listed) if isinstance(listed, str) else listed
-    except ValueError:
-        return []
-    return [(str(e["sha256"]), str(e.get("name") or "attachment")) for e in entries
-            if isinstance(e, dict) and re.fullmatch(r"[0-9a-f]{64}", str(e.get("sha256")))]
-
-
-def attachment_path(data_dir: Path, digest: str) -> Path:
-    """Where channels.email.attachments keeps a file: by content hash."""
-    return data_dir / "attachments" / digest[:2] / digest
+    return [(ref.sha256, ref.name) for ref in file_refs(details)]
 
 
 def _files(document: dict[str, Any], data_dir: Path) -> list[StoredFile]:
@@ -142,7 +130,7 @@ def _files(document: dict[str, Any], data_dir: Path) -> list[StoredFile]:
     for message in document["messages"]:
         listed = []
         for digest, name in attachment_hashes(message["details"]):
-            path = attachment_path(data_dir, digest)
+            path = stored_path(data_dir, digest)
             archived = f"files/attachments/{digest[:12]}-{SAFE_NAME.sub('_', name)[:80]}"
             listed.append(archived)
             if path not in seen:
