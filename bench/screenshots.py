@@ -52,6 +52,7 @@ SETTLE_S = 3.0
 POLL_S = 0.1
 AINO = "+358401234567"  # hub/demo.py's first passenger: her SMS threads into her order
 LATE_TAXI = "+358407654321"
+LATE_TAXI_SHOWN = "040 765 4321"  # the console shows Finnish numbers in the national format
 def tomorrow_at(hour: int, minute: int) -> str:
     day = datetime.now(HELSINKI).date() + timedelta(days=1)
     return f"{day.isoformat()}T{hour:02d}:{minute:02d}"
@@ -240,7 +241,7 @@ async def screenshots(demo: Demo, out: Path) -> None:
             }""")
             await shoot(page, out / "console-request.png")
 
-            await open_and_claim(page, LATE_TAXI)
+            await open_and_claim(page, LATE_TAXI_SHOWN)
             composer = page.get_by_test_id("composer-text")
             await composer.fill(FIRST_REPLY)
             await page.get_by_test_id("composer-send").click()
