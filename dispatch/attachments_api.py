@@ -23,7 +23,7 @@ from sqlalchemy import select
 from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, SETTINGS
-from hub.attachment_store import file_refs, stored_path
+from hub.attachment_store import HEAD_BYTES, file_refs, looks_like, stored_path
 from hub.audit_web import record_access
 from hub.errors import NotFound
 from hub.model import Role
@@ -32,12 +32,7 @@ PATH = "/api/v1/requests/{request_id}/messages/{message_id}/attachments/{sha256}
 CHUNK_BYTES = 64 * 1024
 # Image types a browser shows in an <img> and never runs, with the bytes each starts with:
 # a file declared as one whose bytes are something else is only downloaded.
-INLINE_IMAGES: dict[str, tuple[bytes, ...]] = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8, checked below
-}
+INLINE_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 DOWNLOAD_TYPE = "application/octet-stream"
 SAFETY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -67,15 +62,11 @@ def content_disposition(kind: str, name: str) -> str:
 
 
 def _is_image(path: Path, content_type: str) -> bool:
-    """Whether the file's first bytes are the image type it was declared as."""
-    starts = INLINE_IMAGES.get(content_type)
-    if starts is None:
+    """Whether the file is an image a browser may show, and its first bytes say so."""
+    if content_type not in INLINE_IMAGES:
         return False
     with path.open("rb") as f:
-        head = f.read(12)
-    if content_type == "image/webp" and head[8:12] != b"WEBP":
-        return False
-    return head.startswith(starts)
+        return looks_like(content_type, f.read(HEAD_BYTES))
 
 
 def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:

@@ -20,11 +20,18 @@ from collections.abc import Sequence
 from aiohttp import BodyPartReader, web
 from redis.asyncio import Redis
 
-from dispatch.attachments_api import INLINE_IMAGES, safe_filename
+from dispatch.attachments_api import safe_filename
 from hub import handling_take
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS, SETTINGS
-from hub.attachment_store import store_file
+from hub.attachment_store import (
+    HEAD_BYTES,
+    attachments_root,
+    file_record,
+    file_refs,
+    looks_like,
+    store_file,
+)
 from hub.clock import utcnow
 from hub.errors import BadInput, NotFound, TooLarge
 from hub.keys import Keys
@@ -36,10 +43,6 @@ LIMITS_PATH = "/api/v1/attachment-limits"
 UPLOAD_TTL_S = 24 * 3600
 CHUNK_BYTES = 64 * 1024
 MAX_ATTACHMENTS = 10  # in one reply
-
-
-def upload_key(keys: Keys, request_id: uuid.UUID, digest: str) -> str:
-    return f"{keys.prefix}upload:{request_id}:{digest}"
 
 
 async def upload_attachment(request: web.Request) -> web.Response:
@@ -73,29 +76,16 @@ async def upload_attachment(request: web.Request) -> web.Response:
                            {"file": "too_large"})
     if not data:
         raise BadInput("the file is empty", {"file": "empty"})
-    if not _bytes_match(content_type, bytes(data[:12])):
+    if not looks_like(content_type, bytes(data[:HEAD_BYTES])):
         raise BadInput(f"the file is not the {content_type} it says it is",
                        {"file": "type_mismatch"})
-    root = request.app[SETTINGS].data_dir / "attachments"
+    root = attachments_root(request.app[SETTINGS].data_dir)
     digest = await asyncio.to_thread(store_file, root, bytes(data))
-    ref = FileRef(name=safe_filename(part.filename), content_type=content_type,
-                  size=len(data), sha256=digest)
-    record = {"name": ref.name, "type": ref.content_type, "size": ref.size, "sha256": digest}
+    record = file_record(FileRef(name=safe_filename(part.filename), content_type=content_type,
+                                 size=len(data), sha256=digest))
     await request.app[REDIS].client.set(
-        upload_key(request.app[KEYS], request_id, digest), json.dumps(record), ex=UPLOAD_TTL_S)
+        request.app[KEYS].upload(request_id, digest), json.dumps(record), ex=UPLOAD_TTL_S)
     return web.json_response(record, status=201)
-
-
-def _bytes_match(content_type: str, head: bytes) -> bool:
-    """An image or PDF must begin as one: a console shows images inline."""
-    if content_type == "application/pdf":
-        return head.startswith(b"%PDF-")
-    starts = INLINE_IMAGES.get(content_type)
-    if starts is None:
-        return True
-    if content_type == "image/webp" and head[8:12] != b"WEBP":
-        return False
-    return head.startswith(starts)
 
 
 async def uploaded_files(redis: Redis, keys: Keys, request_id: uuid.UUID,
@@ -112,16 +102,12 @@ async def uploaded_files(redis: Redis, keys: Keys, request_id: uuid.UUID,
                        {"attachments": "too_many"})
     if not wanted:
         return ()
-    found = await redis.mget([upload_key(keys, request_id, h) for h in wanted])
-    refs = []
-    for raw in found:
-        if raw is None:
-            raise BadInput("a file listed was not uploaded for this request, or too long "
-                           "ago: attach it again", {"attachments": "not_uploaded"})
-        record = json.loads(raw)
-        refs.append(FileRef(name=str(record["name"]), content_type=str(record["type"]),
-                            size=int(record["size"]), sha256=str(record["sha256"])))
-    return tuple(refs)
+    found = await redis.mget([keys.upload(request_id, h) for h in wanted])
+    records = [json.loads(raw) for raw in found if raw is not None]
+    if len(records) < len(wanted):
+        raise BadInput("a file listed was not uploaded for this request, or too long "
+                       "ago: attach it again", {"attachments": "not_uploaded"})
+    return file_refs({"attachments": records})
 
 
 async def upload_limits(request: web.Request) -> web.Response:

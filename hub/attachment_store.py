@@ -39,9 +39,36 @@ def file_path(root: Path, digest: str) -> Path:
     return root / digest[:2] / digest
 
 
+def attachments_root(data_dir: Path) -> Path:
+    """The folder of every kept file, under the hub's data folder."""
+    return data_dir / FOLDER
+
+
 def stored_path(data_dir: Path, digest: str) -> Path:
     """Where the hub keeps the file with this SHA-256 (hex), under its data folder."""
-    return file_path(data_dir / FOLDER, digest)
+    return file_path(attachments_root(data_dir), digest)
+
+
+# The first bytes a file of each type begins with; a type not here has none checked.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),  # and "WEBP" at offset 8
+    "application/pdf": (b"%PDF-",),
+}
+HEAD_BYTES = 12  # enough of a file's start for every signature
+
+
+def looks_like(content_type: str, head: bytes) -> bool:
+    """Whether a file starting with `head` is the type it was declared as (true of a type
+    whose signature this module does not know)."""
+    starts = SIGNATURES.get(content_type)
+    if starts is None:
+        return True
+    if content_type == "image/webp" and head[8:12] != b"WEBP":
+        return False
+    return head.startswith(starts)
 
 
 def file_refs(details: Any) -> tuple[FileRef, ...]:

@@ -137,6 +137,11 @@ class Keys:
         """A long SMS's part that is in a stored message already: a resend of it is dropped."""
         return f"{self.prefix}sms-part-done:{gateway}:{part_id}"
 
+    def upload(self, request_id: object, digest: str) -> str:
+        """A file a dispatcher uploaded for a reply on this request (its name, type, size),
+        until the reply sends it or the day is over."""
+        return f"{self.prefix}upload:{request_id}:{digest}"
+
     def published(self, key: str) -> str:
         return f"{self.prefix}published:{key}"
 

@@ -48,6 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import audit, schema
+from hub.attachment_store import attachments_root
 from hub.clock import utcnow
 from hub.database import Database
 from hub.handling_callback import forget_callback_numbers
@@ -128,7 +129,7 @@ class Purge:
         self._redis = redis
         self._keys = keys
         self._settings = settings
-        self._attachments = data_dir / "attachments"
+        self._attachments = attachments_root(data_dir)
         self._data_dir = data_dir.resolve()
         self._token = uuid.uuid4().hex
 

@@ -29,6 +29,7 @@ from channels.email.mime import ParsedMail, parse_mail
 from channels.email.reply_address import reply_address
 from channels.email.send import build_reply, read_files, send_mail
 from channels.email.smtp_server import InboundMailHandler
+from hub.attachment_store import attachments_root
 from hub.clock import utcnow
 from hub.errors import AnnouncementOnly, BadInput, OperatorMustAct, RetryLater
 from hub.ingest_store import fingerprint
@@ -160,7 +161,7 @@ class EmailChannel:
             try:
                 # Before the attachments go to disk: a mail the notice answers keeps nothing.
                 await services.ingestor.door(contact_of([]))
-                root = services.settings.data_dir / "attachments"
+                root = attachments_root(services.settings.data_dir)
                 kept = await asyncio.to_thread(_keep_attachments, root, parsed)
                 await _ingest_once(services, contact_of(kept))
             except AnnouncementOnly:  # taken (250, or seen in the mailbox), nothing kept
@@ -180,7 +181,7 @@ class EmailChannel:
         email = services.settings.email
         domain = email.address.rpartition("@")[2]
         files = await asyncio.to_thread(
-            read_files, services.settings.data_dir / "attachments", message.attachments)
+            read_files, attachments_root(services.settings.data_dir), message.attachments)
         mail = build_reply(
             message, from_address=email.address, from_name=message.agent_name or "",
             reply_to=reply_address(email.reply_token_secret.reveal(),
