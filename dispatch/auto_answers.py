@@ -77,6 +77,7 @@ class AutoAnswers:
         self._senders = senders
         self._acknowledge = acknowledge
         self._zone = ZoneInfo(timezone)
+        self._answerable = tuple(c.value for c in ANSWERED_HERE if c in senders)
         self.sent = 0
 
     def __repr__(self) -> str:
@@ -93,7 +94,11 @@ class AutoAnswers:
         notices = await self._notices.current(now)
         if not new_requests and not notices:
             return
-        wanted = [i for i in (_uuid(p.get("message_id")) for p in payloads) if i is not None]
+        # The web form and the phone answer in their own responses: no read for them.
+        # (An entry written before entries named their channel is read as before.)
+        wanted = [i for i in (_uuid(p.get("message_id")) for p in payloads
+                              if p.get("channel") in (None, *self._answerable))
+                  if i is not None]
         if not wanted:
             return
         async with self._db.read() as conn:

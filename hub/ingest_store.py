@@ -377,6 +377,7 @@ def _plan(
     new_request = existing is None
     batch.outbox.append(new_row("inbound", {
         "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
+        "channel": contact.channel.value,
     }))
     return IngestResult(request_id, reference, message_id, new_request, duplicate=False,
                         contact_id=owner, lane=lane, callback_due_at=callback_due_at)
