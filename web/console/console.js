@@ -1528,14 +1528,18 @@
       state.deliveries.clear();
       state.audio.clear();
     }
+    // One history entry while a request is open: Back closes it (on a phone, the way back).
+    if (!state.selectedId) window.history.pushState({ request: id }, "");
     state.selectedId = id;
     state.detailMissing = false;
     renderQueue();
     renderDetail();
     refreshDetail();
+    if (!document.activeElement?.checkVisibility()) $("detail-heading").focus(); // narrow.css
   }
 
   function closeDetail() {
+    if (window.history.state?.request) window.history.back();
     const id = state.selectedId;
     state.selectedId = null;
     state.detail = null;
@@ -1581,6 +1585,7 @@
     const request = shownRequest();
     const body = $("detail-body");
     const empty = $("detail-empty");
+    document.body.classList.toggle("request-open", Boolean(state.selectedId)); // narrow.css
     if (!state.selectedId || (!request && state.detailMissing)) {
       body.hidden = true;
       empty.hidden = false;
@@ -2197,6 +2202,8 @@
     $("logout").addEventListener("click", onLogout);
     $("queue-body").addEventListener("keydown", onQueueKey);
     $("detail-close").addEventListener("click", closeDetail);
+    $("detail-back").addEventListener("click", closeDetail);
+    window.addEventListener("popstate", () => { if (state.selectedId) closeDetail(); });
     for (const action of ACTIONS) {
       $(`action-${action}`).addEventListener("click", () => act(action));
     }
