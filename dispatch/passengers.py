@@ -22,6 +22,7 @@ from hub.agent_auth import current_agent, refuse
 from hub.appkeys import DATABASE, RELAY
 from hub.audit_web import record_access
 from hub.errors import BadInput, NotFound
+from hub.json_answer import json_answer
 from hub.model import Agent, Role
 from hub.request_body import read_json_object
 
@@ -86,7 +87,7 @@ async def search_contacts(request: web.Request) -> web.Response:
         found = await search(conn, q)
     await record_access(request, "read.contact_search", agent_id=agent.id, detail={
         "count": len(found), "contacts": [c["id"] for c in found[:AUDITED_RESULTS]]})
-    return web.json_response({"contacts": found})
+    return json_answer({"contacts": found})
 
 
 async def get_contact(request: web.Request) -> web.Response:
@@ -94,7 +95,7 @@ async def get_contact(request: web.Request) -> web.Response:
     contact_id = await _live_id(request)
     found = await _card(request, contact_id)
     await record_access(request, "read.contact", agent_id=agent.id, subject=str(contact_id))
-    return web.json_response({"contact": found})
+    return json_answer({"contact": found})
 
 
 async def get_timeline(request: web.Request) -> web.Response:
@@ -119,7 +120,7 @@ async def get_timeline(request: web.Request) -> web.Response:
         page = await timeline(conn, contact_id, before=before, limit=limit)
     await record_access(request, "read.contact_timeline", agent_id=agent.id,
                         subject=str(contact_id), detail={"items": len(page.items)})
-    return web.json_response({"contact_id": str(contact_id), "items": page.items,
+    return json_answer({"contact_id": str(contact_id), "items": page.items,
                               "next_before": page.next_before})
 
 
@@ -134,7 +135,7 @@ async def change_contact(request: web.Request) -> web.Response:
     if "name" not in body:
         raise BadInput("name is required", {"name": "required"})
     await _changes(request).rename(contact_id, clean_name(body["name"]), agent)
-    return web.json_response({"contact": await _card(request, contact_id)})
+    return json_answer({"contact": await _card(request, contact_id)})
 
 
 async def merge_contact(request: web.Request) -> web.Response:
@@ -147,7 +148,7 @@ async def merge_contact(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise BadInput("into must be a passenger's id", {"into": "invalid"}) from exc
     merged = await _changes(request).merge(contact_id, into, agent)
-    return web.json_response({
+    return json_answer({
         "contact": await _card(request, merged.survivor),
         "merged": {"id": str(contact_id), "into": str(merged.survivor),
                    "identities": merged.identities, "requests": merged.requests,

@@ -41,6 +41,7 @@ from hub.appkeys import DATABASE, KEYS, LANES, REDIS, RELAY, REPLY_SENDERS, SETT
 from hub.audit_web import record_access
 from hub.clock import utcnow
 from hub.errors import BadInput, Forbidden, NotFound
+from hub.json_answer import json_answer
 from hub.model import Agent, Channel, RequestStatus, Role
 from hub.read_models import detail, summaries_by_id
 from hub.request_body import read_json_object
@@ -220,9 +221,9 @@ async def list_requests(request: web.Request) -> web.Response:
         await record_access(request, "read.request_search", agent_id=agent.id,
                             detail={"count": len(keys[:limit]),
                                     "requests": [str(key[-1]) for key in keys[:AUDITED]]})
-    return web.json_response({"requests": [found[str(key[-1])] for key in keys[:limit]
-                                           if str(key[-1]) in found],
-                              "next_cursor": next_cursor, "next": next_url})
+    return json_answer({"requests": [found[str(key[-1])] for key in keys[:limit]
+                                     if str(key[-1]) in found],
+                        "next_cursor": next_cursor, "next": next_url})
 
 
 async def get_request(request: web.Request) -> web.Response:
@@ -234,7 +235,7 @@ async def get_request(request: web.Request) -> web.Response:
                          .get("id") != str(agent.id)):
         raise NotFound("no such request")
     await record_access(request, "read.request", agent_id=agent.id, subject=str(request_id))
-    return web.json_response({"request": found})
+    return json_answer({"request": found})
 
 
 def _answer(outcome: Outcome) -> web.Response:
