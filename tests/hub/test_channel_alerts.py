@@ -107,7 +107,7 @@ def own_dovecot() -> Iterator[Dovecot]:
         yield server
 
 
-def _set_password(server: Dovecot, old: str, new: str) -> None:
+def set_password(server: Dovecot, old: str, new: str) -> None:
     """Change the one password the server takes, reload it, and end the open sessions."""
     server.conf.write_text(server.conf.read_text().replace(f"password={old}",
                                                            f"password={new}"))
@@ -130,22 +130,22 @@ async def test_imap_login_refused_raises_down_and_restored_clears(
                               password=Secret(mail.password), poll_s=0.3))))
     admin = await dispatcher(client, role=Role.ADMIN)
     console = await admin.console()
-    await eventually(lambda: _connected(client), what="the IMAP poller connected")
+    await eventually(lambda: connected(client), what="the IMAP poller connected")
     assert await _alerts(admin) == []
 
-    _set_password(own_dovecot, mail.password, "changed-by-the-provider")
+    set_password(own_dovecot, mail.password, "changed-by-the-provider")
     own_dovecot.kick(mail.user)
     await raised_and_cleared(client, admin, console, "email", "down", raised=True)
     async with admin.http.get(f"{admin.base}/api/v1/admin/channels") as resp:
         [status] = [c for c in (await resp.json())["channels"] if c["name"] == "email"]
     assert "LOGIN" in status["adapter"]["imap"]["last_error"]  # refused, not just dropped
 
-    _set_password(own_dovecot, "changed-by-the-provider", mail.password)
+    set_password(own_dovecot, "changed-by-the-provider", mail.password)
     await raised_and_cleared(client, admin, console, "email", "down", raised=False)
     await client.close()  # before Dovecot stops: it would wait on the poller's session
 
 
-async def _connected(client: Client) -> bool | None:
+async def connected(client: Client) -> bool | None:
     poller = client.app[ADAPTERS]["email"].poller
     return True if poller is not None and poller.connected else None
 

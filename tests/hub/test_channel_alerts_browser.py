@@ -1,8 +1,10 @@
-"""The AMI link's alert seen by an admin in Chromium (Debian's, driven by Playwright): a
-fake Asterisk drops the link and refuses the login; past the window the admin's console
-shows a banner, in the console's language, and the alert is on the API, the console's
-websocket and /metrics; once the login works again the banner goes. A team console never
-shows it."""
+"""Channel alerts seen by an admin in Chromium (Debian's, driven by Playwright).
+
+A fake Asterisk drops the AMI link and refuses the login, and a real Dovecot starts refusing
+the IMAP poller's login: past the window the admin's console shows a banner, in the
+console's language, and the alert is on the API, the console's websocket and /metrics; once
+the login works again the banner goes. A team console never shows it. (The SMS channel quiet
+past its window, and the on-call group's message, are in test_channel_alerts.py.)"""
 
 from __future__ import annotations
 
@@ -15,10 +17,26 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from hub.model import Role
-from hub.settings import AmiSettings, ChannelsSettings, PhoneSettings, Secret, Settings
+from hub.settings import (
+    AmiSettings,
+    ChannelsSettings,
+    EmailSettings,
+    ImapSettings,
+    PhoneSettings,
+    Secret,
+    Settings,
+)
 from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
+from tests.dovecot import Dovecot, MailUser
 from tests.fake_ami import FakeAmi
-from tests.hub.test_channel_alerts import FAST, raised_and_cleared
+from tests.helpers import eventually
+from tests.hub.test_channel_alerts import (
+    FAST,
+    connected,
+    own_dovecot,  # noqa: F401  (a fixture: pytest finds it by its name here)
+    raised_and_cleared,
+    set_password,
+)
 
 AMI_USER, AMI_SECRET = "taxiconnect", "ami-secret"
 ASKS_EVERY_MS = 5_000  # web/console/alerts.js ALERTS_EVERY_MS
@@ -77,3 +95,37 @@ async def test_ami_link_down_past_the_window_raises_and_reconnect_clears(
     await expect(page.get_by_test_id("channel-alerts")).to_be_hidden()
     await colleague.clock.fast_forward(ASKS_EVERY_MS)
     await expect(colleague.get_by_test_id("channel-alerts")).to_have_count(0)
+
+
+async def test_imap_login_refused_shows_the_banner_until_the_login_works_again(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
+    own_dovecot: Dovecot, browser: Browser  # noqa: F811
+) -> None:
+    mail: MailUser = own_dovecot.add_user()
+    client = await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "email")),
+        alerts=dataclasses.replace(FAST, link_down_s=1.5),
+        email=EmailSettings(
+            address="tilaukset@taxi.example", reply_token_secret=Secret("alerts-secret"),
+            imap=ImapSettings(host=mail.host, port=mail.port, security="none", user=mail.user,
+                              password=Secret(mail.password), poll_s=0.3))))
+    admin = await dispatcher(client, role=Role.ADMIN)
+    console = await admin.console()
+    page = await _console(browser, server_url(client), admin.agent.login)
+    await page.get_by_test_id("lang-fi").click()
+    await eventually(lambda: connected(client), what="the IMAP poller connected")
+    banner = page.get_by_test_id("channel-alert-email-down")
+
+    set_password(own_dovecot, mail.password, "changed-by-the-provider")
+    own_dovecot.kick(mail.user)
+    await raised_and_cleared(client, admin, console, "email", "down", raised=True)
+    await page.clock.fast_forward(ASKS_EVERY_MS)
+    await expect(banner).to_contain_text("email: yhteys poikki")
+    await page.get_by_test_id("lang-en").click()
+    await expect(banner).to_contain_text("email: link down since")
+
+    set_password(own_dovecot, "changed-by-the-provider", mail.password)
+    await raised_and_cleared(client, admin, console, "email", "down", raised=False)
+    await page.clock.fast_forward(ASKS_EVERY_MS)
+    await expect(page.get_by_test_id("channel-alerts")).to_be_hidden()
+    await client.close()  # before Dovecot stops: it would wait on the poller's session
