@@ -159,7 +159,7 @@ def _signed(raw: bytes) -> str:
     return f"t={t},v1={digest.hexdigest()}"
 
 
-def _sms_settings(settings: Settings, gateway: FakeGenericGateway, port: int,
+def sms_settings(settings: Settings, gateway: FakeGenericGateway, port: int,
                   alerts: AlertsSettings) -> Settings:
     return dataclasses.replace(
         settings, channels=ChannelsSettings(enabled=("webform", "generic_sms")), alerts=alerts,
@@ -178,7 +178,7 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
     alerts = dataclasses.replace(FAST, oncall_group="Päivystys", quiet=(window,))
     async with FakeGenericGateway() as gateway:
         port = free_port()
-        first = await hub(_sms_settings(settings, gateway, port, alerts), port=port)
+        first = await hub(sms_settings(settings, gateway, port, alerts), port=port)
         admin = await dispatcher(first, role=Role.ADMIN)
         async with admin.http.post(f"{admin.base}/api/v1/admin/groups",
                                    json={"name": "Päivystys"}) as resp:
@@ -188,14 +188,14 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
                 f"{admin.base}/api/v1/admin/groups/{group['id']}/members",
                 json={"name": "Päivystäjä", "phone": ONCALL_PHONE}) as resp:
             assert resp.status == 201, await resp.text()
-        await eventually(lambda: _looked(first), what="the watcher's first look")
+        await eventually(lambda: looked(first), what="the watcher's first look")
         assert await _alerts(admin) == []  # a fresh hub waits the window out
         await first.close()
 
         # The same hub 31 minutes on (its clock moved by configuration).
         moved = dataclasses.replace(alerts, clock_offset_s=31 * 60)
         port = free_port()
-        client = await hub(_sms_settings(settings, gateway, port, moved), port=port)
+        client = await hub(sms_settings(settings, gateway, port, moved), port=port)
         admin.base = f"http://127.0.0.1:{port}"
         console = await admin.console()
         await raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=True)
@@ -204,7 +204,7 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
         assert "generic_sms" in told[0] and "TaxiConnect-hälytys" in told[0]
         assert "TaxiConnect alert" in told[0]
 
-        await _inbound_sms(admin, "gw-alert-1")
+        await inbound_sms(admin, "gw-alert-1")
         await raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=False)
         told = await eventually(lambda: _sent_to(gateway, ONCALL_PHONE, 2),
                                 what="the on-call SMS of the recovery")
@@ -219,10 +219,10 @@ async def test_deliveries_failing_in_a_row_raise_and_one_that_goes_through_clear
     alerts = dataclasses.replace(FAST, failed_in_row=2)
     async with FakeGenericGateway() as gateway:
         port = free_port()
-        client = await hub(_sms_settings(settings, gateway, port, alerts), port=port)
+        client = await hub(sms_settings(settings, gateway, port, alerts), port=port)
         admin = await dispatcher(client, role=Role.ADMIN)
         console = await admin.console()
-        await _inbound_sms(admin, "gw-fail-1")
+        await inbound_sms(admin, "gw-fail-1")
         [request] = await eventually(admin.open_requests, what="the SMS request")
 
         refusal = (400, {"error": "number blocked at the operator"})
@@ -237,7 +237,7 @@ async def test_deliveries_failing_in_a_row_raise_and_one_that_goes_through_clear
         await raised_and_cleared(client, admin, console, "generic_sms", "failing", raised=False)
 
 
-async def _inbound_sms(agent: Dispatcher, message_id: str) -> None:
+async def inbound_sms(agent: Dispatcher, message_id: str) -> None:
     raw = json.dumps({"message_id": message_id, "from": "+358401112233",
                       "to": "+358451234567", "text": "Taksi Kamppiin"}).encode()
     async with agent.http.post(f"{agent.base}/webhooks/sms/generic", data=raw, headers={
@@ -259,7 +259,7 @@ async def test_a_window_that_cannot_be_read_or_names_no_enabled_adapter_stops_st
         await hub(wrong)
 
 
-async def _looked(client: Client) -> bool | None:
+async def looked(client: Client) -> bool | None:
     return True if client.app[ALERT_WATCH].looks > 0 else None
 
 

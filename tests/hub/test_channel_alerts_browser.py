@@ -3,8 +3,9 @@
 A fake Asterisk drops the AMI link and refuses the login, and a real Dovecot starts refusing
 the IMAP poller's login: past the window the admin's console shows a banner, in the
 console's language, and the alert is on the API, the console's websocket and /metrics; once
-the login works again the banner goes. A team console never shows it. (The SMS channel quiet
-past its window, and the on-call group's message, are in test_channel_alerts.py.)"""
+the login works again the banner goes. A team console never shows it. An SMS channel quiet
+past its window (the clock moved by configuration on a restarted hub) shows its banner until
+a text arrives. (The on-call group's messages: test_channel_alerts.py.)"""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from hub.channel_alerts import QuietWindow
 from hub.model import Role
 from hub.settings import (
     AmiSettings,
@@ -26,16 +28,20 @@ from hub.settings import (
     Secret,
     Settings,
 )
-from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
+from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, free_port, server_url
 from tests.dovecot import Dovecot, MailUser
 from tests.fake_ami import FakeAmi
+from tests.gateways import FakeGenericGateway
 from tests.helpers import eventually
 from tests.hub.test_channel_alerts import (
     FAST,
     connected,
+    inbound_sms,
+    looked,
     own_dovecot,  # noqa: F401  (a fixture: pytest finds it by its name here)
     raised_and_cleared,
     set_password,
+    sms_settings,
 )
 
 AMI_USER, AMI_SECRET = "taxiconnect", "ami-secret"
@@ -129,3 +135,34 @@ async def test_imap_login_refused_shows_the_banner_until_the_login_works_again(
     await page.clock.fast_forward(ASKS_EVERY_MS)
     await expect(page.get_by_test_id("channel-alerts")).to_be_hidden()
     await client.close()  # before Dovecot stops: it would wait on the poller's session
+
+
+async def test_sms_quiet_past_its_window_shows_the_banner_until_a_text_arrives(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, browser: Browser
+) -> None:
+    alerts = dataclasses.replace(
+        FAST, quiet=(QuietWindow(adapter="generic_sms", after_min=30),))
+    async with FakeGenericGateway() as gateway:
+        port = free_port()
+        first = await hub(sms_settings(settings, gateway, port, alerts), port=port)
+        admin = await dispatcher(first, role=Role.ADMIN)
+        await eventually(lambda: looked(first), what="the watcher's first look")
+        await first.close()
+
+        # The same hub 31 minutes on (its clock moved by configuration).
+        port = free_port()
+        client = await hub(sms_settings(settings, gateway, port, dataclasses.replace(
+            alerts, clock_offset_s=31 * 60)), port=port)
+        admin.base = server_url(client)
+        console = await admin.console()
+        page = await _console(browser, admin.base, admin.agent.login)
+        await page.get_by_test_id("lang-fi").click()
+        banner = page.get_by_test_id("channel-alert-generic_sms-quiet")
+        await raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=True)
+        await page.clock.fast_forward(ASKS_EVERY_MS)
+        await expect(banner).to_contain_text("generic_sms: ei yhteydenottoja")
+
+        await inbound_sms(admin, "gw-alert-browser-1")
+        await raised_and_cleared(client, admin, console, "generic_sms", "quiet", raised=False)
+        await page.clock.fast_forward(ASKS_EVERY_MS)
+        await expect(page.get_by_test_id("channel-alerts")).to_be_hidden()
