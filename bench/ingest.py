@@ -85,6 +85,7 @@ from profile import (
 import aiohttp
 import psutil
 from consoles import Consoles, ConsoleSpec
+from disk import fsync_ms
 from load import LoadSpec, Sample, run_workers
 from probe import WRITE_EVERY_S, phase_figures, read_lines
 from report import (
@@ -651,6 +652,10 @@ def main(argv: list[str] | None = None) -> int:
             baseline: list[Phase] = []
             if not args.skip_baseline:
                 baseline = bench_baseline(run, folder, stack)
+            disk = fsync_ms(folder)
+            print(f"# disk: fsync of a 4 KiB append in the data folder p50 {disk['p50']:g} ms, "
+                  f"p99 {disk['p99']:g} ms, max {disk['max']:g} ms (an SQLite commit waits "
+                  f"for one)", flush=True)
             hub, connected = bench_hub(run, folder, stack)
     except Exception as exc:
         if not args.smoke:
@@ -676,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
                          for k, v in vars(args).items() if k not in ("redis_url",
                                                                       "database_url")},
                 "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                            "aiohttp": aiohttp.__version__},
+                            "aiohttp": aiohttp.__version__, "fsync_ms": disk},
                 **meta,
                 "consoles_connected": connected,
                 "phases": [asdict(p) | {"label": p.label} for p in baseline + hub],

@@ -411,6 +411,10 @@ def markdown_table(document: dict[str, Any]) -> str:
     if best is not None:
         lines += ["", f"Baseline in the same run (bare aiohttp form handler): "
                       f"{best['throughput']:,.0f} POSTs/s at {best['label']}."]
+    disk = document.get("machine", {}).get("fsync_ms")
+    if disk:
+        lines += ["", f"The disk in the same run: an fsync of 4 KiB took p50 {disk['p50']:g} ms, "
+                      f"p99 {disk['p99']:g} ms (every SQLite commit waits for one)."]
     return "\n".join(lines)
 
 
