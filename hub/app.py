@@ -223,6 +223,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database_url, echo=app[SETTINGS].database.echo)
     try:
         await db.migrate()
+        db.checkpoint_in_background()
         app[DATABASE] = db
         app[LANES] = LaneBook(db)
         app[NOTICES] = NoticeBoard(db)

@@ -25,9 +25,11 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from hub.data_dir import make_database_private
 from hub.errors import OperatorMustAct
+from hub.sqlite_checkpoints import BACKSTOP_PAGES, Checkpointer
 from hub.tls import client_context
 
 T = TypeVar("T")
@@ -70,6 +72,10 @@ class Database:
             _configure_sqlite(self._batch_writer, immediate=True)
             self._batch_thread: ThreadPoolExecutor | None = ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="sqlite-writer")
+            checkpoints = create_engine(self.url.set(drivername="sqlite+pysqlite"),
+                                        echo=echo, poolclass=NullPool, hide_parameters=True)
+            _configure_sqlite(checkpoints, immediate=False)
+            self.checkpointer: Checkpointer | None = Checkpointer(checkpoints)
         else:
             self.url, tls = _libpq_tls(self.url)
             pool: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
@@ -79,6 +85,7 @@ class Database:
             self.reader = create_async_engine(self.url, echo=echo, **pool)
             self._batch_writer = None
             self._batch_thread = None
+            self.checkpointer = None
 
     def __repr__(self) -> str:
         return f"<Database {self.url.render_as_string(hide_password=True)}>"
@@ -137,7 +144,15 @@ class Database:
         except (SQLAlchemyError, CommandError, OSError) as exc:
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
 
+    def checkpoint_in_background(self) -> None:
+        """On SQLite, checkpoint from a thread of its own (hub.sqlite_checkpoints) rather than
+        in whichever commit fills the log: for a serving hub, not for a command's few writes."""
+        if self.checkpointer is not None:
+            self.checkpointer.start()
+
     async def close(self) -> None:
+        if self.checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
         if self._batch_writer is not None and self._batch_thread is not None:
             await asyncio.get_running_loop().run_in_executor(
                 self._batch_thread, self._batch_writer.dispose)
@@ -214,6 +229,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"

@@ -155,6 +155,7 @@ def too_many_page(lang: str) -> bytes:
     return _page(lang, t["too_many_title"], body).encode("utf-8")
 
 
+@functools.cache
 def busy_page(lang: str) -> bytes:
     """Rendered once: past capacity, refusing must cost next to nothing."""
     t = _words(lang)
