@@ -10,7 +10,8 @@
  * A launcher button and a chat panel in a shadow root of their own (the site's styles do not
  * reach in, ours do not leak out). The hub's address comes from this script's own src. The
  * visitor token the hub signs is kept in the site's localStorage, so a reload resumes the
- * conversation. Each message carries a client id and stays "sending" until the hub acks it
+ * conversation; so is the newest line the passenger has had in front of them, so that a
+ * reload's history counts as unread only the replies after it. Each message carries a client id and stays "sending" until the hub acks it
  * (after storing it); unacked messages are resent with the same id after a reconnect, and the
  * hub stores them once. Text from anyone reaches the page as textContent only.
  */
@@ -134,6 +135,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     const state = {
       token: typeof stored.token === "string" ? stored.token : null,
       pending: Array.isArray(stored.pending) ? stored.pending.filter((p) => p && p.id && p.text) : [],
+      readUpTo: typeof stored.read === "string" ? stored.read : null, // a message id
       lines: new Map(), // message id -> element
       clientLines: new Map(), // client id -> element (the passenger's own)
       last: null, // {id, at}: the newest line the widget has
@@ -279,8 +281,9 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       }
     }
 
-    function addLine(line) {
+    function addLine(line, alreadyRead = false) {
       noteLast(line.id, line.at);
+      if (state.open) noteRead();
       if (state.lines.has(line.id)) return;
       let node = line.client_id ? state.clientLines.get(line.client_id) : null;
       if (node) {
@@ -297,9 +300,15 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       if (line.from === "dispatcher") {
         hideTyping();
         markSeen(line.id);
-        if (!state.open) setUnread(state.unread + 1);
+        if (!state.open && !alreadyRead) setUnread(state.unread + 1);
       }
       scrollDown();
+    }
+
+    function noteRead() {
+      if (!state.last || state.last.id === state.readUpTo) return;
+      state.readUpTo = state.last.id;
+      persist();
     }
 
     function scrollDown() {
@@ -445,7 +454,11 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       persist();
       setStatus("live");
       showAvailability();
-      for (const line of frame.messages || []) addLine(line);
+      // After a reload the history is the whole conversation: what was read before it is
+      // not news. The lines come in order, so everything up to the last read one was read.
+      const lines = frame.messages || [];
+      const readAt = lines.findIndex((line) => line.id === state.readUpTo);
+      lines.forEach((line, index) => addLine(line, index <= readAt));
       for (const item of state.pending) { // unsent ones come after the history
         const node = state.clientLines.get(item.id);
         if (node) log.append(node);
@@ -463,7 +476,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     }
 
     function persist() {
-      save({ token: state.token,
+      save({ token: state.token, read: state.readUpTo,
         pending: state.pending.map(({ id: i, text, extra }) => ({ id: i, text, extra })) });
     }
 
@@ -646,6 +659,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       panel.hidden = false;
       launcher.setAttribute("aria-expanded", "true");
       setUnread(0);
+      noteRead();
       markAllSeen();
       scrollDown();
       textarea.focus();
