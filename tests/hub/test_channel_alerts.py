@@ -116,18 +116,23 @@ def set_password(server: Dovecot, old: str, new: str) -> None:
                    capture_output=True)
 
 
-async def test_imap_login_refused_raises_down_and_restored_clears(
-    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, own_dovecot: Dovecot
-) -> None:
-    mail: MailUser = own_dovecot.add_user()
-    client = await hub(dataclasses.replace(
+def imap_settings(settings: Settings, mail: MailUser) -> Settings:
+    """The mail channel polling `mail`'s box on the test's own Dovecot."""
+    return dataclasses.replace(
         settings, channels=ChannelsSettings(enabled=("webform", "email")),
         # Longer than the poller's first retry: a dropped session alone raises nothing.
         alerts=dataclasses.replace(FAST, link_down_s=1.5),
         email=EmailSettings(
             address="tilaukset@taxi.example", reply_token_secret=Secret("alerts-secret"),
             imap=ImapSettings(host=mail.host, port=mail.port, security="none", user=mail.user,
-                              password=Secret(mail.password), poll_s=0.3))))
+                              password=Secret(mail.password), poll_s=0.3)))
+
+
+async def test_imap_login_refused_raises_down_and_restored_clears(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, own_dovecot: Dovecot
+) -> None:
+    mail: MailUser = own_dovecot.add_user()
+    client = await hub(imap_settings(settings, mail))
     admin = await dispatcher(client, role=Role.ADMIN)
     console = await admin.console()
     await eventually(lambda: connected(client), what="the IMAP poller connected")

@@ -22,8 +22,6 @@ from hub.model import Role
 from hub.settings import (
     AmiSettings,
     ChannelsSettings,
-    EmailSettings,
-    ImapSettings,
     PhoneSettings,
     Secret,
     Settings,
@@ -36,6 +34,7 @@ from tests.helpers import eventually
 from tests.hub.test_channel_alerts import (
     FAST,
     connected,
+    imap_settings,
     inbound_sms,
     looked,
     own_dovecot,  # noqa: F401  (a fixture: pytest finds it by its name here)
@@ -108,13 +107,7 @@ async def test_imap_login_refused_shows_the_banner_until_the_login_works_again(
     own_dovecot: Dovecot, browser: Browser  # noqa: F811
 ) -> None:
     mail: MailUser = own_dovecot.add_user()
-    client = await hub(dataclasses.replace(
-        settings, channels=ChannelsSettings(enabled=("webform", "email")),
-        alerts=dataclasses.replace(FAST, link_down_s=1.5),
-        email=EmailSettings(
-            address="tilaukset@taxi.example", reply_token_secret=Secret("alerts-secret"),
-            imap=ImapSettings(host=mail.host, port=mail.port, security="none", user=mail.user,
-                              password=Secret(mail.password), poll_s=0.3))))
+    client = await hub(imap_settings(settings, mail))
     admin = await dispatcher(client, role=Role.ADMIN)
     console = await admin.console()
     page = await _console(browser, server_url(client), admin.agent.login)

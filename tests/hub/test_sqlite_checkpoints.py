@@ -22,6 +22,10 @@ def _fill(conn: Connection) -> None:
                  [{"body": os.urandom(4000)} for _ in range(PAGES)])
 
 
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
 async def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) -> None:
     path = tmp_path / "hub.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
@@ -29,18 +33,18 @@ async def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path: Path) ->
         await db.migrate()
         async with db.read() as conn:  # what the migration left in the log: copied back
             await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        before = path.stat().st_size
+        before = _size(path)
 
         await db.run_write(_fill)
-        assert path.stat().st_size == before  # the commit did not checkpoint
-        assert Path(f"{path}-wal").stat().st_size > PAGES * 4000
+        assert _size(path) == before  # the commit did not checkpoint
+        assert _size(Path(f"{path}-wal")) > PAGES * 4000
 
         db.checkpoint_in_background()
         for _ in range(int(10 / EVERY_S)):
             await asyncio.sleep(EVERY_S)
-            if path.stat().st_size > before + PAGES * 4000:
+            if _size(path) > before + PAGES * 4000:
                 break
-        assert path.stat().st_size > before + PAGES * 4000  # the thread copied the log back
+        assert _size(path) > before + PAGES * 4000  # the thread copied the log back
         async with db.read() as conn:
             count = (await conn.execute(text("SELECT count(*) FROM filler"))).scalar()
         assert count == PAGES
