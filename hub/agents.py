@@ -16,6 +16,7 @@ from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
+from hub.json_types import JsonObject
 from hub.model import Agent, Role
 from hub.passwords import MIN_PASSWORD_LENGTH, hash_password
 from hub.phone import to_e164
@@ -91,7 +92,7 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
     return agent
 
 
-def agent_json(agent: Agent) -> dict[str, Any]:
+def agent_json(agent: Agent) -> JsonObject:
     return {
         "id": str(agent.id), "login": agent.login, "name": agent.name, "role": agent.role.value,
         "email": agent.email, "phone": agent.phone, "phone_login": agent.phone_login,
