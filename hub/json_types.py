@@ -7,11 +7,12 @@ and what is only ever handed to an encoder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-# A decoded JSON value: the reader narrows it (isinstance) before using it as anything.
-Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
+# A JSON value: the reader narrows it (isinstance) before using it as anything. Sequence
+# and Mapping, not list and dict: those are invariant, and a list[str] would not be a Json.
+Json: TypeAlias = "str | int | float | bool | Sequence[Json] | Mapping[str, Json] | None"
 
 # A decoded JSON object: a request body, a gateway's payload.
 JsonObject: TypeAlias = "dict[str, Json]"
