@@ -1,6 +1,7 @@
 """No `dict[str, Any]` between packages: a public function or method of hub/, dispatch/ or
-channels/ that another of these packages imports names what crosses (a TypedDict, a
-dataclass, `hub.json_types`), or is in ALLOWED below with the reason it may not."""
+channels/ that another of these packages imports (by name, or through its module) names
+what crosses (a TypedDict, a dataclass, `hub.json_types`), or is in ALLOWED below with the
+reason it may not."""
 
 from __future__ import annotations
 
@@ -61,16 +62,31 @@ def _untyped(tree: ast.Module) -> Iterator[tuple[str, str]]:
 
 
 def _imported_across(modules: list[tuple[str, ast.Module]]) -> set[tuple[str, str]]:
-    """(module, name) pairs that a module of another package imports by name."""
+    """(module, name) pairs that a module of another package imports by name, or uses as
+    `module.name` after importing the module itself (`from hub import audit`)."""
+    known = {module for module, _ in modules}
     found = set()
     for module, tree in modules:
         package = module.split(".")[0]
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                source = node.module.split(".")[0]
-                if source in PACKAGES and source != package:
-                    found.update((node.module, alias.name) for alias in node.names)
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            source = node.module.split(".")[0]
+            if source not in PACKAGES or source == package:
+                continue
+            for alias in node.names:
+                imported = f"{node.module}.{alias.name}"
+                if imported in known:
+                    found.update((imported, name) for name in
+                                 _attributes_of(tree, alias.asname or alias.name))
+                else:
+                    found.add((node.module, alias.name))
     return found
+
+
+def _attributes_of(tree: ast.Module, local: str) -> set[str]:
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name) and node.value.id == local}
 
 
 def untyped_between_packages() -> dict[str, str]:
