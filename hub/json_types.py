@@ -14,7 +14,8 @@ from typing import TypeAlias
 # and Mapping, not list and dict: those are invariant, and a list[str] would not be a Json.
 Json: TypeAlias = "str | int | float | bool | Sequence[Json] | Mapping[str, Json] | None"
 
-# A decoded JSON object: a request body, a gateway's payload.
+# A JSON object of Json values: a decoded request body, or a small document built for the
+# wire whose keys nobody reads (an alert, a chat line, an agent).
 JsonObject: TypeAlias = "dict[str, Json]"
 
 # A JSON object that is only encoded, never read by key: an event's payload, an audit
