@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +23,7 @@ from hub.lane_book import LaneBook
 from hub.lanes import EMPTY_PLAN, LanePlan
 from hub.model import Agent, RequestStatus, Role
 from hub.outbox import OutboxRelay
+from hub.read_json import RequestSummaryJson
 from hub.text import is_storable
 
 r = schema.contact_requests
@@ -32,7 +32,7 @@ MAX_NOTE_CHARS = 4000
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    request: dict[str, Any]
+    request: RequestSummaryJson
     changed: bool  # False when the action was already in effect (a repeated claim)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -91,7 +90,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     sent = 0
     while sent < MAX_CSV_ENTRIES:
         async with request.app[DATABASE].read() as conn:
-            entries: list[dict[str, Any]] = await page(
+            entries = await page(
                 conn, chosen, before_id=before_id, limit=min(CSV_PAGE, MAX_CSV_ENTRIES - sent))
         if not entries:
             break

@@ -39,6 +39,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.events import EventType
 from hub.first_answers import first_answer
+from hub.inbound_entry import InboundEntry
 from hub.language import guess_language
 from hub.model import Channel, DeliveryState, Notice
 from hub.notices import NoticeBoard, had_notice
@@ -83,7 +84,7 @@ class AutoAnswers:
     def __repr__(self) -> str:
         return f"<AutoAnswers sent={self.sent}>"
 
-    async def handle(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+    async def handle(self, payloads: Sequence[InboundEntry]) -> None:
         """Answer a batch of committed inbound messages, all in one transaction (on failure,
         one by one: a retried entry's answers are skipped by their keys)."""
         now = utcnow()

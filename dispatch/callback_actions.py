@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,6 +29,7 @@ from hub.errors import BadInput
 from hub.handling_callback import OUTCOME_ACTIONS
 from hub.model import Agent, CallbackOutcome
 from hub.outbox import OutboxRelay
+from hub.read_json import RequestSummaryJson
 from hub.text import is_storable
 
 __all__ = ["OUTCOME_ACTIONS", "CallTarget", "CallbackOutcome", "Callbacks"]
@@ -43,7 +43,7 @@ class CallTarget:
     """Whom "call now" calls: the request (as consoles see it after the call was recorded),
     its reference, and the passenger's number in E.164."""
 
-    request: dict[str, Any]
+    request: RequestSummaryJson
     reference: str
     number: str
 
@@ -62,7 +62,7 @@ class Callbacks:
         return CallTarget(done.request, done.request["reference"], number)
 
     async def record_outcome(self, request_id: uuid.UUID, agent: Agent,
-                             outcome: CallbackOutcome, note: str | None) -> dict[str, Any]:
+                             outcome: CallbackOutcome, note: str | None) -> RequestSummaryJson:
         """Record how calling back went; the request as consoles now see it."""
         note = _checked_note(note)
         async with self._db.write() as conn:

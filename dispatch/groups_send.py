@@ -36,6 +36,7 @@ from hub.lanes import DEFAULT_LANE, DEFAULT_PRIORITY
 from hub.model import Agent, Channel, DeliveryState, RequestStatus
 from hub.opt_outs import opted_out as opted_out_numbers
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
+from hub.read_json import RequestSummaryJson
 from hub.read_models import summaries_by_id
 from hub.reference import format_reference
 from hub.text import MAX_SUBJECT_CHARS, is_storable, subject_problem
@@ -51,7 +52,7 @@ sent_to = schema.group_messages
 @dataclass(frozen=True, slots=True)
 class GroupSend:
     group_message_id: uuid.UUID
-    request: dict[str, Any]  # the thread's summary
+    request: RequestSummaryJson  # the thread's summary
     recipients: int
     changed: bool  # False when the key was seen before
 

@@ -18,7 +18,7 @@ from hub.agent_auth import current_agent, require_admin
 from hub.appkeys import DATABASE, LANES
 from hub.clock import utcnow
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
-from hub.lane_book import lane_of, lane_row
+from hub.lane_book import lane_json, lane_of
 from hub.lanes import DEFAULT, DEFAULT_LANE, Lane
 from hub.model import OPEN_STATUSES, HandlingAction, Role
 from hub.request_body import read_json_object
@@ -178,9 +178,7 @@ def _public(lane: Lane, now: Any) -> dict[str, Any]:
 
 
 def _admin_lane(lane: Lane, now: Any) -> dict[str, Any]:
-    row = lane_row(lane)
-    row.pop("updated_at")
-    return {**row, "open": lane.opening_hours.is_open(now),
+    return {**lane_json(lane), "open": lane.opening_hours.is_open(now),
             "is_default": lane.key == DEFAULT.key}
 
 

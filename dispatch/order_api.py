@@ -26,6 +26,7 @@ from hub.appkeys import DATABASE, RELAY, SETTINGS
 from hub.clock import utcnow
 from hub.errors import Conflict, NotFound
 from hub.model import Agent, Role
+from hub.read_json import RequestSummaryJson
 from hub.read_models import summaries_by_id
 from hub.webhook_body import WebhookEventType, event_id, order_of
 from hub.webhook_log import DeliveryRow, WebhookLog
@@ -36,7 +37,7 @@ ORDER = WebhookEventType.ORDER_READY.value
 class OrderSent(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """The answer to a "Send order": the request after it, and the event on its way."""
 
-    request: dict[str, object]
+    request: RequestSummaryJson
     event_id: str  # the order.ready event's id (its Idempotency-Key)
     endpoints: list[str]  # the endpoints it goes to
 
@@ -59,12 +60,13 @@ def _takers(request: web.Request) -> list[str]:
 
 
 async def _visible(request: web.Request, agent: Agent, request_id: uuid.UUID
-                   ) -> dict[str, object]:
+                   ) -> RequestSummaryJson:
     """The request's summary, if this agent may see it (an external user: only one held)."""
     async with request.app[DATABASE].read() as conn:
         found = (await summaries_by_id(conn, [request_id])).get(str(request_id))
-    if found is None or (agent.role is Role.EXTERNAL and (found["assigned_agent"] or {})
-                         .get("id") != str(agent.id)):
+    if found is None or (agent.role is Role.EXTERNAL
+                         and (found["assigned_agent"] is None
+                              or found["assigned_agent"]["id"] != str(agent.id))):
         raise NotFound("no such request")
     return found
 

@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from aiohttp import ClientError
 from redis.asyncio import Redis
@@ -29,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from channels.base import Sender
 from hub.clock import utcnow
-from hub.deliveries import Deliveries, failed, retry, sent
+from hub.deliveries import Deliveries, DeliveryChange, failed, retry, sent
 from hub.errors import BadInput, OperatorMustAct, RetryLater
 from hub.keys import SENDER_GROUP, Keys
 from hub.metrics import Metrics
@@ -49,7 +48,7 @@ BACKLOG_BLOCK_MS = 10
 # notice (a stop cannot cut a blocked XREADGROUP short). The table is polled every poll_s.
 STREAM_BLOCK_MS = 250
 
-Outcome = tuple[uuid.UUID, dict[str, Any]]
+Outcome = tuple[uuid.UUID, DeliveryChange]
 
 
 class OutboundWorker:
@@ -168,7 +167,7 @@ class OutboundWorker:
         self._outcomes.append((message.delivery_id, outcome))
         self._outcome_ready.set()
 
-    async def _send(self, via: str, message: OutboundMessage) -> dict[str, Any]:
+    async def _send(self, via: str, message: OutboundMessage) -> DeliveryChange:
         started = time.perf_counter()
         outcome = await self._send_once(via, message)
         if self._metrics is not None and via in self._senders:
@@ -176,7 +175,7 @@ class OutboundWorker:
             self._metrics.deliveries.labels(via, _outcome(outcome)).inc()
         return outcome
 
-    async def _send_once(self, via: str, message: OutboundMessage) -> dict[str, Any]:
+    async def _send_once(self, via: str, message: OutboundMessage) -> DeliveryChange:
         sender = self._senders.get(via)
         if sender is None:
             self.failed += 1
@@ -222,7 +221,7 @@ class OutboundWorker:
                         len(outcomes), exc)
 
 
-def _outcome(change: dict[str, Any]) -> str:
+def _outcome(change: DeliveryChange) -> str:
     """A send's delivery change as a metric label: sent, failed or retried."""
     if "state" not in change:
         return "retried"

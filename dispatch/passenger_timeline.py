@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.model import Direction, HandlingAction
+from hub.read_json import RecordingJson
 from hub.read_models import call_json, deliveries_of, recording_json
 
 r = schema.contact_requests
@@ -141,8 +142,7 @@ async def _calls(conn: AsyncConnection, contact_id: uuid.UUID, before: Cursor | 
     recordings = await _recordings(conn, [row["id"] for row in rows])
     found = []
     for row in rows:
-        call = call_json(row)
-        call["recordings"] = recordings.get(str(row["id"]), [])
+        call = {**call_json(row), "recordings": recordings.get(str(row["id"]), [])}
         found.append((Cursor(row["started_at"], row["id"]), {
             "kind": "call", "id": call["id"], "at": call["started_at"], "channel": "phone",
             "request": {"id": str(row["request_id"]), "reference": row["reference"],
@@ -152,7 +152,7 @@ async def _calls(conn: AsyncConnection, contact_id: uuid.UUID, before: Cursor | 
 
 
 async def _recordings(conn: AsyncConnection,
-                      call_ids: Sequence[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+                      call_ids: Sequence[uuid.UUID]) -> dict[str, list[RecordingJson]]:
     if not call_ids:
         return {}
     rec, listens = schema.recordings, schema.recording_listens
@@ -162,7 +162,7 @@ async def _recordings(conn: AsyncConnection,
         select(rec, count).where(rec.c.call_id.in_(list(call_ids)))
         .order_by(rec.c.created_at, rec.c.id)
     )).mappings().all()
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[RecordingJson]] = {}
     for row in rows:
         found.setdefault(str(row["call_id"]), []).append(recording_json(row))
     return found

@@ -27,6 +27,7 @@ from hub.handling_take import Holding
 from hub.model import Agent, Channel, DeliveryState, FileRef, Role
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_json import RequestSummaryJson
 from hub.read_models import summaries_by_id
 from hub.text import MAX_SUBJECT_CHARS, is_storable, subject_problem
 
@@ -39,7 +40,7 @@ REPLY_KEY_PREFIX = "reply:"
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    request: dict[str, Any]
+    request: RequestSummaryJson
     message_id: uuid.UUID
     changed: bool  # False when the composer's key was seen before
 

@@ -231,8 +231,9 @@ async def get_request(request: web.Request) -> web.Response:
     request_id = _request_id(request)
     async with request.app[DATABASE].read() as conn:
         found = await detail(conn, request_id)
-    if found is None or (agent.role is Role.EXTERNAL and (found["assigned_agent"] or {})
-                         .get("id") != str(agent.id)):
+    if found is None or (agent.role is Role.EXTERNAL
+                         and (found["assigned_agent"] is None
+                              or found["assigned_agent"]["id"] != str(agent.id))):
         raise NotFound("no such request")
     await record_access(request, "read.request", agent_id=agent.id, subject=str(request_id))
     return json_answer({"request": found})

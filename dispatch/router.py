@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.database import Database
 from hub.events import EventType
+from hub.inbound_entry import InboundEntry
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
 from hub.redis_client import queue_script, stream_entries, stream_reply
@@ -54,7 +55,7 @@ Entry = tuple[str, dict[str, str]]
 class Router:
     def __init__(self, db: Database, redis: Redis, keys: Keys, *, consumer: str,
                  reclaim_idle_ms: int, events_maxlen: int,
-                 answer: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None
+                 answer: Callable[[list[InboundEntry]], Awaitable[None]] | None = None
                  ) -> None:
         self._db = db
         self._answer = answer
@@ -206,10 +207,10 @@ class Router:
                 return
 
     async def handle(self, entries: Sequence[Entry]) -> None:
-        parsed: list[tuple[str, dict[str, Any]]] = []
+        parsed: list[tuple[str, InboundEntry]] = []
         for entry_id, fields in entries:
             try:
-                payload = json.loads(fields["data"])
+                payload: InboundEntry = json.loads(fields["data"])
                 uuid.UUID(payload["request_id"])
             except (KeyError, TypeError, ValueError):
                 # Not ours to understand: acknowledged with no event, or every process

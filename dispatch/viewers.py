@@ -95,9 +95,10 @@ async def viewing(request: web.Request) -> web.Response:
     request_id, agent = await _viewed(request)
     typing = False
     if request.body_exists:
-        typing = (await read_json_object(request)).get("typing", False)
-        if not isinstance(typing, bool):
+        given = (await read_json_object(request)).get("typing", False)
+        if not isinstance(given, bool):
             raise BadInput("typing must be true or false", {"typing": "invalid"})
+        typing = given
     found = await Viewers(request.app[REDIS].client, request.app[KEYS]).see(
         request_id, agent, typing=typing)
     return web.json_response({"viewers": found, "refresh_s": REFRESH_S})

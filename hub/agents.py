@@ -6,7 +6,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +16,7 @@ from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import BadInput, Conflict, NotFound
+from hub.json_types import JsonObject
 from hub.model import Agent, Role
 from hub.passwords import MIN_PASSWORD_LENGTH, hash_password
 from hub.phone import to_e164
@@ -91,7 +92,7 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
     return agent
 
 
-def agent_json(agent: Agent) -> dict[str, Any]:
+def agent_json(agent: Agent) -> JsonObject:
     return {
         "id": str(agent.id), "login": agent.login, "name": agent.name, "role": agent.role.value,
         "email": agent.email, "phone": agent.phone, "phone_login": agent.phone_login,
@@ -101,7 +102,22 @@ def agent_json(agent: Agent) -> dict[str, Any]:
 # ---- administration: the admin pages' accounts ------------------------------------------
 
 
-def account_json(row: Any) -> dict[str, Any]:
+class AccountJson(TypedDict):
+    """An account as the admin pages see it."""
+
+    id: str
+    login: str
+    name: str
+    role: str
+    email: str | None
+    phone: str | None
+    phone_login: str | None
+    active: bool
+    created_at: str
+    updated_at: str
+
+
+def account_json(row: Any) -> AccountJson:
     """An agents row as the admin pages see it: everything but the password hash."""
     return {
         "id": str(row.id), "login": row.login, "name": row.name, "role": row.role,
@@ -115,14 +131,14 @@ def _account_columns() -> list[Any]:
     return [c for c in schema.agents.c if c.name != "password_hash"]
 
 
-async def list_agents(conn: AsyncConnection) -> list[dict[str, Any]]:
+async def list_agents(conn: AsyncConnection) -> list[AccountJson]:
     """Every account, active or not, by login."""
     a = schema.agents
     rows = await conn.execute(select(*_account_columns()).order_by(a.c.login))
     return [account_json(row) for row in rows]
 
 
-async def get_account(conn: AsyncConnection, agent_id: uuid.UUID) -> dict[str, Any] | None:
+async def get_account(conn: AsyncConnection, agent_id: uuid.UUID) -> AccountJson | None:
     a = schema.agents
     row = (await conn.execute(select(*_account_columns()).where(a.c.id == agent_id))).first()
     return account_json(row) if row else None
@@ -201,8 +217,8 @@ def clean_fields(body: Mapping[str, Any], allowed: tuple[str, ...], *,
     return values
 
 
-async def create_account(db: Database, body: Mapping[str, Any], *, by: Agent,
-                         default_region: str) -> dict[str, Any]:
+async def create_account(db: Database, body: JsonObject, *, by: Agent,
+                         default_region: str) -> AccountJson:
     """An admin adds an account: login, name, role and password required."""
     missing = {f: "required" for f in ("login", "name", "role", "password") if f not in body}
     if missing:
@@ -224,8 +240,8 @@ async def create_account(db: Database, body: Mapping[str, Any], *, by: Agent,
     return created
 
 
-async def update_agent(db: Database, agent_id: uuid.UUID, body: Mapping[str, Any], *,
-                       by: Agent, default_region: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def update_agent(db: Database, agent_id: uuid.UUID, body: JsonObject, *,
+                       by: Agent, default_region: str) -> tuple[AccountJson, AccountJson]:
     """An admin changes an account; returns it before and after.
 
     An admin cannot disable or demote themselves (Conflict): there is always one admin
@@ -245,7 +261,7 @@ async def update_agent(db: Database, agent_id: uuid.UUID, body: Mapping[str, Any
             raise NotFound("no such agent")
         before = account_json(row)
         stored = {k: (v.value if isinstance(v, Role) else v) for k, v in values.items()}
-        changed = {k: v for k, v in stored.items() if before[k] != v}
+        changed = {k: v for k, v in stored.items() if before.get(k) != v}
         if not changed:
             return before, before
         await conn.execute(update(a).where(a.c.id == agent_id)
@@ -262,7 +278,7 @@ async def update_agent(db: Database, agent_id: uuid.UUID, body: Mapping[str, Any
 
 
 async def set_password(db: Database, agent_id: uuid.UUID, password: Any, *,
-                       by: Agent) -> dict[str, Any]:
+                       by: Agent) -> AccountJson:
     """An admin sets a new password for an account (the caller ends its sessions)."""
     if not isinstance(password, str):
         raise BadInput("check the marked fields", {"password": "required"})

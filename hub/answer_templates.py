@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import catalogue, schema
 from hub.errors import BadInput
+from hub.json_types import JsonObject
 from hub.text import is_storable
 
 KINDS = ("acknowledgement", "out_of_hours")
@@ -99,7 +100,7 @@ async def find_template(conn: AsyncConnection, kind: str, lane: str | None,
     return own or every or DEFAULTS[(kind, language)]
 
 
-def clean_fields(body: Mapping[str, Any]) -> TemplateFields:
+def clean_fields(body: JsonObject) -> TemplateFields:
     """A template's fields from a JSON body, or BadInput (422) naming the field and why."""
     extra = sorted(set(body) - set(FIELDS))
     if extra:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.audit_chain import GENESIS, seal
 from hub.clock import utcnow
+from hub.json_types import JsonDocument
 
 # Any constant shared by every hub process (apart from the migration lock's).
 CHAIN_LOCK_ID = 0x7A71C1
@@ -36,7 +36,7 @@ _NEXT_ON_POSTGRES = text(
 
 
 async def record(conn: AsyncConnection, action: str, *, agent_id: uuid.UUID | None,
-                 subject: str | None = None, detail: Mapping[str, Any] | None = None,
+                 subject: str | None = None, detail: JsonDocument | None = None,
                  address: str | None = None) -> int:
     """Append one entry inside the caller's transaction and return its id. Never put message
     bodies, passwords or passengers' numbers in `detail`. `address` defaults to the client

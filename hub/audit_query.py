@@ -6,12 +6,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.json_types import JsonObject
 
 log, agents = schema.audit_log, schema.agents
 
@@ -52,8 +53,22 @@ class AuditFilter:
         return json.dumps(self.as_json(), sort_keys=True)
 
 
+class AuditEntryJson(TypedDict):
+    """An entry of the audit trail as the admin pages and the CSV export see it."""
+
+    id: int
+    at: str
+    agent_id: str | None
+    agent_login: str | None
+    agent_name: str | None
+    action: str
+    subject: str | None
+    address: str | None
+    detail: JsonObject | None
+
+
 async def page(conn: AsyncConnection, chosen: AuditFilter, *, before_id: int | None,
-               limit: int) -> list[dict[str, Any]]:
+               limit: int) -> list[AuditEntryJson]:
     """Up to `limit` entries older than `before_id` (all when None), newest first,
     JSON-ready, with the actor's login and name."""
     query = (select(log.c.id, log.c.at, log.c.agent_id, log.c.action, log.c.subject,

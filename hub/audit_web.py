@@ -15,14 +15,14 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from hub import audit
 from hub.appkeys import DATABASE, TRUSTED_PROXIES
 from hub.client_address import client_address
+from hub.json_types import JsonDocument
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,7 +42,7 @@ async def audit_address(request: web.Request, handler: Handler) -> web.StreamRes
 
 async def record_access(request: web.Request, action: str, *, agent_id: uuid.UUID | None,
                         subject: str | None = None,
-                        detail: Mapping[str, Any] | None = None) -> None:
+                        detail: JsonDocument | None = None) -> None:
     """One entry in a short write transaction of its own, for a handler that only read: a
     read of personal data, or a refusal. Call it after the read's connection is closed and
     before answering, so that nothing is shown that is not in the trail."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,14 @@ log = logging.getLogger(__name__)
 
 k = schema.calls
 ENDED_UNSEEN = "endedUnseen"  # the cause of a call that ended while the hub was not told
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """A call the hub has a row for: what its later events need to find it and its request."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
 
 
 class CallStore:
@@ -129,14 +138,14 @@ class CallStore:
                           called=row.called, at=before, cause=ENDED_UNSEEN,
                           missed=row.answered_at is None) for row in rows]
 
-    async def find(self, provider: str, call_key: str) -> dict[str, Any] | None:
+    async def find(self, provider: str, call_key: str) -> StoredCall | None:
         """The stored call with this provider key, if any."""
         async with self._db.read() as conn:
             row = (await conn.execute(select(k).where(k.c.provider == provider,
                                                       k.c.call_key == call_key))).first()
-        return dict(row._mapping) if row else None
+        return StoredCall(row.id, row.request_id) if row else None
 
-    async def _open(self, event: CallEvent) -> tuple[dict[str, Any], bool]:
+    async def _open(self, event: CallEvent) -> tuple[StoredCall, bool]:
         """The call's first event: its contact on the passenger's request, then its row."""
         call_id = call_id_of(event.provider, event.call_key)
         passenger = event.passenger
@@ -169,51 +178,51 @@ class CallStore:
                 found = (await conn.execute(select(k).where(k.c.id == call_id))).first()
                 if found is None:
                     raise
-                return dict(found._mapping), False
+                return StoredCall(found.id, found.request_id), False
             _, ringing = await announce(
                 conn, EventType.CALL_RINGING, result.request_id,
                 extra=await self._about(conn, result.request_id, call_id, profile=True))
         self._relay.notify([ringing])
-        return row, True
+        return StoredCall(call_id, result.request_id), True
 
-    async def _answer(self, call: dict[str, Any], event: CallEvent) -> bool:
+    async def _answer(self, call: StoredCall, event: CallEvent) -> bool:
         async with self._db.write() as conn:
             agent = await self._agent_for(conn, event)
             moved = await conn.execute(
-                update(k).where(k.c.id == call["id"], k.c.state == CallState.RINGING.value)
+                update(k).where(k.c.id == call.id, k.c.state == CallState.RINGING.value)
                 .values(state=CallState.ANSWERED.value, answered_at=event.at,
                         agent_id=agent.id if agent else None, updated_at=utcnow()))
             if moved.rowcount != 1:
                 state = (await conn.execute(
-                    select(k.c.state).where(k.c.id == call["id"]))).scalar_one()
+                    select(k.c.state).where(k.c.id == call.id))).scalar_one()
                 if state == CallState.ENDED.value:
                     log.info("%s answer after the call %s ended: ignored", event.provider,
-                             call["id"])
+                             call.id)
                 return False
             if agent is None:
                 log.warning("%s call %s answered by nobody the hub knows as an agent (%s): "
                             "its request is resolved without an agent when it ends",
-                            event.provider, call["id"],
+                            event.provider, call.id,
                             ", ".join((*event.agent_names, *event.agent_numbers)) or "unnamed")
             done = await handling_calls.call_answered(
-                conn, call["request_id"], agent, at=event.at,
-                extra=await self._about(conn, call["request_id"], call["id"], profile=True))
+                conn, call.request_id, agent, at=event.at,
+                extra=await self._about(conn, call.request_id, call.id, profile=True))
         self._relay.notify(list(done.events))
         return True
 
-    async def _hang_up(self, call: dict[str, Any], event: CallEvent) -> bool:
+    async def _hang_up(self, call: StoredCall, event: CallEvent) -> bool:
         async with self._db.write() as conn:
             current = (await conn.execute(
                 select(k.c.state, k.c.agent_id, k.c.started_at, k.c.answered_at)
-                .where(k.c.id == call["id"]).with_for_update())).one()
+                .where(k.c.id == call.id).with_for_update())).one()
             if current.state == CallState.ENDED.value:
                 return False
             await conn.execute(
-                update(k).where(k.c.id == call["id"], k.c.state == current.state)
+                update(k).where(k.c.id == call.id, k.c.state == current.state)
                 .values(state=CallState.ENDED.value, ended_at=event.at,
                         cause=(event.cause or "")[:32] or None, updated_at=utcnow()))
-            request_id = call["request_id"]
-            about = await self._about(conn, request_id, call["id"])
+            request_id = call.request_id
+            about = await self._about(conn, request_id, call.id)
             if current.answered_at is None and event.direction is CallDirection.IN:
                 done = await handling_calls.call_missed(
                     conn, request_id, at=event.at, rang_from=current.started_at,

@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis.asyncio import Redis
 
 from hub.errors import OperatorMustAct
+from hub.json_types import JsonObject
 from hub.keys import Keys
 
 _HOURS = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)\s*$")
@@ -107,7 +107,7 @@ class Alert:
     def field(self) -> str:
         return f"{self.adapter}:{self.kind.value}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {"adapter": self.adapter, "channel": self.channel, "kind": self.kind.value,
                 "since": self.since.isoformat()}
 

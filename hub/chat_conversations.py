@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.database import Database
+from hub.json_types import JsonObject
 from hub.model import OPEN_STATUSES, Channel
 
 m = schema.messages
@@ -53,7 +54,7 @@ class Line:
     def position(self) -> Position:
         return (self.at, self.id)
 
-    def json(self) -> dict[str, Any]:
+    def json(self) -> JsonObject:
         return {"id": str(self.id), "at": self.at.isoformat(), "from": self.author,
                 "text": self.text, "agent": self.agent, "client_id": self.client_id}
 

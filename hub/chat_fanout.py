@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Required, TypedDict
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -25,10 +25,22 @@ from hub.keys import Keys
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[dict[str, Any]], None]
+
+class VisitorNews(TypedDict, total=False):
+    """What one process tells a visitor's sockets on every process: `wake` (read the
+    conversation), `typing` (on, name), `closed` (by the socket's slot, at unix seconds)."""
+
+    kind: Required[Literal["wake", "typing", "closed"]]
+    on: bool
+    name: str
+    by: str
+    at: float
+
+
+Listener = Callable[[VisitorNews], None]
 READ_TIMEOUT_S = 0.25  # also how long a stop waits for the loop to notice
 RETRY_S = 1.0
-WAKE = {"kind": "wake"}
+WAKE: VisitorNews = {"kind": "wake"}
 
 
 class ChatFanout:
@@ -56,7 +68,7 @@ class ChatFanout:
             if not found:
                 del self._listeners[visitor]
 
-    async def publish(self, visitor: str, payload: dict[str, Any] | None = None) -> None:
+    async def publish(self, visitor: str, payload: VisitorNews | None = None) -> None:
         """Tell the visitor's sockets on every process; a wake-up when no payload is given."""
         await self._redis.publish(self._keys.chat_visitor(visitor),
                                   json.dumps(payload or WAKE, separators=(",", ":")))
@@ -98,13 +110,14 @@ class ChatFanout:
         if not listeners:
             return
         try:
-            payload = json.loads(message["data"])
+            # Only this class publishes on these channels: the news is its own.
+            payload: VisitorNews = json.loads(message["data"])
         except (TypeError, ValueError):
             return
         for listener in list(listeners):
             listener(payload)
 
-    def _tell_all(self, payload: dict[str, Any]) -> None:
+    def _tell_all(self, payload: VisitorNews) -> None:
         for listeners in list(self._listeners.values()):
             for listener in list(listeners):
                 listener(payload)

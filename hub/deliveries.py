@@ -11,7 +11,7 @@ import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,6 +36,17 @@ d = schema.deliveries
 m = schema.messages
 r = schema.contact_requests
 MAX_REASON_CHARS = 500
+
+
+class DeliveryChange(TypedDict, total=False):
+    """The columns an attempt's outcome (`sent`, `retry`, `failed`) or a gateway's report
+    sets on a delivery: a retry leaves the state queued, so it has none."""
+
+    state: str
+    provider_id: str | None
+    next_attempt_at: datetime
+    lease_until: None  # every outcome ends the attempt's lease
+    reason: str | None
 
 
 class Deliveries:
@@ -90,7 +101,7 @@ class Deliveries:
             )).mappings().all()
         return [(row["adapter"], _message(row)) for row in rows]
 
-    async def finish_many(self, outcomes: Sequence[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    async def finish_many(self, outcomes: Sequence[tuple[uuid.UUID, DeliveryChange]]) -> None:
         """Record the results of attempts (values from `sent`, `retry`, `failed`), in one
         transaction: one commit for a whole round of sends."""
         if not outcomes:
@@ -123,7 +134,7 @@ class Deliveries:
             delivery_id = await conn.scalar(select(d.c.id).where(d.c.adapter == adapter, match))
         if delivery_id is None:
             return False
-        values: dict[str, Any] = {"state": report.state.value}
+        values: DeliveryChange = {"state": report.state.value}
         if report.reason:
             values["reason"] = _short(report.reason)
         elif report.state is DeliveryState.DELIVERED:
@@ -131,7 +142,7 @@ class Deliveries:
         await self._change(delivery_id, values, where=d.c.state.in_(allowed))
         return True
 
-    async def _change(self, delivery_id: uuid.UUID, values: dict[str, Any],
+    async def _change(self, delivery_id: uuid.UUID, values: DeliveryChange,
                       where: Any = None) -> None:
         now = utcnow()
         condition = d.c.id == delivery_id
@@ -147,16 +158,16 @@ class Deliveries:
         self._relay.notify(events)
 
 
-def sent(receipt: SendReceipt) -> dict[str, Any]:
+def sent(receipt: SendReceipt) -> DeliveryChange:
     return {"state": receipt.state.value, "provider_id": receipt.provider_id,
             "lease_until": None, "reason": None}
 
 
-def retry(reason: str, at: datetime) -> dict[str, Any]:
+def retry(reason: str, at: datetime) -> DeliveryChange:
     return {"next_attempt_at": at, "lease_until": None, "reason": _short(reason)}
 
 
-def failed(reason: str) -> dict[str, Any]:
+def failed(reason: str) -> DeliveryChange:
     return {"state": DeliveryState.FAILED.value, "lease_until": None, "reason": _short(reason)}
 
 

@@ -35,6 +35,7 @@ from hub.errors import Conflict, NotFound
 from hub.events import EventType, handling_event
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
 from hub.outbox import OutboxRow, new_row, write_rows
+from hub.read_json import RequestSummaryJson
 from hub.read_models import summaries_by_id
 
 r, he = schema.contact_requests, schema.handling_events
@@ -48,7 +49,7 @@ class Handled:
     changed (False: already in effect), and the outbox rows to notify after the commit."""
 
     request_id: uuid.UUID
-    request: dict[str, Any]
+    request: RequestSummaryJson
     changed: bool
     events: tuple[OutboxRow, ...] = ()
 
@@ -106,7 +107,7 @@ async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[s
 
 async def announce(conn: AsyncConnection, kind: EventType, request_id: uuid.UUID, *,
                    step: Step | None = None,
-                   extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], OutboxRow]:
+                   extra: Mapping[str, Any] | None = None) -> tuple[RequestSummaryJson, OutboxRow]:
     """The console event for the request as it now is, written to the outbox."""
     summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
     event: dict[str, Any] = {"type": kind.value, "request": summary, **(extra or {})}
@@ -246,7 +247,7 @@ def _holder_or_admin(agent: Agent) -> ColumnElement[bool]:
     return r.c.assigned_agent_id == agent.id
 
 
-def _conflict(action: HandlingAction, status: str, request: dict[str, Any]) -> Conflict:
+def _conflict(action: HandlingAction, status: str, request: RequestSummaryJson) -> Conflict:
     holder = request["assigned_agent"]
     if status == RequestStatus.RESOLVED.value:
         reason = "the request is resolved"

@@ -5,10 +5,8 @@ Part of the one owner of request state, on the same rules."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +23,7 @@ from hub.handling import (
     first_response,
     taken_by,
 )
+from hub.json_types import JsonDocument
 from hub.model import Agent, HandlingAction, RequestStatus, Role
 from hub.read_models import summaries_by_id
 
@@ -82,7 +81,7 @@ async def may_take(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *
 
 async def reply_sent(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *,
                      at: datetime, kind: EventType = EventType.REQUEST_REPLY,
-                     extra: Mapping[str, Any] | None = None) -> Handled:
+                     extra: JsonDocument | None = None) -> Handled:
     """The agent answered the passenger (a reply, a group message on its thread): the
     request is theirs, and answered. The caller checked `may_take` (or opened the thread)."""
     step = Step(agent, HandlingAction.REPLY, at)

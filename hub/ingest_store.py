@@ -25,6 +25,7 @@ from hub.clock import utcnow
 from hub.errors import BadInput, OperatorMustAct
 from hub.group_threads import group_reply_threads
 from hub.handling import reopened_by_message
+from hub.inbound_entry import InboundEntry
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
@@ -375,10 +376,11 @@ def _plan(
             "keyword": contact.details.get("sms_keyword", "STOP") if choice == "out" else None,
         })
     new_request = existing is None
-    batch.outbox.append(new_row("inbound", {
+    entry: InboundEntry = {
         "request_id": str(request_id), "message_id": str(message_id), "new_request": new_request,
         "channel": contact.channel.value,
-    }))
+    }
+    batch.outbox.append(new_row("inbound", entry))
     return IngestResult(request_id, reference, message_id, new_request, duplicate=False,
                         contact_id=owner, lane=lane, callback_due_at=callback_due_at)
 

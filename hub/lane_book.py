@@ -8,7 +8,8 @@ reloaded in the background (hub.refreshing): no batch waits for it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.json_types import JsonObject
 from hub.lanes import (
     DEFAULT,
     DEFAULT_LANE,
@@ -106,12 +108,38 @@ def rule_of(row: Any) -> RoutingRule:
     )
 
 
-def lane_row(lane: Lane) -> dict[str, Any]:
+class LaneJson(TypedDict):
+    """A lane as the admin pages see it: its columns, as they are stored."""
+
+    key: str
+    name_fi: str
+    name_en: str
+    position: int
+    priority: int
+    strategy: str
+    offer_timeout_s: int
+    last_agent_window_s: int
+    capacity: int
+    target_wait_s: int
+    opening_hours: JsonObject
+    active: bool
+
+
+class LaneRow(LaneJson):
+    updated_at: datetime
+
+
+def lane_json(lane: Lane) -> LaneJson:
     return {
         "key": lane.key, "name_fi": lane.name_fi, "name_en": lane.name_en,
         "position": lane.position, "priority": lane.priority, "strategy": lane.strategy.value,
         "offer_timeout_s": lane.offer_timeout_s,
         "last_agent_window_s": lane.last_agent_window_s, "capacity": lane.capacity,
         "target_wait_s": lane.target_wait_s, "opening_hours": lane.opening_hours.to_json(),
-        "active": lane.active, "updated_at": utcnow(),
+        "active": lane.active,
     }
+
+
+def lane_row(lane: Lane) -> LaneRow:
+    """The lane's values for the lanes table."""
+    return {**lane_json(lane), "updated_at": utcnow()}

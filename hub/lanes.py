@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.json_types import JsonObject
 from hub.model import CallbackAsk, Channel, InboundContact
 
 DEFAULT_LANE = "default"
@@ -73,7 +74,7 @@ class OpeningHours:
                     return candidate.astimezone(at.tzinfo)
         return None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "timezone": self.timezone,
             "week": {day: [[_clock(s), _clock(e)] for s, e in spans]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TypedDict
 
 
 class Channel(StrEnum):
@@ -329,6 +329,25 @@ class HandlingEvent:
     note: str | None = None
 
 
+class NoticeTextJson(TypedDict):
+    fi: str
+    sv: str | None
+    en: str
+
+
+class NoticeJson(TypedDict):
+    """A notice as the consoles and the admin pages see it."""
+
+    id: str
+    text: NoticeTextJson
+    channels: list[str]
+    lanes: list[str]
+    announcement_only: bool
+    valid_from: str
+    valid_until: str | None
+    ended_at: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A service notice: what the company tells everyone who gets in touch during a
@@ -363,7 +382,7 @@ class Notice:
             return self.text_sv
         return self.text_fi
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> NoticeJson:
         return {
             "id": str(self.id),
             "text": {"fi": self.text_fi, "sv": self.text_sv, "en": self.text_en},

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 
 
-async def opted_out(conn: AsyncConnection, phones: Iterable[str]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """The word the passenger texted, and when."""
+
+    keyword: str
+    at: datetime
+
+
+async def opted_out(conn: AsyncConnection, phones: Iterable[str]) -> dict[str, OptOut]:
     """Of these E.164 numbers, the opted-out ones, each with its `keyword` and `at`."""
     wanted = list(set(phones))
     if not wanted:
@@ -19,4 +28,4 @@ async def opted_out(conn: AsyncConnection, phones: Iterable[str]) -> dict[str, A
     o = schema.sms_opt_outs
     rows = await conn.execute(select(o.c.phone, o.c.keyword, o.c.at)
                               .where(o.c.phone.in_(wanted)))
-    return {row.phone: row for row in rows}
+    return {row.phone: OptOut(row.keyword, row.at) for row in rows}

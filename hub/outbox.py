@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.json_types import JsonDocument
 from hub.keys import PUBLISHED_MARK_TTL_S, Keys
 from hub.redis_client import queue_script
 
@@ -56,7 +57,7 @@ class OutboxRow:
     payload: str
 
 
-def new_row(stream: str, payload: Mapping[str, Any]) -> OutboxRow:
+def new_row(stream: str, payload: JsonDocument) -> OutboxRow:
     return OutboxRow(str(uuid.uuid4()), stream, json.dumps(payload, separators=(",", ":")))
 
 

@@ -18,6 +18,16 @@ from hub import schema
 from hub.callback_columns import COLUMNS as CALLBACK_COLUMNS
 from hub.callback_columns import details_json as callback_details
 from hub.model import Timings
+from hub.read_json import (
+    AgentRefJson,
+    CallJson,
+    DeliveryJson,
+    OfferJson,
+    RecordingJson,
+    RequestDetailJson,
+    RequestSummaryJson,
+    TimingsJson,
+)
 
 r = schema.contact_requests
 c = schema.contacts
@@ -47,7 +57,7 @@ def summary_query() -> Select[Any]:
     )
 
 
-async def summaries(conn: AsyncConnection, query: Select[Any]) -> list[dict[str, Any]]:
+async def summaries(conn: AsyncConnection, query: Select[Any]) -> list[RequestSummaryJson]:
     rows = (await conn.execute(query)).mappings().all()
     identities = await _identities(conn, {row["contact_id"] for row in rows})
     return [_summary(row, identities.get(row["contact_id"], {})) for row in rows]
@@ -55,7 +65,7 @@ async def summaries(conn: AsyncConnection, query: Select[Any]) -> list[dict[str,
 
 async def summaries_by_id(
     conn: AsyncConnection, ids: Iterable[uuid.UUID]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, RequestSummaryJson]:
     wanted = list(set(ids))
     if not wanted:
         return {}
@@ -63,7 +73,7 @@ async def summaries_by_id(
     return {s["id"]: s for s in found}
 
 
-async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any] | None:
+async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> RequestDetailJson | None:
     found = await summaries_by_id(conn, [request_id])
     summary = found.get(str(request_id))
     if summary is None:
@@ -89,30 +99,32 @@ async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> dict[str, Any]
     )).mappings().all()
     deliveries = await deliveries_of(
         conn, [row["id"] for row in messages if row["direction"] == "outbound"])
-    summary["messages"] = [
-        {
-            "id": str(row["id"]), "channel": row["channel"], "direction": row["direction"],
-            "subject": row["subject"], "body": row["body"], "details": row["details"],
-            "created_at": _iso(row["created_at"]),
-            "agent": _agent(row["agent_id"], row["agent_name"]),
-            "deliveries": deliveries.get(str(row["id"]), []),
-        }
-        for row in messages
-    ]
-    summary["history"] = [
-        {
-            "id": str(row["id"]), "action": row["action"], "at": _iso(row["at"]),
-            "note": row["note"], "agent": _agent(row["agent_id"], row["agent_name"]),
-            "target_agent": _agent(row["target_agent_id"], row["target_name"]),
-        }
-        for row in history
-    ]
-    summary["calls"] = await calls_of(conn, request_id)
-    summary["recordings"] = await recordings_of(conn, request_id)
-    return summary
+    return {
+        **summary,
+        "messages": [
+            {
+                "id": str(row["id"]), "channel": row["channel"], "direction": row["direction"],
+                "subject": row["subject"], "body": row["body"], "details": row["details"],
+                "created_at": _iso(row["created_at"]),
+                "agent": _agent(row["agent_id"], row["agent_name"]),
+                "deliveries": deliveries.get(str(row["id"]), []),
+            }
+            for row in messages
+        ],
+        "history": [
+            {
+                "id": str(row["id"]), "action": row["action"], "at": _iso(row["at"]),
+                "note": row["note"], "agent": _agent(row["agent_id"], row["agent_name"]),
+                "target_agent": _agent(row["target_agent_id"], row["target_name"]),
+            }
+            for row in history
+        ],
+        "calls": await calls_of(conn, request_id),
+        "recordings": await recordings_of(conn, request_id),
+    }
 
 
-async def calls_of(conn: AsyncConnection, request_id: uuid.UUID) -> list[dict[str, Any]]:
+async def calls_of(conn: AsyncConnection, request_id: uuid.UUID) -> list[CallJson]:
     """The request's phone calls, oldest first, with their timings."""
     k = schema.calls
     agent = schema.agents.alias("call_agent")
@@ -124,7 +136,7 @@ async def calls_of(conn: AsyncConnection, request_id: uuid.UUID) -> list[dict[st
     return [call_json(row) for row in rows]
 
 
-def call_json(row: Any) -> dict[str, Any]:
+def call_json(row: Any) -> CallJson:
     """A call row (with `agent_name`) as the console sees it: ring time runs from the
     start to the answer (or the end, unanswered), talk time from the answer to the end."""
     rang_until = row["answered_at"] or row["ended_at"]
@@ -140,7 +152,7 @@ def call_json(row: Any) -> dict[str, Any]:
 
 
 async def recordings_of(conn: AsyncConnection,
-                        request_id: uuid.UUID) -> list[dict[str, Any]]:
+                        request_id: uuid.UUID) -> list[RecordingJson]:
     """The request's recordings and voice messages, each with how often it was played."""
     rec, listens = schema.recordings, schema.recording_listens
     count = (select(func.count()).where(listens.c.recording_id == rec.c.id)
@@ -152,7 +164,7 @@ async def recordings_of(conn: AsyncConnection,
     return [recording_json(row) for row in rows]
 
 
-def recording_json(row: Any) -> dict[str, Any]:
+def recording_json(row: Any) -> RecordingJson:
     """A recording's metadata (never its provider URL: the console plays it through
     `audio_url`, which records the listen)."""
     return {
@@ -165,7 +177,7 @@ def recording_json(row: Any) -> dict[str, Any]:
     }
 
 
-def delivery_json(row: Any) -> dict[str, Any]:
+def delivery_json(row: Any) -> DeliveryJson:
     return {
         "id": str(row["id"]), "state": row["state"], "recipient": row["recipient"],
         "via": row["adapter"], "attempts": row["attempts"], "reason": row["reason"],
@@ -174,14 +186,14 @@ def delivery_json(row: Any) -> dict[str, Any]:
 
 
 async def deliveries_of(conn: AsyncConnection,
-                        message_ids: Sequence[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+                        message_ids: Sequence[uuid.UUID]) -> dict[str, list[DeliveryJson]]:
     if not message_ids:
         return {}
     d = schema.deliveries
     rows = (await conn.execute(
         select(d).where(d.c.message_id.in_(list(message_ids))).order_by(d.c.created_at)
     )).mappings().all()
-    found: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[DeliveryJson]] = {}
     for row in rows:
         found.setdefault(str(row["message_id"]), []).append(delivery_json(row))
     return found
@@ -204,7 +216,7 @@ async def _identities(
     return found
 
 
-def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
+def _summary(row: Any, identities: dict[str, list[str]]) -> RequestSummaryJson:
     timings = Timings(
         case_started_at=row["case_started_at"], queued_at=row["queued_at"],
         service_started_at=row["service_started_at"],
@@ -234,7 +246,7 @@ def _summary(row: Any, identities: dict[str, list[str]]) -> dict[str, Any]:
     }
 
 
-def timings_json(t: Timings) -> dict[str, Any]:
+def timings_json(t: Timings) -> TimingsJson:
     return {
         "case_started_at": _iso(t.case_started_at),
         "queued_at": _iso(t.queued_at),
@@ -248,17 +260,17 @@ def timings_json(t: Timings) -> dict[str, Any]:
     }
 
 
-def _agent(agent_id: uuid.UUID | None, name: str | None) -> dict[str, str] | None:
+def _agent(agent_id: uuid.UUID | None, name: str | None) -> AgentRefJson | None:
     if agent_id is None:
         return None
     return {"id": str(agent_id), "name": name or ""}
 
 
-def _offer(row: Any) -> dict[str, Any] | None:
+def _offer(row: Any) -> OfferJson | None:
     """The open offer: only this agent (or an admin) may claim the request until it expires."""
     if row["offered_agent_id"] is None:
         return None
-    return {"agent": _agent(row["offered_agent_id"], row["offered_name"]),
+    return {"agent": {"id": str(row["offered_agent_id"]), "name": row["offered_name"] or ""},
             "expires_at": _iso(row["offer_expires_at"])}
 
 

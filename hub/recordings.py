@@ -21,6 +21,7 @@ from hub.errors import RetryLater
 from hub.events import EventType
 from hub.model import Agent
 from hub.outbox import OutboxRelay, new_row, write_rows
+from hub.read_json import RecordingJson
 from hub.read_models import recording_json, summaries_by_id
 
 rec, k = schema.recordings, schema.calls
@@ -171,7 +172,7 @@ class Recordings:
         return recording_id
 
 
-async def _recording_json(conn: AsyncConnection, recording_id: uuid.UUID) -> dict[str, Any]:
+async def _recording_json(conn: AsyncConnection, recording_id: uuid.UUID) -> RecordingJson:
     listens = (select(func.count()).where(schema.recording_listens.c.recording_id == rec.c.id)
                .scalar_subquery().label("listens"))
     return recording_json((await conn.execute(

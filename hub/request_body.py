@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from aiohttp import web
 
 from hub.errors import BadInput
+from hub.json_types import JsonObject
 
 BODY_TIMEOUT_S = 10.0
 
@@ -25,7 +25,7 @@ async def receive_body(request: web.Request) -> bytes:
         raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
 
 
-async def read_json_object(request: web.Request) -> dict[str, Any]:
+async def read_json_object(request: web.Request) -> JsonObject:
     """The body as a JSON object; 415 for another content type, BadInput (400) otherwise."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(

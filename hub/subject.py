@@ -9,15 +9,14 @@ belong to the subject.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.errors import BadInput, NotFound
+from hub.json_types import JsonObject
 from hub.model import IdentityKind
 from hub.phone import mask_phone, to_e164
 
@@ -53,7 +52,7 @@ class Subject:
     names: tuple[str, ...]
 
 
-def identifier_from(body: Mapping[str, Any], default_region: str) -> Identifier:
+def identifier_from(body: JsonObject, default_region: str) -> Identifier:
     """Exactly one of `phone` and `email`; BadInput with field errors (422) otherwise."""
     phone, email = body.get("phone"), body.get("email")
     given = [name for name, value in (("phone", phone), ("email", email))

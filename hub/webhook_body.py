@@ -26,6 +26,7 @@ from typing import Any, Literal
 import msgspec
 
 from hub.events import EventType, StreamEvent
+from hub.json_types import JsonObject
 from hub.records import RequestSummary, Timings
 
 BODY_VERSION = 1
@@ -135,7 +136,7 @@ def webhook_events(data: str | bytes) -> list[WebhookEvent]:
     return [_event(_BY_ACTION[handling.action], summary, handling.at)]
 
 
-def order_of(details: dict[str, Any] | None) -> WebhookOrder | None:
+def order_of(details: JsonObject | None) -> WebhookOrder | None:
     """The order a request's details carry, when they name a pickup address and time."""
     details = details or {}
     address, time = details.get("pickup_address"), details.get("pickup_time")

@@ -177,9 +177,10 @@ class ChatChannel:
         on = True
         if request.body_exists:
             body = await read_json_object(request)
-            on = body.get("on", True)
-            if not isinstance(on, bool):
+            given = body.get("on", True)
+            if not isinstance(given, bool):
                 raise BadInput("on must be true or false", {"on": "invalid"})
+            on = given
         ctx = self.ctx
         exists, holder = await ctx.conversations.assignment(request_id)
         if not exists or (agent.role is Role.EXTERNAL and holder != agent.id):

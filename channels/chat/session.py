@@ -39,6 +39,7 @@ from channels.chat.frames import (
 from channels.chat.inbound import chat_contact
 from channels.chat.prechat import normalise_prechat
 from channels.chat.token import issue, needs_renewal, new_visitor_id, verify
+from hub.chat_fanout import VisitorNews
 from hub.chat_limits import ConnectionSlots
 from hub.chat_queue_place import QueuePlace
 from hub.clock import utcnow
@@ -70,7 +71,7 @@ class ChatSession:
         self.cursor = Cursor()
         self.prechat: dict[str, str] = {}
         self.request_id: uuid.UUID | None = None
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.queue: asyncio.Queue[VisitorNews] = asyncio.Queue()
         self._frames: list[float] = []
         self._typing_at = 0.0
         self._typing_on = False

@@ -64,7 +64,7 @@ async def greeting(services: HubServices, store: CallStore,
     call = await store.find(event.provider, event.call_key)
     if call is None:
         return None
-    notice = await services.notice(Channel.PHONE, call["request_id"])
+    notice = await services.notice(Channel.PHONE, call.request_id)
     if notice is None:
         return None
     return Announcement(notice, languages_for(event.caller), hang_up=False)
