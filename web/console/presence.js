@@ -115,7 +115,7 @@
       const held = document.createElement("span");
       held.className = "colleague-holding";
       const count = heldBy(entry.agent.id) ?? (entry.holding ? entry.holding.count : 0);
-      held.textContent = t("colleague_holding", { n: count });
+      held.textContent = t("colleague_holding", { count });
       if (count && entry.holding.references) held.title = entry.holding.references.join(", ");
       li.append(dot, name, status, held);
       return li;
