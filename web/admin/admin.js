@@ -208,7 +208,9 @@
     for (const [key, value] of Object.entries(props)) {
       if (key === "testid") node.dataset.testid = value;
       else if (key === "text") node.textContent = value;
-      else node[key] = value;
+      else if (key.startsWith("data-") || key === "translate") { // attributes, not properties
+        if (value !== null && value !== undefined) node.setAttribute(key, value);
+      } else node[key] = value;
     }
     node.append(...children);
     return node;

@@ -18,9 +18,13 @@
       return lang() === "fi" ? "fi-FI" : "en-GB";
     }
 
+    /** The action in words: its own, else its kind's ("agent.add": account changes), the
+     * code itself shown beside it either way. */
     function actionLabel(action) {
-      const key = `action_${action}`;
-      return t.has(key) ? t(key) : action;
+      const keys = [`action_${action}`, `action_${action}.`,
+        `action_${action.split(".")[0]}.`];
+      const key = keys.find((found) => t.has(found));
+      return key ? t(key) : action;
     }
 
     /** The filters as the API's query string (times from the browser's zone to UTC). */
@@ -105,13 +109,14 @@
       tr.dataset.id = String(entry.id);
       tr.dataset.action = entry.action;
       tr.append(
-        el("td", {}, [el("time", { dateTime: entry.at, text: at })]),
-        el("td", { text: who }),
+        el("td", { "data-user-text": "" }, [el("time", { dateTime: entry.at, text: at })]),
+        el("td", { text: who, "data-user-text": entry.agent_id ? "" : null }),
         el("td", {}, [el("span", { text: actionLabel(entry.action) }), el("br"),
-          el("span", { className: "muted mono", text: entry.action })]),
-        el("td", { className: "mono", text: entry.subject || "–" }),
-        el("td", { className: "mono", text: entry.address || "–" }),
-        el("td", { className: "muted", text: detailText(entry.detail) }));
+          el("span", { className: "muted mono", text: entry.action, translate: "no" })]),
+        el("td", { className: "mono", text: entry.subject || "–", "data-user-text": "" }),
+        el("td", { className: "mono", text: entry.address || "–", "data-user-text": "" }),
+        el("td", { className: "muted", text: detailText(entry.detail),
+          "data-user-text": "" }));
       return tr;
     }
 

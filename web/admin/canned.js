@@ -81,6 +81,7 @@
       tr.dataset.id = reply.id;
       tr.dataset.title = reply.title;
       const badge = el("span", { className: "lang-badge", text: reply.language.toUpperCase(),
+        translate: "no",
         title: t(`language_${reply.language}`), testid: "canned-row-language" });
       badge.dataset.language = reply.language;
       const edit = el("button", { type: "button", text: t("canned_edit"),
@@ -108,11 +109,11 @@
       }
       const updated = el("td", { className: "nowrap" }, [when(reply.updated_at)]);
       if (reply.updated_by) updated.append(el("br"), el("span", { className: "muted",
-        text: reply.updated_by.name }));
+        text: reply.updated_by.name, "data-user-text": "" }));
       tr.append(
         el("td", {}, [badge]),
-        el("td", { className: "login", text: reply.title }),
-        el("td", { className: "canned-text", text: reply.body }),
+        el("td", { className: "login", text: reply.title, "data-user-text": "" }),
+        el("td", { className: "canned-text", text: reply.body, "data-user-text": "" }),
         el("td", { text: laneName(reply.lane) }),
         el("td", { className: "number", text: String(reply.position) }),
         updated, actions);
@@ -134,7 +135,8 @@
       lane.value = [...lane.options].some((o) => o.value === chosen) ? chosen : "";
       $("canned-placeholder-buttons").replaceChildren(...state.placeholders.map((name) => {
         const button = el("button", { type: "button", className: "placeholder",
-          text: `{${name}}`, title: t(`placeholder_${name}`), testid: `placeholder-${name}` });
+          text: `{${name}}`, title: t(`placeholder_${name}`), testid: `placeholder-${name}`,
+          translate: "no" });
         button.addEventListener("click", () => insertPlaceholder(name));
         return el("span", { className: "placeholder-item" }, [button,
           el("span", { className: "muted", text: t(`placeholder_${name}`) })]);

@@ -94,7 +94,7 @@
         text: t(`health_${channel.health}`), testid: "channel-health" });
       tr.append(
         el("td", {}, [el("strong", { text: label(channel.name) }), el("br"),
-          el("span", { className: "muted mono", text: channel.name })]),
+          el("span", { className: "muted mono", text: channel.name, translate: "no" })]),
         el("td", {}, [health]),
         el("td", {}, [time(channel.last_inbound_at, "channel-last-in")]),
         el("td", {}, outbound(channel)),

@@ -92,12 +92,13 @@
       const tr = el("tr", { testid: "lane-row" });
       tr.dataset.key = lane.key;
       tr.dataset.active = String(lane.active);
-      const key = el("td", { className: "login" }, [lane.key]);
+      const key = el("td", { className: "login" }, [el("span", { text: lane.key,
+        translate: "no" })]); // the lane's key, as routing rules and the API name it
       if (lane.is_default || lane.key === "default") {
         key.append(" ", el("span", { className: "muted", text: `(${t("lane_default")})` }));
       }
-      const names = el("td", {}, [el("span", { text: lane.name_fi }), el("br"),
-        el("span", { className: "muted", text: lane.name_en })]);
+      const names = el("td", { "data-user-text": "" }, [el("span", { text: lane.name_fi }),
+        el("br"), el("span", { className: "muted", text: lane.name_en })]);
       const strategy = t(`strategy_${lane.strategy}`) + (lane.strategy === "offer"
         ? ` (${t("offer_after", { n: lane.offer_timeout_s })})` : "");
       const badge = el("span", { className: "state", testid: "lane-state",

@@ -210,6 +210,7 @@
       tr.dataset.lane = template.lane || "";
       tr.dataset.language = template.language;
       const badge = el("span", { className: "lang-badge", text: template.language.toUpperCase(),
+        translate: "no",
         title: t(`tpl_language_${template.language}`) });
       badge.dataset.language = template.language;
       const actions = el("td", { className: "actions-cell" });
@@ -235,7 +236,7 @@
           }));
       }
       const text = el("td", { className: "canned-text", testid: "template-text" },
-        [template.body]);
+        [el("span", { text: template.body, "data-user-text": "" })]);
       if (template.builtIn) {
         text.append(el("br"), el("span", { className: "muted", text: `(${t("tpl_default")})` }));
       }
@@ -265,7 +266,7 @@
       lane.value = [...lane.options].some((o) => o.value === chosen) ? chosen : "";
       buttons.replaceChildren(...(state.filled[kind.value] || []).map((name) => {
         const insert = el("button", { type: "button", className: "placeholder",
-          text: `{${name}}`, title: t(`tpl_placeholder_${name}`),
+          text: `{${name}}`, title: t(`tpl_placeholder_${name}`), translate: "no",
           testid: `template-placeholder-${name}` });
         insert.addEventListener("click", () => insertPlaceholder(name));
         return el("span", { className: "placeholder-item" }, [insert,

@@ -148,6 +148,9 @@
     if (!words.LANGUAGES.includes(lang)) return;
     state.lang = await words.use(lang);
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* not remembered, still used */ }
+    // What was announced is said and gone: left in the old language it would be read again.
+    $("action-done").textContent = "";
+    $("announcer").textContent = "";
     applyStaticText();
     renderAll();
     for (const [id, notice] of state.callers) {
@@ -284,7 +287,15 @@
   }
 
   function timeEl(iso, text) {
-    return el("time", { datetime: iso }, text);
+    return el("time", { datetime: iso, "data-user-text": true }, text);
+  }
+
+  /** Marks what a node shows as data (a passenger's name, a message, an agent), not words of
+   * the page: the catalogue test (tests/catalogue_check.py) leaves it out. */
+  function userText(node, isData = true) {
+    if (node.hasAttribute("data-user-text") !== isData) {
+      node.toggleAttribute("data-user-text", isData);
+    }
   }
 
   /** The channel's pictogram, beside its name (never instead of it). */
@@ -681,7 +692,9 @@
       add(node);
       due = { node, callback };
     }
-    if (!callback.missed && callback.due === null && preview) add(preview);
+    if (!callback.missed && callback.due === null && preview) {
+      add(el("span", { "data-user-text": true }, preview));
+    }
     return { nodes, due };
   }
 
@@ -842,12 +855,14 @@
     }
     const name = passengerLabel(request);
     setText(cells.name, name); // isolated (console.css): a name's own direction stays in it
+    userText(cells.name, name !== t("unknown_passenger"));
     setTitle(cells.name, name);
     const callback = callbackOf(request);
     row.due = null;
     if (callback) {
       tr.dataset.callback = "true";
       const line = callbackLine(callback, previewOf(request));
+      userText(cells.text, false);
       cells.text.replaceChildren(el("span", { className: "badge callback-badge",
         "data-testid": "queue-callback" }, t("callback")), " ", ...line.nodes);
       row.due = line.due;
@@ -857,6 +872,7 @@
       delete tr.dataset.callback;
       const preview = previewOf(request);
       setText(cells.text, preview);
+      userText(cells.text, preview === (request.preview || "")); // not a call's own words
       setTitle(cells.preview, preview);
     }
     const badge = `badge status-${request.status}`;
@@ -864,6 +880,7 @@
     setText(row.badge, statusLabel(request.status));
     const agent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
     setText(cells.agent, agent);
+    userText(cells.agent, Boolean(request.assigned_agent));
     setTitle(cells.agent, request.assigned_agent ? agent : "");
     queueView.fill(row, request); // offers
     tickRow(row, request);
@@ -1130,7 +1147,9 @@
     status.className = `badge status-${request.status}`;
     status.dataset.status = request.status;
     $("detail-assigned").textContent = request.assigned_agent?.name || t("nobody");
+    userText($("detail-assigned"), Boolean(request.assigned_agent?.name));
     $("detail-last-agent").textContent = request.last_agent?.name || t("nobody");
+    userText($("detail-last-agent"), Boolean(request.last_agent?.name));
     renderCallback(request);
     renderPassenger(request.contact || {});
     window.TaxiConnect.passenger?.show(request, { t, api, open: openDetail, icon: channelIcon });
@@ -1146,14 +1165,15 @@
 
   function renderPassenger(contact) {
     $("passenger-name").textContent = contact.name || t("unknown_passenger");
+    userText($("passenger-name"), Boolean(contact.name));
     $("passenger-phones").replaceChildren(...(contact.phones || []).map((phone) => el("li", {},
       TEL.test(phone) ? el("a", { href: `tel:${phone}` }, formatPhone(phone)) : phone)));
     $("passenger-emails").replaceChildren(...(contact.emails || []).map((email) => el("li",
       { title: email }, el("a", { href: `mailto:${email}` }, email))));
   }
 
-  function fact(label, value) {
-    return [el("dt", {}, label), el("dd", {}, value)];
+  function fact(label, value, isData = false) {
+    return [el("dt", {}, label), el("dd", { "data-user-text": isData }, value)];
   }
 
   function renderFacts(request) {
@@ -1162,7 +1182,8 @@
     for (const key of DETAIL_KEYS) {
       const value = details[key];
       if (value === undefined || value === null || value === "") continue;
-      items.push(fact(t(key), key === "pickup_time" ? formatDateTime(value) : String(value)));
+      items.push(fact(t(key), key === "pickup_time" ? formatDateTime(value) : String(value),
+        true));
     }
     if (details.language) {
       const language = t.has(`lang_${details.language}`) ? t(`lang_${details.language}`)
@@ -1235,10 +1256,13 @@
       "data-testid": "timeline-message", "data-direction": inbound ? "inbound" : "outbound",
       "data-message-id": message.id },
     el("p", { className: "entry-head" },
-      el("strong", {}, who), to ? ` → ${to}` : null, " · ", channelLabel(message.channel),
+      el("strong", { "data-user-text": who !== t("from_passenger") && who !== t("from_agent") },
+        who), to ? [" → ", el("span", { "data-user-text": true }, to)] : null, " · ",
+      channelLabel(message.channel),
       " · ", timeEl(message.created_at, formatClock(message.created_at))),
-    message.subject ? el("p", { className: "subject" }, message.subject) : null,
-    el("p", { className: "body" }, message.body || ""),
+    message.subject ? el("p", { className: "subject", "data-user-text": true }, message.subject)
+      : null,
+    el("p", { className: "body", "data-user-text": true }, message.body || ""),
     attachments?.list(request, message),
     inbound ? null : groups?.deliveries(message, deliveryItem)
       ?? deliveryList(message.deliveries || []));
@@ -1336,7 +1360,8 @@
     return el("li", { className: `entry handling action-${event.action}`,
       "data-testid": "timeline-handling" },
     el("p", { className: "entry-head" },
-      el("strong", {}, event.agent?.name || t("from_agent")), " ", action, " · ",
+      el("strong", { "data-user-text": Boolean(event.agent?.name) },
+        event.agent?.name || t("from_agent")), " ", action, " · ",
       timeEl(event.at, formatClock(event.at))),
     event.note ? el("p", { className: "body note" }, event.note) : null);
   }

@@ -66,7 +66,7 @@
     const error = el("p", { className: "action-error", id: "group-error", role: "alert",
       "data-testid": "group-error" });
     const send = el("button", { type: "submit", className: "primary", id: "group-send",
-      "data-testid": "group-send" }, t("group_send"));
+      "data-testid": "group-send", "data-i18n": "group_send" }, t("group_send"));
     const cancel = el("button", { type: "button", className: "quiet", "data-i18n":
       "group_cancel" }, t("group_cancel"));
     const form = el("form", { className: "group-form", novalidate: true },
@@ -122,6 +122,7 @@
     async function show() {
       error.textContent = "";
       if (!dialog.open) dialog.showModal();
+      render(); // in the console's language now, while the groups load
       state.key ||= newKey();
       try {
         const { data } = await api("GET", "/api/v1/groups");

@@ -304,7 +304,8 @@
   function renderPickups(card) {
     const pickups = card.pickup_addresses || [];
     ui.pickups.replaceChildren(...(pickups.length ? pickups.map((found) => el("li",
-      { "data-testid": "passenger-pickup" }, el("span", {}, found.address), " ",
+      { "data-testid": "passenger-pickup" }, el("span", { "data-user-text": "" }, found.address),
+      " ",
       el("span", { className: "muted" }, "· ", when(found.at, false))))
       : [el("li", { className: "muted" }, tt("pickups_none"))]));
   }

@@ -108,6 +108,7 @@
       name.className = "colleague-name";
       const self = me() && entry.agent.id === me().id;
       name.textContent = self ? t("you", { name: entry.agent.name }) : entry.agent.name;
+      name.toggleAttribute("data-user-text", !self); // a colleague's name: data, not a word
       const status = document.createElement("span");
       status.className = "colleague-state";
       status.dataset.testid = "colleague-state";

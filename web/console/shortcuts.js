@@ -136,7 +136,7 @@
     }
 
     function kbd(key) {
-      return el("kbd", {}, SHOWN[key] || key);
+      return el("kbd", { translate: "no" }, SHOWN[key] || key); // key caps, as printed
     }
 
     function renderHelp() {
