@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from hub.catalogue import pages
 from hub.model import Channel, Role
 from tests.catalogue_check import foreign_words
 from tests.conftest import (
@@ -199,3 +200,26 @@ async def test_counts_take_their_plural_form_in_each_language(
             await _switch(page, lang)
             one, other = holds[lang]
             await expect(holding).to_have_text(f"{count} {one if count == 1 else other}")
+
+
+@pytest.mark.skipif("error.password_too_short" not in pages.entries("fi"),
+                    reason="the hub's error texts (hub/catalogue/errors) are not here yet")
+async def test_a_refusal_is_said_in_the_admins_language(
+    hub: HubFactory, make_agent: Any, page: Page
+) -> None:
+    client = await hub()
+    admin = await make_agent(client, login="pia.admin", name="Pia Pääkäyttäjä",
+                             role=Role.ADMIN)
+    await page.goto(f"{server_url(client)}/admin")
+    await page.get_by_test_id("login-user").fill(admin.login)
+    await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.get_by_test_id("login-submit").click()
+    await page.get_by_test_id("add-login").fill("uusi.valittaja")
+    await page.get_by_test_id("add-name").fill("Uusi Välittäjä")
+    await page.get_by_test_id("add-password").fill("lyhyt")
+    refused = page.locator('.field-error[data-for="password"]')
+    for lang in LANGUAGES:
+        await _switch(page, lang)
+        await page.get_by_test_id("add-submit").click()
+        said = str(pages.entries(lang)["error.password_too_short"]).format(min=12)
+        await expect(refused).to_have_text(said)

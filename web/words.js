@@ -76,19 +76,23 @@
     return t;
   }
 
-  /** The words for an error answer of the hub: its `code` in this language when the
-   * catalogue has it, else the hub's own `error` reason, else `fallback`. */
-  function errorText(body, fallback = "") {
+  /** The catalogue's sentence for an error answer's `code` with its `params` in this
+   * language, or null when the answer has no code the catalogue knows. */
+  function errorSentence(body) {
     const entry = body?.code ? current.entries[`error.${body.code}`] : undefined;
-    if (entry !== undefined) {
-      const values = body.params || {};
-      return fill(form(entry, values), values);
-    }
-    return body?.error || fallback;
+    if (entry === undefined) return null;
+    const values = body.params || {};
+    return fill(form(entry, values), values);
+  }
+
+  /** The words for an error answer of the hub: its code's sentence in this language, else
+   * the hub's own `error` reason, else `fallback`. */
+  function errorText(body, fallback = "") {
+    return errorSentence(body) ?? (body?.error || fallback);
   }
 
   window.TaxiConnect = window.TaxiConnect || {};
   window.TaxiConnect.words = {
-    LANGUAGES, use, scope, errorText, lang: () => current.lang,
+    LANGUAGES, use, scope, errorText, errorSentence, lang: () => current.lang,
   };
 })();

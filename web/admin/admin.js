@@ -297,7 +297,9 @@
       const fields = err.body.fields || {};
       if (inputs) {
         for (const [field, reason] of Object.entries(fields)) {
-          if (inputs[`${field}_error`]) inputs[`${field}_error`].textContent = reason;
+          if (inputs[`${field}_error`]) {
+            inputs[`${field}_error`].textContent = words.errorSentence(err.body) ?? reason;
+          }
         }
       }
       say(Object.keys(fields).length ? t("check_fields") : t("failed", { reason: err.message }),
@@ -313,7 +315,8 @@
     } catch (err) {
       if (err.status === 401) return;
       const reason = (err.body.fields || {}).password;
-      say(reason ? `${t("new_password")}: ${reason}` : t("failed", { reason: err.message }),
+      say(reason ? `${t("new_password")}: ${words.errorSentence(err.body) ?? reason}`
+        : t("failed", { reason: err.message }),
         "error");
     }
   }
@@ -347,7 +350,7 @@
       for (const [field, reason] of Object.entries(fields)) {
         const slot = form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
         if (slot) slot.textContent = field === "login" && reason === "taken"
-          ? t("login_taken") : reason;
+          ? t("login_taken") : words.errorSentence(err.body) ?? reason;
       }
       $("add-error").textContent = Object.keys(fields).length ? t("check_fields")
         : t("failed", { reason: err.message });

@@ -212,10 +212,12 @@
       return tr;
     }
 
-    function showFields(fields, slot) {
+    /** Each refused field marked: with the error's sentence in the page's language when the
+     * hub gave its code, else with the hub's own word for the field. */
+    function showFields(fields, slot, sentence) {
       for (const [field, reason] of Object.entries(fields || {})) {
         const found = slot(field);
-        if (found) found.textContent = reason;
+        if (found) found.textContent = sentence ?? reason;
       }
     }
 
@@ -271,7 +273,8 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         memberError.textContent = Object.keys(fields).length
-          ? Object.entries(fields).map(([f, reason]) => `${f}: ${reason}`).join("; ")
+          ? window.TaxiConnect.words.errorSentence(err.body)
+            ?? Object.entries(fields).map(([f, reason]) => `${f}: ${reason}`).join("; ")
           : failed(err);
       }
     }
@@ -289,7 +292,8 @@
         await refreshList();
         say(t("member_done_save", { name: saved.name }));
       } catch (err) {
-        showFields(err.body?.fields, (field) => inputs[`${field}_error`]);
+        showFields(err.body?.fields, (field) => inputs[`${field}_error`],
+          window.TaxiConnect.words.errorSentence(err.body));
         say(err.body?.fields ? t("check_fields") : failed(err), "error");
       }
     }
@@ -319,7 +323,8 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         csvError.textContent = Object.keys(fields).length
-          ? Object.entries(fields).map(([line, reason]) => `${line}: ${reason}`).join("; ")
+          ? window.TaxiConnect.words.errorSentence(err.body)
+            ?? Object.entries(fields).map(([line, reason]) => `${line}: ${reason}`).join("; ")
           : failed(err);
       }
     }
