@@ -1,8 +1,9 @@
 """The pages speak only their catalogue, in Chromium: every word the console (login, queue,
 an open request with its composer, the shortcuts, colleagues, notifications, notices,
-group message and history dialogs) and the admin page (every tab) show in Finnish is a
-Finnish catalogue value, in English an English one; and counts take their plural form
-(0, 1, 2, 5, 21) in both. tests/catalogue_check.py says what counts as shown."""
+group message and history dialogs), the admin page (every tab), the reports and the
+wallboard show in Finnish is a Finnish catalogue value, in English an English one; and
+counts take their plural form (0, 1, 2, 5, 21) in both. tests/catalogue_check.py says
+what counts as shown; a refusal with a code is said in the admin's language."""
 
 from __future__ import annotations
 
@@ -127,7 +128,7 @@ ADMIN_TABS = ("users", "canned", "templates", "lanes", "channels", "groups", "su
               "audit", "webhooks")
 
 
-async def test_every_word_of_the_admin_page_is_in_its_language_catalogue(
+async def test_every_word_of_the_admin_reports_and_wallboard_is_in_its_catalogue(
     hub: HubFactory, make_agent: Any, page: Page
 ) -> None:
     client = await hub()
@@ -150,6 +151,12 @@ async def test_every_word_of_the_admin_page_is_in_its_language_catalogue(
             await page.get_by_test_id(f"tab-{tab}").click()
             await expect(page.locator(f'.admin-section[data-section="{tab}"]')).to_be_visible()
             await _speaks(page, lang, f"the admin tab {tab}")
+    for other, shown in [("reports", "report-status"), ("wallboard", "wall-updated")]:
+        await page.goto(f"{base}/{other}")
+        await expect(page.get_by_test_id(shown)).not_to_be_empty()
+        for lang in LANGUAGES:
+            await _switch(page, lang)
+            await _speaks(page, lang, f"the {other} page")
     assert errors == []
 
 
