@@ -65,7 +65,7 @@ from dispatch.reports_openapi import PATHS as REPORT_PATHS
 from dispatch.router import Router
 from dispatch.session_check import SessionCheck
 from dispatch.webhooks import Webhooks
-from hub import health, openapi
+from hub import health, openapi, page_words
 from hub.answer_book import AnswerBook
 from hub.appkeys import (
     ANSWERS,
@@ -197,6 +197,7 @@ def create_app(settings: Settings) -> web.Application:
         web.get("/", _to_console),
         web.get("/favicon.ico", _favicon),
     ])
+    app.router.add_routes(page_words.routes())
     app.router.add_routes(requests_api.routes())
     app.router.add_routes(attachments_api.routes())
     app.router.add_routes(callbacks_api.routes())

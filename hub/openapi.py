@@ -161,6 +161,10 @@ SPEC: dict[str, Any] = {
                     {"type": "string"},
                     {"type": "object", "additionalProperties": {"type": "string"},
                      "description": "plural forms by CLDR category (one, other)"}]}}}},
+            "PageWords": {"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "string"},
+                {"type": "object", "additionalProperties": {"type": "string"},
+                 "description": "plural forms by CLDR category (one, other)"}]}},
             "Document": {"type": "object", "description": "a JSON document (OpenAPI or "
                          "AsyncAPI)"},
             "Health": _object("alive", status={"const": "ok"}),
@@ -281,6 +285,14 @@ SPEC: dict[str, Any] = {
                 "type": "string"}}}}}}},
         "/console": {"get": {"summary": "the dispatcher console page",
                              "responses": {"200": _html()}}},
+        "/console/words/{lang}.json": {"get": {
+            "summary": "the words of the console, admin, reports and wallboard pages in one "
+                       "language, from the page catalogue with the hub's error texts "
+                       "(error.<code>): {key: text | {one, other}}; no login needed",
+            "parameters": [{"name": "lang", "in": "path", "required": True,
+                            "schema": {"enum": ["fi", "en"]}}],
+            "responses": {"200": _ok("the words", "PageWords"),
+                          "304": {"description": "not modified (If-None-Match)"}}}},
         "/form": {
             "get": {"summary": "the hosted taxi-order form (?lang=fi|sv|en)",
                     "responses": {"200": _html()}},

@@ -43,7 +43,7 @@ async def test_colleague_sees_away_live_and_gets_the_request_back_when_the_conso
     await page_b.get_by_test_id("colleagues-toggle").click()
     colleague = page_b.locator(f'[data-testid="colleague"][data-agent-id="{anna.id}"]')
     await expect(colleague).to_have_attribute("data-state", "available")
-    await expect(colleague).to_contain_text("1 pyyntöä")
+    await expect(colleague).to_contain_text("1 pyyntö")
     await page_a.get_by_test_id("presence-state").select_option("away")
     await expect(colleague).to_have_attribute("data-state", "away")
     await expect(colleague.get_by_test_id("colleague-state")).to_have_text("Tauolla")

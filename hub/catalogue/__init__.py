@@ -10,6 +10,9 @@ forms by CLDR category ("one", "other", ...) chosen with Babel's plural rules.
 Finnish is the reference: every other language has the same keys with the same
 placeholders (tests/hub/test_catalogue.py), and a missing key is an error, never a silent
 Finnish word in a Swedish page.
+
+The staff's pages (console, admin, reports, wallboard) have a catalogue of their own in
+`console/`, read by `hub.catalogue.pages`.
 """
 
 from __future__ import annotations

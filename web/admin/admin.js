@@ -9,108 +9,11 @@
 "use strict";
 
 (() => {
-  const TEXT = {
-    fi: {
-      language: "Kieli",
-      to_console: "← Konsoliin",
-      signed_in_as: "Kirjautunut: {name}",
-      login_title: "Kirjaudu ylläpitoon",
-      login_user: "Käyttäjätunnus",
-      login_password: "Salasana",
-      login_submit: "Kirjaudu",
-      login_failed: "Väärä käyttäjätunnus tai salasana.",
-      admins_only: "Ylläpitosivut ovat vain pääkäyttäjille.",
-      admin_sections: "Ylläpidon osiot",
-      tab_users: "Käyttäjät",
-      tab_canned: "Valmisvastaukset",
-      tab_lanes: "Jonot ja reititys",
-      tab_channels: "Kanavien tila",
-      error_network: "Palvelimeen ei saada yhteyttä.",
-      users_title: "Käyttäjät",
-      col_login: "Tunnus",
-      col_name: "Nimi",
-      col_role: "Rooli",
-      col_email: "Sähköposti",
-      col_phone: "Puhelin",
-      col_phone_login: "Alanumero",
-      col_state: "Tila",
-      col_actions: "Toiminnot",
-      role_admin: "Pääkäyttäjä",
-      role_team: "Välittäjä",
-      role_external: "Ulkoinen",
-      state_active: "Käytössä",
-      state_disabled: "Poistettu käytöstä",
-      save: "Tallenna",
-      disable: "Poista käytöstä",
-      enable: "Ota käyttöön",
-      reset_password: "Uusi salasana",
-      new_password: "Uusi salasana (vähintään 12 merkkiä)",
-      set_password: "Aseta",
-      cancel: "Peru",
-      add_title: "Lisää käyttäjä",
-      password: "Salasana (vähintään 12 merkkiä)",
-      add_submit: "Lisää käyttäjä",
-      done_add: "Käyttäjä {login} lisätty.",
-      done_save: "Käyttäjän {login} tiedot tallennettu.",
-      done_disable: "Käyttäjä {login} poistettu käytöstä; hänen istuntonsa päättyivät.",
-      done_enable: "Käyttäjä {login} otettu käyttöön.",
-      done_password: "Käyttäjän {login} salasana vaihdettu; hänen istuntonsa päättyivät.",
-      check_fields: "Tarkista merkityt kentät.",
-      login_taken: "Tunnus on jo käytössä.",
-      failed: "Toiminto epäonnistui: {reason}",
-      you: "(sinä)",
-    },
-    en: {
-      language: "Language",
-      to_console: "← Console",
-      signed_in_as: "Signed in: {name}",
-      login_title: "Sign in to administration",
-      login_user: "Username",
-      login_password: "Password",
-      login_submit: "Sign in",
-      login_failed: "Wrong username or password.",
-      admins_only: "The admin pages are for administrators only.",
-      admin_sections: "Admin sections",
-      tab_users: "Users",
-      tab_canned: "Canned replies",
-      tab_lanes: "Lanes and routing",
-      tab_channels: "Channel status",
-      error_network: "Cannot reach the server.",
-      users_title: "Users",
-      col_login: "Username",
-      col_name: "Name",
-      col_role: "Role",
-      col_email: "Email",
-      col_phone: "Phone",
-      col_phone_login: "Extension",
-      col_state: "State",
-      col_actions: "Actions",
-      role_admin: "Administrator",
-      role_team: "Dispatcher",
-      role_external: "External",
-      state_active: "Active",
-      state_disabled: "Disabled",
-      save: "Save",
-      disable: "Disable",
-      enable: "Enable",
-      reset_password: "New password",
-      new_password: "New password (at least 12 characters)",
-      set_password: "Set",
-      cancel: "Cancel",
-      add_title: "Add a user",
-      password: "Password (at least 12 characters)",
-      add_submit: "Add user",
-      done_add: "User {login} added.",
-      done_save: "User {login} saved.",
-      done_disable: "User {login} disabled; their sessions have ended.",
-      done_enable: "User {login} enabled.",
-      done_password: "Password of {login} changed; their sessions have ended.",
-      check_fields: "Check the marked fields.",
-      login_taken: "This username is taken.",
-      failed: "That did not work: {reason}",
-      you: "(you)",
-    },
-  };
+  const words = window.TaxiConnect.words; // web/words.js: the page catalogue, loaded at boot
+  // This page's words and its sections' (they share this `t`).
+  const t = words.scope("admin", "admin_canned", "admin_templates", "admin_lanes",
+    "admin_rules", "admin_channels", "admin_groups", "admin_subject", "admin_audit",
+    "admin_webhooks");
   const LANG_KEY = "taxiconnect.console.lang"; // shared with the console
   const ROLES = ["team", "external", "admin"];
   const EDITABLE = ["name", "email", "phone", "phone_login"];
@@ -125,18 +28,10 @@
   // more than one (lanes and routing rules).
   const sections = new Map();
 
-  function t(key, values) {
-    const table = TEXT[state.lang] || TEXT.en;
-    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
-    if (!values) return text;
-    return text.replace(/\{(\w+)\}/g,
-      (whole, name) => (name in values ? String(values[name]) : whole));
-  }
-
   function initialLanguage() {
     try {
       const stored = localStorage.getItem(LANG_KEY);
-      if (stored && stored in TEXT) return stored;
+      if (words.LANGUAGES.includes(stored)) return stored;
     } catch (_) { /* storage blocked */ }
     return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
   }
@@ -154,9 +49,9 @@
     fillRoles($("add-role"), $("add-role").value || "team");
   }
 
-  function setLanguage(lang) {
-    if (!(lang in TEXT)) return;
-    state.lang = lang;
+  async function setLanguage(lang) {
+    if (!words.LANGUAGES.includes(lang)) return;
+    state.lang = await words.use(lang);
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* used, not remembered */ }
     applyStaticText();
     renderUsers();
@@ -165,9 +60,11 @@
 
   // ---- the API -----------------------------------------------------------------------------
 
+  /** An error answer of the hub; its message is the catalogue's words for the body's code
+   * in the page's language, or the hub's own reason when the catalogue has none. */
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error) || `HTTP ${status}`);
+      super(window.TaxiConnect.words.errorText(body, `HTTP ${status}`));
       this.status = status;
       this.body = body || {};
     }
@@ -260,7 +157,6 @@
     const kit = { t, api, el, $, me: () => state.me, lang: () => state.lang };
     for (const [name, make] of Object.entries(globalThis.TaxiAdmin?.sections || {})) {
       const section = make(kit);
-      for (const lang of Object.keys(TEXT)) Object.assign(TEXT[lang], section.words?.[lang]);
       sections.set(name, { tab: name, ...section });
     }
   }
@@ -312,7 +208,9 @@
     for (const [key, value] of Object.entries(props)) {
       if (key === "testid") node.dataset.testid = value;
       else if (key === "text") node.textContent = value;
-      else node[key] = value;
+      else if (key.startsWith("data-") || key === "translate") { // attributes, not properties
+        if (value !== null && value !== undefined) node.setAttribute(key, value);
+      } else node[key] = value;
     }
     node.append(...children);
     return node;
@@ -399,7 +297,9 @@
       const fields = err.body.fields || {};
       if (inputs) {
         for (const [field, reason] of Object.entries(fields)) {
-          if (inputs[`${field}_error`]) inputs[`${field}_error`].textContent = reason;
+          if (inputs[`${field}_error`]) {
+            inputs[`${field}_error`].textContent = words.errorSentence(err.body) ?? reason;
+          }
         }
       }
       say(Object.keys(fields).length ? t("check_fields") : t("failed", { reason: err.message }),
@@ -415,7 +315,8 @@
     } catch (err) {
       if (err.status === 401) return;
       const reason = (err.body.fields || {}).password;
-      say(reason ? `${t("new_password")}: ${reason}` : t("failed", { reason: err.message }),
+      say(reason ? `${t("new_password")}: ${words.errorSentence(err.body) ?? reason}`
+        : t("failed", { reason: err.message }),
         "error");
     }
   }
@@ -449,16 +350,16 @@
       for (const [field, reason] of Object.entries(fields)) {
         const slot = form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
         if (slot) slot.textContent = field === "login" && reason === "taken"
-          ? t("login_taken") : reason;
+          ? t("login_taken") : words.errorSentence(err.body) ?? reason;
       }
       $("add-error").textContent = Object.keys(fields).length ? t("check_fields")
         : t("failed", { reason: err.message });
     }
   }
 
-  function boot() {
+  async function boot() {
+    state.lang = await words.use(initialLanguage());
     makeSections();
-    state.lang = initialLanguage();
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
       button.addEventListener("click", () => setLanguage(button.dataset.lang));

@@ -10,107 +10,6 @@
   const AUDIT = "/api/v1/admin/audit";
   const ACTIONS = ["login", "access.", "read.", "subject.", "agent.", "recording.", "contact.",
     "group.", "lane.", "canned.", "notice.", "retention."];
-  const WORDS = {
-    fi: {
-      tab_audit: "Tapahtumaloki",
-      audit_title: "Tapahtumaloki",
-      audit_intro: "Kuka teki mitä, milloin ja mistä osoitteesta. Lokin lukeminenkin kirjataan.",
-      audit_from: "Alkaen",
-      audit_to: "Ennen",
-      audit_agent: "Käyttäjä",
-      audit_action: "Toiminto",
-      audit_subject: "Kohde (tunniste)",
-      audit_any: "Kaikki",
-      audit_search: "Hae",
-      audit_csv: "Lataa CSV",
-      audit_more: "Näytä lisää",
-      audit_none: "Ei tapahtumia näillä ehdoilla.",
-      audit_count: "{n} tapahtumaa näkyvissä",
-      audit_system: "järjestelmä",
-      col_at: "Aika",
-      col_agent: "Käyttäjä",
-      col_action: "Toiminto",
-      col_subject: "Kohde",
-      col_address: "Osoite",
-      col_detail: "Tiedot",
-      "action_login": "Kirjautuminen",
-      "action_login.": "Kirjautumiset",
-      "action_login.failed": "Epäonnistunut kirjautuminen",
-      "action_logout": "Uloskirjautuminen",
-      "action_access.": "Estetyt pääsyt",
-      "action_access.refused": "Pääsy estetty",
-      "action_read.": "Henkilötietojen luvut",
-      "action_read.contact": "Matkustajakortti luettu",
-      "action_read.contact_search": "Matkustajahaku",
-      "action_read.contact_timeline": "Matkustajan aikajana luettu",
-      "action_read.request": "Pyyntö luettu",
-      "action_read.request_search": "Pyyntöhaku",
-      "action_read.audit": "Tapahtumaloki luettu",
-      "action_read.attachment": "Liite avattu",
-      "action_request.order": "Tilaus lähetetty",
-      "action_subject.": "Matkustajan tietojen vienti ja poisto",
-      "action_subject.export": "Matkustajan tiedot viety",
-      "action_subject.erase": "Matkustajan tiedot poistettu",
-      "action_agent.": "Käyttäjätilien muutokset",
-      "action_recording.": "Tallenteiden kuuntelut",
-      "action_contact.": "Matkustajien muutokset",
-      "action_group.": "Ryhmät",
-      "action_lane.": "Jonot",
-      "action_canned.": "Vakiovastaukset",
-      "action_notice.": "Tiedotteet",
-      "action_retention.": "Säilytysajan poistot",
-    },
-    en: {
-      tab_audit: "Audit",
-      audit_title: "Audit trail",
-      audit_intro: "Who did what, when and from which address. Reading the trail is recorded too.",
-      audit_from: "From",
-      audit_to: "Before",
-      audit_agent: "User",
-      audit_action: "Action",
-      audit_subject: "Subject (id)",
-      audit_any: "Any",
-      audit_search: "Search",
-      audit_csv: "Download CSV",
-      audit_more: "Show more",
-      audit_none: "No entries with these filters.",
-      audit_count: "{n} entries shown",
-      audit_system: "system",
-      col_at: "Time",
-      col_agent: "User",
-      col_action: "Action",
-      col_subject: "Subject",
-      col_address: "Address",
-      col_detail: "Details",
-      "action_login": "Login",
-      "action_login.": "Logins",
-      "action_login.failed": "Failed login",
-      "action_logout": "Logout",
-      "action_access.": "Refused access",
-      "action_access.refused": "Access refused",
-      "action_read.": "Reads of personal data",
-      "action_read.contact": "Passenger card read",
-      "action_read.contact_search": "Passenger search",
-      "action_read.contact_timeline": "Passenger timeline read",
-      "action_read.request": "Request read",
-      "action_read.request_search": "Request search",
-      "action_read.audit": "Audit trail read",
-      "action_read.attachment": "Attachment opened",
-      "action_request.order": "Order sent",
-      "action_subject.": "Passenger data export and erasure",
-      "action_subject.export": "Passenger data exported",
-      "action_subject.erase": "Passenger data erased",
-      "action_agent.": "Account changes",
-      "action_recording.": "Recording listens",
-      "action_contact.": "Passenger changes",
-      "action_group.": "Groups",
-      "action_lane.": "Lanes",
-      "action_canned.": "Canned replies",
-      "action_notice.": "Service notices",
-      "action_retention.": "Retention purges",
-    },
-  };
-
   function createAudit({ t, api, el, $, lang }) {
     const state = { entries: [], next: null, params: null, agents: [], loading: false,
       started: false };
@@ -119,9 +18,13 @@
       return lang() === "fi" ? "fi-FI" : "en-GB";
     }
 
+    /** The action in words: its own, else its kind's ("agent.add": account changes), the
+     * code itself shown beside it either way. */
     function actionLabel(action) {
-      const key = `action_${action}`;
-      return key in WORDS.en ? t(key) : action;
+      const keys = [`action_${action}`, `action_${action}.`,
+        `action_${action.split(".")[0]}.`];
+      const key = keys.find((found) => t.has(found));
+      return key ? t(key) : action;
     }
 
     /** The filters as the API's query string (times from the browser's zone to UTC). */
@@ -206,13 +109,14 @@
       tr.dataset.id = String(entry.id);
       tr.dataset.action = entry.action;
       tr.append(
-        el("td", {}, [el("time", { dateTime: entry.at, text: at })]),
-        el("td", { text: who }),
+        el("td", { "data-user-text": "" }, [el("time", { dateTime: entry.at, text: at })]),
+        el("td", { text: who, "data-user-text": entry.agent_id ? "" : null }),
         el("td", {}, [el("span", { text: actionLabel(entry.action) }), el("br"),
-          el("span", { className: "muted mono", text: entry.action })]),
-        el("td", { className: "mono", text: entry.subject || "–" }),
-        el("td", { className: "mono", text: entry.address || "–" }),
-        el("td", { className: "muted", text: detailText(entry.detail) }));
+          el("span", { className: "muted mono", text: entry.action, translate: "no" })]),
+        el("td", { className: "mono", text: entry.subject || "–", "data-user-text": "" }),
+        el("td", { className: "mono", text: entry.address || "–", "data-user-text": "" }),
+        el("td", { className: "muted", text: detailText(entry.detail),
+          "data-user-text": "" }));
       return tr;
     }
 
@@ -226,7 +130,7 @@
           text: t("audit_none") })]));
       }
       $("audit-body").replaceChildren(...rows);
-      $("audit-count").textContent = t("audit_count", { n: state.entries.length });
+      $("audit-count").textContent = t("audit_count", { count: state.entries.length });
       $("audit-more").hidden = !state.next;
       $("audit-csv").href = `${AUDIT}.csv?${query()}`;
     }
@@ -247,7 +151,7 @@
       load(false);
     }
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -6,96 +6,13 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      canned_title: "Valmisvastaukset",
-      canned_intro: "Välittäjät lisäävät näitä vastauksiin vastauskentän Valmisvastaus-"
-        + "painikkeella tai kirjoittamalla / tyhjään vastaukseen. Jonoon sidottu vastaus "
-        + "näkyy vain sen jonon pyynnöissä.",
-      canned_filter: "Näytä kieli",
-      canned_all: "Kaikki",
-      col_language: "Kieli",
-      col_title: "Otsikko",
-      col_text: "Teksti",
-      col_lane: "Jono",
-      col_position: "Järjestys",
-      col_updated: "Muokattu",
-      language_fi: "Suomi",
-      language_sv: "Ruotsi",
-      language_en: "Englanti",
-      every_lane: "Kaikki jonot",
-      canned_add_title: "Lisää valmisvastaus",
-      canned_edit_title: "Muokkaa: {title}",
-      canned_add: "Lisää valmisvastaus",
-      canned_save: "Tallenna muutokset",
-      canned_edit: "Muokkaa",
-      canned_delete: "Poista",
-      canned_confirm: "Poistetaanko?",
-      canned_yes: "Poista",
-      canned_placeholders: "Paikkamerkit (lisää napsauttamalla):",
-      placeholder_reference: "pyynnön viite",
-      placeholder_name: "matkustajan nimi (ilman nimeä: ”hyvä asiakas”)",
-      placeholder_eta: "arvioitu saapumisaika, välittäjä kirjoittaa lisätessään",
-      placeholder_agent: "välittäjän nimi",
-      canned_preview: "Esikatselu",
-      canned_unknown: "Tuntemattomat paikkamerkit: {names}. Käytä vain painikkeiden merkkejä.",
-      canned_required: "Kirjoita otsikko ja teksti.",
-      canned_empty: "Ei valmisvastauksia. Lisää ensimmäinen alla.",
-      canned_empty_filter: "Ei valmisvastauksia tällä kielellä.",
-      canned_done_add: "Valmisvastaus ”{title}” lisätty.",
-      canned_done_save: "Valmisvastaus ”{title}” tallennettu.",
-      canned_done_delete: "Valmisvastaus ”{title}” poistettu.",
-      sample_name: "Aino Virtanen",
-      sample_eta: "10 min",
-      by: "{name}",
-    },
-    en: {
-      canned_title: "Canned replies",
-      canned_intro: "Dispatchers insert these with the Canned reply button of the composer, "
-        + "or by typing / in an empty reply. A reply tied to a lane shows only for that "
-        + "lane's requests.",
-      canned_filter: "Show language",
-      canned_all: "All",
-      col_language: "Language",
-      col_title: "Title",
-      col_text: "Text",
-      col_lane: "Lane",
-      col_position: "Order",
-      col_updated: "Changed",
-      language_fi: "Finnish",
-      language_sv: "Swedish",
-      language_en: "English",
-      every_lane: "Every lane",
-      canned_add_title: "Add a canned reply",
-      canned_edit_title: "Edit: {title}",
-      canned_add: "Add canned reply",
-      canned_save: "Save changes",
-      canned_edit: "Edit",
-      canned_delete: "Delete",
-      canned_confirm: "Delete it?",
-      canned_yes: "Delete",
-      canned_placeholders: "Placeholders (click to insert):",
-      placeholder_reference: "the request's reference",
-      placeholder_name: "the passenger's name (none: “dear customer”)",
-      placeholder_eta: "estimated arrival, typed in by the dispatcher",
-      placeholder_agent: "the dispatcher's name",
-      canned_preview: "Preview",
-      canned_unknown: "Unknown placeholders: {names}. Use only those of the buttons.",
-      canned_required: "Write a title and the text.",
-      canned_empty: "No canned replies yet. Add the first one below.",
-      canned_empty_filter: "No canned replies in this language.",
-      canned_done_add: "Canned reply “{title}” added.",
-      canned_done_save: "Canned reply “{title}” saved.",
-      canned_done_delete: "Canned reply “{title}” deleted.",
-      sample_name: "Aino Virtanen",
-      sample_eta: "10 min",
-      by: "{name}",
-    },
-  };
   // dispatch/canned.py: PLACEHOLDERS and NEUTRAL_NAME; the hub sends its list with the replies.
   const DEFAULT_PLACEHOLDERS = ["reference", "name", "eta", "agent"];
   const PLACEHOLDER = /\{(\w+)\}/gu;
   const BASE = "/api/v1/admin/canned-replies";
+  // The preview's sample values: what a passenger could read, the same in every language.
+  const SAMPLE_NAME = "Aino Virtanen";
+  const SAMPLE_ETA = "10 min";
 
   function createCanned({ t, api, el, $, me, lang }) {
     const state = { replies: [], lanes: [], placeholders: DEFAULT_PLACEHOLDERS, filter: "",
@@ -164,6 +81,7 @@
       tr.dataset.id = reply.id;
       tr.dataset.title = reply.title;
       const badge = el("span", { className: "lang-badge", text: reply.language.toUpperCase(),
+        translate: "no",
         title: t(`language_${reply.language}`), testid: "canned-row-language" });
       badge.dataset.language = reply.language;
       const edit = el("button", { type: "button", text: t("canned_edit"),
@@ -191,11 +109,11 @@
       }
       const updated = el("td", { className: "nowrap" }, [when(reply.updated_at)]);
       if (reply.updated_by) updated.append(el("br"), el("span", { className: "muted",
-        text: reply.updated_by.name }));
+        text: reply.updated_by.name, "data-user-text": "" }));
       tr.append(
         el("td", {}, [badge]),
-        el("td", { className: "login", text: reply.title }),
-        el("td", { className: "canned-text", text: reply.body }),
+        el("td", { className: "login", text: reply.title, "data-user-text": "" }),
+        el("td", { className: "canned-text", text: reply.body, "data-user-text": "" }),
         el("td", { text: laneName(reply.lane) }),
         el("td", { className: "number", text: String(reply.position) }),
         updated, actions);
@@ -217,7 +135,8 @@
       lane.value = [...lane.options].some((o) => o.value === chosen) ? chosen : "";
       $("canned-placeholder-buttons").replaceChildren(...state.placeholders.map((name) => {
         const button = el("button", { type: "button", className: "placeholder",
-          text: `{${name}}`, title: t(`placeholder_${name}`), testid: `placeholder-${name}` });
+          text: `{${name}}`, title: t(`placeholder_${name}`), testid: `placeholder-${name}`,
+          translate: "no" });
         button.addEventListener("click", () => insertPlaceholder(name));
         return el("span", { className: "placeholder-item" }, [button,
           el("span", { className: "muted", text: t(`placeholder_${name}`) })]);
@@ -237,8 +156,8 @@
       const language = $("canned-language").value;
       const values = {
         reference: "12345",
-        name: WORDS[language]?.sample_name || WORDS.en.sample_name,
-        eta: WORDS[language]?.sample_eta || WORDS.en.sample_eta,
+        name: SAMPLE_NAME,
+        eta: SAMPLE_ETA,
         agent: me()?.name || "",
       };
       $("canned-preview").textContent = text.replace(PLACEHOLDER,
@@ -338,7 +257,7 @@
       });
     }
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -7,95 +7,6 @@
 
 (() => {
   const REFRESH_MS = 10_000;
-  const WORDS = {
-    fi: {
-      channels_title: "Kanavien tila",
-      channels_updated: "Päivitetty {time} · päivittyy 10 sekunnin välein",
-      channels_none: "Yhtään kanavaa ei ole otettu käyttöön.",
-      col_channel: "Kanava",
-      col_last_in: "Viimeisin saapunut",
-      col_last_out: "Viimeisin lähetetty",
-      col_failed: "Epäonnistuneet 24 h",
-      col_connection: "Yhteys",
-      health_ok: "Kunnossa",
-      health_warning: "Huomio",
-      health_error: "Vikaa",
-      never: "ei vielä",
-      cannot_reply: "ei lähetä vastauksia",
-      ago_now: "juuri nyt",
-      ago_s: "{n} s sitten",
-      ago_min: "{n} min sitten",
-      ago_h: "{n} h sitten",
-      ago_d: "{n} pv sitten",
-      delivery_queued: "Jonossa",
-      delivery_sent: "Lähetetty",
-      delivery_delivered: "Toimitettu",
-      delivery_failed: "Epäonnistui",
-      attempts: "{n}. yritys",
-      failed_none: "ei yhtään",
-      imap_connected: "IMAP yhdistetty ({mailbox})",
-      imap_disconnected: "IMAP ei yhteyttä ({mailbox})",
-      imap_counts: "{taken} noudettu · {refused} hylätty · {errors} virhettä",
-      imap_error: "Viimeisin virhe {ago}: {error}",
-      ami_in: "Asterisk kirjautunut",
-      ami_out: "Asterisk ei kirjautunut",
-      ami_counts: "{connects} yhteyttä · {lost} katkennut",
-      webhook_only: "vastaanottaa webhookeja",
-      adapter_twilio_sms: "Tekstiviesti (Twilio)",
-      adapter_vonage_sms: "Tekstiviesti (Vonage)",
-      adapter_generic_sms: "Tekstiviesti (yhdyskäytävä)",
-      adapter_email: "Sähköposti",
-      adapter_phone_cti: "Puhelin (CTI)",
-      adapter_twilio_voice: "Puhelin (Twilio)",
-      adapter_asterisk_ami: "Puhelin (Asterisk)",
-      adapter_chat: "Chat",
-      adapter_webform: "Verkkolomake",
-    },
-    en: {
-      channels_title: "Channel status",
-      channels_updated: "Updated {time} · refreshes every 10 seconds",
-      channels_none: "No channel is enabled.",
-      col_channel: "Channel",
-      col_last_in: "Last message in",
-      col_last_out: "Last reply out",
-      col_failed: "Failed in 24 h",
-      col_connection: "Connection",
-      health_ok: "OK",
-      health_warning: "Attention",
-      health_error: "Fault",
-      never: "not yet",
-      cannot_reply: "sends no replies",
-      ago_now: "just now",
-      ago_s: "{n} s ago",
-      ago_min: "{n} min ago",
-      ago_h: "{n} h ago",
-      ago_d: "{n} d ago",
-      delivery_queued: "Queued",
-      delivery_sent: "Sent",
-      delivery_delivered: "Delivered",
-      delivery_failed: "Failed",
-      attempts: "attempt {n}",
-      failed_none: "none",
-      imap_connected: "IMAP connected ({mailbox})",
-      imap_disconnected: "IMAP not connected ({mailbox})",
-      imap_counts: "{taken} taken · {refused} refused · {errors} errors",
-      imap_error: "Last error {ago}: {error}",
-      ami_in: "Asterisk logged in",
-      ami_out: "Asterisk not logged in",
-      ami_counts: "{connects} connects · {lost} lost",
-      webhook_only: "receives webhooks",
-      adapter_twilio_sms: "SMS (Twilio)",
-      adapter_vonage_sms: "SMS (Vonage)",
-      adapter_generic_sms: "SMS (gateway)",
-      adapter_email: "Email",
-      adapter_phone_cti: "Phone (CTI)",
-      adapter_twilio_voice: "Phone (Twilio)",
-      adapter_asterisk_ami: "Phone (Asterisk)",
-      adapter_chat: "Chat",
-      adapter_webform: "Web form",
-    },
-  };
-
   function createChannels({ t, api, el, $, lang }) {
     const state = { report: null, timer: null, loading: false };
 
@@ -172,7 +83,7 @@
 
     function label(name) {
       const key = `adapter_${name}`;
-      return WORDS.en[key] ? t(key) : name;
+      return t.has(key) ? t(key) : name;
     }
 
     function row(channel) {
@@ -183,7 +94,7 @@
         text: t(`health_${channel.health}`), testid: "channel-health" });
       tr.append(
         el("td", {}, [el("strong", { text: label(channel.name) }), el("br"),
-          el("span", { className: "muted mono", text: channel.name })]),
+          el("span", { className: "muted mono", text: channel.name, translate: "no" })]),
         el("td", {}, [health]),
         el("td", {}, [time(channel.last_inbound_at, "channel-last-in")]),
         el("td", {}, outbound(channel)),
@@ -248,7 +159,7 @@
       if (document.visibilityState === "visible") load();
     });
 
-    return { words: WORDS, activate, deactivate, render };
+    return { activate, deactivate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -9,81 +9,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      tab_groups: "Ryhmät",
-      groups_title: "Henkilöstöryhmät",
-      groups_intro: "Välittäjät lähettävät ryhmälle viestin konsolin Ryhmäviesti-painikkeella "
-        + "tekstiviestinä ja/tai sähköpostina. Jäsenten vastaukset tulevat viikon ajan "
-        + "ryhmäviestin keskusteluun.",
-      groups_empty: "Ei ryhmiä. Lisää ensimmäinen alla.",
-      col_group: "Ryhmä",
-      col_members: "Jäseniä",
-      col_phones: "Numeroita",
-      col_emails: "Osoitteita",
-      group_add_label: "Uuden ryhmän nimi",
-      group_add: "Lisää ryhmä",
-      group_choose: "Jäsenet",
-      group_heading: "Ryhmä: {name}",
-      group_rename: "Nimeä uudelleen",
-      group_delete: "Poista ryhmä",
-      group_delete_confirm: "Poistetaanko ryhmä ja sen {n} jäsentä? Lähetetyt viestit säilyvät.",
-      group_delete_yes: "Poista",
-      member_phone: "Puhelin",
-      member_email: "Sähköposti",
-      member_remove: "Poista",
-      member_add: "Lisää jäsen",
-      members_empty: "Ryhmässä ei ole jäseniä.",
-      import_title: "Tuo jäsenet (CSV)",
-      import_help: "Yksi jäsen riviltä: nimi;puhelin;sähköposti. Otsikkorivi ohitetaan. "
-        + "Ryhmässä jo olevat numerot ja osoitteet ohitetaan.",
-      import_replace: "Korvaa ryhmän kaikki jäsenet",
-      import_submit: "Tuo",
-      import_done: "Lisätty {added}, ohitettu {skipped}, poistettu {removed}.",
-      group_done_add: "Ryhmä ”{name}” lisätty.",
-      group_done_rename: "Ryhmän nimi on nyt ”{name}”.",
-      group_done_delete: "Ryhmä ”{name}” poistettu.",
-      member_done_add: "Jäsen {name} lisätty.",
-      member_done_save: "Jäsenen {name} tiedot tallennettu.",
-      member_done_remove: "Jäsen {name} poistettu.",
-    },
-    en: {
-      tab_groups: "Groups",
-      groups_title: "Staff groups",
-      groups_intro: "Dispatchers message a group with the console's Group message button, by "
-        + "SMS and/or email. Members' answers join the group message's thread for a week.",
-      groups_empty: "No groups yet. Add the first one below.",
-      col_group: "Group",
-      col_members: "Members",
-      col_phones: "Numbers",
-      col_emails: "Addresses",
-      group_add_label: "New group's name",
-      group_add: "Add group",
-      group_choose: "Members",
-      group_heading: "Group: {name}",
-      group_rename: "Rename",
-      group_delete: "Delete group",
-      group_delete_confirm: "Delete the group and its {n} members? Messages sent stay.",
-      group_delete_yes: "Delete",
-      member_phone: "Phone",
-      member_email: "Email",
-      member_remove: "Remove",
-      member_add: "Add member",
-      members_empty: "The group has no members.",
-      import_title: "Import members (CSV)",
-      import_help: "One member per line: name;phone;email. A header line is skipped. Numbers "
-        + "and addresses in the group already are skipped.",
-      import_replace: "Replace every member of the group",
-      import_submit: "Import",
-      import_done: "Added {added}, skipped {skipped}, removed {removed}.",
-      group_done_add: "Group “{name}” added.",
-      group_done_rename: "The group is now called “{name}”.",
-      group_done_delete: "Group “{name}” deleted.",
-      member_done_add: "Member {name} added.",
-      member_done_save: "Member {name} saved.",
-      member_done_remove: "Member {name} removed.",
-    },
-  };
   const BASE = "/api/v1/admin/groups";
   const FIELDS = ["name", "phone", "email"];
 
@@ -253,7 +178,7 @@
         const no = node("button", { type: "button", className: "quiet", text: t("cancel") });
         no.addEventListener("click", () => { state.confirming = false; renderGroup(); });
         actions.push(node("span", { className: "confirm", text: t("group_delete_confirm",
-          { n: group.members }) }), yes, no);
+          { count: group.members }) }), yes, no);
       } else {
         const del = node("button", { type: "button", text: t("group_delete"),
           testid: "group-delete" });
@@ -287,10 +212,12 @@
       return tr;
     }
 
-    function showFields(fields, slot) {
+    /** Each refused field marked: with the error's sentence in the page's language when the
+     * hub gave its code, else with the hub's own word for the field. */
+    function showFields(fields, slot, sentence) {
       for (const [field, reason] of Object.entries(fields || {})) {
         const found = slot(field);
-        if (found) found.textContent = reason;
+        if (found) found.textContent = sentence ?? reason;
       }
     }
 
@@ -346,7 +273,8 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         memberError.textContent = Object.keys(fields).length
-          ? Object.entries(fields).map(([f, reason]) => `${f}: ${reason}`).join("; ")
+          ? window.TaxiConnect.words.errorSentence(err.body)
+            ?? Object.entries(fields).map(([f, reason]) => `${f}: ${reason}`).join("; ")
           : failed(err);
       }
     }
@@ -364,7 +292,8 @@
         await refreshList();
         say(t("member_done_save", { name: saved.name }));
       } catch (err) {
-        showFields(err.body?.fields, (field) => inputs[`${field}_error`]);
+        showFields(err.body?.fields, (field) => inputs[`${field}_error`],
+          window.TaxiConnect.words.errorSentence(err.body));
         say(err.body?.fields ? t("check_fields") : failed(err), "error");
       }
     }
@@ -394,7 +323,8 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         csvError.textContent = Object.keys(fields).length
-          ? Object.entries(fields).map(([line, reason]) => `${line}: ${reason}`).join("; ")
+          ? window.TaxiConnect.words.errorSentence(err.body)
+            ?? Object.entries(fields).map(([line, reason]) => `${line}: ${reason}`).join("; ")
           : failed(err);
       }
     }
@@ -411,7 +341,7 @@
     addForm.addEventListener("submit", addGroup);
     memberForm.addEventListener("submit", addMember);
     csvForm.addEventListener("submit", importCsv);
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -9,106 +9,6 @@
 
 (() => {
   const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-  const WORDS = {
-    fi: {
-      lanes_title: "Jonot",
-      col_position: "Järjestys",
-      lanes_intro: "Pyynnöt odottavat jonoissa; reitityssäännöt valitsevat jonon. Jono, jota "
-        + "mikään sääntö ei valitse, on oletusjono.",
-      col_key: "Tunniste",
-      col_priority: "Prioriteetti",
-      col_strategy: "Jakotapa",
-      col_hours: "Aukioloajat",
-      lane_name_fi: "Nimi suomeksi",
-      lane_name_en: "Nimi englanniksi",
-      lane_offer_timeout: "Tarjousaika (s)",
-      lane_last_agent: "Edellinen välittäjä etusijalla (s, 0 = ei)",
-      lane_capacity: "Pyyntöjä välittäjää kohden (0 = ei rajaa)",
-      lane_target_wait: "Tavoiteodotus (s)",
-      lane_active: "Käytössä",
-      strategy_manual: "Poiminta jonosta",
-      strategy_offer: "Tarjotaan vuorotellen",
-      hours_help: "Aukioloajat päivittäin, esim. 07:00-22:00; useampi väli pilkulla. Tyhjä "
-        + "päivä on suljettu. Suljetut päivät ovat kiinni myös, kun jono on aina auki.",
-      hours_timezone: "Aikavyöhyke",
-      hours_always: "Aina auki",
-      hours_closed: "Suljettu (VVVV-KK-PP, pilkulla)",
-      hours_always_short: "Aina auki",
-      hours_shut: "kiinni",
-      hours_closed_short: "{n} suljettua päivää",
-      hours_closed_short_one: "1 suljettu päivä",
-      day_mon: "Ma", day_tue: "Ti", day_wed: "Ke", day_thu: "To", day_fri: "Pe",
-      day_sat: "La", day_sun: "Su",
-      lane_new: "Lisää jono",
-      lane_add_title: "Lisää jono",
-      lane_edit_title: "Muokkaa jonoa {key}",
-      lane_add: "Lisää jono",
-      lane_save: "Tallenna jono",
-      lane_edit: "Muokkaa",
-      lane_delete: "Poista",
-      lane_confirm: "Poistetaanko jono ja sen säännöt?",
-      lane_default: "oletus",
-      lane_open: "Auki nyt",
-      lane_closed: "Kiinni nyt",
-      lane_inactive: "Ei käytössä",
-      lane_done_add: "Jono {key} lisätty.",
-      lane_done_save: "Jono {key} tallennettu.",
-      lane_done_delete: "Jono {key} poistettu.",
-      lane_bad_span: "{day}: kirjoita välit muodossa 07:00-22:00.",
-      lane_bad_dates: "Kirjoita suljetut päivät muodossa 2026-12-24.",
-      lane_bad_number: "Kirjoita kokonaisluku.",
-      offer_after: "{n} s",
-    },
-    en: {
-      lanes_title: "Lanes",
-      col_position: "Order",
-      lanes_intro: "Requests wait in lanes; routing rules choose the lane. A contact no rule "
-        + "matches waits in the default lane.",
-      col_key: "Key",
-      col_priority: "Priority",
-      col_strategy: "Strategy",
-      col_hours: "Opening hours",
-      lane_name_fi: "Name in Finnish",
-      lane_name_en: "Name in English",
-      lane_offer_timeout: "Offer timeout (s)",
-      lane_last_agent: "Last dispatcher preferred for (s, 0 = off)",
-      lane_capacity: "Requests per dispatcher (0 = no limit)",
-      lane_target_wait: "Target wait (s)",
-      lane_active: "Active",
-      strategy_manual: "Pick from the queue",
-      strategy_offer: "Offer in turn",
-      hours_help: "Hours per day, e.g. 07:00-22:00; several spans with commas. An empty day "
-        + "is closed. Closed dates apply even when the lane is always open.",
-      hours_timezone: "Time zone",
-      hours_always: "Always open",
-      hours_closed: "Closed on (YYYY-MM-DD, commas)",
-      hours_always_short: "Always open",
-      hours_shut: "closed",
-      hours_closed_short: "{n} closed dates",
-      hours_closed_short_one: "1 closed date",
-      day_mon: "Mon", day_tue: "Tue", day_wed: "Wed", day_thu: "Thu", day_fri: "Fri",
-      day_sat: "Sat", day_sun: "Sun",
-      lane_new: "Add a lane",
-      lane_add_title: "Add a lane",
-      lane_edit_title: "Edit lane {key}",
-      lane_add: "Add lane",
-      lane_save: "Save lane",
-      lane_edit: "Edit",
-      lane_delete: "Delete",
-      lane_confirm: "Delete the lane and its rules?",
-      lane_default: "default",
-      lane_open: "Open now",
-      lane_closed: "Closed now",
-      lane_inactive: "Inactive",
-      lane_done_add: "Lane {key} added.",
-      lane_done_save: "Lane {key} saved.",
-      lane_done_delete: "Lane {key} deleted.",
-      lane_bad_span: "{day}: write spans as 07:00-22:00.",
-      lane_bad_dates: "Write closed dates as 2026-12-24.",
-      lane_bad_number: "Write a whole number.",
-      offer_after: "{n} s",
-    },
-  };
   const BASE = "/api/v1/admin/lanes";
   const NUMBERS = { position: 0, priority: 0, offer_timeout_s: 30, last_agent_window_s: 0,
     capacity: 0, target_wait_s: 120 }; // hub/lanes.py defaults
@@ -180,8 +80,7 @@
         }
       }
       const closed = (hours?.closed_dates || []).length;
-      if (closed) parts.push(t(closed === 1 ? "hours_closed_short_one" : "hours_closed_short",
-        { n: closed }));
+      if (closed) parts.push(t("hours_closed_short", { count: closed }));
       return parts.join(" · ");
     }
 
@@ -193,12 +92,13 @@
       const tr = el("tr", { testid: "lane-row" });
       tr.dataset.key = lane.key;
       tr.dataset.active = String(lane.active);
-      const key = el("td", { className: "login" }, [lane.key]);
+      const key = el("td", { className: "login" }, [el("span", { text: lane.key,
+        translate: "no" })]); // the lane's key, as routing rules and the API name it
       if (lane.is_default || lane.key === "default") {
         key.append(" ", el("span", { className: "muted", text: `(${t("lane_default")})` }));
       }
-      const names = el("td", {}, [el("span", { text: lane.name_fi }), el("br"),
-        el("span", { className: "muted", text: lane.name_en })]);
+      const names = el("td", { "data-user-text": "" }, [el("span", { text: lane.name_fi }),
+        el("br"), el("span", { className: "muted", text: lane.name_en })]);
       const strategy = t(`strategy_${lane.strategy}`) + (lane.strategy === "offer"
         ? ` (${t("offer_after", { n: lane.offer_timeout_s })})` : "");
       const badge = el("span", { className: "state", testid: "lane-state",
@@ -400,7 +300,7 @@
     $("lane-cancel").addEventListener("click", closeForm);
     $("lane-always-open").addEventListener("change", renderWeek);
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

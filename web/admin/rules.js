@@ -8,66 +8,6 @@
 
 (() => {
   const CHANNELS = ["phone", "sms", "email", "chat", "webform"];
-  const WORDS = {
-    fi: {
-      rules_title: "Reitityssäännöt",
-      col_position: "Järjestys",
-      col_lane: "Jono",
-      rules_intro: "Säännöt käydään läpi järjestyksessä; ensimmäinen täsmäävä valitsee jonon. "
-        + "Säännön kaikkien täytettyjen ehtojen on täsmättävä: kanava, numero tai osoite, johon "
-        + "matkustaja otti yhteyttä, avainsanat (pilkulla eroteltuina; sana löytää myös "
-        + "taivutetut muodot, lasku → laskusta) ja käytetty lomake.",
-      col_channel: "Kanava",
-      col_contacted: "Numero tai osoite",
-      col_keywords: "Avainsanat",
-      col_form: "Lomake",
-      col_active: "Käytössä",
-      any_channel: "Mikä tahansa",
-      channel_phone: "Puhelin",
-      channel_sms: "Tekstiviesti",
-      channel_email: "Sähköposti",
-      channel_chat: "Chat",
-      channel_webform: "Verkkolomake",
-      rule_add: "Lisää sääntö",
-      rule_save: "Tallenna",
-      rule_delete: "Poista",
-      rule_confirm: "Poistetaanko?",
-      rule_new: "Uusi sääntö",
-      rule_done_add: "Sääntö lisätty jonoon {lane}.",
-      rule_done_save: "Sääntö tallennettu.",
-      rule_done_delete: "Sääntö poistettu.",
-      rule_no_lanes: "Lisää ensin jono.",
-    },
-    en: {
-      rules_title: "Routing rules",
-      col_position: "Order",
-      col_lane: "Lane",
-      rules_intro: "Rules are tried in order; the first that matches picks the lane. Every "
-        + "condition a rule sets must hold: the channel, the number or address the passenger "
-        + "contacted, keywords (separated by commas; a word also finds its inflected forms, "
-        + "lasku → laskusta) and the form used.",
-      col_channel: "Channel",
-      col_contacted: "Number or address",
-      col_keywords: "Keywords",
-      col_form: "Form",
-      col_active: "Active",
-      any_channel: "Any",
-      channel_phone: "Phone",
-      channel_sms: "SMS",
-      channel_email: "Email",
-      channel_chat: "Chat",
-      channel_webform: "Web form",
-      rule_add: "Add rule",
-      rule_save: "Save",
-      rule_delete: "Delete",
-      rule_confirm: "Delete it?",
-      rule_new: "New rule",
-      rule_done_add: "Rule added for lane {lane}.",
-      rule_done_save: "Rule saved.",
-      rule_done_delete: "Rule deleted.",
-      rule_no_lanes: "Add a lane first.",
-    },
-  };
   const BASE = "/api/v1/admin/routing-rules";
 
   function createRules({ t, api, el, $, lang }) {
@@ -218,7 +158,7 @@
       render();
     });
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -7,56 +7,6 @@
 
 (() => {
   const BASE = "/api/v1/admin/subject";
-  const WORDS = {
-    fi: {
-      tab_subject: "Matkustajan tiedot",
-      subject_title: "Matkustajan tiedot (tietosuoja)",
-      subject_intro: "Hae matkustaja puhelinnumerolla tai sähköpostiosoitteella. Vienti antaa "
-        + "kaiken hänestä tallennetun yhtenä ZIP-tiedostona; poisto hävittää hänen "
-        + "henkilötietonsa pysyvästi, mutta pyyntöjen ajat jäävät raportteihin nimettöminä. "
-        + "Molemmat kirjataan lokiin.",
-      subject_kind: "Hakuperuste",
-      subject_kind_phone: "Puhelinnumero",
-      subject_kind_email: "Sähköposti",
-      subject_value: "Numero tai osoite",
-      subject_export: "Vie tiedot (ZIP)",
-      subject_erase: "Poista henkilötiedot…",
-      subject_confirm: "Poistetaanko matkustajan {who} henkilötiedot pysyvästi? Tätä ei voi perua.",
-      subject_confirm_yes: "Poista pysyvästi",
-      subject_cancel: "Peru",
-      subject_working: "Käsitellään…",
-      subject_exported: "Vienti ladattu: {name}",
-      subject_erased: "Henkilötiedot poistettu: {requests} pyyntöä nimettömäksi, {messages} "
-        + "viestiä tyhjennetty, {files} tiedostoa poistettu.",
-      subject_not_found: "Tällä numerolla tai osoitteella ei löydy matkustajaa.",
-      subject_required: "Anna puhelinnumero tai sähköpostiosoite.",
-      subject_failed: "Toiminto epäonnistui: {reason}",
-    },
-    en: {
-      tab_subject: "Passenger data",
-      subject_title: "Passenger data (data protection)",
-      subject_intro: "Find a passenger by phone number or email address. Export gives "
-        + "everything kept about them as one ZIP file; erasure removes their personal data "
-        + "for good, while their requests' timings stay in the reports without a name. Both "
-        + "are in the audit trail.",
-      subject_kind: "Find by",
-      subject_kind_phone: "Phone number",
-      subject_kind_email: "Email",
-      subject_value: "Number or address",
-      subject_export: "Export data (ZIP)",
-      subject_erase: "Erase personal data…",
-      subject_confirm: "Erase the personal data of passenger {who} for good? This cannot be undone.",
-      subject_confirm_yes: "Erase for good",
-      subject_cancel: "Cancel",
-      subject_working: "Working…",
-      subject_exported: "Export downloaded: {name}",
-      subject_erased: "Personal data erased: {requests} requests made nameless, {messages} "
-        + "messages emptied, {files} files deleted.",
-      subject_not_found: "No passenger has this number or address.",
-      subject_required: "Give a phone number or an email address.",
-      subject_failed: "The action failed: {reason}",
-    },
-  };
   const KINDS = ["phone", "email"];
 
   function createSubject({ t, el }) {
@@ -189,7 +139,7 @@
       render();
     }
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

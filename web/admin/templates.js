@@ -8,110 +8,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      tab_templates: "Automaattiset vastaukset",
-      tpl_title: "Automaattiset vastaukset",
-      tpl_intro: "Hubi vastaa uuteen pyyntöön itse: kuittaus viitteen ja arvioidun odotusajan "
-        + "kanssa, tai jonon ollessa kiinni viesti seuraavasta aukeamisesta. Jonon oma teksti "
-        + "on ensisijainen, sitten kaikkien jonojen teksti, sitten oletusteksti.",
-      tpl_filter: "Näytä tyyppi",
-      tpl_all: "Kaikki",
-      tpl_kind_acknowledgement: "Kuittaus",
-      tpl_kind_out_of_hours: "Kiinni",
-      tpl_col_kind: "Tyyppi",
-      tpl_col_lane: "Jono",
-      tpl_col_language: "Kieli",
-      tpl_col_text: "Teksti",
-      tpl_col_updated: "Muokattu",
-      tpl_col_actions: "Toiminnot",
-      tpl_every_lane: "Kaikki jonot",
-      tpl_language_fi: "Suomi",
-      tpl_language_sv: "Ruotsi",
-      tpl_language_en: "Englanti",
-      tpl_default: "oletusteksti",
-      tpl_customize: "Mukauta",
-      tpl_edit: "Muokkaa",
-      tpl_delete: "Poista",
-      tpl_confirm: "Poistetaanko? Tilalle tulee kaikkien jonojen teksti tai oletusteksti.",
-      tpl_yes: "Poista",
-      tpl_cancel: "Peru",
-      tpl_add_title: "Lisää vastausteksti",
-      tpl_edit_title: "Muokkaa: {kind}, {lane}, {language}",
-      tpl_add: "Lisää",
-      tpl_save: "Tallenna muutokset",
-      tpl_placeholders: "Paikkamerkit (lisää napsauttamalla):",
-      tpl_placeholder_reference: "pyynnön viite",
-      tpl_placeholder_name: "matkustajan nimi (voi olla tyhjä)",
-      tpl_placeholder_wait: "arvioitu odotusaika, esim. ”noin 5 min”",
-      tpl_placeholder_opens: "jonon seuraava aukeaminen, esim. ”ma 7.00”",
-      tpl_preview: "Esikatselu",
-      tpl_count: "{n} / {max} merkkiä",
-      tpl_unknown: "Tätä paikkamerkkiä ei täytetä tämän tyypin vastauksessa: {names}.",
-      tpl_required: "Kirjoita teksti.",
-      tpl_taken: "Tälle tyypille, jonolle ja kielelle on jo teksti.",
-      tpl_edit_taken: "Muokkaa sitä",
-      tpl_empty: "Ei tekstejä tällä tyypillä.",
-      tpl_done_add: "Teksti lisätty.",
-      tpl_done_save: "Teksti tallennettu.",
-      tpl_done_delete: "Teksti poistettu.",
-      tpl_failed: "Toiminto epäonnistui: {reason}",
-      tpl_sample_name: "Aino Virtanen",
-      tpl_sample_wait: "noin 5 min",
-      tpl_sample_opens: "ma 7.00",
-    },
-    en: {
-      tab_templates: "Automatic answers",
-      tpl_title: "Automatic answers",
-      tpl_intro: "The hub answers a new request itself: an acknowledgement with the reference "
-        + "and the estimated wait, or, while the lane is closed, when it opens next. A lane's "
-        + "own text comes first, then the text for every lane, then the built-in one.",
-      tpl_filter: "Show kind",
-      tpl_all: "All",
-      tpl_kind_acknowledgement: "Acknowledgement",
-      tpl_kind_out_of_hours: "Out of hours",
-      tpl_col_kind: "Kind",
-      tpl_col_lane: "Lane",
-      tpl_col_language: "Language",
-      tpl_col_text: "Text",
-      tpl_col_updated: "Changed",
-      tpl_col_actions: "Actions",
-      tpl_every_lane: "Every lane",
-      tpl_language_fi: "Finnish",
-      tpl_language_sv: "Swedish",
-      tpl_language_en: "English",
-      tpl_default: "built-in text",
-      tpl_customize: "Customise",
-      tpl_edit: "Edit",
-      tpl_delete: "Delete",
-      tpl_confirm: "Delete it? The text for every lane or the built-in one takes its place.",
-      tpl_yes: "Delete",
-      tpl_cancel: "Cancel",
-      tpl_add_title: "Add an answer text",
-      tpl_edit_title: "Edit: {kind}, {lane}, {language}",
-      tpl_add: "Add",
-      tpl_save: "Save changes",
-      tpl_placeholders: "Placeholders (click to insert):",
-      tpl_placeholder_reference: "the request's reference",
-      tpl_placeholder_name: "the passenger's name (may be empty)",
-      tpl_placeholder_wait: "the estimated wait, e.g. “about 5 min”",
-      tpl_placeholder_opens: "the lane's next opening, e.g. “Mon 07:00”",
-      tpl_preview: "Preview",
-      tpl_count: "{n} / {max} characters",
-      tpl_unknown: "Not filled in this kind of answer: {names}.",
-      tpl_required: "Write the text.",
-      tpl_taken: "There is a text for this kind, lane and language already.",
-      tpl_edit_taken: "Edit that one",
-      tpl_empty: "No texts of this kind.",
-      tpl_done_add: "Text added.",
-      tpl_done_save: "Text saved.",
-      tpl_done_delete: "Text deleted.",
-      tpl_failed: "That did not work: {reason}",
-      tpl_sample_name: "Aino Virtanen",
-      tpl_sample_wait: "about 5 min",
-      tpl_sample_opens: "Mon 07:00",
-    },
-  };
   const BASE = "/api/v1/admin/answer-templates";
   const KINDS = ["acknowledgement", "out_of_hours"];
   const LANGUAGES = ["fi", "sv", "en"];
@@ -121,9 +17,13 @@
   const MAX_BODY = 1000;
   const PLACEHOLDER = /\{(\w+)\}/gu;
   const SAMPLE_REFERENCE = "12345";
-  // A template's preview is in its own language; Swedish is no language of this page.
-  const SAMPLES_SV = { tpl_sample_name: "Aino Virtanen", tpl_sample_wait: "cirka 5 min",
-    tpl_sample_opens: "mån 7.00" };
+  // A template's preview is in the template's language, whatever the page's: sample values
+  // a passenger could see, not words of this page.
+  const SAMPLES = {
+    fi: { name: "Aino Virtanen", wait: "noin 5 min", opens: "ma 7.00" },
+    sv: { name: "Aino Virtanen", wait: "cirka 5 min", opens: "mån 7.00" },
+    en: { name: "Aino Virtanen", wait: "about 5 min", opens: "Mon 07:00" },
+  };
   const HEADS = ["tpl_col_kind", "tpl_col_lane", "tpl_col_language", "tpl_col_text",
     "tpl_col_updated", "tpl_col_actions"];
 
@@ -310,6 +210,7 @@
       tr.dataset.lane = template.lane || "";
       tr.dataset.language = template.language;
       const badge = el("span", { className: "lang-badge", text: template.language.toUpperCase(),
+        translate: "no",
         title: t(`tpl_language_${template.language}`) });
       badge.dataset.language = template.language;
       const actions = el("td", { className: "actions-cell" });
@@ -335,7 +236,7 @@
           }));
       }
       const text = el("td", { className: "canned-text", testid: "template-text" },
-        [template.body]);
+        [el("span", { text: template.body, "data-user-text": "" })]);
       if (template.builtIn) {
         text.append(el("br"), el("span", { className: "muted", text: `(${t("tpl_default")})` }));
       }
@@ -365,7 +266,7 @@
       lane.value = [...lane.options].some((o) => o.value === chosen) ? chosen : "";
       buttons.replaceChildren(...(state.filled[kind.value] || []).map((name) => {
         const insert = el("button", { type: "button", className: "placeholder",
-          text: `{${name}}`, title: t(`tpl_placeholder_${name}`),
+          text: `{${name}}`, title: t(`tpl_placeholder_${name}`), translate: "no",
           testid: `template-placeholder-${name}` });
         insert.addEventListener("click", () => insertPlaceholder(name));
         return el("span", { className: "placeholder-item" }, [insert,
@@ -384,10 +285,7 @@
      * named at once (the hub refuses them too). */
     function showPreview() {
       const text = body.value.trim();
-      const words = WORDS[language.value]
-        || (language.value === "sv" ? SAMPLES_SV : WORDS.en);
-      const values = { reference: SAMPLE_REFERENCE, name: words.tpl_sample_name,
-        wait: words.tpl_sample_wait, opens: words.tpl_sample_opens };
+      const values = { reference: SAMPLE_REFERENCE, ...(SAMPLES[language.value] || SAMPLES.en) };
       const filled = state.filled[kind.value] || [];
       preview.textContent = text.replace(PLACEHOLDER,
         (whole, name) => (filled.includes(name) ? values[name] : whole));
@@ -506,7 +404,7 @@
     });
     language.value = lang();
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -14,83 +14,6 @@
   const EVENTS = ["request.created", "request.claimed", "request.resolved", "order.ready"];
   // The filter's choices, as the log's states: a failing delivery is still pending.
   const STATES = { delivered: "delivered", failing: "pending", given_up: "failed" };
-  const WORDS = {
-    fi: {
-      tab_webhooks: "Webhookit",
-      webhooks_title: "Webhookit: lähetykset yrityksen järjestelmiin",
-      webhooks_intro: "Mitä keskus on lähettänyt yrityksen omiin järjestelmiin (esimerkiksi "
-        + "tilausjärjestelmään), uusimmat ensin. Epäonnistunut lähetys yritetään "
-        + "automaattisesti uudelleen, kunnes vastaanottaja ottaa sen vastaan tai yritykset "
-        + "loppuvat.",
-      webhooks_state: "Tila",
-      webhooks_event: "Tapahtuma",
-      webhooks_any: "Kaikki",
-      webhooks_search: "Hae",
-      webhooks_more: "Näytä lisää",
-      webhooks_none: "Ei lähetyksiä näillä ehdoilla.",
-      webhooks_count_one: "1 lähetys näkyvissä",
-      webhooks_count: "{n} lähetystä näkyvissä",
-      webhooks_failed: "Lokin haku epäonnistui: {reason}",
-      wh_filter_delivered: "Toimitetut",
-      wh_filter_failing: "Epäonnistuvat",
-      wh_filter_given_up: "Luovutut",
-      wh_state_delivered: "Toimitettu",
-      wh_state_failing: "Epäonnistuu, yritetään uudelleen",
-      wh_state_sending: "Lähetetään",
-      wh_state_given_up: "Luovuttu",
-      "wh_event_request.created": "Uusi pyyntö",
-      "wh_event_request.claimed": "Otettu käsittelyyn",
-      "wh_event_request.resolved": "Ratkaistu",
-      "wh_event_order.ready": "Tilaus",
-      wh_col_created: "Aika",
-      wh_col_event: "Tapahtuma",
-      wh_col_request: "Pyyntö",
-      wh_col_endpoint: "Vastaanottaja",
-      wh_col_attempts: "Yrityksiä",
-      wh_col_last: "Tila ja viimeisin vastaus",
-      wh_col_next: "Seuraava yritys",
-      wh_col_done: "Toimitettu",
-      wh_no_answer: "ei vastausta",
-      wh_given_up_at: "luovuttu {at}",
-    },
-    en: {
-      tab_webhooks: "Webhooks",
-      webhooks_title: "Webhooks: deliveries to the company's systems",
-      webhooks_intro: "What the hub sent to the company's own systems (such as its dispatch "
-        + "system), newest first. A failed delivery is retried by itself until the receiver "
-        + "takes it or the attempts run out.",
-      webhooks_state: "State",
-      webhooks_event: "Event",
-      webhooks_any: "Any",
-      webhooks_search: "Search",
-      webhooks_more: "Show more",
-      webhooks_none: "No deliveries with these filters.",
-      webhooks_count_one: "1 delivery shown",
-      webhooks_count: "{n} deliveries shown",
-      webhooks_failed: "Could not read the log: {reason}",
-      wh_filter_delivered: "Delivered",
-      wh_filter_failing: "Failing",
-      wh_filter_given_up: "Given up",
-      wh_state_delivered: "Delivered",
-      wh_state_failing: "Failing, will retry",
-      wh_state_sending: "Sending",
-      wh_state_given_up: "Given up",
-      "wh_event_request.created": "Request created",
-      "wh_event_request.claimed": "Request claimed",
-      "wh_event_request.resolved": "Request resolved",
-      "wh_event_order.ready": "Order",
-      wh_col_created: "Time",
-      wh_col_event: "Event",
-      wh_col_request: "Request",
-      wh_col_endpoint: "Endpoint",
-      wh_col_attempts: "Attempts",
-      wh_col_last: "State and last answer",
-      wh_col_next: "Next attempt",
-      wh_col_done: "Delivered",
-      wh_no_answer: "no answer",
-      wh_given_up_at: "given up {at}",
-    },
-  };
   const COLUMNS = ["wh_col_created", "wh_col_event", "wh_col_request", "wh_col_endpoint",
     "wh_col_attempts", "wh_col_last", "wh_col_next", "wh_col_done"];
 
@@ -147,7 +70,7 @@
 
     function eventLabel(type) {
       const key = `wh_event_${type}`;
-      return key in WORDS.en ? t(key) : type;
+      return t.has(key) ? t(key) : type;
     }
 
     /** delivered, failing (tried, will be again), sending (not yet tried) or given_up. */
@@ -247,8 +170,7 @@
           text: t("webhooks_none") })]));
       }
       body.replaceChildren(...rows);
-      count.textContent = state.rows.length === 1 ? t("webhooks_count_one")
-        : t("webhooks_count", { n: state.rows.length });
+      count.textContent = t("webhooks_count", { count: state.rows.length });
       more.hidden = state.next === null || state.next === undefined;
     }
 
@@ -265,7 +187,7 @@
       load(false);
     }
 
-    return { words: WORDS, activate, render };
+    return { activate, render };
   }
 
   const admin = globalThis.TaxiAdmin || (globalThis.TaxiAdmin = { sections: {} });

@@ -10,20 +10,6 @@
   // An admin's console asks this often (one Redis read at the hub); team and external
   // consoles never ask.
   const ALERTS_EVERY_MS = 5 * 1000;
-  const WORDS = {
-    fi: {
-      alerts_title: "Kanavahälytys",
-      alert_down: "{adapter}: yhteys poikki {since} alkaen",
-      alert_failing: "{adapter}: lähetykset epäonnistuvat {since} alkaen",
-      alert_quiet: "{adapter}: ei yhteydenottoja {since} jälkeen",
-    },
-    en: {
-      alerts_title: "Channel alert",
-      alert_down: "{adapter}: link down since {since}",
-      alert_failing: "{adapter}: deliveries failing since {since}",
-      alert_quiet: "{adapter}: no contact since {since}",
-    },
-  };
   const LOCALES = { fi: "fi-FI", en: "en-GB" };
   let shown = [];
 
@@ -31,10 +17,7 @@
     return document.documentElement.lang === "en" ? "en" : "fi";
   }
 
-  function say(key, values) {
-    const text = WORDS[lang()][key] || WORDS.fi[key];
-    return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-  }
+  const say = window.TaxiConnect.words.scope("alerts");
 
   function banner() {
     let bar = document.getElementById("channel-alerts");

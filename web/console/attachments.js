@@ -9,24 +9,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      attachments: "Liitteet",
-      attachment_open: "Avaa {name} täysikokoisena",
-      attachment_download: "Lataa {name}",
-      attachment_unit_b: "t", // tavua
-      attachment_unit_kb: "kt",
-      attachment_unit_mb: "Mt",
-    },
-    en: {
-      attachments: "Attachments",
-      attachment_open: "Open {name} full size",
-      attachment_download: "Download {name}",
-      attachment_unit_b: "B",
-      attachment_unit_kb: "kB",
-      attachment_unit_mb: "MB",
-    },
-  };
   // What the hub shows as an image (dispatch/attachments_api.py INLINE_IMAGES).
   const IMAGES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
   const SHA256 = /^[0-9a-f]{64}$/;
@@ -41,8 +23,7 @@
     return entries.filter((entry) => entry && SHA256.test(String(entry.sha256)));
   }
 
-  function createAttachments({ t, el, addWords, lang }) {
-    addWords(WORDS);
+  function createAttachments({ t, el, lang }) {
     document.head.append(el("link", { rel: "stylesheet",
       href: "/static/console/attachments.css" }));
 

@@ -15,62 +15,10 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      callback_attempts_one: "1 yritys",
-      callback_attempts: "{n} yritystä",
-      cb_calling: "Soitetaan…",
-      cb_via_pbx: "Puhelu yhdistetään… Vastaa puhelimeesi, sitten numeroon {number} soitetaan.",
-      cb_via_tel: "Soita numeroon {number} puhelimellasi.",
-      cb_pbx_failed: "Vaihde ei ottanut puhelua ({reason}). Soita numeroon {number} "
-        + "puhelimellasi.",
-      cb_failed: "Ei onnistunut: {reason}",
-      cb_conflict: "Ristiriita: {reason}",
-      cb_outcome_title: "Miten soitto meni?",
-      cb_note: "Muistiinpano (valinnainen)",
-      cb_outcome_reached: "Tavoitettu",
-      cb_outcome_no_answer: "Ei vastausta",
-      cb_outcome_busy: "Varattu",
-      cb_outcome_wrong_number: "Väärä numero",
-      cb_outcome_left_message: "Jätti viestin",
-      cb_recorded: "Kirjattu: {outcome}",
-      act_callback_call: "soitti takaisin",
-      act_cb_reached: "tavoitti matkustajan",
-      act_cb_no_answer: "soitti: ei vastausta",
-      act_cb_busy: "soitti: varattu",
-      act_cb_wrong_number: "soitti: väärä numero",
-      act_cb_left_message: "soitti: jätti viestin",
-    },
-    en: {
-      callback_attempts_one: "1 attempt",
-      callback_attempts: "{n} attempts",
-      cb_calling: "Calling…",
-      cb_via_pbx: "Connecting via the PBX… Answer your phone, then {number} is dialled.",
-      cb_via_tel: "Call {number} on your phone.",
-      cb_pbx_failed: "The PBX did not take the call ({reason}). Call {number} on your phone.",
-      cb_failed: "Failed: {reason}",
-      cb_conflict: "Conflict: {reason}",
-      cb_outcome_title: "How did the call go?",
-      cb_note: "Note (optional)",
-      cb_outcome_reached: "Reached",
-      cb_outcome_no_answer: "No answer",
-      cb_outcome_busy: "Busy",
-      cb_outcome_wrong_number: "Wrong number",
-      cb_outcome_left_message: "Left a message",
-      cb_recorded: "Recorded: {outcome}",
-      act_callback_call: "called back",
-      act_cb_reached: "reached the passenger",
-      act_cb_no_answer: "called back: no answer",
-      act_cb_busy: "called back: busy",
-      act_cb_wrong_number: "called back: wrong number",
-      act_cb_left_message: "called back: left a message",
-    },
-  };
   const OUTCOMES = ["reached", "no_answer", "busy", "wrong_number", "left_message"];
   const NOTE_MAX = 4000; // dispatch/actions.py MAX_NOTE_CHARS
 
-  function createCallbacks({ t, api, el, addWords, me, announce, changed }) {
-    addWords(WORDS);
+  function createCallbacks({ t, api, el, me, announce, changed }) {
     document.head.append(el("link", { rel: "stylesheet", href: "/static/console/callbacks.css" }));
     const state = {
       requestId: null,
@@ -157,7 +105,7 @@
     }
 
     function failed(err) {
-      const reason = err.body?.error || err.message;
+      const reason = err.message;
       state.error = { key: err.status === 409 ? "cb_conflict" : "cb_failed", values: { reason } };
     }
 

@@ -10,68 +10,12 @@
 "use strict";
 
 (() => {
-  const TEXT = {
-    fi: {
-      button: "Valmisvastaus",
-      button_title: "Valmisvastaukset (myös / tyhjään vastaukseen)",
-      search: "Hae valmisvastausta",
-      search_placeholder: "Kirjoita hakusana…",
-      close: "Sulje",
-      loading: "Haetaan valmisvastauksia…",
-      none: "Valmisvastauksia ei ole. Pääkäyttäjä lisää niitä ylläpidossa.",
-      no_match: "Ei valmisvastauksia haulla ”{q}”.",
-      lang_fi: "suomeksi",
-      lang_sv: "ruotsiksi",
-      lang_en: "englanniksi",
-      needs_eta: "ETA",
-      needs_eta_title: "Kysyy arvioidun saapumisajan",
-      eta_label: "Arvioitu saapumisaika, esim. 10 min tai klo 18.05",
-      eta_insert: "Lisää vastaukseen",
-      eta_required: "Kirjoita arvioitu saapumisaika.",
-      back: "Takaisin",
-      help: "↑↓ valitse · Enter lisää · Esc sulkee",
-      inserted: "Valmisvastaus ”{title}” lisätty. Muokkaa tarvittaessa ja lähetä.",
-      failed: "Valmisvastausta ei saatu: {reason}",
-      network: "Palvelimeen ei saada yhteyttä.",
-      gone: "Valmisvastaus tai pyyntö on poistunut.",
-    },
-    en: {
-      button: "Canned reply",
-      button_title: "Canned replies (or / in an empty reply)",
-      search: "Find a canned reply",
-      search_placeholder: "Type to filter…",
-      close: "Close",
-      loading: "Loading canned replies…",
-      none: "No canned replies yet. An administrator adds them on the admin page.",
-      no_match: "No canned replies match “{q}”.",
-      lang_fi: "in Finnish",
-      lang_sv: "in Swedish",
-      lang_en: "in English",
-      needs_eta: "ETA",
-      needs_eta_title: "Asks for the estimated arrival",
-      eta_label: "Estimated arrival, e.g. 10 min or at 18:05",
-      eta_insert: "Insert into reply",
-      eta_required: "Type the estimated arrival.",
-      back: "Back",
-      help: "↑↓ choose · Enter inserts · Esc closes",
-      inserted: "Canned reply “{title}” inserted. Edit it if needed, then send.",
-      failed: "Could not get the canned reply: {reason}",
-      network: "Cannot reach the server.",
-      gone: "The canned reply or the request is gone.",
-    },
-  };
   const ETA = /\{eta\}/;
   const MAX_ETA_CHARS = 40; // dispatch/canned.py MAX_ETA
 
-  function lang() {
-    return document.documentElement.lang in TEXT ? document.documentElement.lang : "en";
-  }
-
-  function t(key, values) {
-    const text = TEXT[lang()][key] ?? TEXT.en[key] ?? key;
-    return values ? text.replace(/\{(\w+)\}/g, (whole, name) => (name in values
-      ? String(values[name]) : whole)) : text;
-  }
+  const words = window.TaxiConnect.words;
+  const t = words.scope("canned");
+  const lang = words.lang;
 
   function el(tag, props = {}, children = []) {
     const node = document.createElement(tag);
@@ -346,7 +290,7 @@
     function showError(err) {
       if (err.status === 401) return; // the console shows its login
       const reason = err.status === 0 ? t("network") : err.status === 404 ? t("gone")
-        : (err.body && err.body.error) || err.message;
+        : err.message;
       error.textContent = t("failed", { reason });
     }
 

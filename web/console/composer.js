@@ -44,34 +44,6 @@
     "attachments.not_uploaded": "attach_error_gone",
     "attachments.email_only": "attach_error_email_only",
   };
-  // Files attached to an email reply: POST /api/v1/requests/{id}/attachments
-  // (dispatch/upload_api.py) takes each as it is chosen; the reply lists their hashes.
-  const WORDS = {
-    fi: {
-      attach_file: "Liitä tiedosto",
-      attach_limits: "Enintään {size} / tiedosto: {types}",
-      attach_uploading: "Ladataan {name}…",
-      attach_remove: "Poista liite {name}",
-      attach_error: "Liitettä ei voitu lisätä",
-      attach_error_size: "{name} on yli {size}",
-      attach_error_many: "Vastauksessa voi olla enintään {n} liitettä",
-      attach_error_gone: "Liite on vanhentunut: liitä se uudelleen",
-      attach_error_email_only: "Liitteitä voi lähettää vain sähköpostilla",
-      attach_files: "Liitteet",
-    },
-    en: {
-      attach_file: "Attach file",
-      attach_limits: "Up to {size} a file: {types}",
-      attach_uploading: "Uploading {name}…",
-      attach_remove: "Remove attachment {name}",
-      attach_error: "The file could not be attached",
-      attach_error_size: "{name} is over {size}",
-      attach_error_many: "A reply carries at most {n} files",
-      attach_error_gone: "The attachment expired: attach it again",
-      attach_error_email_only: "Only an email reply carries files",
-      attach_files: "Attachments",
-    },
-  };
 
   function strip(text) {
     return text.replace(EDGE_SPACE, "");
@@ -144,8 +116,7 @@
     "application/vnd.oasis.opendocument.text": "ODT",
   };
 
-  function createComposer({ t, api, channelLabel, addWords, onSent, onRefused }) {
-    addWords?.(WORDS);
+  function createComposer({ t, api, channelLabel, onSent, onRefused }) {
     const $ = (id) => document.getElementById(id);
     const section = $("composer");
     const textarea = $("composer-text");
@@ -229,10 +200,9 @@
     function countText(text) {
       const found = globalThis.TaxiConnect.countSegments(text);
       const chars = length(text);
-      const plural = (key, n) => t(n === 1 ? `${key}_one` : key, { n });
       return {
         segments: found.count,
-        text: [plural("count_chars", chars), plural("count_segments", found.count),
+        text: [t("count_chars", { count: chars }), t("count_segments", { count: found.count }),
           found.encoding === "gsm7" ? "GSM-7" : "UCS-2"].join(" · "),
       };
     }
@@ -240,7 +210,7 @@
     function errorText(error) {
       if (error.local) return t(error.local, error.values);
       const body = error.body || {};
-      const detail = error.status !== 0 && typeof body.error === "string" ? body.error : "";
+      const detail = error.status !== 0 ? window.TaxiConnect.words.errorText(body) : "";
       let lead = error.attach ? "attach_error" : "reply_error";
       if (error.status === 0) lead = "reply_error_network";
       else if (error.status === 409) {
@@ -529,7 +499,7 @@
           local = { local: "attach_error_size", values: { name: file.name,
             size: size(known.max_bytes) } };
         } else if (known && draft.files.length + draft.uploading.length >= known.max_files) {
-          local = { local: "attach_error_many", values: { n: known.max_files } };
+          local = { local: "attach_error_many", values: { count: known.max_files } };
         }
         if (local) {
           draft.error = local;

@@ -13,442 +13,10 @@
 "use strict";
 
 (() => {
-  // All words of the console, in Finnish and English. `{name}` marks a value filled in.
-  const TEXT = {
-    fi: {
-      skip_to_queue: "Siirry jonoon",
-      language: "Kieli",
-      logout: "Kirjaudu ulos",
-      signed_in_as: "Kirjautunut: {name}",
-      login_title: "Kirjaudu välittäjän konsoliin",
-      login_intro: "Kirjaudu sisään käyttäjätunnuksellasi.",
-      login_user: "Käyttäjätunnus",
-      login_password: "Salasana",
-      login_submit: "Kirjaudu",
-      login_missing: "Anna käyttäjätunnus ja salasana.",
-      login_failed: "Väärä käyttäjätunnus tai salasana.",
-      login_locked: "Liian monta epäonnistunutta yritystä. Yritä myöhemmin uudelleen.",
-      session_ended: "Istunto on päättynyt. Kirjaudu uudelleen.",
-      error_network: "Palvelimeen ei saada yhteyttä.",
-      conn_connecting: "Yhdistetään…",
-      conn_live: "Reaaliaikainen",
-      conn_reconnecting: "Yhteys katkesi – yhdistetään uudelleen…",
-      conn_offline: "Ei yhteyttä",
-      queue_title: "Avoimet pyynnöt",
-      queue_caption: "Avoimet yhteydenottopyynnöt, kiireellisimmät ja vanhimmat ensin",
-      filter_label: "Näytä",
-      filter_all: "Kaikki",
-      filter_mine: "Omat",
-      filter_unassigned: "Vapaat",
-      col_wait: "Odotus",
-      col_channel: "Kanava",
-      col_reference: "Viite",
-      col_passenger: "Matkustaja",
-      col_preview: "Viesti",
-      col_status: "Tila",
-      col_agent: "Käsittelijä",
-      queue_empty: "Ei avoimia pyyntöjä.",
-      queue_empty_filter: "Ei pyyntöjä tässä näkymässä.",
-      queue_loading: "Ladataan jonoa…",
-      queue_load_failed: "Jonon lataus epäonnistui, yritetään uudelleen…",
-      open_request: "Avaa pyyntö {ref}",
-      unknown_passenger: "Tuntematon matkustaja",
-      nobody: "–",
-      announce_new: "Uusi pyyntö {ref}: {name}, {channel}",
-      channel_phone: "Puhelin",
-      channel_sms: "Tekstiviesti",
-      channel_email: "Sähköposti",
-      channel_chat: "Chat",
-      channel_webform: "Verkkolomake",
-      short_phone: "Puhelin",
-      short_sms: "SMS",
-      short_email: "Sähköposti",
-      short_chat: "Chat",
-      short_webform: "Lomake",
-      status_new: "Uusi",
-      status_queued: "Jonossa",
-      status_claimed: "Käsittelyssä",
-      status_resolved: "Ratkaistu",
-      detail_empty: "Valitse pyyntö jonosta nähdäksesi sen tiedot.",
-      detail_reference: "Pyyntö",
-      detail_loading: "Ladataan…",
-      detail_not_found: "Pyyntöä ei löytynyt.",
-      close: "Sulje",
-      assigned_agent: "Käsittelijä",
-      last_agent: "Viimeksi käsitellyt",
-      actions: "Toiminnot",
-      action_claim: "Ota käsittelyyn",
-      action_release: "Palauta jonoon",
-      action_resolve: "Merkitse ratkaistuksi",
-      action_reopen: "Avaa uudelleen",
-      action_transfer: "Siirrä",
-      action_note: "Lisää muistiinpano",
-      done_claim: "Pyyntö otettu käsittelyyn.",
-      done_release: "Pyyntö palautettu jonoon.",
-      done_resolve: "Pyyntö merkitty ratkaistuksi.",
-      done_reopen: "Pyyntö avattu uudelleen.",
-      done_transfer: "Pyyntö siirretty.",
-      done_note: "Muistiinpano lisätty.",
-      conflict: "Toiminto ei onnistunut",
-      action_failed: "Toiminto epäonnistui",
-      note_empty: "Kirjoita muistiinpano ensin.",
-      transfer_pick: "Valitse välittäjä ensin.",
-      passenger: "Matkustaja",
-      details: "Tilauksen tiedot",
-      no_details: "Ei lisätietoja.",
-      pickup_address: "Nouto-osoite",
-      destination: "Määränpää",
-      pickup_time: "Noutoaika",
-      passengers: "Matkustajia",
-      channel: "Kanava",
-      passenger_language: "Matkustajan kieli",
-      lang_fi: "suomi",
-      lang_en: "englanti",
-      lang_sv: "ruotsi",
-      timings: "Ajat",
-      case_started_at: "Yhteydenotto",
-      queued_at: "Jonoon",
-      service_started_at: "Käsittely alkoi",
-      first_response_at: "Ensimmäinen vastaus",
-      ended_at: "Päättyi",
-      processing_delay_s: "Viive käsittelyyn",
-      queue_wait_s: "Jonotusaika",
-      total_service_time_s: "Käsittelyaika",
-      timeline: "Tapahtumat",
-      timeline_empty: "Ei tapahtumia.",
-      from_passenger: "Matkustaja",
-      from_agent: "Välittäjä",
-      act_claim: "otti käsittelyyn",
-      act_release: "palautti jonoon",
-      act_transfer: "siirsi välittäjälle {target}",
-      act_note: "lisäsi muistiinpanon",
-      act_resolve: "merkitsi ratkaistuksi",
-      act_reopen: "avasi uudelleen",
-      act_reply: "vastasi",
-      // An offer's story, told of the dispatcher it was offered to. The callback outcomes'
-      // words (act_callback_call, act_cb_*) are callbacks.js's, which records them.
-      act_offer: "sai pyynnön tarjouksena",
-      act_offer_timeout: "ei ottanut tarjottua pyyntöä ajoissa",
-      act_decline: "hylkäsi tarjotun pyynnön",
-      tools: "Siirto ja muistiinpanot",
-      transfer_to: "Siirrä välittäjälle",
-      transfer_choose: "Valitse välittäjä…",
-      you: "{name} (sinä)",
-      note_label: "Sisäinen muistiinpano",
-      composer_title: "Vastaa matkustajalle",
-      composer_channel: "Kanava",
-      composer_to: "Vastaanottaja: {to}",
-      composer_subject: "Aihe",
-      composer_text: "Vastaus",
-      composer_send: "Lähetä",
-      composer_sending: "Lähetetään…",
-      composer_shortcut: "Ctrl+Enter lähettää",
-      composer_no_channel: "Matkustajalle ei voi vastata: ei puhelinnumeroa eikä sähköpostia.",
-      composer_resolved: "Pyyntö on ratkaistu. Avaa se uudelleen vastataksesi.",
-      composer_empty: "Kirjoita vastaus ensin.",
-      composer_many_segments: "Viesti lähtee {n} osana: pitkä tekstiviesti maksaa enemmän "
-        + "ja voi saapua paloina.",
-      composer_too_long: "Vastaus voi olla enintään {limit} merkkiä (nyt {n}). Lyhennä sitä.",
-      count_chars_one: "{n} merkki",
-      count_chars: "{n} merkkiä",
-      count_segments_one: "{n} osa",
-      count_segments: "{n} osaa",
-      reply_queued: "Vastaus on lähetysjonossa.",
-      reply_edit_not_sent: "Aiempi versio lähti jo, ennen muutoksiasi. Muokattu teksti on "
-        + "tallessa: lähetä se, jos matkustajan pitää saada myös se.",
-      reply_resending: "Yhteys katkesi – lähetetään uudelleen…",
-      reply_error: "Vastausta ei lähetetty",
-      reply_error_network: "Vastausta ei lähetetty: palvelimeen ei saada yhteyttä. Teksti on "
-        + "tallessa – lähetä uudelleen, viesti lähtee silti vain kerran.",
-      reply_error_held: "Toinen välittäjä käsittelee pyyntöä, vastausta ei lähetetty",
-      reply_error_resolved: "Pyyntö on ratkaistu, vastausta ei lähetetty",
-      reply_error_not_found: "Pyyntöä ei löytynyt",
-      reply_error_busy: "Palvelin on ruuhkautunut, yritä hetken päästä uudelleen",
-      reply_error_empty: "Vastaus on tyhjä",
-      reply_error_too_long: "Vastaus on liian pitkä",
-      reply_error_characters: "Vastauksessa on merkkejä, joita ei voi lähettää",
-      reply_error_subject: "Aihe ei kelpaa",
-      reply_error_opted_out: "Matkustaja on kieltäytynyt tekstiviesteistä",
-      reply_error_no_channel: "Mikään käytössä oleva kanava ei tavoita matkustajaa",
-      delivery: "Toimitus",
-      delivery_queued: "Lähetysjonossa",
-      delivery_sent: "Lähetetty",
-      delivery_delivered: "Toimitettu",
-      delivery_failed: "Epäonnistui",
-      delivery_title: "{recipient} · {via} · yrityksiä {attempts} · {when}",
-      delivery_reason: "Syy: {reason}",
-      delivery_retrying: "Yritetään uudelleen: {reason}",
-      announce_delivery_failed: "Vastausta ei saatu perille ({ref}): {reason}",
-      caller_notice: "Saapuva puhelu",
-      caller_calling: "Soittaa: {who}",
-      caller_anonymous: "tuntematon numero",
-      caller_previous_none: "ei aiempia pyyntöjä",
-      caller_previous_one: "1 aiempi pyyntö",
-      caller_previous: "{n} aiempaa pyyntöä",
-      caller_addresses: "viimeisimmät osoitteet: {list}",
-      caller_open: "Avaa pyyntö",
-      caller_dismiss: "Piilota ilmoitus",
-      callback: "Soittopyyntö",
-      callback_missed_one: "1 vastaamaton puhelu",
-      callback_missed: "{n} vastaamatonta puhelua",
-      // A no-break space keeps "klo" with its time when the line wraps.
-      callback_due: "soita viimeistään klo\u00a0{time}",
-      callback_due_day: "soita viimeistään {date} klo\u00a0{time}",
-      callback_overdue: "myöhässä: piti soittaa klo\u00a0{time}",
-      callback_overdue_day: "myöhässä: piti soittaa {date} klo\u00a0{time}",
-      callback_no_number: "Numero ei tiedossa",
-      callback_call: "Soita",
-      call_in: "Saapuva puhelu",
-      call_out: "Lähtevä puhelu",
-      call_ringing: "soi nyt",
-      call_answered_by: "vastasi {name}",
-      call_answered: "vastattu",
-      call_by: "soitti {name}",
-      call_left_voicemail: "jätti vastaajaviestin",
-      call_in_progress: "puhelu käynnissä",
-      call_missed: "vastaamaton: {cause}",
-      call_not_answered: "ei vastausta: {cause}",
-      call_ended: "päättyi",
-      call_ring_time: "soi {time}",
-      call_talk_time: "puhe {time}",
-      cause_cancel: "soittaja katkaisi ennen vastausta",
-      cause_abandon: "soittaja luopui jonossa",
-      cause_noAnswer: "kukaan ei vastannut",
-      cause_busy: "linja oli varattu",
-      cause_congestion: "verkko oli ruuhkautunut",
-      cause_notFound: "numeroa ei tavoitettu",
-      cause_failed: "puhelu epäonnistui",
-      cause_normalClearing: "päättyi normaalisti",
-      cause_endedUnseen: "päättyi, kun yhteys puhelinvaihteeseen oli poikki",
-      cause_unknown: "syy ei tiedossa",
-      rec_voicemail: "Vastaajaviesti",
-      rec_recording: "Puhelun tallenne",
-      rec_length: "kesto {time}",
-      rec_player: "{kind}, {when}",
-      rec_transcription: "Tekstiksi muutettu viesti",
-      rec_no_transcription: "Ei tekstiksi muutettua viestiä.",
-      rec_listens_none: "Ei vielä kuunneltu",
-      rec_listens_one: "Kuunneltu kerran",
-      rec_listens: "Kuunneltu {n} kertaa",
-      passenger_typing: "Matkustaja kirjoittaa…",
-      composer_to_chat: "Vastaanottaja: matkustajan chat-ikkuna",
-    },
-    en: {
-      skip_to_queue: "Skip to the queue",
-      language: "Language",
-      logout: "Log out",
-      signed_in_as: "Signed in: {name}",
-      login_title: "Sign in to the dispatcher console",
-      login_intro: "Sign in with your user name.",
-      login_user: "User name",
-      login_password: "Password",
-      login_submit: "Sign in",
-      login_missing: "Enter your user name and password.",
-      login_failed: "Wrong user name or password.",
-      login_locked: "Too many failed attempts. Please try again later.",
-      session_ended: "Your session has ended. Please sign in again.",
-      error_network: "Cannot reach the server.",
-      conn_connecting: "Connecting…",
-      conn_live: "Live",
-      conn_reconnecting: "Connection lost – reconnecting…",
-      conn_offline: "Offline",
-      queue_title: "Open requests",
-      queue_caption: "Open contact requests, most urgent and oldest first",
-      filter_label: "Show",
-      filter_all: "All",
-      filter_mine: "Mine",
-      filter_unassigned: "Unassigned",
-      col_wait: "Waiting",
-      col_channel: "Channel",
-      col_reference: "Ref.",
-      col_passenger: "Passenger",
-      col_preview: "Message",
-      col_status: "Status",
-      col_agent: "Agent",
-      queue_empty: "No open requests.",
-      queue_empty_filter: "No requests in this view.",
-      queue_loading: "Loading the queue…",
-      queue_load_failed: "Could not load the queue, retrying…",
-      open_request: "Open request {ref}",
-      unknown_passenger: "Unknown passenger",
-      nobody: "–",
-      announce_new: "New request {ref}: {name}, {channel}",
-      channel_phone: "Phone",
-      channel_sms: "SMS",
-      channel_email: "Email",
-      channel_chat: "Chat",
-      channel_webform: "Web form",
-      short_phone: "Phone",
-      short_sms: "SMS",
-      short_email: "Email",
-      short_chat: "Chat",
-      short_webform: "Web form",
-      status_new: "New",
-      status_queued: "Queued",
-      status_claimed: "Claimed",
-      status_resolved: "Resolved",
-      detail_empty: "Select a request in the queue to see its details.",
-      detail_reference: "Request",
-      detail_loading: "Loading…",
-      detail_not_found: "The request was not found.",
-      close: "Close",
-      assigned_agent: "Assigned to",
-      last_agent: "Last handled by",
-      actions: "Actions",
-      action_claim: "Claim",
-      action_release: "Release",
-      action_resolve: "Resolve",
-      action_reopen: "Reopen",
-      action_transfer: "Transfer",
-      action_note: "Add note",
-      done_claim: "Request claimed.",
-      done_release: "Request released to the queue.",
-      done_resolve: "Request resolved.",
-      done_reopen: "Request reopened.",
-      done_transfer: "Request transferred.",
-      done_note: "Note added.",
-      conflict: "Not done",
-      action_failed: "The action failed",
-      note_empty: "Write the note first.",
-      transfer_pick: "Choose a dispatcher first.",
-      passenger: "Passenger",
-      details: "Order details",
-      no_details: "No further details.",
-      pickup_address: "Pickup address",
-      destination: "Destination",
-      pickup_time: "Pickup time",
-      passengers: "Passengers",
-      channel: "Channel",
-      passenger_language: "Passenger's language",
-      lang_fi: "Finnish",
-      lang_en: "English",
-      lang_sv: "Swedish",
-      timings: "Timings",
-      case_started_at: "Case started",
-      queued_at: "Queued",
-      service_started_at: "Service started",
-      first_response_at: "First response",
-      ended_at: "Ended",
-      processing_delay_s: "Delay before service",
-      queue_wait_s: "Queue wait",
-      total_service_time_s: "Total service time",
-      timeline: "Timeline",
-      timeline_empty: "Nothing yet.",
-      from_passenger: "Passenger",
-      from_agent: "Dispatcher",
-      act_claim: "claimed the request",
-      act_release: "released it to the queue",
-      act_transfer: "transferred it to {target}",
-      act_note: "added a note",
-      act_resolve: "resolved the request",
-      act_reopen: "reopened the request",
-      act_reply: "replied",
-      act_offer: "was offered the request",
-      act_offer_timeout: "did not take the offered request in time",
-      act_decline: "declined the offered request",
-      tools: "Transfer and notes",
-      transfer_to: "Transfer to",
-      transfer_choose: "Choose a dispatcher…",
-      you: "{name} (you)",
-      note_label: "Internal note",
-      composer_title: "Reply to the passenger",
-      composer_channel: "Channel",
-      composer_to: "To: {to}",
-      composer_subject: "Subject",
-      composer_text: "Reply",
-      composer_send: "Send",
-      composer_sending: "Sending…",
-      composer_shortcut: "Ctrl+Enter sends",
-      composer_no_channel: "No reply possible: the passenger left no number or email.",
-      composer_resolved: "The request is resolved. Reopen it to reply.",
-      composer_empty: "Write the reply first.",
-      composer_many_segments: "This SMS goes out in {n} segments: a long message costs more "
-        + "and may arrive in pieces.",
-      composer_too_long: "A reply is at most {limit} characters ({n} now). Please shorten it.",
-      count_chars_one: "{n} character",
-      count_chars: "{n} characters",
-      count_segments_one: "{n} segment",
-      count_segments: "{n} segments",
-      reply_queued: "The reply is queued for sending.",
-      reply_edit_not_sent: "An earlier version had already gone out before your changes. "
-        + "The edited text is kept: send it if the passenger should get it too.",
-      reply_resending: "Connection lost – resending…",
-      reply_error: "The reply was not sent",
-      reply_error_network: "The reply was not sent: cannot reach the server. Your text is "
-        + "kept – send again; it still goes out only once.",
-      reply_error_held: "Another dispatcher holds this request; the reply was not sent",
-      reply_error_resolved: "The request is resolved; the reply was not sent",
-      reply_error_not_found: "The request was not found",
-      reply_error_busy: "The server is busy; try again in a moment",
-      reply_error_empty: "The reply is empty",
-      reply_error_too_long: "The reply is too long",
-      reply_error_characters: "The reply has characters that cannot be sent",
-      reply_error_subject: "The subject cannot be used",
-      reply_error_opted_out: "The passenger has opted out of SMS",
-      reply_error_no_channel: "No enabled channel reaches the passenger",
-      delivery: "Delivery",
-      delivery_queued: "Queued",
-      delivery_sent: "Sent",
-      delivery_delivered: "Delivered",
-      delivery_failed: "Failed",
-      delivery_title: "{recipient} · {via} · {attempts} attempt(s) · {when}",
-      delivery_reason: "Reason: {reason}",
-      delivery_retrying: "Retrying: {reason}",
-      announce_delivery_failed: "A reply could not be delivered ({ref}): {reason}",
-      caller_notice: "Incoming call",
-      caller_calling: "Calling: {who}",
-      caller_anonymous: "unknown number",
-      caller_previous_none: "no previous requests",
-      caller_previous_one: "1 previous request",
-      caller_previous: "{n} previous requests",
-      caller_addresses: "last pickup addresses: {list}",
-      caller_open: "Open request",
-      caller_dismiss: "Dismiss this notice",
-      callback: "Callback",
-      callback_missed_one: "1 missed call",
-      callback_missed: "{n} missed calls",
-      callback_due: "call back by {time}",
-      callback_due_day: "call back by {time} on {date}",
-      callback_overdue: "overdue: due {time}",
-      callback_overdue_day: "overdue: due {time} on {date}",
-      callback_no_number: "No number known",
-      callback_call: "Call",
-      call_in: "Incoming call",
-      call_out: "Outgoing call",
-      call_ringing: "ringing now",
-      call_answered_by: "answered by {name}",
-      call_answered: "answered",
-      call_by: "called by {name}",
-      call_left_voicemail: "left a voice message",
-      call_in_progress: "in progress",
-      call_missed: "missed: {cause}",
-      call_not_answered: "not answered: {cause}",
-      call_ended: "ended",
-      call_ring_time: "rang {time}",
-      call_talk_time: "talked {time}",
-      cause_cancel: "the caller hung up before an answer",
-      cause_abandon: "the caller gave up in the queue",
-      cause_noAnswer: "nobody answered",
-      cause_busy: "the line was busy",
-      cause_congestion: "the network was congested",
-      cause_notFound: "the number could not be reached",
-      cause_failed: "the call failed",
-      cause_normalClearing: "ended normally",
-      cause_endedUnseen: "ended while the link to the PBX was down",
-      cause_unknown: "no reason given",
-      rec_voicemail: "Voice message",
-      rec_recording: "Call recording",
-      rec_length: "length {time}",
-      rec_player: "{kind}, {when}",
-      rec_transcription: "Transcription",
-      rec_no_transcription: "No transcription.",
-      rec_listens_none: "Not played yet",
-      rec_listens_one: "Played once",
-      rec_listens: "Played {n} times",
-      passenger_typing: "Passenger is typing…",
-      composer_to_chat: "To: the passenger's chat window",
-    },
-  };
+  const words = window.TaxiConnect.words; // web/words.js: the page catalogue, loaded at boot
+  // The console's words and those of the scripts that take its `t` (queue.js, composer.js...).
+  const t = words.scope("console", "queue", "composer", "callbacks", "order", "attachments",
+    "groups", "history", "notify", "notices", "shortcuts", "viewers");
 
   const LOCALES = { fi: "fi-FI", en: "en-GB" };
   const LANG_KEY = "taxiconnect.console.lang";
@@ -555,29 +123,14 @@
   // whatever the queue holds, and next_cursor leads on until the last open request.
   const QUEUE_PAGE = 500;
 
-  /** A module's words ({fi: {...}, en: {...}}) join the console's. */
-  function addWords(words) {
-    for (const [lang, table] of Object.entries(words)) Object.assign(TEXT[lang] ||= {}, table);
-  }
-
   const $ = (id) => document.getElementById(id);
 
   // ---- words ---------------------------------------------------------------------------
 
-  function t(key, values) {
-    const table = TEXT[state.lang] || TEXT.en;
-    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
-    if (!values) return text;
-    return text.replace(/\{(\w+)\}/g,
-      (whole, name) => (name in values ? String(values[name]) : whole));
-  }
-
   /** The words of `key` as nodes, each value in a <bdi> of its own: a name with an unclosed
    * right-to-left mark cannot turn the words around it, and a long one can break. */
   function tIsolated(key, values) {
-    const table = TEXT[state.lang] || TEXT.en;
-    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
-    return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    return t.raw(key, values).split(/(\{\w+\})/).filter(Boolean).map((part) => {
       const name = /^\{(\w+)\}$/.exec(part)?.[1];
       return name && name in values ? el("bdi", {}, String(values[name])) : part;
     });
@@ -586,15 +139,18 @@
   function initialLanguage() {
     try {
       const stored = localStorage.getItem(LANG_KEY);
-      if (stored && stored in TEXT) return stored;
+      if (words.LANGUAGES.includes(stored)) return stored;
     } catch (_) { /* storage blocked: fall back to the browser's language */ }
     return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
   }
 
-  function setLanguage(lang) {
-    if (!(lang in TEXT)) return;
-    state.lang = lang;
+  async function setLanguage(lang) {
+    if (!words.LANGUAGES.includes(lang)) return;
+    state.lang = await words.use(lang);
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* not remembered, still used */ }
+    // What was announced is said and gone: left in the old language it would be read again.
+    $("action-done").textContent = "";
+    $("announcer").textContent = "";
     applyStaticText();
     renderAll();
     for (const [id, notice] of state.callers) {
@@ -628,11 +184,11 @@
 
   function channelLabel(channel, short = false) {
     const key = `${short ? "short" : "channel"}_${channel}`;
-    return TEXT.en[key] ? t(key) : String(channel ?? "");
+    return t.has(key) ? t(key) : String(channel ?? "");
   }
 
   function statusLabel(status) {
-    return TEXT.en[`status_${status}`] ? t(`status_${status}`) : String(status ?? "");
+    return t.has(`status_${status}`) ? t(`status_${status}`) : String(status ?? "");
   }
 
   function previewOf(request) {
@@ -731,7 +287,15 @@
   }
 
   function timeEl(iso, text) {
-    return el("time", { datetime: iso }, text);
+    return el("time", { datetime: iso, "data-user-text": true }, text);
+  }
+
+  /** Marks what a node shows as data (a passenger's name, a message, an agent), not words of
+   * the page: the catalogue test (tests/catalogue_check.py) leaves it out. */
+  function userText(node, isData = true) {
+    if (node.hasAttribute("data-user-text") !== isData) {
+      node.toggleAttribute("data-user-text", isData);
+    }
   }
 
   /** The channel's pictogram, beside its name (never instead of it). */
@@ -756,9 +320,11 @@
 
   // ---- HTTP --------------------------------------------------------------------------------
 
+  /** An error answer of the hub; its message is the catalogue's words for the body's code
+   * in the page's language, or the hub's own reason when the catalogue has none. */
   class ApiError extends Error {
     constructor(status, body) {
-      super((body && body.error) || `HTTP ${status}`);
+      super(window.TaxiConnect.words.errorText(body, `HTTP ${status}`));
       this.status = status;
       this.body = body || {};
     }
@@ -854,33 +420,6 @@
     $("queue-heading").focus();
   }
 
-  Object.assign(TEXT.fi, {
-    presence_label: "Tila",
-    presence_available: "Vapaa",
-    presence_busy: "Varattu",
-    presence_away: "Tauolla",
-    presence_offline: "Poissa",
-    presence_gone: "Konsoli suljettu",
-    colleagues_on: "Kollegat ({n} paikalla)",
-    colleagues_title: "Kollegat",
-    colleagues_none: "Kukaan ei ole paikalla.",
-    colleague_holding: "{n} pyyntöä",
-  });
-  Object.assign(TEXT.en, {
-    presence_label: "Status",
-    presence_available: "Available",
-    presence_busy: "Busy",
-    presence_away: "Away",
-    presence_offline: "Offline",
-    presence_gone: "Console closed",
-    colleagues_on: "Colleagues ({n} on)",
-    colleagues_title: "Colleagues",
-    colleagues_none: "Nobody is on.",
-    colleague_holding: "{n} requests",
-  });
-
-  Object.assign(TEXT.fi, { admin_link: "Käyttäjät", reports_link: "Raportit" }); // page links
-  Object.assign(TEXT.en, { admin_link: "Users", reports_link: "Reports" });
 
   function stopConsole() {
     $("admin-link").hidden = true;
@@ -1139,12 +678,12 @@
         formatPhone(callback.number)));
     }
     if (callback.missed > 0) {
-      add(el("span", { "data-testid": "callback-missed" }, callback.missed === 1
-        ? t("callback_missed_one") : t("callback_missed", { n: callback.missed })));
+      add(el("span", { "data-testid": "callback-missed" },
+        t("callback_missed", { count: callback.missed })));
     }
     if (callback.attempts > 0) {
-      add(el("span", { "data-testid": "callback-attempts" }, callback.attempts === 1
-        ? t("callback_attempts_one") : t("callback_attempts", { n: callback.attempts })));
+      add(el("span", { "data-testid": "callback-attempts" },
+        t("callback_attempts", { count: callback.attempts })));
     }
     let due = null;
     if (callback.due !== null) {
@@ -1153,7 +692,9 @@
       add(node);
       due = { node, callback };
     }
-    if (!callback.missed && callback.due === null && preview) add(preview);
+    if (!callback.missed && callback.due === null && preview) {
+      add(el("span", { "data-user-text": true }, preview));
+    }
     return { nodes, due };
   }
 
@@ -1314,12 +855,14 @@
     }
     const name = passengerLabel(request);
     setText(cells.name, name); // isolated (console.css): a name's own direction stays in it
+    userText(cells.name, name !== t("unknown_passenger"));
     setTitle(cells.name, name);
     const callback = callbackOf(request);
     row.due = null;
     if (callback) {
       tr.dataset.callback = "true";
       const line = callbackLine(callback, previewOf(request));
+      userText(cells.text, false);
       cells.text.replaceChildren(el("span", { className: "badge callback-badge",
         "data-testid": "queue-callback" }, t("callback")), " ", ...line.nodes);
       row.due = line.due;
@@ -1329,6 +872,7 @@
       delete tr.dataset.callback;
       const preview = previewOf(request);
       setText(cells.text, preview);
+      userText(cells.text, preview === (request.preview || "")); // not a call's own words
       setTitle(cells.preview, preview);
     }
     const badge = `badge status-${request.status}`;
@@ -1336,6 +880,7 @@
     setText(row.badge, statusLabel(request.status));
     const agent = request.assigned_agent ? request.assigned_agent.name : t("nobody");
     setText(cells.agent, agent);
+    userText(cells.agent, Boolean(request.assigned_agent));
     setTitle(cells.agent, request.assigned_agent ? agent : "");
     queueView.fill(row, request); // offers
     tickRow(row, request);
@@ -1607,7 +1152,9 @@
     status.className = `badge status-${request.status}`;
     status.dataset.status = request.status;
     $("detail-assigned").textContent = request.assigned_agent?.name || t("nobody");
+    userText($("detail-assigned"), Boolean(request.assigned_agent?.name));
     $("detail-last-agent").textContent = request.last_agent?.name || t("nobody");
+    userText($("detail-last-agent"), Boolean(request.last_agent?.name));
     renderCallback(request);
     renderPassenger(request.contact || {});
     window.TaxiConnect.passenger?.show(request, { t, api, open: openDetail, icon: channelIcon });
@@ -1623,14 +1170,15 @@
 
   function renderPassenger(contact) {
     $("passenger-name").textContent = contact.name || t("unknown_passenger");
+    userText($("passenger-name"), Boolean(contact.name));
     $("passenger-phones").replaceChildren(...(contact.phones || []).map((phone) => el("li", {},
       TEL.test(phone) ? el("a", { href: `tel:${phone}` }, formatPhone(phone)) : phone)));
     $("passenger-emails").replaceChildren(...(contact.emails || []).map((email) => el("li",
       { title: email }, el("a", { href: `mailto:${email}` }, email))));
   }
 
-  function fact(label, value) {
-    return [el("dt", {}, label), el("dd", {}, value)];
+  function fact(label, value, isData = false) {
+    return [el("dt", {}, label), el("dd", { "data-user-text": isData }, value)];
   }
 
   function renderFacts(request) {
@@ -1639,10 +1187,11 @@
     for (const key of DETAIL_KEYS) {
       const value = details[key];
       if (value === undefined || value === null || value === "") continue;
-      items.push(fact(t(key), key === "pickup_time" ? formatDateTime(value) : String(value)));
+      items.push(fact(t(key), key === "pickup_time" ? formatDateTime(value) : String(value),
+        true));
     }
     if (details.language) {
-      const language = TEXT.en[`lang_${details.language}`] ? t(`lang_${details.language}`)
+      const language = t.has(`lang_${details.language}`) ? t(`lang_${details.language}`)
         : details.language;
       items.push(fact(t("passenger_language"), language));
     }
@@ -1712,10 +1261,13 @@
       "data-testid": "timeline-message", "data-direction": inbound ? "inbound" : "outbound",
       "data-message-id": message.id },
     el("p", { className: "entry-head" },
-      el("strong", {}, who), to ? ` → ${to}` : null, " · ", channelLabel(message.channel),
+      el("strong", { "data-user-text": who !== t("from_passenger") && who !== t("from_agent") },
+        who), to ? [" → ", el("span", { "data-user-text": true }, to)] : null, " · ",
+      channelLabel(message.channel),
       " · ", timeEl(message.created_at, formatClock(message.created_at))),
-    message.subject ? el("p", { className: "subject" }, message.subject) : null,
-    el("p", { className: "body" }, message.body || ""),
+    message.subject ? el("p", { className: "subject", "data-user-text": true }, message.subject)
+      : null,
+    el("p", { className: "body", "data-user-text": true }, message.body || ""),
     attachments?.list(request, message),
     inbound ? null : groups?.deliveries(message, deliveryItem)
       ?? deliveryList(message.deliveries || []));
@@ -1808,12 +1360,13 @@
 
   function historyItem(event) {
     const target = event.target_agent?.name || t("nobody");
-    const action = TEXT.en[`act_${event.action}`]
+    const action = t.has(`act_${event.action}`)
       ? tIsolated(`act_${event.action}`, { target }) : event.action;
     return el("li", { className: `entry handling action-${event.action}`,
       "data-testid": "timeline-handling" },
     el("p", { className: "entry-head" },
-      el("strong", {}, event.agent?.name || t("from_agent")), " ", action, " · ",
+      el("strong", { "data-user-text": Boolean(event.agent?.name) },
+        event.agent?.name || t("from_agent")), " ", action, " · ",
       timeEl(event.at, formatClock(event.at))),
     event.note ? el("p", { className: "body note" }, event.note) : null);
   }
@@ -1895,8 +1448,7 @@
       : el("p", { className: "muted" }, t("rec_no_transcription")),
     el("p", { className: "listens", "data-testid": "recording-listens",
       "data-listens": listens },
-    listens === 0 ? t("rec_listens_none") : listens === 1 ? t("rec_listens_one")
-      : t("rec_listens", { n: listens })));
+    listens === 0 ? t("rec_listens_none") : t("rec_listens", { count: listens })));
   }
 
   /** The recording's player: fetched only when played (the hub records every fetch as a
@@ -1964,7 +1516,7 @@
     const previous = Array.isArray(caller.previous_requests)
       ? caller.previous_requests.length : 0;
     parts.push(previous === 0 ? t("caller_previous_none")
-      : previous === 1 ? t("caller_previous_one") : t("caller_previous", { n: previous }));
+      : t("caller_previous", { count: previous }));
     const addresses = (Array.isArray(caller.pickup_addresses) ? caller.pickup_addresses : [])
       .filter((address) => typeof address === "string" && address);
     if (addresses.length) parts.push(t("caller_addresses", { list: addresses.join(", ") }));
@@ -2094,7 +1646,7 @@
       await refreshDetail();
     } catch (err) {
       if (err.status === 401) return;
-      const reason = err.body?.error || err.message;
+      const reason = err.message;
       const lead = err.status === 409 ? t("conflict") : t("action_failed");
       errorBox.textContent = `${lead}: ${reason}`;
       if (err.status === 409) await refreshDetail();
@@ -2147,18 +1699,19 @@
   // ---- start ------------------------------------------------------------------------------
 
   async function boot() {
+    state.lang = await words.use(initialLanguage());
     presence = window.TaxiConnect.createPresence({ t, api, me: () => state.me, heldBy });
     viewers = window.TaxiConnect.createViewers?.({
-      t, api, addWords, me: () => state.me, selected: () => state.selectedId,
+      t, api, me: () => state.me, selected: () => state.selectedId,
     });
     const me = () => state.me;
     queueView = window.TaxiConnect.createQueue({
-      t, api, now, el, me, addWords, announce, lang: () => state.lang,
+      t, api, now, el, me, announce, lang: () => state.lang,
       changed: () => { if (state.me) renderQueue(); },
       open: openDetail, passengerLabel, tIsolated,
     });
     callbacks = window.TaxiConnect.createCallbacks?.({
-      t, api, el, addWords, me, announce,
+      t, api, el, me, announce,
       changed: (request) => {
         if (request && state.connection !== "live") applyEvent({ type: "request.callback_call",
           request });
@@ -2166,34 +1719,33 @@
         if (state.selectedId) refreshDetail();
       },
     }) || null;
-    order = window.TaxiConnect.createOrder?.({ t, api, el, addWords, formatDateTime }) || null;
-    attachments = window.TaxiConnect.createAttachments?.({ t, el, addWords,
+    order = window.TaxiConnect.createOrder?.({ t, api, el, formatDateTime }) || null;
+    attachments = window.TaxiConnect.createAttachments?.({ t, el,
       lang: () => state.lang }) || null;
-    groups = window.TaxiConnect.createGroups?.({ t, api, el, addWords, me, announce,
+    groups = window.TaxiConnect.createGroups?.({ t, api, el, me, announce,
       open: (id) => { if (state.me) openDetail(id); } }) || null;
     window.TaxiConnect.createHistory?.({
-      t, api, el, addWords, me, lang: () => state.lang, channelLabel, statusLabel,
+      t, api, el, me, channelLabel, statusLabel,
       passengerLabel, formatDateTime, open: (id) => { if (state.me) openDetail(id); },
     });
     notifier = window.TaxiConnect.createNotifier({
-      t, now, me, addWords, passengerLabel, channelLabel,
+      t, now, me, passengerLabel, channelLabel,
       open: (id) => { if (state.me) openDetail(id); },
     });
-    notices = window.TaxiConnect.createNotices?.({ t, api, el, addWords, me, announce, now })
+    notices = window.TaxiConnect.createNotices?.({ t, api, el, me, announce, now })
       || null;
     window.TaxiConnect.createShortcuts({
-      t, el, addWords, act, list: visibleRequests, offerOf: queueView.offerOf,
+      t, el, act, list: visibleRequests, offerOf: queueView.offerOf,
       active: () => Boolean(state.me) && !$("console-view").hidden,
       selected: () => state.selectedId,
       open: openDetail,
       focusSearch: queueView.focusSearch,
     });
     composer = window.TaxiConnect.createComposer({
-      t, api, channelLabel, addWords,
+      t, api, channelLabel,
       onSent: onReplySent,
       onRefused: (id) => { if (id === state.selectedId) refreshDetail(); },
     });
-    state.lang = initialLanguage();
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
       button.addEventListener("click", () => setLanguage(button.dataset.lang));

@@ -16,68 +16,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      group_open: "Ryhmäviesti",
-      group_open_title: "Lähetä viesti henkilöstöryhmälle tekstiviestillä tai sähköpostilla",
-      group_title: "Ryhmäviesti",
-      group_pick: "Ryhmä",
-      group_none: "Ei ryhmiä. Ylläpitäjä lisää ryhmät ylläpitosivulla.",
-      group_members: "{name} ({n} jäsentä)",
-      group_channels: "Kanavat",
-      group_sms: "Tekstiviesti ({n} numeroa)",
-      group_email: "Sähköposti ({n} osoitetta)",
-      group_subject: "Aihe",
-      group_subject_hint: "Tyhjä: ryhmän nimi",
-      group_text: "Viesti",
-      group_count: "{chars} merkkiä · {segments} · {encoding}",
-      group_segments_one: "1 osa",
-      group_segments: "{n} osaa",
-      group_total: "{n} vastaanottajaa · {messages} tekstiviestiä",
-      group_total_mail: "{n} vastaanottajaa",
-      group_cancel: "Peruuta",
-      group_send: "Lähetä",
-      group_sending: "Lähetetään…",
-      group_need_group: "Valitse ryhmä.",
-      group_need_channel: "Valitse ainakin yksi kanava.",
-      group_need_text: "Kirjoita viesti.",
-      group_failed: "Lähetys ei onnistunut: {reason}",
-      group_sent: "Ryhmäviesti lähetetty ryhmälle {name}: {n} vastaanottajaa.",
-      group_recipients: "{n} vastaanottajaa",
-      group_show_all: "Kaikki vastaanottajat ({n})",
-      group_not_reached: "Ei perillä:",
-    },
-    en: {
-      group_open: "Group message",
-      group_open_title: "Message a staff group by SMS or email",
-      group_title: "Group message",
-      group_pick: "Group",
-      group_none: "No groups. An administrator adds them on the admin page.",
-      group_members: "{name} ({n} members)",
-      group_channels: "Channels",
-      group_sms: "SMS ({n} numbers)",
-      group_email: "Email ({n} addresses)",
-      group_subject: "Subject",
-      group_subject_hint: "Empty: the group's name",
-      group_text: "Message",
-      group_count: "{chars} characters · {segments} · {encoding}",
-      group_segments_one: "1 segment",
-      group_segments: "{n} segments",
-      group_total: "{n} recipients · {messages} text messages",
-      group_total_mail: "{n} recipients",
-      group_cancel: "Cancel",
-      group_send: "Send",
-      group_sending: "Sending…",
-      group_need_group: "Choose a group.",
-      group_need_channel: "Choose at least one channel.",
-      group_need_text: "Write the message.",
-      group_failed: "Could not send: {reason}",
-      group_sent: "Group message sent to {name}: {n} recipients.",
-      group_recipients: "{n} recipients",
-      group_show_all: "Every recipient ({n})",
-      group_not_reached: "Not reached:",
-    },
-  };
   const STATES = ["failed", "queued", "sent", "delivered"]; // the list's order: trouble first
   const WATCH_MS = 1000;
 
@@ -94,8 +32,7 @@
     return svg;
   }
 
-  function createGroups({ t, api, el, addWords, me, open, announce }) {
-    addWords(WORDS);
+  function createGroups({ t, api, el, me, open, announce }) {
     const head = document.head;
     if (!document.querySelector('link[href="/static/console/groups.css"]')) {
       head.append(el("link", { rel: "stylesheet", href: "/static/console/groups.css" }));
@@ -129,7 +66,7 @@
     const error = el("p", { className: "action-error", id: "group-error", role: "alert",
       "data-testid": "group-error" });
     const send = el("button", { type: "submit", className: "primary", id: "group-send",
-      "data-testid": "group-send" }, t("group_send"));
+      "data-testid": "group-send", "data-i18n": "group_send" }, t("group_send"));
     const cancel = el("button", { type: "button", className: "quiet", "data-i18n":
       "group_cancel" }, t("group_cancel"));
     const form = el("form", { className: "group-form", novalidate: true },
@@ -156,8 +93,8 @@
     /** The counts beside the channels and under the text follow the group and the text. */
     function render() {
       const group = chosen();
-      smsLabel.textContent = t("group_sms", { n: group ? group.phones : 0 });
-      emailLabel.textContent = t("group_email", { n: group ? group.emails : 0 });
+      smsLabel.textContent = t("group_sms", { count: group ? group.phones : 0 });
+      emailLabel.textContent = t("group_email", { count: group ? group.emails : 0 });
       sms.disabled = !group || group.phones === 0;
       email.disabled = !group || group.emails === 0;
       if (sms.disabled) sms.checked = false;
@@ -168,15 +105,14 @@
       const parts = [];
       if (sms.checked) {
         parts.push(t("group_count", { chars: [...body].length,
-          segments: found.count === 1 ? t("group_segments_one")
-            : t("group_segments", { n: found.count }),
+          segments: t("group_segments", { count: found.count }),
           encoding: found.encoding === "gsm7" ? "GSM-7" : "UCS-2" }));
       }
       const recipients = (sms.checked ? group.phones : 0) + (email.checked ? group.emails : 0);
       if (recipients) {
         parts.push(sms.checked ? t("group_total", { n: recipients,
           messages: group.phones * Math.max(found.count, 1) }) : t("group_total_mail",
-          { n: recipients }));
+          { count: recipients }));
       }
       counter.textContent = parts.join(" · ");
       send.disabled = state.sending;
@@ -186,6 +122,7 @@
     async function show() {
       error.textContent = "";
       if (!dialog.open) dialog.showModal();
+      render(); // in the console's language now, while the groups load
       state.key ||= newKey();
       try {
         const { data } = await api("GET", "/api/v1/groups");
@@ -195,7 +132,7 @@
       }
       const before = pick.value;
       pick.replaceChildren(...state.groups.map((group) => el("option", { value: group.id },
-        t("group_members", { name: group.name, n: group.members }))));
+        t("group_members", { name: group.name, count: group.members }))));
       if (state.groups.some((group) => group.id === before)) pick.value = before;
       if (!state.groups.length) error.textContent = t("group_none");
       else if (!channels().length) {
@@ -230,7 +167,7 @@
         text.value = "";
         subject.value = "";
         dialog.close();
-        announce(t("group_sent", { name: group.name, n: data.group_message.recipients }));
+        announce(t("group_sent", { name: group.name, count: data.group_message.recipients }));
         if (data.request?.id) open(data.request.id);
       } catch (err) {
         if (err.status !== 401) error.textContent = t("group_failed", { reason: err.message });
@@ -289,7 +226,7 @@
       return el("div", { className: "group-deliveries", "data-testid": "group-deliveries",
         "aria-label": t("delivery") },
       el("p", { className: "group-counts", "data-testid": "group-counts" },
-        el("span", { className: "muted" }, t("group_recipients", { n: list.length })), badges),
+        el("span", { className: "muted" }, t("group_recipients", { count: list.length })), badges),
       failed.length ? el("div", { className: "group-failed" },
         el("p", { className: "group-failed-title" }, t("group_not_reached")),
         el("ul", { className: "group-recipient-list", "data-testid": "group-failed" },

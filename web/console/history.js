@@ -11,66 +11,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      history_open: "Hae kaikista",
-      history_open_title: "Hae kaikista pyynnöistä, myös ratkaistuista",
-      history_title: "Hae kaikista pyynnöistä",
-      history_words: "Hakusanat",
-      history_words_hint: "numero, nimi, viite tai viestin sana",
-      history_from: "Alkaen",
-      history_to: "Päättyen",
-      history_status: "Tila",
-      history_status_any: "Kaikki",
-      history_status_open: "Avoimet",
-      history_status_resolved: "Ratkaistut",
-      history_channel: "Kanava",
-      history_channel_any: "Kaikki kanavat",
-      history_agent: "Käsittelijä",
-      history_agent_any: "Kuka tahansa",
-      history_search: "Hae",
-      history_searching: "Haetaan…",
-      history_more: "Näytä lisää",
-      history_close: "Sulje",
-      history_found_one: "1 osuma",
-      history_found: "{n} osumaa",
-      history_found_more_one: "1 osuma, lisää saatavilla",
-      history_found_more: "{n} osumaa, lisää saatavilla",
-      history_none: "Ei osumia.",
-      history_failed: "Haku epäonnistui: {reason}",
-      history_bad_range: "Alkupäivä on loppupäivän jälkeen.",
-      history_handled_by: "käsitteli {name}",
-    },
-    en: {
-      history_open: "Search all",
-      history_open_title: "Search every request, resolved ones too",
-      history_title: "Search all requests",
-      history_words: "Search words",
-      history_words_hint: "number, name, reference or a word of a message",
-      history_from: "From",
-      history_to: "To",
-      history_status: "Status",
-      history_status_any: "All",
-      history_status_open: "Open",
-      history_status_resolved: "Resolved",
-      history_channel: "Channel",
-      history_channel_any: "All channels",
-      history_agent: "Handled by",
-      history_agent_any: "Anyone",
-      history_search: "Search",
-      history_searching: "Searching…",
-      history_more: "Show more",
-      history_close: "Close",
-      history_found_one: "1 result",
-      history_found: "{n} results",
-      history_found_more_one: "1 result, more available",
-      history_found_more: "{n} results, more available",
-      history_none: "Nothing found.",
-      history_failed: "Search failed: {reason}",
-      history_bad_range: "The start date is after the end date.",
-      history_handled_by: "handled by {name}",
-    },
-  };
   const STATUSES = {
     any: "queued,claimed,resolved",
     open: "queued,claimed",
@@ -93,9 +33,8 @@
     return svg;
   }
 
-  function createHistory({ t, api, el, addWords, me, open, lang, channelLabel, statusLabel,
+  function createHistory({ t, api, el, me, open, channelLabel, statusLabel,
     passengerLabel, formatDateTime }) {
-    addWords(WORDS);
     if (!document.querySelector('link[href="/static/console/history.css"]')) {
       document.head.append(el("link", { rel: "stylesheet", href: "/static/console/history.css" }));
     }
@@ -245,10 +184,8 @@
     }
 
     function countText() {
-      const n = state.results.length;
-      const one = new Intl.PluralRules(lang()).select(n) === "one";
       const key = state.cursor ? "history_found_more" : "history_found";
-      return t(one ? `${key}_one` : key, { n });
+      return t(key, { count: state.results.length });
     }
 
     function render() {

@@ -13,123 +13,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      notice_open: "Tiedote",
-      notice_open_title: "Julkaise tiedote tai katso tiedotehistoria",
-      notice_bar: "Voimassa olevat tiedotteet",
-      notice_label: "Tiedote",
-      notice_only: "Puhelut: vain tiedote",
-      notice_all_lanes: "Kaikki jonot",
-      notice_lanes: "Jonot: {lanes}",
-      notice_until_today: "voimassa klo {time} asti",
-      notice_until: "voimassa {time} asti",
-      notice_until_ended: "voimassa kunnes päätetään",
-      notice_end: "Päätä",
-      notice_end_confirm: "Päätetäänkö tiedote nyt kaikilta kanaviltaan?",
-      notice_end_yes: "Päätä nyt",
-      notice_end_no: "Peruuta",
-      notice_end_failed: "Päättäminen ei onnistunut: {reason}",
-      notice_ended_done: "Tiedote päätetty.",
-      notice_heard_published: "Uusi tiedote ({name}): {text}",
-      notice_heard_ended: "Tiedote päättyi: {text}",
-      notice_dialog_title: "Tiedotteet",
-      notice_tab_publish: "Uusi tiedote",
-      notice_tab_history: "Historia",
-      notice_close: "Sulje",
-      notice_text_fi: "Teksti suomeksi",
-      notice_text_en: "Teksti englanniksi",
-      notice_text_sv: "Teksti ruotsiksi (valinnainen: ilman sitä ruotsinkieliset saavat suomenkielisen)",
-      notice_count: "{n} / {max} merkkiä",
-      notice_sms_one: "1 tekstiviesti",
-      notice_sms: "{n} tekstiviestiä",
-      notice_channels: "Kanavat",
-      notice_lanes_legend: "Jonot",
-      notice_lanes_help: "Jos et valitse yhtään, tiedote koskee kaikkia jonoja.",
-      notice_from: "Alkaa",
-      notice_until_label: "Päättyy",
-      notice_times_help: "Tyhjä päättymisaika: voimassa kunnes päätetään (enintään 31 vrk).",
-      notice_announcement: "Puhelut: vain tiedote (puhelu päättyy tiedotteen jälkeen)",
-      notice_announcement_needs_phone: "Vain tiedote -tila koskee puheluita: valitse Puhelin.",
-      notice_announcement_warning: "Soittajat kuulevat tiedotteen, ja puhelu päättyy. "
-        + "Soittajien numeroita ei tallenneta: puhelut eivät tule jonoon, eikä kenellekään "
-        + "voi soittaa takaisin.",
-      notice_cancel: "Peruuta",
-      notice_publish: "Julkaise",
-      notice_published_done: "Tiedote julkaistu.",
-      notice_need_texts: "Kirjoita tiedote suomeksi ja englanniksi.",
-      notice_need_channel: "Valitse ainakin yksi kanava.",
-      notice_bad_from: "Anna alkamisaika.",
-      notice_bad_until: "Päättymisajan pitää olla alkamisajan ja nykyhetken jälkeen.",
-      notice_too_long: "Tiedote voi olla voimassa enintään 31 vrk.",
-      notice_failed: "Julkaisu ei onnistunut: {reason}",
-      notice_history_empty: "Ei tiedotteita vielä.",
-      notice_history_help: "Viimeiset 50 tiedotetta, uusin ensin.",
-      notice_state_active: "Voimassa",
-      notice_state_scheduled: "Tulossa",
-      notice_state_ended: "Päätetty",
-      notice_state_expired: "Päättynyt",
-      notice_span: "{from} – {until}",
-      notice_span_open: "{from} alkaen",
-    },
-    en: {
-      notice_open: "Notice",
-      notice_open_title: "Publish a service notice or see the past ones",
-      notice_bar: "Service notices in force",
-      notice_label: "Notice",
-      notice_only: "Calls: announcement only",
-      notice_all_lanes: "Every lane",
-      notice_lanes: "Lanes: {lanes}",
-      notice_until_today: "until {time}",
-      notice_until: "until {time}",
-      notice_until_ended: "until ended",
-      notice_end: "End",
-      notice_end_confirm: "End this notice now on all its channels?",
-      notice_end_yes: "End now",
-      notice_end_no: "Cancel",
-      notice_end_failed: "Could not end it: {reason}",
-      notice_ended_done: "Notice ended.",
-      notice_heard_published: "New notice ({name}): {text}",
-      notice_heard_ended: "Notice ended: {text}",
-      notice_dialog_title: "Service notices",
-      notice_tab_publish: "New notice",
-      notice_tab_history: "History",
-      notice_close: "Close",
-      notice_text_fi: "Text in Finnish",
-      notice_text_en: "Text in English",
-      notice_text_sv: "Text in Swedish (optional: without it Swedish speakers get the Finnish one)",
-      notice_count: "{n} / {max} characters",
-      notice_sms_one: "1 SMS",
-      notice_sms: "{n} SMS",
-      notice_channels: "Channels",
-      notice_lanes_legend: "Lanes",
-      notice_lanes_help: "None chosen: the notice covers every lane.",
-      notice_from: "Starts",
-      notice_until_label: "Ends",
-      notice_times_help: "No end time: in force until ended (at most 31 days).",
-      notice_announcement: "Calls: announcement only (the call ends after the notice)",
-      notice_announcement_needs_phone: "Announcement only is for calls: choose Phone.",
-      notice_announcement_warning: "Callers hear the notice and the call ends. Their numbers "
-        + "are not stored: the calls do not reach the queue and nobody can be called back.",
-      notice_cancel: "Cancel",
-      notice_publish: "Publish",
-      notice_published_done: "Notice published.",
-      notice_need_texts: "Write the notice in Finnish and in English.",
-      notice_need_channel: "Choose at least one channel.",
-      notice_bad_from: "Give the start time.",
-      notice_bad_until: "The end must be after the start and after now.",
-      notice_too_long: "A notice is in force for 31 days at most.",
-      notice_failed: "Could not publish: {reason}",
-      notice_history_empty: "No notices yet.",
-      notice_history_help: "The last 50 notices, newest first.",
-      notice_state_active: "In force",
-      notice_state_scheduled: "Scheduled",
-      notice_state_ended: "Ended",
-      notice_state_expired: "Expired",
-      notice_span: "{from} – {until}",
-      notice_span_open: "from {from}",
-    },
-  };
   const CHANNELS = ["phone", "sms", "email", "chat", "webform"];
   const MAX_TEXT = 1000; // dispatch/notices_api.py MAX_TEXT_CHARS
   const MAX_DAYS = 31; // dispatch/notices_api.py MAX_DURATION
@@ -163,10 +46,9 @@
       + `T${pad(at.getHours())}:${pad(at.getMinutes())}`;
   }
 
-  /** deps: console.js's t, api, el, addWords, announce and now (the hub's clock, corrected),
+  /** deps: console.js's t, api, el, announce and now (the hub's clock, corrected),
    * and me() -> the signed-in agent. */
-  function createNotices({ t, api, el, addWords, me, announce, now }) {
-    addWords(WORDS);
+  function createNotices({ t, api, el, me, announce, now }) {
     document.head.append(el("link", { rel: "stylesheet", href: "/static/console/notices.css" }));
     const state = {
       notices: new Map(), // id -> a notice neither ended nor over: in force, or scheduled
@@ -503,7 +385,7 @@
         const text = area.value.trim();
         const parts = [t("notice_count", { n: [...text].length, max: MAX_TEXT })];
         const sms = count && text && ui.channels.get("sms").checked ? count(text).count : 0;
-        if (sms) parts.push(sms === 1 ? t("notice_sms_one") : t("notice_sms", { n: sms }));
+        if (sms) parts.push(t("notice_sms", { count: sms }));
         box.textContent = parts.join(" · ");
       }
     }

@@ -19,39 +19,9 @@
   const BEEP_GAP_MS = 220;
   const TAG = "taxiconnect-console"; // one desktop notification at a time, replaced
 
-  const WORDS = {
-    fi: {
-      notify_toggle: "Ilmoitukset",
-      notify_title: "Ilmoitukset uusista pyynnöistä",
-      notify_sound: "Äänimerkki",
-      notify_desktop: "Työpöytäilmoitus",
-      notify_test: "Kokeile ääntä",
-      notify_denied: "Selain on estänyt ilmoitukset tältä sivulta. Salli ne selaimen "
-        + "asetuksista.",
-      notify_unsupported: "Tämä selain ei näytä työpöytäilmoituksia.",
-      notify_new_one: "Uusi pyyntö {ref}",
-      notify_new: "{n} uutta pyyntöä",
-      notify_offer: "Sinulle tarjotaan pyyntöä {ref}",
-    },
-    en: {
-      notify_toggle: "Notifications",
-      notify_title: "Notifications of new requests",
-      notify_sound: "Sound",
-      notify_desktop: "Desktop notification",
-      notify_test: "Test the sound",
-      notify_denied: "The browser blocks notifications from this page. Allow them in the "
-        + "browser's settings.",
-      notify_unsupported: "This browser does not show desktop notifications.",
-      notify_new_one: "New request {ref}",
-      notify_new: "{n} new requests",
-      notify_offer: "Request {ref} is offered to you",
-    },
-  };
-
   /** Make the notifier; `t`, `now` and `passengerLabel` are console.js's, `me()` the agent,
    * `open(id)` opens a request (from a desktop notification's click). */
-  function createNotifier({ t, now, me, open, passengerLabel, channelLabel, addWords }) {
-    addWords(WORDS);
+  function createNotifier({ t, now, me, open, passengerLabel, channelLabel }) {
     const $ = (id) => document.getElementById(id);
     const seen = new Set(); // request ids this console has known
     const offered = new Set(); // "id expires_at" of offers told

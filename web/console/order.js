@@ -10,36 +10,6 @@
 "use strict";
 
 (() => {
-  const WORDS = {
-    fi: {
-      order_send: "Lähetä tilaus",
-      order_sending: "Lähetetään…",
-      order_sent: "Tilaus lähetetty tilausjärjestelmään {at}.",
-      order_pending: "Odottaa vastaanottoa.",
-      order_failing: "Ei vielä perillä: {reason}. Yritetään uudelleen.",
-      order_delivered: "Perillä {at}.",
-      order_failed: "Ei mennyt perille: {reason}.",
-      order_no_endpoint: "Tilausjärjestelmää ei ole määritetty, joten tilausta ei voi lähettää.",
-      order_no_order: "Pyynnöstä puuttuu nouto-osoite tai noutoaika.",
-      order_error: "Tilauksen lähetys ei onnistunut: {reason}",
-      order_no_answer: "ei vastausta",
-      act_order: "lähetti tilauksen tilausjärjestelmään",
-    },
-    en: {
-      order_send: "Send order",
-      order_sending: "Sending…",
-      order_sent: "Order sent to the dispatch system {at}.",
-      order_pending: "Waiting to be taken.",
-      order_failing: "Not there yet: {reason}. Will retry.",
-      order_delivered: "Taken {at}.",
-      order_failed: "Not delivered: {reason}.",
-      order_no_endpoint: "No dispatch system is configured, so the order cannot be sent.",
-      order_no_order: "The request has no pickup address or pickup time.",
-      order_error: "Could not send the order: {reason}",
-      order_no_answer: "no answer",
-      act_order: "sent the order to the dispatch system",
-    },
-  };
   const POLL_MS = 1500;
   const POLL_FOR_MS = 60000; // after a send or an open: long enough for a few retries
 
@@ -48,8 +18,7 @@
     return Boolean(details.pickup_address) && Boolean(details.pickup_time);
   }
 
-  function createOrder({ t, api, el, addWords, formatDateTime }) {
-    addWords(WORDS);
+  function createOrder({ t, api, el, formatDateTime }) {
     document.head.append(el("link", { rel: "stylesheet", href: "/static/console/order.css" }));
     const state = { requestId: null, version: null, endpoints: null, deliveries: [],
       busy: false, error: null, pollUntil: 0, timer: null, seq: 0 };

@@ -16,80 +16,6 @@
 "use strict";
 
 (() => {
-  const TEXT = {
-    fi: {
-      edit_name: "Muokkaa nimeä",
-      name_label: "Matkustajan nimi",
-      save: "Tallenna",
-      cancel: "Peruuta",
-      name_saved: "Nimi tallennettu",
-      previous: "Aiemmat pyynnöt",
-      previous_none: "Ei aiempia pyyntöjä",
-      previous_more: "ja {n} vanhempaa",
-      open_previous: "Avaa pyyntö {ref}",
-      by_agent: "viimeksi {name}",
-      chat_ids: "Chat-tunnisteita: {n}",
-      pickups: "Viimeisimmät nouto-osoitteet",
-      pickups_none: "Ei tallennettuja nouto-osoitteita",
-      merge_open: "Yhdistä toiseen matkustajaan…",
-      merge_title: "Yhdistä matkustaja tähän",
-      merge_search: "Hae numerolla, sähköpostilla tai nimellä",
-      merge_min: "Kirjoita vähintään {n} merkkiä.",
-      merge_none: "Ei löytynyt muita matkustajia.",
-      merge_searching: "Haetaan…",
-      merge_choose: "Valitse",
-      merge_requests_one: "1 pyyntö",
-      merge_requests: "{n} pyyntöä",
-      merge_confirm: "Yhdistetäänkö {who} tähän matkustajaan? Hänen pyyntönsä, numeronsa ja "
-        + "osoitteensa siirtyvät tälle matkustajalle. Yhdistämistä ei voi perua.",
-      merge_do: "Yhdistä",
-      merge_done: "Matkustajat yhdistetty",
-      unnamed: "nimetön matkustaja",
-      whole_history: "Koko historia",
-      whole_history_hint: "Kaikki matkustajan pyynnöt ja kanavat, uusin ensin",
-      timeline_empty: "Ei tapahtumia.",
-      loading: "Ladataan…",
-      older: "Näytä vanhemmat",
-      failed: "Ei onnistunut: {reason}",
-      to: "→ {who}",
-    },
-    en: {
-      edit_name: "Edit name",
-      name_label: "Passenger's name",
-      save: "Save",
-      cancel: "Cancel",
-      name_saved: "Name saved",
-      previous: "Previous requests",
-      previous_none: "No previous requests",
-      previous_more: "and {n} older",
-      open_previous: "Open request {ref}",
-      by_agent: "last {name}",
-      chat_ids: "Chat identities: {n}",
-      pickups: "Last pickup addresses",
-      pickups_none: "No pickup addresses on record",
-      merge_open: "Merge with…",
-      merge_title: "Merge a passenger into this one",
-      merge_search: "Search by number, email or name",
-      merge_min: "Type at least {n} characters.",
-      merge_none: "No other passengers found.",
-      merge_searching: "Searching…",
-      merge_choose: "Choose",
-      merge_requests_one: "1 request",
-      merge_requests: "{n} requests",
-      merge_confirm: "Merge {who} into this passenger? Their requests, numbers and addresses "
-        + "move to this passenger. A merge cannot be undone.",
-      merge_do: "Merge",
-      merge_done: "Passengers merged",
-      unnamed: "unnamed passenger",
-      whole_history: "Whole history",
-      whole_history_hint: "Every request and channel of the passenger, newest first",
-      timeline_empty: "Nothing yet.",
-      loading: "Loading…",
-      older: "Show older",
-      failed: "Failed: {reason}",
-      to: "→ {who}",
-    },
-  };
   const LOCALES = { fi: "fi-FI", en: "en-GB" };
   const SEARCH_MIN_CHARS = 3; // GET /api/v1/contacts refuses fewer
   const SEARCH_DELAY_MS = 250; // one search per pause in typing, not one per key
@@ -124,16 +50,8 @@
 
   // ---- words and small helpers -------------------------------------------------------------
 
-  function lang() {
-    return document.documentElement.lang in TEXT ? document.documentElement.lang : "en";
-  }
-
-  function tt(key, values) {
-    const text = TEXT[lang()][key] ?? TEXT.en[key] ?? key;
-    if (!values) return text;
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name])
-      : whole));
-  }
+  const lang = window.TaxiConnect.words.lang;
+  const tt = window.TaxiConnect.words.scope("passenger"); // this card's own words
 
   function t(key, values) {
     return state.ctx ? state.ctx.t(key, values) : key;
@@ -375,7 +293,7 @@
     }
     const hiddenOlder = (card.requests_total || 0) - (card.requests || []).length;
     if (hiddenOlder > 0) {
-      items.push(el("li", { className: "muted" }, tt("previous_more", { n: hiddenOlder })));
+      items.push(el("li", { className: "muted" }, tt("previous_more", { count: hiddenOlder })));
     }
     if (!others.length && hiddenOlder <= 0) {
       items.push(el("li", { className: "muted" }, tt("previous_none")));
@@ -386,7 +304,8 @@
   function renderPickups(card) {
     const pickups = card.pickup_addresses || [];
     ui.pickups.replaceChildren(...(pickups.length ? pickups.map((found) => el("li",
-      { "data-testid": "passenger-pickup" }, el("span", {}, found.address), " ",
+      { "data-testid": "passenger-pickup" }, el("span", { "data-user-text": "" }, found.address),
+      " ",
       el("span", { className: "muted" }, "· ", when(found.at, false))))
       : [el("li", { className: "muted" }, tt("pickups_none"))]));
   }
@@ -494,8 +413,7 @@
     ui.mergeResults.replaceChildren(...(results || []).map((found) => {
       const numbers = [...(found.phones || []).map(formatPhone), ...(found.emails || [])]
         .join(", ");
-      const count = found.requests_total === 1 ? tt("merge_requests_one")
-        : tt("merge_requests", { n: found.requests_total || 0 });
+      const count = tt("merge_requests", { count: found.requests_total || 0 });
       const button = el("button", { type: "button", "data-testid": "passenger-merge-choose" },
         tt("merge_choose"));
       button.addEventListener("click", () => choose(found));

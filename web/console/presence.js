@@ -108,6 +108,7 @@
       name.className = "colleague-name";
       const self = me() && entry.agent.id === me().id;
       name.textContent = self ? t("you", { name: entry.agent.name }) : entry.agent.name;
+      name.toggleAttribute("data-user-text", !self); // a colleague's name: data, not a word
       const status = document.createElement("span");
       status.className = "colleague-state";
       status.dataset.testid = "colleague-state";
@@ -115,7 +116,7 @@
       const held = document.createElement("span");
       held.className = "colleague-holding";
       const count = heldBy(entry.agent.id) ?? (entry.holding ? entry.holding.count : 0);
-      held.textContent = t("colleague_holding", { n: count });
+      held.textContent = t("colleague_holding", { count });
       if (count && entry.holding.references) held.title = entry.holding.references.join(", ");
       li.append(dot, name, status, held);
       return li;

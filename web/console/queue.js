@@ -27,69 +27,6 @@
   const WAITING = new Set(["new", "queued"]);
   const FILTERS = ["all", "mine", "unassigned", "callbacks"];
 
-  const WORDS = {
-    fi: {
-      lanes_label: "Jonot",
-      lane_all: "Kaikki jonot",
-      lane_default: "Yleinen",
-      lane_closed: "suljettu",
-      filter_callbacks: "Soittopyynnöt",
-      search_label: "Hae jonosta",
-      search_placeholder: "Numero, nimi, viite…",
-      search_hint: "Hae numerolla, nimellä, viitteellä tai viestin tekstillä (/)",
-      search_clear: "Tyhjennä haku",
-      search_busy: "Haetaan…",
-      search_failed: "Haku epäonnistui, näytetään vain jonon omat osumat.",
-      search_found_one: "1 osuma",
-      search_found: "{n} osumaa",
-      wait_ok: "odotus alle puolet tavoitteesta ({target})",
-      wait_warn: "odotus lähellä tavoitetta ({target})",
-      wait_alert: "odotus yli tavoitteen ({target})",
-      offer_to_me: "Tarjottu sinulle",
-      offer_dock_label: "Sinulle tarjotut pyynnöt",
-      offer_item_label: "Tarjous: pyyntö {ref}",
-      offer_accept_key: "Hyväksy (A)",
-      offer_decline_key: "Hylkää (X)",
-      offer_to: "Tarjottu: {name}",
-      offer_accept: "Hyväksy",
-      offer_decline: "Hylkää",
-      offer_accept_label: "Hyväksy pyyntö {ref}",
-      offer_decline_label: "Hylkää pyyntö {ref}",
-      offer_left: "{time} jäljellä",
-      offer_failed: "Tarjous ei onnistunut: {reason}",
-    },
-    en: {
-      lanes_label: "Lanes",
-      lane_all: "All lanes",
-      lane_default: "General",
-      lane_closed: "closed",
-      filter_callbacks: "Callbacks",
-      search_label: "Search the queue",
-      search_placeholder: "Number, name, ref…",
-      search_hint: "Search by number, name, reference or message text (/)",
-      search_clear: "Clear the search",
-      search_busy: "Searching…",
-      search_failed: "The search failed; showing only matches within the queue.",
-      search_found_one: "1 match",
-      search_found: "{n} matches",
-      wait_ok: "waiting under half the target ({target})",
-      wait_warn: "waiting close to the target ({target})",
-      wait_alert: "waiting beyond the target ({target})",
-      offer_to_me: "Offered to you",
-      offer_dock_label: "Requests offered to you",
-      offer_item_label: "Offer: request {ref}",
-      offer_accept_key: "Accept (A)",
-      offer_decline_key: "Decline (X)",
-      offer_to: "Offered to {name}",
-      offer_accept: "Accept",
-      offer_decline: "Decline",
-      offer_accept_label: "Accept request {ref}",
-      offer_decline_label: "Decline request {ref}",
-      offer_left: "{time} left",
-      offer_failed: "The offer could not be handled: {reason}",
-    },
-  };
-
   /** The forms an E.164 number holding this typed number contains; [] when not a number. */
   function numberForms(text) {
     const typed = text.trim();
@@ -116,9 +53,8 @@
   /** Make the queue view. `t`, `api`, `now`, `el` and `channelIcon` are console.js's;
    * `lang()` the language shown, `me()` the signed-in agent, `changed()` re-renders the queue,
    * `open(id)` opens a request, `announce(text)` speaks to screen readers. */
-  function createQueue({ t, api, now, el, lang, me, changed, open, announce, addWords,
+  function createQueue({ t, api, now, el, lang, me, changed, open, announce,
     passengerLabel, tIsolated }) {
-    addWords(WORDS);
     const $ = (id) => document.getElementById(id);
     const laneTabs = new Map(); // lane key ("all" too) -> {button, name, closed, count}
     const targets = new Map(); // lane key -> its target waiting time in seconds, from the hub
@@ -337,7 +273,7 @@
       if (clear.hidden !== !view.query) clear.hidden = !view.query;
       setText($("queue-search-status"), !view.words.length ? "" : view.searching
         ? t("search_busy") : view.searchFailed ? t("search_failed")
-          : shown === 1 ? t("search_found_one") : t("search_found", { n: shown ?? 0 }));
+          : t("search_found", { count: shown ?? 0 }));
     }
 
     // ---- the head: tabs and counts -------------------------------------------------------
@@ -529,7 +465,7 @@
       } catch (err) {
         if (err.status === 401) return;
         button.disabled = false;
-        announce(t("offer_failed", { reason: err.body?.error || err.message }));
+        announce(t("offer_failed", { reason: err.message }));
       }
     }
 

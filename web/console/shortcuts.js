@@ -27,56 +27,13 @@
   // Keys that a focused button or link already answers (Enter clicks it): left to it.
   const NATIVE = "button, a[href], summary, audio, video";
 
-  const WORDS = {
-    fi: {
-      keys_toggle: "Pikanäppäimet",
-      keys_title: "Pikanäppäimet",
-      keys_intro: "Toimivat, kun et kirjoita tekstikenttään.",
-      keys_down: "Seuraava rivi jonossa",
-      keys_up: "Edellinen rivi jonossa",
-      keys_open: "Avaa valittu pyyntö",
-      keys_claim: "Ota pyyntö käsittelyyn (myös sinulle tarjottu)",
-      keys_accept: "Hyväksy sinulle tarjottu pyyntö (vanhin ensin)",
-      keys_decline: "Hylkää sinulle tarjottu pyyntö (vanhin ensin)",
-      keys_reply: "Kirjoita vastaus",
-      keys_resolve: "Merkitse avoin pyyntö ratkaistuksi",
-      keys_next: "Seuraava vapaa pyyntö",
-      keys_search: "Hae jonosta",
-      keys_help: "Näytä tämä luettelo",
-      keys_send: "Lähetä vastaus (vastauskentässä)",
-      keys_close: "Sulje",
-      keys_or: "tai",
-    },
-    en: {
-      keys_toggle: "Keyboard shortcuts",
-      keys_title: "Keyboard shortcuts",
-      keys_intro: "They work while you are not typing in a field.",
-      keys_down: "Next row in the queue",
-      keys_up: "Previous row in the queue",
-      keys_open: "Open the chosen request",
-      keys_claim: "Claim the request (an offer to you too)",
-      keys_accept: "Accept a request offered to you (the oldest first)",
-      keys_decline: "Decline a request offered to you (the oldest first)",
-      keys_reply: "Write a reply",
-      keys_resolve: "Resolve the open request",
-      keys_next: "Next unassigned request",
-      keys_search: "Search the queue",
-      keys_help: "Show this list",
-      keys_send: "Send the reply (in the reply field)",
-      keys_close: "Close",
-      keys_or: "or",
-    },
-  };
-
   const FOCUS_WAIT_MS = 2000; // how long "r" waits for the composer of a request it opened
 
   /** Make the shortcuts. From console.js: `t`, `el`; `active()` whether the console shows
    * (not the login); `selected()` the open request's id; `open(id)` opens one; `act(action)`
    * runs a detail action on the open request; `list()` the requests the queue shows, in its
    * order; `offerOf(request)` its live offer; `focusSearch()`. */
-  function createShortcuts({ t, el, active, selected, open, act, list, offerOf, focusSearch,
-    addWords }) {
-    addWords(WORDS);
+  function createShortcuts({ t, el, active, selected, open, act, list, offerOf, focusSearch }) {
     const $ = (id) => document.getElementById(id);
     const byKey = new Map(KEYS.flatMap(([keys, action]) => keys.map((key) => [key, action])));
 
@@ -179,7 +136,7 @@
     }
 
     function kbd(key) {
-      return el("kbd", {}, SHOWN[key] || key);
+      return el("kbd", { translate: "no" }, SHOWN[key] || key); // key caps, as printed
     }
 
     function renderHelp() {

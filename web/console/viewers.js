@@ -10,11 +10,7 @@
   const TYPING_IDLE_MS = 5000; // no keystroke this long: no longer typing
   const WATCH_MS = 1000; // how often the open request is looked at
 
-  function createViewers({ t, api, addWords, me, selected }) {
-    addWords({
-      fi: { viewers_also: "Myös auki:", viewers_typing: "kirjoittaa…" },
-      en: { viewers_also: "Also open:", viewers_typing: "typing…" },
-    });
+  function createViewers({ t, api, me, selected }) {
     const byRequest = new Map(); // request id -> viewers as last announced
     let shown = null; // the request this console says it views
     let typing = false;

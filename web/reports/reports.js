@@ -8,120 +8,8 @@
 "use strict";
 
 (() => {
-  const TEXT = {
-    fi: {
-      language: "Kieli",
-      to_console: "Takaisin konsoliin",
-      to_wallboard: "Seinätaulu",
-      signed_in_as: "Kirjautuneena: {name}",
-      not_signed_in: "Kirjaudu ensin sisään konsolissa.",
-      not_for_you: "Raportit ovat ylläpitäjille ja päivystäjille.",
-      reports_title: "Raportit",
-      period_from: "Alkaen (pvm)",
-      period_to: "Päättyen (pvm, mukaan lukien)",
-      group_by: "Ryhmittely",
-      by_lane: "Jono",
-      by_channel: "Kanava",
-      by_agent: "Viimeisin käsittelijä",
-      by_hour: "Kellonaika",
-      by_day: "Päivä",
-      service_level_s: "Palvelutaso: vastattu sekunnissa",
-      service_level_lanes: "jonojen tavoite",
-      chart_figure: "Kaaviossa",
-      show_report: "Näytä",
-      download_csv: "Lataa CSV",
-      download_requests_csv: "Lataa pyyntöjen ajat (CSV)",
-      loading: "Haetaan…",
-      loaded: "{n} pyyntöä {from} – {to}",
-      failed: "Raporttia ei saatu: {reason}",
-      error_network: "Yhteys palvelimeen ei toimi.",
-      bad_period: "Valitse alku- ja loppupäivä; loppu ei voi olla ennen alkua.",
-      table_title: "Luvut",
-      total: "Yhteensä",
-      nobody: "(ei käsittelijää)",
-      chart_title: "{figure} ryhmittäin: {by}",
-      f_contacts: "Yhteydenotot",
-      f_answered: "Vastatut",
-      f_abandoned: "Menetetyt",
-      f_abandoned_missed_calls: "Vastaamattomat puhelut",
-      f_abandoned_chats: "Vastaamattomat chatit",
-      f_abandoned_late_callbacks: "Myöhästyneet takaisinsoitot",
-      f_avg_speed_of_answer_s: "Vastausaika ka. (s)",
-      f_p90_speed_of_answer_s: "Vastausaika p90 (s)",
-      f_answered_within_target: "Vastattu tavoiteajassa",
-      f_service_level_pct: "Palvelutaso %",
-      f_avg_handling_time_s: "Käsittelyaika ka. (s)",
-      f_callbacks: "Takaisinsoitot",
-      f_callbacks_in_time: "Ajallaan soitetut",
-      f_avg_first_response_s: "Ensivastaus ka. (s)",
-      definitions: "Luvut koskevat jaksolla alkaneita pyyntöjä (keskuksen aikavyöhyke). "
-        + "Vastausaika: jonoon tulosta palvelun alkuun. Palvelutaso: tavoiteajassa vastatut "
-        + "vastatuista ja menetetyistä. Menetetty: vastaamaton puhelu, jota ei soitettu "
-        + "takaisin; vastaamatta suljettu chat; takaisinsoitto, jota ei tehty määräajassa.",
-      first_response_by_channel: "Ensivastaus kanavittain: {list}",
-      channel_phone: "Puhelin",
-      channel_sms: "Tekstiviesti",
-      channel_email: "Sähköposti",
-      channel_chat: "Chat",
-      channel_webform: "Verkkolomake",
-    },
-    en: {
-      language: "Language",
-      to_console: "Back to the console",
-      to_wallboard: "Wallboard",
-      signed_in_as: "Signed in as {name}",
-      not_signed_in: "Sign in on the console first.",
-      not_for_you: "Reports are for admins and dispatchers.",
-      reports_title: "Reports",
-      period_from: "From (date)",
-      period_to: "To (date, included)",
-      group_by: "Group by",
-      by_lane: "Lane",
-      by_channel: "Channel",
-      by_agent: "Last agent",
-      by_hour: "Hour of day",
-      by_day: "Day",
-      service_level_s: "Service level: answered within s",
-      service_level_lanes: "each lane's target",
-      chart_figure: "Chart",
-      show_report: "Show",
-      download_csv: "Download CSV",
-      download_requests_csv: "Download request timings (CSV)",
-      loading: "Loading…",
-      loaded: "{n} requests {from} – {to}",
-      failed: "No report: {reason}",
-      error_network: "The server cannot be reached.",
-      bad_period: "Pick a first and a last day; the last cannot be before the first.",
-      table_title: "Figures",
-      total: "Total",
-      nobody: "(no agent)",
-      chart_title: "{figure} by {by}",
-      f_contacts: "Contacts",
-      f_answered: "Answered",
-      f_abandoned: "Abandoned",
-      f_abandoned_missed_calls: "Missed calls",
-      f_abandoned_chats: "Unanswered chats",
-      f_abandoned_late_callbacks: "Late callbacks",
-      f_avg_speed_of_answer_s: "Avg speed of answer (s)",
-      f_p90_speed_of_answer_s: "p90 speed of answer (s)",
-      f_answered_within_target: "Answered within target",
-      f_service_level_pct: "Service level %",
-      f_avg_handling_time_s: "Avg handling time (s)",
-      f_callbacks: "Callbacks",
-      f_callbacks_in_time: "Callbacks in time",
-      f_avg_first_response_s: "Avg first response (s)",
-      definitions: "Figures cover the requests started in the period (the centre's "
-        + "timezone). Speed of answer: queued to service start. Service level: answered "
-        + "within the target, of those answered or abandoned. Abandoned: a missed call "
-        + "never called back, a chat closed unanswered, a callback not made by its due time.",
-      first_response_by_channel: "First response by channel: {list}",
-      channel_phone: "Phone",
-      channel_sms: "SMS",
-      channel_email: "Email",
-      channel_chat: "Chat",
-      channel_webform: "Web form",
-    },
-  };
+  const words = window.TaxiConnect.words; // web/words.js: the page catalogue, loaded at start
+  const t = words.scope("reports");
   const LANG_KEY = "taxiconnect.console.lang"; // shared with the console
   const FIGURES = ["contacts", "answered", "abandoned", "abandoned_missed_calls",
     "abandoned_chats", "abandoned_late_callbacks", "avg_speed_of_answer_s",
@@ -134,18 +22,10 @@
   const state = { lang: "fi", me: null, report: null };
   const $ = (id) => document.getElementById(id);
 
-  function t(key, values) {
-    const table = TEXT[state.lang] || TEXT.en;
-    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
-    if (!values) return text;
-    return text.replace(/\{(\w+)\}/g,
-      (whole, name) => (name in values ? String(values[name]) : whole));
-  }
-
   function initialLanguage() {
     try {
       const stored = localStorage.getItem(LANG_KEY);
-      if (stored && stored in TEXT) return stored;
+      if (words.LANGUAGES.includes(stored)) return stored;
     } catch (_) { /* storage blocked */ }
     return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
   }
@@ -170,9 +50,9 @@
     if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
   }
 
-  function setLanguage(lang) {
-    if (!(lang in TEXT)) return;
-    state.lang = lang;
+  async function setLanguage(lang) {
+    if (!words.LANGUAGES.includes(lang)) return;
+    state.lang = await words.use(lang);
     try { localStorage.setItem(LANG_KEY, lang); } catch (_) { /* used, not remembered */ }
     applyStaticText();
     render();
@@ -239,7 +119,8 @@
     let body = null;
     try { body = await response.json(); } catch (_) { body = null; }
     if (!response.ok) {
-      status(t("failed", { reason: (body && body.error) || `HTTP ${response.status}` }), "error");
+      status(t("failed", {
+        reason: window.TaxiConnect.words.errorText(body, `HTTP ${response.status}`) }), "error");
       return;
     }
     state.report = body;
@@ -277,7 +158,7 @@
     const report = state.report;
     if (!report) return;
     const by = report.by;
-    status(t("loaded", { n: report.totals.contacts, from: report.from,
+    status(t("loaded", { count: report.totals.contacts, from: report.from,
                          to: $("report-to").value || report.to }));
     $("report-head").replaceChildren(...cells("th", [t(`by_${by}`),
       ...FIGURES.map((name) => t(`f_${name}`))]).childNodes);
@@ -309,7 +190,7 @@
   }
 
   async function start() {
-    state.lang = initialLanguage();
+    state.lang = await words.use(initialLanguage());
     const today = new Date();
     $("report-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6));
     $("report-to").value = isoDay(today);

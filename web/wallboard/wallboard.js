@@ -7,58 +7,18 @@
 "use strict";
 
 (() => {
-  const TEXT = {
-    fi: {
-      language: "Kieli",
-      to_console: "Takaisin konsoliin",
-      wall_title: "Seinätaulu",
-      not_signed_in: "Kirjaudu ensin sisään konsolissa.",
-      not_for_you: "Seinätaulu on ylläpitäjille ja päivystäjille.",
-      people: "Vapaana {available} · paikalla {online}",
-      updated: "Päivitetty {time}",
-      stale: "Yhteys katkennut: luvut {time} ajalta",
-      queued: "Jonossa",
-      longest_wait: "Pisin odotus",
-      service_level: "Palvelutaso tänään",
-      answered_today: "Vastattu tänään",
-      of_contacts: "{answered} / {contacts}",
-      none: "–",
-    },
-    en: {
-      language: "Language",
-      to_console: "Back to the console",
-      wall_title: "Wallboard",
-      not_signed_in: "Sign in on the console first.",
-      not_for_you: "The wallboard is for admins and dispatchers.",
-      people: "Available {available} · online {online}",
-      updated: "Updated {time}",
-      stale: "Connection lost: figures from {time}",
-      queued: "Queued",
-      longest_wait: "Longest wait",
-      service_level: "Service level today",
-      answered_today: "Answered today",
-      of_contacts: "{answered} / {contacts}",
-      none: "–",
-    },
-  };
+  const words = window.TaxiConnect.words; // web/words.js: the page catalogue, loaded at start
+  const t = words.scope("wallboard");
   const LANG_KEY = "taxiconnect.console.lang"; // shared with the console
   const POLL_MS = 5000;
 
   const state = { lang: "fi", board: null, fetchedAt: 0, timer: null, asking: false };
   const $ = (id) => document.getElementById(id);
 
-  function t(key, values) {
-    const table = TEXT[state.lang] || TEXT.en;
-    const text = key in table ? table[key] : (TEXT.en[key] ?? key);
-    if (!values) return text;
-    return text.replace(/\{(\w+)\}/g,
-      (whole, name) => (name in values ? String(values[name]) : whole));
-  }
-
   function initialLanguage() {
     try {
       const stored = localStorage.getItem(LANG_KEY);
-      if (stored && stored in TEXT) return stored;
+      if (words.LANGUAGES.includes(stored)) return stored;
     } catch (_) { /* storage blocked */ }
     return (navigator.language || "").toLowerCase().startsWith("fi") ? "fi" : "en";
   }
@@ -158,12 +118,13 @@
     }
   }
 
-  function start() {
-    state.lang = initialLanguage();
+  async function start() {
+    state.lang = await words.use(initialLanguage());
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
-      button.addEventListener("click", () => {
-        state.lang = button.dataset.lang;
+      button.addEventListener("click", async () => {
+        if (!words.LANGUAGES.includes(button.dataset.lang)) return;
+        state.lang = await words.use(button.dataset.lang);
         try { localStorage.setItem(LANG_KEY, state.lang); } catch (_) { /* not remembered */ }
         applyStaticText();
         render();
