@@ -13,6 +13,7 @@ from hub.agents import agent_json, find_login
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
 from hub.audit_web import record_access
 from hub.client_address import client_address
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
@@ -30,7 +31,7 @@ async def login(request: web.Request) -> web.Response:
     login_name = body.get("login")
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
-        raise BadInput("login and password are required",
+        raise BadInput(ErrorCode.LOGIN_PASSWORD_REQUIRED,
                        {"login": "required", "password": "required"})
     login_name = login_name.strip().lower()[:64]
     limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
