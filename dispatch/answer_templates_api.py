@@ -86,9 +86,11 @@ async def _check(conn: AsyncConnection, fields: TemplateFields,
         same = same.where(at.c.id != template_id)
     existing = await conn.scalar(same.limit(1))
     if existing is not None:
-        lane = f"lane {fields.lane!r}" if fields.lane else "every lane"
-        raise Conflict(ErrorCode.TEMPLATE_EXISTS.of(
-            lane=lane, kind=fields.kind, language=fields.language), {"existing": str(existing)})
+        why = (ErrorCode.TEMPLATE_EXISTS.of(lane=fields.lane, kind=fields.kind,
+                                            language=fields.language) if fields.lane
+               else ErrorCode.TEMPLATE_EXISTS_EVERY_LANE.of(kind=fields.kind,
+                                                            language=fields.language))
+        raise Conflict(why, {"existing": str(existing)})
 
 
 def _detail(fields: TemplateFields) -> dict[str, Any]:

@@ -75,7 +75,7 @@ async def admin_delete(request: web.Request) -> web.Response:
 
 async def dispatcher_list(request: web.Request) -> web.Response:
     """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|sv|en`."""
-    await require_centre(request, "canned replies are for the centre's dispatchers")
+    await require_centre(request, ErrorCode.CANNED_CENTRE_ONLY)
     lane = request.query.get("lane") or None
     language = request.query.get("language") or None
     if language is not None and language not in LANGUAGES:
@@ -87,7 +87,7 @@ async def dispatcher_list(request: web.Request) -> web.Response:
 
 async def render(request: web.Request) -> web.Response:
     """The reply filled in for the request: {"eta": "10 min"} when its text names {eta}."""
-    agent = await require_centre(request, "canned replies are for the centre's dispatchers")
+    agent = await require_centre(request, ErrorCode.CANNED_CENTRE_ONLY)
     request_id = _uuid(request, "request_id", ErrorCode.REQUEST_NOT_FOUND)
     canned_id = _uuid(request, "canned_id", ErrorCode.CANNED_NOT_FOUND)
     body = await read_json_object(request) if request.body_exists else {}

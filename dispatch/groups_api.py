@@ -48,7 +48,7 @@ def _region(request: web.Request) -> str:
 
 async def list_groups(request: web.Request) -> web.Response:
     """Every group with its counts of members, numbers and addresses (no member's data)."""
-    await require_centre(request, "external users do not message staff groups")
+    await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
     async with request.app[DATABASE].read() as conn:
         found = await groups.list_groups(conn)
     return web.json_response({"groups": found})
@@ -57,7 +57,7 @@ async def list_groups(request: web.Request) -> web.Response:
 async def send_message(request: web.Request) -> web.Response:
     """Message a group: {"body", "channels": ["sms", "email"], "subject"?, "client_key"}.
     201 with the thread; 200 when the key was sent before."""
-    agent = await require_centre(request, "external users do not message staff groups")
+    agent = await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
     group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     body = await read_json_object(request)
     text, subject = body.get("body"), body.get("subject")
@@ -91,7 +91,7 @@ def _channels(value: Any) -> list[Channel]:
 async def list_messages(request: web.Request) -> web.Response:
     """The group's messages, newest first (`?limit=`), each with its delivery states counted
     and the recipients it did not reach, with the reason."""
-    await require_centre(request, "external users do not message staff groups")
+    await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
     group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     limit = page_limit(request.query, DEFAULT_SENT_LIMIT, MAX_SENT_LIMIT)
     async with request.app[DATABASE].read() as conn:

@@ -30,7 +30,7 @@ MAX_DURATION = timedelta(days=31)
 
 
 async def list_notices(request: web.Request) -> web.Response:
-    await require_centre(request, "external users do not see service notices")
+    await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     now = utcnow()
     async with request.app[DATABASE].read() as conn:
         coming = await unfinished(conn, now)
@@ -44,7 +44,7 @@ async def list_notices(request: web.Request) -> web.Response:
 
 
 async def publish(request: web.Request) -> web.Response:
-    agent = await require_centre(request, "external users do not see service notices")
+    agent = await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     values = await _values(await read_json_object(request), request)
     now = utcnow()
     values.update(id=uuid.uuid4(), created_by=agent.id, created_at=now, ended_at=None,
@@ -63,7 +63,7 @@ async def publish(request: web.Request) -> web.Response:
 
 
 async def end(request: web.Request) -> web.Response:
-    agent = await require_centre(request, "external users do not see service notices")
+    agent = await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     try:
         notice_id = uuid.UUID(request.match_info["notice_id"])
     except ValueError as exc:

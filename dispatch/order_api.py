@@ -76,12 +76,10 @@ async def send_order(request: web.Request) -> web.Response:
     found = await _visible(request, agent, request_id)
     endpoints = _takers(request)
     if not endpoints:
-        raise Conflict(ErrorCode.ORDER_NO_ENDPOINT,
-                       {"code": "no_endpoint"})
+        raise Conflict(ErrorCode.NO_ENDPOINT)
     details = found.get("details")
     if order_of(details if isinstance(details, dict) else None) is None:
-        raise Conflict(ErrorCode.ORDER_INCOMPLETE,
-                       {"code": "no_order"})
+        raise Conflict(ErrorCode.NO_ORDER)
     async with request.app[DATABASE].write() as conn:
         done = await handling.order(conn, request_id, agent, at=utcnow())
         version = int(done.request["version"])

@@ -34,7 +34,7 @@ AUDITED_RESULTS = 50  # passengers a search's audit entry names (the count is al
 async def _team(request: web.Request) -> Agent:
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
-        await refuse(request, agent, "external users do not see passengers")
+        await refuse(request, agent, ErrorCode.PASSENGERS_CENTRE_ONLY)
     return agent
 
 

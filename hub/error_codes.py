@@ -51,6 +51,7 @@ class ErrorCode(StrEnum):
     INTERNAL = "internal"
     # The rest, by name.
     ACCOUNT_UNSTORABLE = "account_unstorable"
+    ADMINS_ONLY = "admins_only"
     AGENT_FILTER_INVALID = "agent_filter_invalid"
     AGENT_NOT_FOUND = "agent_not_found"
     ANNOUNCEMENT_ONLY_NEEDS_PHONE = "announcement_only_needs_phone"
@@ -69,6 +70,7 @@ class ErrorCode(StrEnum):
     BODY_UNSTORABLE = "body_unstorable"
     CALLBACK_NO_NUMBER = "callback_no_number"
     CALL_NUMBER_INVALID = "call_number_invalid"
+    CANNED_CENTRE_ONLY = "canned_centre_only"
     CANNED_NOT_FOUND = "canned_not_found"
     CANNED_UNKNOWN_FIELDS = "canned_unknown_fields"
     CANNOT_DEMOTE_SELF = "cannot_demote_self"
@@ -79,6 +81,8 @@ class ErrorCode(StrEnum):
     CLIENT_KEY_NOT_TEXT = "client_key_not_text"
     CLIENT_KEY_REUSED_GROUP = "client_key_reused_group"
     CLIENT_KEY_REUSED_REQUEST = "client_key_reused_request"
+    CONTACT_CONFLICTS = "contact_conflicts"
+    CONTACT_NOT_STORED = "contact_not_stored"
     CSV_EMPTY = "csv_empty"
     CSV_LINES_INVALID = "csv_lines_invalid"
     CSV_REQUIRED = "csv_required"
@@ -113,6 +117,7 @@ class ErrorCode(StrEnum):
     FORM_CHARSET_INVALID = "form_charset_invalid"
     FORM_INVALID = "form_invalid"
     FORM_UNREADABLE = "form_unreadable"
+    GROUPS_CENTRE_ONLY = "groups_centre_only"
     GROUP_CHANNELS_INVALID = "group_channels_invalid"
     GROUP_CHANNELS_REQUIRED = "group_channels_required"
     GROUP_CHANNEL_DISABLED = "group_channel_disabled"
@@ -124,6 +129,7 @@ class ErrorCode(StrEnum):
     GROUP_NO_RECIPIENTS = "group_no_recipients"
     GROUP_ONLY_NAME = "group_only_name"
     GROUP_TOO_MANY_MEMBERS = "group_too_many_members"
+    HUB_AT_CAPACITY = "hub_at_capacity"
     HUB_STARTING = "hub_starting"
     JSON_MALFORMED = "json_malformed"
     JSON_TOO_DEEP = "json_too_deep"
@@ -139,9 +145,12 @@ class ErrorCode(StrEnum):
     LANE_UNKNOWN_CHOOSE = "lane_unknown_choose"
     LANGUAGE_INVALID = "language_invalid"
     LIMIT_INVALID = "limit_invalid"
+    LOGIN_FAILED = "login_failed"
     LOGIN_INVALID = "login_invalid"
     LOGIN_PASSWORD_REQUIRED = "login_password_required"
+    LOGIN_REQUIRED = "login_required"
     LOGIN_TAKEN = "login_taken"
+    LOGIN_THROTTLED = "login_throttled"
     MEMBER_NOT_FOUND = "member_not_found"
     MERGE_INTO_SELF = "merge_into_self"
     MERGE_TARGET_INVALID = "merge_target_invalid"
@@ -149,6 +158,7 @@ class ErrorCode(StrEnum):
     MESSAGE_EMPTY = "message_empty"
     MESSAGE_TOO_LONG = "message_too_long"
     MESSAGE_UNSENDABLE = "message_unsendable"
+    MESSAGE_UNSTORABLE = "message_unstorable"
     NAME_NOT_TEXT = "name_not_text"
     NAME_REQUIRED = "name_required"
     NAME_TOO_LONG = "name_too_long"
@@ -157,6 +167,7 @@ class ErrorCode(StrEnum):
     NOTE_NOT_TEXT = "note_not_text"
     NOTE_TOO_LONG = "note_too_long"
     NOTE_UNSTORABLE = "note_unstorable"
+    NOTICES_CENTRE_ONLY = "notices_centre_only"
     NOTICE_CHANNELS_INVALID = "notice_channels_invalid"
     NOTICE_ENDED = "notice_ended"
     NOTICE_ENDS_BEFORE_START = "notice_ends_before_start"
@@ -167,14 +178,16 @@ class ErrorCode(StrEnum):
     NOTICE_TEXT_REQUIRED = "notice_text_required"
     NOTICE_TOO_LONG = "notice_too_long"
     NO_CHANNEL_REACHES_PASSENGER = "no_channel_reaches_passenger"
+    NO_ENDPOINT = "no_endpoint"
+    NO_ORDER = "no_order"
     OFFER_NOT_YOURS = "offer_not_yours"
     ON_NOT_BOOLEAN = "on_not_boolean"
     OPENING_HOURS_INVALID = "opening_hours_invalid"
     OPTED_OUT_OF_SMS = "opted_out_of_sms"
-    ORDER_INCOMPLETE = "order_incomplete"
     ORDER_INVALID = "order_invalid"
-    ORDER_NO_ENDPOINT = "order_no_endpoint"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     OUTCOME_INVALID = "outcome_invalid"
+    PASSENGERS_CENTRE_ONLY = "passengers_centre_only"
     PASSENGER_MERGED = "passenger_merged"
     PASSENGER_NOT_FOUND = "passenger_not_found"
     PASSENGER_NO_ADDRESS = "passenger_no_address"
@@ -225,6 +238,7 @@ class ErrorCode(StrEnum):
     SUBJECT_TOO_LONG = "subject_too_long"
     SUBMISSION_ID_REUSED = "submission_id_reused"
     TEMPLATE_EXISTS = "template_exists"
+    TEMPLATE_EXISTS_EVERY_LANE = "template_exists_every_lane"
     TEMPLATE_KIND_INVALID = "template_kind_invalid"
     TEMPLATE_NOT_FOUND = "template_not_found"
     TEMPLATE_UNKNOWN_FIELDS = "template_unknown_fields"
@@ -264,7 +278,8 @@ PASSENGER_CODES = frozenset({
     ErrorCode.DATABASE_UNAVAILABLE,
     ErrorCode.BODY_NOT_OBJECT, ErrorCode.BODY_NOT_UTF8, ErrorCode.JSON_MALFORMED,
     ErrorCode.JSON_TOO_DEEP, ErrorCode.PHONE_INVALID, ErrorCode.PHONE_NOT_POSSIBLE,
-    ErrorCode.EMAIL_INVALID,
+    ErrorCode.EMAIL_INVALID, ErrorCode.HUB_AT_CAPACITY, ErrorCode.CONTACT_CONFLICTS,
+    ErrorCode.CONTACT_NOT_STORED, ErrorCode.MESSAGE_UNSTORABLE,
 })
 
 
@@ -279,6 +294,11 @@ def texts(language: str) -> Mapping[str, str]:
 
 def placeholders(text: str) -> set[str]:
     return set(_PLACEHOLDER.findall(text))
+
+
+def answer(why: Reason) -> dict[str, object]:
+    """The error body of an answer written outside hub.middleware (an HTTPException's text)."""
+    return {"error": why.english(), "code": why.code.value, "params": dict(why.params)}
 
 
 def render(code: ErrorCode, params: Mapping[str, Param], language: str) -> str:

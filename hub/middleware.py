@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.appkeys import SETTINGS
-from hub.error_codes import ErrorCode, Reason
+from hub.error_codes import ErrorCode, answer
 from hub.errors import (
     AnnouncementOnly,
     BadInput,
@@ -43,10 +43,6 @@ def _body(exc: CodedError) -> dict[str, object]:
     return {"error": exc.reason, "code": exc.code.value, "params": exc.params}
 
 
-def _coded(why: Reason) -> dict[str, object]:
-    return {"error": why.english(), "code": why.code.value, "params": dict(why.params)}
-
-
 # aiohttp's own refusals by status, in aiohttp's words; any other is generic.
 HTTP_CODES = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND,
               405: ErrorCode.METHOD_NOT_ALLOWED, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
@@ -78,11 +74,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except RetryLater as exc:
         return _json(503, _body(exc), {"Retry-After": str(exc.retry_after_s)})
     except PoolTimeout:  # every database connection busy for POOL_TIMEOUT_S: fail fast
-        return _json(503, _coded(ErrorCode.HUB_BUSY.of()), {"Retry-After": "1"})
+        return _json(503, answer(ErrorCode.HUB_BUSY.of()), {"Retry-After": "1"})
     except web.HTTPRequestEntityTooLarge:
         # aiohttp puts the limit in its message only, not on the exception.
         limit = request.app[SETTINGS].http.max_body_bytes
-        return _json(413, _coded(ErrorCode.BODY_TOO_LARGE.of(max=limit)))
+        return _json(413, answer(ErrorCode.BODY_TOO_LARGE.of(max=limit)))
     except web.HTTPException as exc:
         if (exc.status >= 400 and request.path.startswith(JSON_ERROR_PREFIXES)
                 and exc.content_type != "application/json"):
@@ -99,7 +95,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _json(500, _coded(ErrorCode.INTERNAL.of()))
+        return _json(500, answer(ErrorCode.INTERNAL.of()))
 
 
 @web.middleware

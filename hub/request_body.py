@@ -31,7 +31,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(
             text=json.dumps({"error": "send application/json",
-                         "code": ErrorCode.UNSUPPORTED_MEDIA_TYPE.value, "params": {}}),
+                             "code": ErrorCode.UNSUPPORTED_MEDIA_TYPE.value, "params": {}}),
             content_type="application/json"
         )
     raw = await request.read()

@@ -132,7 +132,8 @@ class WebFormChannel:
             except BadInput as exc:
                 fields = {f: {"code": c, "reason": REASONS.get(c, c)}
                           for f, c in exc.field_errors.items()}
-                return web.json_response({"error": exc.reason, "fields": fields}, status=422)
+                return web.json_response({"error": exc.reason, "code": exc.code.value,
+                                          "params": exc.params, "fields": fields}, status=422)
             except AnnouncementOnly as exc:  # nothing kept: no reference to give
                 lang = supported(str(data.get("language") or "fi"))
                 return web.json_response({"status": "announced", "reference": None,
