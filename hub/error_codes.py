@@ -12,6 +12,13 @@ reason carries: the gateways' and machines' refusals (webhook signatures and pay
 form and CTI APIs, IMAP and SMTP) that no dispatcher, admin or passenger meets on a page.
 Their entries say only what kind of refusal it was; the reason stays in `error`.
 
+Params are plain values (str, int, float; a list is given joined with ", "), named as the
+text names them. Two codes carry an English detail they cannot do without as a param:
+opening_hours_invalid (which part of the opening hours is wrong) and form_invalid (the
+form's field summary; the form itself marks its fields by code). A field error in `fields`
+is a short code of its own (required, invalid, too_long, too_short, not_text, not_settable,
+taken, phone_or_email ...): it marks the field, the sentence is the error's.
+
 Languages: fi and en hold every code; sv holds only the codes a passenger can meet in the
 web form and the chat widget (PASSENGER_CODES), for the console speaks only Finnish and
 English. tests/hub/test_error_codes.py holds the files to that.
@@ -262,6 +269,8 @@ class ErrorCode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Reason:
+    """A code with its params: what an error raised with it says, in any language."""
+
     code: ErrorCode
     params: Mapping[str, Param] = field(default_factory=dict)
 

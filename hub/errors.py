@@ -1,20 +1,21 @@
 """The hub's exceptions, in one small tree.
 
     TaxiConnectError
-    ├── BadInput            the caller sent something wrong: answer 4xx / SMTP 5xx with `reason`
-    │   └── TooLarge        the body is over the limit: 413 / SMTP 552
-    ├── Conflict            the action lost to another (a claim held by someone else): 409
-    ├── NotFound            404
-    ├── Forbidden           authenticated but not allowed: 403
-    ├── RetryLater          a passing condition (overload, store unreachable): 503 + Retry-After
-    ├── OperatorMustAct     configuration or environment is wrong: fail start-up loudly
-    └── AnnouncementOnly    not a failure: an announcement-only service notice covers the
-                            contact, so nothing of it is stored; answer 200 (or the channel's
-                            own success) with the notice where the channel can carry it
+    ├── CodedError            answered with a reason, a code and the code's params
+    │   ├── BadInput          the caller sent something wrong: 4xx / SMTP 5xx with `reason`
+    │   │   └── TooLarge      the body is over the limit: 413 / SMTP 552
+    │   ├── Conflict          the action lost to another (a claim held by someone else): 409
+    │   ├── NotFound          404
+    │   ├── Forbidden         authenticated but not allowed: 403
+    │   └── RetryLater        a passing condition (overload, store unreachable): 503 + Retry-After
+    ├── OperatorMustAct       configuration or environment is wrong: fail start-up loudly
+    └── AnnouncementOnly      not a failure: an announcement-only service notice covers the
+                              contact, so nothing of it is stored; answer 200 (or the channel's
+                              own success) with the notice where the channel can carry it
 
-Each carries a `code` and its `params` (hub.error_codes) beside the English `reason`: raised
-with an ErrorCode or a Reason (`ErrorCode.X.of(...)`) the reason is that code's English text;
-raised with plain text, the code is the class's generic one.
+A CodedError carries a `code` and its `params` (hub.error_codes) beside the English
+`reason`: raised with an ErrorCode or a Reason (`ErrorCode.X.of(...)`), the reason is that
+code's English text; raised with plain text, the code is the class's generic one.
 
 Library exceptions are converted into these at the edge that calls the library.
 """
