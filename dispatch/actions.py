@@ -18,6 +18,7 @@ from hub import handling, schema
 from hub.agents import get_agent
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, Forbidden
 from hub.lane_book import LaneBook
 from hub.lanes import EMPTY_PLAN, LanePlan
@@ -64,7 +65,7 @@ class Actions:
         async with self._db.read() as conn:
             target = await get_agent(conn, target_id)
         if target is None or not target.active:
-            raise BadInput("no such active agent to transfer to", {"agent_id": "unknown"})
+            raise BadInput(ErrorCode.TRANSFER_TARGET_UNKNOWN, {"agent_id": "unknown"})
         async with self._db.write() as conn:
             done = await handling.transfer(conn, request_id, agent, target_id, at=utcnow())
         return self._done(done)
@@ -83,12 +84,12 @@ class Actions:
     async def note(self, request_id: uuid.UUID, agent: Agent, text: str) -> Outcome:
         text = text.strip()
         if not text:
-            raise BadInput("the note is empty", {"text": "required"})
+            raise BadInput(ErrorCode.NOTE_EMPTY, {"text": "required"})
         if not is_storable(text):
-            raise BadInput("the note contains characters that cannot be stored",
+            raise BadInput(ErrorCode.NOTE_UNSTORABLE,
                            {"text": "invalid_characters"})
         if len(text) > MAX_NOTE_CHARS:
-            raise BadInput(f"the note is over {MAX_NOTE_CHARS} characters", {"text": "too long"})
+            raise BadInput(ErrorCode.NOTE_TOO_LONG.of(max=MAX_NOTE_CHARS), {"text": "too_long"})
         async with self._db.write() as conn:
             done = await handling.note(conn, request_id, agent, text, at=utcnow())
         return self._done(done)
@@ -101,7 +102,7 @@ class Actions:
 
 def _not_external(agent: Agent) -> None:
     if agent.role is Role.EXTERNAL:
-        raise Forbidden("external users act only on requests assigned to them")
+        raise Forbidden(ErrorCode.EXTERNAL_ONLY_ASSIGNED)
 
 
 async def _within_capacity(plan: LanePlan, conn: AsyncConnection, request_id: uuid.UUID,
@@ -114,5 +115,5 @@ async def _within_capacity(plan: LanePlan, conn: AsyncConnection, request_id: uu
         r.c.assigned_agent_id == agent.id, r.c.status == RequestStatus.CLAIMED.value,
         r.c.id != request_id))).scalar_one()
     if holding >= capacity:
-        raise Conflict(f"you already hold {holding} requests; this lane allows "
-                       f"{capacity} at a time", {"capacity": capacity, "holding": holding})
+        raise Conflict(ErrorCode.LANE_CAPACITY_REACHED.of(holding=holding, capacity=capacity),
+                       {"capacity": capacity, "holding": holding})

@@ -17,6 +17,7 @@ from dispatch.handback import NOTE_DISABLED
 from hub import agents
 from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.middleware import CONSOLE_POLICY
 from hub.request_body import read_json_object
@@ -32,7 +33,7 @@ def _agent_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["agent_id"])
     except ValueError as exc:
-        raise NotFound("no such agent") from exc
+        raise NotFound(ErrorCode.AGENT_NOT_FOUND) from exc
 
 
 async def list_accounts(request: web.Request) -> web.Response:
@@ -79,7 +80,7 @@ async def reset_password(request: web.Request) -> web.Response:
     agent_id = _agent_id(request)
     body = await read_json_object(request)
     if "password" not in body:
-        raise BadInput("check the marked fields", {"password": "required"})
+        raise BadInput(ErrorCode.CHECK_FIELDS, {"password": "required"})
     changed = await agents.set_password(request.app[DATABASE], agent_id, body["password"],
                                         by=admin)
     keep = request.cookies.get(COOKIE_NAME) if agent_id == admin.id else None

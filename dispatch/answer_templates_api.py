@@ -28,6 +28,7 @@ from hub.answer_templates import (
 )
 from hub.appkeys import ANSWERS, DATABASE
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, NotFound
 from hub.request_body import read_json_object
 
@@ -46,7 +47,7 @@ def _template_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["template_id"])
     except ValueError as exc:
-        raise NotFound("no such answer template") from exc
+        raise NotFound(ErrorCode.TEMPLATE_NOT_FOUND) from exc
 
 
 def _json(row: Any) -> dict[str, Any]:
@@ -77,8 +78,7 @@ async def _check(conn: AsyncConnection, fields: TemplateFields,
         await conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": WRITE_LOCK_ID})
     if fields.lane is not None and await conn.scalar(
             select(schema.lanes.c.key).where(schema.lanes.c.key == fields.lane)) is None:
-        raise BadInput(f"no lane {fields.lane!r}: choose an existing lane, or none for every "
-                       f"lane", {"lane": "unknown"})
+        raise BadInput(ErrorCode.LANE_UNKNOWN_CHOOSE.of(lane=fields.lane), {"lane": "unknown"})
     same = select(at.c.id).where(
         at.c.kind == fields.kind, at.c.language == fields.language,
         at.c.lane == fields.lane if fields.lane is not None else at.c.lane.is_(None))
@@ -86,9 +86,11 @@ async def _check(conn: AsyncConnection, fields: TemplateFields,
         same = same.where(at.c.id != template_id)
     existing = await conn.scalar(same.limit(1))
     if existing is not None:
-        lane = f"lane {fields.lane!r}" if fields.lane else "every lane"
-        raise Conflict(f"{lane} has an {fields.kind} template in {fields.language!r} already: "
-                       f"change that one", {"existing": str(existing)})
+        why = (ErrorCode.TEMPLATE_EXISTS.of(lane=fields.lane, kind=fields.kind,
+                                            language=fields.language) if fields.lane
+               else ErrorCode.TEMPLATE_EXISTS_EVERY_LANE.of(kind=fields.kind,
+                                                            language=fields.language))
+        raise Conflict(why, {"existing": str(existing)})
 
 
 def _detail(fields: TemplateFields) -> dict[str, Any]:
@@ -138,7 +140,7 @@ async def change_template(request: web.Request) -> web.Response:
     async with request.app[DATABASE].write() as conn:
         before = await _get(conn, template_id)
         if before is None:
-            raise NotFound("no such answer template")
+            raise NotFound(ErrorCode.TEMPLATE_NOT_FOUND)
         await _check(conn, fields, template_id)
         values = {"kind": fields.kind, "lane": fields.lane, "language": fields.language,
                   "body": fields.body}
@@ -159,7 +161,7 @@ async def delete_template(request: web.Request) -> web.Response:
     async with request.app[DATABASE].write() as conn:
         before = await _get(conn, template_id)
         if before is None:
-            raise NotFound("no such answer template")
+            raise NotFound(ErrorCode.TEMPLATE_NOT_FOUND)
         await conn.execute(delete(at).where(at.c.id == template_id))
         await audit.record(conn, "answer_template.delete", agent_id=admin.id,
                            subject=str(template_id),

@@ -25,6 +25,7 @@ from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, SETTINGS
 from hub.attachment_store import HEAD_BYTES, file_refs, looks_like, stored_path
 from hub.audit_web import record_access
+from hub.error_codes import ErrorCode
 from hub.errors import NotFound
 from hub.model import Role
 
@@ -69,19 +70,19 @@ def _is_image(path: Path, content_type: str) -> bool:
         return looks_like(content_type, f.read(HEAD_BYTES))
 
 
-def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+def _uuid(request: web.Request, name: str, missing: ErrorCode) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[name])
     except ValueError:
-        raise NotFound(f"no such {what}") from None
+        raise NotFound(missing) from None
 
 
 async def serve_attachment(request: web.Request) -> web.StreamResponse:
     """One attachment of one message, to an agent who may read the request (an external
     user: only one assigned to them); the read is audited."""
     agent = await current_agent(request)
-    request_id = _uuid(request, "request_id", "request")
-    message_id = _uuid(request, "message_id", "attachment")
+    request_id = _uuid(request, "request_id", ErrorCode.REQUEST_NOT_FOUND)
+    message_id = _uuid(request, "message_id", ErrorCode.ATTACHMENT_NOT_FOUND)
     digest = request.match_info["sha256"].lower()
     m, r = schema.messages, schema.contact_requests
     async with request.app[DATABASE].read() as conn:
@@ -89,15 +90,15 @@ async def serve_attachment(request: web.Request) -> web.StreamResponse:
             select(m.c.details, r.c.assigned_agent_id).join(r, r.c.id == m.c.request_id)
             .where(m.c.id == message_id, m.c.request_id == request_id))).first()
     if row is None or (agent.role is Role.EXTERNAL and row.assigned_agent_id != agent.id):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     found = next((a for a in file_refs(row.details) if a.sha256 == digest), None)
     if found is None:
-        raise NotFound("no such attachment")
+        raise NotFound(ErrorCode.ATTACHMENT_NOT_FOUND)
     path = stored_path(request.app[SETTINGS].data_dir, digest)
     try:
         image = await asyncio.to_thread(_is_image, path, found.content_type)
     except FileNotFoundError:
-        raise NotFound("this attachment is no longer kept") from None
+        raise NotFound(ErrorCode.ATTACHMENT_GONE) from None
     await record_access(request, "read.attachment", agent_id=agent.id,
                         subject=str(request_id),
                         detail={"message_id": str(message_id), "sha256": digest,

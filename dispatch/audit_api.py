@@ -24,6 +24,7 @@ from hub.appkeys import DATABASE
 from hub.audit_query import AuditFilter, page
 from hub.audit_web import record_access
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.text import is_storable
 
@@ -42,11 +43,11 @@ def _filter(request: web.Request) -> AuditFilter:
         try:
             agent_id = uuid.UUID(q["agent"])
         except ValueError as exc:
-            raise BadInput("agent must be an agent's id") from exc
+            raise BadInput(ErrorCode.AGENT_FILTER_INVALID) from exc
     action, subject = q.get("action", "").strip(), q.get("subject", "").strip()
     for name, value in (("action", action), ("subject", subject)):
         if not is_storable(value):  # no entry holds it; PostgreSQL would refuse the text
-            raise BadInput(f"{name} holds characters no entry can")
+            raise BadInput(ErrorCode.AUDIT_FILTER_UNSTORABLE.of(field=name))
     return AuditFilter(since=instant(request.query, "from"), until=instant(request.query, "to"),
                        agent_id=agent_id, action_prefix=action or None, subject=subject or None)
 

@@ -13,6 +13,7 @@ from hub.agents import agent_json, find_login
 from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXIES
 from hub.audit_web import record_access
 from hub.client_address import client_address
+from hub.error_codes import ErrorCode, answer
 from hub.errors import BadInput
 from hub.passwords import verify_password
 from hub.request_body import read_json_object
@@ -24,13 +25,13 @@ UNSTORABLE_WINDOW_S = 60  # a login that cannot be stored is audited once a minu
 
 async def login(request: web.Request) -> web.Response:
     if not origin_allowed(request):  # login CSRF: a foreign page logging a browser in
-        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+        raise web.HTTPForbidden(text=json.dumps(answer(ErrorCode.ORIGIN_NOT_ALLOWED.of())),
                                 content_type="application/json")
     body = await read_json_object(request)
     login_name = body.get("login")
     password = body.get("password")
     if not isinstance(login_name, str) or not isinstance(password, str):
-        raise BadInput("login and password are required",
+        raise BadInput(ErrorCode.LOGIN_PASSWORD_REQUIRED,
                        {"login": "required", "password": "required"})
     login_name = login_name.strip().lower()[:64]
     limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
@@ -42,15 +43,14 @@ async def login(request: web.Request) -> web.Response:
             await record_access(request, "login.failed", agent_id=None, detail={
                 "login": login_name if is_storable(login_name) else None,
                 "reason": "unstorable"})
-        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+        raise web.HTTPUnauthorized(text=json.dumps(answer(ErrorCode.LOGIN_FAILED.of())),
                                    content_type="application/json")
     if wait_s := await limits.wait_s(login_name, remote):
         if await limits.first_refusal(login_name, remote, wait_s):
             await record_access(request, "login.failed", agent_id=None, detail={
                 "login": login_name, "reason": "throttled", "wait_s": wait_s})
         raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many failed logins; try again later",
-                             "retry_after_s": wait_s}),
+            text=json.dumps({**answer(ErrorCode.LOGIN_THROTTLED.of()), "retry_after_s": wait_s}),
             content_type="application/json", headers={"Retry-After": str(wait_s)})
     db = request.app[DATABASE]
     async with db.read() as conn:
@@ -62,7 +62,7 @@ async def login(request: web.Request) -> web.Response:
         await record_access(request, "login.failed", agent_id=target,
                             subject=str(target) if target else None,
                             detail={"login": login_name, "reason": "wrong"})
-        raise web.HTTPUnauthorized(text=json.dumps({"error": "wrong login or password"}),
+        raise web.HTTPUnauthorized(text=json.dumps(answer(ErrorCode.LOGIN_FAILED.of())),
                                    content_type="application/json")
     agent = found[0]
     await limits.succeeded(login_name, remote)

@@ -25,6 +25,7 @@ from dispatch.actions import MAX_NOTE_CHARS
 from hub import handling_callback, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.handling_callback import OUTCOME_ACTIONS
 from hub.model import Agent, CallbackOutcome
@@ -83,7 +84,7 @@ async def _number(conn: AsyncConnection, request_id: uuid.UUID) -> str:
         select(i.c.value).where(i.c.contact_id == row.contact_id, i.c.kind == "phone")
         .order_by(i.c.created_at.desc()).limit(1))
     if not isinstance(found, str) or not E164.match(found):
-        raise BadInput("the passenger has no phone number to call", {"number": "none"})
+        raise BadInput(ErrorCode.CALLBACK_NO_NUMBER, {"number": "none"})
     return found
 
 
@@ -92,8 +93,8 @@ def _checked_note(note: str | None) -> str | None:
         return None
     note = note.strip()
     if not is_storable(note):
-        raise BadInput("the note contains characters that cannot be stored",
+        raise BadInput(ErrorCode.NOTE_UNSTORABLE,
                        {"note": "invalid_characters"})
     if len(note) > MAX_NOTE_CHARS:
-        raise BadInput(f"the note is over {MAX_NOTE_CHARS} characters", {"note": "too long"})
+        raise BadInput(ErrorCode.NOTE_TOO_LONG.of(max=MAX_NOTE_CHARS), {"note": "too_long"})
     return note

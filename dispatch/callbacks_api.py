@@ -21,6 +21,7 @@ from dispatch.appkeys import ADAPTERS
 from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, RELAY
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, RetryLater
 from hub.model import Agent
 from hub.request_body import read_json_object
@@ -30,7 +31,7 @@ def _request_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
-        raise NotFound("no such request") from exc
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
 
 
 def _callbacks(request: web.Request) -> Callbacks:
@@ -65,11 +66,12 @@ async def callback_outcome(request: web.Request) -> web.Response:
     try:
         outcome = CallbackOutcome(str(body.get("outcome", "")))
     except ValueError as exc:
-        raise BadInput(f"outcome must be one of {[o.value for o in CallbackOutcome]}",
+        raise BadInput(ErrorCode.OUTCOME_INVALID.of(
+            allowed=", ".join(o.value for o in CallbackOutcome)),
                        {"outcome": "invalid"}) from exc
     note = body.get("note")
     if note is not None and not isinstance(note, str):
-        raise BadInput("note must be text", {"note": "invalid"})
+        raise BadInput(ErrorCode.NOTE_NOT_TEXT, {"note": "invalid"})
     summary = await _callbacks(request).record_outcome(_request_id(request), agent, outcome,
                                                        note)
     return web.json_response({"request": summary, "outcome": outcome.value})

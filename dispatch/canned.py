@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.text import is_storable
 
@@ -65,40 +66,40 @@ def clean_fields(body: Mapping[str, Any]) -> CannedFields:
     """A canned reply's fields from a JSON body, or BadInput (400) naming what is wrong."""
     extra = sorted(set(body) - set(FIELDS))
     if extra:
-        raise BadInput(f"unknown fields: {', '.join(extra)} (a canned reply has "
-                       f"{', '.join(FIELDS)})")
+        raise BadInput(ErrorCode.CANNED_UNKNOWN_FIELDS.of(unknown=", ".join(extra),
+                                                          allowed=", ".join(FIELDS)))
     title = _text(body.get("title"), "title", MAX_TITLE)
     language = body.get("language")
     if language not in LANGUAGES:
-        raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
+        raise BadInput(ErrorCode.LANGUAGE_INVALID.of(allowed=", ".join(LANGUAGES)))
     text = _text(body.get("body"), "body", MAX_BODY, multiline=True)
     unknown = unknown_placeholders(text)
     if unknown:
-        raise BadInput(
-            f"unknown placeholders in body: {', '.join('{' + n + '}' for n in unknown)}; "
-            f"known: {', '.join('{' + n + '}' for n in PLACEHOLDERS)}")
+        raise BadInput(ErrorCode.PLACEHOLDERS_UNKNOWN.of(
+            unknown=", ".join("{" + n + "}" for n in unknown),
+            known=", ".join("{" + n + "}" for n in PLACEHOLDERS)))
     lane = body.get("lane")
     if lane is not None and (not isinstance(lane, str) or not lane.strip()):
-        raise BadInput("lane must be a lane's key, or null for every lane")
+        raise BadInput(ErrorCode.LANE_KEY_INVALID)
     position = body.get("position")
     if position is not None and (isinstance(position, bool) or not isinstance(position, int)
                                  or not 0 <= position <= MAX_POSITION):
-        raise BadInput(f"position must be a whole number from 0 to {MAX_POSITION}")
+        raise BadInput(ErrorCode.POSITION_INVALID.of(max=MAX_POSITION))
     return CannedFields(title, str(language), text, lane.strip() if lane else None, position)
 
 
 def _text(value: Any, field: str, limit: int, *, multiline: bool = False) -> str:
     if value is None:
-        raise BadInput(f"{field} is required")
+        raise BadInput(ErrorCode.FIELD_REQUIRED.of(field=field))
     if not isinstance(value, str):
-        raise BadInput(f"{field} must be text")
+        raise BadInput(ErrorCode.FIELD_NOT_TEXT.of(field=field))
     value = value.strip()
     if not value:
-        raise BadInput(f"{field} is required")
+        raise BadInput(ErrorCode.FIELD_REQUIRED.of(field=field))
     if len(value) > limit:
-        raise BadInput(f"{field} is at most {limit} characters (now {len(value)})")
+        raise BadInput(ErrorCode.FIELD_TOO_LONG_NOW.of(field=field, max=limit, length=len(value)))
     if not is_storable(value) or (not multiline and ("\n" in value or "\r" in value)):
-        raise BadInput(f"{field} contains characters that cannot be stored")
+        raise BadInput(ErrorCode.FIELD_UNSTORABLE.of(field=field))
     return str(value)
 
 
@@ -107,10 +108,10 @@ def clean_eta(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadInput("eta must be text, such as \"10 min\"")
+        raise BadInput(ErrorCode.ETA_NOT_TEXT)
     value = " ".join(value.split())
     if len(value) > MAX_ETA or not is_storable(value):
-        raise BadInput(f"eta is at most {MAX_ETA} characters of plain text")
+        raise BadInput(ErrorCode.ETA_TOO_LONG.of(max=MAX_ETA))
     return value or None
 
 
@@ -118,7 +119,7 @@ def render(body: str, *, language: str, reference: str, name: str | None,
            eta: str | None, agent: str) -> str:
     """The text with its placeholders filled. A text naming {eta} needs one (BadInput)."""
     if eta is None and needs_eta(body):
-        raise BadInput("this canned reply needs an eta, such as \"10 min\"")
+        raise BadInput(ErrorCode.ETA_REQUIRED)
     values = {
         "reference": reference,
         "name": (name or "").strip() or NEUTRAL_NAME.get(language, NEUTRAL_NAME["en"]),

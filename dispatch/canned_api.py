@@ -18,6 +18,7 @@ from dispatch import canned_store
 from dispatch.canned import LANGUAGES, PLACEHOLDERS, clean_eta, clean_fields
 from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.request_body import read_json_object
 
@@ -27,11 +28,11 @@ ADMIN_BASE = "/api/v1/admin/canned-replies"
 BASE = "/api/v1/canned-replies"
 
 
-def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+def _uuid(request: web.Request, name: str, missing: ErrorCode) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[name])
     except ValueError as exc:
-        raise NotFound(f"no such {what}") from exc
+        raise NotFound(missing) from exc
 
 
 def _listing(replies: list[dict[str, object]]) -> web.Response:
@@ -57,7 +58,7 @@ async def admin_add(request: web.Request) -> web.Response:
 async def admin_change(request: web.Request) -> web.Response:
     """Replace a reply's title, language, text and lane (position kept when not given)."""
     admin = await require_admin(request)
-    canned_id = _uuid(request, "canned_id", "canned reply")
+    canned_id = _uuid(request, "canned_id", ErrorCode.CANNED_NOT_FOUND)
     fields = clean_fields(await read_json_object(request))
     changed = await canned_store.change_reply(request.app[DATABASE], canned_id, fields,
                                               by=admin)
@@ -66,7 +67,7 @@ async def admin_change(request: web.Request) -> web.Response:
 
 async def admin_delete(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    canned_id = _uuid(request, "canned_id", "canned reply")
+    canned_id = _uuid(request, "canned_id", ErrorCode.CANNED_NOT_FOUND)
     await canned_store.delete_reply(request.app[DATABASE], canned_id, by=admin)
     log.info("canned reply %s deleted by %s", canned_id, admin.id)
     return web.json_response({"deleted": str(canned_id)})
@@ -74,11 +75,11 @@ async def admin_delete(request: web.Request) -> web.Response:
 
 async def dispatcher_list(request: web.Request) -> web.Response:
     """`?lane=` keeps that lane's replies and those for every lane; `?language=fi|sv|en`."""
-    await require_centre(request, "canned replies are for the centre's dispatchers")
+    await require_centre(request, ErrorCode.CANNED_CENTRE_ONLY)
     lane = request.query.get("lane") or None
     language = request.query.get("language") or None
     if language is not None and language not in LANGUAGES:
-        raise BadInput(f"language must be one of {', '.join(LANGUAGES)}")
+        raise BadInput(ErrorCode.LANGUAGE_INVALID.of(allowed=", ".join(LANGUAGES)))
     async with request.app[DATABASE].read() as conn:
         found = await canned_store.list_replies(conn, lane=lane, language=language)
     return _listing(found)
@@ -86,13 +87,13 @@ async def dispatcher_list(request: web.Request) -> web.Response:
 
 async def render(request: web.Request) -> web.Response:
     """The reply filled in for the request: {"eta": "10 min"} when its text names {eta}."""
-    agent = await require_centre(request, "canned replies are for the centre's dispatchers")
-    request_id = _uuid(request, "request_id", "request")
-    canned_id = _uuid(request, "canned_id", "canned reply")
+    agent = await require_centre(request, ErrorCode.CANNED_CENTRE_ONLY)
+    request_id = _uuid(request, "request_id", ErrorCode.REQUEST_NOT_FOUND)
+    canned_id = _uuid(request, "canned_id", ErrorCode.CANNED_NOT_FOUND)
     body = await read_json_object(request) if request.body_exists else {}
     extra = sorted(set(body) - {"eta"})
     if extra:
-        raise BadInput(f"unknown fields: {', '.join(extra)} (give only eta)")
+        raise BadInput(ErrorCode.RENDER_UNKNOWN_FIELDS.of(unknown=", ".join(extra)))
     rendered = await canned_store.render_for(request.app[DATABASE], canned_id, request_id,
                                              agent=agent, eta=clean_eta(body.get("eta")))
     return web.json_response(rendered)

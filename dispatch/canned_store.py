@@ -13,6 +13,7 @@ from dispatch.canned import CannedFields, render
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.model import Agent
 
@@ -57,7 +58,7 @@ async def _check_lane(conn: AsyncConnection, lane: str | None) -> None:
         return
     found = await conn.scalar(select(schema.lanes.c.key).where(schema.lanes.c.key == lane))
     if found is None:
-        raise BadInput(f"no lane {lane!r}: choose an existing lane, or none for every lane")
+        raise BadInput(ErrorCode.LANE_UNKNOWN_CHOOSE.of(lane=lane))
 
 
 def _audit_detail(fields: CannedFields) -> dict[str, Any]:
@@ -92,7 +93,7 @@ async def change_reply(db: Database, canned_id: uuid.UUID, fields: CannedFields,
     async with db.write() as conn:
         before = await get_reply(conn, canned_id)
         if before is None:
-            raise NotFound("no such canned reply")
+            raise NotFound(ErrorCode.CANNED_NOT_FOUND)
         await _check_lane(conn, fields.lane)
         values = {"title": fields.title, "language": fields.language, "body": fields.body,
                   "lane": fields.lane,
@@ -112,7 +113,7 @@ async def delete_reply(db: Database, canned_id: uuid.UUID, *, by: Agent) -> None
     async with db.write() as conn:
         before = await get_reply(conn, canned_id)
         if before is None:
-            raise NotFound("no such canned reply")
+            raise NotFound(ErrorCode.CANNED_NOT_FOUND)
         await conn.execute(delete(cr).where(cr.c.id == canned_id))
         await audit.record(conn, "canned.delete", agent_id=by.id, subject=str(canned_id),
                            detail={"title": before["title"], "language": before["language"],
@@ -130,9 +131,9 @@ async def render_for(db: Database, canned_id: uuid.UUID, request_id: uuid.UUID, 
             .join(c, c.c.id == r.c.contact_id).where(r.c.id == request_id))).first()
         canned = await get_reply(conn, canned_id)
     if request is None:
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     if canned is None:
-        raise NotFound("no such canned reply")
+        raise NotFound(ErrorCode.CANNED_NOT_FOUND)
     text = render(canned["body"], language=canned["language"], reference=request.reference,
                   name=request.name, eta=eta, agent=agent.name)
     return {"text": text, "canned_reply": canned["id"], "language": canned["language"]}

@@ -31,6 +31,7 @@ from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
 from hub.appkeys import METRICS, SETTINGS, WEBSOCKETS
 from hub.console_presence import LAPSE_S, ConsolePresence
+from hub.error_codes import ErrorCode, answer
 from hub.events import ConsoleFrameType
 from hub.model import Role
 from hub.sessions import COOKIE_NAME
@@ -48,7 +49,7 @@ PRESENCE_PROTOCOL = "taxiconnect.presence"  # subprotocol: send me colleagues' p
 async def console_ws(request: web.Request) -> web.WebSocketResponse:
     agent = await current_agent(request)
     if not origin_allowed(request):
-        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+        raise web.HTTPForbidden(text=json.dumps(answer(ErrorCode.ORIGIN_NOT_ALLOWED.of())),
                                 content_type="application/json")
     last_event_id = request.query.get("last_event_id")
     if last_event_id is not None and not EVENT_ID.match(last_event_id):

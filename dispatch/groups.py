@@ -23,6 +23,7 @@ from hub import audit, schema
 from hub.agents import EMAIL_PATTERN
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, NotFound
 from hub.model import Agent
 from hub.phone import to_e164
@@ -69,7 +70,7 @@ async def get_group(conn: AsyncConnection, group_id: uuid.UUID) -> dict[str, Any
     """The group with its members by name; NotFound."""
     row = (await conn.execute(_counted().where(g.c.id == group_id))).first()
     if row is None:
-        raise NotFound("no such group")
+        raise NotFound(ErrorCode.GROUP_NOT_FOUND)
     members = await conn.execute(select(gm).where(gm.c.group_id == group_id)
                                  .order_by(gm.c.name, gm.c.id))
     return {**group_json(row), "member_list": [member_json(m) for m in members]}
@@ -80,10 +81,10 @@ async def get_group(conn: AsyncConnection, group_id: uuid.UUID) -> dict[str, Any
 
 def group_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise BadInput("the group needs a name", {"name": "required"})
+        raise BadInput(ErrorCode.GROUP_NAME_REQUIRED, {"name": "required"})
     name = " ".join(value.split())
     if len(name) > MAX_GROUP_NAME or not is_storable(name):
-        raise BadInput(f"a group name is at most {MAX_GROUP_NAME} characters of plain text",
+        raise BadInput(ErrorCode.GROUP_NAME_INVALID.of(max=MAX_GROUP_NAME),
                        {"name": "invalid"})
     return name
 
@@ -96,7 +97,7 @@ def clean_member(body: Mapping[str, Any], *, region: str,
     values: dict[str, str | None] = {}
     for field in body:
         if field not in MEMBER_FIELDS:
-            errors[field] = "cannot be set here"
+            errors[field] = "not_settable"
     if "name" in body or not partial:
         values["name"] = _text(body.get("name"), "name", errors, MAX_MEMBER_NAME)
         if values["name"] is None:
@@ -107,17 +108,17 @@ def clean_member(body: Mapping[str, Any], *, region: str,
             try:
                 phone = to_e164(phone, region)
             except BadInput as exc:
-                errors["phone"] = exc.reason
+                errors["phone"] = exc.code.value
         values["phone"] = phone
     if "email" in body or not partial:
         email = _text(body.get("email"), "email", errors, MAX_EMAIL)
         if email is not None and not EMAIL_PATTERN.match(email):
-            errors["email"] = "not an email address"
+            errors["email"] = "invalid"
         values["email"] = email.lower() if email else None
     if not partial and not errors and not values["phone"] and not values["email"]:
-        errors["phone"] = errors["email"] = "give a phone number or an email address"
+        errors["phone"] = errors["email"] = "phone_or_email"
     if errors:
-        raise BadInput("check the marked fields", errors)
+        raise BadInput(ErrorCode.CHECK_FIELDS, errors)
     return values
 
 
@@ -125,11 +126,11 @@ def _text(value: Any, field: str, errors: dict[str, str], max_len: int) -> str |
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        errors[field] = "must be text"
+        errors[field] = "not_text"
         return None
     value = " ".join(value.split())
     if len(value) > max_len or not is_storable(value):
-        errors[field] = f"at most {max_len} characters of plain text"
+        errors[field] = "too_long"
         return None
     return str(value)
 
@@ -149,7 +150,7 @@ async def create_group(db: Database, name: Any, *, by: Agent) -> dict[str, Any]:
                                detail={"name": name})
             created = await get_group(conn, group_id)
     except IntegrityError as exc:
-        raise Conflict(f"a group named {name!r} exists already",
+        raise Conflict(ErrorCode.GROUP_NAME_TAKEN.of(name=name),
                        {"fields": {"name": "taken"}}) from exc
     log.info("group %s created by %s", group_id, by.id)
     return created
@@ -163,12 +164,12 @@ async def rename_group(db: Database, group_id: uuid.UUID, name: Any, *,
             done = await conn.execute(update(g).where(g.c.id == group_id)
                                       .values(name=name, updated_at=utcnow()))
             if done.rowcount != 1:
-                raise NotFound("no such group")
+                raise NotFound(ErrorCode.GROUP_NOT_FOUND)
             await audit.record(conn, "group.rename", agent_id=by.id, subject=str(group_id),
                                detail={"name": name})
             return await get_group(conn, group_id)
     except IntegrityError as exc:
-        raise Conflict(f"a group named {name!r} exists already",
+        raise Conflict(ErrorCode.GROUP_NAME_TAKEN.of(name=name),
                        {"fields": {"name": "taken"}}) from exc
 
 
@@ -182,7 +183,7 @@ async def delete_group(db: Database, group_id: uuid.UUID, *, by: Agent) -> None:
                            .where(schema.group_messages.c.group_id == group_id))
         done = await conn.execute(delete(g).where(g.c.id == group_id))
         if done.rowcount != 1:
-            raise NotFound("no such group")
+            raise NotFound(ErrorCode.GROUP_NOT_FOUND)
         await audit.record(conn, "group.delete", agent_id=by.id, subject=str(group_id),
                            detail={"members": members or 0})
     log.info("group %s deleted by %s with %d members", group_id, by.id, members or 0)
@@ -218,13 +219,12 @@ async def update_member(db: Database, group_id: uuid.UUID, member_id: uuid.UUID,
         row = (await conn.execute(select(gm).where(gm.c.id == member_id,
                                                    gm.c.group_id == group_id))).first()
         if row is None:
-            raise NotFound("no such member")
+            raise NotFound(ErrorCode.MEMBER_NOT_FOUND)
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
         after = {k: changed.get(k, getattr(row, k)) for k in MEMBER_FIELDS}
         if not after["phone"] and not after["email"]:
-            raise BadInput("check the marked fields", {
-                "phone": "give a phone number or an email address",
-                "email": "give a phone number or an email address"})
+            raise BadInput(ErrorCode.CHECK_FIELDS, {"phone": "phone_or_email",
+                                                    "email": "phone_or_email"})
         if changed:
             await _refuse_duplicates(conn, group_id, changed, other_than=member_id)
             await conn.execute(update(gm).where(gm.c.id == member_id).values(**changed))
@@ -243,7 +243,7 @@ async def remove_member(db: Database, group_id: uuid.UUID, member_id: uuid.UUID,
         done = await conn.execute(delete(gm).where(gm.c.id == member_id,
                                                    gm.c.group_id == group_id))
         if done.rowcount != 1:
-            raise NotFound("no such member")
+            raise NotFound(ErrorCode.MEMBER_NOT_FOUND)
         await _touch(conn, group_id)
         await audit.record(conn, "group.member.remove", agent_id=by.id, subject=str(member_id),
                            detail={"group_id": str(group_id)})
@@ -267,7 +267,10 @@ async def import_members(db: Database, group_id: uuid.UUID, rows: Sequence[CsvMe
             errors[f"line {row.line}"] = "; ".join(f"{field}: {reason}" for field, reason
                                                    in exc.field_errors.items())
     if errors:
-        raise BadInput("check the marked lines", errors)
+        line, problem = next(iter(errors.items()))
+        raise BadInput(ErrorCode.CSV_LINES_INVALID.of(
+            count=len(errors), line=int(line.removeprefix("line ")),
+            field=problem.split(":")[0]), errors)
     async with db.write() as conn:
         await _lock_group(conn, group_id)
         removed = 0
@@ -304,7 +307,7 @@ async def _lock_group(conn: AsyncConnection, group_id: uuid.UUID) -> None:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     if (await conn.execute(query)).first() is None:
-        raise NotFound("no such group")
+        raise NotFound(ErrorCode.GROUP_NOT_FOUND)
 
 
 async def _contacts_in(conn: AsyncConnection, group_id: uuid.UUID) -> set[str]:
@@ -324,15 +327,15 @@ async def _refuse_duplicates(conn: AsyncConnection, group_id: uuid.UUID,
         if other_than is not None:
             query = query.where(gm.c.id != other_than)
         if (await conn.execute(query)).first() is not None:
-            errors[field] = "already in the group"
+            errors[field] = "taken"
     if errors:
-        raise BadInput("check the marked fields", errors)
+        raise BadInput(ErrorCode.CHECK_FIELDS, errors)
 
 
 async def _refuse_over_limit(conn: AsyncConnection, group_id: uuid.UUID, adding: int) -> None:
     count = await conn.scalar(select(func.count()).where(gm.c.group_id == group_id)) or 0
     if count + adding > MAX_MEMBERS:
-        raise BadInput(f"a group has at most {MAX_MEMBERS} members ({count} now)",
+        raise BadInput(ErrorCode.GROUP_TOO_MANY_MEMBERS.of(max=MAX_MEMBERS, count=count),
                        {"members": "too_many"})
 
 

@@ -22,6 +22,7 @@ from dispatch.groups_sent import sent_messages
 from dispatch.query_params import page_limit
 from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.model import Channel
 from hub.request_body import read_json_object
@@ -31,11 +32,11 @@ DEFAULT_SENT_LIMIT = 20
 MAX_SENT_LIMIT = 200
 
 
-def _id(request: web.Request, name: str, what: str) -> uuid.UUID:
+def _id(request: web.Request, name: str, missing: ErrorCode) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info[name])
     except ValueError as exc:
-        raise NotFound(f"no such {what}") from exc
+        raise NotFound(missing) from exc
 
 
 def _region(request: web.Request) -> str:
@@ -47,7 +48,7 @@ def _region(request: web.Request) -> str:
 
 async def list_groups(request: web.Request) -> web.Response:
     """Every group with its counts of members, numbers and addresses (no member's data)."""
-    await require_centre(request, "external users do not message staff groups")
+    await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
     async with request.app[DATABASE].read() as conn:
         found = await groups.list_groups(conn)
     return web.json_response({"groups": found})
@@ -56,17 +57,17 @@ async def list_groups(request: web.Request) -> web.Response:
 async def send_message(request: web.Request) -> web.Response:
     """Message a group: {"body", "channels": ["sms", "email"], "subject"?, "client_key"}.
     201 with the thread; 200 when the key was sent before."""
-    agent = await require_centre(request, "external users do not message staff groups")
-    group_id = _id(request, "group_id", "group")
+    agent = await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     body = await read_json_object(request)
     text, subject = body.get("body"), body.get("subject")
     key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
     if not isinstance(text, str):
-        raise BadInput("body is required", {"body": "required"})
+        raise BadInput(ErrorCode.BODY_REQUIRED, {"body": "required"})
     if subject is not None and not isinstance(subject, str):
-        raise BadInput("subject must be text", {"subject": "invalid"})
+        raise BadInput(ErrorCode.SUBJECT_NOT_TEXT, {"subject": "invalid"})
     if not isinstance(key, str):
-        raise BadInput("client_key must be text", {"client_key": "invalid"})
+        raise BadInput(ErrorCode.CLIENT_KEY_NOT_TEXT, {"client_key": "invalid"})
     sender = GroupMessages(request.app[DATABASE], request.app[RELAY],
                            request.app[REPLY_SENDERS])
     done = await sender.send(group_id, agent, body=text, key=key, subject=subject,
@@ -79,19 +80,19 @@ async def send_message(request: web.Request) -> web.Response:
 
 def _channels(value: Any) -> list[Channel]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise BadInput("channels must be a list: sms, email or both", {"channels": "required"})
+        raise BadInput(ErrorCode.GROUP_CHANNELS_REQUIRED, {"channels": "required"})
     try:
         chosen = [Channel(v) for v in dict.fromkeys(value)]
     except ValueError as exc:
-        raise BadInput("channels must be sms, email or both", {"channels": "invalid"}) from exc
+        raise BadInput(ErrorCode.GROUP_CHANNELS_INVALID, {"channels": "invalid"}) from exc
     return chosen
 
 
 async def list_messages(request: web.Request) -> web.Response:
     """The group's messages, newest first (`?limit=`), each with its delivery states counted
     and the recipients it did not reach, with the reason."""
-    await require_centre(request, "external users do not message staff groups")
-    group_id = _id(request, "group_id", "group")
+    await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     limit = page_limit(request.query, DEFAULT_SENT_LIMIT, MAX_SENT_LIMIT)
     async with request.app[DATABASE].read() as conn:
         group = await groups.get_group(conn, group_id)
@@ -120,7 +121,7 @@ async def admin_create(request: web.Request) -> web.Response:
 async def admin_get(request: web.Request) -> web.Response:
     """The group with its members (names, numbers, addresses)."""
     await require_admin(request)
-    group_id = _id(request, "group_id", "group")
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     async with request.app[DATABASE].read() as conn:
         found = await groups.get_group(conn, group_id)
     return web.json_response({"group": found})
@@ -128,11 +129,11 @@ async def admin_get(request: web.Request) -> web.Response:
 
 async def admin_rename(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    group_id = _id(request, "group_id", "group")
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     body = await read_json_object(request)
     if set(body) - {"name"}:
-        raise BadInput("only the name of a group can be changed",
-                       {k: "cannot be set here" for k in set(body) - {"name"}})
+        raise BadInput(ErrorCode.GROUP_ONLY_NAME,
+                       {k: "not_settable" for k in set(body) - {"name"}})
     found = await groups.rename_group(request.app[DATABASE], group_id, body.get("name"),
                                       by=admin)
     return web.json_response({"group": found})
@@ -140,14 +141,14 @@ async def admin_rename(request: web.Request) -> web.Response:
 
 async def admin_delete(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    await groups.delete_group(request.app[DATABASE], _id(request, "group_id", "group"),
-                              by=admin)
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
+    await groups.delete_group(request.app[DATABASE], group_id, by=admin)
     return web.json_response({"deleted": True})
 
 
 async def add_member(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    group_id = _id(request, "group_id", "group")
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     body = await read_json_object(request)
     member = await groups.add_member(request.app[DATABASE], group_id, body, by=admin,
                                      region=_region(request))
@@ -156,8 +157,8 @@ async def add_member(request: web.Request) -> web.Response:
 
 async def change_member(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    group_id = _id(request, "group_id", "group")
-    member_id = _id(request, "member_id", "member")
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
+    member_id = _id(request, "member_id", ErrorCode.MEMBER_NOT_FOUND)
     body = await read_json_object(request)
     member = await groups.update_member(request.app[DATABASE], group_id, member_id, body,
                                         by=admin, region=_region(request))
@@ -166,22 +167,23 @@ async def change_member(request: web.Request) -> web.Response:
 
 async def remove_member(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    await groups.remove_member(request.app[DATABASE], _id(request, "group_id", "group"),
-                               _id(request, "member_id", "member"), by=admin)
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
+    member_id = _id(request, "member_id", ErrorCode.MEMBER_NOT_FOUND)
+    await groups.remove_member(request.app[DATABASE], group_id, member_id, by=admin)
     return web.json_response({"deleted": True})
 
 
 async def import_members(request: web.Request) -> web.Response:
     """{"csv": "name;phone;email" lines, "replace": false}: all lines or none."""
     admin = await require_admin(request)
-    group_id = _id(request, "group_id", "group")
+    group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
     body = await read_json_object(request)
     text, replace = body.get("csv"), body.get("replace", False)
     if not isinstance(text, str):
-        raise BadInput("csv is required: one member per line, name;phone;email",
+        raise BadInput(ErrorCode.CSV_REQUIRED,
                        {"csv": "required"})
     if not isinstance(replace, bool):
-        raise BadInput("replace must be true or false", {"replace": "invalid"})
+        raise BadInput(ErrorCode.REPLACE_NOT_BOOLEAN, {"replace": "invalid"})
     done = await groups.import_members(request.app[DATABASE], group_id, parse_members(text),
                                        replace=replace, by=admin, region=_region(request))
     return web.json_response(done)

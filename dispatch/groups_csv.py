@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 
 MAX_ROWS = 500  # dispatch.groups.MAX_MEMBERS: a whole group in one paste
@@ -30,7 +31,7 @@ def parse_members(text: str) -> list[CsvMember]:
     """The members in `text`, in order (a line of more than three fields says so in
     `problem`); BadInput when there are none or too many."""
     if len(text) > MAX_TEXT_CHARS:
-        raise BadInput(f"the CSV text is over {MAX_TEXT_CHARS} characters", {"csv": "too_long"})
+        raise BadInput(ErrorCode.CSV_TOO_LONG.of(max=MAX_TEXT_CHARS), {"csv": "too_long"})
     lines = text.lstrip("\ufeff").splitlines()
     found: list[CsvMember] = []
     for number, line in enumerate(lines, start=1):
@@ -40,13 +41,13 @@ def parse_members(text: str) -> list[CsvMember]:
         if not found and _is_header(cells):
             continue
         cells += [""] * (3 - len(cells))
-        problem = "more than three fields (name;phone;email)" if any(cells[3:]) else None
+        problem = "fields: too_many" if any(cells[3:]) else None
         found.append(CsvMember(number, cells[0], cells[1] or None, cells[2] or None, problem))
     if not found:
-        raise BadInput("no members in the CSV text (one per line: name;phone;email)",
+        raise BadInput(ErrorCode.CSV_EMPTY,
                        {"csv": "empty"})
     if len(found) > MAX_ROWS:
-        raise BadInput(f"at most {MAX_ROWS} members at once", {"csv": "too_many"})
+        raise BadInput(ErrorCode.CSV_TOO_MANY.of(max=MAX_ROWS), {"csv": "too_many"})
     return found
 
 

@@ -29,6 +29,7 @@ from dispatch.replies import MAX_REPLY_CHARS, adapter_of_gateway
 from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, OperatorMustAct
 from hub.events import EventType
 from hub.ingest_store import REQUEST_COUNTER, preview_of
@@ -105,7 +106,7 @@ class GroupMessages:
             if found is None:
                 return None
             if found.group_id != group_id:
-                raise BadInput("this client key was already used for another group",
+                raise BadInput(ErrorCode.CLIENT_KEY_REUSED_GROUP,
                                {"client_key": "reused"})
             count = await conn.scalar(select(func.count()).select_from(d).join(
                 m, m.c.id == d.c.message_id).where(
@@ -117,28 +118,27 @@ class GroupMessages:
     def _sender_for(self, channel: Channel) -> str:
         names = self._senders.get(channel)
         if not names:
-            raise BadInput(f"no enabled {channel.value} channel can send",
+            raise BadInput(ErrorCode.GROUP_CHANNEL_DISABLED.of(channel=channel.value),
                            {"channels": "not_enabled"})
         return names[0]
 
 
 def _check(body: str, subject: str | None, key: str, channels: Sequence[Channel]) -> None:
     if not key or len(key) > 100:
-        raise BadInput("a group message needs a client key of 1 to 100 characters",
+        raise BadInput(ErrorCode.GROUP_CLIENT_KEY_INVALID,
                        {"client_key": "required"})
     if not channels or not set(channels) <= set(GROUP_CHANNELS):
-        raise BadInput("channels must be sms, email or both", {"channels": "invalid"})
+        raise BadInput(ErrorCode.GROUP_CHANNELS_INVALID, {"channels": "invalid"})
     if not body:
-        raise BadInput("the message is empty", {"body": "required"})
+        raise BadInput(ErrorCode.MESSAGE_EMPTY, {"body": "required"})
     if problem := subject_problem(subject):
-        raise BadInput("the subject must be one line of at most "
-                       f"{MAX_SUBJECT_CHARS} characters", {"subject": problem})
+        raise BadInput(ErrorCode.SUBJECT_INVALID.of(max=MAX_SUBJECT_CHARS), {"subject": problem})
     if not is_storable(body) or (subject is not None and not is_storable(subject)):
-        raise BadInput("the message contains characters that cannot be sent",
+        raise BadInput(ErrorCode.MESSAGE_UNSENDABLE,
                        {"body": "invalid_characters"})
     limit = min(MAX_REPLY_CHARS[channel] for channel in channels)
     if len(body) > limit:
-        raise BadInput(f"the message is at most {limit} characters on these channels",
+        raise BadInput(ErrorCode.MESSAGE_TOO_LONG.of(max=limit),
                        {"body": "too_long"})
 
 
@@ -148,10 +148,10 @@ async def _write(conn: AsyncConnection, group_id: uuid.UUID, agent: Agent, *, bo
     group = (await conn.execute(select(schema.staff_groups)
                                 .where(schema.staff_groups.c.id == group_id))).first()
     if group is None:
-        raise NotFound("no such group")
+        raise NotFound(ErrorCode.GROUP_NOT_FOUND)
     recipients = await _recipients(conn, group_id, list(via))
     if not any(recipients.values()):
-        raise BadInput("no member of the group can be reached on the chosen channels",
+        raise BadInput(ErrorCode.GROUP_NO_RECIPIENTS,
                        {"channels": "no_recipients"})
     now = utcnow()
     group_message_id = uuid.uuid4()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.lanes import LANE_KEY, Strategy, parse_opening_hours
 from hub.model import Channel
@@ -20,15 +21,16 @@ def lane_values(body: Mapping[str, Any], *, key: str | None = None) -> dict[str,
     """Columns of a lane from a full JSON body (PUT replaces every setting)."""
     key = key if key is not None else _text(body, "key", 64)
     if not LANE_KEY.match(key):
-        raise BadInput("key must be lower-case letters, digits, '-' or '_'", {"key": "invalid"})
+        raise BadInput(ErrorCode.LANE_KEY_FORMAT, {"key": "invalid"})
     strategy = body.get("strategy", Strategy.MANUAL.value)
     if not isinstance(strategy, str) or strategy not in {s.value for s in Strategy}:
-        raise BadInput(f"strategy must be one of {[s.value for s in Strategy]}",
+        raise BadInput(ErrorCode.STRATEGY_INVALID.of(allowed=", ".join(s.value for s in Strategy)),
                        {"strategy": "invalid"})
     try:
         hours = parse_opening_hours(body.get("opening_hours"))
     except ValueError as exc:
-        raise BadInput(str(exc), {"opening_hours": "invalid"}) from exc
+        raise BadInput(ErrorCode.OPENING_HOURS_INVALID.of(problem=str(exc)),
+                       {"opening_hours": "invalid"}) from exc
     return {
         "key": key,
         "name_fi": _text(body, "name_fi", 100),
@@ -50,14 +52,15 @@ def rule_values(body: Mapping[str, Any]) -> dict[str, Any]:
     channel = body.get("channel")
     if channel is not None and (not isinstance(channel, str)
                                 or channel not in {c.value for c in Channel}):
-        raise BadInput(f"channel must be null or one of {[c.value for c in Channel]}",
+        raise BadInput(ErrorCode.RULE_CHANNEL_INVALID.of(
+            allowed=", ".join(c.value for c in Channel)),
                        {"channel": "invalid"})
     keywords = body.get("keywords") or []
     if (not isinstance(keywords, list) or len(keywords) > MAX_KEYWORDS
             or not all(isinstance(k, str) and 0 < len(k.strip()) <= MAX_KEYWORD_CHARS
                        for k in keywords)):
-        raise BadInput(f"keywords must be a list of at most {MAX_KEYWORDS} words of "
-                       f"1–{MAX_KEYWORD_CHARS} characters", {"keywords": "invalid"})
+        raise BadInput(ErrorCode.KEYWORDS_INVALID.of(max=MAX_KEYWORDS, max_chars=MAX_KEYWORD_CHARS),
+                       {"keywords": "invalid"})
     return {
         "lane": _text(body, "lane", 64),
         "position": _number(body, "position", 0, 0, 10_000),
@@ -72,9 +75,9 @@ def rule_values(body: Mapping[str, Any]) -> dict[str, Any]:
 def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise BadInput(f"{name} is required", {name: "required"})
+        raise BadInput(ErrorCode.FIELD_REQUIRED.of(field=name), {name: "required"})
     if len(value.strip()) > limit:
-        raise BadInput(f"{name} is over {limit} characters", {name: "too_long"})
+        raise BadInput(ErrorCode.FIELD_TOO_LONG.of(field=name, max=limit), {name: "too_long"})
     return value.strip()
 
 
@@ -87,12 +90,13 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str | None
 def _number(body: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadInput(f"{name} must be a whole number from {low} to {high}", {name: "invalid"})
+        raise BadInput(ErrorCode.FIELD_NOT_IN_RANGE.of(field=name, min=low, max=high),
+                       {name: "invalid"})
     return value
 
 
 def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
-        raise BadInput(f"{name} must be true or false", {name: "invalid"})
+        raise BadInput(ErrorCode.FIELD_NOT_BOOLEAN.of(field=name), {name: "invalid"})
     return value

@@ -17,6 +17,7 @@ from hub import audit, schema
 from hub.agent_auth import current_agent, require_admin
 from hub.appkeys import DATABASE, LANES
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.lane_book import lane_json, lane_of
 from hub.lanes import DEFAULT, DEFAULT_LANE, Lane
@@ -56,7 +57,7 @@ async def add_lane(request: web.Request) -> web.Response:
             await conn.execute(insert(lanes_t), values)
             await audit.record(conn, "lane.add", agent_id=admin.id, subject=values["key"])
     except IntegrityError as exc:
-        raise Conflict(f"a lane {values['key']!r} exists already", {"key": "taken"}) from exc
+        raise Conflict(ErrorCode.LANE_KEY_TAKEN.of(lane=values["key"]), {"key": "taken"}) from exc
     request.app[LANES].invalidate()
     return web.json_response({"lane": _admin_lane(lane_of(values), utcnow())}, status=201)
 
@@ -69,7 +70,7 @@ async def change_lane(request: web.Request) -> web.Response:
         changed = await conn.execute(update(lanes_t).where(lanes_t.c.key == key).values(values))
         if changed.rowcount != 1:
             if key != DEFAULT_LANE:
-                raise NotFound("no such lane")
+                raise NotFound(ErrorCode.LANE_NOT_FOUND)
             await conn.execute(insert(lanes_t), values)
         await audit.record(conn, "lane.change", agent_id=admin.id, subject=key)
     request.app[LANES].invalidate()
@@ -81,19 +82,18 @@ async def remove_lane(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     key = request.match_info["key"]
     if key == DEFAULT_LANE:
-        raise BadInput("the default lane cannot be removed (it takes unmatched contacts)")
+        raise BadInput(ErrorCode.DEFAULT_LANE_KEPT)
     async with request.app[DATABASE].write() as conn:
         waiting = (await conn.execute(select(func.count()).where(
             r.c.lane == key, r.c.status.in_([s.value for s in OPEN_STATUSES])))).scalar_one()
         if waiting:
-            raise Conflict(f"{waiting} open requests are in this lane; move or resolve them "
-                           "first", {"open_requests": waiting})
+            raise Conflict(ErrorCode.LANE_NOT_EMPTY.of(count=waiting), {"open_requests": waiting})
         await conn.execute(delete(rules_t).where(rules_t.c.lane == key))
         await conn.execute(update(schema.canned_replies)
                            .where(schema.canned_replies.c.lane == key).values(lane=None))
         gone = await conn.execute(delete(lanes_t).where(lanes_t.c.key == key))
         if gone.rowcount != 1:
-            raise NotFound("no such lane")
+            raise NotFound(ErrorCode.LANE_NOT_FOUND)
         await audit.record(conn, "lane.remove", agent_id=admin.id, subject=key)
     request.app[LANES].invalidate()
     return web.Response(status=204)
@@ -121,7 +121,7 @@ async def change_rule(request: web.Request) -> web.Response:
         changed = await conn.execute(update(rules_t).where(rules_t.c.id == rule_id)
                                      .values(values))
         if changed.rowcount != 1:
-            raise NotFound("no such routing rule")
+            raise NotFound(ErrorCode.RULE_NOT_FOUND)
         await audit.record(conn, "routing_rule.change", agent_id=admin.id,
                            subject=str(rule_id), detail={"lane": values["lane"]})
     request.app[LANES].invalidate()
@@ -134,7 +134,7 @@ async def remove_rule(request: web.Request) -> web.Response:
     async with request.app[DATABASE].write() as conn:
         gone = await conn.execute(delete(rules_t).where(rules_t.c.id == rule_id))
         if gone.rowcount != 1:
-            raise NotFound("no such routing rule")
+            raise NotFound(ErrorCode.RULE_NOT_FOUND)
         await audit.record(conn, "routing_rule.remove", agent_id=admin.id,
                            subject=str(rule_id))
     request.app[LANES].invalidate()
@@ -146,28 +146,28 @@ async def decline_offer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
         # Never offered anything: refused like a claim, saying nothing of the request.
-        raise Forbidden("external users act only on requests assigned to them")
+        raise Forbidden(ErrorCode.EXTERNAL_ONLY_ASSIGNED)
     try:
         request_id = uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
-        raise NotFound("no such request") from exc
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
     declined = await request.app[OFFERS].withdraw(request_id, agent.id, HandlingAction.DECLINE)
     if not declined:
-        raise Conflict("the request is not offered to you (any more)")
+        raise Conflict(ErrorCode.OFFER_NOT_YOURS)
     return web.json_response({"declined": True})
 
 
 async def _lane_exists(conn: Any, key: str) -> None:
     found = (await conn.execute(select(lanes_t.c.key).where(lanes_t.c.key == key))).first()
     if found is None:
-        raise BadInput(f"no lane {key!r}", {"lane": "unknown"})
+        raise BadInput(ErrorCode.LANE_UNKNOWN.of(lane=key), {"lane": "unknown"})
 
 
 def _rule_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["rule_id"])
     except ValueError as exc:
-        raise NotFound("no such routing rule") from exc
+        raise NotFound(ErrorCode.RULE_NOT_FOUND) from exc
 
 
 def _public(lane: Lane, now: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from hub import audit, schema
 from hub.agent_auth import require_centre
 from hub.appkeys import DATABASE, NOTICES, RELAY
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, NotFound
 from hub.events import EventType
 from hub.model import Channel
@@ -29,7 +30,7 @@ MAX_DURATION = timedelta(days=31)
 
 
 async def list_notices(request: web.Request) -> web.Response:
-    await require_centre(request, "external users do not see service notices")
+    await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     now = utcnow()
     async with request.app[DATABASE].read() as conn:
         coming = await unfinished(conn, now)
@@ -43,7 +44,7 @@ async def list_notices(request: web.Request) -> web.Response:
 
 
 async def publish(request: web.Request) -> web.Response:
-    agent = await require_centre(request, "external users do not see service notices")
+    agent = await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     values = await _values(await read_json_object(request), request)
     now = utcnow()
     values.update(id=uuid.uuid4(), created_by=agent.id, created_at=now, ended_at=None,
@@ -62,20 +63,20 @@ async def publish(request: web.Request) -> web.Response:
 
 
 async def end(request: web.Request) -> web.Response:
-    agent = await require_centre(request, "external users do not see service notices")
+    agent = await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
     try:
         notice_id = uuid.UUID(request.match_info["notice_id"])
     except ValueError as exc:
-        raise NotFound("no such notice") from exc
+        raise NotFound(ErrorCode.NOTICE_NOT_FOUND) from exc
     now = utcnow()
     async with request.app[DATABASE].write() as conn:
         done = await conn.execute(update(n).where(n.c.id == notice_id, n.c.ended_at.is_(None))
                                   .values(ended_at=now, ended_by=agent.id))
         row = (await conn.execute(select(n).where(n.c.id == notice_id))).mappings().first()
         if row is None:
-            raise NotFound("no such notice")
+            raise NotFound(ErrorCode.NOTICE_NOT_FOUND)
         if done.rowcount != 1:
-            raise Conflict("the notice has ended already")
+            raise Conflict(ErrorCode.NOTICE_ENDED)
         notice = notice_of(row).to_json()
         await audit.record(conn, "notice.end", agent_id=agent.id, subject=str(notice_id))
         rows = [new_row("events", {"type": EventType.NOTICE_ENDED, "notice": notice,
@@ -90,39 +91,40 @@ async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
     texts = {lang: _text(body, f"text_{lang}") for lang in ("fi", "en")}
     swedish = body.get("text_sv")
     if swedish is not None and not isinstance(swedish, str):
-        raise BadInput("text_sv must be text, or empty or null for none", {"text_sv": "invalid"})
+        raise BadInput(ErrorCode.NOTICE_SV_INVALID, {"text_sv": "invalid"})
     # Optional: without it, Swedish-speaking passengers are given the Finnish text.
     text_sv = _text(body, "text_sv") if swedish and swedish.strip() else None
     channels = body.get("channels")
     known = {c.value for c in Channel}
     if (not isinstance(channels, list) or not channels
             or not all(isinstance(x, str) for x in channels) or not set(channels) <= known):
-        raise BadInput(f"channels must be a non-empty list of {sorted(known)}",
+        raise BadInput(ErrorCode.NOTICE_CHANNELS_INVALID.of(allowed=", ".join(sorted(known))),
                        {"channels": "invalid"})
     lanes = body.get("lanes") or []
     if not isinstance(lanes, list) or not all(isinstance(x, str) for x in lanes):
-        raise BadInput("lanes must be a list of lane keys (empty: every lane)",
+        raise BadInput(ErrorCode.NOTICE_LANES_INVALID,
                        {"lanes": "invalid"})
     if lanes:
         async with request.app[DATABASE].read() as conn:
             found = set((await conn.execute(select(schema.lanes.c.key).where(
                 schema.lanes.c.key.in_(lanes)))).scalars())
         if missing := sorted(set(lanes) - found):
-            raise BadInput(f"no such lanes: {', '.join(missing)}", {"lanes": "unknown"})
+            raise BadInput(ErrorCode.LANES_UNKNOWN.of(lanes=", ".join(missing)),
+                           {"lanes": "unknown"})
     announcement_only = body.get("announcement_only", False)
     if not isinstance(announcement_only, bool):
-        raise BadInput("announcement_only must be true or false",
+        raise BadInput(ErrorCode.ANNOUNCEMENT_ONLY_NOT_BOOLEAN,
                        {"announcement_only": "invalid"})
     if announcement_only and Channel.PHONE.value not in channels:
-        raise BadInput("announcement-only is a phone mode: include phone in channels",
+        raise BadInput(ErrorCode.ANNOUNCEMENT_ONLY_NEEDS_PHONE,
                        {"announcement_only": "needs_phone"})
     now = utcnow()
     valid_from = _time(body, "valid_from") or now
     valid_until = _time(body, "valid_until")
     if valid_until is not None and valid_until <= valid_from:
-        raise BadInput("valid_until must be after valid_from", {"valid_until": "invalid"})
+        raise BadInput(ErrorCode.NOTICE_ENDS_BEFORE_START, {"valid_until": "invalid"})
     if (valid_until or valid_from + MAX_DURATION) - valid_from > MAX_DURATION:
-        raise BadInput("a notice lasts at most 31 days; publish a new one after that",
+        raise BadInput(ErrorCode.NOTICE_TOO_LONG,
                        {"valid_until": "too_long"})
     return {"text_fi": texts["fi"], "text_en": texts["en"], "text_sv": text_sv,
             "channels": sorted(set(channels)),
@@ -133,12 +135,11 @@ async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise BadInput(f"{name} is required (the notice is given in Finnish and English; "
-                       "Swedish is optional)",
+        raise BadInput(ErrorCode.NOTICE_TEXT_REQUIRED.of(field=name),
                        {name: "required"})
     value = value.strip()
     if len(value) > MAX_TEXT_CHARS or not is_storable(value):
-        raise BadInput(f"{name} must be storable text of at most {MAX_TEXT_CHARS} characters",
+        raise BadInput(ErrorCode.NOTICE_TEXT_INVALID.of(field=name, max=MAX_TEXT_CHARS),
                        {name: "invalid"})
     return value
 
@@ -150,10 +151,10 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError as exc:
-        raise BadInput(f"{name} must be an ISO 8601 time with its offset",
+        raise BadInput(ErrorCode.TIME_INVALID.of(field=name),
                        {name: "invalid"}) from exc
     if parsed.tzinfo is None:
-        raise BadInput(f"{name} needs its UTC offset (e.g. 2026-12-24T18:00+02:00)",
+        raise BadInput(ErrorCode.TIME_NEEDS_OFFSET.of(field=name),
                        {name: "invalid"})
     return parsed
 

@@ -24,6 +24,7 @@ from hub import audit, handling
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, RELAY, SETTINGS
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import Conflict, NotFound
 from hub.model import Agent, Role
 from hub.read_json import RequestSummaryJson
@@ -51,7 +52,7 @@ def _request_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
-        raise NotFound("no such request") from exc
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
 
 
 def _takers(request: web.Request) -> list[str]:
@@ -67,7 +68,7 @@ async def _visible(request: web.Request, agent: Agent, request_id: uuid.UUID
     if found is None or (agent.role is Role.EXTERNAL
                          and (found["assigned_agent"] is None
                               or found["assigned_agent"]["id"] != str(agent.id))):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     return found
 
 
@@ -77,12 +78,10 @@ async def send_order(request: web.Request) -> web.Response:
     found = await _visible(request, agent, request_id)
     endpoints = _takers(request)
     if not endpoints:
-        raise Conflict("no webhook endpoint takes orders (order.ready): nothing to send to",
-                       {"code": "no_endpoint"})
+        raise Conflict(ErrorCode.NO_ENDPOINT)
     details = found.get("details")
     if order_of(details if isinstance(details, dict) else None) is None:
-        raise Conflict("the request has no order: it needs a pickup address and a pickup time",
-                       {"code": "no_order"})
+        raise Conflict(ErrorCode.NO_ORDER)
     async with request.app[DATABASE].write() as conn:
         done = await handling.order(conn, request_id, agent, at=utcnow())
         version = int(done.request["version"])

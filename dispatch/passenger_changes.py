@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, NotFound
 from hub.events import EventType
 from hub.model import OPEN_STATUSES, Agent
@@ -48,12 +49,12 @@ def clean_name(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise BadInput("name must be text or null", {"name": "not_text"})
+        raise BadInput(ErrorCode.NAME_NOT_TEXT, {"name": "not_text"})
     name = " ".join(value.split())
     if len(name) > MAX_NAME_CHARS:
-        raise BadInput(f"the name is over {MAX_NAME_CHARS} characters", {"name": "too_long"})
+        raise BadInput(ErrorCode.NAME_TOO_LONG.of(max=MAX_NAME_CHARS), {"name": "too_long"})
     if not is_storable(name):
-        raise BadInput("the name contains characters that cannot be stored",
+        raise BadInput(ErrorCode.NAME_UNSTORABLE,
                        {"name": "invalid_characters"})
     return name or None
 
@@ -68,7 +69,7 @@ class PassengerChanges:
         async with self._db.write() as conn:
             current = await _lock(conn, [contact_id])
             if contact_id not in current:
-                raise NotFound("no such passenger")
+                raise NotFound(ErrorCode.PASSENGER_NOT_FOUND)
             _not_merged(contact_id, current[contact_id], "rename")
             await conn.execute(update(c).where(c.c.id == contact_id)
                                .values(name=name, updated_at=now))
@@ -84,14 +85,14 @@ class PassengerChanges:
         """Move everything of `source_id` (identities, requests) to `into_id`, which
         survives; `source_id` keeps its row, pointing at the survivor."""
         if source_id == into_id:
-            raise BadInput("a passenger cannot be merged into themselves", {"into": "same"})
+            raise BadInput(ErrorCode.MERGE_INTO_SELF, {"into": "same"})
         now = utcnow()
         async with self._db.write() as conn:
             current = await _lock(conn, [source_id, into_id])
             if source_id not in current:
-                raise NotFound("no such passenger")
+                raise NotFound(ErrorCode.PASSENGER_NOT_FOUND)
             if into_id not in current:
-                raise BadInput("no such passenger to merge into", {"into": "unknown"})
+                raise BadInput(ErrorCode.MERGE_TARGET_NOT_FOUND, {"into": "unknown"})
             _not_merged(source_id, current[source_id], "merge")
             _not_merged(into_id, current[into_id], "merge into")
             moved_identities = (await conn.execute(
@@ -137,7 +138,7 @@ def _not_merged(contact_id: uuid.UUID, current: tuple[uuid.UUID | None, str | No
                 doing: str) -> None:
     merged_into = current[0]
     if merged_into is not None:
-        raise Conflict(f"cannot {doing} a passenger already merged into another",
+        raise Conflict(ErrorCode.PASSENGER_MERGED.of(action=doing),
                        {"id": str(contact_id), "merged_into": str(merged_into)})
 
 

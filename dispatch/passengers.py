@@ -21,6 +21,7 @@ from dispatch.passenger_timeline import DEFAULT_LIMIT, MAX_LIMIT, Cursor, timeli
 from hub.agent_auth import current_agent, refuse
 from hub.appkeys import DATABASE, RELAY
 from hub.audit_web import record_access
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.json_answer import json_answer
 from hub.model import Agent, Role
@@ -34,7 +35,7 @@ AUDITED_RESULTS = 50  # passengers a search's audit entry names (the count is al
 async def _team(request: web.Request) -> Agent:
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
-        await refuse(request, agent, "external users do not see passengers")
+        await refuse(request, agent, ErrorCode.PASSENGERS_CENTRE_ONLY)
     return agent
 
 
@@ -42,7 +43,7 @@ def _contact_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["contact_id"])
     except ValueError as exc:
-        raise NotFound("no such passenger") from exc
+        raise NotFound(ErrorCode.PASSENGER_NOT_FOUND) from exc
 
 
 def _changes(request: web.Request) -> PassengerChanges:
@@ -55,7 +56,7 @@ async def _live_id(request: web.Request) -> uuid.UUID:
     async with request.app[DATABASE].read() as conn:
         found = await resolve(conn, contact_id)
     if found is None:
-        raise NotFound("no such passenger")
+        raise NotFound(ErrorCode.PASSENGER_NOT_FOUND)
     if found.merged:
         location = request.rel_url.path.replace(str(contact_id), str(found.id), 1)
         if request.rel_url.query_string:
@@ -70,7 +71,7 @@ async def _card(request: web.Request, contact_id: uuid.UUID) -> dict[str, Any]:
     async with request.app[DATABASE].read() as conn:
         found = await card(conn, contact_id)
     if found is None:
-        raise NotFound("no such passenger")
+        raise NotFound(ErrorCode.PASSENGER_NOT_FOUND)
     return found
 
 
@@ -80,9 +81,9 @@ async def search_contacts(request: web.Request) -> web.Response:
     agent = await _team(request)
     q = request.query.get("q", "").strip()
     if len(q) < SEARCH_MIN_CHARS:
-        raise BadInput(f"q needs at least {SEARCH_MIN_CHARS} characters", {"q": "too_short"})
+        raise BadInput(ErrorCode.QUERY_TOO_SHORT.of(min=SEARCH_MIN_CHARS), {"q": "too_short"})
     if len(q) > MAX_QUERY_CHARS:
-        raise BadInput(f"q is over {MAX_QUERY_CHARS} characters", {"q": "too_long"})
+        raise BadInput(ErrorCode.QUERY_TOO_LONG.of(max=MAX_QUERY_CHARS), {"q": "too_long"})
     async with request.app[DATABASE].read() as conn:
         found = await search(conn, q)
     await record_access(request, "read.contact_search", agent_id=agent.id, detail={
@@ -107,15 +108,14 @@ async def get_timeline(request: web.Request) -> web.Response:
     except ValueError:
         limit = 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}",
+        raise BadInput(ErrorCode.LIMIT_INVALID.of(max=MAX_LIMIT),
                        {"limit": "invalid"})
     before = None
     if q.get("before"):
         try:
             before = Cursor.parse(q["before"])
         except ValueError as exc:
-            raise BadInput("before must be a next_before of a previous page or an ISO 8601 "
-                           "time with its offset", {"before": "invalid"}) from exc
+            raise BadInput(ErrorCode.BEFORE_INVALID, {"before": "invalid"}) from exc
     async with request.app[DATABASE].read() as conn:
         page = await timeline(conn, contact_id, before=before, limit=limit)
     await record_access(request, "read.contact_timeline", agent_id=agent.id,
@@ -131,9 +131,9 @@ async def change_contact(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     unknown = {key: "unknown_field" for key in body if key != "name"}
     if unknown:
-        raise BadInput("only the name can be changed", unknown)
+        raise BadInput(ErrorCode.PASSENGER_ONLY_NAME, unknown)
     if "name" not in body:
-        raise BadInput("name is required", {"name": "required"})
+        raise BadInput(ErrorCode.NAME_REQUIRED, {"name": "required"})
     await _changes(request).rename(contact_id, clean_name(body["name"]), agent)
     return json_answer({"contact": await _card(request, contact_id)})
 
@@ -146,7 +146,7 @@ async def merge_contact(request: web.Request) -> web.Response:
     try:
         into = uuid.UUID(str(body.get("into", "")))
     except ValueError as exc:
-        raise BadInput("into must be a passenger's id", {"into": "invalid"}) from exc
+        raise BadInput(ErrorCode.MERGE_TARGET_INVALID, {"into": "invalid"}) from exc
     merged = await _changes(request).merge(contact_id, into, agent)
     return json_answer({
         "contact": await _card(request, merged.survivor),

@@ -10,6 +10,7 @@ from dispatch.presence import PresenceBoard
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.console_presence import PresenceState
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Forbidden
 from hub.model import Role
 from hub.request_body import read_json_object
@@ -23,7 +24,7 @@ def board(app: web.Application) -> PresenceBoard:
 async def list_presence(request: web.Request) -> web.Response:
     """Every active dispatcher and admin: state, live console, since when, what they hold."""
     if (await current_agent(request)).role is Role.EXTERNAL:
-        raise Forbidden("external users do not see colleagues")
+        raise Forbidden(ErrorCode.EXTERNAL_NO_COLLEAGUES)
     return web.json_response({"agents": await board(request.app).entries()})
 
 
@@ -31,12 +32,13 @@ async def set_presence(request: web.Request) -> web.Response:
     """Choose one's own state. Offline hands one's unanswered requests back at once."""
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
-        raise Forbidden("external users have no presence")
+        raise Forbidden(ErrorCode.EXTERNAL_NO_PRESENCE)
     body = await read_json_object(request)
     try:
         state = PresenceState(str(body.get("state", "")))
     except ValueError as exc:
-        raise BadInput(f"state must be one of {[s.value for s in PresenceState]}",
+        raise BadInput(ErrorCode.PRESENCE_STATE_INVALID.of(
+            allowed=", ".join(s.value for s in PresenceState)),
                        {"state": "invalid"}) from exc
     presence = board(request.app)
     changed = await presence.presence.choose(agent.id, state)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 
 
@@ -16,7 +17,7 @@ def page_limit(query: Mapping[str, str], default: int, maximum: int) -> int:
     except ValueError:
         limit = 0
     if not 1 <= limit <= maximum:
-        raise BadInput(f"limit must be a whole number from 1 to {maximum}")
+        raise BadInput(ErrorCode.LIMIT_INVALID.of(max=maximum))
     return limit
 
 
@@ -30,5 +31,5 @@ def instant(query: Mapping[str, str], name: str) -> datetime | None:
     except ValueError:
         at = None
     if at is None or at.tzinfo is None:
-        raise BadInput(f"{name} must be an ISO 8601 time with its offset")
+        raise BadInput(ErrorCode.TIME_INVALID.of(field=name))
     return at.astimezone(UTC)

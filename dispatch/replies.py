@@ -22,6 +22,7 @@ from hub import handling_take, schema
 from hub.attachment_store import file_record
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.handling_take import Holding
 from hub.model import Agent, Channel, DeliveryState, FileRef, Role
@@ -62,7 +63,7 @@ class Replies:
         an email reply and listed in its details as a mailed-in message lists its own."""
         body = body.strip()
         if not key or len(key) > 100:
-            raise BadInput("a reply needs a client key of 1 to 100 characters",
+            raise BadInput(ErrorCode.REPLY_CLIENT_KEY_INVALID,
                            {"client_key": "required"})
         existing = await self._existing(request_id, key, agent)
         if existing is not None:
@@ -74,7 +75,7 @@ class Replies:
                 channel = channel or await self._default_channel(conn, request)
                 _check_text(channel, body, subject)
                 if attachments and channel is not Channel.EMAIL:
-                    raise BadInput(f"only an email reply carries files, not {channel.value}",
+                    raise BadInput(ErrorCode.FILES_ONLY_EMAIL.of(channel=channel.value),
                                    {"attachments": "email_only"})
                 last = await last_inbound(conn, request_id, channel)
                 via = sender_for(self._senders, channel, last)
@@ -122,11 +123,11 @@ class Replies:
             if found is None:
                 return None
             if found.request_id != request_id:
-                raise BadInput("this client key was already used for another request",
+                raise BadInput(ErrorCode.CLIENT_KEY_REUSED_REQUEST,
                                {"client_key": "reused"})
             if agent.role is Role.EXTERNAL and found.assigned_agent_id != agent.id:
                 # An external user's resend after the request left them: not theirs to see.
-                raise NotFound("no such request")
+                raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
             summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
         return Reply(summary, found.id, changed=False)
 
@@ -150,7 +151,7 @@ class Replies:
         for channel, kind in ((Channel.SMS, "phone"), (Channel.EMAIL, "email")):
             if kind in kinds and channel in self._senders:
                 return channel
-        raise BadInput("no enabled channel can reach this passenger", {"channel": "none"})
+        raise BadInput(ErrorCode.NO_CHANNEL_REACHES_PASSENGER, {"channel": "none"})
 
 
 def sender_for(senders: Mapping[Channel, list[str]], channel: Channel, last: Any) -> str:
@@ -159,7 +160,7 @@ def sender_for(senders: Mapping[Channel, list[str]], channel: Channel, last: Any
     the Vonage number the passenger texted), else the channel's preferred adapter."""
     names = senders.get(channel)
     if not names:
-        raise BadInput(f"no enabled {channel.value} channel can send replies",
+        raise BadInput(ErrorCode.REPLY_CHANNEL_DISABLED.of(channel=channel.value),
                        {"channel": "not_enabled"})
     gateway = (last.details or {}).get("gateway") if last is not None else None
     return adapter_of_gateway(names, gateway)
@@ -176,19 +177,18 @@ def adapter_of_gateway(names: list[str], gateway: str | None) -> str:
 
 def _check_text(channel: Channel, body: str, subject: str | None) -> None:
     if not body:
-        raise BadInput("the reply is empty", {"body": "required"})
+        raise BadInput(ErrorCode.REPLY_EMPTY, {"body": "required"})
     if problem := subject_problem(subject):
-        raise BadInput("the subject must be one line of at most "
-                       f"{MAX_SUBJECT_CHARS} characters", {"subject": problem})
+        raise BadInput(ErrorCode.SUBJECT_INVALID.of(max=MAX_SUBJECT_CHARS), {"subject": problem})
     if not is_storable(body) or (subject is not None and not is_storable(subject)):
-        raise BadInput("the reply contains characters that cannot be sent",
+        raise BadInput(ErrorCode.REPLY_UNSENDABLE,
                        {"body": "invalid_characters"})
     limit = MAX_REPLY_CHARS.get(channel, 4000)
     if len(body) > limit:
-        raise BadInput(f"a {channel.value} reply is at most {limit} characters",
+        raise BadInput(ErrorCode.REPLY_TOO_LONG.of(channel=channel.value, max=limit),
                        {"body": "too_long"})
     if subject is not None and len(subject) > MAX_SUBJECT_CHARS:
-        raise BadInput(f"the subject is over {MAX_SUBJECT_CHARS} characters",
+        raise BadInput(ErrorCode.SUBJECT_TOO_LONG.of(max=MAX_SUBJECT_CHARS),
                        {"subject": "too_long"})
 
 
@@ -214,15 +214,16 @@ async def recipient_of(conn: AsyncConnection, request: Any, channel: Channel,
         .order_by(i.c.created_at.desc()).limit(1)
     )
     if value is None:
-        raise BadInput(f"the passenger has no {kind} to reply to", {"channel": "unreachable"})
+        raise BadInput(ErrorCode.PASSENGER_NO_ADDRESS.of(kind=kind or channel.value),
+                       {"channel": "unreachable"})
     return str(value)
 
 
 async def _refuse_opted_out(conn: AsyncConnection, phone: str) -> None:
     found = (await opted_out(conn, [phone])).get(phone)
     if found is not None:
-        raise BadInput(f"the passenger opted out of SMS ({found.keyword}, "
-                       f"{found.at:%Y-%m-%d}): no SMS is sent to them",
+        raise BadInput(ErrorCode.OPTED_OUT_OF_SMS.of(keyword=found.keyword,
+                                                     day=f"{found.at:%Y-%m-%d}"),
                        {"channel": "opted_out"})
 
 

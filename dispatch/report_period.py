@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from hub.error_codes import ErrorCode, Reason
 from hub.errors import BadInput
 
 MAX_DAYS = 400  # a year and a bit: a year-on-year month still fits, a decade does not
@@ -53,20 +54,21 @@ class ReportAsk:
     service_level_s: int | None  # None: each lane's own target wait
 
 
-def _bad(field: str, reason: str) -> BadInput:
-    return BadInput(reason, {field: "invalid"})
+def _bad(field: str, why: Reason) -> BadInput:
+    return BadInput(why, {field: "invalid"})
 
 
 def _day(query: Mapping[str, str], name: str) -> date:
     text = query.get(name, "")
     if not text:
-        raise BadInput(f"{name} is required (YYYY-MM-DD)", {name: "required"})
+        raise BadInput(ErrorCode.DATE_REQUIRED.of(field=name), {name: "required"})
     try:
         day = date.fromisoformat(text)
     except ValueError as exc:
-        raise _bad(name, f"{name} must be a date, YYYY-MM-DD") from exc
+        raise _bad(name, ErrorCode.DATE_INVALID.of(field=name)) from exc
     if not EARLIEST <= day <= LATEST:
-        raise _bad(name, f"{name} must be from {EARLIEST} to {LATEST}")
+        raise _bad(name, ErrorCode.DATE_OUT_OF_RANGE.of(
+            field=name, earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()))
     return day
 
 
@@ -74,9 +76,9 @@ def parse_period(query: Mapping[str, str], timezone: str) -> Period:
     """`from` (first day) and `to` (the day after the last: [from, to)), local days."""
     first, after = _day(query, "from"), _day(query, "to")
     if after <= first:
-        raise _bad("to", "to must be after from: the period is [from, to)")
+        raise _bad("to", ErrorCode.PERIOD_REVERSED.of())
     if after - first > timedelta(days=MAX_DAYS):
-        raise _bad("to", f"the period may be at most {MAX_DAYS} days")
+        raise _bad("to", ErrorCode.PERIOD_TOO_LONG.of(max=MAX_DAYS))
     return Period(first, after, ZoneInfo(timezone))
 
 
@@ -85,7 +87,8 @@ def parse_ask(query: Mapping[str, str], timezone: str) -> ReportAsk:
     try:
         by = Dimension(query.get("by", Dimension.DAY.value))
     except ValueError as exc:
-        raise _bad("by", f"by must be one of {[d.value for d in Dimension]}") from exc
+        raise _bad("by", ErrorCode.REPORT_BY_INVALID.of(
+            allowed=", ".join(d.value for d in Dimension))) from exc
     level: int | None = None
     if query.get("service_level_s"):
         try:
@@ -93,6 +96,6 @@ def parse_ask(query: Mapping[str, str], timezone: str) -> ReportAsk:
         except ValueError:
             level = -1
         if not 0 <= level <= MAX_SERVICE_LEVEL_S:
-            raise _bad("service_level_s", "service_level_s must be a whole number of seconds "
-                       f"from 0 to {MAX_SERVICE_LEVEL_S}")
+            raise _bad("service_level_s",
+                       ErrorCode.SERVICE_LEVEL_INVALID.of(max=MAX_SERVICE_LEVEL_S))
     return ReportAsk(period, by, level)

@@ -21,6 +21,7 @@ from dispatch.wallboard import board
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS, SETTINGS
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import Forbidden
 from hub.middleware import CONSOLE_POLICY
 from hub.model import Role
@@ -31,7 +32,7 @@ BASE = "/api/v1/reports"
 
 async def _manager(request: web.Request) -> None:
     if (await current_agent(request)).role is Role.EXTERNAL:
-        raise Forbidden("reports are for admins and dispatchers")
+        raise Forbidden(ErrorCode.REPORTS_FORBIDDEN)
 
 
 async def _report(request: web.Request) -> tuple[ReportAsk, Report, dict[str, Any]]:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
 from hub.callback_columns import is_callback
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.model import OPEN_STATUSES
 
@@ -81,7 +82,7 @@ def parse_query(q: str, default_region: str) -> list[Word]:
     """The words of a search; BadInput when it is too long to be a search."""
     q = q.strip()
     if len(q) > MAX_QUERY_CHARS:
-        raise BadInput(f"q is at most {MAX_QUERY_CHARS} characters", {"q": "too_long"})
+        raise BadInput(ErrorCode.QUERY_MAX_CHARS.of(max=MAX_QUERY_CHARS), {"q": "too_long"})
     if not q:
         return []
     whole = number_forms(q, default_region)
@@ -89,7 +90,7 @@ def parse_query(q: str, default_region: str) -> list[Word]:
         return [Word(q, whole)]
     words = q.split()
     if len(words) > MAX_WORDS:
-        raise BadInput(f"q is at most {MAX_WORDS} words", {"q": "too_many_words"})
+        raise BadInput(ErrorCode.QUERY_MAX_WORDS.of(max=MAX_WORDS), {"q": "too_many_words"})
     return [Word(word, number_forms(word, default_region)) for word in words]
 
 
@@ -135,7 +136,8 @@ def parse_filter(value: str) -> QueueFilter | None:
     try:
         return QueueFilter(value)
     except ValueError as exc:
-        raise BadInput(f"filter must be one of {[f.value for f in QueueFilter]}",
+        raise BadInput(ErrorCode.QUEUE_FILTER_INVALID.of(
+            allowed=", ".join(f.value for f in QueueFilter)),
                        {"filter": "invalid"}) from exc
 
 

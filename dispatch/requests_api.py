@@ -40,6 +40,7 @@ from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, LANES, REDIS, RELAY, REPLY_SENDERS, SETTINGS
 from hub.audit_web import record_access
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Forbidden, NotFound
 from hub.json_answer import json_answer
 from hub.model import Agent, Channel, RequestStatus, Role
@@ -66,7 +67,7 @@ def _request_id(request: web.Request) -> uuid.UUID:
     try:
         return uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
-        raise NotFound("no such request") from exc
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
 
 
 def _actions(request: web.Request) -> Actions:
@@ -112,23 +113,22 @@ def decode_cursor(text: str, scope: str, kinds: str) -> tuple[datetime, tuple[An
     """The clock and the keys of a cursor of this list; BadInput naming what is wrong."""
     body, _, mac = text.encode().partition(b".")
     if not hmac.compare_digest(_mac(body).encode(), mac):
-        raise BadInput("cursor is not one this list gave: it was changed or cut short")
+        raise BadInput(ErrorCode.CURSOR_DAMAGED)
     try:
         version, as_of, its_scope, keys = json.loads(
             base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
         if version != 1 or type(as_of) is not int or not isinstance(keys, list):
             raise ValueError("not a cursor of this version")
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise BadInput("cursor is not one this list gave") from exc
+        raise BadInput(ErrorCode.CURSOR_INVALID) from exc
     if its_scope != scope:
-        raise BadInput("cursor belongs to a list with other filters: keep status, lane, "
-                       "filter, channel, q, from, to and order as they were")
+        raise BadInput(ErrorCode.CURSOR_OTHER_FILTERS)
     try:
         if len(keys) != len(kinds):
             raise ValueError("not a cursor of this list")
         place = tuple(_read_key(kind, key) for kind, key in zip(kinds, keys, strict=True))
     except (ValueError, TypeError) as exc:
-        raise BadInput("cursor is not one this list gave") from exc
+        raise BadInput(ErrorCode.CURSOR_INVALID) from exc
     return EPOCH + timedelta(microseconds=as_of), place
 
 
@@ -140,7 +140,7 @@ def _agent_id(q: Mapping[str, str]) -> uuid.UUID | None:
     try:
         return uuid.UUID(q["agent"])
     except ValueError as exc:
-        raise BadInput("agent must be an agent's id") from exc
+        raise BadInput(ErrorCode.AGENT_FILTER_INVALID) from exc
 
 
 def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
@@ -149,14 +149,16 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
     try:
         statuses = sorted({RequestStatus(s).value for s in q.get("status", "").split(",") if s})
     except ValueError as exc:
-        raise BadInput(f"status must be one of {[s.value for s in RequestStatus]}") from exc
+        raise BadInput(ErrorCode.STATUS_INVALID.of(
+            allowed=", ".join(s.value for s in RequestStatus))) from exc
     conditions: list[ColumnElement[bool]] = []
     channel = q.get("channel")
     if channel is not None:
         try:
             conditions.append(r.c.channel == Channel(channel).value)
         except ValueError as exc:
-            raise BadInput(f"channel must be one of {[c.value for c in Channel]}") from exc
+            raise BadInput(ErrorCode.CHANNEL_INVALID.of(
+                allowed=", ".join(c.value for c in Channel))) from exc
     if q.get("lane"):
         conditions.append(r.c.lane == q["lane"])
     handled_by = _agent_id(q)
@@ -177,7 +179,7 @@ def _listing(request: web.Request, agent: Agent) -> tuple[Listing, str]:
         conditions.append(r.c.case_started_at < until)
     order = q.get("order") or "queue"
     if order not in ORDERS:
-        raise BadInput(f"order must be one of {list(ORDERS)}", {"order": "invalid"})
+        raise BadInput(ErrorCode.ORDER_INVALID.of(allowed=", ".join(ORDERS)), {"order": "invalid"})
     scope = json.dumps([statuses, channel, q.get("lane"), chosen, mine, q.get("q", "").strip(),
                         since and since.isoformat(), until and until.isoformat(),
                         handled_by and str(handled_by)]
@@ -234,7 +236,7 @@ async def get_request(request: web.Request) -> web.Response:
     if found is None or (agent.role is Role.EXTERNAL
                          and (found["assigned_agent"] is None
                               or found["assigned_agent"]["id"] != str(agent.id))):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     await record_access(request, "read.request", agent_id=agent.id, subject=str(request_id))
     return json_answer({"request": found})
 
@@ -259,7 +261,7 @@ async def transfer(request: web.Request) -> web.Response:
     try:
         target = uuid.UUID(str(body.get("agent_id", "")))
     except ValueError as exc:
-        raise BadInput("agent_id must be an agent's id", {"agent_id": "invalid"}) from exc
+        raise BadInput(ErrorCode.TRANSFER_TARGET_INVALID, {"agent_id": "invalid"}) from exc
     return _answer(await _actions(request).transfer(_request_id(request), agent, target))
 
 
@@ -268,7 +270,7 @@ async def add_note(request: web.Request) -> web.Response:
     body: dict[str, Any] = await read_json_object(request)
     text = body.get("text")
     if not isinstance(text, str):
-        raise BadInput("text is required", {"text": "required"})
+        raise BadInput(ErrorCode.TEXT_REQUIRED, {"text": "required"})
     return _answer(await _actions(request).note(_request_id(request), agent, text))
 
 
@@ -280,17 +282,18 @@ async def add_reply(request: web.Request) -> web.Response:
     text, subject = body.get("body"), body.get("subject")
     key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
     if not isinstance(text, str):
-        raise BadInput("body is required", {"body": "required"})
+        raise BadInput(ErrorCode.BODY_REQUIRED, {"body": "required"})
     if subject is not None and not isinstance(subject, str):
-        raise BadInput("subject must be text", {"subject": "invalid"})
+        raise BadInput(ErrorCode.SUBJECT_NOT_TEXT, {"subject": "invalid"})
     if not isinstance(key, str):
-        raise BadInput("client_key must be text", {"client_key": "invalid"})
+        raise BadInput(ErrorCode.CLIENT_KEY_NOT_TEXT, {"client_key": "invalid"})
     channel = None
     if body.get("channel") is not None:
         try:
             channel = Channel(str(body["channel"]))
         except ValueError as exc:
-            raise BadInput(f"channel must be one of {[c.value for c in Channel]}",
+            raise BadInput(ErrorCode.CHANNEL_INVALID.of(
+                allowed=", ".join(c.value for c in Channel)),
                            {"channel": "invalid"}) from exc
     request_id = _request_id(request)
     # Read from Redis before the reply's transaction opens: nothing is awaited inside it.
@@ -307,7 +310,7 @@ async def add_reply(request: web.Request) -> web.Response:
 async def list_agents(request: web.Request) -> web.Response:
     """Active agents, for the transfer picker (not for external users)."""
     if (await current_agent(request)).role is Role.EXTERNAL:
-        raise Forbidden("external users do not transfer requests")
+        raise Forbidden(ErrorCode.EXTERNAL_NO_TRANSFER)
     a = schema.agents
     async with request.app[DATABASE].read() as conn:
         rows = await conn.execute(

@@ -33,6 +33,7 @@ from hub.attachment_store import (
     store_file,
 )
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, TooLarge
 from hub.keys import Keys
 from hub.model import FileRef
@@ -51,7 +52,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
     try:
         request_id = uuid.UUID(request.match_info["request_id"])
     except ValueError:
-        raise NotFound("no such request") from None
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from None
     # The same refusal as a reply's (404 not theirs, 409 a colleague's or resolved), before
     # a byte of the file is read. The row lock ends with this short transaction.
     async with request.app[DATABASE].write() as conn:
@@ -62,7 +63,7 @@ async def upload_attachment(request: web.Request) -> web.Response:
             text="send the file as multipart/form-data, in one part named file")
     part = await (await request.multipart()).next()
     if not isinstance(part, BodyPartReader) or part.name != "file" or not part.filename:
-        raise BadInput("the body needs one file, in a part named file", {"file": "required"})
+        raise BadInput(ErrorCode.UPLOAD_FILE_REQUIRED, {"file": "required"})
     content_type = (part.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type not in email.attachment_types:
         raise web.HTTPUnsupportedMediaType(
@@ -72,12 +73,12 @@ async def upload_attachment(request: web.Request) -> web.Response:
     while chunk := await part.read_chunk(CHUNK_BYTES):
         data += chunk
         if len(data) > email.attachment_max_bytes:
-            raise TooLarge(f"the file is over the limit of {email.attachment_max_bytes} bytes",
+            raise TooLarge(ErrorCode.UPLOAD_TOO_LARGE.of(max=email.attachment_max_bytes),
                            {"file": "too_large"})
     if not data:
-        raise BadInput("the file is empty", {"file": "empty"})
+        raise BadInput(ErrorCode.UPLOAD_EMPTY, {"file": "empty"})
     if not looks_like(content_type, bytes(data[:HEAD_BYTES])):
-        raise BadInput(f"the file is not the {content_type} it says it is",
+        raise BadInput(ErrorCode.UPLOAD_TYPE_MISMATCH.of(content_type=content_type),
                        {"file": "type_mismatch"})
     root = attachments_root(request.app[SETTINGS].data_dir)
     digest = await asyncio.to_thread(store_file, root, bytes(data))
@@ -94,19 +95,18 @@ async def uploaded_files(redis: Redis, keys: Keys, request_id: uuid.UUID,
     if hashes is None:
         return ()
     if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
-        raise BadInput("attachments must be a list of uploaded files' sha256",
+        raise BadInput(ErrorCode.ATTACHMENTS_INVALID,
                        {"attachments": "invalid"})
     wanted: Sequence[str] = list(dict.fromkeys(h.lower() for h in hashes))
     if len(wanted) > MAX_ATTACHMENTS:
-        raise BadInput(f"a reply carries at most {MAX_ATTACHMENTS} files",
+        raise BadInput(ErrorCode.ATTACHMENTS_TOO_MANY.of(max=MAX_ATTACHMENTS),
                        {"attachments": "too_many"})
     if not wanted:
         return ()
     found = await redis.mget([keys.upload(request_id, h) for h in wanted])
     records = [json.loads(raw) for raw in found if raw is not None]
     if len(records) < len(wanted):
-        raise BadInput("a file listed was not uploaded for this request, or too long "
-                       "ago: attach it again", {"attachments": "not_uploaded"})
+        raise BadInput(ErrorCode.ATTACHMENT_NOT_UPLOADED, {"attachments": "not_uploaded"})
     return file_refs({"attachments": records})
 
 

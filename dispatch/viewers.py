@@ -21,6 +21,7 @@ from sqlalchemy import select
 from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.events import EventType
 from hub.keys import Keys
@@ -80,13 +81,13 @@ async def _viewed(request: web.Request) -> tuple[uuid.UUID, Agent]:
     try:
         request_id = uuid.UUID(request.match_info["request_id"])
     except ValueError as exc:
-        raise NotFound("no such request") from exc
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
     r = schema.contact_requests
     async with request.app[DATABASE].read() as conn:
         holder = (await conn.execute(select(r.c.assigned_agent_id).where(r.c.id == request_id))
                   ).first()
     if holder is None or (agent.role is Role.EXTERNAL and holder.assigned_agent_id != agent.id):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     return request_id, agent
 
 
@@ -97,7 +98,7 @@ async def viewing(request: web.Request) -> web.Response:
     if request.body_exists:
         given = (await read_json_object(request)).get("typing", False)
         if not isinstance(given, bool):
-            raise BadInput("typing must be true or false", {"typing": "invalid"})
+            raise BadInput(ErrorCode.TYPING_NOT_BOOLEAN, {"typing": "invalid"})
         typing = given
     found = await Viewers(request.app[REDIS].client, request.app[KEYS]).see(
         request_id, agent, typing=typing)

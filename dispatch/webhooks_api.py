@@ -14,6 +14,7 @@ from aiohttp import web
 
 from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.settings import NAME
 from hub.webhook_body import WebhookEventType
@@ -30,7 +31,7 @@ def _whole(request: web.Request, name: str, default: int | None) -> int | None:
     if text is None:
         return default
     if not text.isascii() or not text.isdigit() or int(text) > MAX_SEQ:
-        raise BadInput(f"{name} must be a whole number from 0 to {MAX_SEQ}",
+        raise BadInput(ErrorCode.SEQUENCE_INVALID.of(field=name, max=MAX_SEQ),
                        {name: "invalid"})
     return int(text)
 
@@ -39,18 +40,18 @@ async def deliveries(request: web.Request) -> web.Response:
     await require_admin(request)
     limit = _whole(request, "limit", DEFAULT_LIMIT) or 0
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadInput(f"limit must be a whole number from 1 to {MAX_LIMIT}", {"limit": "invalid"})
+        raise BadInput(ErrorCode.LIMIT_INVALID.of(max=MAX_LIMIT), {"limit": "invalid"})
     before = _whole(request, "before", None)
     endpoint = request.query.get("endpoint")
     if endpoint is not None and not NAME.match(endpoint):
-        raise BadInput("endpoint must be an endpoint's name", {"endpoint": "invalid"})
+        raise BadInput(ErrorCode.WEBHOOK_ENDPOINT_INVALID, {"endpoint": "invalid"})
     state = request.query.get("state")
     if state is not None and state not in {s.value for s in WebhookState}:
-        raise BadInput("state must be pending, delivered or failed", {"state": "invalid"})
+        raise BadInput(ErrorCode.DELIVERY_STATE_INVALID, {"state": "invalid"})
     event = request.query.get("event")
     if event is not None and event not in {t.value for t in WebhookEventType}:
-        raise BadInput("event must be one of "
-                       + ", ".join(t.value for t in WebhookEventType), {"event": "invalid"})
+        raise BadInput(ErrorCode.WEBHOOK_EVENT_INVALID.of(
+            allowed=", ".join(t.value for t in WebhookEventType)), {"event": "invalid"})
     page = await WebhookLog(request.app[DATABASE]).page(
         limit=limit, before=before, endpoint=endpoint,
         state=WebhookState(state) if state else None, event_type=event)

@@ -16,6 +16,7 @@ from aiohttp import web
 from hub.agents import get_agent
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
 from hub.audit_web import record_access
+from hub.error_codes import ErrorCode, answer
 from hub.errors import Forbidden
 from hub.model import Agent, Role
 from hub.sessions import COOKIE_NAME
@@ -44,7 +45,7 @@ async def current_agent(request: web.Request) -> Agent:
     origin): SameSite=Strict does not stop a form on a sibling subdomain.
     """
     if request.method not in ("GET", "HEAD") and not origin_allowed(request):
-        raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
+        raise web.HTTPForbidden(text=json.dumps(answer(ErrorCode.ORIGIN_NOT_ALLOWED.of())),
                                 content_type="application/json")
     cached: Agent | None = request.get(AGENT)
     if cached is not None:
@@ -57,7 +58,7 @@ async def current_agent(request: web.Request) -> Agent:
             agent = await get_agent(conn, agent_id)
     if agent is None or not agent.active:
         raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "log in first"}), content_type="application/json"
+            text=json.dumps(answer(ErrorCode.LOGIN_REQUIRED.of())), content_type="application/json"
         )
     request[AGENT] = agent
     return agent
@@ -67,11 +68,11 @@ async def require_admin(request: web.Request) -> Agent:
     """The logged-in agent if an admin; 403 for team and external users, in the audit."""
     agent = await current_agent(request)
     if agent.role is not Role.ADMIN:
-        await refuse(request, agent, "admins only")
+        await refuse(request, agent, ErrorCode.ADMINS_ONLY)
     return agent
 
 
-async def require_centre(request: web.Request, refusal: str) -> Agent:
+async def require_centre(request: web.Request, refusal: ErrorCode) -> Agent:
     """The logged-in agent if one of the centre's own (team or admin); 403 with `refusal`
     for an external user, in the audit."""
     agent = await current_agent(request)
@@ -80,10 +81,10 @@ async def require_centre(request: web.Request, refusal: str) -> Agent:
     return agent
 
 
-async def refuse(request: web.Request, agent: Agent, reason: str) -> NoReturn:
+async def refuse(request: web.Request, agent: Agent, reason: ErrorCode) -> NoReturn:
     """403 with `reason`, after an `access.refused` entry naming the agent, their role
     and the route they tried."""
     await record_access(request, "access.refused", agent_id=agent.id,
                         subject=f"{request.method} {request.path}",
-                        detail={"role": agent.role.value, "reason": reason})
+                        detail={"role": agent.role.value, "reason": reason.of().english()})
     raise Forbidden(reason)

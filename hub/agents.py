@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, NotFound
 from hub.json_types import JsonObject
 from hub.model import Agent, Role
@@ -66,13 +67,13 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
                     phone_login: str | None = None, by: uuid.UUID | None = None) -> Agent:
     login = login.strip().lower()
     if not LOGIN_PATTERN.match(login):
-        raise BadInput("login must be 2–64 characters: a-z, 0-9, dot, dash, underscore")
+        raise BadInput(ErrorCode.LOGIN_INVALID)
     if not name.strip():
-        raise BadInput("name is required")
+        raise BadInput(ErrorCode.NAME_REQUIRED)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise BadInput(ErrorCode.PASSWORD_TOO_SHORT.of(min=MIN_PASSWORD_LENGTH))
     if not all(is_storable(text) for text in (login, name, password, email or "")):
-        raise BadInput("the account details contain characters that cannot be stored")
+        raise BadInput(ErrorCode.ACCOUNT_UNSTORABLE)
     password_hash = await asyncio.to_thread(hash_password, password)  # slow on purpose
     now = utcnow()
     agent = Agent(id=uuid.uuid4(), login=login, name=name.strip(), role=role, email=email,
@@ -88,7 +89,7 @@ async def add_agent(db: Database, *, login: str, name: str, role: Role, password
             await audit.record(conn, "agent.add", agent_id=by, subject=str(agent.id),
                                detail={"login": login, "role": role.value})
     except IntegrityError as exc:
-        raise Conflict(f"login {login!r} is taken") from exc
+        raise Conflict(ErrorCode.LOGIN_TAKEN.of(login=login)) from exc
     return agent
 
 
@@ -148,11 +149,11 @@ def _optional_text(value: Any, field: str, errors: dict[str, str], max_len: int)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        errors[field] = "must be text"
+        errors[field] = "not_text"
         return None
     value = value.strip()
     if len(value) > max_len or not is_storable(value):
-        errors[field] = f"at most {max_len} characters of plain text"
+        errors[field] = "too_long"
         return None
     return str(value)
 
@@ -167,11 +168,11 @@ def clean_fields(body: Mapping[str, Any], allowed: tuple[str, ...], *,
     values: dict[str, Any] = {}
     for field in body:
         if field not in allowed:
-            errors[field] = "cannot be set here"
+            errors[field] = "not_settable"
     if "login" in body:
         login = body["login"]
         if not isinstance(login, str) or not LOGIN_PATTERN.match(login.strip().lower()):
-            errors["login"] = "2–64 characters: a-z, 0-9, dot, dash, underscore"
+            errors["login"] = "invalid"
         else:
             values["login"] = login.strip().lower()
     if "name" in body:
@@ -183,11 +184,11 @@ def clean_fields(body: Mapping[str, Any], allowed: tuple[str, ...], *,
         try:
             values["role"] = Role(str(body["role"]))
         except ValueError:
-            errors["role"] = f"one of {[r.value for r in Role]}"
+            errors["role"] = "invalid"
     if "email" in body:
         email = _optional_text(body["email"], "email", errors, MAX_EMAIL)
         if email is not None and not EMAIL_PATTERN.match(email):
-            errors["email"] = "not an email address"
+            errors["email"] = "invalid"
         values["email"] = email
     if "phone" in body:
         phone = _optional_text(body["phone"], "phone", errors, MAX_PHONE_TEXT)
@@ -195,25 +196,27 @@ def clean_fields(body: Mapping[str, Any], allowed: tuple[str, ...], *,
             try:
                 phone = to_e164(phone, default_region)
             except BadInput as exc:
-                errors["phone"] = exc.reason
+                errors["phone"] = exc.code.value
         values["phone"] = phone
     if "phone_login" in body:
         phone_login = _optional_text(body["phone_login"], "phone_login", errors, 32)
         if phone_login is not None and not PHONE_LOGIN_PATTERN.match(phone_login):
-            errors["phone_login"] = "1–32 characters: letters, digits and * # + . _ @ -"
+            errors["phone_login"] = "invalid"
         values["phone_login"] = phone_login
     if "active" in body:
         if not isinstance(body["active"], bool):
-            errors["active"] = "true or false"
+            errors["active"] = "invalid"
         values["active"] = body["active"]
     if "password" in body:
         password = body["password"]
         if not isinstance(password, str) or len(password) < ADMIN_MIN_PASSWORD_LENGTH \
                 or not is_storable(password):
-            errors["password"] = f"at least {ADMIN_MIN_PASSWORD_LENGTH} characters"
+            errors["password"] = "too_short"
         values["password"] = password
+    if errors == {"password": "too_short"}:  # the one field: its own words, with the minimum
+        raise BadInput(ErrorCode.PASSWORD_TOO_SHORT.of(min=ADMIN_MIN_PASSWORD_LENGTH), errors)
     if errors:
-        raise BadInput("check the marked fields", errors)
+        raise BadInput(ErrorCode.CHECK_FIELDS, errors)
     return values
 
 
@@ -222,14 +225,15 @@ async def create_account(db: Database, body: JsonObject, *, by: Agent,
     """An admin adds an account: login, name, role and password required."""
     missing = {f: "required" for f in ("login", "name", "role", "password") if f not in body}
     if missing:
-        raise BadInput("check the marked fields", missing)
+        raise BadInput(ErrorCode.CHECK_FIELDS, missing)
     values = clean_fields(body, ("login", "name", "role", "password", "email", "phone",
                                  "phone_login"), default_region=default_region)
     a = schema.agents
     async with db.read() as conn:
         taken = (await conn.execute(select(a.c.id).where(a.c.login == values["login"]))).first()
     if taken:
-        raise Conflict(f"login {values['login']!r} is taken", {"fields": {"login": "taken"}})
+        raise Conflict(ErrorCode.LOGIN_TAKEN.of(login=values["login"]),
+                       {"fields": {"login": "taken"}})
     agent = await add_agent(db, login=values["login"], name=values["name"],
                             role=values["role"], password=values["password"],
                             email=values.get("email"), phone=values.get("phone"),
@@ -250,15 +254,15 @@ async def update_agent(db: Database, agent_id: uuid.UUID, body: JsonObject, *,
     values = clean_fields(body, EDITABLE, default_region=default_region)
     if agent_id == by.id:
         if values.get("active") is False:
-            raise Conflict("you cannot disable your own account")
+            raise Conflict(ErrorCode.CANNOT_DISABLE_SELF)
         if "role" in values and values["role"] is not Role.ADMIN:
-            raise Conflict("you cannot take away your own admin role")
+            raise Conflict(ErrorCode.CANNOT_DEMOTE_SELF)
     a = schema.agents
     async with db.write() as conn:
         row = (await conn.execute(select(*_account_columns()).where(a.c.id == agent_id)
                                   .with_for_update())).first()
         if row is None:
-            raise NotFound("no such agent")
+            raise NotFound(ErrorCode.AGENT_NOT_FOUND)
         before = account_json(row)
         stored = {k: (v.value if isinstance(v, Role) else v) for k, v in values.items()}
         changed = {k: v for k, v in stored.items() if before.get(k) != v}
@@ -281,7 +285,7 @@ async def set_password(db: Database, agent_id: uuid.UUID, password: Any, *,
                        by: Agent) -> AccountJson:
     """An admin sets a new password for an account (the caller ends its sessions)."""
     if not isinstance(password, str):
-        raise BadInput("check the marked fields", {"password": "required"})
+        raise BadInput(ErrorCode.CHECK_FIELDS, {"password": "required"})
     clean_fields({"password": password}, ("password",), default_region="")
     password_hash = await asyncio.to_thread(hash_password, password)
     a = schema.agents
@@ -291,7 +295,7 @@ async def set_password(db: Database, agent_id: uuid.UUID, password: Any, *,
                                     .returning(a.c.login))
         login = result.scalar_one_or_none()
         if login is None:
-            raise NotFound("no such agent")
+            raise NotFound(ErrorCode.AGENT_NOT_FOUND)
         await audit.record(conn, "agent.password", agent_id=by.id, subject=str(agent_id),
                            detail={"login": login})
         after = await get_account(conn, agent_id)

@@ -30,6 +30,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import catalogue, schema
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.json_types import JsonObject
 from hub.text import is_storable
@@ -104,42 +105,44 @@ def clean_fields(body: JsonObject) -> TemplateFields:
     """A template's fields from a JSON body, or BadInput (422) naming the field and why."""
     extra = sorted(set(body) - set(FIELDS))
     if extra:
-        raise BadInput(f"unknown fields: {', '.join(extra)} (a template has "
-                       f"{', '.join(FIELDS)})", {name: "unknown" for name in extra})
+        raise BadInput(ErrorCode.TEMPLATE_UNKNOWN_FIELDS.of(unknown=", ".join(extra),
+                                                            allowed=", ".join(FIELDS)),
+                       {name: "unknown" for name in extra})
     kind = body.get("kind")
     if kind not in KINDS:
-        raise BadInput(f"kind must be one of {', '.join(KINDS)}", {"kind": "invalid"})
+        raise BadInput(ErrorCode.TEMPLATE_KIND_INVALID.of(allowed=", ".join(KINDS)),
+                       {"kind": "invalid"})
     language = body.get("language")
     if language not in LANGUAGES:
-        raise BadInput(f"language must be one of {', '.join(LANGUAGES)}",
+        raise BadInput(ErrorCode.LANGUAGE_INVALID.of(allowed=", ".join(LANGUAGES)),
                        {"language": "invalid"})
     lane = body.get("lane")
     if lane is not None and (not isinstance(lane, str) or not lane.strip()):
-        raise BadInput("lane must be a lane's key, or null for every lane", {"lane": "invalid"})
+        raise BadInput(ErrorCode.LANE_KEY_INVALID, {"lane": "invalid"})
     text = _body(body.get("body"))
     filled = FILLED[str(kind)]
     unknown = [name for name in placeholders_in(text) if name not in PLACEHOLDERS]
     if unknown:
         raise BadInput(
-            f"unknown placeholders in body: {_braced(unknown)}; known: {_braced(filled)}",
+            ErrorCode.PLACEHOLDERS_UNKNOWN.of(unknown=_braced(unknown), known=_braced(filled)),
             {"body": "unknown_placeholder"})
     unfilled = [name for name in placeholders_in(text) if name not in filled]
     if unfilled:
-        raise BadInput(
-            f"{_braced(unfilled)} is not filled in {kind} answers; they fill "
-            f"{_braced(filled)}", {"body": "unknown_placeholder"})
+        raise BadInput(ErrorCode.PLACEHOLDERS_NOT_FILLED.of(
+            unknown=_braced(unfilled), kind=kind, known=_braced(filled)),
+            {"body": "unknown_placeholder"})
     return TemplateFields(str(kind), lane.strip() if lane else None, str(language), text)
 
 
 def _body(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise BadInput("body is required", {"body": "required"})
+        raise BadInput(ErrorCode.BODY_REQUIRED, {"body": "required"})
     value = value.strip()
     if len(value) > MAX_BODY:
-        raise BadInput(f"body is at most {MAX_BODY} characters (now {len(value)})",
+        raise BadInput(ErrorCode.BODY_TOO_LONG_NOW.of(max=MAX_BODY, length=len(value)),
                        {"body": "too_long"})
     if not is_storable(value):
-        raise BadInput("body contains characters that cannot be stored", {"body": "invalid"})
+        raise BadInput(ErrorCode.BODY_UNSTORABLE, {"body": "invalid"})
     return str(value)
 
 

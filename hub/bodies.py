@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from hub.error_codes import ErrorCode
 from hub.records import Me, Notice, Presence, RequestDetail, RequestSummary, Viewer
 
 
@@ -19,9 +20,14 @@ class _Body(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class Error(msgspec.Struct, kw_only=True):
-    """Every error answer: the reason, and for bad input field -> what is wrong with it."""
+    """Every error answer: the reason in English, and for bad input field -> what is wrong
+    with it (a code: required, invalid, too_long, ...). `code` and `params` say the reason
+    again for a program and a translation: the page shows the catalogue's `error.<code>`
+    text in the user's language with the params filled in (hub.error_codes)."""
 
     error: str
+    code: ErrorCode | msgspec.UnsetType = msgspec.UNSET
+    params: dict[str, str | int | float] | msgspec.UnsetType = msgspec.UNSET
     fields: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 

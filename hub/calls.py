@@ -41,6 +41,7 @@ from hub.call_events import (
 from hub.caller_profile import caller_profile
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.events import EventType
 from hub.handling import announce
@@ -104,7 +105,7 @@ class CallStore:
             return opened
         except (SQLAlchemyError, OSError) as exc:
             log.error("%s call event not stored: %s", event.provider, type(exc).__name__)
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
 
     async def silencing(self, event: CallEvent) -> Notice | None:
         """The announcement-only notice that keeps this call out of the hub: an inbound
@@ -132,7 +133,7 @@ class CallStore:
                     .where(k.c.provider == provider, k.c.state != CallState.ENDED.value,
                            k.c.updated_at < before))).all()
         except (SQLAlchemyError, OSError) as exc:
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
         return [CallEvent(provider=provider, call_key=row.call_key, kind=CallKind.HANGUP,
                           direction=CallDirection(row.direction), caller=row.caller,
                           called=row.called, at=before, cause=ENDED_UNSEEN,
@@ -150,7 +151,7 @@ class CallStore:
         call_id = call_id_of(event.provider, event.call_key)
         passenger = event.passenger
         if passenger != ANONYMOUS and not passenger.startswith("+"):
-            raise BadInput("the passenger's number is not a phone number",
+            raise BadInput(ErrorCode.CALL_NUMBER_INVALID,
                            {"from" if event.direction is CallDirection.IN else "to": "invalid"})
         outbound = event.direction is CallDirection.OUT
         result = await self._ingestor.submit(InboundContact(

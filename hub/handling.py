@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from hub import schema
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode, Reason
 from hub.errors import Conflict, NotFound
 from hub.events import EventType, handling_event
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
@@ -228,7 +229,7 @@ async def _guarded(conn: AsyncConnection, request_id: uuid.UUID, step: Step,
         select(r.c.status, r.c.assigned_agent_id).where(r.c.id == request_id))).first()
     if current is None or (agent.role is Role.EXTERNAL
                            and current.assigned_agent_id != agent.id):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
     if already is not None and already(current):
         return Handled(request_id, summary, False)
@@ -247,15 +248,23 @@ def _holder_or_admin(agent: Agent) -> ColumnElement[bool]:
     return r.c.assigned_agent_id == agent.id
 
 
+def held_reason(holder: Mapping[str, Any] | None) -> Reason:
+    """Why a request a colleague holds cannot be taken: who holds it, when it says."""
+    if holder is None:
+        return ErrorCode.REQUEST_HELD.of()
+    return ErrorCode.REQUEST_HELD_BY.of(name=holder["name"])
+
+
 def _conflict(action: HandlingAction, status: str, request: RequestSummaryJson) -> Conflict:
     holder = request["assigned_agent"]
+    why: Reason
     if status == RequestStatus.RESOLVED.value:
-        reason = "the request is resolved"
+        why = ErrorCode.REQUEST_RESOLVED.of()
     elif status == RequestStatus.CLAIMED.value:
-        reason = f"the request is held by {holder['name'] if holder else 'another agent'}"
+        why = held_reason(holder)
     elif request["offer"] is not None:
-        reason = (f"the request is offered to {request['offer']['agent']['name']} until "
-                  f"{request['offer']['expires_at']}")
+        why = ErrorCode.REQUEST_OFFERED_TO.of(name=request["offer"]["agent"]["name"],
+                                              until=request["offer"]["expires_at"] or "")
     else:
-        reason = f"cannot {action.value} a request that is {status}"
-    return Conflict(reason, {"status": status, "held_by": holder, "request": request})
+        why = ErrorCode.REQUEST_NOT_ACTIONABLE.of(action=action.value, status=status)
+    return Conflict(why, {"status": status, "held_by": holder, "request": request})

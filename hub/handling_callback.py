@@ -22,6 +22,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.error_codes import ErrorCode
 from hub.errors import Conflict
 from hub.events import EventType
 from hub.handling import (
@@ -97,7 +98,7 @@ async def callback_outcome(conn: AsyncConnection, request_id: uuid.UUID, agent: 
         await may_take(conn, request_id, agent, at=at, doing="call back")
         values.update(taken_by(agent.id, at))
     elif found.last_agent_id != agent.id:
-        raise Conflict("the request is resolved", {"status": found.status.value})
+        raise Conflict(ErrorCode.REQUEST_RESOLVED, {"status": found.status.value})
     elif outcome is not CallbackOutcome.REACHED:
         values.update(taken_by(agent.id, at), ended_at=None)
     if outcome is CallbackOutcome.REACHED:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.error_codes import ErrorCode
 from hub.errors import Conflict, NotFound
 from hub.events import EventType
 from hub.handling import (
@@ -21,6 +22,7 @@ from hub.handling import (
     change,
     changed,
     first_response,
+    held_reason,
     taken_by,
 )
 from hub.json_types import JsonDocument
@@ -50,7 +52,7 @@ async def holding(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent) ->
                r.c.assigned_agent_id, r.c.last_agent_id)
         .where(r.c.id == request_id).with_for_update())).first()
     if row is None or (agent.role is Role.EXTERNAL and row.assigned_agent_id != agent.id):
-        raise NotFound("no such request")
+        raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
     return Holding(row.id, row.reference, RequestStatus(row.status), row.channel,
                    row.contact_id, row.assigned_agent_id, row.last_agent_id)
 
@@ -62,19 +64,19 @@ async def may_take(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *
     it over in both cases)."""
     found = await holding(conn, request_id, agent)
     if found.status is RequestStatus.RESOLVED:
-        raise Conflict(f"the request is resolved: reopen it to {doing}",
+        raise Conflict(ErrorCode.REQUEST_RESOLVED_REOPEN.of(action=doing),
                        {"status": found.status.value})
     if agent.role is Role.ADMIN:
         return found
     if found.status is RequestStatus.CLAIMED and found.assigned_agent_id != agent.id:
         summary = (await summaries_by_id(conn, [request_id]))[str(request_id)]
         holder = summary["assigned_agent"]
-        raise Conflict(f"the request is held by {holder['name'] if holder else 'another'}",
+        raise Conflict(held_reason(holder),
                        {"status": found.status.value, "held_by": holder, "request": summary})
     offer = (await conn.execute(select(r.c.offered_agent_id, r.c.offer_expires_at)
                                 .where(r.c.id == request_id))).one()
     if offer.offered_agent_id not in (None, agent.id) and offer.offer_expires_at > at:
-        raise Conflict("the request is offered to a colleague; wait for the offer to end",
+        raise Conflict(ErrorCode.REQUEST_OFFERED_TO_COLLEAGUE,
                        {"status": found.status.value})
     return found
 

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.ingest_store import fingerprint, record_opt_outs, reused_key, store_batch
 from hub.lane_book import LaneBook
@@ -133,14 +134,14 @@ class Ingestor:
             change = {"phone": contact.phone, "at": contact.received_at, "keyword": keyword}
             await self._db.run_write(lambda conn: record_opt_outs(conn, [change]))
         except (SQLAlchemyError, OSError) as exc:
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
 
     def admit(self) -> None:
         """Refuse at once (RetryLater) when a new contact would wait longer than max_wait_s."""
         waiting = len(self._waiting)
         if waiting >= self._max_pending or waiting > self._capacity * self._max_wait_s:
             self.refused += 1
-            raise RetryLater("the hub is at capacity", retry_after_s=1)
+            raise RetryLater(ErrorCode.HUB_AT_CAPACITY, retry_after_s=1)
 
     @contextlib.contextmanager
     def admission(self) -> Iterator[None]:
@@ -152,7 +153,7 @@ class Ingestor:
         """
         if self._handling >= self._max_in_flight:
             self.refused += 1
-            raise RetryLater("the hub is at capacity", retry_after_s=1)
+            raise RetryLater(ErrorCode.HUB_AT_CAPACITY, retry_after_s=1)
         self.admit()
         self._handling += 1
         try:
@@ -189,11 +190,11 @@ class Ingestor:
                     for waiting in batch:
                         await self._commit_batch([waiting])
                     return
-                _fail(batch, RetryLater("the contact conflicts with stored data"))
+                _fail(batch, RetryLater(ErrorCode.CONTACT_CONFLICTS))
                 return
             except (SQLAlchemyError, OSError) as exc:
                 log.error("ingest of %d contacts failed: %s", len(batch), exc)
-                _fail(batch, RetryLater("the database is not available", retry_after_s=5))
+                _fail(batch, RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5))
                 return
             except Exception:
                 # A bug or data no check foresaw: isolate the contact that causes it, so that
@@ -204,7 +205,7 @@ class Ingestor:
                     return
                 log.exception("ingest could not store a %s contact",
                               batch[0].contact.channel.value)
-                _fail(batch, RetryLater("the contact could not be stored"))
+                _fail(batch, RetryLater(ErrorCode.CONTACT_NOT_STORED))
                 return
             break
         self.committed += sum(1 for r in results if isinstance(r, IngestResult)
@@ -239,7 +240,7 @@ def _check_storable(contact: InboundContact) -> None:
              contact.chat_visitor, contact.subject, *contact.details.keys(),
              *contact.details.values()]
     if not all(is_storable(text) for text in texts if text):
-        raise BadInput("the message contains characters that cannot be stored")
+        raise BadInput(ErrorCode.MESSAGE_UNSTORABLE)
 
 
 def _fail(batch: list[_Waiting], error: Exception) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from hub import schema
 from hub.callback_columns import ask_columns
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, OperatorMustAct
 from hub.group_threads import group_reply_threads
 from hub.handling import reopened_by_message
@@ -139,7 +140,7 @@ def fingerprint(contact: InboundContact) -> str:
 
 
 def reused_key() -> BadInput:
-    return BadInput("this submission id was already used for a different message",
+    return BadInput(ErrorCode.SUBMISSION_ID_REUSED,
                     {"submission_token": "reused"})
 
 

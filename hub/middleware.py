@@ -9,9 +9,11 @@ from aiohttp import web
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.appkeys import SETTINGS
+from hub.error_codes import ErrorCode, answer
 from hub.errors import (
     AnnouncementOnly,
     BadInput,
+    CodedError,
     Conflict,
     Forbidden,
     NotFound,
@@ -37,23 +39,32 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
     return web.json_response(body, status=status, headers=headers)
 
 
+def _body(exc: CodedError) -> dict[str, object]:
+    return {"error": exc.reason, "code": exc.code.value, "params": exc.params}
+
+
+# aiohttp's own refusals by status, in aiohttp's words; any other is generic.
+HTTP_CODES = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND,
+              405: ErrorCode.METHOD_NOT_ALLOWED, 415: ErrorCode.UNSUPPORTED_MEDIA_TYPE}
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except TooLarge as exc:
-        return _json(413, {"error": exc.reason})
+        return _json(413, _body(exc))
     except BadInput as exc:
-        body: dict[str, object] = {"error": exc.reason}
+        body = _body(exc)
         if exc.field_errors:
             body["fields"] = exc.field_errors
         return _json(422 if exc.field_errors else 400, body)
     except Conflict as exc:
-        return _json(409, {"error": exc.reason, **exc.detail})
+        return _json(409, {**exc.detail, **_body(exc)})
     except NotFound as exc:
-        return _json(404, {"error": str(exc) or "not found"})
+        return _json(404, _body(exc))
     except Forbidden as exc:
-        return _json(403, {"error": str(exc) or "forbidden"})
+        return _json(403, _body(exc))
     except AnnouncementOnly as exc:
         # A success: the gateway must not retry what the notice has already answered.
         # "sv" is what a Swedish speaker is told: the Finnish text when there is no Swedish.
@@ -61,13 +72,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return _json(200, {"status": "announced", "notice": {
             "fi": notice.text_fi, "sv": notice.text("sv"), "en": notice.text_en}})
     except RetryLater as exc:
-        return _json(503, {"error": exc.reason}, {"Retry-After": str(exc.retry_after_s)})
+        return _json(503, _body(exc), {"Retry-After": str(exc.retry_after_s)})
     except PoolTimeout:  # every database connection busy for POOL_TIMEOUT_S: fail fast
-        return _json(503, {"error": "the hub is busy; try again"}, {"Retry-After": "1"})
+        return _json(503, answer(ErrorCode.HUB_BUSY.of()), {"Retry-After": "1"})
     except web.HTTPRequestEntityTooLarge:
         # aiohttp puts the limit in its message only, not on the exception.
         limit = request.app[SETTINGS].http.max_body_bytes
-        return _json(413, {"error": f"the body is over the limit of {limit} bytes"})
+        return _json(413, answer(ErrorCode.BODY_TOO_LARGE.of(max=limit)))
     except web.HTTPException as exc:
         if (exc.status >= 400 and request.path.startswith(JSON_ERROR_PREFIXES)
                 and exc.content_type != "application/json"):
@@ -76,12 +87,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             own_words = exc.text and not exc.text.startswith(f"{exc.status}:")
             headers = {k: v for k, v in exc.headers.items()
                        if k.lower() not in ("content-type", "content-length")}
-            return _json(exc.status, {"error": exc.text if own_words else exc.reason.lower()},
+            reason = exc.text if own_words else exc.reason.lower()
+            code = HTTP_CODES.get(exc.status, ErrorCode.BAD_INPUT if exc.status < 500
+                                  else ErrorCode.INTERNAL)
+            return _json(exc.status, {"error": reason or "", "code": code.value, "params": {}},
                          headers)
         raise
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _json(500, {"error": "internal error; it has been logged"})
+        return _json(500, answer(ErrorCode.INTERNAL.of()))
 
 
 @web.middleware

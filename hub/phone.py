@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 
 
@@ -12,9 +13,9 @@ def to_e164(text: str, default_region: str) -> str:
     try:
         number = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise BadInput("not a phone number") from exc
+        raise BadInput(ErrorCode.PHONE_INVALID) from exc
     if not phonenumbers.is_possible_number(number):
-        raise BadInput("not a possible phone number")
+        raise BadInput(ErrorCode.PHONE_NOT_POSSIBLE)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

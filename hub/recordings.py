@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import audit, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import RetryLater
 from hub.events import EventType
 from hub.model import Agent
@@ -67,7 +68,7 @@ class Recordings:
         try:
             return await self._add(report)
         except (SQLAlchemyError, OSError) as exc:
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
 
     async def _add(self, report: RecordingReport) -> bool | None:
         async with self._db.write() as conn:
@@ -111,7 +112,7 @@ class Recordings:
                 found = (await conn.execute(select(k.c.id).where(
                     k.c.provider == provider, k.c.call_key.in_(call_keys)).limit(1))).first()
         except (SQLAlchemyError, OSError) as exc:
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
         return found is not None
 
     async def location_of(self, provider: str, provider_id: str) -> str | None:
@@ -121,7 +122,7 @@ class Recordings:
                 found = (await conn.execute(select(rec.c.location).where(
                     rec.c.provider == provider, rec.c.provider_id == provider_id))).scalar()
         except (SQLAlchemyError, OSError) as exc:
-            raise RetryLater("the database is not available", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
         return None if found is None else str(found)
 
     async def get(self, recording_id: uuid.UUID) -> StoredRecording | None:

@@ -7,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.json_types import JsonObject
 
@@ -29,19 +30,20 @@ async def read_json_object(request: web.Request) -> JsonObject:
     """The body as a JSON object; 415 for another content type, BadInput (400) otherwise."""
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(
-            text=json.dumps({"error": "send application/json"}), content_type="application/json"
+            text=json.dumps({"error": "send application/json",
+                             "code": ErrorCode.UNSUPPORTED_MEDIA_TYPE.value, "params": {}}),
+            content_type="application/json"
         )
     raw = await request.read()
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise BadInput("the body is not valid UTF-8") from exc
+        raise BadInput(ErrorCode.BODY_NOT_UTF8) from exc
     except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from exc
+        raise BadInput(ErrorCode.JSON_MALFORMED.of(
+            problem=exc.msg, line=exc.lineno, column=exc.colno)) from exc
     except RecursionError as exc:
-        raise BadInput("the JSON is nested too deeply") from exc
+        raise BadInput(ErrorCode.JSON_TOO_DEEP) from exc
     if not isinstance(data, dict):
-        raise BadInput("the body must be a JSON object")
+        raise BadInput(ErrorCode.BODY_NOT_OBJECT)
     return data

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.json_types import JsonObject
 from hub.model import IdentityKind
@@ -58,18 +59,17 @@ def identifier_from(body: JsonObject, default_region: str) -> Identifier:
     given = [name for name, value in (("phone", phone), ("email", email))
              if value not in (None, "")]
     if len(given) != 1:
-        reason = "give a phone number or an email address" if not given \
-            else "give a phone number or an email address, not both"
-        raise BadInput(reason, {"phone": "one of", "email": "one of"})
+        why = ErrorCode.PHONE_OR_EMAIL if not given else ErrorCode.PHONE_OR_EMAIL_NOT_BOTH
+        raise BadInput(why, {"phone": "one_of", "email": "one_of"})
     if phone not in (None, ""):
         if not isinstance(phone, str):
-            raise BadInput("the phone number must be text", {"phone": "invalid"})
+            raise BadInput(ErrorCode.PHONE_NOT_TEXT, {"phone": "invalid"})
         try:
             return Identifier(IdentityKind.PHONE, to_e164(phone, default_region))
         except BadInput as exc:
-            raise BadInput(exc.reason, {"phone": "invalid"}) from exc
+            raise BadInput(exc.code.of(**exc.params), {"phone": "invalid"}) from exc
     if not isinstance(email, str) or "@" not in email or len(email) > EMAIL_MAX:
-        raise BadInput("not an email address", {"email": "invalid"})
+        raise BadInput(ErrorCode.EMAIL_INVALID, {"email": "invalid"})
     return Identifier(IdentityKind.EMAIL, email.strip().lower())
 
 
@@ -78,7 +78,7 @@ async def find_subject(conn: AsyncConnection, identifier: Identifier) -> Subject
     owner = (await conn.execute(select(i.c.contact_id).where(
         i.c.kind == identifier.kind.value, i.c.value == identifier.value))).scalar()
     if owner is None:
-        raise NotFound("no passenger has this phone number or email address")
+        raise NotFound(ErrorCode.SUBJECT_NOT_FOUND)
     root = await _survivor(conn, owner)
     contacts = await _merged_into(conn, root)
     rows = (await conn.execute(select(i.c.kind, i.c.value).where(

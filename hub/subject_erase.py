@@ -39,6 +39,7 @@ from hub import handling, schema
 from hub.attachment_store import stored_path
 from hub.clock import utcnow
 from hub.database import Database
+from hub.error_codes import ErrorCode
 from hub.errors import RetryLater
 from hub.events import EventType
 from hub.keys import Keys
@@ -122,7 +123,7 @@ async def _wait_for_lock(redis: Redis, keys: Keys, token: str) -> None:
     deadline = loop.time() + LOCK_WAIT_S
     while not await take_lock(redis, keys, token):
         if loop.time() > deadline:
-            raise RetryLater("a purge or another erasure is running; try again shortly", 5)
+            raise RetryLater(ErrorCode.ERASURE_BUSY, 5)
         await asyncio.sleep(LOCK_POLL_S)
 
 

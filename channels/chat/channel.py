@@ -32,6 +32,7 @@ from hub.address_gate import AddressGate
 from hub.agent_auth import current_agent
 from hub.appkeys import TRUSTED_PROXIES, WEBSOCKETS
 from hub.client_address import client_address
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, DeliveryState, OutboundMessage, Role, SendReceipt
 from hub.request_body import read_json_object
@@ -111,7 +112,7 @@ class ChatChannel:
     @property
     def ctx(self) -> ChatContext:
         if self._ctx is None:
-            raise RetryLater("the hub is starting")
+            raise RetryLater(ErrorCode.HUB_STARTING)
         return self._ctx
 
     async def widget(self, request: web.Request) -> web.FileResponse:
@@ -143,14 +144,14 @@ class ChatChannel:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.fanout.ready.wait(), READY_WAIT_S)
         except REDIS_ERRORS as exc:
-            raise RetryLater("chat is not available right now", retry_after_s=5) from exc
+            raise RetryLater(ErrorCode.CHAT_UNAVAILABLE, retry_after_s=5) from exc
         ws = web.WebSocketResponse(
             heartbeat=HEARTBEAT_S, compress=False,
             max_msg_size=chat.max_message_chars * FRAME_BYTES_PER_CHAR + FRAME_OVERHEAD_BYTES)
         sockets = request.app[WEBSOCKETS]
         try:
             if not ctx.fanout.ready.is_set():
-                raise RetryLater("chat is not available right now", retry_after_s=5)
+                raise RetryLater(ErrorCode.CHAT_UNAVAILABLE, retry_after_s=5)
             await ws.prepare(request)
             sockets.add(ws)
             self.sockets += 1
@@ -173,18 +174,18 @@ class ChatChannel:
         try:
             request_id = uuid.UUID(request.match_info["request_id"])
         except ValueError as exc:
-            raise NotFound("no such request") from exc
+            raise NotFound(ErrorCode.REQUEST_NOT_FOUND) from exc
         on = True
         if request.body_exists:
             body = await read_json_object(request)
             given = body.get("on", True)
             if not isinstance(given, bool):
-                raise BadInput("on must be true or false", {"on": "invalid"})
+                raise BadInput(ErrorCode.ON_NOT_BOOLEAN, {"on": "invalid"})
             on = given
         ctx = self.ctx
         exists, holder = await ctx.conversations.assignment(request_id)
         if not exists or (agent.role is Role.EXTERNAL and holder != agent.id):
-            raise NotFound("no such request")
+            raise NotFound(ErrorCode.REQUEST_NOT_FOUND)
         visitors = await ctx.conversations.visitors_of(request_id)
         for visitor in visitors:
             await ctx.fanout.publish(visitor, {"kind": "typing", "on": on, "name": agent.name})

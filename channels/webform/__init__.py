@@ -30,6 +30,7 @@ from hub.appkeys import TRUSTED_PROXIES
 from hub.catalogue import supported
 from hub.client_address import client_address
 from hub.clock import utcnow
+from hub.error_codes import ErrorCode
 from hub.errors import AnnouncementOnly, BadInput, RetryLater
 from hub.model import Channel, InboundContact, IngestResult
 from hub.request_body import read_json_object, receive_body
@@ -68,7 +69,7 @@ class WebFormChannel:
     @property
     def services(self) -> HubServices:
         if self._services is None:
-            raise RetryLater("the hub is starting")
+            raise RetryLater(ErrorCode.HUB_STARTING)
         return self._services
 
     def _parse(self, fields: dict[str, Any]) -> InboundContact:
@@ -131,7 +132,8 @@ class WebFormChannel:
             except BadInput as exc:
                 fields = {f: {"code": c, "reason": REASONS.get(c, c)}
                           for f, c in exc.field_errors.items()}
-                return web.json_response({"error": exc.reason, "fields": fields}, status=422)
+                return web.json_response({"error": exc.reason, "code": exc.code.value,
+                                          "params": exc.params, "fields": fields}, status=422)
             except AnnouncementOnly as exc:  # nothing kept: no reference to give
                 lang = supported(str(data.get("language") or "fi"))
                 return web.json_response({"status": "announced", "reference": None,
@@ -174,9 +176,9 @@ async def _form_fields(request: web.Request) -> dict[str, str]:
                                   errors="strict"))
         posted = await request.post()
     except (UnicodeDecodeError, LookupError) as exc:
-        raise BadInput(f"the form is not valid {charset}") from exc
+        raise BadInput(ErrorCode.FORM_CHARSET_INVALID.of(charset=charset)) from exc
     except (ValueError, web.HTTPException) as exc:  # no boundary, a part cut short
-        raise BadInput("the form is not a readable multipart/form-data body") from exc
+        raise BadInput(ErrorCode.FORM_UNREADABLE) from exc
     return {k: v for k, v in posted.items() if isinstance(v, str)}
 
 

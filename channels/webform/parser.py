@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hub.error_codes import ErrorCode
 from hub.errors import BadInput
 from hub.model import Channel, InboundContact
 from hub.phone import to_e164
@@ -116,7 +117,7 @@ def parse_order(fields: Mapping[str, object], *, default_region: str, timezone: 
 
     if errors:
         summary = "; ".join(f"{field} {REASONS[code]}" for field, code in errors.items())
-        raise BadInput(f"the form has errors: {summary}", errors)
+        raise BadInput(ErrorCode.FORM_INVALID.of(summary=summary), errors)
 
     body = text.get("message") or " → ".join(
         part for part in (details.get("pickup_address"), details.get("destination")) if part

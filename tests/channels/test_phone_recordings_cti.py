@@ -143,7 +143,8 @@ async def test_voicemail_without_a_time_takes_the_hubs_and_refusals_keep_nothing
     assert "recording_sources" in off_list[1]["error"]
     unknown = await _post(client, event="voicemail", callId="no-such-call",
                           url=recording_server.url("601.wav"))
-    assert unknown == (404, {"error": "no call with this callId is known"})
+    assert unknown == (404, {"error": "no call with this callId is known", "code": "not_found",
+                             "params": {}})
     gone = await _post(client, event="voicemail", callId=call["callId"],
                        url=recording_server.url("gone.wav"))
     assert gone[0] == 422 and gone[1]["fields"] == {"url": "not found"}

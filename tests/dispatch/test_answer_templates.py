@@ -119,7 +119,9 @@ async def test_one_template_per_kind_lane_and_language(
         "kind": "acknowledgement", "language": "fi", "body": "Toinen {reference}."})
     assert status == 409
     assert answer == {"error": "every lane has an acknowledgement template in 'fi' already: "
-                               "change that one", "existing": every["id"]}
+                               "change that one", "existing": every["id"],
+                      "code": "template_exists_every_lane",
+                      "params": {"kind": "acknowledgement", "language": "fi"}}
 
     # Another lane, language or kind is another template; moving one onto a taken place is
     # refused too, and a template may keep its own place when it changes.
@@ -169,7 +171,8 @@ async def test_bad_templates_are_refused_naming_the_field(
     body = {"kind": "acknowledgement", "language": "fi", "lane": None, "body": ACK_FI,
             **change}
     status, answer = await _call(admin, "POST", BASE, body)
-    assert (status, answer) == (422, {"error": reason, "fields": fields})
+    assert (status, answer["error"], answer["fields"]) == (422, reason, fields)
+    assert answer["code"] and isinstance(answer["params"], dict)
     # Braces around anything but a word are plain text.
     await _add(admin, body="Viite {reference} { } {} {1 2}")
 

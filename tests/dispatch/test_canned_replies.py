@@ -144,7 +144,7 @@ async def test_fields_are_checked_and_unknown_placeholders_refused_by_name(
                             "body, lane, position)"),
     ]:
         status, answer = await _call(admin, "POST", ADMIN, {**good, **change})
-        assert (status, answer) == (400, {"error": reason}), change
+        assert (status, answer["error"]) == (400, reason), change
     _, listed = await _call(admin, "GET", ADMIN)
     assert listed["canned_replies"] == []
 
@@ -213,7 +213,8 @@ async def test_render_fills_in_the_request_and_the_eta(
         ({"eta": 10}, "eta must be text, such as \"10 min\""),
         ({"eta": "5 min", "name": "Joku"}, "unknown fields: name (give only eta)"),
     ]:
-        assert await _render(team, named["id"], fi["id"], body) == (400, {"error": reason})
+        status, answer = await _render(team, named["id"], fi["id"], body)
+        assert (status, answer["error"]) == (400, reason)
     missing = "00000000-0000-4000-8000-000000000000"
     assert (await _render(team, missing, fi["id"], {"eta": "5 min"}))[0] == 404
     assert (await _render(team, named["id"], missing, {"eta": "5 min"}))[0] == 404

@@ -372,7 +372,8 @@ async def test_bad_merges_get_a_clear_4xx_and_change_nothing(
         return await _call(agent, "POST", f"/api/v1/contacts/{source}/merge", json=body)
 
     assert await merge(a, {"into": a}) == (422, {
-        "error": "a passenger cannot be merged into themselves", "fields": {"into": "same"}})
+        "error": "a passenger cannot be merged into themselves", "fields": {"into": "same"},
+        "code": "merge_into_self", "params": {}})
     assert (await merge(a, {"into": unknown}))[0] == 422
     assert (await merge(a, {"into": "not-an-id"}))[1]["fields"] == {"into": "invalid"}
     assert (await merge(a, {}))[1]["fields"] == {"into": "invalid"}
