@@ -339,7 +339,7 @@ async def test_refused_replies_keep_the_text_and_say_why(
         await text.press("Control+Enter")
         await expect(error).to_have_text(
             "Toinen välittäjä käsittelee pyyntöä, vastausta ei lähetetty: "
-            "the request is held by Pekka Kollega")
+            "Pyyntö on käyttäjän Pekka Kollega käsittelyssä.")
         await expect(text).to_have_value(typed)
         await expect(text).to_be_focused()
 

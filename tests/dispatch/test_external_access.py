@@ -82,6 +82,7 @@ OTHER_PARAMS = {
     "template_id": "an automatic answer's template (admins)",
     "message_id": "a message, only ever beside its request_id",
     "sha256": "a mailed file's hash, only ever beside its message's request_id",
+    "lang": "the pages' words in a language: the same for everyone, no request in them",
 }
 
 
