@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from hub import schema
 from hub.clock import utcnow
+from hub.epoch import epoch_us
 from hub.errors import Conflict, NotFound
 from hub.events import EventType, handling_event
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
@@ -64,11 +65,17 @@ class Step:
     target: uuid.UUID | None = None
 
 
+def _first(timing: str, at: datetime) -> dict[str, Any]:
+    """`timing` set to `at` unless already set, and its copy in microseconds
+    (hub.schema's `*_us`) with it: the copy is null exactly when the timing is."""
+    return {f"{timing}_at": func.coalesce(r.c[f"{timing}_at"], at),
+            f"{timing}_us": func.coalesce(r.c[f"{timing}_us"], epoch_us(at))}
+
+
 def service_starts(at: datetime) -> dict[str, Any]:
     """Service starts at the first claim or answer. A request taken before the router placed
     it was never waiting in the queue: its queue time is that same moment."""
-    return {"service_started_at": func.coalesce(r.c.service_started_at, at),
-            "queued_at": func.coalesce(r.c.queued_at, at)}
+    return {**_first("service_started", at), **_first("queued", at)}
 
 
 def taken_by(agent_id: uuid.UUID, at: datetime) -> dict[str, Any]:
@@ -78,7 +85,7 @@ def taken_by(agent_id: uuid.UUID, at: datetime) -> dict[str, Any]:
 
 
 def first_response(at: datetime) -> dict[str, Any]:
-    return {"first_response_at": func.coalesce(r.c.first_response_at, at)}
+    return _first("first_response", at)
 
 
 async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[str, Any], *,
@@ -192,24 +199,32 @@ async def order(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *,
 def ended(at: datetime) -> dict[str, Any]:
     """Resolved at `at`: nobody holds it, no offer stands, service (if never started) too."""
     return {"status": RequestStatus.RESOLVED.value, "assigned_agent_id": None, "ended_at": at,
-            **NO_OFFER, **service_starts(at)}
+            "ended_us": epoch_us(at), **NO_OFFER, **service_starts(at)}
 
 
 def back_in_queue(at: datetime) -> dict[str, Any]:
     """A resolved request waits again. Its timings are the case's: the queued time stays
     the first one (set now only if it never had one), like the service start."""
     return {"status": RequestStatus.QUEUED.value, "assigned_agent_id": None, "ended_at": None,
-            "queued_at": func.coalesce(r.c.queued_at, at)}
+            "ended_us": None, **_first("queued", at)}
 
 
 def reopened_by_message() -> Update:
     """The passenger wrote again on a resolved request (ingest, run for a batch with
-    `b_id` and `at` bound): it waits again, as `reopen` leaves it, with no handling event."""
+    `b_id`, `at` and `at_us` (`reopened_row`) bound): it waits again, as `reopen` leaves
+    it, with no handling event."""
     at: BindParameter[datetime] = bindparam("at")
+    at_us: BindParameter[int] = bindparam("at_us")
     return (update(r).where(r.c.id == bindparam("b_id"),
                             r.c.status == RequestStatus.RESOLVED.value)
             .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None, ended_at=None,
-                    queued_at=func.coalesce(r.c.queued_at, at)))
+                    ended_us=None, queued_at=func.coalesce(r.c.queued_at, at),
+                    queued_us=func.coalesce(r.c.queued_us, at_us)))
+
+
+def reopened_row(request_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+    """The parameters of `reopened_by_message` for one request."""
+    return {"b_id": request_id, "at": at, "at_us": epoch_us(at)}
 
 
 async def _guarded(conn: AsyncConnection, request_id: uuid.UUID, step: Step,
