@@ -14,7 +14,9 @@ Rules every operation keeps, whoever calls it:
 - taking a request or ending it ends any open offer on it;
 - an agent's action is a handling event and makes them the request's last agent; what the
   PBX reports of someone the hub does not know is neither;
-- every change grows the version, so consoles keep the newest state whatever the order.
+- every change grows the version, so consoles keep the newest state whatever the order;
+- a timing is written with its integer copy (hub.schema's `*_us`, which the reports
+  count): `change` adds the copy of any timing set to an instant or null (`with_copies`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from hub import schema
 from hub.clock import utcnow
-from hub.epoch import epoch_us
+from hub.epoch import TIMINGS, epoch_us
 from hub.errors import Conflict, NotFound
 from hub.events import EventType, handling_event
 from hub.model import OPEN_STATUSES, Agent, HandlingAction, RequestStatus, Role
@@ -88,6 +90,21 @@ def first_response(at: datetime) -> dict[str, Any]:
     return _first("first_response", at)
 
 
+def with_copies(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` and the integer copy (hub.schema's `*_us`) of each timing they set to an
+    instant or to null, so that no caller can set one without the other; a timing set by
+    SQL (`_first`) brings its own copy."""
+    found = dict(values)
+    for timing in TIMINGS:
+        if f"{timing}_at" not in values or f"{timing}_us" in values:
+            continue
+        at = values[f"{timing}_at"]
+        if at is not None and not isinstance(at, datetime):
+            raise TypeError(f"{timing}_at set by SQL without its {timing}_us")
+        found[f"{timing}_us"] = epoch_us(at) if at is not None else None
+    return found
+
+
 async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[str, Any], *,
                  where: ColumnElement[bool] | None = None, step: Step | None = None,
                  last_agent: bool = True) -> bool:
@@ -98,8 +115,8 @@ async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[s
     statement = update(r).where(r.c.id == request_id)
     if where is not None:
         statement = statement.where(where)
-    done = await conn.execute(statement.values(**values, **last, updated_at=utcnow(),
-                                               version=r.c.version + 1))
+    done = await conn.execute(statement.values(**with_copies(values), **last,
+                                               updated_at=utcnow(), version=r.c.version + 1))
     if done.rowcount != 1:
         return False
     if step is not None:
@@ -199,14 +216,14 @@ async def order(conn: AsyncConnection, request_id: uuid.UUID, agent: Agent, *,
 def ended(at: datetime) -> dict[str, Any]:
     """Resolved at `at`: nobody holds it, no offer stands, service (if never started) too."""
     return {"status": RequestStatus.RESOLVED.value, "assigned_agent_id": None, "ended_at": at,
-            "ended_us": epoch_us(at), **NO_OFFER, **service_starts(at)}
+            **NO_OFFER, **service_starts(at)}
 
 
 def back_in_queue(at: datetime) -> dict[str, Any]:
     """A resolved request waits again. Its timings are the case's: the queued time stays
     the first one (set now only if it never had one), like the service start."""
     return {"status": RequestStatus.QUEUED.value, "assigned_agent_id": None, "ended_at": None,
-            "ended_us": None, **_first("queued", at)}
+            **_first("queued", at)}
 
 
 def reopened_by_message() -> Update:
@@ -217,9 +234,10 @@ def reopened_by_message() -> Update:
     at_us: BindParameter[int] = bindparam("at_us")
     return (update(r).where(r.c.id == bindparam("b_id"),
                             r.c.status == RequestStatus.RESOLVED.value)
-            .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None, ended_at=None,
-                    ended_us=None, queued_at=func.coalesce(r.c.queued_at, at),
-                    queued_us=func.coalesce(r.c.queued_us, at_us)))
+            .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None,
+                    queued_at=func.coalesce(r.c.queued_at, at),
+                    queued_us=func.coalesce(r.c.queued_us, at_us),
+                    **with_copies({"ended_at": None})))
 
 
 def reopened_row(request_id: uuid.UUID, at: datetime) -> dict[str, Any]:
