@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,8 @@ def _offset(zone: ZoneInfo, at: int) -> int:
     return int(found.total_seconds()) if found is not None else 0
 
 
-def spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[Span]:
+@lru_cache(maxsize=64)  # a report asks three times for the same period
+def spans(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[Span, ...]:
     """The offsets over [start, end): sampled hourly, each change found to the second."""
     first, last = int(start.timestamp()), int(end.timestamp())
     found = [Span(start, _offset(zone, first))]
@@ -57,14 +59,14 @@ def spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[Span]:
                     high = middle
             found.append(Span(datetime.fromtimestamp(high, UTC), _offset(zone, high)))
         at = ahead
-    return found
+    return tuple(found)
 
 
 US_PER = {Dimension.HOUR: 3_600_000_000, Dimension.DAY: 86_400_000_000}
 EPOCH_DAY = date(1970, 1, 1)
 
 
-def _offset_us(column_us: Any, periods: list[Span]) -> ColumnElement[int]:
+def _offset_us(column_us: Any, periods: tuple[Span, ...]) -> ColumnElement[int]:
     """The offset (us) of the span the instant `column_us` falls in."""
     value = [literal(span.offset_s * 1_000_000, BigInteger) for span in periods]
     if len(periods) == 1:
