@@ -11,8 +11,8 @@ skips it).
     .venv/bin/python bench/reports.py --database-url postgresql+asyncpg://.../empty_db
 
 The rows go straight in through hub.schema (one passenger, resolved requests with every
-timing, a tenth of them phone requests with a missed call and a callback), spread evenly
-over 2026; nothing else is written.
+timing and its integer copy, hub.epoch.timing_copies, a tenth of them phone requests with
+a missed call and a callback), spread evenly over 2026; nothing else is written.
 """
 
 from __future__ import annotations
