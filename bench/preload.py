@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from hub import schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.epoch import timing_copies
 from hub.reference import format_reference
 from hub.settings import load_settings
 
@@ -107,7 +108,8 @@ async def preload(count: int, agent_login: str, seed: int) -> float:
                 rows = _rows(first, size, agent_id, now, phone_base, rng)
                 await conn.execute(insert(schema.contacts), rows["contacts"])
                 await conn.execute(insert(schema.contact_identities), rows["identities"])
-                await conn.execute(insert(schema.contact_requests), rows["requests"])
+                await conn.execute(insert(schema.contact_requests),
+                                   [row | timing_copies(row) for row in rows["requests"]])
                 await conn.execute(insert(schema.messages), rows["messages"])
                 await conn.execute(insert(schema.handling_events), rows["events"])
             done += size

@@ -11,8 +11,8 @@ skips it).
     .venv/bin/python bench/reports.py --database-url postgresql+asyncpg://.../empty_db
 
 The rows go straight in through hub.schema (one passenger, resolved requests with every
-timing, a tenth of them phone requests with a missed call and a callback), spread evenly
-over 2026; nothing else is written.
+timing and its integer copy, hub.epoch.timing_copies, a tenth of them phone requests with
+a missed call and a callback), spread evenly over 2026; nothing else is written.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dispatch.report_figures import Report, add_facts, new_report
 from dispatch.report_period import Dimension, Period
 from hub import schema
 from hub.database import Database
+from hub.epoch import timing_copies
 
 CHUNK = 10_000  # rows per insert
 YEAR_S = 365 * 86_400
@@ -75,8 +76,9 @@ async def _fill(db: Database, count: int) -> None:
             for n, agent_id in enumerate(agents)])
     for first in range(0, count, CHUNK):
         async with db.write() as conn:
-            rows = [_row(i, count, contact_id, agents)
-                    for i in range(first, min(count, first + CHUNK))]
+            rows = [row | timing_copies(row) for row in (
+                _row(i, count, contact_id, agents)
+                for i in range(first, min(count, first + CHUNK)))]
             await conn.execute(insert(schema.contact_requests), rows)
 
 

@@ -29,6 +29,7 @@ from dispatch.replies import MAX_REPLY_CHARS, adapter_of_gateway
 from hub import audit, handling_take, schema
 from hub.clock import utcnow
 from hub.database import Database
+from hub.epoch import timing_copies
 from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, OperatorMustAct
 from hub.events import EventType
@@ -212,7 +213,7 @@ async def _open_thread(conn: AsyncConnection, group: Any, body: str,
     if number is None:
         raise OperatorMustAct("the request counter is missing: run `taxiconnect migrate`")
     request_id = uuid.uuid4()
-    await conn.execute(insert(r), {
+    row = {
         "id": request_id, "number": int(number), "reference": format_reference(int(number)),
         "contact_id": await _group_contact(conn, group, now), "channel": channels[0].value,
         "status": RequestStatus.QUEUED.value, "lane": DEFAULT_LANE,
@@ -220,7 +221,8 @@ async def _open_thread(conn: AsyncConnection, group: Any, body: str,
         "details": {"group_id": str(group.id), "group_name": group.name,
                     "group_message_id": str(group_message_id)},
         "case_started_at": now, "queued_at": now, "last_message_at": now, "updated_at": now,
-    })
+    }
+    await conn.execute(insert(r), row | timing_copies(row))
     return request_id
 
 

@@ -12,10 +12,11 @@ Three reads, each over the period's requests by `ix_contact_requests_started`:
 - the exact waits of those seconds only (per group its own, and the period's), from which
   the percentile is exact to the microsecond, as in Python.
 
-Durations are whole microseconds on both dialects (SQLite: julianday's whole seconds and
-the stored fraction's digits; PostgreSQL: the epoch), so sums, the service level's "within
-N seconds" and the percentile are exact. A local hour or day is worked out in SQL
-(dispatch.report_local).
+Durations are differences of the timings' integer copies (hub.schema's `*_us`, whole
+microseconds since the epoch), so sums, the service level's "within N seconds" and the
+percentile are exact and nothing parses a timestamp; a local hour or day is integer
+arithmetic on the case start's copy (dispatch.report_local). By agent, the rows are the
+agents' ids; their few names are read after, not joined to every request.
 """
 
 from __future__ import annotations
@@ -27,13 +28,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
-    Integer,
     Select,
-    String,
     Subquery,
     and_,
     case,
-    cast,
     column,
     exists,
     false,
@@ -47,33 +45,16 @@ from sqlalchemy import (
 
 from dispatch.report_facts import agent_key
 from dispatch.report_figures import COUNTS, US, Group, Report, Tally, nearest_rank, new_report
-from dispatch.report_local import local_text
+from dispatch.report_local import key_text, local_number
 from dispatch.report_period import Dimension, Period
 from hub import schema
 from hub.database import Database
 
 r = schema.contact_requests
-last = schema.agents.alias("last")
 calls = schema.calls
 
 
-def _between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
-    """`end` - `start` in whole microseconds, exact; null when either is."""
-    if dialect == "sqlite":
-        # Stored as "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy always writes the six digits).
-        # julianday() is SQLite's cheapest parse but keeps milliseconds only, so it gives
-        # the whole seconds (its error, under 2 ms, rounds away once the fractions'
-        # difference is taken off), and the fractions' digits give the microseconds.
-        fraction = func.substr(end, 21) - func.substr(start, 21)
-        whole = func.round((func.julianday(end) - func.julianday(start)) * 86_400
-                           - fraction / 1e6)
-        return cast(whole, Integer) * US + fraction
-    # An interval is whole microseconds; date_part gives it as a double (exact below 2**53
-    # us, some 285 years), far cheaper than extract's numeric.
-    return cast(func.round(func.date_part("epoch", end - start) * US), BigInteger)
-
-
-def _key(by: Dimension, period: Period, dialect: str) -> ColumnElement[Any]:
+def _key(by: Dimension, period: Period) -> ColumnElement[Any]:
     """The group's key in SQL."""
     match by:
         case Dimension.LANE:
@@ -83,8 +64,8 @@ def _key(by: Dimension, period: Period, dialect: str) -> ColumnElement[Any]:
         case Dimension.AGENT:
             return r.c.last_agent_id
         case Dimension.HOUR | Dimension.DAY:
-            return local_text(r.c.case_started_at, by, period.zone, period.start, period.end,
-                              dialect)
+            return local_number(r.c.case_started_us, by, period.zone, period.start,
+                                period.end)
 
 
 def _period(period: Period) -> list[ColumnElement[bool]]:
@@ -101,8 +82,8 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
-def _counts(by: Dimension, period: Period, dialect: str, thresholds: Mapping[str, int],
-            default_s: int, now: datetime) -> Select[Any]:
+def _counts(by: Dimension, period: Period, thresholds: Mapping[str, int], default_s: int,
+            now: datetime) -> Select[Any]:
     """Per group and channel: every count and sum of dispatch.report_figures.COUNTS."""
     threshold: ColumnElement[Any] = literal(default_s * US, BigInteger)
     if thresholds:
@@ -118,49 +99,50 @@ def _counts(by: Dimension, period: Period, dialect: str, thresholds: Mapping[str
         calls.c.request_id == r.c.id, calls.c.answered_at.is_not(None))), else_=false())
     made = or_(called.is_not(None), done.is_not(None))
     facts = select(
-        _key(by, period, dialect).label("key"),
-        (last.c.name if by is Dimension.AGENT else literal("", String)).label("label"),
+        _key(by, period).label("key"),
         r.c.channel.label("channel"),
-        _flag(r.c.service_started_at.is_not(None)).label("answered"),
+        _flag(r.c.service_started_us.is_not(None)).label("answered"),
         _flag(and_(r.c.missed_calls > 0, ~call_answered, ~made)).label("missed"),
-        _flag(and_(r.c.channel == "chat", r.c.first_response_at.is_(None),
+        _flag(and_(r.c.channel == "chat", r.c.first_response_us.is_(None),
                    r.c.status == "resolved")).label("chat"),
         _flag(and_(due.is_not(None), due < now, ~in_time)).label("late"),
         _flag(due.is_not(None)).label("callback"),
         _flag(in_time).label("in_time"),
-        _between(r.c.queued_at, r.c.service_started_at, dialect).label("wait"),
+        _wait().label("wait"),
         threshold.label("threshold"),
-        _between(r.c.service_started_at, r.c.ended_at, dialect).label("handling"),
-        _between(r.c.case_started_at, r.c.first_response_at, dialect).label("first"),
+        (r.c.ended_us - r.c.service_started_us).label("handling"),
+        (r.c.first_response_us - r.c.case_started_us).label("first"),
     ).where(*_period(period))
-    if by is Dimension.AGENT:
-        facts = facts.outerjoin(last, last.c.id == r.c.last_agent_id)
     f = _once(facts).c
     gone = f.missed + f.chat + f.late > 0
     return select(
-        f.key, f.label, f.channel, func.count(), func.sum(f.answered), func.sum(_flag(gone)),
+        f.key, f.channel, func.count(), func.sum(f.answered), func.sum(_flag(gone)),
         func.sum(f.missed), func.sum(f.chat), func.sum(f.late),
         func.sum(_flag(f.wait <= f.threshold)), func.sum(_flag(or_(f.answered > 0, gone))),
         func.sum(f.callback), func.sum(f.in_time),
         func.sum(f.wait), func.count(f.wait), func.sum(f.handling), func.count(f.handling),
         func.sum(f.first), func.count(f.first),
-    ).group_by(f.key, f.label, f.channel)
+    ).group_by(f.key, f.channel)
 
 
-def _waits(by: Dimension, period: Period, dialect: str) -> Subquery:
+def _wait() -> ColumnElement[int]:
+    """Queued to service start in microseconds; null unless both are set."""
+    return r.c.service_started_us - r.c.queued_us
+
+
+def _waits(by: Dimension, period: Period) -> Subquery:
     """Each answered request's group key, wait (us) and whole second of wait."""
-    wait = _between(r.c.queued_at, r.c.service_started_at, dialect)
-    waits = _once(select(_key(by, period, dialect).label("key"), wait.label("wait"))
-                  .where(*_period(period), r.c.service_started_at.is_not(None),
-                         r.c.queued_at.is_not(None)))
+    waits = _once(select(_key(by, period).label("key"), _wait().label("wait"))
+                  .where(*_period(period), r.c.service_started_us.is_not(None),
+                         r.c.queued_us.is_not(None)))
     # Whole seconds toward zero: a bucket's waits all rank below the next bucket's.
     return select(waits.c.key, waits.c.wait, (waits.c.wait // US).label("second")).subquery()
 
 
-def _histogram(by: Dimension, period: Period, dialect: str) -> Select[Any]:
+def _histogram(by: Dimension, period: Period) -> Select[Any]:
     """How many waits each group has in each whole second: a row per second waited, not per
     request."""
-    w = _waits(by, period, dialect).c
+    w = _waits(by, period).c
     return select(w.key, w.second, func.count()).group_by(w.key, w.second)
 
 
@@ -168,7 +150,7 @@ def _within(by: Dimension, period: Period, dialect: str, total: int,
             chosen: Mapping[Any, int]) -> Select[Any]:
     """The exact waits (and how many of each) of the second the period's percentile falls
     in, and of each group's own second."""
-    waits = _waits(by, period, dialect)
+    waits = _waits(by, period)
     w = waits.c
     pairs = [(key, second) for key, second in chosen.items() if key is not None]
     wanted = [w.second == total]
@@ -199,11 +181,28 @@ def _at_rank(counts: Iterable[tuple[int, int]], rank: int) -> tuple[int, int]:
     raise ValueError(f"rank {rank} beyond {seen} values")
 
 
-def _group(by: Dimension, key: Any, label: Any) -> Group:
-    if by is Dimension.AGENT:
-        found = agent_key(key)
-        return Group(found, label or "") if found is not None else Group("", "")
-    return Group(str(key), str(key))
+def _group(by: Dimension, key: Any, names: Mapping[str, str]) -> Group:
+    match by:
+        case Dimension.AGENT:
+            found = agent_key(key)
+            return Group(found, names.get(found, "")) if found is not None else Group("", "")
+        case Dimension.HOUR | Dimension.DAY:
+            text = key_text(by, int(key))
+            return Group(text, text)
+        case _:
+            return Group(str(key), str(key))
+
+
+async def _agent_names(database: Database, ids: Iterable[Any]) -> dict[str, str]:
+    """The names of the agents among the groups' keys (a handful, however many requests)."""
+    wanted = [key for key in ids if key is not None]
+    if not wanted:
+        return {}
+    agents = schema.agents
+    async with database.read() as conn:
+        rows = await conn.execute(select(agents.c.id, agents.c.name)
+                                  .where(agents.c.id.in_(wanted)))
+        return {str(agent_id): name or "" for agent_id, name in rows}
 
 
 def _int(value: Any) -> int:
@@ -215,15 +214,15 @@ async def counted_report(database: Database, by: Dimension, period: Period,
                          now: datetime) -> Report:
     """The report over `period` grouped `by`, counted by the database: `thresholds` are the
     lanes' service-level seconds, `default_s` any other lane's."""
-    dialect = database.dialect
     report = new_report(by, period)
     total = report.counted_total = Tally()
     keys: dict[Any, Group] = {}
     async with database.read() as conn:
-        rows = (await conn.execute(
-            _counts(by, period, dialect, thresholds, default_s, now))).all()
-    for key, label, channel, *counts in rows:
-        group = keys[key] = _group(by, key, label)
+        rows = (await conn.execute(_counts(by, period, thresholds, default_s, now))).all()
+    names = await _agent_names(database, {row[0] for row in rows}) \
+        if by is Dimension.AGENT else {}
+    for key, channel, *counts in rows:
+        group = keys[key] = _group(by, key, names)
         part = Tally()
         for name, value in zip(COUNTS, counts, strict=True):
             setattr(part, name, _int(value))
@@ -243,7 +242,7 @@ async def _percentiles(database: Database, by: Dimension, period: Period, report
     whole second it falls in from the histogram, then the waits of that second only."""
     dialect = database.dialect
     async with database.read() as conn:
-        histogram = (await conn.execute(_histogram(by, period, dialect))).all()
+        histogram = (await conn.execute(_histogram(by, period))).all()
     per_key: dict[Any, list[tuple[int, int]]] = {}
     overall: dict[int, int] = {}
     for key, second, count in histogram:

@@ -6,18 +6,24 @@ it falls in. The spans come from Python's zoneinfo (the same rules the Python pa
 the SQL needs no timezone support of its own (SQLite has none), and any offset is exact:
 whole hours (Europe/Helsinki), half hours (Asia/Kolkata), or a half-hour daylight saving
 shift (Australia/Lord_Howe).
+
+The instant is read as whole microseconds since the epoch (hub.schema's `*_us`), so the
+local day or hour is integer arithmetic on any dialect, and the zone is the one asked for
+at read time: a deployment that changes its timezone gets its days right at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, String, case, func, literal_column, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, case, literal
 
 from dispatch.report_period import Dimension
+from hub.epoch import epoch_us
 
 SAMPLE = timedelta(hours=1)  # zones change offset at most once in an hour (in fact twice a year)
 
@@ -35,7 +41,8 @@ def _offset(zone: ZoneInfo, at: int) -> int:
     return int(found.total_seconds()) if found is not None else 0
 
 
-def spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[Span]:
+@lru_cache(maxsize=64)  # a report asks three times for the same period
+def spans(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[Span, ...]:
     """The offsets over [start, end): sampled hourly, each change found to the second."""
     first, last = int(start.timestamp()), int(end.timestamp())
     found = [Span(start, _offset(zone, first))]
@@ -52,39 +59,35 @@ def spans(zone: ZoneInfo, start: datetime, end: datetime) -> list[Span]:
                     high = middle
             found.append(Span(datetime.fromtimestamp(high, UTC), _offset(zone, high)))
         at = ahead
-    return found
+    return tuple(found)
 
 
-def _shifted(column: Any, periods: list[Span], arm: str) -> ColumnElement[Any]:
-    """The offset of the span `column` falls in, as `arm` formats it (a literal: whole
-    seconds, nothing from outside)."""
-    value: list[ColumnElement[Any]] = [literal_column(arm.format(span.offset_s))
-                                       for span in periods]
+US_PER = {Dimension.HOUR: 3_600_000_000, Dimension.DAY: 86_400_000_000}
+EPOCH_DAY = date(1970, 1, 1)
+
+
+def _offset_us(column_us: Any, periods: tuple[Span, ...]) -> ColumnElement[int]:
+    """The offset (us) of the span the instant `column_us` falls in."""
+    value = [literal(span.offset_s * 1_000_000, BigInteger) for span in periods]
     if len(periods) == 1:
         return value[0]
-    return case(*[(column < span.since, value[n]) for n, span in enumerate(periods[1:])],
-                else_=value[-1])
+    return case(*[(column_us < epoch_us(span.since), value[n])
+                  for n, span in enumerate(periods[1:])], else_=value[-1])
 
 
-FORMATS = {
-    "sqlite": {Dimension.HOUR: "%H", Dimension.DAY: "%Y-%m-%d"},
-    "postgresql": {Dimension.HOUR: "HH24", Dimension.DAY: "YYYY-MM-DD"},
-}
+def local_number(column_us: Any, by: Dimension, zone: ZoneInfo, start: datetime,
+                 end: datetime) -> ColumnElement[int]:
+    """The local hour (0-23) or day (days since 1970-01-01, `day_of` turns it into a date)
+    of the instant `column_us` (microseconds since the epoch) for instants in
+    [start, end)."""
+    local: ColumnElement[int] = column_us + _offset_us(column_us, spans(zone, start, end))
+    # Floor division: the hub's instants are after 1970, so toward zero is the same.
+    number = local // US_PER[by]
+    return number % 24 if by is Dimension.HOUR else number
 
 
-def local_text(column: Any, by: Dimension, zone: ZoneInfo, start: datetime, end: datetime,
-               dialect: str) -> ColumnElement[str]:
-    """The local hour ("00"-"23") or date ("YYYY-MM-DD") of `column` for instants in
-    [start, end), in `dialect`'s SQL."""
-    periods = spans(zone, start, end)
-    if dialect == "sqlite":
-        # Stored as "YYYY-MM-DD HH:MM:SS.ffffff" UTC; strftime takes a "+N seconds" modifier.
-        # The fraction is left out: SQLite's clock keeps milliseconds and rounds .9995 up.
-        modifier = _shifted(column, periods, "'{:+d} seconds'")
-        return type_coerce(func.strftime(FORMATS["sqlite"][by], func.substr(column, 1, 19),
-                                         modifier), String)
-    if dialect == "postgresql":
-        shift = _shifted(column, periods, "interval '{:d} seconds'")
-        return type_coerce(func.to_char(func.timezone("UTC", column) + shift,
-                                        FORMATS["postgresql"][by]), String)
-    raise ValueError(f"no local time for the {dialect} dialect")
+def key_text(by: Dimension, number: int) -> str:
+    """A `local_number` as the report words it: "00"-"23", or "YYYY-MM-DD"."""
+    if by is Dimension.HOUR:
+        return f"{number:02d}"
+    return (EPOCH_DAY + timedelta(days=number)).isoformat()

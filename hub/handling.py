@@ -14,7 +14,9 @@ Rules every operation keeps, whoever calls it:
 - taking a request or ending it ends any open offer on it;
 - an agent's action is a handling event and makes them the request's last agent; what the
   PBX reports of someone the hub does not know is neither;
-- every change grows the version, so consoles keep the newest state whatever the order.
+- every change grows the version, so consoles keep the newest state whatever the order;
+- a timing is written with its integer copy (hub.schema's `*_us`, which the reports
+  count): `change` adds the copy of any timing set to an instant or null (`with_copies`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from hub import schema
 from hub.clock import utcnow
+from hub.epoch import TIMINGS, epoch_us
 from hub.error_codes import ErrorCode, Reason
 from hub.errors import Conflict, NotFound
 from hub.events import EventType, handling_event
@@ -66,11 +69,17 @@ class Step:
     target: uuid.UUID | None = None
 
 
+def _first(timing: str, at: datetime) -> dict[str, Any]:
+    """`timing` set to `at` unless already set, and its copy in microseconds
+    (hub.schema's `*_us`) with it: the copy is null exactly when the timing is."""
+    return {f"{timing}_at": func.coalesce(r.c[f"{timing}_at"], at),
+            f"{timing}_us": func.coalesce(r.c[f"{timing}_us"], epoch_us(at))}
+
+
 def service_starts(at: datetime) -> dict[str, Any]:
     """Service starts at the first claim or answer. A request taken before the router placed
     it was never waiting in the queue: its queue time is that same moment."""
-    return {"service_started_at": func.coalesce(r.c.service_started_at, at),
-            "queued_at": func.coalesce(r.c.queued_at, at)}
+    return {**_first("service_started", at), **_first("queued", at)}
 
 
 def taken_by(agent_id: uuid.UUID, at: datetime) -> dict[str, Any]:
@@ -80,7 +89,22 @@ def taken_by(agent_id: uuid.UUID, at: datetime) -> dict[str, Any]:
 
 
 def first_response(at: datetime) -> dict[str, Any]:
-    return {"first_response_at": func.coalesce(r.c.first_response_at, at)}
+    return _first("first_response", at)
+
+
+def with_copies(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` and the integer copy (hub.schema's `*_us`) of each timing they set to an
+    instant or to null, so that no caller can set one without the other; a timing set by
+    SQL (`_first`) brings its own copy."""
+    found = dict(values)
+    for timing in TIMINGS:
+        if f"{timing}_at" not in values or f"{timing}_us" in values:
+            continue
+        at = values[f"{timing}_at"]
+        if at is not None and not isinstance(at, datetime):
+            raise TypeError(f"{timing}_at set by SQL without its {timing}_us")
+        found[f"{timing}_us"] = epoch_us(at) if at is not None else None
+    return found
 
 
 async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[str, Any], *,
@@ -93,8 +117,8 @@ async def change(conn: AsyncConnection, request_id: uuid.UUID, values: Mapping[s
     statement = update(r).where(r.c.id == request_id)
     if where is not None:
         statement = statement.where(where)
-    done = await conn.execute(statement.values(**values, **last, updated_at=utcnow(),
-                                               version=r.c.version + 1))
+    done = await conn.execute(statement.values(**with_copies(values), **last,
+                                               updated_at=utcnow(), version=r.c.version + 1))
     if done.rowcount != 1:
         return False
     if step is not None:
@@ -201,17 +225,26 @@ def back_in_queue(at: datetime) -> dict[str, Any]:
     """A resolved request waits again. Its timings are the case's: the queued time stays
     the first one (set now only if it never had one), like the service start."""
     return {"status": RequestStatus.QUEUED.value, "assigned_agent_id": None, "ended_at": None,
-            "queued_at": func.coalesce(r.c.queued_at, at)}
+            **_first("queued", at)}
 
 
 def reopened_by_message() -> Update:
     """The passenger wrote again on a resolved request (ingest, run for a batch with
-    `b_id` and `at` bound): it waits again, as `reopen` leaves it, with no handling event."""
+    `b_id`, `at` and `at_us` (`reopened_row`) bound): it waits again, as `reopen` leaves
+    it, with no handling event."""
     at: BindParameter[datetime] = bindparam("at")
+    at_us: BindParameter[int] = bindparam("at_us")
     return (update(r).where(r.c.id == bindparam("b_id"),
                             r.c.status == RequestStatus.RESOLVED.value)
-            .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None, ended_at=None,
-                    queued_at=func.coalesce(r.c.queued_at, at)))
+            .values(status=RequestStatus.QUEUED.value, assigned_agent_id=None,
+                    queued_at=func.coalesce(r.c.queued_at, at),
+                    queued_us=func.coalesce(r.c.queued_us, at_us),
+                    **with_copies({"ended_at": None})))
+
+
+def reopened_row(request_id: uuid.UUID, at: datetime) -> dict[str, Any]:
+    """The parameters of `reopened_by_message` for one request."""
+    return {"b_id": request_id, "at": at, "at_us": epoch_us(at)}
 
 
 async def _guarded(conn: AsyncConnection, request_id: uuid.UUID, step: Step,

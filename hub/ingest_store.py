@@ -22,10 +22,11 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from hub import schema
 from hub.callback_columns import ask_columns
 from hub.clock import utcnow
+from hub.epoch import timing_copies
 from hub.error_codes import ErrorCode
 from hub.errors import BadInput, OperatorMustAct
 from hub.group_threads import group_reply_threads
-from hub.handling import reopened_by_message
+from hub.handling import reopened_by_message, reopened_row
 from hub.inbound_entry import InboundEntry
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
@@ -342,7 +343,7 @@ def _plan(
     if thread is not None:
         existing = (thread.request_id, thread.reference, None)
         if thread.resolved:
-            batch.reopened.append({"b_id": thread.request_id, "at": queued_at})
+            batch.reopened.append(reopened_row(thread.request_id, queued_at))
     if existing is None:
         placed = place(contact)
         request_id, reference = uuid.uuid4(), format_reference(next_number)
@@ -360,6 +361,7 @@ def _plan(
             "last_message_at": now, "preview": preview, "updated_at": now, "version": 1,
             **ask_columns(callback, now),
         })
+        batch.requests[-1].update(timing_copies(batch.requests[-1]))
     else:
         request_id, reference, lane = existing
         batch.touched_requests.append({"b_id": request_id, "last_message_at": now,

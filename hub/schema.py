@@ -135,6 +135,17 @@ contact_requests = Table(
     Column("callback_outcome", String(16)),
     Column("callback_outcome_at", UtcDateTime),
     Column("callback_done_at", UtcDateTime),
+    # The five timings again as whole microseconds since the epoch (hub.epoch), null
+    # exactly when the timing is: the reports' durations and local days are integer sums
+    # over these, not a parse of every request's timestamps. Written with their timing by
+    # hub.handling, and by whatever inserts a request (hub.epoch.timing_copies); UTC, so a
+    # deployment that changes its timezone still gets its days right
+    # (dispatch.report_local works the local day out at read time).
+    Column("case_started_us", BigInteger),
+    Column("queued_us", BigInteger),
+    Column("service_started_us", BigInteger),
+    Column("first_response_us", BigInteger),
+    Column("ended_us", BigInteger),
     Index("ix_contact_requests_status_started", "status", "case_started_at"),
     Index("ix_contact_requests_offer", "offer_expires_at"),
     Index("ix_contact_requests_contact_status", "contact_id", "status"),
