@@ -52,7 +52,9 @@ async def test_an_admin_adds_a_user_and_disabling_them_logs_them_out(
     await page.get_by_test_id("add-phone").fill("040 555 0101")
     await page.get_by_test_id("add-password").fill("lyhyt")
     await page.get_by_test_id("add-submit").click()
-    await expect(page.get_by_test_id("add-error")).to_have_text("Tarkista merkityt kentät.")
+    await expect(page.get_by_test_id("add-error")).to_have_text(
+        "Salasanassa on oltava vähintään 12 merkkiä.")
+    await expect(page.locator('.field-error[data-for="password"]')).to_have_text("Liian lyhyt.")
     await page.get_by_test_id("add-password").fill(NEW_PASSWORD)
     await page.get_by_test_id("add-submit").click()
     row = users.locator('[data-testid="user-row"][data-login="uusi.valittaja"]')

@@ -85,6 +85,16 @@
     return fill(form(entry, values), values);
   }
 
+  /** A refused field's mark for the hub's code of it ("required", "too_short", a phone
+   * number's "phone_invalid"): the catalogue's field.<code>, else that code's error sentence
+   * when it needs no values; null when the catalogue has neither. */
+  function fieldText(code) {
+    const entry = current.entries[`field.${code}`] ?? current.entries[`error.${code}`];
+    if (entry === undefined) return null;
+    const text = form(entry, {});
+    return /\{\w+\}/.test(text) ? null : text;
+  }
+
   /** The words for an error answer of the hub: its code's sentence in this language, else
    * the hub's own `error` reason, else `fallback`. */
   function errorText(body, fallback = "") {
@@ -93,6 +103,6 @@
 
   window.TaxiConnect = window.TaxiConnect || {};
   window.TaxiConnect.words = {
-    LANGUAGES, use, scope, errorText, errorSentence, lang: () => current.lang,
+    LANGUAGES, use, scope, errorText, errorSentence, fieldText, lang: () => current.lang,
   };
 })();

@@ -298,12 +298,12 @@
       if (inputs) {
         for (const [field, reason] of Object.entries(fields)) {
           if (inputs[`${field}_error`]) {
-            inputs[`${field}_error`].textContent = words.errorSentence(err.body) ?? reason;
+            inputs[`${field}_error`].textContent = words.fieldText(reason) ?? reason;
           }
         }
       }
-      say(Object.keys(fields).length ? t("check_fields") : t("failed", { reason: err.message }),
-        "error");
+      say(Object.keys(fields).length ? words.errorSentence(err.body) ?? t("check_fields")
+        : t("failed", { reason: err.message }), "error");
     }
   }
 
@@ -350,9 +350,10 @@
       for (const [field, reason] of Object.entries(fields)) {
         const slot = form.querySelector(`.field-error[data-for="${CSS.escape(field)}"]`);
         if (slot) slot.textContent = field === "login" && reason === "taken"
-          ? t("login_taken") : words.errorSentence(err.body) ?? reason;
+          ? t("login_taken") : words.fieldText(reason) ?? reason;
       }
-      $("add-error").textContent = Object.keys(fields).length ? t("check_fields")
+      $("add-error").textContent = Object.keys(fields).length
+        ? words.errorSentence(err.body) ?? t("check_fields")
         : t("failed", { reason: err.message });
     }
   }

@@ -11,6 +11,7 @@
 (() => {
   const BASE = "/api/v1/admin/groups";
   const FIELDS = ["name", "phone", "email"];
+  const words = window.TaxiConnect.words; // web/words.js: the page catalogue
 
   function createGroups({ t, api, el }) {
     const state = { groups: [], group: null, confirming: false };
@@ -212,12 +213,12 @@
       return tr;
     }
 
-    /** Each refused field marked: with the error's sentence in the page's language when the
-     * hub gave its code, else with the hub's own word for the field. */
-    function showFields(fields, slot, sentence) {
+    /** Each refused field marked with its code's words in the page's language, else with
+     * the hub's own word for it. */
+    function showFields(fields, slot) {
       for (const [field, reason] of Object.entries(fields || {})) {
         const found = slot(field);
-        if (found) found.textContent = sentence ?? reason;
+        if (found) found.textContent = words.fieldText(reason) ?? reason;
       }
     }
 
@@ -273,8 +274,8 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         memberError.textContent = Object.keys(fields).length
-          ? window.TaxiConnect.words.errorSentence(err.body)
-            ?? Object.entries(fields).map(([f, reason]) => `${f}: ${reason}`).join("; ")
+          ? words.errorSentence(err.body) ?? Object.entries(fields)
+            .map(([f, reason]) => `${f}: ${words.fieldText(reason) ?? reason}`).join("; ")
           : failed(err);
       }
     }
@@ -292,9 +293,9 @@
         await refreshList();
         say(t("member_done_save", { name: saved.name }));
       } catch (err) {
-        showFields(err.body?.fields, (field) => inputs[`${field}_error`],
-          window.TaxiConnect.words.errorSentence(err.body));
-        say(err.body?.fields ? t("check_fields") : failed(err), "error");
+        showFields(err.body?.fields, (field) => inputs[`${field}_error`]);
+        say(err.body?.fields ? words.errorSentence(err.body) ?? t("check_fields") : failed(err),
+          "error");
       }
     }
 
@@ -323,7 +324,7 @@
       } catch (err) {
         const fields = err.body?.fields || {};
         csvError.textContent = Object.keys(fields).length
-          ? window.TaxiConnect.words.errorSentence(err.body)
+          ? words.errorSentence(err.body)
             ?? Object.entries(fields).map(([line, reason]) => `${line}: ${reason}`).join("; ")
           : failed(err);
       }
