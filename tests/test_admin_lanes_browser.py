@@ -137,7 +137,7 @@ async def test_an_admin_manages_lanes_and_routing_rules(
     await lost.get_by_test_id("lane-delete").click()
     await lost.get_by_test_id("lane-confirm-delete").click()
     await expect(page.get_by_test_id("lanes-status")).to_contain_text(
-        "1 open requests are in this lane")
+        "Jonossa on avoimia pyyntöjä (1)")
     assert (await _fetch(page, "POST", f"/api/v1/requests/{request_id}/resolve"))["status"] \
         == 200
     await lost.get_by_test_id("lane-delete").click()

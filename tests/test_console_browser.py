@@ -205,7 +205,7 @@ async def test_dispatcher_claims_and_resolves_a_live_web_form_request(
     await expect(page.get_by_test_id("action-resolve")).to_be_disabled()
     await page.get_by_test_id("action-claim").click()
     await expect(page.get_by_test_id("action-error")).to_contain_text(
-        "the request is held by Pekka Kollega")
+        "Pyyntö on käyttäjän Pekka Kollega käsittelyssä.")
 
     # Back to the live request: resolve it; it leaves the open queue, the detail stays.
     await row.click()

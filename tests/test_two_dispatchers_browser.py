@@ -180,7 +180,7 @@ async def test_two_dispatchers_share_the_queue_and_answer_an_sms_and_a_chat(
         # Taking it anyway is refused by the hub, in words naming the holder.
         await b.get_by_test_id("action-claim").click()
         await expect(b.get_by_test_id("action-error")).to_contain_text(
-            "the request is held by Aino Välittäjä")
+            "Pyyntö on käyttäjän Aino Välittäjä käsittelyssä.")
 
         # Pekka claims the chat; Aino sees it go to him.
         await _row(b, "chat").click()
