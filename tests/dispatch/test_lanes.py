@@ -120,7 +120,9 @@ async def test_a_disabled_rule_or_lane_no_longer_routes(
 
     async with admin.http.delete(f"{admin.base}/api/v1/admin/lanes/lost") as resp:
         assert resp.status == 409  # a request still waits in it
-        assert "1 open requests" in (await resp.json())["error"]
+        refused = await resp.json()
+        assert (refused["code"], refused["params"]) == ("lane_not_empty", {"count": 1})
+        assert "open requests (1)" in refused["error"]
     async with admin.http.delete(f"{admin.base}/api/v1/admin/lanes/default") as resp:
         assert resp.status == 400
 

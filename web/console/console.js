@@ -193,8 +193,8 @@
 
   function previewOf(request) {
     const preview = request.preview || "";
-    return request.channel === "phone" && CALL_BODIES[preview] ? t(CALL_BODIES[preview])
-      : preview;
+    // Whatever the request's channel: a call can join a request that came by form or SMS.
+    return CALL_BODIES[preview] ? t(CALL_BODIES[preview]) : preview;
   }
 
   function passengerLabel(request) {
