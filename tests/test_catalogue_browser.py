@@ -11,16 +11,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from hub.model import Channel, Role
 from tests.catalogue_check import foreign_words
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     HubFactory,
-    require_chromium,
     server_url,
 )
 from tests.test_console_browser import VIEWPORT, queue_row, sign_in
@@ -29,18 +26,6 @@ from tests.test_console_queue_browser import _ingest, _place
 LANGUAGES = ("fi", "en")
 # What the tests put in, shown as it is in any language.
 SEEDED = ("Aino Välittäjä", "aino.v", "Pia Pääkäyttäjä", "pia.admin")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 @pytest.fixture

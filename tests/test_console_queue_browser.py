@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import update
 
 from hub import schema
@@ -26,12 +26,9 @@ from hub.appkeys import DATABASE, INGESTOR, WEBSOCKETS
 from hub.model import Channel, InboundContact, Role
 from hub.settings import Settings
 from tests.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     DispatcherFactory,
     HubFactory,
-    require_chromium,
     server_url,
 )
 from tests.test_console_browser import VIEWPORT, offer_item, queue_row, sign_in, submit_form
@@ -64,18 +61,6 @@ AudioContext.prototype.createOscillator = function () {
   return createOscillator.call(this);
 };
 """
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                                 headless=True)
-        try:
-            yield found
-        finally:
-            await found.close()
 
 
 @pytest.fixture
