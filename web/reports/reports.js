@@ -19,7 +19,7 @@
     "p90_speed_of_answer_s", "service_level_pct", "avg_handling_time_s",
     "avg_first_response_s"];
 
-  const state = { lang: "fi", me: null, report: null };
+  const state = { lang: "fi", me: null, report: null, status: null };
   const $ = (id) => document.getElementById(id);
 
   function initialLanguage() {
@@ -48,6 +48,7 @@
     figure.replaceChildren(...CHARTED.map((name) => new Option(t(`f_${name}`), name)));
     figure.value = chosen;
     if (state.me) $("whoami").textContent = t("signed_in_as", { name: state.me.name });
+    sayStatus();
   }
 
   async function setLanguage(lang) {
@@ -95,31 +96,39 @@
 
   // ---- the report ------------------------------------------------------------------------
 
-  function status(text, kind) {
-    $("report-status").textContent = text;
-    $("report-status").dataset.kind = kind || "";
+  /** Shows the page's state; `words` is called again on a language switch, so a
+   * "Loading…" said before the switch is said again in the new language. */
+  function status(words, kind) {
+    state.status = { words, kind: kind || "" };
+    sayStatus();
+  }
+
+  function sayStatus() {
+    if (!state.status) return;
+    $("report-status").textContent = state.status.words();
+    $("report-status").dataset.kind = state.status.kind;
   }
 
   async function load() {
     updateLinks();
     const asked = query(true);
     if (!asked) {
-      status(t("bad_period"), "error");
+      status(() => t("bad_period"), "error");
       return;
     }
-    status(t("loading"));
+    status(() => t("loading"));
     let response;
     try {
       response = await fetch(`/api/v1/reports?${asked}`,
                              { credentials: "same-origin", headers: { Accept: "application/json" } });
     } catch (_) {
-      status(t("error_network"), "error");
+      status(() => t("error_network"), "error");
       return;
     }
     let body = null;
     try { body = await response.json(); } catch (_) { body = null; }
     if (!response.ok) {
-      status(t("failed", {
+      status(() => t("failed", {
         reason: window.TaxiConnect.words.errorText(body, `HTTP ${response.status}`) }), "error");
       return;
     }
@@ -158,8 +167,8 @@
     const report = state.report;
     if (!report) return;
     const by = report.by;
-    status(t("loaded", { count: report.totals.contacts, from: report.from,
-                         to: $("report-to").value || report.to }));
+    const to = $("report-to").value || report.to;
+    status(() => t("loaded", { count: report.totals.contacts, from: report.from, to }));
     $("report-head").replaceChildren(...cells("th", [t(`by_${by}`),
       ...FIGURES.map((name) => t(`f_${name}`))]).childNodes);
     $("report-rows").replaceChildren(...report.rows.map((row) => cells("td",
