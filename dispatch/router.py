@@ -30,7 +30,7 @@ from hub.events import EventType
 from hub.inbound_entry import InboundEntry
 from hub.keys import PUBLISHED_MARK_TTL_S, ROUTER_GROUP, Keys
 from hub.read_models import summaries_by_id
-from hub.redis_client import queue_script, stream_entries, stream_reply
+from hub.redis_client import ScriptCall, run_script_calls, stream_entries, stream_reply
 from hub.tasks import pause
 
 log = logging.getLogger(__name__)
@@ -222,20 +222,18 @@ class Router:
         all_ids = [uuid.UUID(p["request_id"]) for _, p in parsed]
         async with self._db.read() as conn:
             current = await summaries_by_id(conn, all_ids)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for entry_id, payload in parsed:
-                summary = current.get(payload["request_id"])
-                event = "" if summary is None else json.dumps({  # gone: acknowledge only
-                    "type": (EventType.REQUEST_QUEUED if payload.get("new_request")
-                             else EventType.REQUEST_MESSAGE),
-                    "request": summary,
-                    "message_id": payload.get("message_id"),
-                }, separators=(",", ":"))
-                await queue_script(
-                    pipe, self._script,
-                    [self._keys.published(f"routed:{entry_id}"), self._keys.events],
-                    [PUBLISHED_MARK_TTL_S, self._events_maxlen, event])
-            await pipe.execute()
+        calls: list[ScriptCall] = []
+        for entry_id, payload in parsed:
+            summary = current.get(payload["request_id"])
+            event = "" if summary is None else json.dumps({  # gone: acknowledge only
+                "type": (EventType.REQUEST_QUEUED if payload.get("new_request")
+                         else EventType.REQUEST_MESSAGE),
+                "request": summary,
+                "message_id": payload.get("message_id"),
+            }, separators=(",", ":"))
+            calls.append(([self._keys.published(f"routed:{entry_id}"), self._keys.events],
+                          [PUBLISHED_MARK_TTL_S, self._events_maxlen, event]))
+        await run_script_calls(self._redis, self._script, calls)
         if self._answer is not None:  # after the consoles heard, before the acknowledgement
             try:
                 await self._answer([p for _, p in parsed])

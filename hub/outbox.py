@@ -31,7 +31,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.json_types import JsonDocument
 from hub.keys import PUBLISHED_MARK_TTL_S, Keys
-from hub.redis_client import queue_script
+from hub.redis_client import run_script_calls
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +128,11 @@ class OutboxRelay:
 
     async def publish(self, rows: list[OutboxRow]) -> None:
         """Publish rows (each once, ever) to their streams in one pipeline."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for row in rows:
-                maxlen = self._events_maxlen if row.stream == "events" else 0
-                await queue_script(
-                    pipe, self._script,
-                    [self._keys.published(row.key), self._keys.stream(row.stream)],
-                    [PUBLISHED_MARK_TTL_S, maxlen, row.payload],
-                )
-            await pipe.execute()
+        await run_script_calls(self._redis, self._script, [
+            ([self._keys.published(row.key), self._keys.stream(row.stream)],
+             [PUBLISHED_MARK_TTL_S, self._events_maxlen if row.stream == "events" else 0,
+              row.payload])
+            for row in rows])
 
     def take_published(self) -> list[str]:
         """Keys of published rows still in the table, for the caller's transaction to delete.

@@ -6,7 +6,7 @@ The URL's scheme says which (config.example.toml documents them):
 - `redis+cluster://[user:password@]host:port[,host:port...]` (`rediss+cluster://` with TLS):
   a Redis Cluster, reached through any of the listed nodes, which tell the client the rest.
   The key prefix then carries a hash tag (hub.settings), so each script and MULTI has its
-  keys in one slot; pipelines run scripts by EVAL there (`queue_script`);
+  keys in one slot; pipelines run scripts by EVAL there (`run_script_calls`);
 - `redis+sentinel://[user:password@]host:port[,host:port...]/service[/db]`: the master that
   the Sentinels name `service`, found again after a failover (the password is the master's;
   the Sentinels themselves are reached without one).
@@ -31,12 +31,11 @@ from urllib.parse import unquote
 import psutil
 import redis.asyncio as aioredis
 from redis import __version__ as redis_version
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import UnixDomainSocketConnection
 from redis.asyncio.sentinel import Sentinel
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from hub.errors import OperatorMustAct
 from hub.settings import RedisSettings, Settings
@@ -232,15 +231,37 @@ async def open_redis(settings: Settings) -> RedisConnection:
     return connection
 
 
-async def queue_script(pipe: Pipeline | ClusterPipeline, script: AsyncScript,
-                       keys: Sequence[str], args: Sequence[str | int | float]) -> None:
-    """Queue a Lua script in a pipeline. On one server by EVALSHA (redis-py loads the script
-    before the pipeline runs); on a cluster by EVAL, because a cluster pipeline loads
-    nothing and a node that has not seen the script would fail the command (NOSCRIPT)."""
-    if isinstance(pipe, ClusterPipeline):
-        pipe.eval(str(script.script), len(keys), *keys, *args)
-    else:
-        await script(keys=list(keys), args=list(args), client=pipe)
+ScriptCall = tuple[Sequence[str], Sequence[str | int | float]]  # keys, args
+
+
+async def run_script_calls(redis: aioredis.Redis | RedisCluster, script: AsyncScript,
+                           calls: Sequence[ScriptCall]) -> list[Any]:
+    """Run an idempotent Lua script once per call, all in one pipeline (no transaction).
+
+    On one server by EVALSHA alone: redis-py's own script pipelines ask SCRIPT EXISTS
+    before every run, a second round trip per publish on the hottest path. A server that
+    has not seen the script (first use, a restart, a failover) answers NOSCRIPT; the script
+    is then loaded and the whole pipeline run again, which is why the script must be
+    idempotent. On a cluster by EVAL, because a node that has not seen the script would
+    fail the command and a cluster pipeline loads nothing."""
+    if isinstance(redis, RedisCluster):
+        async with redis.pipeline() as cluster_pipe:
+            for keys, args in calls:
+                cluster_pipe.eval(str(script.script), len(keys), *keys, *args)
+            return cast(list[Any], await cluster_pipe.execute())
+    try:
+        return await _evalsha_each(redis, script, calls)
+    except NoScriptError:
+        await redis.script_load(str(script.script))
+    return await _evalsha_each(redis, script, calls)
+
+
+async def _evalsha_each(redis: aioredis.Redis, script: AsyncScript,
+                        calls: Sequence[ScriptCall]) -> list[Any]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for keys, args in calls:
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+        return cast(list[Any], await pipe.execute())
 
 
 def _start_embedded(data_dir: Path) -> Any:

@@ -152,3 +152,24 @@ async def test_published_rows_leave_the_outbox(
         return True if left == 0 else None
 
     await eventually(empty, what="an empty outbox")
+
+
+async def test_a_redis_that_forgot_the_hubs_scripts_still_gets_every_contact_once(
+    hub: HubFactory, dispatcher: DispatcherFactory, raw_redis: Redis
+) -> None:
+    """A restart or a failover empties Redis's script cache: the outbox and the router run
+    their publish-once scripts by hash alone, and must load them again when Redis answers
+    NOSCRIPT, with each contact still queued once."""
+    client = await hub()
+    agent = await dispatcher(client)
+    console = await agent.console()
+    await submit(agent.http, agent.base, "scripts-known")
+    await console.until(lambda e: e.get("type") == "request.queued")
+    await raw_redis.script_flush()
+    receipt = await submit(agent.http, agent.base, "scripts-forgotten", phone="+358401112223")
+    queued = await console.until(
+        lambda e: e.get("type") == "request.queued" and e["request"]["id"] == receipt["id"])
+    assert [e["request"]["id"] for e in queued
+            if e.get("type") == "request.queued"].count(receipt["id"]) == 1
+    again = await submit(agent.http, agent.base, "scripts-forgotten", phone="+358401112223")
+    assert again["id"] == receipt["id"]
