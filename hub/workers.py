@@ -53,20 +53,20 @@ consumer groups, leases and locks, and a console on any worker sees every event.
 write their metrics to files in DATA_DIR/metrics/PORT (prometheus-client's multiprocess
 mode), a private folder the parent empties at start and removes at exit.
 
-SIGTERM or SIGINT to the parent stops every worker gracefully and the parent exits 0
-(a worker still running after {WORKER_STOP_TIMEOUT_S:.0f} s is killed); no worker is started
-during the stop. A worker that exits on its own (a crash, an out-of-memory kill, kill -9) is
+SIGTERM or SIGINT to the parent stops every worker gracefully and the parent exits 0 (a
+worker still running after {WORKER_STOP_TIMEOUT_S:.0f} s is killed); no worker is started during
+the stop. A worker that exits on its own (a crash, an out-of-memory kill, kill -9) is
 replaced in place while the others keep serving: the parent logs its pid and exit status or
-signal and starts a new worker on the same listening sockets, which the parent keeps open,
-so that the connections the kernel hands to them wait in their backlog for the replacement
-instead of being refused. The replacement starts {FIRST_RESTART_DELAY_S} s after the exit,
-twice as late for each restart already in the window (at most {MAX_RESTART_DELAY_S:.0f} s).
-More than --max-restarts restarts (default {MAX_RESTARTS}) within --restart-window seconds
-(default {RESTART_WINDOW_S:.0f}) is a crash loop: the parent stops the others and exits 1,
-so that the service manager (systemd Restart=on-failure, a container restart policy)
-restarts the whole service; --max-restarts 0 stops it at the first exit.
-taxiconnect_worker_restarts_total on /metrics counts the restarts. Under systemd,
-KillMode=mixed signals the parent only; a worker whose parent is gone stops by itself.
+signal and starts a new worker on the same listening sockets, which it keeps open, so that
+the connections the kernel hands to them wait in their backlog for the replacement instead
+of being refused. The first restart waits {FIRST_RESTART_DELAY_S} s, each further one in
+the window twice as long (at most {MAX_RESTART_DELAY_S:.0f} s). More than --max-restarts
+restarts (default {MAX_RESTARTS}) within --restart-window seconds (default {RESTART_WINDOW_S:.0f})
+is a crash loop: the parent stops the others and exits 1, so that the service manager
+(systemd Restart=on-failure, a container restart policy) restarts the whole service;
+--max-restarts 0 stops it at the first exit. taxiconnect_worker_restarts_total on /metrics
+counts the restarts. Under systemd, KillMode=mixed signals the parent only; a worker whose
+parent is gone stops by itself.
 
 Connections: on PostgreSQL each worker keeps at most 20 (a pool of 5 plus 5 overflow for
 writes, another for reads: hub/database.py), so N workers take up to 20*N, plus one the
