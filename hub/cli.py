@@ -22,7 +22,10 @@ from hub.model import Role
 from hub.settings import Settings, load_settings
 from hub.tls import server_context
 from hub.workers import (
+    MAX_RESTARTS,
+    RESTART_WINDOW_S,
     WORKERS_HELP,
+    RestartPolicy,
     announce,
     listen_sockets,
     migrate,
@@ -137,6 +140,20 @@ def _workers(value: str) -> int:
     return count
 
 
+def _at_least_zero(value: str) -> int:
+    count = int(value)
+    if count < 0:
+        raise argparse.ArgumentTypeError("0 or more")
+    return count
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError("more than 0 seconds")
+    return seconds
+
+
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
                   summary: str) -> None:
     sub = commands.add_parser(name, help=summary, description=summary + ".\n\n" + WORKERS_HELP,
@@ -144,6 +161,13 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser],
     sub.add_argument("--workers", type=_workers, default=1, metavar="N",
                      help="hub processes sharing the listening port (default 1: this process "
                           "serves, as before)")
+    sub.add_argument("--max-restarts", type=_at_least_zero, default=MAX_RESTARTS, metavar="N",
+                     help="with --workers: restarts of exited workers allowed within "
+                          f"--restart-window before the service stops (default {MAX_RESTARTS}; "
+                          "0: stop at the first exit)")
+    sub.add_argument("--restart-window", type=_seconds, default=RESTART_WINDOW_S,
+                     metavar="SECONDS", help="with --workers: the window --max-restarts counts "
+                                             f"in (default {RESTART_WINDOW_S:.0f})")
     # Internal: how the parent of `--workers N` hands its sockets to a worker.
     sub.add_argument("--listen-fd", type=int, action="append", help=argparse.SUPPRESS)
     sub.add_argument("--worker", type=int, default=0, help=argparse.SUPPRESS)
@@ -201,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
             if args.workers == 1:
                 serve(settings, demo=demo)
                 return
-            raise SystemExit(serve_workers(settings, config, args.command, args.workers))
+            policy = RestartPolicy(max_restarts=args.max_restarts,
+                                   window_s=args.restart_window)
+            raise SystemExit(serve_workers(settings, config, args.command, args.workers, policy))
         _logging(settings)
         if args.command == "migrate" and args.check:
             from hub.migrate_check import schema_revision

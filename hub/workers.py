@@ -11,11 +11,15 @@ import signal
 import socket
 import ssl
 import sys
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
 
 from hub.errors import OperatorMustAct
 from hub.event_loop import new_event_loop
@@ -28,6 +32,11 @@ LISTEN_BACKLOG = 128  # aiohttp's own default for the port it binds
 WORKER_STOP_TIMEOUT_S = 30.0  # a worker's graceful stop: open requests, then every store
 PARENT_CHECK_S = 1.0  # how often a worker looks whether its parent is still there
 WORKER_LEFTOVER_S = 5.0  # for tasks still running after a worker's clean-up
+MAX_RESTARTS = 5  # restarts of the workers allowed within RESTART_WINDOW_S...
+RESTART_WINDOW_S = 60.0  # ...before the parent calls it a crash loop and stops the service
+FIRST_RESTART_DELAY_S = 0.5  # a dead worker's replacement starts after this, doubling with
+MAX_RESTART_DELAY_S = 10.0  # each restart already in the window, up to this
+RESTARTS_METRIC = "taxiconnect_worker_restarts"
 
 supervisor_log = logging.getLogger("hub.workers")
 access_log = logging.getLogger("hub.access")
@@ -44,12 +53,20 @@ consumer groups, leases and locks, and a console on any worker sees every event.
 write their metrics to files in DATA_DIR/metrics/PORT (prometheus-client's multiprocess
 mode), a private folder the parent empties at start and removes at exit.
 
-SIGTERM or SIGINT to the parent stops every worker gracefully and the parent exits 0
-(a worker still running after {WORKER_STOP_TIMEOUT_S:.0f} s is killed). No worker is restarted
-silently: if one exits on its own, the parent logs it, stops the others and exits 1, so
-that the service manager (systemd Restart=on-failure, a container restart policy)
-restarts the whole service. Under systemd, KillMode=mixed signals the parent only; a
-worker whose parent is gone stops by itself.
+SIGTERM or SIGINT to the parent stops every worker gracefully and the parent exits 0 (a
+worker still running after {WORKER_STOP_TIMEOUT_S:.0f} s is killed); no worker is started during
+the stop. A worker that exits on its own (a crash, an out-of-memory kill, kill -9) is
+replaced in place while the others keep serving: the parent logs its pid and exit status or
+signal and starts a new worker on the same listening sockets, which it keeps open, so that
+the connections the kernel hands to them wait in their backlog for the replacement instead
+of being refused. The first restart waits {FIRST_RESTART_DELAY_S} s, each further one in
+the window twice as long (at most {MAX_RESTART_DELAY_S:.0f} s). More than --max-restarts
+restarts (default {MAX_RESTARTS}) within --restart-window seconds (default {RESTART_WINDOW_S:.0f})
+is a crash loop: the parent stops the others and exits 1, so that the service manager
+(systemd Restart=on-failure, a container restart policy) restarts the whole service;
+--max-restarts 0 stops it at the first exit. taxiconnect_worker_restarts_total on /metrics
+counts the restarts. Under systemd, KillMode=mixed signals the parent only; a worker whose
+parent is gone stops by itself.
 
 Connections: on PostgreSQL each worker keeps at most 20 (a pool of 5 plus 5 overflow for
 writes, another for reads: hub/database.py), so N workers take up to 20*N, plus one the
@@ -58,10 +75,26 @@ handles (one writer, one batch writer, up to 8 readers).
 """
 
 
-def serve_workers(settings: Settings, config: Path | None, command: str, workers: int) -> int:
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When a worker that exited on its own is started again, and when not."""
+
+    max_restarts: int = MAX_RESTARTS  # within window_s; one more is a crash loop
+    window_s: float = RESTART_WINDOW_S
+    first_delay_s: float = FIRST_RESTART_DELAY_S
+    max_delay_s: float = MAX_RESTART_DELAY_S
+
+    def delay(self, recent: int) -> float:
+        """The wait before a restart when `recent` restarts are already in the window."""
+        return float(min(self.first_delay_s * 2 ** recent, self.max_delay_s))
+
+
+def serve_workers(settings: Settings, config: Path | None, command: str, workers: int,
+                  policy: RestartPolicy | None = None) -> int:
     """Run `workers` hub processes on one listening port; the exit status."""
     server_context(settings.http)  # a certificate the workers cannot load stops us here
-    return asyncio.run(_supervise(settings, config, command, workers))
+    return asyncio.run(_supervise(settings, config, command, workers,
+                                  policy or RestartPolicy()))
 
 
 def listen_sockets(host: str, port: int, workers: int) -> list[list[socket.socket]]:
@@ -116,7 +149,7 @@ def _worker_command(config: Path | None, command: str, fds: list[int], index: in
 
 
 async def _supervise(settings: Settings, config: Path | None, command: str,
-                     workers: int) -> int:
+                     workers: int, policy: RestartPolicy) -> int:
     from hub.redis_client import open_redis
 
     stop = asyncio.Event()
@@ -125,7 +158,7 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
         loop.add_signal_handler(signum, stop.set)
     sockets = listen_sockets(settings.http.host, settings.http.port, workers)
     port = sockets[0][0].getsockname()[1]
-    children: list[asyncio.subprocess.Process] = []
+    pool: _Pool | None = None
     redis = None
     metrics: Path | None = None
     try:
@@ -134,59 +167,173 @@ async def _supervise(settings: Settings, config: Path | None, command: str,
         # could each start one on the same files) and outlives any single worker.
         redis = None if settings.redis.url else await open_redis(settings)
         await migrate(settings)
-        for index, mine in enumerate(sockets):
+        pool = _Pool(config, command, sockets, metrics, policy, stop)
+        for index in range(workers):
             if stop.is_set():
                 break
-            fds = [s.fileno() for s in mine]
-            children.append(await asyncio.create_subprocess_exec(
-                *_worker_command(config, command, fds, index), pass_fds=fds,
-                env=_worker_env(metrics)))
-            for sock in mine:
-                sock.close()  # the worker holds it now, and alone: it closes when it exits
+            await pool.start(index)
         if not stop.is_set():
-            supervisor_log.info("%d workers on port %d: pids %s", len(children), port,
-                                ",".join(str(c.pid) for c in children))
+            supervisor_log.info("%d workers on port %d: pids %s", len(pool.children), port,
+                                ",".join(str(c.pid) for c in pool.children.values()))
             announce(settings.http.host, port, settings.http.scheme,
                      as_log=settings.log_format == "json")
-        return await _watch(children, stop, metrics)
+        return await pool.watch()
     finally:
-        for sock in (s for mine in sockets for s in mine):
-            sock.close()
-        await _stop_children(children)
+        _close(sockets)
+        if pool is not None:
+            await _stop_children(list(pool.children.values()))
+            pool.close()
         if metrics is not None:
             remove_folder(metrics)
         if redis is not None:
             await redis.close()
 
 
-async def _watch(children: list[asyncio.subprocess.Process], stop: asyncio.Event,
-                 metrics: Path) -> int:
-    """Wait for a stop signal or for a worker to exit; the service's exit status."""
-    if not children:
-        return 0
+def _close(sockets: list[list[socket.socket]]) -> None:
+    for sock in (s for mine in sockets for s in mine):
+        sock.close()
 
-    async def exit_of(child: asyncio.subprocess.Process) -> int:
-        status = await child.wait()
-        worker_gone(metrics, child.pid)  # while the others still answer scrapes
+
+class RestartCount:
+    """taxiconnect_worker_restarts_total, kept by the parent in the workers' metrics folder
+    (a counter file of its own pid, as prometheus-client's multiprocess mode writes them), so
+    that a scrape of any worker sums it with theirs. The parent's own prometheus-client was
+    imported without the folder, so it writes the file itself."""
+
+    def __init__(self, folder: Path) -> None:
+        self._file = MmapedDict(str(folder / f"counter_{os.getpid()}.db"))  # type: ignore[no-untyped-call]
+        self._key = mmap_key(RESTARTS_METRIC, RESTARTS_METRIC + "_total", [], [],
+                             "Workers of serve --workers N started again after exiting")
+        self.value = 0
+        self._write()  # 0 from the start: a rate over it needs the series before any restart
+
+    def inc(self) -> None:
+        self.value += 1
+        self._write()
+
+    def _write(self) -> None:
+        self._file.write_value(self._key, float(self.value), 0.0)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        self._file.close()  # type: ignore[no-untyped-call]
+
+
+def _exit_status(returncode: int) -> str:
+    """A worker's exit as the log says it: its status, or the signal that ended it."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"was ended by signal {-returncode} ({name})"
+
+
+class _Pool:
+    """The running workers by index, each started again in place when it exits on its own,
+    on the sockets the parent keeps for its index, until a stop or a crash loop."""
+
+    def __init__(self, config: Path | None, command: str, sockets: list[list[socket.socket]],
+                 metrics: Path, policy: RestartPolicy, stop: asyncio.Event) -> None:
+        self._config, self._command, self._sockets = config, command, sockets
+        self._metrics, self._policy, self._stop = metrics, policy, stop
+        self.children: dict[int, asyncio.subprocess.Process] = {}
+        self._restarts: deque[float] = deque()  # when each recent restart was decided
+        self._count = RestartCount(metrics)
+        self._failed = False
+
+    async def start(self, index: int) -> asyncio.subprocess.Process:
+        fds = [s.fileno() for s in self._sockets[index]]
+        # The parent keeps its copy of the sockets: a dead worker's queued connections wait
+        # for its replacement instead of being reset with the socket's last descriptor.
+        child = await asyncio.create_subprocess_exec(
+            *_worker_command(self._config, self._command, fds, index), pass_fds=fds,
+            env=_worker_env(self._metrics))
+        self.children[index] = child
+        return child
+
+    async def watch(self) -> int:
+        """Keep every worker running until a stop signal or a crash loop; the exit status
+        once the workers are stopped."""
+        if not self.children:
+            return 0
+        keepers = [asyncio.ensure_future(self._keep(index)) for index in self.children]
+        try:
+            await self._stop.wait()
+        finally:
+            # Each keeper returns at the stop (one starting a worker first finishes that,
+            # so the worker is among those stopped below).
+            await asyncio.gather(*keepers, return_exceptions=True)
+        running = [c for c in self.children.values() if c.returncode is None]
+        _close(self._sockets)  # new connections now go to no stopping worker
+        await _stop_children(running)
+        status = 1 if self._failed else 0
+        for child in running:
+            if child.returncode not in (0, -signal.SIGTERM):
+                supervisor_log.error("worker pid %d stopped with status %s", child.pid,
+                                     child.returncode)
+                status = 1
         return status
 
-    exits = [asyncio.ensure_future(exit_of(c)) for c in children]
+    async def _keep(self, index: int) -> None:
+        try:
+            while not self._stop.is_set():
+                child = self.children[index]
+                if not await _exits_before(child, self._stop):
+                    return
+                worker_gone(self._metrics, child.pid)  # while the others answer scrapes
+                assert child.returncode is not None
+                gone = f"worker {index} pid {child.pid} {_exit_status(child.returncode)}"
+                delay = self._restart_delay()
+                if delay is None:
+                    supervisor_log.critical(
+                        "%s; a crash loop (more than --max-restarts %d within %.0f s): "
+                        "stopping the service", gone, self._policy.max_restarts,
+                        self._policy.window_s)
+                    self._fail()
+                    return
+                supervisor_log.error("%s; starting it again in %.1f s", gone, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return
+                new = await self.start(index)
+                self._count.inc()
+                supervisor_log.warning("worker %d started again: pid %d (restart %d of this run)",
+                                       index, new.pid, self._count.value)
+        except Exception:
+            supervisor_log.exception("watching worker %d failed; stopping the service", index)
+            self._fail()
+
+    def _restart_delay(self) -> float | None:
+        """The wait before the next restart, noted as one; None for a crash loop."""
+        now = time.monotonic()
+        while self._restarts and now - self._restarts[0] > self._policy.window_s:
+            self._restarts.popleft()
+        if len(self._restarts) >= self._policy.max_restarts:
+            return None
+        delay = self._policy.delay(len(self._restarts))
+        self._restarts.append(now)
+        return delay
+
+    def _fail(self) -> None:
+        self._failed = True
+        self._stop.set()
+
+    def close(self) -> None:
+        self._count.close()
+
+
+async def _exits_before(child: asyncio.subprocess.Process, stop: asyncio.Event) -> bool:
+    """Wait for the worker to exit (True) or for the stop (False)."""
+    exited = asyncio.ensure_future(child.wait())
     stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait([*exits, stopping], return_when=asyncio.FIRST_COMPLETED)
-    stopping.cancel()
-    status = 0
-    if not stop.is_set():
-        gone = next(c for c in children if c.returncode is not None)
-        supervisor_log.critical("worker pid %d exited with status %s; stopping the others",
-                                gone.pid, gone.returncode)
-        status = 1
-    await _stop_children(children)
-    for child in children:
-        if child.returncode not in (0, None) and status == 0:
-            supervisor_log.error("worker pid %d stopped with status %s", child.pid,
-                                 child.returncode)
-            status = 1
-    return status
+    try:
+        await asyncio.wait([exited, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        exited.cancel()
+        stopping.cancel()
+    return not stop.is_set()
 
 
 async def _stop_children(children: list[asyncio.subprocess.Process]) -> None:

@@ -231,22 +231,6 @@ async def test_two_workers_share_one_port_and_stop_on_sigterm(
         assert not (tmp_path / "data" / EMBEDDED_REGISTRY).exists(), hub.tail()
 
 
-async def test_a_worker_that_dies_stops_the_service_with_an_error(
-    start: StartHub, tmp_path: Path
-) -> None:
-    """No silent restart: the service manager sees the failure and restarts it all."""
-    hub = start("--workers", "2")
-    await hub.ready()
-    workers = hub.workers()
-    workers[0].kill()
-    status = await asyncio.wait_for(asyncio.to_thread(hub.process.wait), 45)
-    assert status == 1, hub.tail()
-    assert f"worker pid {workers[0].pid} exited" in hub.tail()
-    assert _gone([w.pid for w in workers]), hub.tail()
-    if not TEST_REDIS_URL:  # nothing left behind: the embedded Redis stopped too
-        assert not (tmp_path / "data" / EMBEDDED_REGISTRY).exists(), hub.tail()
-
-
 async def test_two_serve_processes_on_the_same_stores_act_as_one_hub(
     start: StartHub, tmp_path: Path
 ) -> None:
