@@ -20,8 +20,9 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from hub.channel_alerts import AlertsSettings
-from hub.errors import OperatorMustAct
+from hub.errors import BadInput, OperatorMustAct
 from hub.keys import DEFAULT_PREFIX, has_hash_tag, hash_tagged
+from hub.phone import to_e164
 from hub.retention import RetentionSettings
 from hub.webhook_body import WebhookEventType
 
@@ -438,6 +439,14 @@ class AnswersSettings:
 
 
 @dataclass(frozen=True)
+class CompanySettings:
+    # The number passengers may call when it is urgent, as the company advertises it, e.g.
+    # "09 123 4567" (read in phone.default_region); the form and its busy pages offer it as
+    # a tel: link. Empty: they ask no one to call.
+    urgent_phone: str = ""
+
+
+@dataclass(frozen=True)
 class ChannelsSettings:
     enabled: tuple[str, ...] = ("webform",)
 
@@ -451,6 +460,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     timezone: str = "Europe/Helsinki"  # the taxi company's local time, for pickup times
+    company: CompanySettings = field(default_factory=CompanySettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -471,6 +481,14 @@ class Settings:
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
             raise OperatorMustAct(f"log_format {self.log_format!r}: one of {list(LOG_FORMATS)}")
+        if self.company.urgent_phone.strip():
+            try:
+                to_e164(self.company.urgent_phone, self.phone.default_region)
+            except BadInput as exc:
+                raise OperatorMustAct(
+                    f"company.urgent_phone {self.company.urgent_phone!r} is not a phone "
+                    f"number (read in phone.default_region {self.phone.default_region})"
+                ) from exc
 
     @property
     def database_url(self) -> str:

@@ -18,6 +18,7 @@ from aiohttp import web
 from channels.base import HubServices
 from channels.webform.language import pick_language
 from channels.webform.page import (
+    UrgentPhone,
     announced_page,
     busy_page,
     form_page,
@@ -47,6 +48,7 @@ class WebFormChannel:
     def __init__(self) -> None:
         self._services: HubServices | None = None
         self._gate = AddressGate(0, 60.0)
+        self._urgent: UrgentPhone | None = None
 
     def __repr__(self) -> str:
         return f"<WebFormChannel started={self._services is not None}>"
@@ -55,6 +57,8 @@ class WebFormChannel:
         self._services = services
         self._gate = AddressGate(services.settings.ingest.form_posts_per_address_per_minute,
                                  60.0)
+        self._urgent = UrgentPhone.of(services.settings.company.urgent_phone,
+                                      services.settings.phone.default_region)
 
     async def stop(self) -> None:
         self._services = None
@@ -83,14 +87,15 @@ class WebFormChannel:
                              self.services.settings.console.default_language)
 
     async def show_form(self, request: web.Request) -> web.Response:
-        return _html(form_page(self._language(request)))
+        return _html(form_page(self._language(request), urgent=self._urgent))
 
     def _wait_s(self, request: web.Request) -> int:
         return self._gate.wait_s(client_address(request, request.app[TRUSTED_PROXIES]))
 
     async def post_form(self, request: web.Request) -> web.Response:
         if wait_s := self._wait_s(request):
-            return web.Response(body=too_many_page(self._language(request)), status=429,
+            return web.Response(body=too_many_page(self._language(request), self._urgent),
+                                status=429,
                                 content_type="text/html", charset="utf-8",
                                 headers={"Retry-After": str(wait_s)})
         if request.content_type not in FORM_TYPES:
@@ -104,13 +109,14 @@ class WebFormChannel:
                 try:
                     result = await self.services.ingest(self._parse(fields))
                 except BadInput as exc:
-                    return _html(form_page(lang, values=fields, errors=exc.field_errors),
-                                 status=422)
+                    return _html(form_page(lang, values=fields, errors=exc.field_errors,
+                                           urgent=self._urgent), status=422)
                 except AnnouncementOnly as exc:
-                    return _html(announced_page(lang, exc.notice.text(lang)))
+                    return _html(announced_page(lang, exc.notice.text(lang), self._urgent))
         except RetryLater as exc:
             # A ready page: the browser's Back button still holds the passenger's answers.
-            return web.Response(body=busy_page(self._language(request)), status=503,
+            return web.Response(body=busy_page(self._language(request), self._urgent),
+                                status=503,
                                 content_type="text/html", charset="utf-8",
                                 headers={"Retry-After": str(exc.retry_after_s)})
         notice, answer = await self._answers(result, fields.get("name"), lang)

@@ -6,11 +6,39 @@ from __future__ import annotations
 import functools
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
 
 from hub import catalogue
+from hub.phone import to_e164
 
 STYLE = "/static/form/form.css"
+
+
+@dataclass(frozen=True)
+class UrgentPhone:
+    """The company's number for passengers in a hurry (`company.urgent_phone`): shown as the
+    company advertises it, dialled as E.164."""
+
+    shown: str
+    dial: str
+
+    @classmethod
+    def of(cls, text: str, default_region: str) -> UrgentPhone | None:
+        """None for an empty setting: then no page asks the passenger to call."""
+        text = " ".join(text.split())
+        return cls(text, to_e164(text, default_region)) if text else None
+
+
+def _urgent(t: Mapping[str, str], phone: UrgentPhone | None) -> str:
+    """The sentence asking to call the number (a tel: link), to follow another in its
+    paragraph; nothing without a number, so no page promises one it cannot give."""
+    if phone is None:
+        return ""
+    before, _, after = t["urgent_call"].partition("{phone}")
+    number = escape(phone.shown).replace(" ", "\u00a0")  # kept on one line
+    link = f'<a href="tel:{escape(phone.dial)}" class="urgent-phone">{number}</a>'
+    return f" {escape(before)}{link}{escape(after)}"
 
 
 def _page(lang: str, title: str, body: str) -> str:
@@ -78,7 +106,8 @@ def _switch(lang: str) -> str:
 
 
 def form_page(lang: str, *, values: Mapping[str, str] | None = None,
-              errors: Mapping[str, str] | None = None) -> str:
+              errors: Mapping[str, str] | None = None,
+              urgent: UrgentPhone | None = None) -> str:
     t = _words(lang)
     values = dict(values or {})
     errors = dict(errors or {})
@@ -107,7 +136,7 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
     ])
     body = f"""{_switch(lang)}
 <h1>{escape(t['title'])}</h1>
-<p>{escape(t['intro'])}</p>
+<p>{escape(t['intro'])}{_urgent(t, urgent)}</p>
 {summary}
 <form method="post" action="/form" accept-charset="utf-8" novalidate>
 <input type="hidden" name="submission_token" value="{escape(token)}">
@@ -137,29 +166,29 @@ def thanks_page(lang: str, reference: str, notice: str | None = None,
     return _page(lang, t["thanks_title"], body)
 
 
-def announced_page(lang: str, notice: str) -> str:
+def announced_page(lang: str, notice: str, urgent: UrgentPhone | None = None) -> str:
     """An announcement-only notice answered the form: nothing was kept, no reference."""
     t = _words(lang)
     body = f"""<h1>{escape(t['announced_title'])}</h1>
 <p class="notice" role="alert">{escape(notice)}</p>
-<p>{escape(t['announced_body'])}</p>"""
+<p>{escape(t['announced_body'])}{_urgent(t, urgent)}</p>"""
     return _page(lang, t["announced_title"], body)
 
 
 @functools.cache
-def too_many_page(lang: str) -> bytes:
+def too_many_page(lang: str, urgent: UrgentPhone | None = None) -> bytes:
     t = _words(lang)
     body = f"""<h1>{escape(t['too_many_title'])}</h1>
 <p>{escape(t['too_many'])}</p>
-<p>{escape(t['busy_back'])}</p>"""
+<p>{escape(t['busy_back'])}{_urgent(t, urgent)}</p>"""
     return _page(lang, t["too_many_title"], body).encode("utf-8")
 
 
 @functools.cache
-def busy_page(lang: str) -> bytes:
+def busy_page(lang: str, urgent: UrgentPhone | None = None) -> bytes:
     """Rendered once: past capacity, refusing must cost next to nothing."""
     t = _words(lang)
     body = f"""<h1>{escape(t['busy_title'])}</h1>
 <p>{escape(t['busy'])}</p>
-<p>{escape(t['busy_back'])}</p>"""
+<p>{escape(t['busy_back'])}{_urgent(t, urgent)}</p>"""
     return _page(lang, t["busy_title"], body).encode("utf-8")

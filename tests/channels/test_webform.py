@@ -12,10 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from hub import catalogue
-from hub.settings import AnswersSettings, Settings
+from hub.errors import OperatorMustAct
+from hub.settings import (
+    AnswersSettings,
+    CompanySettings,
+    HttpSettings,
+    IngestSettings,
+    Settings,
+    load_settings,
+)
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import http_session, order, submit
 
@@ -325,3 +334,94 @@ async def test_the_form_speaks_swedish_from_the_catalogue(
     [reference] = REFERENCE.findall(page)
     assert (f"Tack för att du kontaktade oss. Ditt referensnummer är "
             f'<strong class="reference">{reference}</strong>.') in page
+
+
+URGENT = "09 123 4567"  # company.urgent_phone as the company advertises it
+FORM_PAGES = ("form", "busy", "too_many")
+
+
+def _paragraphs(page: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Each paragraph of the page as a reader meets it (tags gone, spaces folded), with
+    its links as (href, text)."""
+    found = []
+    for inner in re.findall(r"<p(?: [^>]*)?>(.*?)</p>", page, re.S):
+        links = [(html.unescape(href), " ".join(html.unescape(text).split()))
+                 for href, text in re.findall(r'<a href="([^"]*)"[^>]*>(.*?)</a>', inner)]
+        said = " ".join(html.unescape(re.sub(r"<[^>]+>", "", inner)).split())
+        found.append((said, links))
+    return found
+
+
+async def _passenger_pages(hub: HubFactory, settings: Settings, urgent_phone: str
+                           ) -> dict[str, dict[str, str]]:
+    """Per language, the pages a passenger can meet that may ask them to call: the form, the
+    answer of a hub at capacity (503) and of one address past its allowance (429). Every
+    contact is refused at capacity (max_in_flight 0); each language posts from an address
+    of its own behind the trusted proxy, its second post past the allowance of one."""
+    client = await hub(dataclasses.replace(
+        settings, company=CompanySettings(urgent_phone=urgent_phone),
+        http=HttpSettings(trusted_proxies=("127.0.0.1",)),
+        ingest=IngestSettings(max_in_flight=0, form_posts_per_address_per_minute=1)))
+    base = server_url(client)
+    pages: dict[str, dict[str, str]] = {}
+    async with http_session() as http:
+        for n, lang in enumerate(catalogue.LANGUAGES):
+            async with http.get(f"{base}/form?lang={lang}") as resp:
+                assert resp.status == 200
+                pages[lang] = {"form": await resp.text()}
+            address = {"X-Forwarded-For": f"203.0.113.{n + 10}"}
+            body = {**order(f"tok-urgent-{lang}-01"), "language": lang}
+            for expected, name in ((503, "busy"), (429, "too_many")):
+                async with http.post(f"{base}/form?lang={lang}", data=body,
+                                     headers=address) as resp:
+                    assert resp.status == expected, await resp.text()
+                    pages[lang][name] = await resp.text()
+    return pages
+
+
+async def test_with_an_urgent_number_the_form_and_its_refusals_offer_it_as_a_link(
+    hub: HubFactory, settings: Settings
+) -> None:
+    """Issue 15 item 7: "Kiireellisissä asioissa soita" named no number. With
+    company.urgent_phone set, the form, its busy page and its too-many page say "call
+    <number>" in fi, sv and en, the number a tel: link dialling it in full."""
+    pages = await _passenger_pages(hub, settings, URGENT)
+    for lang, shown in pages.items():
+        t = catalogue.words(lang, "form")
+        call = catalogue.text(lang, "form.urgent_call", phone=URGENT)
+        expected = {"form": f"{t['intro']} {call}", "busy": f"{t['busy_back']} {call}",
+                    "too_many": f"{t['busy_back']} {call}"}
+        for name in FORM_PAGES:
+            page = shown[name]
+            assert f'<html lang="{lang}">' in page
+            asking = [(said, links) for said, links in _paragraphs(page) if links]
+            assert asking == [(expected[name], [("tel:+35891234567", URGENT)])], (lang, name)
+            # "09 123 4567" stays on one line.
+            assert ">09\u00a0123\u00a04567</a>" in page, (lang, name)
+
+
+# The words that asked the passenger to call with no number to call (issue 15 item 7).
+CALL_WORDS = {"fi": r"\bsoit", "sv": r"\bring\b", "en": r"\bcall\b"}
+
+
+async def test_without_an_urgent_number_no_page_asks_the_passenger_to_call(
+    hub: HubFactory, settings: Settings
+) -> None:
+    pages = await _passenger_pages(hub, settings, "")
+    for lang, shown in pages.items():
+        t = catalogue.words(lang, "form")
+        for name in FORM_PAGES:
+            page = shown[name]
+            said = [text for text, _ in _paragraphs(page)]
+            assert "tel:" not in page, (lang, name)
+            assert not [s for s in said if re.search(CALL_WORDS[lang], s, re.I)], (lang, said)
+        assert t["intro"] in [text for text, _ in _paragraphs(shown["form"])]
+        assert t["busy_back"] in [text for text, _ in _paragraphs(shown["busy"])]
+
+
+def test_an_urgent_number_that_is_no_number_stops_start_up() -> None:
+    assert load_settings(None, environ={
+        "TAXICONNECT_COMPANY_URGENT_PHONE": "+358 9 123 4567"}).company.urgent_phone \
+        == "+358 9 123 4567"
+    with pytest.raises(OperatorMustAct, match=r"company\.urgent_phone"):
+        load_settings(None, environ={"TAXICONNECT_COMPANY_URGENT_PHONE": "soita meille"})
