@@ -95,6 +95,7 @@ from hub.client_address import parse_networks
 from hub.clock import utcnow
 from hub.database import Database
 from hub.deliveries import Deliveries
+from hub.error_codes import ErrorCode
 from hub.ingest import Ingestor
 from hub.keys import Keys
 from hub.lane_book import LaneBook
@@ -414,7 +415,7 @@ async def _close_websockets(app: web.Application) -> None:
     app[FEED].close_all()
     websockets = app[WEBSOCKETS]
     for ws in list(websockets):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=ErrorCode.HUB_STOPPING.value.encode())
 
 
 async def _favicon(request: web.Request) -> web.FileResponse:

@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     ADMINS_ONLY = "admins_only"
     AGENT_FILTER_INVALID = "agent_filter_invalid"
     AGENT_NOT_FOUND = "agent_not_found"
+    ANNOUNCEMENT_ONLY = "announcement_only"
     ANNOUNCEMENT_ONLY_NEEDS_PHONE = "announcement_only_needs_phone"
     ANNOUNCEMENT_ONLY_NOT_BOOLEAN = "announcement_only_not_boolean"
     ATTACHMENTS_INVALID = "attachments_invalid"
@@ -83,6 +84,19 @@ class ErrorCode(StrEnum):
     CANNOT_DEMOTE_SELF = "cannot_demote_self"
     CANNOT_DISABLE_SELF = "cannot_disable_self"
     CHANNEL_INVALID = "channel_invalid"
+    CHAT_CONNECTIONS_TOO_MANY = "chat_connections_too_many"
+    CHAT_FRAMES_TOO_MANY = "chat_frames_too_many"
+    CHAT_FRAME_INVALID = "chat_frame_invalid"
+    CHAT_FRAME_NOT_OBJECT = "chat_frame_not_object"
+    CHAT_FRAME_NOT_TEXT = "chat_frame_not_text"
+    CHAT_FRAME_UNKNOWN = "chat_frame_unknown"
+    CHAT_HANDSHAKES_TOO_MANY = "chat_handshakes_too_many"
+    CHAT_HELLO_FIRST = "chat_hello_first"
+    CHAT_HELLO_LATE = "chat_hello_late"
+    CHAT_HELLO_TWICE = "chat_hello_twice"
+    CHAT_INTERRUPTED = "chat_interrupted"
+    CHAT_MESSAGES_TOO_MANY = "chat_messages_too_many"
+    CHAT_MESSAGE_TOO_LONG = "chat_message_too_long"
     CHAT_UNAVAILABLE = "chat_unavailable"
     CHECK_FIELDS = "check_fields"
     CLIENT_KEY_NOT_TEXT = "client_key_not_text"
@@ -138,6 +152,7 @@ class ErrorCode(StrEnum):
     GROUP_TOO_MANY_MEMBERS = "group_too_many_members"
     HUB_AT_CAPACITY = "hub_at_capacity"
     HUB_STARTING = "hub_starting"
+    HUB_STOPPING = "hub_stopping"
     JSON_MALFORMED = "json_malformed"
     JSON_TOO_DEEP = "json_too_deep"
     KEYWORDS_INVALID = "keywords_invalid"
@@ -289,6 +304,13 @@ PASSENGER_CODES = frozenset({
     ErrorCode.JSON_TOO_DEEP, ErrorCode.PHONE_INVALID, ErrorCode.PHONE_NOT_POSSIBLE,
     ErrorCode.EMAIL_INVALID, ErrorCode.HUB_AT_CAPACITY, ErrorCode.CONTACT_CONFLICTS,
     ErrorCode.CONTACT_NOT_STORED, ErrorCode.MESSAGE_UNSTORABLE,
+    # The chat socket's own refusals: its close reasons, nacks and handshake refusals.
+    ErrorCode.ANNOUNCEMENT_ONLY, ErrorCode.CHECK_FIELDS, ErrorCode.CHAT_CONNECTIONS_TOO_MANY,
+    ErrorCode.CHAT_FRAMES_TOO_MANY, ErrorCode.CHAT_FRAME_INVALID, ErrorCode.CHAT_FRAME_NOT_OBJECT,
+    ErrorCode.CHAT_FRAME_NOT_TEXT, ErrorCode.CHAT_FRAME_UNKNOWN,
+    ErrorCode.CHAT_HANDSHAKES_TOO_MANY, ErrorCode.CHAT_HELLO_FIRST, ErrorCode.CHAT_HELLO_LATE,
+    ErrorCode.CHAT_HELLO_TWICE, ErrorCode.CHAT_INTERRUPTED, ErrorCode.CHAT_MESSAGES_TOO_MANY,
+    ErrorCode.CHAT_MESSAGE_TOO_LONG, ErrorCode.HUB_STOPPING, ErrorCode.ORIGIN_NOT_ALLOWED,
 })
 
 

@@ -404,12 +404,16 @@ class ChatAck(_Frame, tag=ChatFrameType.ACK.value, kw_only=True):
 
 
 class ChatNack(_Frame, tag=ChatFrameType.NACK.value, kw_only=True):
-    """Not stored: resend if `retry`."""
+    """Not stored: resend if `retry`. The widget says `code` (hub.error_codes) with `params`
+    in the passenger's language; `reason` is the English for API clients."""
 
     id: str
+    code: str
+    params: dict[str, str | int | float]
     reason: str
     retry: bool
     retry_after: float | msgspec.UnsetType | None = msgspec.UNSET
+    announced: bool | msgspec.UnsetType = msgspec.UNSET  # reason: a service notice's text
 
 
 class ChatTypingFrame(_Frame, tag=ChatFrameType.TYPING.value, kw_only=True):
@@ -425,6 +429,8 @@ class ChatAvailability(_Frame, tag=ChatFrameType.AVAILABILITY.value, kw_only=Tru
 class ChatPrechatResult(_Frame, tag=ChatFrameType.PRECHAT.value, kw_only=True):
     ok: bool
     fields: dict[str, str]  # field name -> why it was not accepted
+    code: str | msgspec.UnsetType = msgspec.UNSET  # when not ok: check_fields
+    params: dict[str, str | int | float] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ChatClosedFrame(_Frame, tag=ChatFrameType.CLOSED.value, kw_only=True):

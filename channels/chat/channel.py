@@ -6,9 +6,11 @@
     POST /api/v1/requests/{id}/typing        a dispatcher is writing: {"on": bool}
 
 The websocket is refused at the handshake (before the upgrade) when the page's Origin is not
-one of `chat.allowed_origins` (403) or its address already has `connections_per_address`
-sockets open (429). A reply is "sent" once every hub process has been told to show it;
-"delivered" once the widget says it showed it.
+one of `chat.allowed_origins` (403, origin_not_allowed) or its address opened too many in a
+minute (429, chat_handshakes_too_many) or already has `connections_per_address` sockets open
+(429, chat_connections_too_many): the hub's error body with its code, and Retry-After. A
+reply is "sent" once every hub process has been told to show it; "delivered" once the widget
+says it showed it.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ from aiohttp import web
 from channels.base import HubServices
 from channels.chat import widget_words
 from channels.chat.context import ChatContext
+from channels.chat.frames import CLOSES
 from channels.chat.hours import parse_hours
 from channels.chat.session import ChatSession
 from hub.address_gate import AddressGate
 from hub.agent_auth import current_agent
 from hub.appkeys import TRUSTED_PROXIES, WEBSOCKETS
 from hub.client_address import client_address
-from hub.error_codes import ErrorCode
-from hub.errors import BadInput, NotFound, OperatorMustAct, RetryLater
+from hub.error_codes import ErrorCode, Reason, answer
+from hub.errors import BadInput, Forbidden, NotFound, OperatorMustAct, RetryLater
 from hub.model import Channel, DeliveryState, OutboundMessage, Role, SendReceipt
 from hub.request_body import read_json_object
 from hub.store_errors import REDIS_ERRORS, STORE_ERRORS
@@ -46,6 +49,7 @@ STOP_WAIT_S = 2.0
 WIDGET = WEB_ROOT / "widget" / "chat.js"
 HEARTBEAT_S = 20.0
 READY_WAIT_S = 2.0  # a process still subscribing answers 503 rather than a deaf socket
+SLOT_WAIT_S = 30  # Retry-After when the address has all its sockets open
 # Bytes of one client frame: the longest message with every character escaped, and change.
 FRAME_BYTES_PER_CHAR = 12
 FRAME_OVERHEAD_BYTES = 4096
@@ -127,20 +131,15 @@ class ChatChannel:
         chat = ctx.services.settings.chat
         origin = request.headers.get("Origin", "").lower()
         if origin not in {allowed.lower() for allowed in chat.allowed_origins}:
-            raise web.HTTPForbidden(text=json.dumps({"error": "origin not allowed"}),
-                                    content_type="application/json")
+            raise Forbidden(ErrorCode.ORIGIN_NOT_ALLOWED)
         address = client_address(request, request.app[TRUSTED_PROXIES])
         if wait_s := self._handshakes.wait_s(address):
-            raise web.HTTPTooManyRequests(
-                text=json.dumps({"error": "too many chat connections from this address"}),
-                content_type="application/json", headers={"Retry-After": str(wait_s)})
+            raise _too_many(ErrorCode.CHAT_HANDSHAKES_TOO_MANY.of(), wait_s)
         slots = ctx.live.slots
         slot = uuid.uuid4().hex
         try:
             if not await slots.take(address, slot):
-                raise web.HTTPTooManyRequests(
-                    text=json.dumps({"error": "too many chat connections from this address"}),
-                    content_type="application/json", headers={"Retry-After": "30"})
+                raise _too_many(ErrorCode.CHAT_CONNECTIONS_TOO_MANY.of(), SLOT_WAIT_S)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.fanout.ready.wait(), READY_WAIT_S)
         except REDIS_ERRORS as exc:
@@ -159,7 +158,8 @@ class ChatChannel:
         except STORE_ERRORS as exc:
             log.warning("chat socket ended: %s", type(exc).__name__)
             if ws.prepared and not ws.closed:
-                await ws.close(code=1011, message=b"try again")
+                reason = ErrorCode.CHAT_INTERRUPTED
+                await ws.close(code=CLOSES[reason], message=reason.value.encode())
         finally:
             if ws.prepared:
                 self.sockets -= 1
@@ -203,6 +203,12 @@ class ChatChannel:
         self.sent += 1
         state = DeliveryState.DELIVERED if seen else DeliveryState.SENT
         return SendReceipt(provider_id=str(message.delivery_id), state=state)
+
+
+def _too_many(why: Reason, wait_s: int) -> web.HTTPTooManyRequests:
+    """429 with the hub's error body (hub.error_codes) and when to try again."""
+    return web.HTTPTooManyRequests(text=json.dumps(answer(why)), content_type="application/json",
+                                   headers={"Retry-After": str(max(1, wait_s))})
 
 
 def _email_sender(services: HubServices) -> str | None:

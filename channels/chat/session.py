@@ -21,10 +21,7 @@ from aiohttp import WSMsgType, web
 from channels.chat.context import ChatContext
 from channels.chat.cursor import Cursor
 from channels.chat.frames import (
-    CLOSE_MALFORMED,
-    CLOSE_NO_HELLO,
-    CLOSE_TOO_MANY,
-    CLOSE_UNSUPPORTED,
+    CLOSES,
     ChatMessage,
     Close,
     Frame,
@@ -43,7 +40,8 @@ from hub.chat_fanout import VisitorNews
 from hub.chat_limits import ConnectionSlots
 from hub.chat_queue_place import QueuePlace
 from hub.clock import utcnow
-from hub.errors import AnnouncementOnly, BadInput, RetryLater
+from hub.error_codes import ErrorCode
+from hub.errors import AnnouncementOnly, BadInput, CodedError, RetryLater
 from hub.events import ChatFrameType, EventType
 
 log = logging.getLogger(__name__)
@@ -52,7 +50,6 @@ BEAT_S = 20.0  # slot refresh, availability check and a catch-up in case a wake-
 TYPING_EVERY_S = 1.0  # passenger typing frames more often than this are dropped
 FRAMES_PER_MINUTE = 300  # any frames; a widget sends far fewer
 SEEN_MAX = 500  # seen reports one socket may ask for (a conversation is shorter)
-CLOSE_RETRY = 1011
 
 
 class ChatSession:
@@ -104,10 +101,12 @@ class ChatSession:
             await work
         except Exception as exc:
             log.warning("chat socket loop failed: %s", type(exc).__name__)
-            await self.close(CLOSE_RETRY, "try again")
+            await self.close(ErrorCode.CHAT_INTERRUPTED)
 
-    async def close(self, code: int, reason: str) -> None:
-        await self.ws.close(code=code, message=reason.encode()[:120])
+    async def close(self, reason: ErrorCode) -> None:
+        """Close with the reason's close code and its code as the close reason: a stable word
+        the widget says in the passenger's language, never English."""
+        await self.ws.close(code=CLOSES[reason], message=reason.value.encode())
 
     async def send(self, frame: dict[str, Any]) -> None:
         if not self.ws.closed:
@@ -117,13 +116,13 @@ class ChatSession:
         try:
             message = await asyncio.wait_for(self.ws.receive(), HELLO_TIMEOUT_S)
         except TimeoutError:
-            await self.close(CLOSE_NO_HELLO, "no hello in time")
+            await self.close(ErrorCode.CHAT_HELLO_LATE)
             return None
         frame = await self._parse(message)
         if frame is None:
             return None
         if not isinstance(frame, Hello):
-            await self.close(CLOSE_MALFORMED, "the first frame must be hello")
+            await self.close(ErrorCode.CHAT_HELLO_FIRST)
             return None
         settings = self.ctx.services.settings.chat
         secret, now = settings.token_secret.reveal(), time.time()
@@ -155,7 +154,7 @@ class ChatSession:
     async def _read(self) -> None:
         async for message in self.ws:
             if not self._frame_allowed():
-                await self.close(CLOSE_TOO_MANY, "too many frames")
+                await self.close(ErrorCode.CHAT_FRAMES_TOO_MANY)
                 return
             frame = await self._parse(message)
             if frame is None:
@@ -175,13 +174,13 @@ class ChatSession:
             elif isinstance(frame, Ping):
                 await self.send({"type": ChatFrameType.PONG})
             else:
-                await self.close(CLOSE_MALFORMED, "hello only once")
+                await self.close(ErrorCode.CHAT_HELLO_TWICE)
                 return
 
     async def _parse(self, message: Any) -> Frame | None:
         """The frame, or None once the socket is closed (by the widget or for a bad frame)."""
         if message.type == WSMsgType.BINARY:
-            await self.close(CLOSE_UNSUPPORTED, "frames are JSON text")
+            await self.close(ErrorCode.CHAT_FRAME_NOT_TEXT)
             return None
         if message.type != WSMsgType.TEXT:
             return None
@@ -189,7 +188,7 @@ class ChatSession:
             return parse_frame(message.data,
                                max_chars=self.ctx.services.settings.chat.max_message_chars)
         except FrameError as exc:
-            await self.close(exc.code, exc.reason)
+            await self.close(exc.error)
             return None
 
     def _frame_allowed(self) -> bool:
@@ -203,8 +202,7 @@ class ChatSession:
         per_address = settings.messages_per_minute * settings.connections_per_address
         if not (await live.within_rate("visitor", self.visitor, settings.messages_per_minute)
                 and await live.within_rate("address", self.address, per_address)):
-            await self.close(CLOSE_TOO_MANY,
-                             f"more than {settings.messages_per_minute} messages a minute")
+            await self.close(ErrorCode.CHAT_MESSAGES_TOO_MANY)
             return
         stored = await self.ctx.conversations.stored(self.visitor, frame.id)
         if stored is None:
@@ -217,19 +215,22 @@ class ChatSession:
                     result = await services.ingest(contact)
             except RetryLater as exc:
                 await self.send({"type": ChatFrameType.NACK, "id": frame.id,
-                                 "reason": exc.reason, "retry": True,
+                                 **_refusal(exc), "retry": True,
                                  "retry_after": exc.retry_after_s})
                 return
             except AnnouncementOnly as exc:
                 # Nothing was kept: the line fails with the notice as its reason.
-                await self.send({"type": "nack", "id": frame.id, "retry": False,
-                                 "reason": exc.notice.text(self.lang), "announced": True})
+                notice = exc.notice.text(self.lang)
+                why = ErrorCode.ANNOUNCEMENT_ONLY.of(notice=notice)
+                await self.send({"type": ChatFrameType.NACK, "id": frame.id, "retry": False,
+                                 "code": why.code.value, "params": dict(why.params),
+                                 "reason": notice, "announced": True})
                 return
             except BadInput as exc:
                 stored = await self.ctx.conversations.stored(self.visitor, frame.id)
                 if stored is None:  # not a concurrent resend: the text itself is refused
                     await self.send({"type": ChatFrameType.NACK, "id": frame.id,
-                                     "reason": exc.reason, "retry": False})
+                                     **_refusal(exc), "retry": False})
                     return
             else:
                 stored = (contact.received_at, result.message_id)
@@ -260,7 +261,9 @@ class ChatSession:
                                            .default_region, timezone=settings.timezone,
                                            now=utcnow())
         self.prechat.update(values)
-        await self.send({"type": ChatFrameType.PRECHAT, "ok": not errors, "fields": errors})
+        refusal = {"code": ErrorCode.CHECK_FIELDS.value, "params": {}} if errors else {}
+        await self.send({"type": ChatFrameType.PRECHAT, "ok": not errors, "fields": errors,
+                         **refusal})
 
     async def _close_chat(self, email: str | None) -> None:
         lines = await self.ctx.conversations.lines(self.visitor, since=self.cursor.closed_at)
@@ -328,6 +331,12 @@ class ChatSession:
                 await self.send({"type": ChatFrameType.AVAILABILITY, "available": available,
                                  "reason": reason})
             self.queue.put_nowait({"kind": "wake"})
+
+
+def _refusal(exc: CodedError) -> dict[str, Any]:
+    """A refusal in a frame: its code and params (what the widget says in the passenger's
+    language) beside the English reason (for API clients)."""
+    return {"code": exc.code.value, "params": dict(exc.params), "reason": exc.reason}
 
 
 def _queue_frame(place: QueuePlace) -> dict[str, Any]:

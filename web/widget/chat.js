@@ -14,6 +14,10 @@
  * reload's history counts as unread only the replies after it. Each message carries a client id and stays "sending" until the hub acks it
  * (after storing it); unacked messages are resent with the same id after a reconnect, and the
  * hub stores them once. Text from anyone reaches the page as textContent only.
+ *
+ * The hub refuses by code, never by words: a socket it closes carries the code as the close
+ * reason, a nack carries {code, params}. The widget says the code's words (error.<code>),
+ * or a general sentence for a code it has no words for; the hub's English never shows.
  */
 (() => {
   "use strict";
@@ -101,6 +105,14 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     return String(text).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
   }
 
+  /** The passenger's sentence for a refusal's code, or the general one for an unknown code. */
+  function refusal(code, params = {}) {
+    const key = `error.${code}`;
+    return typeof code === "string" && code && Object.hasOwn(WORDS, key)
+      ? t(key, params && typeof params === "object" ? params : {})
+      : t("error_general");
+  }
+
   function pickLanguage(text) {
     const code = String(text).toLowerCase().slice(0, 2);
     return LANGUAGES.includes(code) ? code : "en";
@@ -136,6 +148,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       token: typeof stored.token === "string" ? stored.token : null,
       pending: Array.isArray(stored.pending) ? stored.pending.filter((p) => p && p.id && p.text) : [],
       readUpTo: typeof stored.read === "string" ? stored.read : null, // a message id
+      passing: null, // the sentence of a close the widget reconnects from: gone once live
       lines: new Map(), // message id -> element
       clientLines: new Map(), // client id -> element (the passenger's own)
       last: null, // {id, at}: the newest line the widget has
@@ -376,11 +389,17 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
         if (!opened && !state.everOpened) setStatus("unreachable");
         else if (navigator.onLine === false) setStatus("offline");
         else setStatus("reconnecting");
-        if (event.code === 1009 || event.code === 4400) failPendingHead(event.reason);
-        if (event.code === 4429) {
-          error.textContent = t("too_many");
-          state.attempt = Math.max(state.attempt, FLOOD_ATTEMPT);
+        // The hub's close reason is a code (none when the network or a handshake failed).
+        // (aiohttp itself closes a frame far over the size limit with 1009 and no reason.)
+        const code = event.reason || (event.code === 1009 ? "chat_message_too_long" : "");
+        const said = code ? refusal(code) : "";
+        if (said) error.textContent = said;
+        if (event.code === 1003 || event.code === 1009 || event.code === 4400) {
+          failPendingHead(); // the line the hub refused: said, and not sent again
+        } else if (said) {
+          state.passing = said; // a passing close: its sentence goes once live again
         }
+        if (event.code === 4429) state.attempt = Math.max(state.attempt, FLOOD_ATTEMPT);
         scheduleReconnect();
       };
     }
@@ -453,6 +472,8 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       state.maxChars = frame.max_chars || state.maxChars;
       persist();
       setStatus("live");
+      if (state.passing !== null && error.textContent === state.passing) error.textContent = "";
+      state.passing = null;
       showAvailability();
       // After a reload the history is the whole conversation: what was read before it is
       // not news. The lines come in order, so everything up to the last read one was read.
@@ -500,7 +521,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
         setTimeout(() => send({ type: "message", id: item.id, text: item.text }),
           1000 * (frame.retry_after || 1));
       } else {
-        failPending(item.id, frame.reason);
+        failPending(item.id, refusal(frame.code, frame.params));
       }
     }
 
