@@ -7,12 +7,15 @@ documentation)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from channels.phone.ami_protocol import AmiParser, encode_action
@@ -20,6 +23,7 @@ from dispatch.appkeys import ADAPTERS
 from hub import schema
 from hub.agents import add_agent
 from hub.appkeys import DATABASE
+from hub.keys import Keys
 from hub.model import Agent, Role
 from hub.settings import AmiSettings, ChannelsSettings, PhoneSettings, Secret, Settings
 from tests.conftest import PASSWORD, DispatcherFactory, HubFactory
@@ -28,6 +32,7 @@ from tests.helpers import Dispatcher, eventually
 
 USER, SECRET = "taxiconnect", "ami-secret"
 PASSENGER = "+358401234567"
+SETTLE_S = 0.3
 
 
 def _snapshot(channel: str, uniqueid: str, linkedid: str, caller: str, *,
@@ -326,3 +331,141 @@ async def test_calls_that_end_while_the_connection_is_down_are_ended_on_reconnec
                      if of(numbers[waiting])(r) and "callback" in r["details"]), None)
     request = await eventually(abandoned, what="the waiting caller's callback")
     assert request["calls"][0]["cause"] == "abandon"
+
+
+# The phone fixes of issue 12, as test_phone_cti.py proves them for generic CTI, here with
+# the events Asterisk sends: a queue member the hub knows only by its phone login, one it
+# does not know at all, and an answer that comes after the caller hung up.
+
+def _member_connects(linked: str, *, interface: str, member: str) -> str:
+    """Queue member `member` (its MemberName, `queue add member <interface> ... as
+    <member>`) takes the call on `interface`; the caller is the default passenger."""
+    leg = _snapshot(f"{interface}-0000000b", linked[:-2] + "98", linked,
+                    interface.split("/", 1)[1].split("@", 1)[0], prefix="Dest", exten="s")
+    return (f"Event: AgentConnect\nPrivilege: agent,all\n{_caller(linked)}{leg}"
+            f"Queue: taksi\nMemberName: {member}\nInterface: {interface}\n"
+            "RingTime: 4\nHoldTime: 9\n\n")
+
+
+def _caller_hangs_up(linked: str) -> str:
+    """The caller's channel ends with Q.850 cause 16 (normal clearing)."""
+    return (f"Event: Hangup\nPrivilege: call,all\n{_caller(linked)}"
+            "Cause: 16\nCause-txt: Normal Clearing\n\n")
+
+
+async def _published(raw_redis: Redis, settings: Settings) -> int:
+    """Console events published so far, once none has come for a while."""
+    key = Keys(settings.redis.prefix).events
+
+    async def settled() -> int | None:
+        before = await raw_redis.xlen(key)
+        await asyncio.sleep(SETTLE_S)
+        return before if before == await raw_redis.xlen(key) else None
+    return await eventually(settled, what="the event stream settling")
+
+
+async def _handled(adapter: Any, count: int) -> None:
+    """Until the adapter has handled `count` call events in all (kept or found to change
+    nothing)."""
+    async def done() -> bool | None:
+        return True if adapter.events >= count else None
+    await eventually(done, what=f"{count} AMI call events handled")
+
+
+async def test_queue_member_name_is_matched_to_the_agents_phone_login(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    # Anna's member interface is a Local channel whose extension is nobody's: only the
+    # member name, her phone login written in another case, says who she is.
+    anna: Agent = await add_agent(client.app[DATABASE], login="anna", name="Anna Ajaja",
+                                  role=Role.TEAM, password=PASSWORD, phone_login="sip-anna")
+    await asterisk.wait_for_logins(1)
+    linked = "1700000700.11"
+    await asterisk.send(_arrives(linked))
+    await _one(viewer, "queued", lambda r: bool(r["calls"]))
+    await asterisk.send(_member_connects(linked, interface="Local/5001@agents",
+                                         member="SIP-Anna"))
+
+    claimed = await _one(viewer, "claimed")
+    assert claimed["assigned_agent"]["id"] == str(anna.id)
+    assert claimed["calls"][0]["agent"]["id"] == str(anna.id)
+    await asterisk.send(_caller_hangs_up(linked))
+    detail = await _one(viewer, "resolved")
+    assert detail["last_agent"]["id"] == str(anna.id)
+    assert [(h["action"], h["agent"]["id"]) for h in detail["history"]] \
+        == [("claim", str(anna.id)), ("resolve", str(anna.id))]
+    assert (detail["calls"][0]["agent"]["id"], detail["calls"][0]["cause"]) \
+        == (str(anna.id), "normalClearing")
+
+
+async def test_a_call_answered_by_a_member_nobody_knows_ends_resolved_with_no_agent(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    console = await viewer.console()
+    await add_agent(client.app[DATABASE], login="anna", name="Anna Ajaja", role=Role.TEAM,
+                    password=PASSWORD, phone_login="201")
+    await asterisk.wait_for_logins(1)
+    linked = "1700000800.11"
+    await asterisk.send(_arrives(linked))
+    await _one(viewer, "queued", lambda r: bool(r["calls"]))
+    await asterisk.send(_member_connects(linked, interface="PJSIP/299",
+                                         member="Kalle Kassinen"))
+
+    # The list reads a request and then its calls: wait for both to show the answer.
+    answered = await _one(viewer, "queued", lambda r: r["calls"][0]["state"] == "answered"
+                          and r["timings"]["service_started_at"] is not None)
+    assert answered["assigned_agent"] is None and answered["calls"][0]["agent"] is None
+    assert answered["timings"]["service_started_at"] == answered["calls"][0]["answered_at"]
+    await asterisk.send(_caller_hangs_up(linked))
+
+    ended = (await console.until(lambda e: e["type"] == "call.ended"))[-1]
+    assert ended["request"]["status"] == "resolved"
+    detail = await _one(viewer, "resolved")
+    assert (detail["id"], detail["last_agent"], detail["history"]) \
+        == (answered["id"], None, [])
+    [recorded] = detail["calls"]
+    assert (recorded["state"], recorded["agent"], recorded["cause"]) \
+        == ("ended", None, "normalClearing")
+    timings = detail["timings"]
+    assert timings["service_started_at"] == recorded["answered_at"]
+    assert timings["first_response_at"] == recorded["answered_at"]
+    assert timings["ended_at"] == recorded["ended_at"]
+    assert await viewer.open_requests() == []
+
+
+async def test_a_hang_up_before_any_answer_is_a_missed_call_and_a_late_answer_is_ignored(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, asterisk: FakeAmi,
+    raw_redis: Redis
+) -> None:
+    client = await _hub(hub, settings, asterisk)
+    viewer = await dispatcher(client)
+    adapter = client.app[ADAPTERS]["asterisk_ami"]
+    await add_agent(client.app[DATABASE], login="anna", name="Anna Ajaja", role=Role.TEAM,
+                    password=PASSWORD, phone_login="201")
+    await asterisk.wait_for_logins(1)
+    linked = "1700000900.11"
+    # The caller leaves the queue by hanging up (normal clearing), no member having answered.
+    await asterisk.send(_arrives(linked) + _caller_hangs_up(linked))
+
+    missed = await _one(viewer, "queued", lambda r: "callback" in r["details"])
+    assert missed["assigned_agent"] is None
+    details = missed["details"]
+    assert (details["callback"], details["callback_number"], details["missed_calls"]) \
+        == ("true", PASSENGER, "1")
+    assert datetime.fromisoformat(details["callback_due_at"]) \
+        - datetime.fromisoformat(details["missed_at"]) == timedelta(minutes=15)
+    assert (missed["calls"][0]["state"], missed["calls"][0]["cause"],
+            missed["calls"][0]["answered_at"]) == ("ended", "cancel", None)
+
+    published = await _published(raw_redis, settings)
+    handled = adapter.events
+    await asterisk.send(_member_connects(linked, interface="PJSIP/201", member="Anna Ajaja"))
+    await _handled(adapter, handled + 1)
+    assert adapter.lost == 0
+    assert await _one(viewer, "queued") == missed  # no claim, no agent, same version
+    assert await _requests(viewer, "claimed,resolved") == []
+    assert await _published(raw_redis, settings) == published

@@ -4,21 +4,25 @@ server speaking Twilio's media API, every listen recorded."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from hub import schema
 from hub.agents import add_agent
 from hub.appkeys import DATABASE
+from hub.keys import Keys
 from hub.model import Agent, Role
 from hub.settings import (
     ChannelsSettings,
@@ -30,7 +34,7 @@ from hub.settings import (
 )
 from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, free_port
 from tests.gateways import twilio_signature
-from tests.helpers import Dispatcher
+from tests.helpers import Dispatcher, eventually
 
 TOKEN = "twilio-voice-auth-token"
 ACCOUNT = "AC" + "2" * 32
@@ -38,6 +42,7 @@ PASSENGER = "+358401234567"
 COMPANY = "+358912345678"
 AUDIO = b"RIFF" + bytes(range(256)) * 300  # a voice message, 76 kB
 RECORDING = "RE" + "7" * 32
+SETTLE_S = 0.3
 
 
 class FakeMedia:
@@ -256,3 +261,124 @@ async def test_unsigned_or_missigned_callbacks_store_nothing(
               ("RecordingSid", RECORDING), ("RecordingStatus", "completed"),
               ("RecordingUrl", media.url("/r"))]
     assert await _twilio(client, orphan) == 404  # a recording of a call never reported
+
+
+# The phone fixes of issue 12, as test_phone_cti.py proves them for generic CTI, here with
+# Twilio's signed status callbacks: the agent named by the Twilio Client identity their
+# dialled leg rang (their phone login), a leg dialled to a number no agent has, and a leg's
+# answer that arrives after the caller's call completed (Twilio does not promise to deliver
+# status callbacks in order).
+
+def _leg(parent: str, leg: str, status: str, to: str, **extra: str) -> list[tuple[str, str]]:
+    """A status callback of the leg a <Dial> in the parent call's TwiML rang."""
+    return _call(leg, status, ParentCallSid=parent, Direction="outbound-dial", To=to,
+                 Called=to, **extra)
+
+
+async def _only(viewer: Dispatcher) -> dict[str, Any]:
+    found = await _all(viewer)
+    assert len(found) == 1, found
+    return found[0]
+
+
+async def _published(raw_redis: Redis, settings: Settings) -> int:
+    """Console events published so far, once none has come for a while."""
+    key = Keys(settings.redis.prefix).events
+
+    async def settled() -> int | None:
+        before = await raw_redis.xlen(key)
+        await asyncio.sleep(SETTLE_S)
+        return before if before == await raw_redis.xlen(key) else None
+    return await eventually(settled, what="the event stream settling")
+
+
+async def test_client_identity_of_the_answering_leg_is_matched_to_the_phone_login(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, media: FakeMedia
+) -> None:
+    client = await _hub(hub, settings, media)
+    viewer = await dispatcher(client)
+    liisa: Agent = await add_agent(client.app[DATABASE], login="liisa", name="Liisa Laine",
+                                   role=Role.TEAM, password=PASSWORD, phone_login="tc-liisa")
+    parent, leg = "CA" + "1" * 32, "CA" + "2" * 32
+    assert await _twilio(client, _call(parent, "ringing")) == 200
+    assert await _twilio(client, _call(parent, "in-progress")) == 200
+    # <Dial><Client>TC-Liisa</Client></Dial>: her identity, her phone login in another case.
+    assert await _twilio(client, _leg(parent, leg, "in-progress", "client:TC-Liisa")) == 200
+
+    claimed = await _only(viewer)
+    assert claimed["status"] == "claimed"
+    assert claimed["assigned_agent"]["id"] == str(liisa.id)
+    assert await _twilio(client, _leg(parent, leg, "completed", "client:TC-Liisa",
+                                      CallDuration="30")) == 200
+    assert await _twilio(client, _call(parent, "completed", CallDuration="35")) == 200
+    detail = await _only(viewer)
+    assert detail["status"] == "resolved" and detail["last_agent"]["id"] == str(liisa.id)
+    assert [(h["action"], h["agent"]["id"]) for h in detail["history"]] \
+        == [("claim", str(liisa.id)), ("resolve", str(liisa.id))]
+    assert detail["calls"][0]["agent"]["id"] == str(liisa.id)
+
+
+async def test_a_call_answered_on_a_number_no_agent_has_ends_resolved_with_no_agent(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, media: FakeMedia
+) -> None:
+    client = await _hub(hub, settings, media)
+    viewer = await dispatcher(client)
+    console = await viewer.console()
+    await add_agent(client.app[DATABASE], login="liisa", name="Liisa", role=Role.TEAM,
+                    password=PASSWORD, phone="040 111 0000")
+    parent, leg, stranger = "CA" + "3" * 32, "CA" + "4" * 32, "+358401119999"
+    assert await _twilio(client, _call(parent, "ringing")) == 200
+    assert await _twilio(client, _call(parent, "in-progress")) == 200
+    assert await _twilio(client, _leg(parent, leg, "in-progress", stranger)) == 200
+
+    answered = await _only(viewer)
+    assert (answered["status"], answered["assigned_agent"]) == ("queued", None)
+    assert answered["calls"][0]["state"] == "answered"
+    assert answered["timings"]["service_started_at"] == answered["calls"][0]["answered_at"]
+    assert await _twilio(client, _leg(parent, leg, "completed", stranger,
+                                      CallDuration="40")) == 200
+    assert await _twilio(client, _call(parent, "completed", CallDuration="44")) == 200
+
+    ended = (await console.until(lambda e: e["type"] == "call.ended"))[-1]
+    assert ended["request"]["status"] == "resolved"
+    detail = await _only(viewer)
+    assert (detail["status"], detail["last_agent"], detail["history"]) \
+        == ("resolved", None, [])
+    [recorded] = detail["calls"]
+    assert (recorded["state"], recorded["agent"], recorded["cause"]) \
+        == ("ended", None, "completed")
+    timings = detail["timings"]
+    assert timings["service_started_at"] == recorded["answered_at"]
+    assert timings["first_response_at"] == recorded["answered_at"]
+    assert timings["ended_at"] == recorded["ended_at"]
+    assert await viewer.open_requests() == []
+
+
+async def test_a_call_completed_before_any_answer_is_missed_and_a_late_answer_is_ignored(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, media: FakeMedia,
+    raw_redis: Redis
+) -> None:
+    client = await _hub(hub, settings, media)
+    viewer = await dispatcher(client)
+    await add_agent(client.app[DATABASE], login="liisa", name="Liisa", role=Role.TEAM,
+                    password=PASSWORD, phone="040 111 0000")
+    parent, leg = "CA" + "5" * 32, "CA" + "6" * 32
+    assert await _twilio(client, _call(parent, "ringing")) == 200
+    assert await _twilio(client, _call(parent, "in-progress")) == 200  # into the queue
+    # The caller leaves before anyone answers: the call itself completed normally.
+    assert await _twilio(client, _call(parent, "completed", CallDuration="25")) == 200
+
+    missed = await _only(viewer)
+    assert missed["status"] == "queued" and missed["assigned_agent"] is None
+    details = missed["details"]
+    assert (details["callback"], details["callback_number"], details["missed_calls"]) \
+        == ("true", PASSENGER, "1")
+    assert datetime.fromisoformat(details["callback_due_at"]) \
+        - datetime.fromisoformat(details["missed_at"]) == timedelta(minutes=15)
+    assert (missed["calls"][0]["state"], missed["calls"][0]["cause"],
+            missed["calls"][0]["answered_at"]) == ("ended", "completed", None)
+
+    published = await _published(raw_redis, settings)
+    assert await _twilio(client, _leg(parent, leg, "in-progress", "+358401110000")) == 200
+    assert await _only(viewer) == missed  # no claim, no agent, same version
+    assert await _published(raw_redis, settings) == published

@@ -48,6 +48,8 @@ ACCOUNT = "AC" + "2" * 32
 VONAGE_SIGNATURE = "vonage-test-signature-secret"
 GENERIC_SECRET = "generic-test-signing-secret"
 TWILIO_NUMBER, VONAGE_NUMBER, GENERIC_NUMBER = "+358451000001", "358451000002", "+358451000003"
+# Each gateway's configured sender (sms.*.from_number): a number or name that gateway owns.
+TWILIO_OWN, VONAGE_OWN, GENERIC_OWN = "+358400000000", "TaksiABC", "+358450000000"
 ON_TWILIO, ON_VONAGE, ON_GENERIC = "+358401000001", "+358401000002", "+358401000003"
 
 
@@ -61,14 +63,14 @@ async def _hub(hub: HubFactory, settings: Settings, twilio: FakeTwilio, vonage: 
         http=HttpSettings(public_url=f"http://127.0.0.1:{port}"),
         sms=SmsSettings(
             twilio=TwilioSettings(auth_token=Secret(TWILIO_TOKEN), account_sid=ACCOUNT,
-                                  from_number="+358400000000", api_url=twilio.url),
+                                  from_number=TWILIO_OWN, api_url=twilio.url),
             vonage=VonageSettings(api_key=VONAGE_API_KEY, api_secret=Secret(VONAGE_API_SECRET),
                                   signature_secret=Secret(VONAGE_SIGNATURE),
-                                  from_number="TaksiABC", api_url=vonage.url),
+                                  from_number=VONAGE_OWN, api_url=vonage.url),
             generic=GenericSmsSettings(signing_secret=Secret(GENERIC_SECRET),
                                        send_url=generic.url + "/send",
                                        send_token=Secret(GENERIC_TOKEN),
-                                       from_number="+358450000000")),
+                                       from_number=GENERIC_OWN)),
         answers=AnswersSettings(acknowledge=("sms",)),
         outbound=OutboundSettings(backoff_base_s=0.05, backoff_max_s=0.2, poll_s=0.05,
                                   send_timeout_s=5, max_attempts=4),
@@ -160,7 +162,8 @@ async def test_each_passenger_is_answered_through_their_own_gateway_and_number(
         assert _generic_sends(generic) == [(ON_GENERIC, GENERIC_NUMBER)] * 2
 
         # The same three as members of a staff group: each gets the group message through
-        # the gateway they text through (from its configured number: not one they texted).
+        # the gateway they text through, from that gateway's own configured number (a group
+        # message starts no conversation, so not from a number they texted).
         admin = await dispatcher(client, role=Role.ADMIN)
         async with admin.http.post(f"{admin.base}/api/v1/admin/groups",
                                    json={"name": "Yövuoro"}) as resp:
@@ -180,6 +183,39 @@ async def test_each_passenger_is_answered_through_their_own_gateway_and_number(
             return True if len(twilio.received) + len(vonage.received) + len(
                 generic.received) >= 9 else None
         await eventually(all_sent, what="the group message to all three")
-        assert [to for to, _ in _twilio_sends(twilio)] == [ON_TWILIO] * 3
-        assert [to for to, _ in _vonage_sends(vonage)] == [ON_VONAGE.removeprefix("+")] * 3
-        assert [to for to, _ in _generic_sends(generic)] == [ON_GENERIC] * 3
+        assert _twilio_sends(twilio)[2:] == [(ON_TWILIO, TWILIO_OWN)]
+        assert _vonage_sends(vonage)[2:] == [(ON_VONAGE.removeprefix("+"), VONAGE_OWN)]
+        assert _generic_sends(generic)[2:] == [(ON_GENERIC, GENERIC_OWN)]
+        assert [r.data["Body"] for r in twilio.received[2:]] \
+            + [r.data["text"] for r in (*vonage.received[2:], *generic.received[2:])] \
+            == ["Lumimyrsky: autot lentoasemalle."] * 3
+
+
+async def test_a_service_notice_answers_each_passenger_through_their_own_gateway(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    notice = {"text_fi": "Lumimyrsky: odotusajat ovat tavallista pidempiä.",
+              "text_en": "Snowstorm: waiting times are longer than usual.",
+              "channels": ["sms"]}
+    async with FakeTwilio(account_sid=ACCOUNT, auth_token=TWILIO_TOKEN) as twilio, \
+            FakeVonage() as vonage, FakeGenericGateway() as generic:
+        client = await _hub(hub, settings, twilio, vonage, generic)
+        agent = await dispatcher(client)
+        async with agent.http.post(f"{agent.base}/api/v1/notices", json=notice) as resp:
+            assert resp.status == 201, await resp.text()
+        await _by_twilio(client, "Tarvitsen taksin Kamppiin")
+        await _by_vonage(client, "Tarvitsen taksin Kallioon")
+        await _by_generic(client, "Tarvitsen taksin asemalle")
+        # Each is answered with the notice (instead of an acknowledgement), sent.
+        for phone in (ON_TWILIO, ON_VONAGE, ON_GENERIC):
+            await agent.wait_for_reply(await _request_of(agent, phone), "sent",
+                                       body=notice["text_fi"])
+        assert [(*sent, r.data["Body"]) for sent, r in
+                zip(_twilio_sends(twilio), twilio.received, strict=True)] \
+            == [(ON_TWILIO, TWILIO_NUMBER, notice["text_fi"])]
+        assert [(*sent, r.data["text"]) for sent, r in
+                zip(_vonage_sends(vonage), vonage.received, strict=True)] \
+            == [(ON_VONAGE.removeprefix("+"), VONAGE_NUMBER, notice["text_fi"])]
+        assert [(*sent, r.data["text"]) for sent, r in
+                zip(_generic_sends(generic), generic.received, strict=True)] \
+            == [(ON_GENERIC, GENERIC_NUMBER, notice["text_fi"])]
