@@ -248,7 +248,7 @@ async def run_script_calls(redis: aioredis.Redis | RedisCluster, script: AsyncSc
         async with redis.pipeline() as cluster_pipe:
             for keys, args in calls:
                 cluster_pipe.eval(str(script.script), len(keys), *keys, *args)
-            return cast(list[Any], await cluster_pipe.execute())
+            return await cluster_pipe.execute()
     try:
         return await _evalsha_each(redis, script, calls)
     except NoScriptError:
@@ -261,7 +261,7 @@ async def _evalsha_each(redis: aioredis.Redis, script: AsyncScript,
     async with redis.pipeline(transaction=False) as pipe:
         for keys, args in calls:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
-        return cast(list[Any], await pipe.execute())
+        return await pipe.execute()
 
 
 def _start_embedded(data_dir: Path) -> Any:
