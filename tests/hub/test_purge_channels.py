@@ -59,8 +59,9 @@ SMS_SECRET = "whsec_generic_purge"
 COMPANY_NUMBER = "+358451234567"
 Client = TestClient[Any, Any]
 
-# Days each class is kept: one step of the clock per class, in this order. The streams keep
-# what the shortest of recordings, deliveries, calls and messages keeps (one day).
+# Days each class is kept, one step of the clock apart (deliveries and calls share a step,
+# messages and attachments another). The streams keep what the shortest of recordings,
+# deliveries, calls and messages keeps: one day.
 RETENTION = {"recordings_days": 1, "deliveries_days": 2, "calls_days": 2,
              "messages_days": 3, "attachments_days": 3, "handling_days": 4, "audit_days": 180}
 
