@@ -1,7 +1,10 @@
 """`taxiconnect backup` of a running hub on the embedded defaults, and `taxiconnect restore`
-into a fresh data folder (issue 16: 2): the restored hub serves the same requests, messages,
-attachment and audit through its API, and takes new contacts. A corrupted backup and a
-non-empty data folder are refused.
+into a fresh data folder (issue 16: 2): the hub took contacts on every channel (form, email
+with an attachment, a signed generic SMS answered through the gateway, a chat over the
+widget's websocket, a generic-CTI call whose recording it fetched into its data folder); the
+restored hub serves the same requests, messages, attachment, recording audio and audit
+through its API, and takes new contacts. A corrupted backup and a non-empty data folder are
+refused.
 
 PostgreSQL and an external Redis are backed up with their own tools (pg_dump, Redis's
 persistence; docs/operations.md): this test runs on the embedded stores only.
@@ -10,6 +13,8 @@ persistence; docs/operations.md): this test runs on the embedded stores only.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import io
 import json
 import os
@@ -18,7 +23,10 @@ import smtplib
 import stat
 import subprocess
 import sys
+import time
 import zipfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -26,10 +34,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from hub.backup_config import mask_config, secret_keys
 from hub.settings import load_settings
+from tests.chat_site import ORIGIN, open_widget
 from tests.conftest import PASSWORD, free_port
+from tests.gateways import GENERIC_TOKEN, FakeGenericGateway
 from tests.helpers import eventually, http_session, order
 from tests.hub_process import REPO, START_S, HubProcess, kill_leftovers, start_hub
 from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL
@@ -44,10 +56,14 @@ COMPANY = "taksi@taxi.example"
 PASSENGER = "maija.meikalainen@example.fi"
 REPLY_SECRET = "reply-secret-never-in-a-backup"
 RECEIPT = b"%PDF-1.4 kuitti 42,00 EUR\n" * 40
+AUDIO = b"RIFF" + bytes(range(256)) * 24  # the PBX's recording
+SMS_SECRET = "sms-signing-never-in-a-backup"
+CTI_SECRET = "cti-secret-never-in-a-backup"
+FETCH_TOKEN = "fetch-token-never-in-a-backup"
 CONFIG = """\
 # The company's hub
 [channels]
-enabled = ["webform", "email"]
+enabled = ["webform", "email", "generic_sms", "chat", "phone_cti"]
 
 [ingest]
 form_posts_per_address_per_minute = 0  # the test's load comes from one address
@@ -65,15 +81,87 @@ host = "127.0.0.1"
 port = {relay_port}
 security = "none"
 password = "relay-password-never-in-a-backup"
+
+[sms.generic]
+signing_secret = "{sms_secret}"
+send_url = "{gateway}/send"
+send_token = "{gateway_token}"
+from_number = "+358450000000"
+
+[chat]
+allowed_origins = ["{chat_origin}"]
+token_secret = "chat-token-never-in-a-backup"
+
+[phone]
+cti_secret = "{cti_secret}"
+recording_sources = ["{recordings}"]
+recording_fetch_token = "{fetch_token}"
 """
 
 
-def _config(folder: Path, relay_port: int) -> tuple[Path, int]:
+CHANNELS = {"webform", "email", "sms", "chat", "phone"}
+
+
+def _config(folder: Path, relay_port: int, gateway: str, recordings: str
+            ) -> tuple[Path, int]:
     smtp_port = free_port()
     path = folder / "taxiconnect.toml"
-    path.write_text(CONFIG.format(company=COMPANY, secret=REPLY_SECRET, smtp_port=smtp_port,
-                                  relay_port=relay_port))
+    path.write_text(CONFIG.format(
+        company=COMPANY, secret=REPLY_SECRET, smtp_port=smtp_port, relay_port=relay_port,
+        sms_secret=SMS_SECRET, gateway=gateway, gateway_token=GENERIC_TOKEN,
+        chat_origin=ORIGIN, cti_secret=CTI_SECRET, recordings=recordings,
+        fetch_token=FETCH_TOKEN))
     return path, smtp_port
+
+
+@asynccontextmanager
+async def _recording_server() -> AsyncIterator[str]:
+    """The PBX's recording server (docs/generic-cti.md): GET with the Bearer token."""
+    async def serve(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {FETCH_TOKEN}":
+            return web.Response(status=401)
+        return web.Response(body=AUDIO, content_type="audio/x-wav")
+    app = web.Application()
+    app.router.add_get("/rec/{name}", serve)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+async def _sms(hub: HubProcess, http: aiohttp.ClientSession) -> None:
+    """A passenger's SMS through the generic gateway, signed as its format documents."""
+    raw = json.dumps({"message_id": "gw-backup-1", "from": "+358401234567",
+                      "to": "+358450000000", "text": "Taksi Kamppiin klo 9"}).encode()
+    t = int(time.time())
+    digest = hmac.new(SMS_SECRET.encode(), str(t).encode() + b"." + raw, hashlib.sha256)
+    async with http.post(f"{hub.base}/webhooks/sms/generic", data=raw, headers={
+            "Content-Type": "application/json",
+            "X-TaxiConnect-Signature": f"t={t},v1={digest.hexdigest()}"}) as resp:
+        assert resp.status == 200, await resp.text()
+
+
+async def _chat(hub: HubProcess, http: aiohttp.ClientSession) -> None:
+    widget = await open_widget(http, hub.base, ORIGIN)
+    await widget.send({"type": "prechat", "name": "Ville Chat"})
+    assert (await widget.next("prechat"))["ok"] is True
+    await widget.say("Tarvitsen tilataksin lentokentälle")
+    await widget.next("ack")
+    await widget.close()
+
+
+async def _recorded_call(hub: HubProcess, http: aiohttp.ClientSession,
+                         recordings: str) -> None:
+    call = {"callId": "backup.1", "from": "+358409876543", "to": "0912345678",
+            "direction": "in"}
+    for event in ({"event": "newCall", **call}, {"event": "hangup", **call},
+                  {"event": "recording", "callId": call["callId"], "recordingId": "rec-1",
+                   "url": f"{recordings}/rec/backup-1.wav", "duration": "9"}):
+        async with http.post(f"{hub.base}/webhooks/phone/cti", json=event,
+                             headers={"X-CTI-Token": CTI_SECRET}) as resp:
+            assert resp.status == 200, await resp.text()
 
 
 def _start(folder: Path, config: Path) -> HubProcess:
@@ -128,8 +216,8 @@ async def _get(http: aiohttp.ClientSession, url: str) -> Any:
 async def _state(hub: HubProcess, dispatcher: aiohttp.ClientSession,
                  admin: aiohttp.ClientSession, ids: list[str] | None = None
                  ) -> dict[str, Any]:
-    """What the API says about the requests (the open ones, or `ids`), their messages, the
-    attachment and the audit."""
+    """What the API says about the requests (the open ones, or `ids`), their messages and
+    recordings (the audio's bytes), the attachment and the audit."""
     if ids is None:
         ids = [r["id"] for r in (await _get(dispatcher, f"{hub.base}/api/v1/requests"))[
             "requests"]]
@@ -137,8 +225,14 @@ async def _state(hub: HubProcess, dispatcher: aiohttp.ClientSession,
     for request_id in ids:
         found = (await _get(dispatcher, f"{hub.base}/api/v1/requests/{request_id}"))
         request = found["request"]
+        audio = []
+        for recording in request.get("recordings") or []:
+            async with dispatcher.get(hub.base + recording["audio_url"]) as resp:
+                assert resp.status == 200, await resp.text()
+                audio.append((recording["kind"], recording["name"], await resp.read()))
         requests[request["id"]] = {
             "reference": request["reference"], "status": request["status"],
+            "channel": request["channel"], "recordings": sorted(audio),
             "messages": sorted((m["direction"], m["body"]) for m in request["messages"])}
     audit = (await _get(admin, f"{hub.base}/api/v1/admin/audit?limit=200"))["entries"]
     async with admin.post(f"{hub.base}/api/v1/admin/subject/export",
@@ -191,8 +285,9 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
     backup = tmp_path / "backup"
     started: list[HubProcess] = []
     try:
-        async with SmtpSink() as relay:
-            config, smtp_port = _config(tmp_path, relay.port)
+        async with SmtpSink() as relay, FakeGenericGateway() as gateway, \
+                _recording_server() as recordings:
+            config, smtp_port = _config(tmp_path, relay.port, gateway.url, recordings)
             hub = _start(first, config)
             started.append(hub)
             await hub.ready()
@@ -207,24 +302,35 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
                                            json=order("backup-form-0001")) as resp:
                     assert resp.status == 201, await resp.text()
                 await _mail_with_attachment(smtp_port)
+                await _sms(hub, dispatcher)
+                # Chat is offered while a dispatcher's console is open.
+                async with dispatcher.ws_connect(f"{hub.base}/api/v1/console/ws"):
+                    await _chat(hub, dispatcher)
+                await _recorded_call(hub, dispatcher, recordings)
 
-                async def both() -> list[dict[str, Any]] | None:
+                async def every_channel() -> list[dict[str, Any]] | None:
                     found: list[dict[str, Any]] = (await _get(
                         dispatcher, f"{hub.base}/api/v1/requests"))["requests"]
-                    return found if len(found) == 2 else None
+                    return found if {r["channel"] for r in found} >= CHANNELS else None
 
-                listed = await eventually(both, what="the form's and the mail's requests")
+                listed = await eventually(every_channel, what="a request of every channel")
                 [mailed] = [r for r in listed if r["channel"] == "email"]
+                [texted] = [r for r in listed if r["channel"] == "sms"]
                 async with dispatcher.post(
                         f"{hub.base}/api/v1/requests/{mailed['id']}/replies",
                         json={"body": "Kopio tulossa.", "client_key": "backup-reply-1"}
                 ) as resp:
                     assert resp.status in (200, 201, 202), await resp.text()
+                async with dispatcher.post(
+                        f"{hub.base}/api/v1/requests/{texted['id']}/replies",
+                        json={"body": "Taksi tulee 5 min.", "client_key": "backup-reply-2"}
+                ) as resp:
+                    assert resp.status in (200, 201, 202), await resp.text()
 
                 async def sent() -> bool | None:
-                    return True if relay.delivered else None
+                    return True if relay.delivered and gateway.messages else None
 
-                await eventually(sent, what="the reply at the relay")
+                await eventually(sent, what="the replies at the relay and the gateway")
                 before = await _state(hub, dispatcher, admin)
                 hello = await _first_console_frame(hub, dispatcher)
                 assert hello["type"] == "hello", hello
@@ -266,7 +372,9 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
         # A backup damaged in one file is refused, naming the file; nothing is written.
         damaged = tmp_path / "damaged"
         shutil.copytree(backup, damaged)
-        [attachment] = [f["path"] for f in manifest["files"] if f["role"] == "data"]
+        data_files = [f["path"] for f in manifest["files"] if f["role"] == "data"]
+        [attachment] = [p for p in data_files if p.startswith("data/attachments/")]
+        assert [p for p in data_files if p.startswith("data/recordings/")], data_files
         with (damaged / attachment).open("r+b") as data:
             data.seek(10)
             data.write(b"X")
@@ -311,6 +419,13 @@ async def test_a_backup_of_a_running_hub_restores_into_a_fresh_data_folder(
             assert resumed == hello
             assert ("outbound", "Kopio tulossa.") in after["requests"][mailed["id"]]["messages"]
             assert after["files"] == before["files"] and RECEIPT in after["files"].values()
+            assert {r["channel"] for r in after["requests"].values()} >= CHANNELS
+            assert ("recording", "rec-1", AUDIO) in [
+                audio for r in after["requests"].values() for audio in r["recordings"]]
+            assert ("inbound", "Tarvitsen tilataksin lentokentälle") in [
+                m for r in after["requests"].values() for m in r["messages"]]
+            assert ("outbound", "Taksi tulee 5 min.") in after["requests"][texted["id"]][
+                "messages"]
             assert before["audit"].items() <= after["audit"].items()
             assert {e["action"] for e in before["audit"].values()} >= {"login", "read.request"}
             async with dispatcher.post(f"{restored.base}/api/v1/contact-requests",

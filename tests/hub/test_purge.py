@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parents[2]
 CTI_SECRET = "cti-shared-secret"
 COMPANY = "taksi@taxi.example"
 DAYS = 180  # every class kept this long: inside every range, the audit's floor included
+RETAINED = ("recordings_days", "messages_days", "calls_days", "attachments_days",
+            "deliveries_days", "handling_days", "audit_days")
 
 OLD = {"name": "Vanha Matkustaja", "phone": "+358401110001", "email": "vanha@example.fi",
        "text": "Nouto Vanhakatu 1", "file": b"old receipt scan"}
@@ -119,9 +121,13 @@ async def _contacts(client: TestClient[Any, Any], agent: Dispatcher, who: dict[s
     return found
 
 
-def _purge_cli(settings: Settings, as_of: datetime, *args: str) -> dict[str, tuple[int, str]]:
+def purge_cli(settings: Settings, as_of: datetime, *args: str,
+              retention: dict[str, int] | None = None) -> dict[str, tuple[int, str]]:
+    """`taxiconnect purge` in a process of its own at `as_of`, each class kept as
+    `retention` says (DAYS when not given): {class: (count, oldest)}."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("TAXICONNECT_")}
+    days = retention or dict.fromkeys(RETAINED, DAYS)
     env.update({
         "PYTHONPATH": str(REPO),
         "TAXICONNECT_DATA_DIR": str(settings.data_dir),
@@ -129,9 +135,8 @@ def _purge_cli(settings: Settings, as_of: datetime, *args: str) -> dict[str, tup
         "TAXICONNECT_REDIS_URL": settings.redis.url.reveal(),
         "TAXICONNECT_REDIS_PREFIX": settings.redis.prefix,
         "TAXICONNECT_RETENTION_AS_OF": as_of.isoformat(),
-        **{f"TAXICONNECT_RETENTION_{name.upper()}": str(DAYS)
-           for name in ("recordings_days", "messages_days", "calls_days", "attachments_days",
-                        "deliveries_days", "handling_days", "audit_days")},
+        **{f"TAXICONNECT_RETENTION_{name.upper()}": str(value)
+           for name, value in days.items()},
     })
     done = subprocess.run([sys.executable, "-m", "hub.cli", "purge", *args], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
@@ -145,15 +150,18 @@ def _purge_cli(settings: Settings, as_of: datetime, *args: str) -> dict[str, tup
     return table
 
 
-async def _everything_in(client: TestClient[Any, Any], raw_redis: Redis,
-                         settings: Settings) -> str:
-    """Every row of every table, every Redis value under the test's prefix, and every
-    attachment's bytes, as one text to look for personal data in."""
+async def everything_in(client: TestClient[Any, Any], raw_redis: Redis,
+                        settings: Settings, *, database: bool = True) -> str:
+    """Every row of every table (unless `database` is false), every Redis key under the
+    test's prefix with its value whatever its type, and every attachment's and recording's
+    bytes, as one text to look for personal data in."""
     parts: list[str] = []
-    async with client.app[DATABASE].read() as conn:
-        for table in schema.metadata.sorted_tables:
-            parts += [repr(tuple(row)) for row in await conn.execute(select(table))]
+    if database:
+        async with client.app[DATABASE].read() as conn:
+            for table in schema.metadata.sorted_tables:
+                parts += [repr(tuple(row)) for row in await conn.execute(select(table))]
     async for key in raw_redis.scan_iter(match=f"{settings.redis.prefix}*"):
+        parts.append(key)
         kind = await raw_redis.type(key)
         if kind == "stream":
             parts += [json.dumps(fields) for _id, fields in await raw_redis.xrange(key)]
@@ -161,9 +169,18 @@ async def _everything_in(client: TestClient[Any, Any], raw_redis: Redis,
             parts.append(str(await raw_redis.get(key)))
         elif kind == "hash":
             parts.append(json.dumps(await raw_redis.hgetall(key)))
-    root = settings.data_dir / "attachments"
-    if root.is_dir():
-        parts += [p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file()]
+        elif kind == "zset":
+            parts.append(json.dumps(await raw_redis.zrange(key, 0, -1, withscores=True)))
+        elif kind == "set":
+            parts.append(json.dumps(sorted(await raw_redis.smembers(key))))
+        elif kind == "list":
+            parts.append(json.dumps(await raw_redis.lrange(key, 0, -1)))
+        else:
+            assert kind == "none", f"{key} of type {kind} is not read"  # gone meanwhile
+    for folder in ("attachments", "recordings"):
+        root = settings.data_dir / folder
+        if root.is_dir():
+            parts += [p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file()]
     return "\n".join(parts)
 
 
@@ -179,25 +196,25 @@ async def test_purge_removes_what_is_past_retention_and_the_dry_run_said_so(
     young_ids = sorted(set(await _contacts(client, agent, YOUNG, "young")) - set(old_ids))
     async with client.app[DATABASE].read() as conn:
         before = {row.id: row for row in await conn.execute(select(schema.contact_requests))}
-    everything = await _everything_in(client, raw_redis, settings)
+    everything = await everything_in(client, raw_redis, settings)
     for private in (*OLD.values(), *YOUNG.values()):
         text = private.decode() if isinstance(private, bytes) else private
         assert text in everything  # the test looks where the data is
 
     # Every class kept DAYS: at `between` + DAYS, the first passenger's data is just past it.
     as_of = between + timedelta(days=DAYS)
-    planned = _purge_cli(settings, as_of, "--dry-run")
-    assert planned == _purge_cli(settings, as_of, "--dry-run")  # a dry run changes nothing
-    removed = _purge_cli(settings, as_of)
+    planned = purge_cli(settings, as_of, "--dry-run")
+    assert planned == purge_cli(settings, as_of, "--dry-run")  # a dry run changes nothing
+    removed = purge_cli(settings, as_of)
     assert removed == planned
     assert planned["requests"][0] == len(old_ids) and planned["contacts"][0] >= 1
     assert planned["attachments"][0] == 1 and planned["calls"][0] >= 1
     assert planned["messages"][0] >= 3 and planned["stream_entries"][0] > 0
     assert planned["handling_events"][0] >= 1
-    assert all(count == 0 for count, _oldest in _purge_cli(settings, as_of, "--dry-run")
+    assert all(count == 0 for count, _oldest in purge_cli(settings, as_of, "--dry-run")
                .values()), "a second run finds nothing left"
 
-    everything = await _everything_in(client, raw_redis, settings)
+    everything = await everything_in(client, raw_redis, settings)
     for private in OLD.values():
         text = private.decode() if isinstance(private, bytes) else private
         assert text not in everything, text
@@ -235,10 +252,7 @@ async def test_the_scheduled_purge_runs_on_one_of_several_processes(
     old_ids = await _contacts(client, agent, OLD, "old")
     as_of = (datetime.now(UTC) + timedelta(days=DAYS)).isoformat()
     purging = _settings(settings, purge_interval_s=1.0, as_of=as_of,
-                        **{name: DAYS for name in ("recordings_days", "messages_days",
-                                                   "calls_days", "attachments_days",
-                                                   "deliveries_days", "handling_days",
-                                                   "audit_days")})
+                        **dict.fromkeys(RETAINED, DAYS))
     await hub(purging)
     await hub(purging)
 
@@ -253,7 +267,7 @@ async def test_the_scheduled_purge_runs_on_one_of_several_processes(
         left = (await conn.execute(select(schema.contact_requests.c.contact_id).where(
             schema.contact_requests.c.id.in_(map(uuid.UUID, old_ids))))).scalars().all()
     assert set(left) == {ERASED_CONTACT_ID}
-    everything = await _everything_in(client, raw_redis, settings)
+    everything = await everything_in(client, raw_redis, settings)
     at = everything.find(OLD["name"])
     assert at < 0, everything[at - 400:at + 100]
     # Each request was purged once, by whichever process held the lock.
