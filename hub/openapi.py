@@ -14,6 +14,7 @@ from aiohttp import web
 from hub import asyncapi
 from hub import openapi_webhooks as webhook_openapi
 from hub.bodies import BODIES
+from hub.openapi_bodies import BODIES as FEATURE_BODIES
 from hub.records import component_schemas
 
 JSON = "application/json"
@@ -125,6 +126,9 @@ def _generic(summary: str) -> dict[str, Any]:
                           "503": _ok("at capacity; Retry-After", "Error")}}
 
 
+# The typed bodies' schemas; a hand-written schema below may not take one's name.
+_GENERATED = component_schemas(*BODIES, *FEATURE_BODIES)
+
 ORDER_FIELDS = {
     "name": {"type": "string", "maxLength": 200},
     "phone": {"type": "string", "maxLength": 40, "description": "any format; stored as E.164"},
@@ -146,8 +150,9 @@ SPEC: dict[str, Any] = {
         "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "tc_session"}},
         "schemas": {
             # Generated from hub.bodies and hub.records (the console events' records):
-            # Error, Conflict, Receipt, RequestSummary, RequestDetail, ActionResult, ...
-            **component_schemas(*BODIES),
+            # Error, Conflict, Receipt, RequestSummary, RequestDetail, ActionResult, ...;
+            # and from hub.openapi_bodies, the features' answers (lanes, groups, ...).
+            **_GENERATED,
             "Request": {"$ref": "#/components/schemas/RequestSummary"},
             "Html": {"type": "string", "contentMediaType": "text/html"},
             "Text": {"type": "string"},
@@ -618,7 +623,8 @@ SPEC: dict[str, Any] = {
             "responses": {"200": {"description": "the file; Content-Disposition names it "
                                                  "(RFC 6266, filename* in UTF-8)",
                                   "content": {"image/*": {}, "application/octet-stream": {}}},
-                          "206": {"description": "the part a Range asked for"},
+                          "206": {"description": "the part a Range asked for",
+                                  "content": {"image/*": {}, "application/octet-stream": {}}},
                           "304": {"description": "not modified (If-None-Match, "
                                                  "If-Modified-Since)"},
                           "401": ERROR,
@@ -830,6 +836,7 @@ def spec(fragments: Sequence[Paths]) -> dict[str, Any]:
     schemas = SPEC["components"]["schemas"]
     clash = {name for name, schema in webhook_openapi.SCHEMAS.items()
              if schema != schemas.get(name, schema)}
+    clash |= {name for name, schema in _GENERATED.items() if schema != schemas[name]}
     if clash:
         raise ValueError(f"two schemas named {sorted(clash)}")
     components = {**SPEC["components"], "schemas": {**schemas, **webhook_openapi.SCHEMAS}}

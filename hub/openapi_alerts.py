@@ -14,5 +14,5 @@ PATHS: dict[str, Any] = {
                    "Each change is also a `channel.alert` console event",
         "security": SESSION,
         "responses": {"200": _ok("{at, alerts: [{adapter, channel, kind down|failing|quiet, "
-                                 "since}]}"), **ADMIN}}},
+                                 "since}]}", "AlertList"), **ADMIN}}},
 }

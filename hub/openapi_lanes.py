@@ -55,9 +55,10 @@ def _body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
-    """An answer; `schema` names its body's component (hub.bodies), where it is typed."""
+    """An answer; `schema` names its body's component (hub.bodies, hub.openapi_bodies).
+    Without one it is an error answer, which `hub.openapi.spec` gives the error body."""
     if schema is None:
-        return {"description": description, "content": {JSON: {}}}
+        return {"description": description}
     return {"description": description, "content": {JSON: {"schema": {
         "$ref": f"#/components/schemas/{schema}"}}}}
 
@@ -69,20 +70,21 @@ PATHS: dict[str, Any] = {
         "summary": "the console's lane tabs, in order, each with whether it is open now",
         "security": SESSION,
         "responses": {"200": _ok("{lanes: [{key, name: {fi, en}, position, priority, "
-                                 "strategy, target_wait_s, open}]}"), "401": ERROR}}},
+                                 "strategy, target_wait_s, open}]}", "ConsoleLaneList"),
+                      "401": ERROR}}},
     "/api/v1/admin/lanes": {
         "get": {"summary": "every lane and routing rule (admins only)", "security": SESSION,
-                "responses": {"200": _ok("{lanes, rules}"), **ADMIN}},
+                "responses": {"200": _ok("{lanes, rules}", "LanesAndRules"), **ADMIN}},
         "post": {"summary": "add a lane (admins only; audited)", "security": SESSION,
                  "requestBody": _body(LANE_FIELDS),
-                 "responses": {"201": _ok("{lane}"), "422": ERROR, **ADMIN,
+                 "responses": {"201": _ok("{lane}", "LaneResult"), "422": ERROR, **ADMIN,
                                "409": ERROR, "415": ERROR}}},
     "/api/v1/admin/lanes/{key}": {
         "put": {"summary": "replace a lane's settings (admins only; audited)",
                 "security": SESSION, "parameters": [KEY_PARAM],
                 "requestBody": _body(LANE_FIELDS),
-                "responses": {"200": _ok("{lane}"), "422": ERROR, **ADMIN, "404": ERROR,
-                              "415": ERROR}},
+                "responses": {"200": _ok("{lane}", "LaneResult"), "422": ERROR, **ADMIN,
+                              "404": ERROR, "415": ERROR}},
         "delete": {"summary": "remove a lane and its rules (admins only); refused while "
                               "open requests are in it, and for the default lane",
                    "security": SESSION, "parameters": [KEY_PARAM],
@@ -90,17 +92,17 @@ PATHS: dict[str, Any] = {
                                  "404": ERROR, "409": ERROR}}},
     "/api/v1/admin/routing-rules": {
         "get": {"summary": "every lane and routing rule (admins only)", "security": SESSION,
-                "responses": {"200": _ok("{lanes, rules}"), **ADMIN}},
+                "responses": {"200": _ok("{lanes, rules}", "LanesAndRules"), **ADMIN}},
         "post": {"summary": "add a routing rule (admins only; audited)", "security": SESSION,
                  "requestBody": _body(RULE_FIELDS),
-                 "responses": {"201": _ok("{rule}"), "422": ERROR, **ADMIN,
+                 "responses": {"201": _ok("{rule}", "RoutingRuleResult"), "422": ERROR, **ADMIN,
                                "415": ERROR}}},
     "/api/v1/admin/routing-rules/{rule_id}": {
         "put": {"summary": "replace a routing rule (admins only; audited)",
                 "security": SESSION, "parameters": [RULE_PARAM],
                 "requestBody": _body(RULE_FIELDS),
-                "responses": {"200": _ok("{rule}"), "422": ERROR, **ADMIN, "404": ERROR,
-                              "415": ERROR}},
+                "responses": {"200": _ok("{rule}", "RoutingRuleResult"), "422": ERROR,
+                              **ADMIN, "404": ERROR, "415": ERROR}},
         "delete": {"summary": "remove a routing rule (admins only; audited)",
                    "security": SESSION, "parameters": [RULE_PARAM],
                    "responses": {"204": {"description": "removed"}, **ADMIN,
@@ -110,7 +112,7 @@ PATHS: dict[str, Any] = {
         "security": SESSION,
         "parameters": [{"name": "request_id", "in": "path", "required": True,
                         "schema": {"type": "string", "format": "uuid"}}],
-        "responses": {"200": _ok("{declined: true}"), "401": ERROR, "404": ERROR,
+        "responses": {"200": _ok("{declined: true}", "Declined"), "401": ERROR, "404": ERROR,
                       "409": _ok("not offered to you (any more)")}}},
     "/api/v1/requests/{request_id}/viewers/me": {
         "put": {"summary": "this dispatcher has the request open (again every 15 s), and is "
@@ -128,5 +130,6 @@ PATHS: dict[str, Any] = {
                    "security": SESSION,
                    "parameters": [{"name": "request_id", "in": "path", "required": True,
                                    "schema": {"type": "string", "format": "uuid"}}],
-                   "responses": {"200": _ok("{viewers}"), "401": ERROR, "404": ERROR}}},
+                   "responses": {"200": _ok("{viewers}", "ViewerList"), "401": ERROR,
+                                 "404": ERROR}}},
 }

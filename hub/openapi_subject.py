@@ -34,6 +34,6 @@ PATHS: dict[str, Any] = {
                    "requests stay as nameless skeletons with their timings for reports. Admins "
                    "only; audited (subject.erase); 503 while a purge runs",
         "security": SESSION, "requestBody": _BODY,
-        "responses": {"200": _ok("{erased: counts per kind}"), **_REFUSED,
+        "responses": {"200": _ok("{erased: counts per kind}", "ErasureResult"), **_REFUSED,
                       "503": ERROR}}},
 }

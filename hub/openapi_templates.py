@@ -22,7 +22,8 @@ TEMPLATE_FIELDS: dict[str, Any] = {
 _BODY = {"required": True, "content": {JSON: {"schema": {
     "type": "object", "required": ["kind", "language", "body"],
     "properties": TEMPLATE_FIELDS}}}}
-_CONFLICT = _ok("a template of this kind, lane and language exists: {error, existing}")
+_CONFLICT = _ok("a template of this kind, lane and language exists: {error, existing}",
+               "Conflict")
 
 PATHS: dict[str, Any] = {
     "/api/v1/admin/answer-templates": {
@@ -31,23 +32,23 @@ PATHS: dict[str, Any] = {
                            "texts used where there is none",
                 "security": SESSION,
                 "responses": {"200": _ok("{answer_templates, kinds, languages, placeholders, "
-                                         "filled, defaults}"),
+                                         "filled, defaults}", "AnswerTemplateList"),
                               "401": ERROR, "403": ERROR}},
         "post": {"summary": "add a template (admins only; audited without the text)",
                  "security": SESSION, "requestBody": _BODY,
-                 "responses": {"201": _ok("{answer_template}"), "400": ERROR, "401": ERROR,
-                               "403": ERROR, "409": _CONFLICT, "415": ERROR,
-                               "422": ERROR}}},
+                 "responses": {"201": _ok("{answer_template}", "AnswerTemplateResult"),
+                               "400": ERROR, "401": ERROR, "403": ERROR, "409": _CONFLICT,
+                               "415": ERROR, "422": ERROR}}},
     "/api/v1/admin/answer-templates/{template_id}": {
         "put": {"summary": "replace a template (admins only; audited without the text)",
                 "security": SESSION, "parameters": [TEMPLATE_PARAM], "requestBody": _BODY,
-                "responses": {"200": _ok("{answer_template}"), "400": ERROR, "401": ERROR,
-                              "403": ERROR, "404": ERROR, "409": _CONFLICT, "415": ERROR,
-                              "422": ERROR}},
+                "responses": {"200": _ok("{answer_template}", "AnswerTemplateResult"),
+                              "400": ERROR, "401": ERROR, "403": ERROR, "404": ERROR,
+                              "409": _CONFLICT, "415": ERROR, "422": ERROR}},
         "delete": {"summary": "delete a template; its kind, lane and language fall back to "
                               "the every-lane template or the built-in text (admins only; "
                               "audited)",
                    "security": SESSION, "parameters": [TEMPLATE_PARAM],
-                   "responses": {"200": _ok("{deleted}"), "401": ERROR, "403": ERROR,
-                                 "404": ERROR}}},
+                   "responses": {"200": _ok("{deleted: the template's id}", "Deleted"),
+                                 "401": ERROR, "403": ERROR, "404": ERROR}}},
 }

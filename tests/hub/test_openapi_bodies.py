@@ -13,12 +13,14 @@ from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import http_session, order
 
 
-def _check(spec: dict[str, Any], path: str, method: str, status: int, body: Any) -> None:
-    """`body` fits the schema the document gives for this operation's `status` answer."""
+def check_answer(spec: dict[str, Any], path: str, method: str, status: int, body: Any) -> None:
+    """`body` fits the schema the document gives for this operation's `status` answer, its
+    formats too (date-time, date, uuid, email)."""
     answer = spec["paths"][path][method]["responses"][str(status)]
     schema = answer["content"]["application/json"]["schema"]
     jsonschema.validate(body, {**schema, "components": spec["components"]},
-                        cls=jsonschema.Draft202012Validator)
+                        cls=jsonschema.Draft202012Validator,
+                        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 async def test_the_served_openapi_document_is_valid(hub: HubFactory) -> None:
@@ -45,11 +47,11 @@ async def test_real_answers_fit_their_documented_schemas(
         async with passenger.post(f"{api}/contact-requests", json=order("tok-doc-1")) as resp:
             assert resp.status == 201
             receipt = await resp.json()
-        _check(spec, "/api/v1/contact-requests", "post", 201, receipt)
+        check_answer(spec, "/api/v1/contact-requests", "post", 201, receipt)
         async with passenger.post(f"{api}/contact-requests", json=order("tok-doc-1")) as resp:
-            _check(spec, "/api/v1/contact-requests", "post", resp.status, await resp.json())
+            check_answer(spec, "/api/v1/contact-requests", "post", resp.status, await resp.json())
         async with passenger.post(f"{api}/contact-requests", json={"name": "x"}) as resp:
-            _check(spec, "/api/v1/contact-requests", "post", resp.status, await resp.json())
+            check_answer(spec, "/api/v1/contact-requests", "post", resp.status, await resp.json())
 
     answers: list[tuple[str, str, str, dict[str, Any] | None]] = [
         ("/api/v1/me", "get", "/me", None),
@@ -79,7 +81,7 @@ async def test_real_answers_fit_their_documented_schemas(
         async with agent.http.request(method, f"{api}{url}", json=body) as resp:
             found = await resp.json()
             seen.add(resp.status)
-            _check(spec, path, method, resp.status, found)
+            check_answer(spec, path, method, resp.status, found)
     assert {200, 201, 404} <= seen
     # The detail really is a detail: messages and history came along.
     async with agent.http.get(f"{api}/requests/{receipt['id']}") as resp:
