@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 
@@ -72,10 +73,23 @@ def store_outage(exc: BaseException) -> tuple[ErrorCode, str] | None:
             return ErrorCode.DATABASE_UNAVAILABLE, "database"
         return None
     if isinstance(exc, OSError) and not isinstance(exc, PATH_FAULTS):
-        # A socket beneath either driver (refused, reset, a name that does not resolve, a
-        # timeout): which store is not said, only that one is away.
-        return ErrorCode.STORE_UNAVAILABLE, "a store"
+        # A socket beneath a driver (refused, reset, a name that does not resolve, a
+        # timeout), raised as it is: a new database connection refused reaches here so.
+        if _raised_in(exc, DATABASE_DRIVERS):
+            return ErrorCode.DATABASE_UNAVAILABLE, "database"
+        return ErrorCode.STORE_UNAVAILABLE, "Redis" if _raised_in(exc, ("redis",)) \
+            else "a store"
     return None
+
+
+DATABASE_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite")
+
+
+def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    """Whether a frame of the packages is on the way from the handler to where it was
+    raised: which store a bare socket error came from."""
+    return any(str(frame.f_globals.get("__name__", "")).split(".")[0] in packages
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
 class OutageLog:
