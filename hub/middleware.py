@@ -49,9 +49,11 @@ OUTAGE_LOG_EVERY_S = 60.0  # an outage is logged when first met, then once a min
 # the caller to try again later would hide a bug behind an answer that never changes.
 REDIS_OUTAGES = (RedisConnectionError, RedisTimeoutError, ClusterDownError, ReadOnlyError)
 DATABASE_OUTAGES = (OperationalError, InterfaceError)
-# Files the hub reads and writes by name: their faults are the hub's, not a store's.
-PATH_FAULTS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
-               PermissionError)
+# A bare socket error is a store's when it came up through its driver (asyncpg raises a
+# refused connect as it is, and SQLAlchemy passes it on unwrapped); any other (a passenger's
+# connection reset, a gateway the hub calls) is not, and stays what it was.
+DATABASE_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite")
+REDIS_DRIVERS = ("redis",)
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None
@@ -72,22 +74,17 @@ def store_outage(exc: BaseException) -> tuple[ErrorCode, str] | None:
         if exc.connection_invalidated or isinstance(exc, DATABASE_OUTAGES):
             return ErrorCode.DATABASE_UNAVAILABLE, "database"
         return None
-    if isinstance(exc, OSError) and not isinstance(exc, PATH_FAULTS):
-        # A socket beneath a driver (refused, reset, a name that does not resolve, a
-        # timeout), raised as it is: a new database connection refused reaches here so.
+    if isinstance(exc, OSError):
         if _raised_in(exc, DATABASE_DRIVERS):
             return ErrorCode.DATABASE_UNAVAILABLE, "database"
-        return ErrorCode.STORE_UNAVAILABLE, "Redis" if _raised_in(exc, ("redis",)) \
-            else "a store"
+        if _raised_in(exc, REDIS_DRIVERS):
+            return ErrorCode.STORE_UNAVAILABLE, "Redis"
     return None
 
 
-DATABASE_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite")
-
-
 def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
-    """Whether a frame of the packages is on the way from the handler to where it was
-    raised: which store a bare socket error came from."""
+    """Whether a frame of the packages is on the way from the handler to where `exc` was
+    raised."""
     return any(str(frame.f_globals.get("__name__", "")).split(".")[0] in packages
                for frame, _ in traceback.walk_tb(exc.__traceback__))
 
