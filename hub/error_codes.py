@@ -253,6 +253,7 @@ class ErrorCode(StrEnum):
     SEQUENCE_INVALID = "sequence_invalid"
     SERVICE_LEVEL_INVALID = "service_level_invalid"
     STATUS_INVALID = "status_invalid"
+    STORE_UNAVAILABLE = "store_unavailable"
     STRATEGY_INVALID = "strategy_invalid"
     SUBJECT_INVALID = "subject_invalid"
     SUBJECT_NOT_FOUND = "subject_not_found"
@@ -299,7 +300,7 @@ PASSENGER_CODES = frozenset({
     ErrorCode.HUB_BUSY, ErrorCode.INTERNAL, ErrorCode.BODY_TOO_LARGE,
     ErrorCode.HUB_STARTING, ErrorCode.CHAT_UNAVAILABLE, ErrorCode.REQUEST_NOT_FOUND,
     ErrorCode.FORM_UNREADABLE, ErrorCode.FORM_INVALID, ErrorCode.FORM_CHARSET_INVALID,
-    ErrorCode.DATABASE_UNAVAILABLE,
+    ErrorCode.DATABASE_UNAVAILABLE, ErrorCode.STORE_UNAVAILABLE,
     ErrorCode.BODY_NOT_OBJECT, ErrorCode.BODY_NOT_UTF8, ErrorCode.JSON_MALFORMED,
     ErrorCode.JSON_TOO_DEEP, ErrorCode.PHONE_INVALID, ErrorCode.PHONE_NOT_POSSIBLE,
     ErrorCode.EMAIL_INVALID, ErrorCode.HUB_AT_CAPACITY, ErrorCode.CONTACT_CONFLICTS,

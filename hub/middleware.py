@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
+import traceback
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 
 from aiohttp import web
+from redis.exceptions import ClusterDownError, ReadOnlyError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from hub.appkeys import SETTINGS
@@ -32,6 +39,21 @@ FORM_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-acti
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Paths machines call: every error answer there is the JSON error body.
 JSON_ERROR_PREFIXES = ("/api/", "/webhooks/", "/chat/")
+STORE_RETRY_AFTER_S = 5  # as ingest tells a form whose database is away
+OUTAGE_LOG_EVERY_S = 60.0  # an outage is logged when first met, then once a minute at most
+
+# A store that cannot be reached, not a fault of the hub's own: Redis's lost connections and
+# timeouts (a Sentinel that names no master, a cluster without its slots, a replica that was
+# the master a moment ago), and the database's lost connections. A wrong statement, a
+# constraint or bad data (ProgrammingError, IntegrityError, DataError) stays a 500: telling
+# the caller to try again later would hide a bug behind an answer that never changes.
+REDIS_OUTAGES = (RedisConnectionError, RedisTimeoutError, ClusterDownError, ReadOnlyError)
+DATABASE_OUTAGES = (OperationalError, InterfaceError)
+# A bare socket error is a store's when it came up through its driver (asyncpg raises a
+# refused connect as it is, and SQLAlchemy passes it on unwrapped); any other (a passenger's
+# connection reset, a gateway the hub calls) is not, and stays what it was.
+DATABASE_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite")
+REDIS_DRIVERS = ("redis",)
 
 
 def _json(status: int, body: dict[str, object], headers: dict[str, str] | None = None
@@ -41,6 +63,69 @@ def _json(status: int, body: dict[str, object], headers: dict[str, str] | None =
 
 def _body(exc: CodedError) -> dict[str, object]:
     return {"error": exc.reason, "code": exc.code.value, "params": exc.params}
+
+
+def store_outage(exc: BaseException) -> tuple[ErrorCode, str] | None:
+    """(the code to answer with, the store) when `exc` says a store is out of reach; None
+    when it is a fault of the hub's own, which stays a 500."""
+    if isinstance(exc, REDIS_OUTAGES):
+        return ErrorCode.STORE_UNAVAILABLE, "Redis"
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, DATABASE_OUTAGES):
+            return ErrorCode.DATABASE_UNAVAILABLE, "database"
+        return None
+    if isinstance(exc, OSError):
+        if _raised_in(exc, DATABASE_DRIVERS):
+            return ErrorCode.DATABASE_UNAVAILABLE, "database"
+        if _raised_in(exc, REDIS_DRIVERS):
+            return ErrorCode.STORE_UNAVAILABLE, "Redis"
+    return None
+
+
+def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    """Whether a frame of the packages is on the way from the handler to where `exc` was
+    raised."""
+    return any(str(frame.f_globals.get("__name__", "")).split(".")[0] in packages
+               for frame, _ in traceback.walk_tb(exc.__traceback__))
+
+
+class OutageLog:
+    """Says once that a store is away, not once per refused request: the first 503 of an
+    outage is logged, later ones are counted and told at most every OUTAGE_LOG_EVERY_S.
+    Only the store, the exception's type and the route's pattern are written: no path
+    (ids), query (searches), body or message of a driver (values in a statement)."""
+
+    def __init__(self) -> None:
+        self._said_at: dict[str, float] = {}
+        self._unsaid: dict[str, int] = {}
+
+    def met(self, store: str, exc: BaseException, request: web.Request) -> None:
+        now = time.monotonic()
+        if now - self._said_at.get(store, float("-inf")) < OUTAGE_LOG_EVERY_S:
+            self._unsaid[store] = self._unsaid.get(store, 0) + 1
+            return
+        self._said_at[store] = now
+        since = self._unsaid.pop(store, 0)
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        log.warning("%s unavailable (%s) on %s %s: answering 503 until it is back%s",
+                    store, type(cause).__name__, request.method, _route(request),
+                    f"; {since} more such answers since last said" if since else "")
+
+
+_outages: weakref.WeakKeyDictionary[web.Application, OutageLog] = weakref.WeakKeyDictionary()
+
+
+def outage_log(app: web.Application) -> OutageLog:
+    """The app's own: each hub (several run in one test process) says its outage once."""
+    found = _outages.get(app)
+    if found is None:
+        found = _outages[app] = OutageLog()
+    return found
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
 
 
 # aiohttp's own refusals by status, in aiohttp's words; any other is generic.
@@ -93,9 +178,14 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             return _json(exc.status, {"error": reason or "", "code": code.value, "params": {}},
                          headers)
         raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return _json(500, answer(ErrorCode.INTERNAL.of()))
+    except Exception as exc:
+        outage = store_outage(exc)
+        if outage is None:
+            log.exception("unhandled error on %s %s", request.method, _route(request))
+            return _json(500, answer(ErrorCode.INTERNAL.of()))
+        code, store = outage
+        outage_log(request.app).met(store, exc, request)
+        return _json(503, answer(code.of()), {"Retry-After": str(STORE_RETRY_AFTER_S)})
 
 
 @web.middleware

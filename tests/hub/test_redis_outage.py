@@ -4,13 +4,16 @@ The embedded redis-server (the default) killed under a running hub: consoles are
 within seconds (a console that hears nothing must not look live), the hub starts the server
 again on its own data, and a contact taken during the outage still reaches the console that
 reconnects. A Redis by URL that stays away makes /healthz fail, so that a supervisor restarts
-the hub, while /readyz said "not ready" from the start.
+the hub, while /readyz said "not ready" from the start. Meanwhile the API answers 503 with
+Retry-After and a coded body, never 500 (login and the console API answered 500 in issue 13),
+and works again once Redis is back, without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import shutil
 import signal
@@ -25,9 +28,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from hub.appkeys import REDIS
+from hub.model import Agent
 from hub.settings import QueueSettings, RedisSettings, Secret, Settings
-from tests.conftest import DispatcherFactory, HubFactory, free_port
-from tests.helpers import WAIT_S, eventually, order
+from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, free_port
+from tests.helpers import WAIT_S, Dispatcher, eventually, order, submit
 from tests.hub_process import kill_leftovers, start_hub
 
 RECOVERY_S = 20.0  # the watch looks every second; the sweep republishes the outbox
@@ -101,23 +105,37 @@ async def test_a_killed_embedded_redis_is_restarted_and_nothing_is_lost(
         await again.until(names_it, wait_s=RECOVERY_S)
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Any:
-    """A redis-server of the test's own, on a free port, that the test may kill."""
+def _redis_server() -> str:
     server = shutil.which("redis-server")
     if server is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing")
         pytest.skip("redis-server is not installed")
-    port = free_port()
+    return server
+
+
+def _start_redis(port: int, folder: Path, *, durable: bool = False) -> subprocess.Popen[bytes]:
+    """A redis-server on `port`, answering PING; `durable`: every write in its append-only
+    file in `folder`, so that one killed and started again there has what it had."""
+    keep = ["--appendonly", "yes", "--appendfsync", "always"] if durable \
+        else ["--appendonly", "no"]
     process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", *keep,
+         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + WAIT_S
     while subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
                          check=False).stdout.strip() != b"PONG":
+        assert process.poll() is None, "the private redis-server exited"
         assert time.monotonic() < deadline, "the private redis-server did not start"
         time.sleep(0.05)
+    return process
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Any:
+    """A redis-server of the test's own, on a free port, that the test may kill."""
+    port = free_port()
+    process = _start_redis(port, tmp_path)
     yield port, process
     if process.poll() is None:
         process.kill()
@@ -203,3 +221,94 @@ async def test_a_hub_that_found_the_embedded_redis_running_restarts_it_too(
         return await _status(second, "/readyz") == 200 or None
 
     await eventually(ready, wait_s=RECOVERY_S, what="/readyz after the restart")
+
+
+@pytest.fixture
+def restartable_redis(tmp_path: Path) -> Any:
+    """A durable redis-server of the test's own: `stop` kills it (SIGKILL, as a crash),
+    `start` starts it again on the same port and data, as a supervisor would."""
+    _redis_server()
+    port, folder = free_port(), tmp_path / "redis"
+    folder.mkdir()
+    running: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        running.append(_start_redis(port, folder, durable=True))
+
+    def stop() -> None:
+        process = running.pop()
+        process.kill()
+        process.wait()
+
+    start()
+    yield port, start, stop
+    for process in running:
+        process.kill()
+        process.wait()
+
+
+async def _answer(user: Dispatcher, method: str, path: str,
+                  body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], str | None]:
+    async with user.http.request(method, f"{user.base}{path}", json=body) as response:
+        return response.status, await response.json(), response.headers.get("Retry-After")
+
+
+async def _console_calls(anna: Dispatcher, bob: Agent, request_id: str
+                         ) -> dict[str, tuple[int, dict[str, Any], str | None]]:
+    """What a dispatcher's console asks first: log in, who am I, the requests, a claim."""
+    return {
+        "login": await _answer(anna, "POST", "/api/v1/auth/login",
+                               {"login": bob.login, "password": PASSWORD}),
+        "me": await _answer(anna, "GET", "/api/v1/me"),
+        "requests": await _answer(anna, "GET", "/api/v1/requests"),
+        "claim": await _answer(anna, "POST", f"/api/v1/requests/{request_id}/claim"),
+    }
+
+
+async def test_while_redis_is_away_the_api_answers_503_and_works_again_after(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings,
+    make_agent: Any, restartable_redis: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, start_redis, stop_redis = restartable_redis
+    client = await hub(dataclasses.replace(
+        settings, redis=RedisSettings(url=Secret(f"redis://127.0.0.1:{port}/0"),
+                                      prefix=settings.redis.prefix)))
+    anna = await dispatcher(client)
+    bob = await make_agent(client)  # logs in (through anna's jar) only while Redis is away
+    phone = "+358401234567"
+    receipt = await submit(anna.http, anna.base, "redis-away-0001", phone=phone)
+    await anna.wait_for_status(receipt["id"], "queued")
+
+    caplog.set_level(logging.WARNING)
+    caplog.clear()
+    stop_redis()
+    away = await _console_calls(anna, bob, receipt["id"])
+    # Each is refused as a passing condition the console can say in its language and
+    # retry: 503, Retry-After, the code of an unreachable store.
+    for name, (status, body, retry_after) in away.items():
+        assert status == 503, (name, status, body)
+        assert retry_after is not None and int(retry_after) > 0, name
+        assert body["code"] == "store_unavailable", (name, body)
+        assert body["error"] and body["params"] == {}, (name, body)
+    # Said once for the four answers, naming the store and no one's login, cookie or number;
+    # no traceback of an "unhandled" error.
+    said = [r for r in caplog.records if r.name == "hub.middleware"]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert "Redis" in said[0].getMessage() and said[0].exc_info is None
+    assert said[0].levelno == logging.WARNING
+    cookie = next(iter(anna.http.cookie_jar)).value
+    for secret in (bob.login, PASSWORD, cookie, phone):
+        assert all(secret not in r.getMessage() for r in caplog.records), secret
+
+    start_redis()  # the same data: anna's session is there again
+
+    async def back() -> bool | None:
+        status, _, _ = await _answer(anna, "GET", "/api/v1/me")
+        return status == 200 or None
+
+    await eventually(back, wait_s=RECOVERY_S, what="/api/v1/me once Redis is back")
+    again = await _console_calls(anna, bob, receipt["id"])
+    assert {name: status for name, (status, _, _) in again.items()} == {
+        "login": 200, "me": 200, "requests": 200, "claim": 200}, again
+    assert again["me"][1]["agent"]["login"] == bob.login  # the login of bob replaced anna's
+    assert receipt["id"] in {r["id"] for r in again["requests"][1]["requests"]}
