@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import traceback
 import weakref
@@ -71,7 +72,8 @@ def store_outage(exc: BaseException) -> tuple[ErrorCode, str] | None:
     if isinstance(exc, REDIS_OUTAGES):
         return ErrorCode.STORE_UNAVAILABLE, "Redis"
     if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or isinstance(exc, DATABASE_OUTAGES):
+        if exc.connection_invalidated or (isinstance(exc, DATABASE_OUTAGES)
+                                          and not _sqlite_mistake(exc)):
             return ErrorCode.DATABASE_UNAVAILABLE, "database"
         return None
     if isinstance(exc, OSError):
@@ -80,6 +82,14 @@ def store_outage(exc: BaseException) -> tuple[ErrorCode, str] | None:
         if _raised_in(exc, REDIS_DRIVERS):
             return ErrorCode.STORE_UNAVAILABLE, "Redis"
     return None
+
+
+def _sqlite_mistake(exc: DBAPIError) -> bool:
+    """SQLite raises its OperationalError for a wrong statement too ("no such column",
+    "syntax error"): a bug, which must stay a 500, not a "try again" that never changes."""
+    text = str(exc.orig).lower()
+    return isinstance(exc.orig, sqlite3.Error) and (
+        text.startswith("no such ") or "syntax error" in text or "has no column" in text)
 
 
 def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
