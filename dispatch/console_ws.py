@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.appkeys import FEED, PRESENCE_FANOUT, SESSION_CHECK
-from dispatch.feed import Event, EventFeed, Subscriber, frame, hello, parse_id
+from dispatch.feed import Batch, Event, EventFeed, Subscriber, frame, hello, parse_id
 from dispatch.presence import PresenceBoard
 from dispatch.presence_api import board
 from hub.agent_auth import current_agent, origin_allowed
@@ -44,6 +44,9 @@ MAX_CLIENT_FRAME = 4096
 REPLAY_FRAME_EVENTS = 500
 CLOSE_SESSION_ENDED = 4401  # private-use close code: log in again
 PRESENCE_PROTOCOL = "taxiconnect.presence"  # subprotocol: send me colleagues' presence too
+# A console's socket holding more unsent bytes than this is slow: its batches wait in its
+# queue (and past SUBSCRIBER_BACKLOG it is told to resync) instead of piling up in memory.
+WRITE_BUFFER_LIMIT = 64 * 1024
 
 
 async def console_ws(request: web.Request) -> web.WebSocketResponse:
@@ -72,8 +75,8 @@ async def console_ws(request: web.Request) -> web.WebSocketResponse:
         # asking whether anyone answers) already counts this dispatcher.
         with contextlib.suppress(RedisError, OSError):
             await presence.presence.beat(agent.id, connection)
-    sender = asyncio.create_task(_send_events(ws, feed, subscriber, last_event_id,
-                                              request.app[METRICS].fanout))
+    sender = asyncio.create_task(_send_events(ws, request.transport, feed, subscriber,
+                                              last_event_id, request.app[METRICS].fanout))
     # Colleagues' presence, as `presence` frames, only to a console that asks for it with
     # the websocket subprotocol (as the console page does): other clients of this socket
     # expect `events` frames only.
@@ -187,12 +190,24 @@ async def _end_with_session(request: web.Request, role: Role,
             return
 
 
-async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: Subscriber,
-                       last_event_id: str | None, fanout: Histogram) -> None:
+async def _send_events(ws: web.WebSocketResponse, transport: asyncio.Transport | None,
+                       feed: EventFeed, subscriber: Subscriber, last_event_id: str | None,
+                       fanout: Histogram) -> None:
     # Subscribed already: whatever the replay does not hold arrives through the subscription.
     cursor = await _start(ws, feed, subscriber, last_event_id)
     while not ws.closed:
-        batch = await subscriber.batches.get()
+        if subscriber.only_for is None and transport is not None and subscriber.batches.empty():
+            # Up to date: the feed writes batches onto the socket itself until one is
+            # queued (see dispatch.feed.Subscriber); then this task takes over again.
+            direct = _DirectSocket(ws, transport, fanout, cursor)
+            subscriber.direct = direct.write
+            try:
+                batch = await subscriber.batches.get()
+            finally:
+                subscriber.direct = None
+            cursor = direct.cursor
+        else:
+            batch = await subscriber.batches.get()
         if batch is None:
             return
         if subscriber.overflowed:
@@ -202,7 +217,7 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
             cursor = await _resync(ws, feed)
             continue
         if subscriber.only_for is None and batch.events[0].order > cursor:
-            # The usual case: the frame built and encoded once for all consoles.
+            # The frame built and encoded once for all consoles.
             await ws.send_frame(batch.frame, WSMsgType.TEXT)
             _observe(fanout, batch.events[0])
             cursor = batch.events[-1].order
@@ -212,6 +227,28 @@ async def _send_events(ws: web.WebSocketResponse, feed: EventFeed, subscriber: S
             await ws.send_str(frame(fresh))
             _observe(fanout, fresh[0])
         cursor = max(cursor, batch.events[-1].order)
+
+
+class _DirectSocket:
+    """A console's socket as the feed writes to it directly: the batch's ready-made frame,
+    while the socket keeps up (its send buffer under WRITE_BUFFER_LIMIT)."""
+
+    def __init__(self, ws: web.WebSocketResponse, transport: asyncio.Transport,
+                 fanout: Histogram, cursor: tuple[int, int]) -> None:
+        self._ws = ws
+        self._transport = transport
+        self._fanout = fanout
+        self.cursor = cursor
+
+    def write(self, batch: Batch) -> bool:
+        if (self._ws.closed or self._transport.is_closing()
+                or self._transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT
+                or batch.events[0].order <= self.cursor):
+            return False  # the sender task sees to it, as it does to every queued batch
+        self._transport.write(batch.wire)
+        _observe(self._fanout, batch.events[0])
+        self.cursor = batch.events[-1].order
+        return True
 
 
 def _observe(fanout: Histogram, oldest: Event) -> None:

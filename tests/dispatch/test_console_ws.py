@@ -3,16 +3,19 @@ missed, from any hub process, then the live ones."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import websockets
 from redis.asyncio import Redis
 
 from dispatch.feed import parse_id
 from hub.keys import Keys
+from hub.sessions import COOKIE_NAME
 from hub.settings import Settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
-from tests.helpers import Console, submit
+from tests.helpers import WAIT_S, Console, submit
 
 
 def _ids(events: list[dict[str, Any]]) -> list[str]:
@@ -103,3 +106,54 @@ async def test_console_refuses_a_malformed_last_event_id(
                               params={"last_event_id": "x;DROP"}) as resp:
         assert resp.status == 400
         assert "last_event_id" in (await resp.json())["error"]
+
+
+async def test_every_console_gets_every_event_once_in_order_through_a_burst(
+    hub: HubFactory, dispatcher: DispatcherFactory
+) -> None:
+    """The feed writes a batch's frame straight onto each up-to-date console's socket and
+    queues it for one that is busy (replaying, or slow): through a burst of concurrent
+    contacts, and a console joining in the middle of it from an event id, every console
+    (read by aiohttp and by the `websockets` library alike) has each event once, in order."""
+    client = await hub()
+    agent = await dispatcher(client)
+    consoles = [await agent.console() for _ in range(3)]
+    cookie = next(c for c in agent.http.cookie_jar if c.key == COOKIE_NAME)
+    url = agent.base.replace("http://", "ws://") + "/api/v1/console/ws"
+    async with websockets.connect(url, additional_headers={
+            "Cookie": f"{COOKIE_NAME}={cookie.value}"}) as independent:
+        assert json.loads(await independent.recv())["type"] == "hello"
+        first = await submit(agent.http, agent.base, "tok-burst-000", phone="0402000000")
+        seen = await consoles[0].until(lambda e: e["request"]["id"] == first["id"])
+        burst = [asyncio.create_task(submit(agent.http, agent.base, f"tok-burst-{n:03d}",
+                                            phone=f"0402000{n:03d}")) for n in range(1, 41)]
+        await asyncio.sleep(0.05)
+        joining = await agent.console(last_event_id=seen[-1]["id"])
+        wanted = {first["id"], *[r["id"] for r in await asyncio.gather(*burst)]}
+
+        async def queued_by(console: Console, got: list[dict[str, Any]],
+                            want: set[str]) -> list[dict[str, Any]]:
+            while {e["request"]["id"] for e in got} < want:
+                got += await console.events()
+            return got
+
+        async def queued_by_independent() -> list[dict[str, Any]]:
+            got: list[dict[str, Any]] = []
+            while {e["request"]["id"] for e in got} < wanted:
+                decoded = json.loads(await asyncio.wait_for(independent.recv(), WAIT_S))
+                assert decoded["type"] == "events", decoded
+                got += decoded["events"]
+            return got
+
+        everyone = [*await asyncio.gather(queued_by(consoles[0], list(seen), wanted),
+                                          *(queued_by(c, [], wanted) for c in consoles[1:])),
+                    await queued_by_independent()]
+        joined = await queued_by(joining, [], wanted - {first["id"]})
+    for events in everyone:
+        assert _ids(events) == _ids(everyone[0])  # the same events, in the same order
+        orders = [parse_id(i) for i in _ids(events)]
+        assert orders == sorted(set(orders))
+        assert sorted(e["request"]["id"] for e in events) == sorted(wanted)
+    after_first = [e for e in everyone[0] if parse_id(e["id"]) > parse_id(seen[-1]["id"])]
+    assert _ids(joined) == _ids(after_first)
+    assert len(after_first) == len(wanted) - 1
