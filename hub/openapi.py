@@ -165,7 +165,13 @@ SPEC: dict[str, Any] = {
                 "words": {"type": "object", "additionalProperties": {"oneOf": [
                     {"type": "string"},
                     {"type": "object", "additionalProperties": {"type": "string"},
-                     "description": "plural forms by CLDR category (one, other)"}]}}}},
+                     "description": "plural forms by CLDR category (one, other)"}]}},
+                "urgent_phone": {"oneOf": [
+                    {"type": "null"},
+                    {"type": "object", "required": ["shown", "dial"], "properties": {
+                        "shown": {"type": "string"}, "dial": {"type": "string"}}}],
+                    "description": "company.urgent_phone as advertised and as E.164; null "
+                                   "when unset (the widget then asks no one to call)"}}},
             "PageWords": {"type": "object", "additionalProperties": {"oneOf": [
                 {"type": "string"},
                 {"type": "object", "additionalProperties": {"type": "string"},
@@ -526,8 +532,8 @@ SPEC: dict[str, Any] = {
             "responses": {"200": _ok("JavaScript", "JavaScript", "text/javascript")}}},
         "/widget/words.json": {"get": {
             "summary": "the chat widget's words in one language, from the passenger catalogue "
-                       "(channel chat): {lang, words: {key: text | {one, other}}}; readable "
-                       "from any origin",
+                       "(channel chat): {lang, words: {key: text | {one, other}}, urgent_phone}; "
+                       "readable from any origin",
             "parameters": [{"name": "lang", "in": "query",
                             "schema": {"enum": ["fi", "sv", "en"]},
                             "description": "default and unknown: fi"}],

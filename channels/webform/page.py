@@ -138,7 +138,7 @@ def form_page(lang: str, *, values: Mapping[str, str] | None = None,
 <h1>{escape(t['title'])}</h1>
 <p>{escape(t['intro'])}{_urgent(t, urgent)}</p>
 {summary}
-<form method="post" action="/form" accept-charset="utf-8" novalidate>
+<form method="post" action="/form?lang={lang}" accept-charset="utf-8" novalidate>
 <input type="hidden" name="submission_token" value="{escape(token)}">
 <input type="hidden" name="language" value="{lang}">
 {fields}

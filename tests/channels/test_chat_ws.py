@@ -312,7 +312,9 @@ async def test_a_hub_with_only_the_chat_channel_serves_the_widget_words(
     async with passenger.get(f"{base}/widget/words.json", params={"lang": "en"}) as resp:
         assert resp.status == 200, await resp.text()
         body = await resp.json()
-    assert body == {"lang": "en", "words": catalogue.words("en", "widget")}
+    # No company.urgent_phone here: the widget asks no one to call.
+    assert body == {"lang": "en", "words": catalogue.words("en", "widget"),
+                    "urgent_phone": None}
     assert body["words"]["send"] == "Send"
 
 

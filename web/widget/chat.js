@@ -18,6 +18,10 @@
  * The hub refuses by code, never by words: a socket it closes carries the code as the close
  * reason, a nack carries {code, params}. The widget says the code's words (error.<code>),
  * or a general sentence for a code it has no words for; the hub's English never shows.
+ *
+ * With the words comes the company's number for urgent matters (company.urgent_phone): the
+ * sentences that ask the passenger to call ("*_urgent") name it, as a tel: link where the
+ * widget can draw one; without it the plain sentences ask no one to call.
  */
 (() => {
   "use strict";
@@ -41,6 +45,7 @@
   const LANGUAGES = ["fi", "sv", "en"]; // the hub's passenger catalogue
   const WORDS_URL = `${BASE}/widget/words.json`;
   let WORDS = {}; // key -> text, or plural forms by Intl.PluralRules category
+  let URGENT = null; // {shown, dial}: the number to call when it is urgent, or none
 
   const CSS = `
 :host { all: initial; }
@@ -110,7 +115,12 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     const key = `error.${code}`;
     return typeof code === "string" && code && Object.hasOwn(WORDS, key)
       ? t(key, params && typeof params === "object" ? params : {})
-      : t("error_general");
+      : urgentText("error_general");
+  }
+
+  /** The key's sentence naming the urgent number, or its plain one when there is none. */
+  function urgentText(key) {
+    return URGENT ? t(`${key}_urgent`, { phone: URGENT.shown }) : t(key);
   }
 
   function pickLanguage(text) {
@@ -123,7 +133,13 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
   function loadWords(attempt = 0) {
     fetch(`${WORDS_URL}?lang=${lang}`, { credentials: "omit", mode: "cors" })
       .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(String(resp.status)))))
-      .then((body) => { WORDS = body.words || {}; start(); })
+      .then((body) => {
+        WORDS = body.words || {};
+        const phone = body.urgent_phone;
+        URGENT = phone && typeof phone.shown === "string" && typeof phone.dial === "string"
+          ? phone : null;
+        start();
+      })
       .catch(() => setTimeout(() => loadWords(attempt + 1),
         Math.min(BACKOFF_MS[1], BACKOFF_MS[0] * 2 ** attempt)));
   }
@@ -244,7 +260,14 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     // --- rendering -------------------------------------------------------------------------
     function setStatus(kind) {
       status.dataset.state = kind;
-      status.textContent = t(kind);
+      if (kind === "unreachable" && URGENT) {
+        // "... soita 09 123 4567.": the number a tel: link, kept on one line.
+        const [before, after = ""] = t("unreachable_urgent", { phone: "\u0000" }).split("\u0000");
+        status.replaceChildren(before, el("a", { href: `tel:${URGENT.dial}`,
+          "data-testid": "chat-urgent-phone", text: URGENT.shown.replace(/ /g, "\u00a0") }), after);
+      } else {
+        status.textContent = t(kind);
+      }
     }
 
     function showNotice(text) {
