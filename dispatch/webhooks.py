@@ -53,7 +53,7 @@ from hub.webhook_log import Attempt, WebhookLog, WebhookState
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 250  # also how long a stop waits for a reading loop to notice
-ERROR_BACKOFF_S = 1.0  # the first pause after an error; it doubles up to backoff_max_s
+ERROR_BACKOFF_S = 1.0  # the loop's pause after an error; a delivery's first (it doubles)
 HEARTBEAT_EVERY_S = 1.0  # also how often held and abandoned entries are looked over
 HEARTBEAT_TTL_S = 3  # missed for this long, a process counts as gone
 PAGE = 100  # pending entries looked at per command
@@ -153,7 +153,6 @@ class EndpointWorker:
         loop = asyncio.get_running_loop()
         reclaim_at = beat_at = 0.0
         grouped = False
-        errors = 0
         while not self._stopping.is_set():
             try:
                 if not grouped:
@@ -176,19 +175,17 @@ class EndpointWorker:
                     block=BLOCK_MS)
                 for _stream, entries in response or []:
                     self._start(entries)
-                errors = 0
+                continue
             except (RedisError, OSError) as exc:
                 log.warning("webhooks %s: %s; retrying", self.endpoint.name, exc)
-                errors += 1
             except Exception as exc:
                 # A fault of ours: the loop goes on (its entries are held, and resumed).
                 log.error("webhooks %s: unexpected %s; retrying", self.endpoint.name,
                           type(exc).__name__)
-                errors += 1
-            if errors:
-                grouped = False
-                beat_at = 0.0  # resume what is held, and beat, as soon as Redis answers
-                await pause(self._stopping, self._error_backoff_s(errors))
+            # Never longer: a process that does not beat has its events taken over.
+            grouped = False
+            beat_at = 0.0  # beat, and resume what is held, as soon as Redis answers
+            await pause(self._stopping, ERROR_BACKOFF_S)
 
     def _error_backoff_s(self, errors: int) -> float:
         doubled: float = ERROR_BACKOFF_S * 2.0 ** min(errors - 1, 16)
