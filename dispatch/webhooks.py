@@ -4,15 +4,25 @@ operator configured (`[webhooks]`), e.g. the company's taxi dispatch system.
 Each endpoint reads the events stream through a consumer group of its own (`webhooks:<name>`),
 so every hub process shares its work and each endpoint keeps its own place. A stream entry
 is acknowledged only once each webhook event it gives (hub.webhook_body) has been answered
-with a 2xx, or has failed for good; until then it stays pending in the group. If its process
-dies, another takes it over (XAUTOCLAIM) once it has been left untouched for
-`reclaim_idle_ms`; a process that stops cleanly hands its entries back, to be taken over at
-once. A live process touches the entries it works on well within that time, and checks
-before each attempt that an entry is still its own, so two live processes never send the
-same event. The delivery log (hub.webhook_log) carries the attempts across processes and
-restarts, and tells a process taking over an entry what was delivered already. What is left
-is the instant between a receiver's 2xx and the log's commit: a crash there sends the event
-again, with the same id, which the receiver de-duplicates (Idempotency-Key).
+with a 2xx, or has failed for good; until then it stays pending in the group, and the
+process holding it keeps trying it (a database or Redis error only pauses it).
+
+Whether the holder of an entry is alive is told by a heartbeat, not guessed from how long
+the entry was left alone: each process keeps a key per endpoint alive (HEARTBEAT_TTL_S)
+while it delivers. About once a second every process
+ - resumes any entry it holds and has no delivery under way for (whatever ended one), and
+ - takes over, at once, every entry held by a consumer without a heartbeat: a process that
+   died, or stopped (a stop deletes its heartbeat as its last step, so the next process,
+   or this one restarted, resumes its events within a second).
+The claim is atomic (only what that consumer still holds), so two processes taking over
+the same dead one never take an entry from each other. Entries untouched for
+`reclaim_idle_ms` are also taken over (XAUTOCLAIM): a live process touches the entries it
+works on well within that time, and checks before each attempt that an entry is still its
+own, so two live processes never send the same event. The delivery log (hub.webhook_log)
+carries the attempts across processes and restarts, and tells a process taking over an
+entry what was delivered already. What is left is the instant between a receiver's 2xx and
+the log's commit (or a process frozen past its heartbeat in the middle of a POST): the event
+is sent again, with the same id, which the receiver de-duplicates (Idempotency-Key).
 """
 
 from __future__ import annotations
@@ -30,23 +40,23 @@ import msgspec
 from aiohttp import ClientSession, ClientTimeout
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from redis.typing import StreamIdT
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatch.webhook_attempt import backoff_s, post
 from hub.clock import utcnow
 from hub.keys import Keys, webhook_group
 from hub.settings import WebhookEndpoint, WebhooksSettings
+from hub.tasks import pause
 from hub.webhook_body import WebhookEvent, webhook_events
 from hub.webhook_log import Attempt, WebhookLog, WebhookState
 
 log = logging.getLogger(__name__)
 
 BLOCK_MS = 250  # also how long a stop waits for a reading loop to notice
-ERROR_BACKOFF_S = 1.0
-# A consumer holding nothing and silent for this many reclaim_idle_ms is a dead process's
-# (a live one reads every BLOCK_MS).
-DEAD_CONSUMER_IDLES = 10
+ERROR_BACKOFF_S = 1.0  # the loop's pause after an error; a delivery's first (it doubles)
+HEARTBEAT_EVERY_S = 1.0  # also how often held and abandoned entries are looked over
+HEARTBEAT_TTL_S = 3  # missed for this long, a process counts as gone
+PAGE = 100  # pending entries looked at per command
 
 # Touch an entry (reset its idle time) only while this consumer still holds it.
 # KEYS: stream. ARGV: group, consumer, entry id.
@@ -57,6 +67,26 @@ if p[1] and p[1][2] == ARGV[2] then
   return 1
 end
 return 0
+"""
+
+# Take up to ARGV[4] of the entries a gone consumer still holds, in one step: an entry
+# another process took meanwhile stays with it. KEYS: stream. ARGV: group, gone, me, count.
+CLAIM_FROM = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', ARGV[4], ARGV[2])
+if not p[1] then return {} end
+local claim = {'XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0}
+for _, e in ipairs(p) do claim[#claim + 1] = e[1] end
+claim[#claim + 1] = 'JUSTID'
+return redis.call(unpack(claim))
+"""
+
+# Remove a consumer from the group only if it holds nothing, in one step: deleting one
+# that holds entries would drop them from the group unacknowledged, never to be sent.
+# KEYS: stream. ARGV: group, consumer.
+FORGET_IF_EMPTY = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if p[1] then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 """
 
 Entry = tuple[str, dict[str, str] | None]
@@ -71,12 +101,15 @@ class EndpointWorker:
         self.endpoint = endpoint
         self._settings = settings
         self._redis = redis
+        self._keys = keys
         self._stream = keys.events
         self._group = webhook_group(endpoint.name)
         self._log = webhook_log
         self._session = session
         self.consumer = consumer
         self._touch = redis.register_script(TOUCH_IF_MINE)
+        self._claim_from = redis.register_script(CLAIM_FROM)
+        self._forget_if_empty = redis.register_script(FORGET_IF_EMPTY)
         self._stopping = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cursor = "0-0"  # where the next XAUTOCLAIM goes on looking
@@ -102,14 +135,11 @@ class EndpointWorker:
         try:
             await self._read_until_stopped()
         finally:
-            keeper.cancel()
-            in_hand = list(self._tasks)
             tasks = [keeper, *self._tasks.values()]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self._hand_back(in_hand)
-            await self._leave_group()
+            await self._leave()
 
     async def ensure_group(self) -> None:
         # "$": an endpoint gets the events from the moment it is first configured.
@@ -121,34 +151,100 @@ class EndpointWorker:
 
     async def _read_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
-        reclaim_at = 0.0
+        reclaim_at = beat_at = 0.0
         grouped = False
         while not self._stopping.is_set():
             try:
                 if not grouped:
                     await self.ensure_group()
                     grouped = True
+                if loop.time() >= beat_at:  # before the first read: a reader always beats
+                    await self._beat()
+                    beat_at = loop.time() + HEARTBEAT_EVERY_S
                 room = self._settings.in_flight - len(self._tasks)
                 if room <= 0:
                     await asyncio.wait(list(self._tasks.values()), timeout=BLOCK_MS / 1000,
                                        return_when=asyncio.FIRST_COMPLETED)
                     continue
                 if loop.time() >= reclaim_at:
-                    reclaim_at = loop.time() + self._settings.reclaim_idle_ms / 1000 / 2
                     self._start(await self._reclaim(room))
+                    reclaim_at = loop.time() + self._settings.reclaim_idle_ms / 1000 / 2
                     continue
                 response: Any = await self._redis.xreadgroup(
                     self._group, self.consumer, {self._stream: ">"}, count=room,
                     block=BLOCK_MS)
                 for _stream, entries in response or []:
                     self._start(entries)
+                continue
             except (RedisError, OSError) as exc:
                 log.warning("webhooks %s: %s; retrying", self.endpoint.name, exc)
-                grouped = False
-                await asyncio.sleep(ERROR_BACKOFF_S)
+            except Exception as exc:
+                # A fault of ours: the loop goes on (its entries are held, and resumed).
+                log.error("webhooks %s: unexpected %s; retrying", self.endpoint.name,
+                          type(exc).__name__)
+            # Never longer: a process that does not beat has its events taken over.
+            grouped = False
+            beat_at = 0.0  # beat, and resume what is held, as soon as Redis answers
+            await pause(self._stopping, ERROR_BACKOFF_S)
+
+    def _error_backoff_s(self, errors: int) -> float:
+        doubled: float = ERROR_BACKOFF_S * 2.0 ** min(errors - 1, 16)
+        return min(self._settings.backoff_max_s, doubled)
+
+    async def _beat(self) -> None:
+        """Say this process is alive, take over what gone ones hold, and resume what it
+        holds itself with no delivery under way (a delivery that ended without finishing,
+        or an entry taken over): each within HEARTBEAT_EVERY_S, not reclaim_idle_ms."""
+        await self._redis.set(self._alive(self.consumer), "1", ex=HEARTBEAT_TTL_S)
+        await self._take_over_the_gone()
+        self._start(await self._held_and_idle())
+
+    def _alive(self, consumer: str) -> str:
+        return self._keys.webhooks_alive(self.endpoint.name, consumer)
+
+    async def _take_over_the_gone(self) -> None:
+        """Claim the entries of every consumer without a heartbeat (as many as there is
+        room for; the rest at the next beat), and forget those holding nothing."""
+        room = self._settings.in_flight - len(self._tasks)
+        consumers = await self._redis.xinfo_consumers(self._stream, self._group)
+        for consumer in consumers:
+            name = str(consumer["name"])
+            if name == self.consumer or await self._redis.exists(self._alive(name)):
+                continue
+            if int(consumer["pending"]) == 0:
+                await self._forget_if_empty(keys=[self._stream], args=[self._group, name])
+                continue
+            if room <= 0:
+                continue
+            claimed = await self._claim_from(keys=[self._stream],
+                                             args=[self._group, name, self.consumer, room])
+            if claimed:
+                room -= len(claimed)
+                self.reclaimed += len(claimed)
+                log.info("webhooks %s: %s took over %d events of %s, which is gone",
+                         self.endpoint.name, self.consumer, len(claimed), name)
+
+    async def _held_and_idle(self) -> list[Entry]:
+        """Entries this consumer holds with no delivery under way, up to the room there is
+        (those deleted from the stream meanwhile are acknowledged away)."""
+        room = self._settings.in_flight - len(self._tasks)
+        found: list[Entry] = []
+        after = "0-0"
+        while len(found) < room:
+            response: Any = await self._redis.xreadgroup(
+                self._group, self.consumer, {self._stream: after}, count=PAGE)
+            page: list[Entry] = [e for _stream, entries in response or [] for e in entries]
+            if not page:
+                break
+            gone = [entry_id for entry_id, fields in page if not fields]
+            if gone:
+                await self._redis.xack(self._stream, self._group, *gone)
+            found += [e for e in page if e[1] and e[0] not in self._tasks]
+            after = page[-1][0]
+        return found[:max(room, 0)]
 
     async def _reclaim(self, room: int) -> list[Entry]:
-        """Entries a dead process left pending (and those trimmed away, acknowledged)."""
+        """Entries left untouched for reclaim_idle_ms (and those trimmed away, acknowledged)."""
         self._cursor, entries, *rest = await self._redis.xautoclaim(
             self._stream, self._group, self.consumer,
             min_idle_time=self._settings.reclaim_idle_ms, start_id=self._cursor, count=room)
@@ -164,19 +260,7 @@ class EndpointWorker:
             self.reclaimed += len(found)
             log.info("webhooks %s: %s took over %d abandoned events", self.endpoint.name,
                      self.consumer, len(found))
-        if self._cursor == "0-0":  # a whole pass over the pending entries is done
-            await self._forget_dead_consumers()
         return found
-
-    async def _forget_dead_consumers(self) -> None:
-        """Remove consumers of processes that died holding entries, once those entries were
-        taken over: without it every crash would leave one behind in the group."""
-        dead_after_ms = DEAD_CONSUMER_IDLES * self._settings.reclaim_idle_ms
-        for consumer in await self._redis.xinfo_consumers(self._stream, self._group):
-            if consumer["name"] != self.consumer and consumer["pending"] == 0 \
-                    and consumer["idle"] > dead_after_ms:
-                await self._redis.xgroup_delconsumer(self._stream, self._group,
-                                                     consumer["name"])
 
     def _start(self, entries: Sequence[Entry]) -> None:
         for entry_id, fields in entries:
@@ -186,33 +270,46 @@ class EndpointWorker:
             self._tasks[entry_id] = task
             task.add_done_callback(partial(self._done, entry_id))
 
-    def _done(self, entry_id: str, _task: asyncio.Task[None]) -> None:
-        self._tasks.pop(entry_id, None)
+    def _done(self, entry_id: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(entry_id) is task:
+            del self._tasks[entry_id]
 
     async def _deliver_entry(self, entry_id: str, data: str) -> None:
+        """Deliver what one entry gives, then acknowledge it; until then it is retried here
+        (a database or Redis error pauses it, never ends it), unless another process holds
+        the entry now."""
         try:
             events = webhook_events(data)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
             log.warning("webhooks %s: event %s is not readable, skipped: %s",
                         self.endpoint.name, entry_id, type(exc).__name__)
             events = []
-        try:
-            for event in events:
-                if event.type.value in self.endpoint.events and \
-                        not await self._deliver(entry_id, event):
-                    return  # another process holds the entry now
-            await self._redis.xack(self._stream, self._group, entry_id)
-        except (RedisError, SQLAlchemyError, OSError) as exc:
-            # Left pending: reclaimed and resumed (its attempts are in the log) after
-            # reclaim_idle_ms, here or in another process.
-            log.warning("webhooks %s: event %s set aside: %s", self.endpoint.name, entry_id,
-                        type(exc).__name__)
-        except Exception as exc:
-            # A fault of ours: the entry stays pending and is retried after reclaim_idle_ms;
-            # the loop and the other events go on. Only the exception's type is logged: its
-            # message could quote the body or the URL.
-            log.error("webhooks %s: event %s set aside after an unexpected %s",
-                      self.endpoint.name, entry_id, type(exc).__name__)
+        errors = 0
+        while True:
+            try:
+                for event in events:
+                    if event.type.value in self.endpoint.events and \
+                            not await self._deliver(entry_id, event):
+                        log.info("webhooks %s: event %s is no longer this process's (another "
+                                 "took it over)", self.endpoint.name, entry_id)
+                        return
+                await self._redis.xack(self._stream, self._group, entry_id)
+                return
+            except (RedisError, SQLAlchemyError, OSError) as exc:
+                # The log has its attempts so far: the next try goes on from them.
+                errors += 1
+                log.warning("webhooks %s: event %s set aside for %.1f s: %s",
+                            self.endpoint.name, entry_id, self._error_backoff_s(errors),
+                            type(exc).__name__)
+            except Exception as exc:
+                # A fault of ours: tried again later all the same, the loop and the other
+                # events go on. Only the exception's type is logged: its message could
+                # quote the body or the URL.
+                errors += 1
+                log.error("webhooks %s: event %s set aside for %.1f s after an unexpected "
+                          "%s", self.endpoint.name, entry_id, self._error_backoff_s(errors),
+                          type(exc).__name__)
+            await asyncio.sleep(self._error_backoff_s(errors))
 
     async def _deliver(self, entry_id: str, event: WebhookEvent) -> bool:
         """Send until a 2xx, a refusal or the last attempt; False when the entry was taken
@@ -273,31 +370,19 @@ class EndpointWorker:
                 with contextlib.suppress(RedisError, OSError):
                     await self._mine(entry_id)
 
-    async def _hand_back(self, entry_ids: list[str]) -> None:
-        """On a stop, make the entries in hand look abandoned at once (their idle time set
-        past reclaim_idle_ms), so that the next process, or this one restarted, resumes them
-        without waiting; their attempts so far are in the log."""
-        if not entry_ids:
-            return
+    async def _leave(self) -> None:
+        """The last step of a stop: remove this consumer if it holds nothing, and end its
+        heartbeat, so that another process, or this one restarted, takes over at once
+        whatever it still holds (its attempts so far are in the log)."""
         try:
-            ids: list[StreamIdT] = list(entry_ids)
-            await self._redis.xclaim(self._stream, self._group, self.consumer, 0, ids,
-                                     idle=self._settings.reclaim_idle_ms, justid=True)
-        except (RedisError, OSError) as exc:
-            log.info("webhooks %s: could not hand back %d events: %s", self.endpoint.name,
-                     len(entry_ids), exc)
-
-    async def _leave_group(self) -> None:
-        """Remove this consumer unless it still holds entries (another process takes those
-        over first): restarts must not pile up dead consumers."""
-        try:
-            pending = await self._redis.xpending_range(
-                self._stream, self._group, min="-", max="+", count=1,
-                consumername=self.consumer)
-            if not pending:
-                await self._redis.xgroup_delconsumer(self._stream, self._group, self.consumer)
+            await self._forget_if_empty(keys=[self._stream], args=[self._group, self.consumer])
         except (RedisError, OSError) as exc:
             log.info("webhooks %s: could not leave the group: %s", self.endpoint.name, exc)
+        try:
+            await self._redis.delete(self._alive(self.consumer))
+        except (RedisError, OSError) as exc:
+            log.info("webhooks %s: could not end the heartbeat (it runs out in %d s): %s",
+                     self.endpoint.name, HEARTBEAT_TTL_S, exc)
 
 
 class Webhooks:

@@ -82,6 +82,11 @@ class Keys:
         """Held briefly by the one live process taking over a dead consumer's entries."""
         return f"{self.prefix}lock:router-takeover:{consumer}"
 
+    def webhooks_alive(self, endpoint: str, consumer: str) -> str:
+        """Set, with a short TTL, while a process delivers to one webhook endpoint (its
+        heartbeat): the events a consumer without one holds are taken over at once."""
+        return f"{self.prefix}webhooks-alive:{endpoint}:{consumer}"
+
     @property
     def purge_lock(self) -> str:
         """Lock held by the one process purging data past its retention."""

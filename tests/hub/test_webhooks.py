@@ -343,7 +343,7 @@ async def test_the_example_receiver_gets_each_event_once_across_a_restart_while_
         return server
 
     # Longer than the test waits: the restarted hub resumes the events at once only because
-    # the stopping one handed them back.
+    # the stopping one ended its heartbeat (no waiting for them to look abandoned).
     hooked_settings = hooked(settings, url, events=("request.created", "request.claimed"),
                              reclaim_idle_ms=60_000)
     server = await up()
