@@ -2,7 +2,8 @@
 export of a passenger who came in by form, SMS, email, chat and phone (a CTI call and a Twilio
 voicemail someone listened to) holds every request, message, timing, recording, listen and
 stored file; erasure leaves no trace of them in any table or Redis key while the
-requests and their timings stay; both audited once; only admins may."""
+requests, their timings and the reports by day and by channel stay as they were, and the
+hub's log holds none of it; both audited once; only admins may."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,7 @@ from tests.channels.test_phone_twilio_voice import ACCOUNT, AUDIO, RECORDING, TO
 from tests.conftest import DispatcherFactory, HubFactory, free_port
 from tests.gateways import GENERIC_TOKEN, FakeGenericGateway, twilio_signature
 from tests.helpers import WAIT_S, Dispatcher, eventually, submit
+from tests.log_scan import FOLDER_VARIABLE, NUMBER_TAIL, Literals
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANY_MAIL = "taksi@taxi.example"
@@ -301,6 +304,38 @@ async def _timings(client: Client) -> dict[str, tuple[Any, ...]]:
     return {str(row[0]): tuple(row[1:]) for row in rows}
 
 
+async def _reports(admin: Dispatcher) -> dict[str, Any]:
+    """The reports a dispatch manager reads, by day and by channel, over days around today
+    (whatever the hub's zone makes of the time now)."""
+    today = datetime.now(UTC).date()
+    found: dict[str, Any] = {}
+    for by in ("day", "channel"):
+        query = urlencode({"by": by, "from": (today - timedelta(days=1)).isoformat(),
+                           "to": (today + timedelta(days=2)).isoformat()})
+        async with admin.http.get(f"{admin.base}/api/v1/reports?{query}") as resp:
+            assert resp.status == 200, await resp.text()
+            found[by] = await resp.json()
+    return found
+
+
+def _hub_log() -> Path:
+    """This process's share of the run's log (tests/log_scan.py, named as SuiteLog names
+    it): the in-process hub's records, its access log included, written and masked as
+    `taxiconnect serve` writes its log."""
+    return Path(os.environ[FOLDER_VARIABLE]) / f"{os.getpid()}.log"
+
+
+def _log_size() -> int:
+    log = _hub_log()
+    return log.stat().st_size if log.exists() else 0
+
+
+def _log_since(offset: int) -> list[str]:
+    with _hub_log().open("rb") as log:
+        log.seek(offset)
+        return log.read().decode("utf-8", "replace").splitlines()
+
+
 async def _audit(client: Client) -> list[Any]:
     a = schema.audit_log
     return await _rows(client, select(a.c.action, a.c.agent_id, a.c.subject, a.c.detail)
@@ -311,6 +346,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis,
     media: FakeMedia
 ) -> None:
+    log_from = _log_size()
     async with FakeGenericGateway() as gateway:
         port = free_port()
         client = await hub(_settings(settings, port, gateway, media), port=port)
@@ -333,6 +369,10 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
             "\n".join([NAME, PHONE, EMAIL, FILE.decode(), *TEXTS.values()])), \
             "the test looks where the data is"
         before = await _timings(client)
+        reports = await _reports(admin)
+        assert reports["channel"]["totals"]["contacts"] == len(before)
+        assert {row["key"] for row in reports["channel"]["rows"]} == {
+            timing[1] for timing in before.values()}, "the passenger's requests are counted"
 
         async with admin.http.post(admin.base + EXPORT, json={"phone": NATIONAL}) as resp:
             assert resp.status == 200, await resp.text()
@@ -403,6 +443,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         assert OTHER["name"] in everything and OTHER["text"] in everything
         after = await _timings(client)
         assert after == before, "request skeletons, agents and timings stay"
+        assert await _reports(admin) == reports, "the report totals stay"
         r = schema.contact_requests
         owners = await _rows(client, select(r.c.contact_id).where(r.c.id.in_(
             [row[0] for row in await _rows(client, select(r.c.id))
@@ -418,6 +459,16 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
             ("subject.erase", admin.agent.id)]
         assert entries[0][2] == "phone +358***76" and entries[2][2] == "email ***@example.fi"
         assert all(_traces(repr(e)) == [] for e in entries)
+
+    # The hub's log of all this (searched as tests/log_scan.py searches the run's log):
+    # the erasure is in it, the passenger is not.
+    logged = _log_since(log_from)
+    assert any("subject erasure of email ***@example.fi" in line for line in logged), \
+        "the test reads the hub's log"
+    passenger = Literals(number_tails=frozenset({PHONE[-NUMBER_TAIL:]}),
+                         emails=frozenset({EMAIL}), texts=frozenset({NAME, *TEXTS.values()}),
+                         secrets=frozenset())
+    assert list(passenger.leaks_in(logged, "the hub's log")) == []
 
 
 async def test_only_admins_and_only_one_identifier(

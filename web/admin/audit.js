@@ -8,8 +8,11 @@
 (() => {
   const PAGE = 100;
   const AUDIT = "/api/v1/admin/audit";
-  const ACTIONS = ["login", "access.", "read.", "subject.", "agent.", "recording.", "contact.",
-    "group.", "lane.", "canned.", "notice.", "retention."];
+  // A prefix for every kind of entry the hub writes (grep the hub for audit.record and
+  // record_access when adding one), each with its words in the catalogue (action_<prefix>).
+  const ACTIONS = ["login", "logout", "access.", "read.", "subject.", "agent.", "recording.",
+    "contact.", "request.", "group.", "lane.", "routing_rule.", "canned.", "answer_template.",
+    "notice.", "retention."];
   function createAudit({ t, api, el, $, lang }) {
     const state = { entries: [], next: null, params: null, agents: [], loading: false,
       started: false };
