@@ -46,12 +46,14 @@ from hub.notices import NoticeBoard, had_notice
 from hub.notices import first_answer as first_notice
 from hub.opt_outs import opted_out
 from hub.outbox import OutboxRelay, OutboxRow, new_row, write_rows
-from hub.pairs import pairs_in, wanted_rows
+from hub.pairs import pair_values, pairs_in, wanted_rows
 from hub.read_models import summaries_by_id
 
 log = logging.getLogger(__name__)
 
 m, r = schema.messages, schema.contact_requests
+_ANSWERED = (select(m.c.channel, m.c.idempotency_key)
+             .where(pairs_in(m.c.channel, m.c.idempotency_key)))
 ANSWERED_HERE = (Channel.SMS, Channel.EMAIL, Channel.CHAT)
 AUTO_KEY_PREFIX = "auto:"
 
@@ -153,9 +155,8 @@ class AutoAnswers:
         sent = 0
         async with self._db.write() as conn:
             keys = [(job.channel.value, job.key) for job in jobs]
-            done = {key for _, key in wanted_rows(await conn.execute(
-                select(m.c.channel, m.c.idempotency_key)
-                .where(pairs_in(m.c.channel, m.c.idempotency_key, keys))), keys)}
+            done = {key for _, key in wanted_rows(
+                await conn.execute(_ANSWERED, pair_values(keys)), keys)}
             for job in jobs:
                 if job.key in done:
                     continue  # a retried router entry: answered already

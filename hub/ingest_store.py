@@ -31,7 +31,7 @@ from hub.inbound_entry import InboundEntry
 from hub.lanes import Placement
 from hub.model import OPEN_STATUSES, Channel, InboundContact, IngestResult, Notice, RequestStatus
 from hub.outbox import OutboxRow, delete_published, new_row, outbox_values
-from hub.pairs import pairs_in, wanted_rows
+from hub.pairs import pair_values, pairs_in, wanted_rows
 from hub.reference import format_reference
 
 REQUEST_COUNTER = "request"
@@ -70,6 +70,39 @@ Placer = Callable[[InboundContact], Placement]  # a new request's lane, priority
 
 
 OpenRequest = tuple[uuid.UUID, str, str | None]  # id, reference, lane
+
+# The batch's statements, built once: building a statement and its cache key anew for every
+# batch cost about a third of the writer's time for a batch of one contact.
+_m, _r, _i, _c = (schema.messages, schema.contact_requests, schema.contact_identities,
+                  schema.contacts)
+_EXISTING_MESSAGES = (
+    select(_m.c.channel, _m.c.idempotency_key, _m.c.id, _r.c.id, _r.c.reference,
+           _m.c.fingerprint)
+    .join(_r, _r.c.id == _m.c.request_id)
+    .where(pairs_in(_m.c.channel, _m.c.idempotency_key)))
+_IDENTITY_OWNERS = (select(_i.c.kind, _i.c.value, _i.c.contact_id)
+                    .where(pairs_in(_i.c.kind, _i.c.value)))
+_NOTICES_GIVEN = (
+    select(schema.notice_answers.c.notice_id, schema.notice_answers.c.contact_id)
+    .where(pairs_in(schema.notice_answers.c.notice_id, schema.notice_answers.c.contact_id)))
+_RESERVE_NUMBERS = (
+    update(schema.counters).where(schema.counters.c.name == REQUEST_COUNTER)
+    .values(value=schema.counters.c.value + bindparam("count"))
+    .returning(schema.counters.c.value))
+_INSERT_CONTACTS = insert(_c)
+_INSERT_IDENTITIES = insert(_i)
+_INSERT_REQUESTS = insert(_r)
+_INSERT_MESSAGES = insert(_m)
+_INSERT_OUTBOX = insert(schema.outbox)
+_INSERT_NOTICE_ANSWERS = insert(schema.notice_answers)
+_NAME_CONTACTS = (update(_c).where(_c.c.id == bindparam("b_id"))
+                  .values(name=bindparam("name"), updated_at=bindparam("updated_at")))
+_TOUCH_REQUESTS = update(_r).where(_r.c.id == bindparam("b_id")).values(
+    last_message_at=bindparam("last_message_at"),
+    preview=bindparam("preview"),
+    version=_r.c.version + 1,
+    updated_at=bindparam("updated_at"),
+)
 
 
 def store_batch(
@@ -120,13 +153,7 @@ def _existing_messages(
 ) -> dict[tuple[str, str], tuple[IngestResult, str | None]]:
     """Messages already stored under these keys, with the fingerprint of what was sent."""
     keys = list({(c.channel.value, c.idempotency_key) for c in contacts})
-    m, r = schema.messages, schema.contact_requests
-    rows = wanted_rows(conn.execute(
-        select(m.c.channel, m.c.idempotency_key, m.c.id, r.c.id, r.c.reference,
-               m.c.fingerprint)
-        .join(r, r.c.id == m.c.request_id)
-        .where(pairs_in(m.c.channel, m.c.idempotency_key, keys))
-    ), keys)
+    rows = wanted_rows(conn.execute(_EXISTING_MESSAGES, pair_values(keys)), keys)
     return {
         (channel, key): (IngestResult(request_id, reference, message_id, False, True), stored)
         for channel, key, message_id, request_id, reference, stored in rows
@@ -151,10 +178,7 @@ def _identity_owners(
     wanted = list({(kind.value, value) for c in contacts for kind, value in c.identities()})
     if not wanted:
         return {}
-    i = schema.contact_identities
-    rows = wanted_rows(conn.execute(
-        select(i.c.kind, i.c.value, i.c.contact_id).where(pairs_in(i.c.kind, i.c.value, wanted))
-    ), wanted)
+    rows = wanted_rows(conn.execute(_IDENTITY_OWNERS, pair_values(wanted)), wanted)
     return {(kind, value): contact_id for kind, value, contact_id in rows}
 
 
@@ -298,11 +322,7 @@ def _reserve_numbers(conn: Connection, count: int) -> int:
     """Reserve `count` request numbers in one atomic step; returns the first."""
     if count == 0:
         return 0
-    c = schema.counters
-    last = conn.scalar(
-        update(c).where(c.c.name == REQUEST_COUNTER)
-        .values(value=c.c.value + count).returning(c.c.value)
-    )
+    last = conn.scalar(_RESERVE_NUMBERS, {"count": count})
     if last is None:
         raise OperatorMustAct("the request counter is missing: run `taxiconnect migrate`")
     return int(last) - count + 1
@@ -407,11 +427,9 @@ def _give_notices(
             wanted[index] = (notice, result)
     if not wanted:
         return results
-    a = schema.notice_answers
     pairs = list({(notice.id, result.contact_id) for notice, result in wanted.values()})
-    had = {(notice_id, contact_id) for notice_id, contact_id in wanted_rows(conn.execute(
-        select(a.c.notice_id, a.c.contact_id)
-        .where(pairs_in(a.c.notice_id, a.c.contact_id, pairs))), pairs)}
+    had = {(notice_id, contact_id) for notice_id, contact_id in wanted_rows(
+        conn.execute(_NOTICES_GIVEN, pair_values(pairs)), pairs)}
     given: list[dict[str, Any]] = []
     for index, (notice, result) in wanted.items():
         if (notice.id, result.contact_id) in had:
@@ -421,41 +439,27 @@ def _give_notices(
                       "channel": contacts[index].channel.value, "at": at})
         results[index] = dataclasses.replace(result, notice=notice)
     if given:
-        conn.execute(insert(a), given)
+        conn.execute(_INSERT_NOTICE_ANSWERS, given)
     return results
 
 
 def _write(conn: Connection, batch: _Batch) -> None:
     if batch.contacts:
-        conn.execute(insert(schema.contacts), batch.contacts)
+        conn.execute(_INSERT_CONTACTS, batch.contacts)
     if batch.identities:
-        conn.execute(insert(schema.contact_identities), batch.identities)
+        conn.execute(_INSERT_IDENTITIES, batch.identities)
     if batch.named_contacts:
-        c = schema.contacts
-        conn.execute(
-            update(c).where(c.c.id == bindparam("b_id"))
-            .values(name=bindparam("name"), updated_at=bindparam("updated_at")),
-            batch.named_contacts,
-        )
+        conn.execute(_NAME_CONTACTS, batch.named_contacts)
     if batch.requests:
-        conn.execute(insert(schema.contact_requests), batch.requests)
+        conn.execute(_INSERT_REQUESTS, batch.requests)
     if batch.touched_requests:
-        r = schema.contact_requests
-        conn.execute(
-            update(r).where(r.c.id == bindparam("b_id")).values(
-                last_message_at=bindparam("last_message_at"),
-                preview=bindparam("preview"),
-                version=r.c.version + 1,
-                updated_at=bindparam("updated_at"),
-            ),
-            batch.touched_requests,
-        )
+        conn.execute(_TOUCH_REQUESTS, batch.touched_requests)
     if batch.reopened:
         conn.execute(reopened_by_message(), batch.reopened)
     if batch.messages:
-        conn.execute(insert(schema.messages), batch.messages)
+        conn.execute(_INSERT_MESSAGES, batch.messages)
     if batch.outbox:
-        conn.execute(insert(schema.outbox), outbox_values(batch.outbox))
+        conn.execute(_INSERT_OUTBOX, outbox_values(batch.outbox))
     record_opt_outs(conn, batch.sms_opt_outs)
 
 

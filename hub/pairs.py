@@ -12,14 +12,21 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, bindparam
+
+FIRSTS, SECONDS = "pair_firsts", "pair_seconds"
 
 
-def pairs_in(first: ColumnElement[Any], second: ColumnElement[Any],
-             pairs: Collection[tuple[Any, Any]]) -> ColumnElement[bool]:
-    """A filter that matches at least every row whose (first, second) is one of `pairs`."""
-    return and_(first.in_(sorted({a for a, _ in pairs})),
-                second.in_(sorted({b for _, b in pairs})))
+def pairs_in(first: ColumnElement[Any], second: ColumnElement[Any]) -> ColumnElement[bool]:
+    """A filter that matches at least every row whose (first, second) is one of the pairs
+    given at execution as `pair_values(pairs)`: a statement built once, run with any pairs."""
+    return and_(first.in_(bindparam(FIRSTS, expanding=True)),
+                second.in_(bindparam(SECONDS, expanding=True)))
+
+
+def pair_values(pairs: Collection[tuple[Any, Any]]) -> dict[str, list[Any]]:
+    """The parameters of a `pairs_in` filter for these pairs."""
+    return {FIRSTS: sorted({a for a, _ in pairs}), SECONDS: sorted({b for _, b in pairs})}
 
 
 def wanted_rows(rows: Iterable[Any], pairs: Collection[tuple[Any, Any]]) -> list[Any]:
