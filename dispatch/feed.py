@@ -48,10 +48,7 @@ class Event:
     id: str
     json: str  # the event object with its id, ready to send
     assigned_agent: str | None  # whom the request is assigned to after this event
-
-    @property
-    def order(self) -> tuple[int, int]:
-        return parse_id(self.id)
+    order: tuple[int, int]  # the id as numbers, compared once per console per batch
 
 
 # Events are written compactly by the hub itself (separators without spaces), so the assigned
@@ -63,7 +60,7 @@ def _event(entry_id: str, data: str) -> Event:
     # `data` is a JSON object; put the id in front of its first key without re-encoding it.
     assigned = ASSIGNED_AGENT.search(data)
     return Event(entry_id, f'{{"id":"{entry_id}",{data[1:]}',
-                 assigned.group(1) if assigned else None)
+                 assigned.group(1) if assigned else None, parse_id(entry_id))
 
 
 @dataclass(frozen=True, slots=True)

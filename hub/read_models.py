@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub import schema
@@ -57,6 +57,16 @@ def summary_query() -> Select[Any]:
     )
 
 
+# Built once: the router reads the summaries of every batch it routes, and building the
+# statement and its cache key each time cost more than running it.
+_SUMMARIES_BY_ID = summary_query().where(r.c.id.in_(bindparam("ids", expanding=True)))
+_IDENTITIES_OF = (
+    select(schema.contact_identities.c.contact_id, schema.contact_identities.c.kind,
+           schema.contact_identities.c.value)
+    .where(schema.contact_identities.c.contact_id.in_(bindparam("contact_ids", expanding=True)))
+    .order_by(schema.contact_identities.c.created_at))
+
+
 async def summaries(conn: AsyncConnection, query: Select[Any]) -> list[RequestSummaryJson]:
     rows = (await conn.execute(query)).mappings().all()
     identities = await _identities(conn, {row["contact_id"] for row in rows})
@@ -69,8 +79,10 @@ async def summaries_by_id(
     wanted = list(set(ids))
     if not wanted:
         return {}
-    found = await summaries(conn, summary_query().where(r.c.id.in_(wanted)))
-    return {s["id"]: s for s in found}
+    rows = (await conn.execute(_SUMMARIES_BY_ID, {"ids": wanted})).mappings().all()
+    identities = await _identities(conn, {row["contact_id"] for row in rows})
+    return {str(row["id"]): _summary(row, identities.get(row["contact_id"], {}))
+            for row in rows}
 
 
 async def detail(conn: AsyncConnection, request_id: uuid.UUID) -> RequestDetailJson | None:
@@ -204,12 +216,7 @@ async def _identities(
 ) -> dict[uuid.UUID, dict[str, list[str]]]:
     if not contact_ids:
         return {}
-    i = schema.contact_identities
-    rows = await conn.execute(
-        select(i.c.contact_id, i.c.kind, i.c.value)
-        .where(i.c.contact_id.in_(contact_ids))
-        .order_by(i.c.created_at)
-    )
+    rows = await conn.execute(_IDENTITIES_OF, {"contact_ids": list(contact_ids)})
     found: dict[uuid.UUID, dict[str, list[str]]] = {}
     for contact_id, kind, value in rows:
         found.setdefault(contact_id, {}).setdefault(kind, []).append(value)
