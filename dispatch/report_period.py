@@ -9,11 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from hub.clock import utcnow
 from hub.error_codes import ErrorCode, Reason
 from hub.errors import BadInput
 
 MAX_DAYS = 400  # a year and a bit: a year-on-year month still fits, a decade does not
 MAX_SERVICE_LEVEL_S = 86_400
+DEFAULT_DAYS = 7  # a report asked for without a period: the last week, today included
 # Days a report may name: the hub has no older requests, and the ends of the calendar would
 # overflow when turned into UTC instants.
 EARLIEST = date(2000, 1, 1)
@@ -73,7 +75,13 @@ def _day(query: Mapping[str, str], name: str) -> date:
 
 
 def parse_period(query: Mapping[str, str], timezone: str) -> Period:
-    """`from` (first day) and `to` (the day after the last: [from, to)), local days."""
+    """`from` (first day) and `to` (the day after the last: [from, to)), local days. Neither
+    given: the last DEFAULT_DAYS days up to today, today as the centre's clock has it (a
+    browser elsewhere, or on UTC late in the evening, has another date)."""
+    if "from" not in query and "to" not in query:
+        zone = ZoneInfo(timezone)
+        after = utcnow().astimezone(zone).date() + timedelta(days=1)
+        return Period(after - timedelta(days=DEFAULT_DAYS), after, zone)
     first, after = _day(query, "from"), _day(query, "to")
     if after <= first:
         raise _bad("to", ErrorCode.PERIOD_REVERSED.of())

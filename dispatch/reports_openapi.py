@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from dispatch.report_figures import FIGURES
-from dispatch.report_period import EARLIEST, LATEST, MAX_DAYS, MAX_SERVICE_LEVEL_S, Dimension
+from dispatch.report_period import (
+    DEFAULT_DAYS,
+    EARLIEST,
+    LATEST,
+    MAX_DAYS,
+    MAX_SERVICE_LEVEL_S,
+    Dimension,
+)
 from dispatch.reports_csv import REQUEST_COLUMNS
 
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
@@ -14,8 +21,9 @@ ERROR = {"description": "error with a reason",
 
 
 def _day(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": True,
-            "description": f"{description}; from {EARLIEST} to {LATEST}",
+    return {"name": name, "in": "query", "required": False,
+            "description": f"{description}; from {EARLIEST} to {LATEST}; both or neither "
+                           f"(neither: the last {DEFAULT_DAYS} days up to the centre's today)",
             "schema": {"type": "string", "format": "date"}}
 
 

@@ -318,7 +318,7 @@ async def test_external_users_are_refused_and_bad_parameters_answered_with_a_rea
             anonymous.get(f"{team.base}/api/v1/reports?{period}") as resp:
         assert resp.status == 401
 
-    for query, field in (("", "from"), ("from=2026-01-01", "to"),
+    for query, field in (("from=2026-01-01", "to"), ("to=2026-01-02", "from"),
                          ("from=2026-13-01&to=2026-01-02", "from"),
                          ("from=2026-01-02&to=2026-01-02", "to"),
                          ("from=2026-01-02&to=2026-01-01", "to"),
@@ -337,6 +337,28 @@ async def test_external_users_are_refused_and_bad_parameters_answered_with_a_rea
     status, report = await _get(team, "/api/v1/reports?from=2025-01-01&to=2026-02-05")
     assert status == 200 and len(report["rows"]) == 400  # 400 days is allowed
     assert report["totals"]["contacts"] == 0 and report["totals"]["service_level_pct"] is None
+
+
+async def test_a_report_asked_without_a_period_is_the_last_week_of_the_centres_days(
+    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
+) -> None:
+    """The report page asks without dates at first: the hub answers for the last seven days
+    up to today as the centre's clock has it, whatever date the browser's clock shows (a
+    centre 14 hours ahead of UTC is on another date most of the day)."""
+    zone = ZoneInfo("Pacific/Kiritimati")
+    client = await hub(dataclasses.replace(settings, timezone=zone.key))
+    team = await dispatcher(client)
+
+    def last_week() -> tuple[str, str]:
+        after = datetime.now(zone).date() + timedelta(days=1)
+        return (after - timedelta(days=7)).isoformat(), after.isoformat()
+
+    before = last_week()
+    status, report = await _get(team, "/api/v1/reports?by=day")
+    assert status == 200, report
+    assert (report["from"], report["to"]) in {before, last_week()}
+    assert [row["key"] for row in report["rows"]] == [
+        (date.fromisoformat(report["from"]) + timedelta(days=n)).isoformat() for n in range(7)]
 
 
 async def test_a_chat_closed_without_a_reply_is_abandoned_and_one_answered_is_not(

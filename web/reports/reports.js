@@ -66,6 +66,11 @@
     return `${day.getFullYear()}-${pad(day.getMonth() + 1)}-${pad(day.getDate())}`;
   }
 
+  function dayBefore(text) {
+    const [y, m, d] = text.split("-").map(Number);
+    return isoDay(new Date(y, m - 1, d - 1));
+  }
+
   function dayAfter(text) {
     const [y, m, d] = text.split("-").map(Number);
     return isoDay(new Date(y, m - 1, d + 1));
@@ -111,7 +116,9 @@
 
   async function load() {
     updateLinks();
-    const asked = query(true);
+    const unset = !$("report-from").value && !$("report-to").value;
+    const asked = unset ? new URLSearchParams({ by: $("report-by").value }).toString()
+      : query(true);
     if (!asked) {
       status(() => t("bad_period"), "error");
       return;
@@ -131,6 +138,11 @@
       status(() => t("failed", {
         reason: window.TaxiConnect.words.errorText(body, `HTTP ${response.status}`) }), "error");
       return;
+    }
+    if (unset) {
+      $("report-from").value = body.from;
+      $("report-to").value = dayBefore(body.to);
+      updateLinks();
     }
     state.report = body;
     render();
@@ -200,9 +212,8 @@
 
   async function start() {
     state.lang = await words.use(initialLanguage());
-    const today = new Date();
-    $("report-from").value = isoDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - 6));
-    $("report-to").value = isoDay(today);
+    // The period is left to the hub at first: the last week up to today by the centre's
+    // clock, which the pickers then show (the browser's own date may be another).
     $("report-by").value = "day";
     applyStaticText();
     for (const button of document.querySelectorAll(".lang-btn")) {
