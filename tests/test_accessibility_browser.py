@@ -18,6 +18,7 @@ import contextlib
 from typing import Any
 
 import aiohttp
+import pytest
 from playwright.async_api import Browser, Page, Route, expect
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -28,6 +29,9 @@ from tests.accessibility import assert_accessible
 from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import PASSWORD, HubFactory, server_url
 from tests.helpers import submit
+
+# What the pages say does not depend on the stores: checked on the embedded pass only.
+pytestmark = pytest.mark.store_independent
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}

@@ -23,6 +23,9 @@ from tests.conftest import (
 from tests.test_console_browser import VIEWPORT, queue_row, sign_in
 from tests.test_console_queue_browser import _ingest, _place
 
+# What the pages say does not depend on the stores: checked on the embedded pass only.
+pytestmark = pytest.mark.store_independent
+
 LANGUAGES = ("fi", "en")
 # What the tests put in, shown as it is in any language.
 SEEDED = ("Aino Välittäjä", "aino.v", "Pia Pääkäyttäjä", "pia.admin")

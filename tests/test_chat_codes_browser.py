@@ -13,6 +13,9 @@ from hub.settings import Settings
 from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import HubFactory, server_url
 
+# What the pages say does not depend on the stores: checked on the embedded pass only.
+pytestmark = pytest.mark.store_independent
+
 LIVE_MS = 10_000  # waits that cross the hub on a busy machine
 
 

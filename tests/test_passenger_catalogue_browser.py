@@ -36,6 +36,9 @@ from tests.chat_site import ChatSite, chat_settings
 from tests.conftest import DispatcherFactory, HubFactory, server_url
 from tests.helpers import Dispatcher, eventually
 
+# What the pages say does not depend on the stores: checked on the embedded pass only.
+pytestmark = pytest.mark.store_independent
+
 LANGUAGES = catalogue.LANGUAGES
 URGENT = "09 123 4567"  # company.urgent_phone as the company advertises it
 URGENT_DIAL = "tel:+35891234567"
