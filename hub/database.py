@@ -10,7 +10,9 @@ a bounded wait (POOL_TIMEOUT_S).
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -25,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from hub.data_dir import make_database_private
 from hub.errors import OperatorMustAct
@@ -33,6 +35,7 @@ from hub.sqlite_checkpoints import BACKSTOP_PAGES, Checkpointer
 from hub.tls import client_context
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -45,6 +48,9 @@ POOL_SIZE = 5
 POOL_OVERFLOW = 5
 POOL_TIMEOUT_S = 5.0
 MIGRATION_LOCK_ID = 0x7A71C0  # any constant shared by every hub process
+# How long close() lets work still in flight (a handler finishing, a worker's last batch)
+# give its connections back before the pools are disposed.
+CLOSE_GRACE_S = 5.0
 
 
 class Database:
@@ -151,6 +157,7 @@ class Database:
             self.checkpointer.start()
 
     async def close(self) -> None:
+        await self._wait_for_connections_back()
         if self.checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
         if self._batch_writer is not None and self._batch_thread is not None:
@@ -160,6 +167,25 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+    async def _wait_for_connections_back(self) -> None:
+        """Disposing a pool closes only the connections checked in: one still checked out
+        would be dropped unclosed when its work ends (its transaction cut, the driver's
+        connection left to the garbage collector)."""
+        deadline = time.monotonic() + CLOSE_GRACE_S
+        # Polled: the pools have no awaitable "all checked in".
+        while in_use := self._connections_in_use():
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        if in_use:
+            log.warning("closing the database with %d connection(s) still in use", in_use)
+
+    def _connections_in_use(self) -> int:
+        engines = {self.writer, self.reader}
+        return sum(engine.pool.checkedout() for engine in engines
+                   if isinstance(engine.pool, QueuePool))
 
 
 def _libpq_tls(url: URL) -> tuple[URL, dict[str, Any]]:
