@@ -70,6 +70,7 @@ from hub.answer_book import AnswerBook
 from hub.appkeys import (
     ANSWERS,
     DATABASE,
+    DEAD_LOOPS,
     DELIVERIES,
     HTTP_CLIENT,
     INGESTOR,
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TRUSTED_PROXIES] = parse_networks(settings.http.trusted_proxies)
     app[WEBSOCKETS] = weakref.WeakSet()
     app[LOOPS_TO_STOP] = []
+    app[DEAD_LOOPS] = []
     adapters: list[ChannelAdapter] = [adapter_class(n)() for n in settings.channels.enabled]
     app[ADAPTERS] = {a.name: a for a in adapters}
     settings.alerts.check_adapters(a.name for a in adapters)
@@ -349,7 +351,7 @@ def _background(name: str, key: web.AppKey[Any],
         worker = make(app)
         app[key] = worker
         task = asyncio.create_task(worker.run(), name=name)
-        task.add_done_callback(_log_crash)
+        task.add_done_callback(partial(_crashed, app))
         stop = getattr(worker, "stop", None)
         if stop is not None:
             app[LOOPS_TO_STOP].append(stop)
@@ -365,9 +367,13 @@ def _background(name: str, key: web.AppKey[Any],
     return context
 
 
-def _log_crash(task: asyncio.Task[None]) -> None:
+def _crashed(app: web.Application, task: asyncio.Task[None]) -> None:
+    """A loop that died is a hub that silently stopped working (events no longer published,
+    requests no longer routed): said in the log, and by /healthz, so a supervisor restarts
+    the process."""
     if not task.cancelled() and task.exception() is not None:
         log.critical("background task %s died", task.get_name(), exc_info=task.exception())
+        app[DEAD_LOOPS].append(task.get_name())
 
 
 def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:

@@ -51,3 +51,5 @@ ANSWERS: web.AppKey[AnswerBook] = web.AppKey("answers")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 PURGE: web.AppKey[PurgeWorker] = web.AppKey("purge")
 REDIS_WATCH: web.AppKey[RedisWatch] = web.AppKey("redis_watch")
+# Background loops that ended with an exception: the hub can no longer do its job.
+DEAD_LOOPS: web.AppKey[list[str]] = web.AppKey("dead_loops")

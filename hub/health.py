@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.appkeys import (
     DATABASE,
+    DEAD_LOOPS,
     INGESTOR,
     METRICS,
     REDIS,
@@ -28,9 +29,15 @@ CHECK_TIMEOUT_S = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Liveness: 503 once Redis has been out too long for the hub to do its job (an
-    embedded server that could not be restarted, a Redis by URL that stays away), so that a
-    supervisor restarts the hub; a short outage is /readyz's business."""
+    """Liveness: 503 when one of the hub's background loops died, or once Redis has been out
+    too long for the hub to do its job (an embedded server that could not be restarted, a
+    Redis by URL that stays away), so that a supervisor restarts the hub; a short outage is
+    /readyz's business."""
+    dead = request.app.get(DEAD_LOOPS)
+    if dead:
+        return web.json_response(
+            {"status": "failing", "reason": f"background task died: {', '.join(dead)}"},
+            status=503)
     watch = request.app.get(REDIS_WATCH)
     if watch is not None and not watch.healthy:
         return web.json_response(

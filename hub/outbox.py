@@ -191,7 +191,8 @@ class OutboxRelay:
                     .limit(SWEEP_BATCH)
                 )
                 rows = [OutboxRow(k, s, p) for k, s, p in result]
-        except SQLAlchemyError as exc:
+        # OSError: a server that refuses the connection is not wrapped by the driver
+        except (SQLAlchemyError, OSError) as exc:
             log.warning("outbox sweep could not read the database: %s", exc)
             return 0
         if rows:
