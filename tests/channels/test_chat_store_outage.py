@@ -85,7 +85,9 @@ async def test_a_redis_outage_mid_conversation_closes_with_1011_and_loses_nothin
     token = welcome["token"]
     idle, _ = await _widget(client, token)  # the passenger's other tab, silent
     first = await _say(writer, "before-fault", "Taksi Kamppiin")
-    await _frame(writer, "queue")  # told after the ack: the message's handling is over
+    # Frames are handled in order: the pong says the message's handling is over.
+    await writer.send(json.dumps({"type": "ping"}))
+    await _frame(writer, "pong")
 
     stop_redis()
     # Sent before the hub runs again (one event loop): it meets the outage while storing.
