@@ -20,8 +20,9 @@
  * or a general sentence for a code it has no words for; the hub's English never shows.
  *
  * With the words comes the company's number for urgent matters (company.urgent_phone): the
- * sentences that ask the passenger to call ("*_urgent") name it, as a tel: link where the
- * widget can draw one; without it the plain sentences ask no one to call.
+ * sentences that ask the passenger to call ("*_urgent": the status line of a chat that cannot
+ * connect, the general error) name it as a tel: link; without it the plain sentences ask no
+ * one to call.
  */
 (() => {
   "use strict";
@@ -46,6 +47,7 @@
   const WORDS_URL = `${BASE}/widget/words.json`;
   let WORDS = {}; // key -> text, or plural forms by Intl.PluralRules category
   let URGENT = null; // {shown, dial}: the number to call when it is urgent, or none
+  const PHONE_MARK = "\u0000"; // where a sentence names URGENT, drawn as its tel: link
 
   const CSS = `
 :host { all: initial; }
@@ -118,9 +120,10 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       : urgentText("error_general");
   }
 
-  /** The key's sentence naming the urgent number, or its plain one when there is none. */
+  /** The key's sentence naming the urgent number (as PHONE_MARK), or its plain one when
+   * there is none. */
   function urgentText(key) {
-    return URGENT ? t(`${key}_urgent`, { phone: URGENT.shown }) : t(key);
+    return URGENT ? t(`${key}_urgent`, { phone: PHONE_MARK }) : t(key);
   }
 
   function pickLanguage(text) {
@@ -165,6 +168,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       pending: Array.isArray(stored.pending) ? stored.pending.filter((p) => p && p.id && p.text) : [],
       readUpTo: typeof stored.read === "string" ? stored.read : null, // a message id
       passing: null, // the sentence of a close the widget reconnects from: gone once live
+      said: "", // the error line's sentence (its urgent number as PHONE_MARK)
       lines: new Map(), // message id -> element
       clientLines: new Map(), // client id -> element (the passenger's own)
       last: null, // {id, at}: the newest line the widget has
@@ -258,16 +262,24 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     shadow.append(root);
 
     // --- rendering -------------------------------------------------------------------------
+    /** A sentence's parts, its urgent number ("... soita 09 123 4567.") a tel: link kept on
+     * one line. */
+    function withUrgentLink(sentence) {
+      const [before, ...after] = String(sentence).split(PHONE_MARK);
+      if (!after.length || !URGENT) return [before];
+      return [before, el("a", { href: `tel:${URGENT.dial}`, "data-testid": "chat-urgent-phone",
+        text: URGENT.shown.replace(/ /g, "\u00a0") }), after.join("")];
+    }
+
     function setStatus(kind) {
       status.dataset.state = kind;
-      if (kind === "unreachable" && URGENT) {
-        // "... soita 09 123 4567.": the number a tel: link, kept on one line.
-        const [before, after = ""] = t("unreachable_urgent", { phone: "\u0000" }).split("\u0000");
-        status.replaceChildren(before, el("a", { href: `tel:${URGENT.dial}`,
-          "data-testid": "chat-urgent-phone", text: URGENT.shown.replace(/ /g, "\u00a0") }), after);
-      } else {
-        status.textContent = t(kind);
-      }
+      status.replaceChildren(...withUrgentLink(kind === "unreachable" ? urgentText(kind) : t(kind)));
+    }
+
+    /** Says `sentence` in the error line; none clears it. */
+    function showError(sentence = "") {
+      state.said = sentence;
+      error.replaceChildren(...(sentence ? withUrgentLink(sentence) : []));
     }
 
     function showNotice(text) {
@@ -416,7 +428,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
         // (aiohttp itself closes a frame far over the size limit with 1009 and no reason.)
         const code = event.reason || (event.code === 1009 ? "chat_message_too_long" : "");
         const said = code ? refusal(code) : "";
-        if (said) error.textContent = said;
+        if (said) showError(said);
         if (event.code === 1003 || event.code === 1009 || event.code === 4400) {
           failPendingHead(); // the line the hub refused: said, and not sent again
         } else if (said) {
@@ -476,7 +488,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
         case "prechat":
           if (!frame.ok) {
             const names = Object.keys(frame.fields || {}).map((key) => t(key)).join(", ");
-            error.textContent = t("invalid_field", { field: names });
+            showError(t("invalid_field", { field: names }));
           }
           return undefined;
         case "closed": return ended(frame.transcript);
@@ -495,7 +507,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
       state.maxChars = frame.max_chars || state.maxChars;
       persist();
       setStatus("live");
-      if (state.passing !== null && error.textContent === state.passing) error.textContent = "";
+      if (state.passing !== null && state.said === state.passing) showError();
       state.passing = null;
       showAvailability();
       // After a reload the history is the whole conversation: what was read before it is
@@ -555,7 +567,7 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     function failPending(clientId, reason) {
       const node = state.clientLines.get(clientId);
       if (node) setLineState(node, "failed");
-      if (reason) error.textContent = reason;
+      if (reason) showError(reason);
       dropPending(clientId);
     }
 
@@ -614,9 +626,9 @@ input, textarea { width: 100%; padding: 6px 8px; border: 1px solid #888; border-
     }
 
     function submit(text, extra) {
-      error.textContent = "";
+      showError();
       if (text.length > state.maxChars) {
-        error.textContent = t("too_long", { n: text.length, max: state.maxChars });
+        showError(t("too_long", { n: text.length, max: state.maxChars }));
         return false;
       }
       readPrechat();
