@@ -11,11 +11,11 @@ calls and recordings, lanes, canned replies, groups, opt-outs, unsealed audit en
 written with only the tables and columns present at that revision. Recordings the hub kept
 in its data folder were named by absolute path until 0018: one inside the data folder, one
 of a data folder moved here from elsewhere, become relative (and are played); one elsewhere
-stays as it was. The last step is the
-hub's own start-up migration, as an operator's upgrade runs it; the started hub then serves
-every request through its API, lets the agents of the first and the previous revision log
-in, shows the migrated audit trail, whose chain `taxiconnect audit verify` finds intact, and
-takes a new contact.
+stays as it was, and is not played, nor is one whose relative path leads out of the folder.
+The last step is the hub's own start-up migration, as an operator's upgrade runs it; the
+started hub then serves every request through its API, lets the agents of the first and the
+previous revision log in, shows the migrated audit trail, whose chain `taxiconnect audit
+verify` finds intact, and takes a new contact.
 """
 
 from __future__ import annotations
@@ -211,18 +211,18 @@ def _seed(conn: Connection, revision: str, password_hash: str, data_dir: Path) -
         "duration_s": 9, "completed_at": at, "created_at": at})
     audio: dict[str, bytes | None] = {}
     if "recordings" in present:
-        kept = data_dir / "recordings"
+        kept, spool = data_dir / "recordings", data_dir.parent / "spool"
         kept.mkdir(parents=True, exist_ok=True)
+        spool.mkdir(exist_ok=True)
         for provider_id, location, relative in (
                 (f"in-{revision}", kept / f"in-{revision}.wav", f"recordings/in-{revision}.wav"),
                 (f"moved-{revision}", OLD_DATA_DIR / "recordings" / f"moved-{revision}.wav",
                  f"recordings/moved-{revision}.wav"),
-                (f"elsewhere-{revision}", data_dir.parent / "spool" / f"{revision}.wav", None)):
-            if relative is not None:
-                audio[provider_id] = f"RIFF {provider_id}".encode()
-                (data_dir / relative).write_bytes(audio[provider_id] or b"")
-            else:
-                audio[provider_id] = None
+                # Outside the data folder: kept as named, never played from the hub.
+                (f"elsewhere-{revision}", spool / f"{revision}.wav", None),
+                (f"escape-{revision}", f"recordings/../../spool/{revision}.wav", None)):
+            audio[provider_id] = None if relative is None else f"RIFF {provider_id}".encode()
+            (data_dir / (relative or location)).write_bytes(audio[provider_id] or b"outside")
             add(schema.recordings, {
                 "id": uuid.uuid4(), "call_id": call_id, "request_id": requests[Channel.PHONE],
                 "kind": "recording", "provider": "cti", "provider_id": provider_id,
@@ -303,7 +303,7 @@ def _check_request(seed: Seed, channel: Channel, found: dict[str, Any]) -> None:
         assert [(c["state"], c["caller"]) for c in found["calls"]] \
             == ([("ended", seed.phone)] if calls else []), where
         assert sorted(r["kind"] for r in found["recordings"]) \
-            == (["recording"] * 3 + ["voicemail"] if calls else []), where
+            == (["recording"] * 4 + ["voicemail"] if calls else []), where
     elif channel is Channel.SMS:
         assert (found["status"], found["assigned_agent"]["name"]) \
             == ("claimed", seed.agent_name), where
