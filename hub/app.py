@@ -226,7 +226,7 @@ def create_app(settings: Settings) -> web.Application:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     db = Database(app[SETTINGS].database_url, echo=app[SETTINGS].database.echo)
     try:
-        await db.migrate()
+        await db.migrate(data_dir=app[SETTINGS].data_dir)
         db.checkpoint_in_background()
         app[DATABASE] = db
         app[LANES] = LaneBook(db)
@@ -384,7 +384,7 @@ def _channels(adapters: list[ChannelAdapter]) -> CleanupContext:
         services = HubServices(
             settings, app[INGESTOR], app[DELIVERIES], ChannelState(db), app[HTTP_CLIENT],
             calls=CallStore(db, app[INGESTOR], relay, settings.phone, app[NOTICES]),
-            recordings=Recordings(db, relay),
+            recordings=Recordings(db, relay, settings.data_dir),
             chat=ChatLive(db, redis, keys, relay, events_maxlen=settings.queue.events_maxlen,
                           connections_per_address=settings.chat.connections_per_address),
             sms_parts=SmsPartMarks(redis, keys),

@@ -6,6 +6,8 @@ trail holds no connection for long and never blocks the hub's writers.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -40,11 +42,12 @@ async def walk(db: Database) -> ChainWalk:
         after = entries[-1].id
 
 
-async def verify(database_url: str) -> tuple[bool, str]:
-    """(intact, the line to print) for the database at `database_url`."""
+async def verify(database_url: str, data_dir: Path | None = None) -> tuple[bool, str]:
+    """(intact, the line to print) for the database at `database_url` (of the hub whose
+    data folder is `data_dir`: its migrations may name its files)."""
     db = Database(database_url)
     try:
-        await db.migrate()
+        await db.migrate(data_dir=data_dir)
         chain = await walk(db)
     finally:
         await db.close()

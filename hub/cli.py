@@ -89,7 +89,7 @@ async def _add_user(settings: Settings, args: argparse.Namespace, password: str)
 
     db = Database(settings.database_url)
     try:
-        await db.migrate()
+        await db.migrate(data_dir=settings.data_dir)
         phone = to_e164(args.phone, settings.phone.default_region) if args.phone else None
         agent = await add_agent(db, login=args.login, name=args.name, role=Role(args.role),
                                 password=password, email=args.email, phone=phone,
@@ -108,7 +108,7 @@ async def _purge(settings: Settings, *, dry_run: bool) -> str:
     db = Database(settings.database_url)
     redis = None
     try:
-        await db.migrate()
+        await db.migrate(data_dir=settings.data_dir)
         redis = await open_redis(settings)
         purge = Purge(db, redis.client, Keys(settings.redis.prefix), settings.retention,
                       settings.data_dir)
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "audit":
             from hub.audit_verify import verify
 
-            intact, summary = asyncio.run(verify(settings.database_url))
+            intact, summary = asyncio.run(verify(settings.database_url, settings.data_dir))
             print(summary)
             if not intact:
                 raise SystemExit(1)

@@ -133,19 +133,20 @@ class Database:
         async with self.read() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self, revision: str = "head") -> None:
+    async def migrate(self, revision: str = "head", *, data_dir: Path | None = None) -> None:
         """Bring the schema to the newest migration (or to `revision`: tests of the upgrade
-        path); safe when several processes start at once."""
+        path); safe when several processes start at once. `data_dir`: the hub's data
+        folder, for migrations that name its files (0018); without it they leave them."""
         try:
             if self._batch_writer is not None and self._batch_thread is not None:
                 await asyncio.get_running_loop().run_in_executor(
-                    self._batch_thread, _upgrade_sqlite, self._batch_writer, revision)
+                    self._batch_thread, _upgrade_sqlite, self._batch_writer, revision, data_dir)
                 return
             async with self.write() as conn:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
                 )
-                await conn.run_sync(_upgrade, revision)
+                await conn.run_sync(_upgrade, revision, data_dir)
         # CommandError: a revision unknown here; OSError: unreachable, TLS refused
         except (SQLAlchemyError, CommandError, OSError) as exc:
             raise OperatorMustAct(f"database migration failed on {self!r}: {exc}") from exc
@@ -213,14 +214,15 @@ def _libpq_tls(url: URL) -> tuple[URL, dict[str, Any]]:
     return rest, {"ssl": context}
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, data_dir: Path | None) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    config.attributes["data_dir"] = data_dir
     command.upgrade(config, revision)
 
 
-def _upgrade_sqlite(engine: Engine, revision: str) -> None:
+def _upgrade_sqlite(engine: Engine, revision: str, data_dir: Path | None) -> None:
     """SQLite alters a table by rebuilding it (copy, drop, rename); with foreign keys
     enforced, the drop fails once another table's rows refer to it (0007 on any database with
     messages in it). So they are off for the migration, which is possible only outside a
@@ -233,7 +235,7 @@ def _upgrade_sqlite(engine: Engine, revision: str) -> None:
         try:
             with conn.begin():
                 before = MigrationContext.configure(conn).get_current_revision()
-                _upgrade(conn, revision)
+                _upgrade(conn, revision, data_dir)
                 after = MigrationContext.configure(conn).get_current_revision()
                 broken = None if after == before else conn.exec_driver_sql(
                     "PRAGMA foreign_key_check").first()

@@ -53,6 +53,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.handling_callback import forget_callback_numbers
 from hub.keys import Keys
+from hub.recording_paths import local_file
 from hub.redis_client import stream_entries
 from hub.retention import RetentionSettings
 
@@ -405,15 +406,6 @@ async def rewrite_append_only(redis: Redis) -> None:
         await redis.bgrewriteaof()
     except RedisError as exc:  # one in progress, or a managed Redis that forbids it
         log.warning("purge: Redis did not rewrite its append-only file: %s", exc)
-
-
-def local_file(data_dir: Path, location: str) -> Path | None:
-    """A recording's file when the hub keeps it in its own data folder; a provider's URL
-    is not the hub's to delete."""
-    if "://" in location and not location.startswith("file://"):
-        return None
-    path = Path(location.removeprefix("file://")).resolve()
-    return path if path.is_relative_to(data_dir.resolve()) else None
 
 
 async def delete_recordings(conn: AsyncConnection, ids: Sequence[uuid.UUID], data_dir: Path

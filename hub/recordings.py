@@ -1,13 +1,15 @@
 """Recordings and voice messages of calls: metadata kept in the database, the audio where
-the provider keeps it. Each is stored once per provider id; a transcription that arrives
+the provider keeps it, or in the hub's data folder (named relative to it:
+hub.recording_paths). Each is stored once per provider id; a transcription that arrives
 later is added to it. Every time someone plays one, a listen (with an id of its own) and an
 audit entry are written."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -24,6 +26,7 @@ from hub.model import Agent
 from hub.outbox import OutboxRelay, new_row, write_rows
 from hub.read_json import RecordingJson
 from hub.read_models import recording_json, summaries_by_id
+from hub.recording_paths import absolute_location, stored_location
 
 rec, k = schema.recordings, schema.calls
 
@@ -47,8 +50,8 @@ class RecordingReport:
 
 @dataclass(frozen=True, slots=True)
 class StoredRecording:
-    """A stored recording, as a console's player needs it: where its audio is, and the agent
-    its request is assigned to."""
+    """A stored recording, as a console's player needs it: where its audio is (a file in the
+    data folder by its absolute path), and the agent its request is assigned to."""
 
     id: uuid.UUID
     request_id: uuid.UUID
@@ -58,13 +61,17 @@ class StoredRecording:
 
 
 class Recordings:
-    def __init__(self, db: Database, relay: OutboxRelay) -> None:
+    def __init__(self, db: Database, relay: OutboxRelay, data_dir: Path) -> None:
         self._db = db
         self._relay = relay
+        self._data_dir = data_dir
 
     async def add(self, report: RecordingReport) -> bool | None:
         """Store a recording, or add what a later report tells of it. None when no call
-        with its keys is known yet; False when it adds nothing (a repeated callback)."""
+        with its keys is known yet; False when it adds nothing (a repeated callback). A file
+        in the data folder is stored by its path relative to the folder."""
+        if report.location:
+            report = replace(report, location=stored_location(self._data_dir, report.location))
         try:
             return await self._add(report)
         except (SQLAlchemyError, OSError) as exc:
@@ -116,14 +123,15 @@ class Recordings:
         return found is not None
 
     async def location_of(self, provider: str, provider_id: str) -> str | None:
-        """Where the stored recording with this provider id is kept; None: none stored."""
+        """Where the stored recording with this provider id is kept (a file in the data
+        folder by its absolute path, as the channels name it); None: none stored."""
         try:
             async with self._db.read() as conn:
                 found = (await conn.execute(select(rec.c.location).where(
                     rec.c.provider == provider, rec.c.provider_id == provider_id))).scalar()
         except (SQLAlchemyError, OSError) as exc:
             raise RetryLater(ErrorCode.DATABASE_UNAVAILABLE, retry_after_s=5) from exc
-        return None if found is None else str(found)
+        return None if found is None else absolute_location(self._data_dir, str(found))
 
     async def get(self, recording_id: uuid.UUID) -> StoredRecording | None:
         r = schema.contact_requests
@@ -134,7 +142,8 @@ class Recordings:
                 .where(rec.c.id == recording_id))).first()
         if row is None:
             return None
-        return StoredRecording(row.id, row.request_id, row.kind, row.location,
+        return StoredRecording(row.id, row.request_id, row.kind,
+                               absolute_location(self._data_dir, row.location),
                                row.assigned_agent_id)
 
     async def listen(self, recording: StoredRecording, agent: Agent) -> uuid.UUID:

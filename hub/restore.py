@@ -6,10 +6,11 @@ into a folder beside the data folder, which then takes its place: a restore that
 way leaves no half-restored data folder behind. The configuration in the backup is not
 restored: its secrets are masked, so it is the operator's reference, not a working file.
 
-Recordings and voice messages the hub keeps in its data folder are named in the database by
-their absolute path (channels.phone.recording_files): a restore into another folder points
-those at the restored copies, or the restored hub could not play them (and its purge would
-never delete their files).
+Recordings and voice messages the hub keeps in its data folder are named in the database
+relative to it (hub.recording_paths): restored into another folder, with either database,
+the hub finds them there. A database from before that (schema revision 0017 or older) names
+them by absolute path: the migration the restored hub runs when it starts (0018) points
+those at the restored files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -97,21 +97,10 @@ def restore(settings: Settings, folder: Path) -> list[str]:
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.restoring-",
                                     dir=data_dir.parent))
     try:
-        staged_database, restored = None, []
         for entry in manifest.files:
             target = _target(entry, staging, data_dir, database_target)
-            if target is None:
-                continue
-            _copy_checked(folder, entry, target)
-            if entry.role == "database":
-                staged_database = target
-            elif entry.role == "data":
-                restored.append(PurePosixPath(*PurePosixPath(entry.path).parts[1:]))
-        if staged_database is not None:
-            moved = _relocate_recordings(staged_database, data_dir, restored)
-            if moved:
-                notes.append(f"{moved} recordings and voice messages kept in the data folder "
-                             f"now point at their restored files in {data_dir}")
+            if target is not None:
+                _copy_checked(folder, entry, target)
         if data_dir.exists():
             data_dir.rmdir()  # empty, as checked
         staging.rename(data_dir)
@@ -152,46 +141,6 @@ def _target(entry: BackedUp, staging: Path, data_dir: Path, database: Path | Non
     if entry.role == "data" and parts[0] == DATA_DIR:
         return staging.joinpath(*parts[1:])
     return None  # the masked configuration, or what this hub does not know
-
-
-def _relocate_recordings(database: Path, data_dir: Path, restored: list[PurePosixPath]
-                         ) -> int:
-    """Point recordings kept in the backed-up data folder (an absolute path, or a file://
-    URL, ending in a file the backup restored) at that file in `data_dir`; how many."""
-    by_name: dict[str, list[PurePosixPath]] = {}
-    for relative in restored:
-        by_name.setdefault(relative.name, []).append(relative)
-    root = data_dir.resolve()
-    conn = sqlite3.connect(database)
-    try:
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                        "AND name = 'recordings'").fetchone() is None:
-            return 0
-        moved = 0
-        for (location,) in conn.execute("SELECT DISTINCT location FROM recordings").fetchall():
-            new = _restored_location(location, root, by_name)
-            if new is not None and new != location:
-                conn.execute("UPDATE recordings SET location = ? WHERE location = ?",
-                             (new, location))
-                moved += 1
-        conn.commit()
-        return moved
-    finally:
-        conn.close()
-
-
-def _restored_location(location: str, root: Path,
-                       by_name: dict[str, list[PurePosixPath]]) -> str | None:
-    if "://" in location and not location.startswith("file://"):
-        return None  # the provider's: not in the data folder
-    scheme = "file://" if location.startswith("file://") else ""
-    path = PurePosixPath(location.removeprefix("file://"))
-    if not path.is_absolute():
-        return None
-    for relative in by_name.get(path.name, []):
-        if path.parts[-len(relative.parts):] == relative.parts:
-            return scheme + str(root.joinpath(*relative.parts))
-    return None
 
 
 def _check_name(name: str) -> None:

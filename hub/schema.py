@@ -358,7 +358,7 @@ recordings = Table(
     Column("kind", String(16), nullable=False),  # recording or voicemail
     Column("provider", String(16), nullable=False),
     Column("provider_id", String(128), nullable=False),  # e.g. Twilio's RecordingSid
-    Column("location", Text, nullable=False),  # URL or path
+    Column("location", Text, nullable=False),  # URL, or path relative to the data folder
     Column("duration_s", Integer),
     Column("completed_at", UtcDateTime),
     Column("transcription", Text),

@@ -39,7 +39,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
                                  settings.phone.default_region)
     db = Database(settings.database_url)
     try:
-        await db.migrate()
+        await db.migrate(data_dir=settings.data_dir)
         if args.command == "export":
             archive = await subject_rights.export(db, settings.data_dir, identifier,
                                                   actor=None, via="cli")

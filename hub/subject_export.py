@@ -31,8 +31,8 @@ from hub.attachment_store import file_refs, stored_path
 from hub.clock import utcnow
 from hub.database import Database
 from hub.model import Timings
-from hub.purge import local_file
 from hub.read_models import timings_json
+from hub.recording_paths import local_file
 from hub.subject import Subject
 
 r, m, k = schema.contact_requests, schema.messages, schema.calls

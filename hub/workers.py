@@ -460,6 +460,6 @@ async def migrate(settings: Settings) -> None:
 
     db = Database(settings.database_url)
     try:
-        await db.migrate()
+        await db.migrate(data_dir=settings.data_dir)
     finally:
         await db.close()

@@ -22,7 +22,7 @@ from channels.phone.recording_files import audio_type
 from hub.agent_auth import current_agent
 from hub.errors import NotFound, RetryLater
 from hub.model import Agent, Role
-from hub.purge import local_file
+from hub.recording_paths import local_file
 from hub.recordings import Recordings, StoredRecording
 from hub.settings import TwilioSettings
 

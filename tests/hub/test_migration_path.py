@@ -8,17 +8,21 @@ data, 0010's callback details and 0012's audit addresses, says so in the row's
 expectations), then gets rows of its own: an agent, a passenger, a request on every channel
 with its messages and handling, and whatever else that revision's tables hold (deliveries,
 calls and recordings, lanes, canned replies, groups, opt-outs, unsealed audit entries),
-written with only the tables and columns present at that revision. The last step is the
-hub's own start-up migration, as an operator's upgrade runs it; the started hub then serves
-every request through its API, lets the agents of the first and the previous revision log
-in, shows the migrated audit trail, whose chain `taxiconnect audit verify` finds intact, and
-takes a new contact.
+written with only the tables and columns present at that revision. Recordings the hub kept
+in its data folder were named by absolute path until 0018: one inside the data folder, one
+of a data folder moved here from elsewhere, become relative (and are played); one elsewhere
+stays as it was, and is not played, nor is one whose relative path leads out of the folder.
+The last step is the hub's own start-up migration, as an operator's upgrade runs it; the
+started hub then serves every request through its API, lets the agents of the first and the
+previous revision log in, shows the migrated audit trail, whose chain `taxiconnect audit
+verify` finds intact, and takes a new contact.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import os
 import sqlite3
@@ -42,6 +46,7 @@ from hub.migrate_check import schema_revision
 from hub.model import Channel
 from hub.passwords import hash_password
 from hub.reference import format_reference
+from hub.settings import ChannelsSettings, PhoneSettings, Secret, Settings
 from tests.conftest import PASSWORD, HubFactory, log_in
 from tests.helpers import order
 
@@ -55,6 +60,8 @@ def _chain() -> list[str]:
 CHAIN = _chain()
 CALLBACK_COLUMNS = "0010"  # moved a callback's strings out of `details` into columns
 AUDIT_CHAIN = "0012"  # sealed the audit trail; moved `remote` out of `detail`
+RELATIVE_RECORDINGS = "0018"  # named the data folder's recordings relative to it
+OLD_DATA_DIR = Path("/srv/old-machine/taxiconnect/data")  # where a moved data folder was
 START = datetime(2026, 9, 1, 6, 30, tzinfo=UTC)  # revision n's data is n days later
 TAXI_NUMBER = "+358912345678"
 
@@ -93,13 +100,14 @@ class Seed:
     requests: dict[Channel, uuid.UUID]
     references: dict[Channel, str]
     rows: list[Row]
+    audio: dict[str, bytes | None] = field(default_factory=dict)  # by provider id; None: 404
 
 
 def _body(revision: str, channel: Channel) -> str:
     return f"Taxi to Mannerheimintie {CHAIN.index(revision) + 1}, {channel.value} ({revision})"
 
 
-def _seed(conn: Connection, revision: str, password_hash: str) -> Seed:
+def _seed(conn: Connection, revision: str, password_hash: str, data_dir: Path) -> Seed:
     """Rows of everything the schema at `revision` holds, through its tables and columns."""
     inspector = inspect(conn)
     present = {name: {column["name"] for column in inspector.get_columns(name)}
@@ -201,6 +209,26 @@ def _seed(conn: Connection, revision: str, password_hash: str) -> Seed:
         "kind": "voicemail", "provider": "twilio", "provider_id": f"RE{revision}",
         "location": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE{revision}",
         "duration_s": 9, "completed_at": at, "created_at": at})
+    audio: dict[str, bytes | None] = {}
+    if "recordings" in present:
+        kept, spool = data_dir / "recordings", data_dir.parent / "spool"
+        kept.mkdir(parents=True, exist_ok=True)
+        spool.mkdir(exist_ok=True)
+        for provider_id, location, relative in (
+                (f"in-{revision}", kept / f"in-{revision}.wav", f"recordings/in-{revision}.wav"),
+                (f"moved-{revision}", OLD_DATA_DIR / "recordings" / f"moved-{revision}.wav",
+                 f"recordings/moved-{revision}.wav"),
+                # Outside the data folder: kept as named, never played from the hub.
+                (f"elsewhere-{revision}", spool / f"{revision}.wav", None),
+                (f"escape-{revision}", f"recordings/../../spool/{revision}.wav", None)):
+            audio[provider_id] = None if relative is None else f"RIFF {provider_id}".encode()
+            (data_dir / (relative or location)).write_bytes(audio[provider_id] or b"outside")
+            add(schema.recordings, {
+                "id": uuid.uuid4(), "call_id": call_id, "request_id": requests[Channel.PHONE],
+                "kind": "recording", "provider": "cti", "provider_id": provider_id,
+                "location": str(location), "duration_s": 1, "completed_at": at,
+                "created_at": at},
+                changes=[(RELATIVE_RECORDINGS, {"location": relative})] if relative else [])
     lane = f"airport{n}"
     add(schema.lanes, {
         "key": lane, "name_fi": f"Lentoasema {n}", "name_en": f"Airport {n}", "position": n,
@@ -225,7 +253,8 @@ def _seed(conn: Connection, revision: str, password_hash: str) -> Seed:
             "at": at, "agent_id": agent_id, "action": "login",
             "subject": f"upgrade-{revision}", "detail": {"remote": address, "how": "password"}},
             changes=[(AUDIT_CHAIN, {"detail": {"how": "password"}, "address": address})])
-    return Seed(revision, set(present), login, name, phone, requests, references, rows)
+    return Seed(revision, set(present), login, name, phone, requests, references, rows,
+                audio)
 
 
 def _check_rows(conn: Connection, rows: list[Row], revision: str) -> None:
@@ -273,8 +302,8 @@ def _check_request(seed: Seed, channel: Channel, found: dict[str, Any]) -> None:
         calls = "calls" in seed.tables
         assert [(c["state"], c["caller"]) for c in found["calls"]] \
             == ([("ended", seed.phone)] if calls else []), where
-        assert [r["kind"] for r in found["recordings"]] \
-            == (["voicemail"] if calls else []), where
+        assert sorted(r["kind"] for r in found["recordings"]) \
+            == (["recording"] * 4 + ["voicemail"] if calls else []), where
     elif channel is Channel.SMS:
         assert (found["status"], found["assigned_agent"]["name"]) \
             == ("claimed", seed.agent_name), where
@@ -293,7 +322,7 @@ def _check_request(seed: Seed, channel: Channel, found: dict[str, Any]) -> None:
 
 @pytest.mark.usefixtures("cli_database")
 async def test_data_from_every_revision_survives_the_upgrade_and_is_served(
-        database_url: str, hub: HubFactory) -> None:
+        database_url: str, hub: HubFactory, settings: Settings) -> None:
     password_hash = hash_password(PASSWORD)
     seeds: list[Seed] = []
     db = Database(database_url)
@@ -304,11 +333,16 @@ async def test_data_from_every_revision_survives_the_upgrade_and_is_served(
             async with db.read() as conn:
                 await conn.run_sync(_check_rows, written, revision)
             async with db.write() as conn:
-                seeds.append(await conn.run_sync(_seed, revision, password_hash))
+                seeds.append(await conn.run_sync(_seed, revision, password_hash,
+                                                 settings.data_dir))
     finally:
         await db.close()
 
-    client = await hub()  # starts on the old database: its start-up migrates to the head
+    # Starts on the old database: its start-up migrates to the head. A phone adapter plays
+    # the recordings.
+    client = await hub(dataclasses.replace(
+        settings, channels=ChannelsSettings(enabled=("webform", "phone_cti")),
+        phone=PhoneSettings(cti_secret=Secret("cti-secret"))))
     async with client.app[DATABASE].read() as conn:
         await conn.run_sync(_check_rows, [row for seed in seeds for row in seed.rows],
                             CHAIN[-1])
@@ -324,6 +358,10 @@ async def test_data_from_every_revision_survives_the_upgrade_and_is_served(
         for channel, request_id in seed.requests.items():
             found = (await _get(client, f"/api/v1/requests/{request_id}"))["request"]
             _check_request(seed, channel, found)
+            played = channel is Channel.PHONE and seed in (first, previous)
+            for recording in found["recordings"] if played else []:
+                if recording["name"] in seed.audio:
+                    await _check_audio(client, recording, seed.audio[recording["name"]])
     audit = await _get(client, f"/api/v1/admin/audit?subject=upgrade-{first.revision}")
     assert [(e["action"], e["address"], e["detail"]) for e in audit["entries"]] \
         == [("login", "192.0.2.1", {"how": "password"})]
@@ -334,6 +372,16 @@ async def test_data_from_every_revision_survives_the_upgrade_and_is_served(
     assert int(new_reference[:-1]) == newest + 1
 
     await asyncio.to_thread(main, ["audit", "verify"])  # exits 1 on a broken chain
+
+
+async def _check_audio(client: Any, recording: dict[str, Any], audio: bytes | None) -> None:
+    """A recording in the data folder is played from there; one elsewhere is not."""
+    response = await client.get(recording["audio_url"])
+    if audio is None:
+        assert response.status == 404, (recording["name"], await response.text())
+    else:
+        assert response.status == 200, (recording["name"], await response.text())
+        assert await response.read() == audio
 
 
 @pytest.mark.usefixtures("cli_database")
