@@ -1,9 +1,10 @@
 """The on-call group told of every kind of channel alert, raised and cleared, as its members
-receive it: a real Dovecot that starts refusing the IMAP login (the group told by email
-through the SMTP relay, a local sink), a fake Asterisk that drops the AMI link and refuses
-the login (told by SMS at a fake gateway), and SMS deliveries failing in a row (told by
-email). Each message is in the staff catalogue's languages, Finnish first, and names the
-channel, never a passenger. (The quiet window's messages: test_channel_alerts.py.)"""
+receive it, besides the alerts API, the admin console's websocket and /metrics: a real
+Dovecot that starts refusing the IMAP login (the group told by email through the SMTP
+relay, a local sink), a fake Asterisk that drops the AMI link and refuses the login (told
+by SMS at a fake gateway), and SMS deliveries failing in a row (told by email). Each message
+is in the staff catalogue's languages, Finnish first, and names the channel, never a
+passenger. (The quiet window's messages: test_channel_alerts.py.)"""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tests.hub.test_channel_alerts import (
     FAST,
     ONCALL_PHONE,
     Client,
+    _imap_error_has,
     _sent_to,
     connected,
     inbound_sms,
@@ -127,6 +129,8 @@ async def test_imap_login_refused_tells_the_on_call_group_by_email_raised_and_cl
     set_password(own_dovecot, mail.password, "changed-by-the-provider")
     own_dovecot.kick(mail.user)
     await raised_and_cleared(client, admin, console, "email", "down", raised=True)
+    # Refused, not just dropped: the kick's error comes first, the refused login next.
+    await eventually(lambda: _imap_error_has(admin, "LOGIN"), what="the refused login")
     [(subject, body)] = await _mails(sink, 1)
     _says(body, "down", "email", raised=True)
     assert subject.startswith("TaxiConnect-hälytys: email / TaxiConnect alert: email [#")
