@@ -7,9 +7,10 @@ passes without an inbound contact within its hours.
 
 Each change is told once: a `channel.alert` console event (through the outbox, as notices
 are) and, with `alerts.oncall_group` set, a message to that staff group through the group
-sending path (dispatch.groups_send). One hub process decides at a time (a Redis lock); every
-process keeps the alerts it last read for its `/metrics` gauge. `GET /api/v1/alerts` lists
-the raised ones (admins).
+sending path (dispatch.groups_send), worded by dispatch.alert_texts: by SMS and email as the
+enabled channels allow, raised and cleared alike, whatever the kind. One hub process decides
+at a time (a Redis lock); every process keeps the alerts it last read for its `/metrics`
+gauge. `GET /api/v1/alerts` lists the raised ones (admins).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from dispatch.alert_texts import oncall_body, oncall_subject
 from dispatch.appkeys import ADAPTERS
 from dispatch.channel_status import _last_inbound, live_state
 from dispatch.groups_send import GROUP_CHANNELS, GroupMessages
@@ -36,7 +38,7 @@ from hub import schema
 from hub.agent_auth import require_admin
 from hub.agents import find_login
 from hub.appkeys import DATABASE, KEYS, METRICS, REDIS, RELAY, REPLY_SENDERS, SETTINGS
-from hub.channel_alerts import Alert, AlertBook, AlertKind, AlertsSettings, oncall_text
+from hub.channel_alerts import Alert, AlertBook, AlertKind, AlertsSettings
 from hub.clock import utcnow
 from hub.database import Database
 from hub.errors import OperatorMustAct, TaxiConnectError
@@ -172,9 +174,9 @@ class AlertWatch:
             key = (f"alert:{alert.field}:{int(alert.since.timestamp())}:"
                    f"{'raised' if raised else 'cleared'}")
             await GroupMessages(self._db, self._relay, self._senders).send(
-                group_id, sender, body=oncall_text(alert, raised=raised,
-                                                   timezone=self._timezone),
-                key=key, channels=channels)
+                group_id, sender, key=key, channels=channels,
+                body=oncall_body(alert, raised=raised, timezone=self._timezone),
+                subject=oncall_subject(alert, raised=raised))
         except TaxiConnectError as exc:
             log.error("channel alert: the on-call group %r was not messaged: %s",
                       self._settings.oncall_group, exc)

@@ -118,36 +118,6 @@ class Alert:
                    datetime.fromisoformat(data["since"]))
 
 
-# The on-call message, Finnish then English in one text (the group's members read either).
-TEXTS: dict[tuple[AlertKind, bool], tuple[str, str]] = {
-    (AlertKind.DOWN, True): ("TaxiConnect-hälytys: kanavan {adapter} yhteys on poikki "
-                             "{since} alkaen.",
-                             "TaxiConnect alert: the {adapter} channel's link is down "
-                             "since {since}."),
-    (AlertKind.FAILING, True): ("TaxiConnect-hälytys: kanavan {adapter} lähetykset "
-                                "epäonnistuvat {since} alkaen.",
-                                "TaxiConnect alert: deliveries on {adapter} keep failing "
-                                "since {since}."),
-    (AlertKind.QUIET, True): ("TaxiConnect-hälytys: kanavalta {adapter} ei ole tullut "
-                              "yhteydenottoja {since} jälkeen.",
-                              "TaxiConnect alert: no contact on {adapter} since {since}."),
-    (AlertKind.DOWN, False): ("TaxiConnect: kanavan {adapter} yhteys toimii taas.",
-                              "TaxiConnect: the {adapter} channel's link is back."),
-    (AlertKind.FAILING, False): ("TaxiConnect: kanavan {adapter} lähetykset menevät taas "
-                                 "perille.",
-                                 "TaxiConnect: deliveries on {adapter} succeed again."),
-    (AlertKind.QUIET, False): ("TaxiConnect: kanavalta {adapter} tulee taas yhteydenottoja.",
-                               "TaxiConnect: contacts arrive on {adapter} again."),
-}
-
-
-def oncall_text(alert: Alert, *, raised: bool, timezone: str) -> str:
-    since = alert.since.astimezone(ZoneInfo(timezone)).strftime("%d.%m. %H:%M")
-    fi, en = TEXTS[(alert.kind, raised)]
-    return (f"{fi.format(adapter=alert.adapter, since=since)}\n"
-            f"{en.format(adapter=alert.adapter, since=since)}")
-
-
 class AlertBook:
     """The alerts in Redis, and what the watcher remembers between its looks: when each
     adapter's link was first seen down, and the inbound traffic it last saw."""

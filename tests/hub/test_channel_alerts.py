@@ -1,8 +1,9 @@
 """Channel alerts, raised and cleared through what an admin and the on-call staff see: the
 alerts API, the admin console's websocket, /metrics, and the on-call group's SMS at a fake
-gateway. A real Dovecot refuses the login once its password changes; an SMS channel stays
-quiet past its window, the clock moved by configuration ([alerts] clock_offset_s) on a
-restarted hub. The AMI link's alert, seen in Chromium too: test_channel_alerts_browser.py."""
+gateway. An SMS channel stays quiet past its window, the clock moved by configuration
+([alerts] clock_offset_s) on a restarted hub. A real Dovecot refusing the login, the AMI
+link dropped and deliveries failing in a row, each with the on-call group's messages:
+test_channel_alerts_oncall.py; seen in Chromium too: test_channel_alerts_browser.py."""
 
 from __future__ import annotations
 
@@ -128,27 +129,6 @@ def imap_settings(settings: Settings, mail: MailUser) -> Settings:
                               password=Secret(mail.password), poll_s=0.3)))
 
 
-async def test_imap_login_refused_raises_down_and_restored_clears(
-    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, own_dovecot: Dovecot
-) -> None:
-    mail: MailUser = own_dovecot.add_user()
-    client = await hub(imap_settings(settings, mail))
-    admin = await dispatcher(client, role=Role.ADMIN)
-    console = await admin.console()
-    await eventually(lambda: connected(client), what="the IMAP poller connected")
-    assert await _alerts(admin) == []
-
-    set_password(own_dovecot, mail.password, "changed-by-the-provider")
-    own_dovecot.kick(mail.user)
-    await raised_and_cleared(client, admin, console, "email", "down", raised=True)
-    # Refused, not just dropped: the kick's error comes first, the refused login next.
-    await eventually(lambda: _imap_error_has(admin, "LOGIN"), what="the refused login")
-
-    set_password(own_dovecot, "changed-by-the-provider", mail.password)
-    await raised_and_cleared(client, admin, console, "email", "down", raised=False)
-    await client.close()  # before Dovecot stops: it would wait on the poller's session
-
-
 async def _imap_error_has(admin: Dispatcher, words: str) -> bool | None:
     async with admin.http.get(f"{admin.base}/api/v1/admin/channels") as resp:
         [status] = [c for c in (await resp.json())["channels"] if c["name"] == "email"]
@@ -221,30 +201,6 @@ async def test_sms_quiet_past_its_window_raises_a_new_sms_clears_and_on_call_is_
         assert "tulee taas" in told[1] and "arrive on generic_sms again" in told[1]
         await asyncio.sleep(FAST.check_s * 3)  # a few more looks tell nobody again
         assert len(await _sent_to(gateway, ONCALL_PHONE, 2) or []) == 2
-
-
-async def test_deliveries_failing_in_a_row_raise_and_one_that_goes_through_clears(
-    hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings
-) -> None:
-    alerts = dataclasses.replace(FAST, failed_in_row=2)
-    async with FakeGenericGateway() as gateway:
-        port = free_port()
-        client = await hub(sms_settings(settings, gateway, port, alerts), port=port)
-        admin = await dispatcher(client, role=Role.ADMIN)
-        console = await admin.console()
-        await inbound_sms(admin, "gw-fail-1")
-        [request] = await eventually(admin.open_requests, what="the SMS request")
-
-        refusal = (400, {"error": "number blocked at the operator"})
-        gateway.script = [refusal, refusal]
-        assert (await admin.reply(request["id"], "Auto tulossa", "k-1"))[0] == 201
-        await admin.wait_for_reply(request["id"], "failed", "Auto tulossa")
-        assert await _alerts(admin) == []  # one failure is not yet a row
-        assert (await admin.reply(request["id"], "Auto tulossa 5 min", "k-2"))[0] == 201
-        await raised_and_cleared(client, admin, console, "generic_sms", "failing", raised=True)
-
-        assert (await admin.reply(request["id"], "Auto on perillä", "k-3"))[0] == 201
-        await raised_and_cleared(client, admin, console, "generic_sms", "failing", raised=False)
 
 
 async def inbound_sms(agent: Dispatcher, message_id: str) -> None:
