@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from hub.model import Role
@@ -62,6 +63,7 @@ async def _tabs_scroll(page: Page, width: int) -> None:
     assert (found["lines"], found["scrolls"]) == (1, True), f"lane tabs at {width} px: {found}"
 
 
+@pytest.mark.store_independent  # the layout at a phone's width, whatever the stores
 async def test_a_shift_on_a_phone_shows_one_panel_at_a_time_and_fits_the_screen(
     hub: HubFactory, make_agent: Any, browser: Browser
 ) -> None:

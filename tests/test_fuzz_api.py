@@ -27,7 +27,7 @@ from tests.conftest import PASSWORD, DispatcherFactory, HubFactory, server_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261207
-EXAMPLES = 15
+EXAMPLES = 10
 RUN_TIMEOUT_S = 240.0
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")

@@ -36,7 +36,8 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, require_chromium, 
 from tests.helpers import Dispatcher, eventually, http_session
 from tests.services import fresh_database
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# The widget's words for a count: nothing here depends on the stores (embedded pass only).
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.store_independent]
 
 LANGUAGES = ("fi", "sv", "en")
 # The launcher with nothing unread, and its name for n unread replies.

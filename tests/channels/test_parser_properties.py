@@ -36,7 +36,7 @@ pytestmark = pytest.mark.store_independent
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 REGION = "FI"
 ZONE = "Europe/Helsinki"
-CASES = settings(max_examples=300, deadline=None, derandomize=True,
+CASES = settings(max_examples=150, deadline=None, derandomize=True,
                  suppress_health_check=[HealthCheck.too_slow])
 
 PLAUSIBLE = st.sampled_from([
