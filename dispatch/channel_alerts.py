@@ -166,14 +166,15 @@ class AlertWatch:
     async def _message_oncall(self, alert: Alert, *, raised: bool) -> None:
         """The on-call group's message; a problem with it is logged, never fatal: the
         console event and the metric still tell."""
-        channels = [c for c in GROUP_CHANNELS if self._senders.get(c)]
+        senders = _sparing(self._senders, alert)
+        channels = [c for c in GROUP_CHANNELS if senders.get(c)]
         try:
             group_id, sender = await self._oncall()
             if not channels:
                 raise OperatorMustAct("no SMS or email channel is enabled to message the group")
             key = (f"alert:{alert.field}:{int(alert.since.timestamp())}:"
                    f"{'raised' if raised else 'cleared'}")
-            await GroupMessages(self._db, self._relay, self._senders).send(
+            await GroupMessages(self._db, self._relay, senders).send(
                 group_id, sender, key=key, channels=channels,
                 body=oncall_body(alert, raised=raised, timezone=self._timezone),
                 subject=oncall_subject(alert, raised=raised))
@@ -203,6 +204,21 @@ class AlertWatch:
         if sender is None:
             raise OperatorMustAct("no active account to send as (alerts.oncall_sender)")
         return uuid.UUID(str(group_id)), sender
+
+
+def _sparing(senders: Mapping[Channel, list[str]], alert: Alert
+             ) -> Mapping[Channel, list[str]]:
+    """The senders for the on-call message about `alert`. An adapter that is down or
+    failing is not asked to carry the news of its own failure while another can: its
+    channel goes through the channel's other adapters, or is left out when another channel
+    remains. A quiet adapter still sends (its webhook may be what broke, not its sending)."""
+    if alert.kind is AlertKind.QUIET:
+        return senders
+    spared = {channel: [name for name in names if name != alert.adapter]
+              for channel, names in senders.items()}
+    if not any(spared.get(channel) for channel in GROUP_CHANNELS):
+        return senders  # nothing else can tell: try the failing one rather than nobody
+    return spared
 
 
 def _link_down(adapter: Any) -> bool:

@@ -57,14 +57,16 @@ AMI_USER, AMI_SECRET = "taxiconnect", "ami-secret"
 PASSENGER_PHONE, PASSENGER_TEXT = "+358401112233", "Taksi Kamppiin"
 
 
-async def _oncall_group(admin: Dispatcher, **member: str) -> None:
-    """The on-call staff group, with one member reached as `member` says (phone or email)."""
+async def _oncall_group(admin: Dispatcher, **member: str) -> str:
+    """The on-call staff group's id, with one member reached as `member` says (phone,
+    email or both)."""
     async with admin.http.post(f"{admin.base}/api/v1/admin/groups", json={"name": GROUP}) as resp:
         assert resp.status == 201, await resp.text()
         group = (await resp.json())["group"]
     async with admin.http.post(f"{admin.base}/api/v1/admin/groups/{group['id']}/members",
                                json={"name": "Päivystäjä", **member}) as resp:
         assert resp.status == 201, await resp.text()
+    return str(group["id"])
 
 
 def _says(body: str, kind: str, adapter: str, *, raised: bool) -> None:
@@ -207,7 +209,8 @@ async def test_deliveries_failing_tell_the_on_call_group_without_the_passenger(
                 relay=SmtpRelaySettings(host="127.0.0.1", port=sink.port, security="none"))),
             port=port)
         admin = await dispatcher(client, role=Role.ADMIN)
-        await _oncall_group(admin, email=ONCALL_EMAIL)
+        # Reachable both ways: the news of the SMS gateway failing goes by email only.
+        group_id = await _oncall_group(admin, email=ONCALL_EMAIL, phone=ONCALL_PHONE)
         console = await admin.console()
         await inbound_sms(admin, "gw-oncall-fail-1")
         [request] = await eventually(admin.open_requests, what="the SMS request")
@@ -222,6 +225,10 @@ async def test_deliveries_failing_tell_the_on_call_group_without_the_passenger(
         [(subject, body)] = await _mails(sink, 1)
         _says(body, "failing", "generic_sms", raised=True)
         assert subject.startswith("TaxiConnect-hälytys: generic_sms / TaxiConnect alert: ")
+        async with admin.http.get(f"{admin.base}/api/v1/groups/{group_id}/messages") as resp:
+            assert resp.status == 200, await resp.text()
+            [told_raised] = (await resp.json())["messages"]
+        assert told_raised["channels"] == ["email"], told_raised
 
         assert (await admin.reply(request["id"], replies[2], "k-3"))[0] == 201
         await raised_and_cleared(client, admin, console, "generic_sms", "failing",
