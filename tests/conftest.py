@@ -43,12 +43,17 @@ _suite_log: SuiteLog | None = None
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """CI runs the suite twice, on the embedded stores and on Redis + PostgreSQL. What does
     not depend on the stores (types, layers, parsers, the HTTP listener, log formats) runs
-    on the first pass only: the second would spend minutes proving the same thing."""
+    on the first pass only: the second would spend minutes proving the same thing.
+
+    The browser tests (`*_browser.py`) too: they prove what the pages show and do, over
+    the same API whose every route and store behaviour the API, websocket and protocol
+    tests prove on both passes. In Chromium they cost a quarter of a pass."""
     if not TEST_DATABASE_URL:
         return
     once = pytest.mark.skip(reason="store-independent: run on the embedded pass")
     for item in items:
-        if item.get_closest_marker("store_independent") is not None:
+        if (item.get_closest_marker("store_independent") is not None
+                or item.path.name.endswith("_browser.py")):
             item.add_marker(once)
 
 
