@@ -55,6 +55,7 @@ async def test_unanswered_offer_moves_to_the_next_available_dispatcher(
     anna = await dispatcher(client, name="Anna")
     ben = await dispatcher(client, name="Ben")
     anna_console = await anna.console()  # Anna is online first: idle the longest
+    await _online(admin, anna)
     ben_console = await ben.console()
 
     receipt = await submit(admin.http, admin.base, "offer-moves-1", phone="040 555 0001")
@@ -87,6 +88,7 @@ async def test_declined_offer_moves_on_and_is_not_offered_back(
     anna = await dispatcher(client, name="Anna")
     ben = await dispatcher(client, name="Ben")
     anna_console = await anna.console()
+    await _online(admin, anna)
     await ben.console()
 
     receipt = await submit(admin.http, admin.base, "offer-decline-1", phone="040 555 0002",
@@ -162,3 +164,17 @@ async def test_no_offer_to_the_away_or_to_a_dispatcher_at_capacity(
     await _offer_to(anna_console, two["id"], "Ben")  # Ben is back; Anna is at capacity
     history = (await anna.request(two["id"]))["history"]
     assert [h["agent"]["name"] for h in history if h["action"] == "offer"] == ["Ben"]
+
+
+async def _online(watcher: Dispatcher, who: Dispatcher) -> None:
+    """Wait until `who` is online: a console's first beat, which makes its dispatcher
+    available since that moment, runs in a task of its own after the hello. Whoever must be
+    idle the longest is waited for before the next console connects."""
+    async def online() -> bool | None:
+        async with watcher.http.get(f"{watcher.base}/api/v1/presence") as resp:
+            assert resp.status == 200, await resp.text()
+            entries = (await resp.json())["agents"]
+        return any(e["agent"]["id"] == str(who.agent.id) and e["online"]
+                   for e in entries) or None
+
+    await eventually(online, what=f"{who.agent.name} online")
