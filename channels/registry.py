@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 from channels.base import CallOriginator, ChannelAdapter
 from channels.chat import ChatChannel
@@ -12,13 +12,15 @@ from channels.email.channel import EmailChannel
 from channels.phone.ami import AsteriskAmiChannel
 from channels.phone.cti import CtiPhoneChannel
 from channels.phone.recordings_api import PATH as RECORDING_AUDIO
-from channels.phone.recordings_api import RecordingPlayer
+from channels.phone.recordings_api import ProviderAudioFetch, RecordingPlayer
 from channels.phone.twilio_voice import TwilioVoiceChannel
 from channels.sms.generic import GenericSmsChannel
 from channels.sms.twilio import TwilioSmsChannel
 from channels.sms.vonage import VonageSmsChannel
 from channels.webform import WebFormChannel
 from hub.errors import OperatorMustAct
+from hub.recording_audio import ProviderAudio
+from hub.settings import Settings
 
 ADAPTERS: dict[str, type[ChannelAdapter]] = {
     WebFormChannel.name: WebFormChannel,
@@ -57,3 +59,11 @@ def recording_routes(enabled: Iterable[ChannelAdapter]) -> list[web.RouteDef]:
         if isinstance(adapter, RecordingPlayer):
             return [web.get(RECORDING_AUDIO, adapter.audio)]
     return []
+
+
+def provider_audio(http: ClientSession, settings: Settings) -> ProviderAudio:
+    """How a passenger's export fetches a recording a provider keeps: as the player does,
+    with the operator's credentials, whichever phone adapter took the recording (or none
+    enabled now: the passenger's audio is still theirs)."""
+    return ProviderAudioFetch(http, settings.sms.twilio,
+                              max_bytes=settings.phone.recording_max_bytes)

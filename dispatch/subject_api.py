@@ -9,9 +9,10 @@ import logging
 
 from aiohttp import web
 
+from channels.registry import provider_audio
 from hub import subject_rights
 from hub.agent_auth import require_admin
-from hub.appkeys import DATABASE, KEYS, REDIS, SETTINGS
+from hub.appkeys import DATABASE, HTTP_CLIENT, KEYS, REDIS, SETTINGS
 from hub.request_body import read_json_object
 from hub.subject import Identifier, identifier_from
 
@@ -26,11 +27,13 @@ async def _identifier(request: web.Request) -> Identifier:
 
 
 async def export(request: web.Request) -> web.Response:
-    """The ZIP archive (export.json and files/) as a download."""
+    """The ZIP archive (export.json and files/, a provider's audio fetched) as a download."""
     admin = await require_admin(request)
     identifier = await _identifier(request)
-    archive = await subject_rights.export(request.app[DATABASE], request.app[SETTINGS].data_dir,
-                                          identifier, actor=admin.id, via="api")
+    app = request.app
+    archive = await subject_rights.export(
+        app[DATABASE], app[SETTINGS].data_dir, identifier,
+        provider_audio(app[HTTP_CLIENT], app[SETTINGS]), actor=admin.id, via="api")
     log.info("subject export of %s by %s: %d bytes", identifier.masked, admin.id,
              len(archive.data))
     return web.Response(body=archive.data, content_type="application/zip", headers={

@@ -19,6 +19,7 @@ from aiohttp import ClientSession, ClientTimeout, WSCloseCode, web
 
 from channels.base import ChannelAdapter, HubServices, Sender
 from channels.registry import adapter_class, recording_routes
+from channels.registry import provider_audio as channel_provider_audio
 from dispatch import (
     admin_api,
     answer_templates_api,
@@ -115,6 +116,7 @@ from hub.openapi_webhooks import PATHS as WEBHOOK_PATHS
 from hub.outbox import OutboxRelay
 from hub.passenger_notices import PassengerNotices
 from hub.purge import Purge, PurgeWorker
+from hub.recording_audio import ProviderAudio
 from hub.recordings import Recordings
 from hub.redis_client import open_redis
 from hub.redis_watch import RedisWatch
@@ -221,6 +223,12 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_routes(webhooks_api.routes())
     app.router.add_static("/static", WEB_ROOT, show_index=False)
     return app
+
+
+def provider_audio(http: ClientSession, settings: Settings) -> ProviderAudio:
+    """The fetch of a provider's recording audio, for `taxiconnect export`, which exports
+    without an app (the admin API reaches it through the registry)."""
+    return channel_provider_audio(http, settings)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

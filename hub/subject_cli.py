@@ -7,6 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
+from aiohttp import ClientSession
+
 from hub.settings import Settings
 
 COMMANDS = ("export", "erase")
@@ -30,6 +32,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 async def run(settings: Settings, args: argparse.Namespace) -> str:
     """Run `export` or `erase`; the line to print."""
     from hub import subject_rights
+    from hub.app import provider_audio
     from hub.database import Database
     from hub.keys import Keys
     from hub.redis_client import open_redis
@@ -41,8 +44,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> str:
     try:
         await db.migrate(data_dir=settings.data_dir)
         if args.command == "export":
-            archive = await subject_rights.export(db, settings.data_dir, identifier,
-                                                  actor=None, via="cli")
+            # No proxy from the environment, as in the hub: the audio is asked for only
+            # where the recording's location says, from no third party.
+            async with ClientSession(trust_env=False) as http:
+                archive = await subject_rights.export(
+                    db, settings.data_dir, identifier, provider_audio(http, settings),
+                    actor=None, via="cli")
             _write_private(args.out, archive.data)
             return f"exported {identifier.masked} to {args.out} ({len(archive.data)} bytes)"
         redis = await open_redis(settings)

@@ -4,10 +4,15 @@
 timings and agents, messages in and out, calls, recordings and voice messages with their
 listens, deliveries, handling events, notice answers, SMS opt-outs and staff-group
 memberships under the same number or address; `files/` holds the mail attachments and the
-recordings the hub keeps under its data folder (a provider's recording stays with the
-provider; its address is in `export.json`).
+audio of every recording: the files the hub keeps under its data folder, and the audio a
+provider keeps (a Twilio `RecordingUrl`), fetched for the archive through the phone channel
+(hub.recording_audio). A recording's row names its file (`file`), keeps the provider's
+`location` and `completed_at`, and says why when the provider's audio could not be had
+(`audio_missing`: gone, failing, too slow); a file of the hub's that has gone from the disk
+is listed in `files_missing`. Neither fails the export.
 
-All rows are read in one read transaction; files are read after it has ended.
+All rows are read in one read transaction; files are read and audio fetched after it has
+ended, a few fetches at a time, within the export's time for them.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from hub.clock import utcnow
 from hub.database import Database
 from hub.model import Timings
 from hub.read_models import timings_json
+from hub.recording_audio import Audio, AudioMissing, ProviderAudio
 from hub.recording_paths import local_file
 from hub.subject import Subject
 
@@ -41,6 +47,12 @@ he, ag = schema.handling_events, schema.agents
 
 FORMAT = 1  # export.json's layout version, for whoever reads archives years later
 SAFE_NAME = re.compile(r"[^\w.-]+")
+# Provider fetches in flight at once: an export is an admin's rare errand, not worth a
+# burst at the provider's API.
+PARALLEL_FETCHES = 4
+# All of an export's provider fetches, from the first: past it, the rest are listed as
+# missing, so an admin's download (or `taxiconnect export`) ends in minutes, not hours.
+AUDIO_BUDGET_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +63,14 @@ class StoredFile:
     name: str
 
 
-async def export_archive(db: Database, data_dir: Path, subject: Subject) -> bytes:
-    """The ZIP archive's bytes."""
+async def export_archive(db: Database, data_dir: Path, subject: Subject,
+                         provider: ProviderAudio) -> bytes:
+    """The ZIP archive's bytes; `provider` fetches the audio a provider keeps."""
     async with db.read() as conn:
         document = await _document(conn, subject)
     files = _files(document, data_dir)
-    return await asyncio.to_thread(_zip, document, files)
+    fetched = await _provider_audio(document["recordings"], provider)
+    return await asyncio.to_thread(_zip, document, files, fetched)
 
 
 def archive_name(subject: Subject) -> str:
@@ -146,7 +160,33 @@ def _files(document: dict[str, Any], data_dir: Path) -> list[StoredFile]:
     return files
 
 
-def _zip(document: dict[str, Any], files: list[StoredFile]) -> bytes:
+async def _provider_audio(recordings: list[dict[str, Any]],
+                          provider: ProviderAudio) -> dict[str, bytes]:
+    """The audio of the recordings the hub does not keep, by archive name; each such
+    recording gets its `file`, or `audio_missing` with why."""
+    wanted = [row for row in recordings if "file" not in row]
+    gate = asyncio.Semaphore(PARALLEL_FETCHES)
+    deadline = asyncio.get_running_loop().time() + AUDIO_BUDGET_S
+
+    async def fetch(location: str) -> Audio | AudioMissing:
+        try:
+            async with asyncio.timeout_at(deadline), gate:
+                return await provider.fetch(location)
+        except TimeoutError:
+            return AudioMissing(f"the export's {AUDIO_BUDGET_S:g} s for fetching audio ran out")
+
+    found = await asyncio.gather(*(fetch(str(row["location"])) for row in wanted))
+    fetched: dict[str, bytes] = {}
+    for row, audio in zip(wanted, found, strict=True):
+        if isinstance(audio, Audio):
+            row["file"] = f"files/recordings/{row['id']}{SAFE_NAME.sub('_', audio.suffix)[:8]}"
+            fetched[row["file"]] = audio.data
+        else:
+            row["audio_missing"] = audio.why
+    return fetched
+
+
+def _zip(document: dict[str, Any], files: list[StoredFile], fetched: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         missing = []
@@ -155,6 +195,8 @@ def _zip(document: dict[str, Any], files: list[StoredFile]) -> bytes:
                 archive.writestr(stored.name, stored.source.read_bytes())
             except FileNotFoundError:  # purged meanwhile, or never written
                 missing.append(stored.name)
+        for name, data in fetched.items():
+            archive.writestr(name, data)
         document["files_missing"] = missing
         archive.writestr("export.json", json.dumps(document, default=_json, indent=1,
                                                    ensure_ascii=False))

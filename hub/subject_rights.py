@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from hub import audit
 from hub.database import Database
 from hub.keys import Keys
+from hub.recording_audio import ProviderAudio
 from hub.subject import Identifier, Subject, find_subject
 from hub.subject_erase import Erased, erase_subject
 from hub.subject_export import archive_name, export_archive
@@ -31,11 +32,12 @@ async def _subject(db: Database, identifier: Identifier) -> Subject:
         return await find_subject(conn, identifier)
 
 
-async def export(db: Database, data_dir: Path, identifier: Identifier, *,
-                 actor: uuid.UUID | None, via: str) -> Archive:
-    """The archive of everything about the passenger; NotFound for an unknown one."""
+async def export(db: Database, data_dir: Path, identifier: Identifier,
+                 provider: ProviderAudio, *, actor: uuid.UUID | None, via: str) -> Archive:
+    """The archive of everything about the passenger, the audio `provider` fetches from
+    where a provider keeps it included; NotFound for an unknown one."""
     subject = await _subject(db, identifier)
-    data = await export_archive(db, data_dir, subject)
+    data = await export_archive(db, data_dir, subject, provider)
     async with db.write() as conn:
         await audit.record(conn, EXPORT, agent_id=actor, subject=identifier.masked, detail={
             "via": via, "contacts": len(subject.contact_ids),
