@@ -1,7 +1,8 @@
 """A data subject's rights (issue 14: 2) through the admin API and the command line: the
 export of a passenger who came in by form, SMS, email, chat and phone (a CTI call and a Twilio
 voicemail someone listened to) holds every request, message, timing, recording, listen and
-stored file; erasure leaves no trace of them in any table or Redis key while the
+stored file, the audio Twilio keeps fetched from it (or, for a recording Twilio no longer
+has or cannot serve, why not); erasure leaves no trace of them in any table or Redis key while the
 requests, their timings and the reports by day and by channel stay as they were, and the
 hub's log holds none of it; both audited once; only admins may."""
 
@@ -68,6 +69,10 @@ CTI_SECRET = "cti-subject-secret"
 CHAT_ORIGIN, CHAT_SECRET = "https://www.taksi.example", "subject-chat-secret"
 EXPORT, ERASE = "/api/v1/admin/subject/export", "/api/v1/admin/subject/erase"
 
+# Recordings of the voicemail's call that Twilio no longer has (404) and cannot serve (503).
+GONE, FAILING = "RE" + "8" * 32, "RE" + "9" * 32
+VOICEMAIL_CALL = "CA" + "5" * 32
+RECORDED_AT = "Tue, 08 Dec 2026 03:15:00 +0000"  # Twilio's RecordingStartTime
 NAME = "Eeva Rekisteröity"
 PHONE, NATIONAL = "+358401239876", "040 123 9876"
 EMAIL = "eeva.rekisteri@example.fi"
@@ -82,10 +87,20 @@ OTHER = {"name": "Toinen Matkustaja", "phone": "+358409998877", "text": "Nouto M
 Client = TestClient[Any, Any]
 
 
+class FailingMedia(FakeMedia):
+    """Twilio's recording media, failing for one recording."""
+
+    async def audio(self, request: web.Request) -> web.Response:
+        if request.match_info["sid"] == FAILING:
+            self.requests.append(request)
+            return web.json_response({"code": 20500, "message": "unavailable"}, status=503)
+        return await super().audio(request)
+
+
 @pytest.fixture
 async def media() -> AsyncIterator[FakeMedia]:
     """Twilio's recording media on a local server (tests/channels/test_phone_twilio_voice)."""
-    fake = FakeMedia()
+    fake = FailingMedia()
     app = web.Application()
     app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{sid}", fake.audio)
     fake.server = TestServer(app, host="127.0.0.1")
@@ -162,7 +177,7 @@ async def _twilio(client: Client, params: list[tuple[str, str]]) -> None:
 
 async def _voicemail(client: Client, media: FakeMedia) -> None:
     """A Twilio call nobody answered, with a voicemail and its transcription."""
-    sid = "CA" + "5" * 32
+    sid = VOICEMAIL_CALL
     call = {"AccountSid": ACCOUNT, "CallSid": sid, "Direction": "inbound", "From": PHONE,
             "To": COMPANY_NUMBER}
     url = media.url(f"/2010-04-01/Accounts/{ACCOUNT}/Recordings/{RECORDING}")
@@ -175,6 +190,17 @@ async def _voicemail(client: Client, media: FakeMedia) -> None:
     await _twilio(client, [*recorded[:3], ("TranscriptionSid", "TR" + "5" * 32),
                            ("TranscriptionText", TEXTS["voicemail"]),
                            ("TranscriptionStatus", "completed"), ("RecordingUrl", url)])
+
+
+async def _recordings_twilio_lost(client: Client, media: FakeMedia) -> None:
+    """Two more recordings of the voicemail's call, which Twilio no longer has or fails to
+    serve when the export asks."""
+    for sid in (GONE, FAILING):
+        await _twilio(client, [
+            ("AccountSid", ACCOUNT), ("CallSid", VOICEMAIL_CALL), ("RecordingSid", sid),
+            ("RecordingUrl", media.url(f"/2010-04-01/Accounts/{ACCOUNT}/Recordings/{sid}")),
+            ("RecordingStatus", "completed"), ("RecordingDuration", "4"),
+            ("RecordingStartTime", RECORDED_AT)])
 
 
 async def _chat(client: Client) -> None:
@@ -344,7 +370,7 @@ async def _audit(client: Client) -> list[Any]:
 
 async def test_export_holds_everything_and_erasure_leaves_no_trace(
     hub: HubFactory, dispatcher: DispatcherFactory, settings: Settings, raw_redis: Redis,
-    media: FakeMedia
+    media: FakeMedia, tmp_path: Path
 ) -> None:
     log_from = _log_size()
     async with FakeGenericGateway() as gateway:
@@ -353,6 +379,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         agent = await dispatcher(client, name="Ville Välittäjä")
         admin = await dispatcher(client, role=Role.ADMIN)
         request_ids = await _passenger_on_five_channels(client, agent, media)
+        await _recordings_twilio_lost(client, media)
         # The passenger is also on a staff group's list (a driver who rides too).
         async with admin.http.post(admin.base + "/api/v1/admin/groups",
                                    json={"name": "Kuljettajat"}) as resp:
@@ -395,10 +422,24 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         assert {TEXTS["form"], TEXTS["sms"], TEXTS["mail"], TEXTS["reply"]} <= bodies
         assert {row["direction"] for row in exported["messages"]} == {"inbound", "outbound"}
         assert [row["caller"] for row in exported["calls"]] == [PHONE, PHONE]
-        [voicemail] = exported["recordings"]
+        recordings = {row["provider_id"]: row for row in exported["recordings"]}
+        assert sorted(recordings) == sorted([RECORDING, GONE, FAILING])
+        voicemail, gone, failing = recordings[RECORDING], recordings[GONE], recordings[FAILING]
         assert (voicemail["kind"], voicemail["transcription"]) == ("voicemail",
                                                                    TEXTS["voicemail"])
-        assert voicemail["location"].endswith(RECORDING) and "file" not in voicemail
+        # Twilio's audio, fetched with the account's credentials (else the fake answers 401),
+        # beside where Twilio keeps it and when Twilio says the recording was done.
+        assert voicemail["location"].endswith(RECORDING) and voicemail["completed_at"]
+        assert voicemail["file"] == f"files/recordings/{voicemail['id']}.wav"
+        assert archive.read(voicemail["file"]) == AUDIO and "audio_missing" not in voicemail
+        assert gone["location"].endswith(GONE) and "file" not in gone
+        assert gone["completed_at"] == "2026-12-08T03:15:04+00:00"
+        assert gone["audio_missing"] == (
+            "the provider no longer has this recording (it answered 404)")
+        assert "file" not in failing
+        assert failing["audio_missing"] == "the provider answered 503 for the audio"
+        assert [name for name in archive.namelist() if name.startswith("files/recordings/")
+                ] == [voicemail["file"]]
         [listen] = exported["recording_listens"]
         assert (listen["recording_id"], listen["agent_name"]) == (voicemail["id"],
                                                                   "Ville Välittäjä")
@@ -419,6 +460,18 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
             again = json.loads(zipfile.ZipFile(io.BytesIO(await resp.read()))
                                .read("export.json"))
         assert sorted(row["id"] for row in again["requests"]) == request_ids
+        # The command line fetches Twilio's audio as the API does, with the same settings.
+        out = tmp_path / "export.zip"
+        done = await asyncio.to_thread(_cli, settings, "export", "--phone", NATIONAL, "--out",
+                                       str(out), env=_twilio_env(media))
+        assert done.returncode == 0, done.stderr
+        assert TOKEN not in done.stdout + done.stderr and "/Recordings/" not in done.stderr
+        from_cli = zipfile.ZipFile(out)
+        recorded = {row["provider_id"]: row for row in json.loads(
+            from_cli.read("export.json"))["recordings"]}
+        assert from_cli.read(recorded[RECORDING]["file"]) == AUDIO
+        assert {sid: recorded[sid].get("audio_missing") for sid in recorded} == {
+            RECORDING: None, GONE: gone["audio_missing"], FAILING: failing["audio_missing"]}
 
         async with admin.http.post(admin.base + ERASE, json={"email": EMAIL}) as resp:
             assert resp.status == 200, await resp.text()
@@ -456,8 +509,8 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
         entries = await _audit(client)
         assert [(e[0], e[1]) for e in entries] == [
             ("subject.export", admin.agent.id), ("subject.export", admin.agent.id),
-            ("subject.erase", admin.agent.id)]
-        assert entries[0][2] == "phone +358***76" and entries[2][2] == "email ***@example.fi"
+            ("subject.export", None), ("subject.erase", admin.agent.id)]
+        assert entries[0][2] == "phone +358***76" and entries[3][2] == "email ***@example.fi"
         assert all(_traces(repr(e)) == [] for e in entries)
 
     # The hub's log of all this (searched as tests/log_scan.py searches the run's log):
@@ -469,6 +522,7 @@ async def test_export_holds_everything_and_erasure_leaves_no_trace(
                          emails=frozenset({EMAIL}), texts=frozenset({NAME, *TEXTS.values()}),
                          secrets=frozenset())
     assert list(passenger.leaks_in(logged, "the hub's log")) == []
+    assert [line for line in logged if "/Recordings/" in line or TOKEN in line] == []
 
 
 async def test_only_admins_and_only_one_identifier(
@@ -499,9 +553,16 @@ async def test_only_admins_and_only_one_identifier(
     assert len(await _rows(client, select(r.c.id).where(r.c.contact_id != ERASED_CONTACT_ID))) == 1
 
 
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _twilio_env(media: FakeMedia) -> dict[str, str]:
+    return {"TAXICONNECT_SMS_TWILIO_ACCOUNT_SID": ACCOUNT,
+            "TAXICONNECT_SMS_TWILIO_AUTH_TOKEN": TOKEN,
+            "TAXICONNECT_SMS_TWILIO_API_URL": media.url("").rstrip("/")}
+
+
+def _cli(settings: Settings, *args: str,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith("TAXICONNECT_")}
+           if not key.startswith("TAXICONNECT_")} | (env or {})
     env.update({
         "PYTHONPATH": str(REPO),
         "TAXICONNECT_DATA_DIR": str(settings.data_dir),
