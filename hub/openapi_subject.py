@@ -22,8 +22,10 @@ PATHS: dict[str, Any] = {
                    "requests with their timings, messages, calls, recordings and listens, "
                    "deliveries, handling events, notice answers, SMS opt-outs, group memberships) "
                    "and files/ "
-                   "(attachments, locally kept recordings). Admins only; audited "
-                   "(subject.export)",
+                   "(attachments; the audio of every recording: kept by the hub, or fetched "
+                   "from the provider that keeps it, each recording's `audio_missing` saying "
+                   "why when the provider no longer has it or cannot serve it). Admins only; "
+                   "audited (subject.export)",
         "security": SESSION, "requestBody": _BODY,
         "responses": {"200": {"description": "the archive, as an attachment", "content": {
             "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
