@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from aiohttp import ClientError, ClientResponse, ClientSession, web
+from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, web
 
 from channels.phone.recording_files import DEFAULT_SUFFIX, SUFFIX_OF_TYPE, audio_type
 from hub.agent_auth import current_agent
@@ -63,7 +63,7 @@ async def serve_audio(request: web.Request, recordings: Recordings, http: Client
     kept = local_file(data_dir, recording.location)
     if kept is not None:
         return await _serve_file(kept, recording, recordings, agent)
-    async with _provider_answer(http, recording.location, twilio) as upstream:
+    async with _provider_answer(http, recording.location, twilio, http.timeout) as upstream:
         listen_id = await recordings.listen(recording, agent)
         response = web.StreamResponse(headers={
             "Content-Type": upstream.headers.get("Content-Type", "audio/wav"),
@@ -102,7 +102,9 @@ class ProviderAudioFetch:
     async def _fetch(self, location: str) -> Audio | AudioMissing:
         too_large = AudioMissing(f"the audio is over phone.recording_max_bytes "
                                  f"({self._max_bytes} bytes)")
-        async with _provider_answer(self._http, location, self._twilio) as upstream:
+        # Its own limit, not the session's for sends (outbound.send_timeout_s).
+        limit = ClientTimeout(total=self._timeout_s, connect=min(10.0, self._timeout_s))
+        async with _provider_answer(self._http, location, self._twilio, limit) as upstream:
             if upstream.content_length is not None and upstream.content_length > self._max_bytes:
                 return too_large
             data = bytearray()
@@ -118,15 +120,16 @@ class ProviderAudioFetch:
 
 
 @asynccontextmanager
-async def _provider_answer(http: ClientSession, location: str,
-                           twilio: TwilioSettings) -> AsyncIterator[ClientResponse]:
+async def _provider_answer(http: ClientSession, location: str, twilio: TwilioSettings,
+                           limits: ClientTimeout) -> AsyncIterator[ClientResponse]:
     """The provider's 200 answer carrying a recording's audio, asked with the account's
     credentials. NotFound when the location is no URL or the provider no longer has the
     recording; RetryLater when it answers otherwise or cannot be reached."""
     if not location.startswith(("https://", "http://")):
         raise NotFound("this recording's audio is not reachable from the hub")
     try:
-        async with http.get(location, headers=_credentials(location, twilio)) as upstream:
+        async with http.get(location, headers=_credentials(location, twilio),
+                            timeout=limits) as upstream:
             if upstream.status == 404:
                 raise NotFound("the provider no longer has this recording (it answered 404)")
             if upstream.status != 200:
