@@ -103,7 +103,8 @@ async def collect(settings: Settings, config: Path | None, logs: list[Path]) -> 
     bundle.notes.append(
         f"{len(log_texts)} log file(s) included. The hub writes its log to standard error "
         "(the service manager's journal), not to a file of its own: save it with e.g. "
-        "`journalctl -u taxiconnect --since -2d > hub.log` and pass --log hub.log."
+        "`journalctl --namespace=taxiconnect -u taxiconnect --since -2d > hub.log` and pass "
+        "--log hub.log."
         if not log_texts else f"{len(log_texts)} log file(s) included, as given with --log.")
     bundle.add("README.txt", README.format(
         when=datetime.now(UTC).isoformat(timespec="seconds"),

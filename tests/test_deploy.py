@@ -48,6 +48,7 @@ UNITS = [UNIT, BACKUP_UNIT, DEPLOY / "taxiconnect-backup.timer"]
 BACKUPS = "/var/backups/taxiconnect"  # where the docs keep the nightly backups
 KEPT_DAYS = 90  # backups kept (docs/operations.md, Backups and retention)
 CONTAINERFILE = DEPLOY / "Containerfile"
+JOURNAL = DEPLOY / "journald@taxiconnect.conf"  # the hub's own journal: its log retention
 DOCS = REPO / "docs" / "operations.md"
 INSTALLED = "/opt/taxiconnect/.venv"  # where the docs install the package
 CONFIG = "/etc/taxiconnect/taxiconnect.toml"
@@ -138,6 +139,30 @@ def test_the_unit_stops_within_the_hubs_graceful_stop() -> None:
     assert unit["User"] == ["taxiconnect"] and unit["NoNewPrivileges"] == ["yes"]
     assert unit["ProtectSystem"] == ["strict"]
     assert unit["ReadWritePaths"] == ["/var/lib/taxiconnect"] == unit["WorkingDirectory"]
+
+
+def _days(timespan: str) -> float:
+    """A systemd time span of one unit ("90day", "3month"), in days (systemd.time(7))."""
+    parsed = re.fullmatch(r"(\d+)\s*([a-zA-Z]+)", timespan)
+    assert parsed is not None, timespan
+    number, unit = parsed.groups()
+    per_unit = {"day": 1, "d": 1, "week": 7, "w": 7, "month": 30.44, "M": 30.44,
+                "year": 365.25, "y": 365.25}
+    return int(number) * per_unit[unit]
+
+
+def test_the_hubs_log_is_kept_by_its_own_retention() -> None:
+    """The units log to a journal namespace whose file sets a retention in the documented
+    range (1 day - 36 months), and the documented installation installs that file."""
+    namespace = JOURNAL.stem.partition("@")[2]
+    for unit in (UNIT, BACKUP_UNIT):
+        assert _directives(unit)["LogNamespace"] == [namespace], unit.name
+    journal = _directives(JOURNAL)
+    assert journal["Storage"] == ["persistent"]
+    [retention] = journal["MaxRetentionSec"]
+    assert 1 <= _days(retention) <= 36 * 30.44, retention
+    assert f"deploy/{JOURNAL.name} /etc/systemd/" in _section()
+    assert f"journalctl --namespace={namespace} -u taxiconnect" in DOCS.read_text()
 
 
 def test_the_containerfile_copies_what_the_repository_has_and_runs_the_units_command() -> None:
