@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.openapi_requests import json_body
+from hub.request_models import Viewing
+
 JSON = "application/json"
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
 ERROR = {"description": "error", "content": {JSON: {"schema": {
@@ -121,8 +124,7 @@ PATHS: dict[str, Any] = {
                 "security": SESSION,
                 "parameters": [{"name": "request_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "format": "uuid"}}],
-                "requestBody": {"required": False, "content": {JSON: {"schema": {
-                    "type": "object", "properties": {"typing": {"type": "boolean"}}}}}},
+                "requestBody": json_body(Viewing, required=False),
                 "responses": {"200": _ok("{viewers: [{id, name, typing, until}], refresh_s}",
                                          "ViewerList"),
                               "401": ERROR, "404": ERROR, "422": ERROR}},
