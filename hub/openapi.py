@@ -20,10 +20,12 @@ from hub.records import component_schemas
 from hub.request_body import RequestModel
 from hub.request_models import (
     MODELS,
+    CannedRender,
     ContactName,
     Login,
     Merge,
     Note,
+    PasswordReset,
     PresenceChoice,
     Reply,
     Transfer,
@@ -668,9 +670,7 @@ SPEC: dict[str, Any] = {
         "/api/v1/admin/agents/{agent_id}/password": {"post": {
             "summary": "set a new password (admins only); ends the agent's other sessions",
             "security": SESSION, "parameters": [AGENT_PARAM],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "required": ["password"], "properties": {
-                    "password": {"type": "string", "minLength": 12}}}}}},
+            "requestBody": json_body(PasswordReset),
             "responses": {"200": _ok("set", "AccountResult"), "400": ERROR, "401": ERROR,
                           "403": ERROR, "404": ERROR, "415": ERROR,
                           "422": _ok("too short", "Error")}}},
@@ -712,10 +712,7 @@ SPEC: dict[str, Any] = {
             "summary": "a canned reply filled in for the request, for the composer to insert "
                        "and edit; nothing is sent",
             "security": SESSION, "parameters": [ID_PARAM, CANNED_PARAM],
-            "requestBody": {"required": False, "content": {JSON: {"schema": {
-                "type": "object", "properties": {"eta": {
-                    "type": "string", "maxLength": 40, "description":
-                    "required when the text names {eta}, e.g. \"10 min\""}}}}}},
+            "requestBody": json_body(CannedRender, required=False),
             "responses": {"200": _ok("{text, canned_reply, language}", "RenderedReply"),
                           "400": _ok("an eta is needed, or it is too long", "Error"),
                           "401": ERROR, "403": _ok("external users", "Error"),

@@ -28,13 +28,15 @@ BODY_TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class Refusal:
-    """How a wrong field is answered: the error (code and params) for any fault, or the
-    fault's own (`required`, `too_long`); `marks` renames a fault's mark where the handlers
-    always marked the field otherwise (a missing target as "invalid")."""
+    """How a wrong field is answered: `why` (code and params) for any fault of the field,
+    unless the fault's mark has an error of its own (`required`, `too_long`, `too_short`).
+    `marks` renames a mark where the handlers always marked the field otherwise (a missing
+    target as "invalid"); the renamed mark is the one that picks the error."""
 
     why: ErrorCode | Reason
     required: ErrorCode | Reason | None = None
     too_long: ErrorCode | Reason | None = None
+    too_short: ErrorCode | Reason | None = None
     marks: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -43,10 +45,18 @@ Refusals = Mapping[str, Refusal]
 
 class RequestModel(msgspec.Struct, kw_only=True):
     """A JSON request body. Unknown fields are ignored unless a model forbids them (then
-    `unknown` is the error); a field without a refusal of its own gets the generic one."""
+    `unknown_field` says the error); a field without a refusal of its own gets the generic
+    one. `marks_fields` False: the refusal is a 400 naming no field, as some routes always
+    answered."""
 
     refusals: ClassVar[Refusals] = {}
     unknown: ClassVar[ErrorCode | Reason] = ErrorCode.BAD_INPUT
+    unknown_mark: ClassVar[str] = "unknown_field"
+    marks_fields: ClassVar[bool] = True
+
+    @classmethod
+    def unknown_field(cls, name: str) -> ErrorCode | Reason:
+        return cls.unknown
 
 
 Model = TypeVar("Model", bound=RequestModel)
@@ -55,7 +65,7 @@ Model = TypeVar("Model", bound=RequestModel)
 _AT = re.compile(r" - at `\$\.(?P<field>[^.\[`]+)(?P<rest>[^`]*)`$")
 _NAMED = re.compile(
     r"^Object (?P<fault>missing required|contains unknown) field `(?P<field>[^`]+)`$")
-_LONGEST = re.compile(r"^Expected `(?P<kind>str|array|object)` of length <= ")
+_LENGTH = re.compile(r"^Expected `(?P<kind>str|array|object)` of length (?P<bound>[<>])= ")
 
 
 async def receive_body(request: web.Request) -> bytes:
@@ -106,7 +116,7 @@ def body_as(data: JsonObject, model: type[Model]) -> Model:
     except msgspec.ValidationError as exc:
         name, mark = fault(str(exc))
         why, mark = _refusal(model, name, mark)
-        raise BadInput(why, {name: mark}) from None
+        raise BadInput(why, {name: mark} if model.marks_fields else None) from None
 
 
 def fault(message: str) -> tuple[str, str]:
@@ -118,20 +128,24 @@ def fault(message: str) -> tuple[str, str]:
     at = _AT.search(message)
     if at is None:
         return "body", "invalid"
-    longest = _LONGEST.match(message)
-    if longest and at["rest"] == "":  # the field itself is too long, not a value inside it
-        return at["field"], "too_long" if longest["kind"] == "str" else "too_many"
+    length = _LENGTH.match(message)
+    if length and at["rest"] == "":  # the field's own length, not a value's inside it
+        if length["bound"] == ">":
+            return at["field"], "too_short" if length["kind"] == "str" else "too_few"
+        return at["field"], "too_long" if length["kind"] == "str" else "too_many"
     return at["field"], "invalid"
 
 
 def _refusal(model: type[RequestModel], name: str, mark: str
              ) -> tuple[ErrorCode | Reason, str]:
     if mark == "unknown_field":
-        return model.unknown, mark
+        return model.unknown_field(name), model.unknown_mark
     refusal = model.refusals.get(name)
     if refusal is None:
         if mark == "required":
             return ErrorCode.FIELD_REQUIRED.of(field=name), mark
         return ErrorCode.BAD_INPUT, mark
-    own = {"required": refusal.required, "too_long": refusal.too_long}.get(mark)
-    return own or refusal.why, refusal.marks.get(mark, mark)
+    mark = refusal.marks.get(mark, mark)
+    own = {"required": refusal.required, "too_long": refusal.too_long,
+           "too_short": refusal.too_short}.get(mark)
+    return own or refusal.why, mark
