@@ -18,9 +18,10 @@ from hub import agents
 from hub.agent_auth import require_admin
 from hub.appkeys import DATABASE, SESSIONS, SETTINGS
 from hub.error_codes import ErrorCode
-from hub.errors import BadInput, NotFound
+from hub.errors import NotFound
 from hub.middleware import CONSOLE_POLICY
-from hub.request_body import read_json_object
+from hub.request_body import read_body, read_json_object
+from hub.request_models import PasswordReset
 from hub.sessions import COOKIE_NAME
 from web import ROOT as WEB_ROOT
 
@@ -78,11 +79,8 @@ async def reset_password(request: web.Request) -> web.Response:
     keeps the session they are using)."""
     admin = await require_admin(request)
     agent_id = _agent_id(request)
-    body = await read_json_object(request)
-    if "password" not in body:
-        raise BadInput(ErrorCode.CHECK_FIELDS, {"password": "required"})
-    changed = await agents.set_password(request.app[DATABASE], agent_id, body["password"],
-                                        by=admin)
+    password = (await read_body(request, PasswordReset)).password
+    changed = await agents.set_password(request.app[DATABASE], agent_id, password, by=admin)
     keep = request.cookies.get(COOKIE_NAME) if agent_id == admin.id else None
     ended = await request.app[SESSIONS].end_all(agent_id, keep=keep)
     log.info("password of agent %s reset by %s; %d sessions ended", agent_id, admin.id, ended)

@@ -14,9 +14,9 @@ from hub.appkeys import DATABASE, KEYS, REDIS, SESSIONS, SETTINGS, TRUSTED_PROXI
 from hub.audit_web import record_access
 from hub.client_address import client_address
 from hub.error_codes import ErrorCode, answer
-from hub.errors import BadInput
 from hub.passwords import verify_password
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import Login
 from hub.sessions import COOKIE_NAME
 from hub.text import is_storable
 
@@ -27,13 +27,8 @@ async def login(request: web.Request) -> web.Response:
     if not origin_allowed(request):  # login CSRF: a foreign page logging a browser in
         raise web.HTTPForbidden(text=json.dumps(answer(ErrorCode.ORIGIN_NOT_ALLOWED.of())),
                                 content_type="application/json")
-    body = await read_json_object(request)
-    login_name = body.get("login")
-    password = body.get("password")
-    if not isinstance(login_name, str) or not isinstance(password, str):
-        raise BadInput(ErrorCode.LOGIN_PASSWORD_REQUIRED,
-                       {"login": "required", "password": "required"})
-    login_name = login_name.strip().lower()[:64]
+    body = await read_body(request, Login)
+    login_name, password = body.login.strip().lower()[:64], body.password
     limits = LoginLimits(request.app[REDIS].client, request.app[KEYS])
     remote = client_address(request, request.app[TRUSTED_PROXIES])
     if not is_storable(login_name) or not is_storable(password):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dispatch.callback_actions import CallbackOutcome
+from hub.openapi_requests import json_body
+from hub.request_models import CallbackOutcomeInput
 
 JSON = "application/json"
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
@@ -48,10 +49,7 @@ PATHS: dict[str, Any] = {
                    "any other outcome keeps it a callback and counts details "
                    "callback_attempts. Consoles get request.callback_outcome",
         "security": SESSION, "parameters": [ID_PARAM],
-        "requestBody": {"required": True, "content": {JSON: {"schema": {
-            "type": "object", "required": ["outcome"], "properties": {
-                "outcome": {"enum": [o.value for o in CallbackOutcome]},
-                "note": {"type": ["string", "null"], "maxLength": 4000}}}}}},
+        "requestBody": json_body(CallbackOutcomeInput),
         "responses": {
             "200": _answer("{request, outcome}", "CallbackOutcomeResult"),
             "400": _answer("not JSON"), "415": _answer("not application/json"),

@@ -18,13 +18,14 @@ from aiohttp import web
 from channels.base import CallOriginator
 from channels.registry import call_originator
 from dispatch.appkeys import ADAPTERS
-from dispatch.callback_actions import CallbackOutcome, Callbacks, CallTarget
+from dispatch.callback_actions import Callbacks, CallTarget
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, RELAY
 from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound, RetryLater
 from hub.model import Agent
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import CallbackOutcomeInput
 
 
 def _request_id(request: web.Request) -> uuid.UUID:
@@ -62,16 +63,8 @@ async def _originate(pbx: CallOriginator, agent: Agent, target: CallTarget) -> s
 
 async def callback_outcome(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body = await read_json_object(request)
-    try:
-        outcome = CallbackOutcome(str(body.get("outcome", "")))
-    except ValueError as exc:
-        raise BadInput(ErrorCode.OUTCOME_INVALID.of(
-            allowed=", ".join(o.value for o in CallbackOutcome)),
-                       {"outcome": "invalid"}) from exc
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise BadInput(ErrorCode.NOTE_NOT_TEXT, {"note": "invalid"})
+    body = await read_body(request, CallbackOutcomeInput)
+    outcome, note = body.outcome, body.note
     summary = await _callbacks(request).record_outcome(_request_id(request), agent, outcome,
                                                        note)
     return web.json_response({"request": summary, "outcome": outcome.value})

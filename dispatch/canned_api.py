@@ -20,7 +20,8 @@ from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE
 from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
-from hub.request_body import read_json_object
+from hub.request_body import read_body, read_json_object
+from hub.request_models import CannedRender
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,9 @@ async def render(request: web.Request) -> web.Response:
     agent = await require_centre(request, ErrorCode.CANNED_CENTRE_ONLY)
     request_id = _uuid(request, "request_id", ErrorCode.REQUEST_NOT_FOUND)
     canned_id = _uuid(request, "canned_id", ErrorCode.CANNED_NOT_FOUND)
-    body = await read_json_object(request) if request.body_exists else {}
-    extra = sorted(set(body) - {"eta"})
-    if extra:
-        raise BadInput(ErrorCode.RENDER_UNKNOWN_FIELDS.of(unknown=", ".join(extra)))
+    body = await read_body(request, CannedRender) if request.body_exists else CannedRender()
     rendered = await canned_store.render_for(request.app[DATABASE], canned_id, request_id,
-                                             agent=agent, eta=clean_eta(body.get("eta")))
+                                             agent=agent, eta=clean_eta(body.eta))
     return web.json_response(rendered)
 
 

@@ -10,7 +10,6 @@ dispatch.groups_send; this module is HTTP.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from aiohttp import web
 
@@ -23,9 +22,9 @@ from dispatch.query_params import page_limit
 from hub.agent_auth import require_admin, require_centre
 from hub.appkeys import DATABASE, RELAY, REPLY_SENDERS, SETTINGS
 from hub.error_codes import ErrorCode
-from hub.errors import BadInput, NotFound
-from hub.model import Channel
-from hub.request_body import read_json_object
+from hub.errors import NotFound
+from hub.request_body import read_body, read_json_object
+from hub.request_models import GroupMessage, GroupName, GroupRename, MembersImport
 
 BASE = "/api/v1/groups"
 DEFAULT_SENT_LIMIT = 20
@@ -59,33 +58,16 @@ async def send_message(request: web.Request) -> web.Response:
     201 with the thread; 200 when the key was sent before."""
     agent = await require_centre(request, ErrorCode.GROUPS_CENTRE_ONLY)
     group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
-    body = await read_json_object(request)
-    text, subject = body.get("body"), body.get("subject")
-    key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
-    if not isinstance(text, str):
-        raise BadInput(ErrorCode.BODY_REQUIRED, {"body": "required"})
-    if subject is not None and not isinstance(subject, str):
-        raise BadInput(ErrorCode.SUBJECT_NOT_TEXT, {"subject": "invalid"})
-    if not isinstance(key, str):
-        raise BadInput(ErrorCode.CLIENT_KEY_NOT_TEXT, {"client_key": "invalid"})
+    body = await read_body(request, GroupMessage)
+    key = body.client_key or request.headers.get("Idempotency-Key", "")
     sender = GroupMessages(request.app[DATABASE], request.app[RELAY],
                            request.app[REPLY_SENDERS])
-    done = await sender.send(group_id, agent, body=text, key=key, subject=subject,
-                             channels=_channels(body.get("channels")))
+    done = await sender.send(group_id, agent, body=body.body, key=key, subject=body.subject,
+                             channels=list(dict.fromkeys(body.channels)))
     return web.json_response({
         "group_message": {"id": str(done.group_message_id), "recipients": done.recipients},
         "request": done.request, "changed": done.changed,
     }, status=201 if done.changed else 200)
-
-
-def _channels(value: Any) -> list[Channel]:
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise BadInput(ErrorCode.GROUP_CHANNELS_REQUIRED, {"channels": "required"})
-    try:
-        chosen = [Channel(v) for v in dict.fromkeys(value)]
-    except ValueError as exc:
-        raise BadInput(ErrorCode.GROUP_CHANNELS_INVALID, {"channels": "invalid"}) from exc
-    return chosen
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -113,8 +95,8 @@ async def admin_list(request: web.Request) -> web.Response:
 
 async def admin_create(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    body = await read_json_object(request)
-    created = await groups.create_group(request.app[DATABASE], body.get("name"), by=admin)
+    name = (await read_body(request, GroupName)).name
+    created = await groups.create_group(request.app[DATABASE], name, by=admin)
     return web.json_response({"group": created}, status=201)
 
 
@@ -130,12 +112,8 @@ async def admin_get(request: web.Request) -> web.Response:
 async def admin_rename(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
-    body = await read_json_object(request)
-    if set(body) - {"name"}:
-        raise BadInput(ErrorCode.GROUP_ONLY_NAME,
-                       {k: "not_settable" for k in set(body) - {"name"}})
-    found = await groups.rename_group(request.app[DATABASE], group_id, body.get("name"),
-                                      by=admin)
+    name = (await read_body(request, GroupRename)).name
+    found = await groups.rename_group(request.app[DATABASE], group_id, name, by=admin)
     return web.json_response({"group": found})
 
 
@@ -177,15 +155,9 @@ async def import_members(request: web.Request) -> web.Response:
     """{"csv": "name;phone;email" lines, "replace": false}: all lines or none."""
     admin = await require_admin(request)
     group_id = _id(request, "group_id", ErrorCode.GROUP_NOT_FOUND)
-    body = await read_json_object(request)
-    text, replace = body.get("csv"), body.get("replace", False)
-    if not isinstance(text, str):
-        raise BadInput(ErrorCode.CSV_REQUIRED,
-                       {"csv": "required"})
-    if not isinstance(replace, bool):
-        raise BadInput(ErrorCode.REPLACE_NOT_BOOLEAN, {"replace": "invalid"})
-    done = await groups.import_members(request.app[DATABASE], group_id, parse_members(text),
-                                       replace=replace, by=admin, region=_region(request))
+    body = await read_body(request, MembersImport)
+    done = await groups.import_members(request.app[DATABASE], group_id, parse_members(body.csv),
+                                       replace=body.replace, by=admin, region=_region(request))
     return web.json_response(done)
 
 

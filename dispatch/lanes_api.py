@@ -20,9 +20,10 @@ from hub.clock import utcnow
 from hub.error_codes import ErrorCode
 from hub.errors import BadInput, Conflict, Forbidden, NotFound
 from hub.lane_book import lane_json, lane_of
-from hub.lanes import DEFAULT, DEFAULT_LANE, Lane
+from hub.lanes import DEFAULT, DEFAULT_LANE, LANE_KEY, Lane
 from hub.model import OPEN_STATUSES, HandlingAction, Role
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import LaneSettings, NewLane, RoutingRuleInput
 
 lanes_t, rules_t, r = schema.lanes, schema.routing_rules, schema.contact_requests
 
@@ -51,7 +52,8 @@ async def list_lanes(request: web.Request) -> web.Response:
 
 async def add_lane(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    values = {**lane_values(await read_json_object(request)), "updated_at": utcnow()}
+    body = await read_body(request, NewLane)
+    values = {**lane_values(body, key=body.key), "updated_at": utcnow()}
     try:
         async with request.app[DATABASE].write() as conn:
             await conn.execute(insert(lanes_t), values)
@@ -65,7 +67,10 @@ async def add_lane(request: web.Request) -> web.Response:
 async def change_lane(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     key = request.match_info["key"]
-    values = {**lane_values(await read_json_object(request), key=key), "updated_at": utcnow()}
+    if not LANE_KEY.match(key):
+        raise BadInput(ErrorCode.LANE_KEY_FORMAT, {"key": "invalid"})
+    values = {**lane_values(await read_body(request, LaneSettings), key=key),
+              "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
         changed = await conn.execute(update(lanes_t).where(lanes_t.c.key == key).values(values))
         if changed.rowcount != 1:
@@ -101,7 +106,7 @@ async def remove_lane(request: web.Request) -> web.Response:
 
 async def add_rule(request: web.Request) -> web.Response:
     admin = await require_admin(request)
-    values = {**rule_values(await read_json_object(request)), "id": uuid.uuid4(),
+    values = {**rule_values(await read_body(request, RoutingRuleInput)), "id": uuid.uuid4(),
               "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
         await _lane_exists(conn, values["lane"])
@@ -115,7 +120,7 @@ async def add_rule(request: web.Request) -> web.Response:
 async def change_rule(request: web.Request) -> web.Response:
     admin = await require_admin(request)
     rule_id = _rule_id(request)
-    values = {**rule_values(await read_json_object(request)), "updated_at": utcnow()}
+    values = {**rule_values(await read_body(request, RoutingRuleInput)), "updated_at": utcnow()}
     async with request.app[DATABASE].write() as conn:
         await _lane_exists(conn, values["lane"])
         changed = await conn.execute(update(rules_t).where(rules_t.c.id == rule_id)

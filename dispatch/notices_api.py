@@ -20,11 +20,12 @@ from hub.events import EventType
 from hub.model import Channel
 from hub.notices import notice_of, unfinished
 from hub.outbox import new_row, write_rows
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import NOTICE_TEXT_CHARS, NoticeInput
 from hub.text import is_storable
 
 n = schema.notices
-MAX_TEXT_CHARS = 1000  # spoken on the phone and sent by SMS: keep it short
+MAX_TEXT_CHARS = NOTICE_TEXT_CHARS
 HISTORY_LIMIT = 50
 MAX_DURATION = timedelta(days=31)
 
@@ -45,7 +46,7 @@ async def list_notices(request: web.Request) -> web.Response:
 
 async def publish(request: web.Request) -> web.Response:
     agent = await require_centre(request, ErrorCode.NOTICES_CENTRE_ONLY)
-    values = await _values(await read_json_object(request), request)
+    values = await _values(await read_body(request, NoticeInput), request)
     now = utcnow()
     values.update(id=uuid.uuid4(), created_by=agent.id, created_at=now, ended_at=None,
                   ended_by=None)
@@ -87,69 +88,53 @@ async def end(request: web.Request) -> web.Response:
     return web.json_response({"notice": notice})
 
 
-async def _values(body: dict[str, Any], request: web.Request) -> dict[str, Any]:
-    texts = {lang: _text(body, f"text_{lang}") for lang in ("fi", "en")}
-    swedish = body.get("text_sv")
-    if swedish is not None and not isinstance(swedish, str):
-        raise BadInput(ErrorCode.NOTICE_SV_INVALID, {"text_sv": "invalid"})
+async def _values(body: NoticeInput, request: web.Request) -> dict[str, Any]:
+    texts = {lang: _text(text, f"text_{lang}")
+             for lang, text in (("fi", body.text_fi), ("en", body.text_en))}
     # Optional: without it, Swedish-speaking passengers are given the Finnish text.
-    text_sv = _text(body, "text_sv") if swedish and swedish.strip() else None
-    channels = body.get("channels")
-    known = {c.value for c in Channel}
-    if (not isinstance(channels, list) or not channels
-            or not all(isinstance(x, str) for x in channels) or not set(channels) <= known):
-        raise BadInput(ErrorCode.NOTICE_CHANNELS_INVALID.of(allowed=", ".join(sorted(known))),
-                       {"channels": "invalid"})
-    lanes = body.get("lanes") or []
-    if not isinstance(lanes, list) or not all(isinstance(x, str) for x in lanes):
-        raise BadInput(ErrorCode.NOTICE_LANES_INVALID,
-                       {"lanes": "invalid"})
+    text_sv = _text(body.text_sv, "text_sv") if body.text_sv and body.text_sv.strip() else None
+    channels = {c.value for c in body.channels}
+    lanes = set(body.lanes or ())
     if lanes:
         async with request.app[DATABASE].read() as conn:
             found = set((await conn.execute(select(schema.lanes.c.key).where(
                 schema.lanes.c.key.in_(lanes)))).scalars())
-        if missing := sorted(set(lanes) - found):
+        if missing := sorted(lanes - found):
             raise BadInput(ErrorCode.LANES_UNKNOWN.of(lanes=", ".join(missing)),
                            {"lanes": "unknown"})
-    announcement_only = body.get("announcement_only", False)
-    if not isinstance(announcement_only, bool):
-        raise BadInput(ErrorCode.ANNOUNCEMENT_ONLY_NOT_BOOLEAN,
-                       {"announcement_only": "invalid"})
-    if announcement_only and Channel.PHONE.value not in channels:
+    if body.announcement_only and Channel.PHONE.value not in channels:
         raise BadInput(ErrorCode.ANNOUNCEMENT_ONLY_NEEDS_PHONE,
                        {"announcement_only": "needs_phone"})
     now = utcnow()
-    valid_from = _time(body, "valid_from") or now
-    valid_until = _time(body, "valid_until")
+    valid_from = _time(body.valid_from, "valid_from") or now
+    valid_until = _time(body.valid_until, "valid_until")
     if valid_until is not None and valid_until <= valid_from:
         raise BadInput(ErrorCode.NOTICE_ENDS_BEFORE_START, {"valid_until": "invalid"})
     if (valid_until or valid_from + MAX_DURATION) - valid_from > MAX_DURATION:
         raise BadInput(ErrorCode.NOTICE_TOO_LONG,
                        {"valid_until": "too_long"})
     return {"text_fi": texts["fi"], "text_en": texts["en"], "text_sv": text_sv,
-            "channels": sorted(set(channels)),
-            "lanes": sorted(set(lanes)), "announcement_only": announcement_only,
+            "channels": sorted(channels), "lanes": sorted(lanes),
+            "announcement_only": body.announcement_only,
             "valid_from": valid_from, "valid_until": valid_until}
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value.strip():
+def _text(value: str, name: str) -> str:
+    value = value.strip()
+    if not value:
         raise BadInput(ErrorCode.NOTICE_TEXT_REQUIRED.of(field=name),
                        {name: "required"})
-    value = value.strip()
     if len(value) > MAX_TEXT_CHARS or not is_storable(value):
         raise BadInput(ErrorCode.NOTICE_TEXT_INVALID.of(field=name, max=MAX_TEXT_CHARS),
                        {name: "invalid"})
     return value
 
 
-def _time(body: dict[str, Any], name: str) -> datetime | None:
-    value = body.get(name)
-    if value in (None, ""):
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value))
+        parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise BadInput(ErrorCode.TIME_INVALID.of(field=name),
                        {name: "invalid"}) from exc

@@ -25,7 +25,8 @@ from hub.error_codes import ErrorCode
 from hub.errors import BadInput, NotFound
 from hub.json_answer import json_answer
 from hub.model import Agent, Role
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import ContactName, Merge
 
 BASE = "/api/v1/contacts"
 MAX_QUERY_CHARS = 320  # the longest identity (an email address)
@@ -128,13 +129,8 @@ async def change_contact(request: web.Request) -> web.Response:
     """`{"name": "..."}` (null or empty clears it)."""
     agent = await _team(request)
     contact_id = _contact_id(request)
-    body = await read_json_object(request)
-    unknown = {key: "unknown_field" for key in body if key != "name"}
-    if unknown:
-        raise BadInput(ErrorCode.PASSENGER_ONLY_NAME, unknown)
-    if "name" not in body:
-        raise BadInput(ErrorCode.NAME_REQUIRED, {"name": "required"})
-    await _changes(request).rename(contact_id, clean_name(body["name"]), agent)
+    body = await read_body(request, ContactName)
+    await _changes(request).rename(contact_id, clean_name(body.name), agent)
     return json_answer({"contact": await _card(request, contact_id)})
 
 
@@ -142,11 +138,7 @@ async def merge_contact(request: web.Request) -> web.Response:
     """`{"into": "<contact id>"}`: this passenger is merged into that one, which survives."""
     agent = await _team(request)
     contact_id = _contact_id(request)
-    body = await read_json_object(request)
-    try:
-        into = uuid.UUID(str(body.get("into", "")))
-    except ValueError as exc:
-        raise BadInput(ErrorCode.MERGE_TARGET_INVALID, {"into": "invalid"}) from exc
+    into = (await read_body(request, Merge)).into
     merged = await _changes(request).merge(contact_id, into, agent)
     return json_answer({
         "contact": await _card(request, merged.survivor),

@@ -11,9 +11,10 @@ from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.console_presence import PresenceState
 from hub.error_codes import ErrorCode
-from hub.errors import BadInput, Forbidden
+from hub.errors import Forbidden
 from hub.model import Role
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import PresenceChoice
 
 
 def board(app: web.Application) -> PresenceBoard:
@@ -33,13 +34,7 @@ async def set_presence(request: web.Request) -> web.Response:
     agent = await current_agent(request)
     if agent.role is Role.EXTERNAL:
         raise Forbidden(ErrorCode.EXTERNAL_NO_PRESENCE)
-    body = await read_json_object(request)
-    try:
-        state = PresenceState(str(body.get("state", "")))
-    except ValueError as exc:
-        raise BadInput(ErrorCode.PRESENCE_STATE_INVALID.of(
-            allowed=", ".join(s.value for s in PresenceState)),
-                       {"state": "invalid"}) from exc
+    state = (await read_body(request, PresenceChoice)).state
     presence = board(request.app)
     changed = await presence.presence.choose(agent.id, state)
     handed_back: list[str] = []

@@ -45,7 +45,8 @@ from hub.errors import BadInput, Forbidden, NotFound
 from hub.json_answer import json_answer
 from hub.model import Agent, Channel, RequestStatus, Role
 from hub.read_models import detail, summaries_by_id
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import Note, Reply, Transfer
 
 PLAIN_ACTIONS = ("claim", "release", "resolve", "reopen")
 DEFAULT_LIMIT = 500
@@ -257,51 +258,29 @@ def _plain_action(name: str) -> Callable[[web.Request], Awaitable[web.Response]]
 
 async def transfer(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body = await read_json_object(request)
-    try:
-        target = uuid.UUID(str(body.get("agent_id", "")))
-    except ValueError as exc:
-        raise BadInput(ErrorCode.TRANSFER_TARGET_INVALID, {"agent_id": "invalid"}) from exc
-    return _answer(await _actions(request).transfer(_request_id(request), agent, target))
+    body = await read_body(request, Transfer)
+    return _answer(await _actions(request).transfer(_request_id(request), agent, body.agent_id))
 
 
 async def add_note(request: web.Request) -> web.Response:
     agent = await current_agent(request)
-    body: dict[str, Any] = await read_json_object(request)
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise BadInput(ErrorCode.TEXT_REQUIRED, {"text": "required"})
-    return _answer(await _actions(request).note(_request_id(request), agent, text))
+    body = await read_body(request, Note)
+    return _answer(await _actions(request).note(_request_id(request), agent, body.text))
 
 
 async def add_reply(request: web.Request) -> web.Response:
     """Reply to the passenger. The composer sends a key of its own (`client_key`, or an
     Idempotency-Key header) so that a resend after a network drop is sent once."""
     agent = await current_agent(request)
-    body: dict[str, Any] = await read_json_object(request)
-    text, subject = body.get("body"), body.get("subject")
-    key = body.get("client_key") or request.headers.get("Idempotency-Key", "")
-    if not isinstance(text, str):
-        raise BadInput(ErrorCode.BODY_REQUIRED, {"body": "required"})
-    if subject is not None and not isinstance(subject, str):
-        raise BadInput(ErrorCode.SUBJECT_NOT_TEXT, {"subject": "invalid"})
-    if not isinstance(key, str):
-        raise BadInput(ErrorCode.CLIENT_KEY_NOT_TEXT, {"client_key": "invalid"})
-    channel = None
-    if body.get("channel") is not None:
-        try:
-            channel = Channel(str(body["channel"]))
-        except ValueError as exc:
-            raise BadInput(ErrorCode.CHANNEL_INVALID.of(
-                allowed=", ".join(c.value for c in Channel)),
-                           {"channel": "invalid"}) from exc
+    body = await read_body(request, Reply)
+    key = body.client_key or request.headers.get("Idempotency-Key", "")
     request_id = _request_id(request)
     # Read from Redis before the reply's transaction opens: nothing is awaited inside it.
     files = await upload_api.uploaded_files(request.app[REDIS].client, request.app[KEYS],
-                                            request_id, body.get("attachments"))
+                                            request_id, body.attachments)
     replies = Replies(request.app[DATABASE], request.app[RELAY], request.app[REPLY_SENDERS])
-    done = await replies.reply(request_id, agent, body=text, key=key,
-                               channel=channel, subject=subject, attachments=files)
+    done = await replies.reply(request_id, agent, body=body.body, key=key,
+                               channel=body.channel, subject=body.subject, attachments=files)
     return web.json_response(
         {"request": done.request, "message_id": str(done.message_id), "changed": done.changed},
         status=201 if done.changed else 200)

@@ -22,11 +22,12 @@ from hub import schema
 from hub.agent_auth import current_agent
 from hub.appkeys import DATABASE, KEYS, REDIS
 from hub.error_codes import ErrorCode
-from hub.errors import BadInput, NotFound
+from hub.errors import NotFound
 from hub.events import EventType
 from hub.keys import Keys
 from hub.model import Agent, Role
-from hub.request_body import read_json_object
+from hub.request_body import read_body
+from hub.request_models import Viewing
 
 REFRESH_S = 15.0  # the console says it is still there this often (web/console/viewers.js)
 LAPSE_S = 40.0  # a viewer not heard from this long is gone
@@ -94,12 +95,7 @@ async def _viewed(request: web.Request) -> tuple[uuid.UUID, Agent]:
 async def viewing(request: web.Request) -> web.Response:
     """PUT {"typing": bool}: this dispatcher has the request open (and is writing or not)."""
     request_id, agent = await _viewed(request)
-    typing = False
-    if request.body_exists:
-        given = (await read_json_object(request)).get("typing", False)
-        if not isinstance(given, bool):
-            raise BadInput(ErrorCode.TYPING_NOT_BOOLEAN, {"typing": "invalid"})
-        typing = given
+    typing = request.body_exists and (await read_body(request, Viewing)).typing
     found = await Viewers(request.app[REDIS].client, request.app[KEYS]).see(
         request_id, agent, typing=typing)
     return web.json_response({"viewers": found, "refresh_s": REFRESH_S})

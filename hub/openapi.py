@@ -15,7 +15,21 @@ from hub import asyncapi
 from hub import openapi_webhooks as webhook_openapi
 from hub.bodies import BODIES
 from hub.openapi_bodies import BODIES as FEATURE_BODIES
+from hub.openapi_requests import json_body
 from hub.records import component_schemas
+from hub.request_body import RequestModel
+from hub.request_models import (
+    MODELS,
+    CannedRender,
+    ContactName,
+    Login,
+    Merge,
+    Note,
+    PasswordReset,
+    PresenceChoice,
+    Reply,
+    Transfer,
+)
 
 JSON = "application/json"
 
@@ -85,7 +99,7 @@ _ACCOUNT_FIELDS: dict[str, Any] = {
 }
 
 
-def _action(summary: str, body: str | None = None) -> dict[str, Any]:
+def _action(summary: str, body: type[RequestModel] | None = None) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "summary": summary, "security": SESSION, "parameters": [ID_PARAM],
         "responses": {"200": _ok("the request after the action", "ActionResult"),
@@ -93,8 +107,7 @@ def _action(summary: str, body: str | None = None) -> dict[str, Any]:
                       "409": _ok("lost to another agent; says who holds it", "Conflict")},
     }
     if body:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": {
-            "$ref": f"#/components/schemas/{body}"}}}}
+        operation["requestBody"] = json_body(body)
         operation["responses"].update({"400": ERROR, "415": ERROR,
                                        "422": _ok("a field is invalid", "Error")})
     return operation
@@ -126,8 +139,9 @@ def _generic(summary: str) -> dict[str, Any]:
                           "503": _ok("at capacity; Retry-After", "Error")}}
 
 
-# The typed bodies' schemas; a hand-written schema below may not take one's name.
-_GENERATED = component_schemas(*BODIES, *FEATURE_BODIES)
+# The typed bodies' schemas, answers and requests; a hand-written schema below may not take
+# one's name.
+_GENERATED = component_schemas(*BODIES, *FEATURE_BODIES, *MODELS)
 
 ORDER_FIELDS = {
     "name": {"type": "string", "maxLength": 200},
@@ -216,22 +230,6 @@ SPEC: dict[str, Any] = {
                                        announced={"type": "array", "items": _STRING})),
             "Order": {"type": "object", "properties": ORDER_FIELDS,
                       "description": "phone or email, and message or pickup_address"},
-            "Login": {"type": "object", "required": ["login", "password"], "properties": {
-                "login": {"type": "string"}, "password": {"type": "string"}}},
-            "Transfer": {"type": "object", "required": ["agent_id"],
-                         "properties": {"agent_id": {"type": "string", "format": "uuid"}}},
-            "Reply": {"type": "object", "required": ["body", "client_key"], "properties": {
-                "body": {"type": "string", "description": "SMS at most 1600 characters"},
-                "client_key": {"type": "string", "maxLength": 100, "description":
-                               "the composer's own id: a resend is sent once (or give "
-                               "an Idempotency-Key header)"},
-                "channel": {"enum": ["sms", "email"], "description":
-                            "default: the request's own channel"},
-                "subject": {"type": "string", "maxLength": 200},
-                "attachments": {"type": "array", "maxItems": 10, "items": {
-                    "type": "string", "pattern": "^[0-9a-f]{64}$"}, "description":
-                    "email replies only: the sha256 of files uploaded for this request "
-                    "(POST .../attachments) within a day"}}},
             "AttachmentLimits": {"type": "object",
                                  "required": ["max_bytes", "types", "max_files"],
                                  "properties": {
@@ -260,8 +258,6 @@ SPEC: dict[str, Any] = {
                                           **_ACCOUNT_FIELDS}},
             "AccountChange": {"type": "object", "properties": {
                 **_ACCOUNT_FIELDS, "active": {"type": "boolean"}}},
-            "Note": {"type": "object", "required": ["text"],
-                     "properties": {"text": {"type": "string", "maxLength": 4000}}},
             "CannedReplyInput": {"type": "object", "required": ["title", "language", "body"],
                                  "properties": _CANNED_FIELDS},
             "CannedReply": {"type": "object", "properties": {
@@ -361,8 +357,7 @@ SPEC: dict[str, Any] = {
             "generic gateway delivery report: {message_id, status, error?}")},
         "/api/v1/auth/login": {"post": {
             "summary": "log in; sets the HttpOnly session cookie",
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "$ref": "#/components/schemas/Login"}}}},
+            "requestBody": json_body(Login),
             "responses": {"200": _ok("logged in", "AgentResult"), "401": ERROR,
                           "422": _ok("login or password missing or not text", "Error"),
                           "429": _ok("too many failed logins; Retry-After", "Error")}}},
@@ -385,9 +380,7 @@ SPEC: dict[str, Any] = {
             "summary": "choose one's own state; offline hands one's unanswered requests "
                        "(none sent or called since taking them) back to the queue at once",
             "security": SESSION,
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "required": ["state"], "properties": {"state": {
-                    "type": "string", "enum": ["available", "busy", "away", "offline"]}}}}}},
+            "requestBody": json_body(PresenceChoice),
             "responses": {"200": _ok("presence, handed_back (request ids)", "PresenceResult"),
                           "422": _ok("not a state", "Error"), "401": ERROR,
                           "403": _ok("external user, or a foreign origin", "Error")}}},
@@ -446,9 +439,9 @@ SPEC: dict[str, Any] = {
         "/api/v1/requests/{request_id}/resolve": {"post": _action("resolve")},
         "/api/v1/requests/{request_id}/reopen": {"post": _action("reopen a resolved request")},
         "/api/v1/requests/{request_id}/transfer": {"post": _action("hand to another agent",
-                                                                   "Transfer")},
+                                                                   Transfer)},
         "/api/v1/requests/{request_id}/notes": {"post": _action("add an internal note",
-                                                                "Note")},
+                                                                Note)},
         "/api/v1/requests/{request_id}/order": {
             "post": {
                 "summary": "send the request's order (details pickup_address and pickup_time, "
@@ -491,8 +484,7 @@ SPEC: dict[str, Any] = {
             "summary": "reply to the passenger over the request's channel (or another); "
                        "takes a request nobody holds",
             "security": SESSION, "parameters": [ID_PARAM],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "$ref": "#/components/schemas/Reply"}}}},
+            "requestBody": json_body(Reply),
             "responses": {"201": _ok("stored and queued for sending", "ReplyResult"),
                           "200": _ok("this client_key was already sent", "ReplyResult"),
                           "400": ERROR, "401": ERROR, "404": ERROR,
@@ -678,9 +670,7 @@ SPEC: dict[str, Any] = {
         "/api/v1/admin/agents/{agent_id}/password": {"post": {
             "summary": "set a new password (admins only); ends the agent's other sessions",
             "security": SESSION, "parameters": [AGENT_PARAM],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "required": ["password"], "properties": {
-                    "password": {"type": "string", "minLength": 12}}}}}},
+            "requestBody": json_body(PasswordReset),
             "responses": {"200": _ok("set", "AccountResult"), "400": ERROR, "401": ERROR,
                           "403": ERROR, "404": ERROR, "415": ERROR,
                           "422": _ok("too short", "Error")}}},
@@ -722,10 +712,7 @@ SPEC: dict[str, Any] = {
             "summary": "a canned reply filled in for the request, for the composer to insert "
                        "and edit; nothing is sent",
             "security": SESSION, "parameters": [ID_PARAM, CANNED_PARAM],
-            "requestBody": {"required": False, "content": {JSON: {"schema": {
-                "type": "object", "properties": {"eta": {
-                    "type": "string", "maxLength": 40, "description":
-                    "required when the text names {eta}, e.g. \"10 min\""}}}}}},
+            "requestBody": json_body(CannedRender, required=False),
             "responses": {"200": _ok("{text, canned_reply, language}", "RenderedReply"),
                           "400": _ok("an eta is needed, or it is too long", "Error"),
                           "401": ERROR, "403": _ok("external users", "Error"),
@@ -768,10 +755,7 @@ SPEC: dict[str, Any] = {
             "patch": {"summary": "name the passenger (audit-logged; consoles get "
                                  "request.passenger_renamed for their open requests)",
                       "security": SESSION, "parameters": [CONTACT_PARAM],
-                      "requestBody": {"required": True, "content": {JSON: {"schema": {
-                          "type": "object", "required": ["name"], "properties": {"name": {
-                              "type": ["string", "null"], "maxLength": 200,
-                              "description": "null or empty clears it"}}}}}},
+                      "requestBody": json_body(ContactName),
                       "responses": {"200": _ok("{contact}: the card", "ContactCard"), "400": ERROR,
                                     "401": ERROR, "403": _ok("external users, or a foreign "
                                                              "origin", "Error"),
@@ -804,9 +788,7 @@ SPEC: dict[str, Any] = {
                        "audit-logged; consoles get request.passenger_merged with the new "
                        "summary of each open request of the survivor",
             "security": SESSION, "parameters": [CONTACT_PARAM],
-            "requestBody": {"required": True, "content": {JSON: {"schema": {
-                "type": "object", "required": ["into"], "properties": {
-                    "into": {"type": "string", "format": "uuid"}}}}}},
+            "requestBody": json_body(Merge),
             "responses": {"200": _ok("{contact: the survivor's card, merged {id, into, "
                                      "identities, requests, announced}}", "MergeResult"),
                           "400": ERROR, "401": ERROR,

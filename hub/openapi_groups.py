@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hub.openapi_lanes import ERROR, JSON, SESSION, _ok
+from hub.openapi_requests import json_body
+from hub.request_models import GroupMessage, GroupName, GroupRename, MembersImport
 
 GROUP_PARAM = {"name": "group_id", "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"}}
@@ -48,16 +50,7 @@ PATHS: dict[str, Any] = {
                             "outbox; members who opted out of SMS are recorded as failed, "
                             "not sent; the same client_key sends once (200)",
                  "security": SESSION, "parameters": [GROUP_PARAM],
-                 "requestBody": _body({
-                     "type": "object", "required": ["body", "channels", "client_key"],
-                     "properties": {
-                         "body": {"type": "string", "maxLength": 1600,
-                                  "description": "SMS: at most 1600 characters"},
-                         "subject": {"type": "string", "maxLength": 200,
-                                     "description": "email; default: the group's name"},
-                         "channels": {"type": "array", "minItems": 1,
-                                      "items": {"enum": ["sms", "email"]}},
-                         "client_key": {"type": "string", "maxLength": 100}}}),
+                 "requestBody": json_body(GroupMessage),
                  "responses": {"201": _ok("{group_message: {id, recipients}, request, "
                                           "changed}", "GroupMessageResult"),
                                "200": _ok("sent before under this key (changed: false)",
@@ -67,8 +60,7 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "staff groups with member counts (admins)", "security": SESSION,
                 "responses": {"200": _ok("{groups}", "GroupList"), **ADMIN}},
         "post": {"summary": "add a group (admins; audited)", "security": SESSION,
-                 "requestBody": _body({"type": "object", "required": ["name"], "properties": {
-                     "name": {"type": "string", "maxLength": 100}}}),
+                 "requestBody": json_body(GroupName),
                  "responses": {"201": _ok("{group: {..., member_list}}", "GroupResult"), **ADMIN,
                                **WRITE, **TAKEN}}},
     "/api/v1/admin/groups/{group_id}": {
@@ -78,8 +70,7 @@ PATHS: dict[str, Any] = {
                               "404": ERROR}},
         "patch": {"summary": "rename a group (admins; audited)", "security": SESSION,
                   "parameters": [GROUP_PARAM],
-                  "requestBody": _body({"type": "object", "required": ["name"], "properties": {
-                      "name": {"type": "string", "maxLength": 100}}}),
+                  "requestBody": json_body(GroupRename),
                   "responses": {"200": _ok("{group: {..., member_list}}", "GroupResult"), **ADMIN,
                                 "404": ERROR, **WRITE, **TAKEN}},
         "delete": {"summary": "delete a group and its members (admins; audited); its "
@@ -100,8 +91,7 @@ PATHS: dict[str, Any] = {
                    "line is skipped); all lines or none; numbers or addresses in the group "
                    "already are skipped; `replace`: the lines become the whole group",
         "security": SESSION, "parameters": [GROUP_PARAM],
-        "requestBody": _body({"type": "object", "required": ["csv"], "properties": {
-            "csv": {"type": "string"}, "replace": {"type": "boolean", "default": False}}}),
+        "requestBody": json_body(MembersImport),
         "responses": {"200": _ok("{group, added, skipped, removed}", "MembersImported"), **ADMIN,
                       "404": ERROR,
                       **WRITE}}},

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hub.openapi_requests import json_body
+from hub.request_models import LaneSettings, NewLane, RoutingRuleInput, Viewing
+
 JSON = "application/json"
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
 ERROR = {"description": "error", "content": {JSON: {"schema": {
@@ -12,47 +15,6 @@ ERROR = {"description": "error", "content": {JSON: {"schema": {
 KEY_PARAM = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
 RULE_PARAM = {"name": "rule_id", "in": "path", "required": True,
               "schema": {"type": "string", "format": "uuid"}}
-
-LANE_FIELDS: dict[str, Any] = {
-    "key": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"},
-    "name_fi": {"type": "string", "maxLength": 100},
-    "name_en": {"type": "string", "maxLength": 100},
-    "position": {"type": "integer", "minimum": 0, "description": "tab order"},
-    "priority": {"type": "integer", "description": "new requests' priority in this lane"},
-    "strategy": {"enum": ["manual", "offer"], "description":
-                 "manual: picked from the shared queue; offer: offered to the longest-idle "
-                 "available dispatcher, then the next"},
-    "offer_timeout_s": {"type": "integer", "minimum": 5, "maximum": 600},
-    "last_agent_window_s": {"type": "integer", "minimum": 0, "description":
-                            "offer a returning passenger's request first to their last "
-                            "dispatcher if they handled it this recently; 0: off"},
-    "capacity": {"type": "integer", "minimum": 0,
-                 "description": "requests one dispatcher may hold; 0: no limit"},
-    "target_wait_s": {"type": "integer", "minimum": 10,
-                      "description": "the queue's waiting-time colours measure against it"},
-    "opening_hours": {"type": "object", "description":
-                      "{timezone, week: {mon: [[\"07:00\", \"22:00\"]], ...}, closed_dates: "
-                      "[\"2026-12-24\"]}; an empty week: always open"},
-    "active": {"type": "boolean"},
-}
-RULE_FIELDS: dict[str, Any] = {
-    "lane": {"type": "string"},
-    "position": {"type": "integer", "minimum": 0, "description": "rules are tried in order"},
-    "channel": {"enum": [None, "phone", "sms", "email", "chat", "webform"]},
-    "contacted": {"type": ["string", "null"],
-                  "description": "the number or address the passenger contacted"},
-    "keywords": {"type": "array", "items": {"type": "string"}, "description":
-                 "any of these starts a word of the subject or text (a stem like \"tilau\" "
-                 "finds tilaus and tilauksen)"},
-    "form": {"type": ["string", "null"], "description": "the web form's `form` field"},
-    "active": {"type": "boolean"},
-}
-
-
-def _body(fields: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {JSON: {"schema": {
-        "type": "object", "properties": fields}}}}
-
 
 def _ok(description: str, schema: str | None = None) -> dict[str, Any]:
     """An answer; `schema` names its body's component (hub.bodies, hub.openapi_bodies).
@@ -76,13 +38,13 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "every lane and routing rule (admins only)", "security": SESSION,
                 "responses": {"200": _ok("{lanes, rules}", "LanesAndRules"), **ADMIN}},
         "post": {"summary": "add a lane (admins only; audited)", "security": SESSION,
-                 "requestBody": _body(LANE_FIELDS),
+                 "requestBody": json_body(NewLane),
                  "responses": {"201": _ok("{lane}", "LaneResult"), "422": ERROR, **ADMIN,
                                "409": ERROR, "415": ERROR}}},
     "/api/v1/admin/lanes/{key}": {
         "put": {"summary": "replace a lane's settings (admins only; audited)",
                 "security": SESSION, "parameters": [KEY_PARAM],
-                "requestBody": _body(LANE_FIELDS),
+                "requestBody": json_body(LaneSettings),
                 "responses": {"200": _ok("{lane}", "LaneResult"), "422": ERROR, **ADMIN,
                               "404": ERROR, "415": ERROR}},
         "delete": {"summary": "remove a lane and its rules (admins only); refused while "
@@ -94,13 +56,13 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "every lane and routing rule (admins only)", "security": SESSION,
                 "responses": {"200": _ok("{lanes, rules}", "LanesAndRules"), **ADMIN}},
         "post": {"summary": "add a routing rule (admins only; audited)", "security": SESSION,
-                 "requestBody": _body(RULE_FIELDS),
+                 "requestBody": json_body(RoutingRuleInput),
                  "responses": {"201": _ok("{rule}", "RoutingRuleResult"), "422": ERROR, **ADMIN,
                                "415": ERROR}}},
     "/api/v1/admin/routing-rules/{rule_id}": {
         "put": {"summary": "replace a routing rule (admins only; audited)",
                 "security": SESSION, "parameters": [RULE_PARAM],
-                "requestBody": _body(RULE_FIELDS),
+                "requestBody": json_body(RoutingRuleInput),
                 "responses": {"200": _ok("{rule}", "RoutingRuleResult"), "422": ERROR,
                               **ADMIN, "404": ERROR, "415": ERROR}},
         "delete": {"summary": "remove a routing rule (admins only; audited)",
@@ -121,8 +83,7 @@ PATHS: dict[str, Any] = {
                 "security": SESSION,
                 "parameters": [{"name": "request_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "format": "uuid"}}],
-                "requestBody": {"required": False, "content": {JSON: {"schema": {
-                    "type": "object", "properties": {"typing": {"type": "boolean"}}}}}},
+                "requestBody": json_body(Viewing, required=False),
                 "responses": {"200": _ok("{viewers: [{id, name, typing, until}], refresh_s}",
                                          "ViewerList"),
                               "401": ERROR, "404": ERROR, "422": ERROR}},
