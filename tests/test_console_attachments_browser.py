@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 
 from hub.model import Agent
 from hub.settings import Settings
+from tests.accessibility import assert_accessible
 from tests.conftest import HubFactory, server_url
 from tests.dispatch.test_attachments import PDF, PNG, email_settings, photo_mail, send_mail
 from tests.helpers import eventually
@@ -109,4 +110,5 @@ async def test_the_photo_is_a_thumbnail_and_the_pdf_a_download(
     assert saved.suggested_filename == "kuitti.pdf"
     assert await asyncio.to_thread(Path(await saved.path()).read_bytes) == RECEIPT
     assert await page.locator('link[href="/static/console/attachments.css"]').count() == 1
+    await assert_accessible(page, "the whole history with mailed files")
     assert not errors

@@ -14,6 +14,7 @@ from playwright.async_api import Page, expect
 
 from hub.appkeys import INGESTOR
 from hub.model import Channel, InboundContact, Role
+from tests.accessibility import assert_accessible
 from tests.conftest import (
     DispatcherFactory,
     HubFactory,
@@ -121,6 +122,7 @@ async def test_a_resolved_request_is_found_by_number_agent_day_and_lane_and_open
     await page.get_by_test_id("history-search").click()
     await expect(items).to_have_count(1)
     await expect(items.first).to_contain_text("Emma Smith")
+    await assert_accessible(page, "Search all by lane")
     await lanes.select_option(label="Yleinen")
     await page.get_by_test_id("history-search").click()
     await expect(items).to_have_count(1)
