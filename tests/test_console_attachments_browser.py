@@ -2,7 +2,8 @@
 spot and a receipt (a real SMTP session); the dispatcher opening the request sees the photo
 as a thumbnail the browser decoded, which opens full size, and the receipt as a download
 link, each with its name, type and size; the passenger's next mail brings its files into
-the open request as it arrives (issue 15: attachments)."""
+the open request as it arrives, and the passenger's whole history shows every mail's files
+the same way (issue 15: attachments)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from playwright.async_api import Page, expect
 
 from hub.model import Agent
 from hub.settings import Settings
+from tests.accessibility import assert_accessible
 from tests.conftest import HubFactory, server_url
 from tests.dispatch.test_attachments import PDF, PNG, email_settings, photo_mail, send_mail
 from tests.helpers import eventually
@@ -84,4 +86,29 @@ async def test_the_photo_is_a_thumbnail_and_the_pdf_a_download(
                                        receipt_name="iso.pdf"))
     await expect(chips).to_have_count(4)
     await expect(chips.nth(3)).to_contain_text("application/pdf · 1.2 MB")
+
+    # The passenger's whole history shows each mail's files the same way, newest mail first.
+    await page.get_by_test_id("passenger-whole-history").click()
+    history = page.get_by_test_id("passenger-timeline")
+    await expect(history.get_by_test_id("passenger-timeline-item")).to_have_count(2)
+    files = history.get_by_test_id("attachment")
+    await expect(files).to_have_count(4)
+    await expect(files.nth(1)).to_contain_text("application/pdf · 1.2 MB")
+    receipt = files.filter(has_text="kuitti.pdf")
+    await expect(receipt).to_contain_text("application/pdf · 12 kB")
+    await expect(history.get_by_test_id("attachment-thumb")).to_have_count(2)
+    photo = history.get_by_test_id("attachment-thumb").last
+    await expect(photo).to_have_attribute("alt", "nouto.png")
+
+    async def photo_decoded() -> int | None:
+        width = await photo.evaluate("(img) => img.complete ? img.naturalWidth : 0")
+        return int(width) or None
+    assert await eventually(photo_decoded, what="the timeline's thumbnail decoded") == 3
+    async with page.expect_download() as waiting:
+        await receipt.get_by_test_id("attachment-download").click()
+    saved = await waiting.value
+    assert saved.suggested_filename == "kuitti.pdf"
+    assert await asyncio.to_thread(Path(await saved.path()).read_bytes) == RECEIPT
+    assert await page.locator('link[href="/static/console/attachments.css"]').count() == 1
+    await assert_accessible(page, "the whole history with mailed files")
     assert not errors

@@ -1,6 +1,6 @@
 """Searching every request from the console, in a real browser: yesterday's passenger calls
 back, and the dispatcher finds the resolved request by the number as a Finn says it, by who
-handled it and by day, then opens it (issue 15: search across all requests)."""
+handled it, by day and by lane, then opens it (issue 15: search across all requests)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from aiohttp.test_utils import TestClient
 from playwright.async_api import Page, expect
 
 from hub.appkeys import INGESTOR
-from hub.model import Channel, InboundContact
+from hub.model import Channel, InboundContact, Role
+from tests.accessibility import assert_accessible
 from tests.conftest import (
     DispatcherFactory,
     HubFactory,
     server_url,
 )
 from tests.test_console_browser import VIEWPORT, sign_in
+
+# Mail goes to its own lane: the lane filter tells it from the text messages.
+LOST = {"key": "lost-property", "name_fi": "Löytötavarat", "name_en": "Lost property",
+        "position": 10}
+MAIL_TO_LOST = {"lane": "lost-property", "channel": "email"}
 
 
 @pytest.fixture
@@ -34,13 +40,17 @@ async def _ingest(client: TestClient[Any, Any], hours_ago: float, **fields: Any)
     return str((await client.app[INGESTOR].submit(contact)).request_id)
 
 
-async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
+async def test_a_resolved_request_is_found_by_number_agent_day_and_lane_and_opens(
     hub: HubFactory, make_agent: Any, dispatcher: DispatcherFactory, page: Page
 ) -> None:
     client = await hub()
     base = server_url(client)
     await make_agent(client, login="aino.v", name="Aino Välittäjä")
     colleague = await dispatcher(client, name="Pekka Kollega")
+    admin = await dispatcher(client, role=Role.ADMIN, name="Admin")
+    for path, body in [("lanes", LOST), ("routing-rules", MAIL_TO_LOST)]:
+        async with admin.http.post(f"{base}/api/v1/admin/{path}", json=body) as response:
+            assert response.status == 201, await response.text()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yesterday = await _ingest(client, 26, name="Maija Virtanen", phone="+358401234567",
@@ -104,6 +114,21 @@ async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
     await expect(items.nth(0)).to_contain_text("Emma Smith")
     await expect(items.nth(1)).to_contain_text("Maija Virtanen")
 
+    # By lane, among the lanes the queue's tabs show: the mail's lane, then the general one.
+    lanes = page.get_by_test_id("history-lane")
+    await expect(lanes.locator("option")).to_have_text(
+        ["Kaikki jonot", "Yleinen", "Löytötavarat"])
+    await lanes.select_option(label="Löytötavarat")
+    await page.get_by_test_id("history-search").click()
+    await expect(items).to_have_count(1)
+    await expect(items.first).to_contain_text("Emma Smith")
+    await assert_accessible(page, "Search all by lane")
+    await lanes.select_option(label="Yleinen")
+    await page.get_by_test_id("history-search").click()
+    await expect(items).to_have_count(1)
+    await expect(items.first).to_contain_text("Maija Virtanen")
+    await lanes.select_option("")
+
     # The dialog fits the laptop's screen, and a result opens its request.
     await page.get_by_test_id("history-from").fill("")
     await page.get_by_test_id("history-to").fill("")
@@ -127,4 +152,6 @@ async def test_a_resolved_request_is_found_by_number_agent_and_day_and_opens(
     await page.get_by_test_id("history-open").click()
     await page.get_by_test_id("history-search").click()
     await expect(page.get_by_test_id("history-summary")).to_have_text("1 result")
+    await expect(page.get_by_test_id("history-lane").locator("option")).to_have_text(
+        ["All lanes", "General", "Lost property"])
     assert errors == []

@@ -4,7 +4,9 @@
  * download link. Both come from GET /api/v1/requests/{id}/messages/{message_id}/attachments/
  * {sha256} (dispatch/attachments_api.py), which serves only safe images for display.
  *
- * `list(request, message)` gives the chips' list, or null for a message without files.
+ * `list(request, message)` gives the chips' list, or null for a message without files. The
+ * request pane (console.js) and the passenger's whole-history timeline (passenger.js) both
+ * show a message's files through it.
  */
 "use strict";
 
@@ -23,9 +25,13 @@
     return entries.filter((entry) => entry && SHA256.test(String(entry.sha256)));
   }
 
+  const STYLESHEET = "/static/console/attachments.css";
+
   function createAttachments({ t, el, lang }) {
-    document.head.append(el("link", { rel: "stylesheet",
-      href: "/static/console/attachments.css" }));
+    // The request pane and the passenger's whole history each make their own: one sheet.
+    if (!document.querySelector(`link[href="${STYLESHEET}"]`)) {
+      document.head.append(el("link", { rel: "stylesheet", href: STYLESHEET }));
+    }
 
     /** "840 B", "12 kB", "3.4 MB" ("3,4 Mt" in Finnish): decimal units, the reader's mark. */
     function humanSize(bytes) {

@@ -2,11 +2,12 @@
  * what was agreed last week, a manager looks over what one dispatcher handled.
  *
  * The header's "Hae kaikista / Search all" button opens a dialog: words (a number as Finns
- * type it, a name, a reference, a word of any message), a date range, open/resolved, channel
- * and the agent who handled the request last. The hub answers a page at a time, newest case
- * first (GET /api/v1/requests with order=newest, status, from, to, channel, agent and q;
- * "more" follows next_cursor); a result opens the request in the detail pane as a queue row
- * does.
+ * type it, a name, a reference, a word of any message), a date range, open/resolved, channel,
+ * lane and the agent who handled the request last. The hub answers a page at a time, newest
+ * case first (GET /api/v1/requests with order=newest, status, from, to, channel, lane, agent
+ * and q; "more" follows next_cursor); a result opens the request in the detail pane as a
+ * queue row does. The lanes are those the queue's tabs show (GET /api/v1/lanes), fetched
+ * each time the dialog opens since an admin may have added one.
  */
 "use strict";
 
@@ -17,6 +18,7 @@
     resolved: "resolved",
   };
   const CHANNELS = ["phone", "sms", "email", "chat", "webform"];
+  const DEFAULT_LANE = "default"; // hub/lanes.py DEFAULT_LANE
   const PAGE = 50;
   const WATCH_MS = 1000;
   const SVG_NS = "http://www.w3.org/2000/svg";
@@ -39,7 +41,8 @@
       document.head.append(el("link", { rel: "stylesheet", href: "/static/console/history.css" }));
     }
     const state = { query: null, cursor: null, results: [], searching: false, error: null,
-      agentsLoaded: false };
+      agentsLoaded: false, lanes: [] };
+    const lang = window.TaxiConnect.words.lang;
 
     // Like the group button: a pictogram (named for screen readers and on hover) where the
     // header is full, its name too on a wider screen; it never makes the header wrap.
@@ -62,6 +65,9 @@
     const agent = el("select", { id: "history-agent", "data-testid": "history-agent" });
     const agentField = el("div", { className: "field" }, label("history-agent", "history_agent"),
       agent);
+    const lane = el("select", { id: "history-lane", "data-testid": "history-lane" });
+    const laneField = el("div", { className: "field", hidden: true },
+      label("history-lane", "history_lane"), lane);
     const search = el("button", { type: "submit", className: "primary",
       "data-testid": "history-search" }, t("history_search"));
     const close = el("button", { type: "button", className: "quiet" }, t("history_close"));
@@ -79,7 +85,7 @@
         el("div", { className: "field" }, label("history-status", "history_status"), status),
         el("div", { className: "field" }, label("history-channel", "history_channel"),
           channel),
-        agentField),
+        laneField, agentField),
       el("div", { className: "history-buttons" }, close, search));
     const dialog = el("dialog", { className: "history-dialog", id: "history-dialog",
       "aria-labelledby": "history-title", "data-testid": "history-dialog" },
@@ -95,8 +101,31 @@
       channel.replaceChildren(el("option", { value: "" }, t("history_channel_any")),
         ...CHANNELS.map((name) => el("option", { value: name }, channelLabel(name))));
       channel.value = chosen[1] || "";
+      const chosenLane = lane.value;
+      lane.replaceChildren(el("option", { value: "" }, t("history_lane_any")),
+        ...state.lanes.map((found) => el("option", { value: found.key }, laneName(found))));
+      lane.value = state.lanes.some((found) => found.key === chosenLane) ? chosenLane : "";
+      laneField.hidden = state.lanes.length < 2; // one lane: nothing to choose between
       const anyone = agent.querySelector('option[value=""]');
       if (anyone) anyone.textContent = t("history_agent_any");
+    }
+
+    /** The lane's name in the console's language, as its queue tab shows it. */
+    function laneName(found) {
+      const name = found.name?.[lang()] || found.name?.en || found.name?.fi;
+      if (name) return String(name);
+      return found.key === DEFAULT_LANE ? t("lane_default") : found.key;
+    }
+
+    async function loadLanes() {
+      try {
+        const { data } = await api("GET", "/api/v1/lanes");
+        state.lanes = (Array.isArray(data?.lanes) ? data.lanes : [])
+          .filter((found) => found && typeof found.key === "string")
+          .sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
+      } catch (_) {
+        state.lanes = []; // the search works without it
+      }
     }
 
     async function loadAgents() {
@@ -126,6 +155,7 @@
       if (from.value) params.set("from", dayStart(from.value));
       if (to.value) params.set("to", dayStart(to.value, 1)); // the whole last day
       if (channel.value) params.set("channel", channel.value);
+      if (lane.value && !laneField.hidden) params.set("lane", lane.value);
       if (agent.value && !agentField.hidden) params.set("agent", agent.value);
       return params;
     }
@@ -206,7 +236,7 @@
       render();
       if (!dialog.open) dialog.showModal();
       words.focus();
-      await loadAgents();
+      await Promise.all([loadAgents(), loadLanes()]);
       render();
     }
 

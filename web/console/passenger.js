@@ -1,7 +1,8 @@
 /* The passenger in the request pane: the card (the name, editable inline; numbers and
  * emails; previous requests, each opening on a click; the last pickup addresses), merging
  * another passenger into this one, and the "whole history" timeline across every request
- * and channel of the passenger.
+ * and channel of the passenger, a mailed message's files shown as in the request pane
+ * (attachments.js).
  *
  * console.js calls `TaxiConnect.passenger.show(request, { t, api, open, icon })` each time it
  * renders the request pane; this file adds its parts to the pane's passenger and timeline
@@ -47,6 +48,7 @@
     audio: new Map(), // recording id -> its <audio>: a re-render never stops a playing one
   };
   let ui = null;
+  let files = null; // attachments.js, made on first use: it needs the words of console.js
 
   // ---- words and small helpers -------------------------------------------------------------
 
@@ -82,6 +84,12 @@
   function channelTag(channel) {
     return el("span", { className: "pc-channel", "data-channel": channel },
       state.ctx?.icon?.(channel) || null, t(`channel_${channel}`));
+  }
+
+  /** A timeline message's files: its item's id is the message's, as the hub serves them. */
+  function attachmentList(item) {
+    if (!files) files = window.TaxiConnect.createAttachments?.({ t, el, lang }) || null;
+    return files?.list(item.request, { ...item.message, id: item.id }) ?? null;
   }
 
   function contactPath(id, rest = "") {
@@ -540,6 +548,7 @@
       "data-direction": inbound ? "inbound" : "outbound" }, head,
     message.subject ? el("p", { className: "subject" }, message.subject) : null,
     el("p", { className: "body" }, message.body || ""),
+    attachmentList(item),
     inbound || !(message.deliveries || []).length ? null
       : el("ul", { className: "deliveries", "aria-label": t("delivery") },
         message.deliveries.map((delivery) => el("li", { className: "delivery" },
