@@ -33,7 +33,13 @@ from hub.settings import (
 from tests.connection_origins import record_connection_origins
 from tests.helpers import Dispatcher, http_session
 from tests.log_scan import PROCESS_LOGS, SuiteLog, harvest_literals
-from tests.services import TEST_DATABASE_URL, TEST_REDIS_URL, embedded_redis, fresh_database
+from tests.services import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    embedded_redis,
+    fresh_database,
+    migrated_template,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -101,9 +107,21 @@ def redis_url() -> Iterator[str]:
             yield url
 
 
+@pytest.fixture(scope="session")
+def migrated_database() -> Iterator[str]:
+    with migrated_template() as template:
+        yield template
+
+
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    with fresh_database(tmp_path) as url:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test's own database at the newest schema; empty for a test marked
+    `empty_database` (the migrations' own tests)."""
+    if request.node.get_closest_marker("empty_database") is not None:
+        template = None
+    else:
+        template = request.getfixturevalue("migrated_database")
+    with fresh_database(tmp_path, template) as url:
         yield url
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 from alembic import command
@@ -272,6 +273,7 @@ def _upgrade_to(conn: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+@pytest.mark.empty_database
 async def test_entries_from_before_the_chain_are_chained_by_the_migration(
         database_url: str, tmp_path: Path) -> None:
     """0012: rows written by older versions are chained in id order, a login's `remote`

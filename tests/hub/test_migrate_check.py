@@ -23,6 +23,8 @@ from hub.cli import main
 from hub.database import MIGRATIONS, Database
 from hub.migrate_check import schema_revision
 
+pytestmark = pytest.mark.empty_database  # the migrations run on it from nothing
+
 REPO = Path(__file__).resolve().parents[2]
 MIGRATE_TIMEOUT_S = 60
 

@@ -50,6 +50,8 @@ from hub.settings import ChannelsSettings, PhoneSettings, Secret, Settings
 from tests.conftest import PASSWORD, HubFactory, log_in
 from tests.helpers import order
 
+pytestmark = pytest.mark.empty_database  # the migrations run on it from nothing
+
 
 def _chain() -> list[str]:
     """Every revision, oldest first."""

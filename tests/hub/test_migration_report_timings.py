@@ -7,12 +7,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from hub import schema
 from hub.database import Database
 from hub.epoch import TIMINGS, epoch_us
 from tests.hub.test_migrations import _upgrade
+
+pytestmark = pytest.mark.empty_database  # the migrations run on it from nothing
 
 BEFORE = "0016"
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -16,6 +17,8 @@ from sqlalchemy import Connection, insert, select
 from hub import schema
 from hub.database import MIGRATIONS, Database
 from hub.schema import metadata
+
+pytestmark = pytest.mark.empty_database  # the migrations run on it from nothing
 
 
 def _differences(conn: Connection) -> list[Any]:
