@@ -47,7 +47,8 @@ What it does, all on 127.0.0.1:
    was lost, duplicated, refused or missed by a console, answered 500, or a channel had
    nothing acknowledged.
 
---short is CI's form: every fault once, 8 s of load around each at 20/s (60-90 s in all).
+--short is CI's form: every fault once, 8 s of load around each at 20/s (75-90 s in all;
+10 s more on PostgreSQL for db-drop).
 """
 
 from __future__ import annotations

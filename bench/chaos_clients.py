@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -32,7 +33,11 @@ from chaos_smtp import send_mail
 
 HOST = "127.0.0.1"
 ATTEMPT_TIMEOUT_S = 5.0  # a gateway's or a browser's patience with one request
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.25, 2.0
+# Each wait drawn between half the step and the step, which doubles up to the cap: senders
+# held back by one outage must not come back in step, or the hub that has just started
+# again meets hundreds of retries a second on two cores and answers nothing (not even
+# /readyz) until they thin out.
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.25, 4.0
 CHAT_ORIGIN = "http://chaos.example"  # the site the chat widget is embedded in
 SMS_SIGNATURE_HEADER = "X-TaxiConnect-Signature"
 COMPANY_NUMBER = "+358451234567"
@@ -128,7 +133,7 @@ class Senders:
             if outcome == "ok":
                 sub.acked_at = time.monotonic()
                 return
-            await asyncio.sleep(backoff)
+            await asyncio.sleep(random.uniform(backoff / 2, backoff))
             backoff = min(BACKOFF_MAX_S, backoff * 2)
 
     async def _http(self, sub: Submission) -> str:

@@ -27,7 +27,7 @@ from tests.services import TEST_DATABASE_URL
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "chaos.py"
 CHANNELS = {"form", "sms", "chat", "email", "phone"}
-RUN_TIMEOUT_S = 420.0  # 60-90 s when healthy; a fault the hub does not recover from is longer
+RUN_TIMEOUT_S = 420.0  # 75-110 s when healthy; a fault the hub does not recover from is longer
 
 
 def _require(what: str, present: bool) -> None:
