@@ -99,6 +99,7 @@ CHANNEL_MIX = ("form", "sms", "email", "form", "phone", "sms", "form", "chat", "
 GIVE_UP_S = 45.0  # after the load ends, retries stop
 DRAIN_S = 30.0  # after the last acknowledgement, for the consoles
 RECOVERY_S = 60.0  # a fault's recovery, at the most
+SENDS_END_S = 10.0  # for sends in flight to end once the bench stops
 POLL_S = 0.1
 LOGIN = "chaosdispatcher"
 
@@ -441,10 +442,14 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
         stop_load.set()
         if loader is not None and not loader.done():
             loader.cancel()
+        # No more retries, also from a send whose cancellation Python 3.11's wait_for
+        # swallowed (its attempt ended as it was cancelled); wait for them, boundedly,
+        # before the senders' session closes: a send woken after it would fail on it.
+        senders.give_up_at = 0.0
         for task in list(chaos.tasks):
             task.cancel()
-        # Before the senders' session closes: a send woken after it would fail on it.
-        await asyncio.gather(*chaos.tasks, return_exceptions=True)
+        if chaos.tasks:
+            await asyncio.wait(set(chaos.tasks), timeout=SENDS_END_S)
         await consoles.stop()
         await senders.close()
         await hub.stop()
