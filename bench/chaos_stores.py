@@ -1,5 +1,6 @@
-"""The chaos bench's stores: a private PostgreSQL cluster it may restart (never the machine's
-shared one), and what the hub's database holds for each submission.
+"""The chaos bench's stores: a private PostgreSQL cluster it may restart or cut the hub's
+connections to (never the machine's shared one), and what the hub's database holds for each
+submission.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 START_TIMEOUT_S = 60
 RUN_AS = "postgres"  # initdb and postgres refuse to run as root
+DATABASE = "postgres"  # the private cluster's, the hub's
 
 
 def pg_binary(name: str) -> str | None:
@@ -44,7 +46,7 @@ class PrivatePostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{DATABASE}"
 
     def _run(self, *argv: str) -> None:
         command = list(argv)
@@ -81,6 +83,22 @@ class PrivatePostgres:
                   "restart")
         self.restarts += 1
 
+    async def drop_connections(self) -> int:
+        """Terminate every client connection to the hub's database but the bench's own, as
+        a failover, a proxy or an administrator would: how many were cut."""
+        import asyncpg
+
+        conn = await asyncpg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                                     database=DATABASE)
+        try:
+            cut: int = await conn.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                "FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'", DATABASE)
+        finally:
+            await conn.close()
+        return cut
+
     def stop(self) -> None:
         pg_ctl = getattr(self, "_pg_ctl", None)
         if pg_ctl is not None and (self.data / "postmaster.pid").exists():
@@ -104,31 +122,49 @@ class Stored:
 
     messages: int = 0
     references: set[str] = field(default_factory=set)
+    missing: str = ""  # a call: what its acknowledged hang-up should have left and did not
 
 
-INBOUND_QUERY = ("SELECT m.body, r.reference FROM messages m "
+# A message is found by the marker in its text or its idempotency key (a call's carries the
+# callId, its text none).
+INBOUND_QUERY = ("SELECT m.body, m.idempotency_key, r.reference FROM messages m "
                  "JOIN contact_requests r ON r.id = m.request_id "
-                 "WHERE m.direction = 'inbound' AND m.body LIKE {marker}")
+                 "WHERE m.direction = 'inbound' "
+                 "AND (m.body LIKE {marker} OR m.idempotency_key LIKE {marker})")
+CALLS_QUERY = ("SELECT c.call_key, c.state, r.reference, r.callback FROM calls c "
+               "JOIN contact_requests r ON r.id = c.request_id "
+               "WHERE c.provider = 'cti' AND c.call_key LIKE {marker}")
+ENDED, CALLBACK_REQUESTED = "ended", "requested"  # hub.call_events, hub.model
 
 
 async def stored_by_sid(database_url: str, sqlite_path: Path, run_tag: str) -> dict[str, Stored]:
-    """Every inbound message whose text carries one of this run's markers, by submission id:
-    how many messages and which requests (references) hold it."""
+    """Every inbound message carrying one of this run's markers, by submission id: how
+    many messages and which requests (references) hold it; for a call, also whether it
+    ended as a missed call whose request waits for a callback."""
     marker = re.compile(rf"\b({re.escape(run_tag)}-[a-z]+-\d+)\b")
+    like = f"%{run_tag}-%"
     if database_url.startswith("postgresql"):
-        rows = await _postgres_rows(database_url, run_tag)
+        rows, calls = await _postgres_rows(database_url, like)
     else:
         with sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True) as conn:
-            rows = conn.execute(INBOUND_QUERY.format(marker="?"), (f"%{run_tag}-%",)).fetchall()
+            rows = conn.execute(INBOUND_QUERY.format(marker="?"), (like, like)).fetchall()
+            calls = conn.execute(CALLS_QUERY.format(marker="?"), (like,)).fetchall()
     found: dict[str, Stored] = defaultdict(Stored)
-    for body, reference in rows:
-        for sid in set(marker.findall(body)):
+    for body, key, reference in rows:
+        for sid in set(marker.findall(f"{body}\n{key or ''}")):
             found[sid].messages += 1
             found[sid].references.add(reference)
+    for call_key, state, reference, callback in calls:
+        stored = found[call_key]
+        if state != ENDED:
+            stored.missing = f"call {state}, not ended"
+        elif callback != CALLBACK_REQUESTED:
+            stored.missing = f"request {reference} not a callback request ({callback})"
     return dict(found)
 
 
-async def _postgres_rows(url: str, run_tag: str) -> list[tuple[str, str]]:
+async def _postgres_rows(url: str, like: str) -> tuple[list[tuple[str, str | None, str]],
+                                                      list[tuple[str, str, str, str | None]]]:
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -136,7 +172,9 @@ async def _postgres_rows(url: str, run_tag: str) -> list[tuple[str, str]]:
     conn = await asyncpg.connect(host=where.host, port=where.port, user=where.username,
                                  password=where.password, database=where.database)
     try:
-        records = await conn.fetch(INBOUND_QUERY.format(marker="$1"), f"%{run_tag}-%")
+        records = await conn.fetch(INBOUND_QUERY.format(marker="$1"), like)
+        calls = await conn.fetch(CALLS_QUERY.format(marker="$1"), like)
     finally:
         await conn.close()
-    return [(r["body"], r["reference"]) for r in records]
+    return ([(r["body"], r["idempotency_key"], r["reference"]) for r in records],
+            [(c["call_key"], c["state"], c["reference"], c["callback"]) for c in calls])
